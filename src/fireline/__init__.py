@@ -1,0 +1,3 @@
+"""Fireline: incident response for AI features in production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,115 @@
+"""The FastAPI application: mounts every part's router and maps domain errors to HTTP once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from fireline import __version__
+from fireline.auth import service as keys
+from fireline.config import Config, get_config, get_settings
+from fireline.db import Database, get_db
+from fireline.errors import FirelineError
+from fireline.http import field_path
+
+log = logging.getLogger("fireline")
+
+# Parts add their routers and background loops here (see `parts()` below).
+Startup = Callable[[FastAPI], Awaitable[None] | None]
+Shutdown = Callable[[FastAPI], Awaitable[None] | None]
+
+
+def parts() -> list[Any]:
+    """The part modules that contribute routers: each has `router`, optionally `startup`/`shutdown`."""
+    from fireline.auth import api as auth_api
+    from fireline.calls import api as calls_api
+    from fireline.calls import tasks as calls_tasks
+    from fireline.ops import api as ops_api
+
+    return [auth_api, calls_api, calls_tasks, ops_api]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    db: Database = app.state.db
+    await asyncio.to_thread(db.upgrade)
+    token = get_settings().admin_token
+    if token:
+        with db.writing() as session:
+            keys.seed_admin(session, token)
+    app.state.tasks = []
+    for part in app.state.parts:
+        hook = getattr(part, "startup", None)
+        if hook is not None:
+            result = hook(app)
+            if asyncio.iscoroutine(result):
+                await result
+    try:
+        yield
+    finally:
+        for part in reversed(app.state.parts):
+            hook = getattr(part, "shutdown", None)
+            if hook is not None:
+                result = hook(app)
+                if asyncio.iscoroutine(result):
+                    await result
+        for task in app.state.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def create_app(db: Database | None = None, config: Config | None = None) -> FastAPI:
+    app = FastAPI(title="Fireline", version=__version__, lifespan=lifespan,
+                  description="Incident response for AI features in production.")
+    app.state.db = db or get_db()
+    app.state.config = config or get_config()
+    app.state.parts = parts()
+    for part in app.state.parts:
+        if getattr(part, "router", None) is not None:
+            app.include_router(part.router)
+
+    @app.exception_handler(FirelineError)
+    async def domain_error(_: Request, exc: FirelineError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": field_path([p for p in e["loc"] if p not in ("body", "query", "path")]),
+                   "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        return JSONResponse({"detail": f"{first['field']}: {first['message']}", "field": first["field"],
+                             "errors": errors}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> PlainTextResponse:
+        log.exception("unhandled error")
+        return PlainTextResponse("internal error; see the server log", status_code=500)
+
+    return app
+
+
+def spawn(app: FastAPI, coro: Awaitable[None], name: str) -> None:
+    """Start a background loop that is cancelled at shutdown and whose failure is logged."""
+
+    async def guarded() -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s failed", name)
+
+    app.state.tasks.append(asyncio.create_task(guarded(), name=name))

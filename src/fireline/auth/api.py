@@ -1,0 +1,88 @@
+"""The `Authorization: Bearer` check as a FastAPI dependency, and the key admin endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+
+from fireline.auth import service
+from fireline.auth.service import Principal
+from fireline.db import Database
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def require(role: str) -> Callable[[Request], Principal]:
+    """A dependency that answers 401 without a valid key and 403 below `role`."""
+
+    def check(request: Request) -> Principal:
+        key = bearer(request)
+        if not key:
+            raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        principal = service.authenticate(request.app.state.db.sessionmaker, key)
+        if principal is None:
+            raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        if not principal.can(role):
+            raise HTTPException(403, f"this needs a key of role {role} or higher; yours is {principal.role}")
+        return principal
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
+
+
+class KeyIn(BaseModel):
+    role: str
+    name: str | None = None
+
+
+class KeyCreated(BaseModel):
+    id: str
+    key: str
+    role: str
+    name: str | None
+
+
+class KeyInfo(BaseModel):
+    id: str
+    role: str
+    name: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@router.post("", status_code=201, response_model=KeyCreated)
+def create_key(body: KeyIn, request: Request, _: Principal = Depends(require("admin"))) -> KeyCreated:
+    db = get_db(request)
+    with db.writing() as session:
+        row, key = service.create_key(session, body.role, body.name)
+        return KeyCreated(id=row.id, key=key, role=row.role, name=row.name)
+
+
+@router.get("")
+def list_keys(request: Request, _: Principal = Depends(require("admin"))) -> dict[str, list[KeyInfo]]:
+    with get_db(request).session() as session:
+        return {"keys": [KeyInfo.model_validate(k, from_attributes=True) for k in service.list_keys(session)]}
+
+
+@router.delete("/{key_id}", response_model=KeyInfo)
+def revoke_key(key_id: str, request: Request, _: Principal = Depends(require("admin"))) -> KeyInfo:
+    with get_db(request).writing() as session:
+        row = service.revoke_key(session, key_id)
+        return KeyInfo.model_validate(row, from_attributes=True)

@@ -1,0 +1,1 @@
+"""The prompt log: one private record per LLM call."""

@@ -1,0 +1,115 @@
+"""HTTP for the prompt log: ingest, search, read (redacted or raw), erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
+
+from fireline.auth.api import get_db, require
+from fireline.auth.service import Principal
+from fireline.calls import retention, service
+from fireline.calls.schemas import MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
+from fireline.errors import Invalid
+from fireline.http import read_body, validation_error
+
+router = APIRouter(prefix="/api/v1", tags=["calls"])
+_one = TypeAdapter(CallIn)
+_batch = TypeAdapter(Batch)
+MAX_BODY = 32 * 1024 * 1024
+
+
+def parse_calls(payload: Any) -> list[CallIn]:
+    """One call or {"calls": [...]}; a batch with any invalid item is rejected whole."""
+    try:
+        if isinstance(payload, dict) and "calls" in payload and "app" not in payload:
+            if isinstance(payload["calls"], list) and len(payload["calls"]) > MAX_BATCH:
+                raise Invalid(f"calls: a batch holds at most {MAX_BATCH} calls", field="calls")
+            return _batch.validate_python(payload).calls
+        return [_one.validate_python(payload)]
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.post("/calls", status_code=201)
+async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
+    body = await read_body(request, MAX_BODY)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"body is not valid JSON: {exc}") from None
+    calls = parse_calls(payload)
+    outcome = await run_in_threadpool(service.ingest, get_db(request), calls)
+    body = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates, "ids": outcome.ids}
+    return Response(orjson.dumps(body), status_code=201, media_type="application/json")
+
+
+def call_filter(
+    since: datetime | None = None, until: datetime | None = None, app: str | None = None,
+    model: str | None = None, prompt_version: str | None = None, tenant: str | None = None,
+    session: str | None = Query(None, alias="session"), session_id: str | None = None,
+    user: str | None = None, user_pseudonym: str | None = None, status: str | None = None,
+    q: str | None = None, text: str | None = None, detector: str | None = None,
+    finding: str | None = None, environment: str | None = None, trace_id: str | None = None,
+) -> service.CallFilter:
+    return service.CallFilter(since=since, until=until, app=app, model=model, prompt_version=prompt_version,
+                              tenant=tenant, session_id=session or session_id, user=user,
+                              user_pseudonym=user_pseudonym, status=status, text=q or text,
+                              detector=detector, finding_kind=finding, environment=environment,
+                              trace_id=trace_id)
+
+
+@router.get("/calls", response_model=CallPage)
+def search_calls(request: Request, flt: service.CallFilter = Depends(call_filter),
+                 limit: int = Query(50, ge=1, le=500), cursor: str | None = None,
+                 _: Principal = Depends(require("viewer"))) -> CallPage:
+    with get_db(request).session() as session:
+        rows, next_cursor = service.search(session, flt, limit=limit, cursor=cursor)
+        found = service.findings_for(session, (r.id for r in rows))
+        return CallPage(calls=[service.to_out(r, found[r.id]) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/calls/count")
+def count_calls(request: Request, flt: service.CallFilter = Depends(call_filter),
+                _: Principal = Depends(require("viewer"))) -> dict[str, int]:
+    with get_db(request).session() as session:
+        return {"count": service.count(session, flt)}
+
+
+@router.get("/calls/{call_id}", response_model=CallOut)
+def get_call(call_id: str, request: Request, raw: bool | None = None, reason: str | None = None,
+             who: Principal = Depends(require("viewer"))) -> CallOut:
+    """Redacted for viewers; raw (and logged) for responders and admins unless raw=false."""
+    want_raw = who.can("responder") if raw is None else raw
+    if want_raw and not who.can("responder"):
+        raise HTTPException(403, "raw content needs a key of role responder or higher")
+    reason = reason or request.headers.get("x-fireline-reason")
+    with get_db(request).writing() as session:
+        call = service.get(session, call_id)
+        findings = service.findings_for(session, [call_id])[call_id]
+        if want_raw:
+            content = service.read_raw(session, call, actor=who.key_id, role=who.role, reason=reason)
+            if content is not None:
+                return service.to_out(call, findings, content, view="raw")
+        return service.to_out(call, findings)
+
+
+@router.get("/access-log")
+def access_log(request: Request, call_id: str | None = None, limit: int = Query(100, ge=1, le=1000),
+               _: Principal = Depends(require("admin"))) -> dict[str, list[dict[str, Any]]]:
+    with get_db(request).session() as session:
+        rows = service.access_log(session, call_id, limit)
+        return {"entries": [{"call_id": r.call_id, "actor": r.actor, "role": r.role, "at": r.at,
+                             "reason": r.reason} for r in rows]}
+
+
+@router.delete("/subjects/{user}", response_model=ErasureReport)
+def erase_subject(user: str, request: Request, pseudonym: bool = False,
+                  who: Principal = Depends(require("responder"))) -> ErasureReport:
+    with get_db(request).writing() as session:
+        return retention.erase_subject(session, user, actor=who.key_id, is_pseudonym=pseudonym)

@@ -1,0 +1,134 @@
+"""Tables of the prompt log. Redacted content is searchable; raw content is encrypted apart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fireline.db import Base, UTCDateTime
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    app: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    tenant: Mapped[str | None] = mapped_column(String(200))
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    user_pseudonym: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(200))
+    model_resolved: Mapped[str | None] = mapped_column(String(200))
+    provider: Mapped[str | None] = mapped_column(String(100))
+    prompt_version: Mapped[str | None] = mapped_column(String(100))
+    system_prompt_sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+    span_id: Mapped[str | None] = mapped_column(String(32))
+    tools: Mapped[str | None] = mapped_column(String(1000))  # space-separated tool names called
+    # Redacted content as one JSON document: what viewers see and search.
+    content: Mapped[str] = mapped_column(Text)
+    # Lower-cased redacted text for substring search.
+    search_text: Mapped[str] = mapped_column(Text)
+    finding_count: Mapped[int] = mapped_column(Integer, default=0)
+    has_raw: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_calls_app_started", "app", "started_at"),
+        Index("ix_calls_tenant_started", "tenant", "started_at"),
+        Index("ix_calls_user_started", "user_pseudonym", "started_at"),
+        Index("ix_calls_session", "session_id"),
+        Index("ix_calls_trace", "trace_id"),
+    )
+
+
+class CallRaw(Base):
+    """The unredacted content, AES-GCM encrypted; purged after raw_retention_days."""
+
+    __tablename__ = "calls_raw"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CallFinding(Base):
+    """One detector finding on one call; denormalised keys make blast radius a single scan."""
+
+    __tablename__ = "call_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    app: Mapped[str] = mapped_column(String(200))
+    tenant: Mapped[str | None] = mapped_column(String(200))
+    detector: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(4))
+    confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    location: Mapped[str] = mapped_column(String(16))
+    item: Mapped[int | None] = mapped_column(Integer)
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_call_findings_detector_kind_started", "detector", "kind", "started_at"),)
+
+
+class RawAccess(Base):
+    """Every read of raw content: who, when, which call, why. Kept after the call is gone."""
+
+    __tablename__ = "raw_access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(128), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LegalHold(Base):
+    """A call held by an incident: exempt from retention and erasure until released."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    holder: Mapped[str] = mapped_column(String(64), index=True)  # incident id
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    placed_by: Mapped[str] = mapped_column(String(64))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Erasure(Base):
+    """An erasure request carried out: for the data-protection record, without the content."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    deleted_calls: Mapped[int] = mapped_column(Integer)
+    held_calls: Mapped[int] = mapped_column(Integer)
+    holders: Mapped[str] = mapped_column(Text, default="")

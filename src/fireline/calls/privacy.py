@@ -1,0 +1,123 @@
+"""Pseudonyms, encryption at rest and the PII redaction pass, all keyed from FIRELINE_SECRET."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from fireline import pii
+from fireline.config import get_secret
+
+Span = tuple[str, int, int]
+
+
+def _derive(info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"fireline", info=info).derive(get_secret())
+
+
+@lru_cache(maxsize=1)
+def _pseudonym_key() -> bytes:
+    return _derive(b"fireline pseudonym v1")
+
+
+@lru_cache(maxsize=1)
+def _aead() -> AESGCM:
+    return AESGCM(_derive(b"fireline raw content v1"))
+
+
+def reset_keys() -> None:
+    _pseudonym_key.cache_clear()
+    _aead.cache_clear()
+
+
+def pseudonym(user: str) -> str:
+    """Keyed HMAC-SHA256: stable per user, not reversible without FIRELINE_SECRET."""
+    return "u_" + hmac.new(_pseudonym_key(), user.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def encrypt(data: dict[str, Any]) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _aead().encrypt(nonce, orjson.dumps(data), b"fireline-raw")
+
+
+def decrypt(blob: bytes) -> dict[str, Any]:
+    result: dict[str, Any] = orjson.loads(_aead().decrypt(blob[:12], blob[12:], b"fireline-raw"))
+    return result
+
+
+class Redactor:
+    """Redacts every text field of a call's content and remembers what it found where."""
+
+    __slots__ = ("changed", "spans", "texts")
+
+    def __init__(self) -> None:
+        self.changed = False
+        self.spans: list[tuple[str, int | None, str, Span]] = []  # (location, item, field, span)
+        self.texts: list[str] = []
+
+    def text(self, value: str | None, location: str, item: int | None = None, field: str = "") -> str | None:
+        if not value:
+            return value
+        redacted, spans = pii.redact(value)
+        if spans:
+            self.changed = True
+            for span in spans:
+                self.spans.append((location, item, field, span))
+        self.texts.append(redacted)
+        return redacted
+
+    def value(self, value: Any, location: str, item: int | None = None) -> Any:
+        """Redact strings nested anywhere inside JSON-like data (tool arguments, metadata)."""
+        if isinstance(value, str):
+            return self.text(value, location, item)
+        if isinstance(value, dict):
+            return {k: self.value(v, location, item) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, location, item) for v in value]
+        return value
+
+
+def redact_message(msg: dict[str, Any], red: Redactor, item: int) -> dict[str, Any]:
+    content = msg.get("content")
+    out = dict(msg)
+    if isinstance(content, str):
+        out["content"] = red.text(content, "input", item)
+    elif isinstance(content, list):
+        out["content"] = [
+            {**part, "text": red.text(part["text"], "input", item)} if isinstance(part.get("text"), str) else part
+            for part in content
+        ]
+    return out
+
+
+def redact_content(content: dict[str, Any]) -> tuple[dict[str, Any], Redactor]:
+    """The viewer-visible copy of a call's content, and what the pass found."""
+    red = Redactor()
+    out: dict[str, Any] = {
+        "system_prompt": red.text(content.get("system_prompt"), "system"),
+        "input": None,
+        "output": red.text(content.get("output"), "output"),
+        "user_visible_output": red.text(content.get("user_visible_output"), "output", field="visible"),
+        "retrieval": [],
+        "tool_calls": [],
+        "guardrails": red.value(content.get("guardrails") or [], "guardrail"),
+        "metadata": red.value(content.get("metadata") or {}, "metadata"),
+    }
+    if content.get("input") is not None:
+        out["input"] = [redact_message(m, red, i) for i, m in enumerate(content["input"])]
+    out["retrieval"] = [
+        {**doc, "text": red.text(doc.get("text"), "retrieval", i)} for i, doc in enumerate(content.get("retrieval") or [])
+    ]
+    out["tool_calls"] = [
+        {**tc, "arguments": red.value(tc.get("arguments"), "tool", i), "result": red.text(tc.get("result"), "tool", i)}
+        for i, tc in enumerate(content.get("tool_calls") or [])
+    ]
+    return out, red

@@ -1,0 +1,102 @@
+"""Retention, erasure by subject and legal hold: the data-protection side of the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from fireline import events
+from fireline.calls import privacy
+from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, LegalHold
+from fireline.calls.schemas import ErasureReport, RetentionReport
+from fireline.db import utcnow
+
+
+def place_hold(session: Session, call_ids: Iterable[str], *, holder: str, actor: str) -> int:
+    """Hold calls for an incident; a call already held by the same holder is not held twice."""
+    ids = set(call_ids)
+    if not ids:
+        return 0
+    already = set(session.scalars(select(LegalHold.call_id).where(
+        LegalHold.holder == holder, LegalHold.released_at.is_(None), LegalHold.call_id.in_(ids))))
+    existing = set(session.scalars(select(Call.id).where(Call.id.in_(ids))))
+    now = utcnow()
+    new = sorted((ids & existing) - already)
+    session.add_all([LegalHold(call_id=c, holder=holder, placed_at=now, placed_by=actor) for c in new])
+    session.execute(update(Call).where(Call.id.in_(new)).values(legal_hold=True))
+    return len(new)
+
+
+def release_holds(session: Session, *, holder: str, actor: str) -> int:
+    held = list(session.scalars(select(LegalHold.call_id).where(
+        LegalHold.holder == holder, LegalHold.released_at.is_(None))))
+    if not held:
+        return 0
+    session.execute(update(LegalHold).where(LegalHold.holder == holder, LegalHold.released_at.is_(None))
+                    .values(released_at=utcnow(), released_by=actor))
+    still = set(session.scalars(select(LegalHold.call_id).where(
+        LegalHold.call_id.in_(held), LegalHold.released_at.is_(None))))
+    free = [c for c in held if c not in still]
+    if free:
+        session.execute(update(Call).where(Call.id.in_(free)).values(legal_hold=False))
+    return len(held)
+
+
+def holders_of(session: Session, call_ids: Iterable[str]) -> list[str]:
+    ids = list(call_ids)
+    if not ids:
+        return []
+    return sorted(set(session.scalars(select(LegalHold.holder).where(
+        LegalHold.call_id.in_(ids), LegalHold.released_at.is_(None)))))
+
+
+def erase_subject(session: Session, user: str, *, actor: str, is_pseudonym: bool = False) -> ErasureReport:
+    """Delete one person's calls everywhere, except calls on legal hold, which are reported."""
+    pseudo = user if is_pseudonym else privacy.pseudonym(user)
+    rows = session.execute(select(Call.id, Call.legal_hold).where(Call.user_pseudonym == pseudo)).all()
+    held = [r.id for r in rows if r.legal_hold]
+    free = [r.id for r in rows if not r.legal_hold]
+    deleted_raw = deleted_findings = 0
+    for i in range(0, len(free), 500):
+        chunk = free[i:i + 500]
+        deleted_raw += session.scalar(select(func.count()).select_from(CallRaw).where(
+            CallRaw.call_id.in_(chunk))) or 0
+        deleted_findings += session.scalar(select(func.count()).select_from(CallFinding).where(
+            CallFinding.call_id.in_(chunk))) or 0
+        session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
+        session.execute(delete(CallFinding).where(CallFinding.call_id.in_(chunk)))
+        session.execute(delete(Call).where(Call.id.in_(chunk)))
+    holders = holders_of(session, held)
+    report = ErasureReport(user_pseudonym=pseudo, deleted_calls=len(free), deleted_raw=deleted_raw,
+                           deleted_findings=deleted_findings, held_calls=len(held), held_by=holders)
+    # Later parts (reports, evidence) erase their own copies in the same transaction.
+    events.publish("subject.erased", session=session, user_pseudonym=pseudo, report=report)
+    session.add(Erasure(user_pseudonym=pseudo, at=utcnow(), actor=actor, deleted_calls=len(free),
+                        held_calls=len(held), holders=",".join(holders)))
+    return report
+
+
+def run_retention(session: Session, *, raw_days: int, record_days: int) -> RetentionReport:
+    now = utcnow()
+    raw_cutoff = now - timedelta(days=raw_days)
+    record_cutoff = now - timedelta(days=record_days)
+    old_raw = select(Call.id).where(Call.started_at < raw_cutoff, Call.legal_hold.is_(False),
+                                    Call.has_raw.is_(True))
+    raw_ids = list(session.scalars(old_raw))
+    for i in range(0, len(raw_ids), 500):
+        chunk = raw_ids[i:i + 500]
+        session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
+        session.execute(update(Call).where(Call.id.in_(chunk)).values(has_raw=False))
+    old = list(session.scalars(select(Call.id).where(Call.started_at < record_cutoff,
+                                                     Call.legal_hold.is_(False))))
+    for i in range(0, len(old), 500):
+        chunk = old[i:i + 500]
+        session.execute(delete(CallFinding).where(CallFinding.call_id.in_(chunk)))
+        session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
+        session.execute(delete(Call).where(Call.id.in_(chunk)))
+    held = session.scalar(select(func.count()).select_from(Call).where(
+        Call.started_at < raw_cutoff, Call.legal_hold.is_(True))) or 0
+    return RetentionReport(raw_purged=len(raw_ids), calls_purged=len(old), held_skipped=int(held))

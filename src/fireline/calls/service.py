@@ -1,0 +1,302 @@
+"""Ingest and read calls: the privacy pass, detectors, one batched write, then an event."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from fireline import events
+from fireline.calls import privacy
+from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
+from fireline.calls.schemas import CallIn, CallOut, FindingOut
+from fireline.db import Database, insert_for, utcnow
+from fireline.errors import Invalid, NotFound
+from fireline.metrics import CALL_DUPLICATES, CALLS_INGESTED, INGEST_SECONDS
+
+CONTENT_KEYS = ("system_prompt", "input", "output", "user_visible_output", "retrieval", "tool_calls",
+                "guardrails", "metadata")
+
+
+class CallNotFound(NotFound):
+    pass
+
+
+class InvalidCursor(Invalid):
+    pass
+
+
+@dataclass(slots=True)
+class PreparedCall:
+    """A call ready to store: the row, the raw and redacted content, and its findings."""
+
+    row: dict[str, Any]
+    raw: dict[str, Any]
+    redacted: dict[str, Any]
+    redactor: privacy.Redactor
+    raw_blob: bytes | None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.row["id"])
+
+
+# Steps that enrich calls before they are written (the detect part registers its detectors here).
+Processor = Callable[[list[PreparedCall]], None]
+_processors: list[Processor] = []
+
+
+def register_processor(processor: Processor) -> None:
+    if processor not in _processors:
+        _processors.append(processor)
+
+
+def unregister_processor(processor: Processor) -> None:
+    if processor in _processors:
+        _processors.remove(processor)
+
+
+def prepare(call: CallIn, now: datetime) -> PreparedCall:
+    raw = {
+        "system_prompt": call.system_prompt,
+        "input": [m.model_dump(exclude_none=True) for m in call.input] if call.input is not None else None,
+        "output": call.output,
+        "user_visible_output": call.user_visible_output,
+        "retrieval": [d.model_dump(exclude_none=True) for d in call.retrieval],
+        "tool_calls": [t.model_dump(exclude_none=True) for t in call.tool_calls],
+        "guardrails": call.guardrails,
+        "metadata": call.metadata,
+    }
+    redacted, red = privacy.redact_content(raw)
+    sp_hash = call.system_prompt_sha256
+    if call.system_prompt is not None:
+        sp_hash = hashlib.sha256(call.system_prompt.encode()).hexdigest()
+    started = call.started_at or now
+    row = {
+        "id": call.id or str(ULID()),
+        "started_at": started,
+        "ingested_at": now,
+        "app": call.app,
+        "environment": call.environment,
+        "tenant": call.tenant,
+        "session_id": call.session_id,
+        "user_pseudonym": privacy.pseudonym(call.user) if call.user else None,
+        "model": call.model,
+        "model_resolved": call.model_resolved or call.model,
+        "provider": call.provider,
+        "prompt_version": call.prompt_version,
+        "system_prompt_sha256": sp_hash,
+        "status": call.status,
+        "input_tokens": call.input_tokens,
+        "output_tokens": call.output_tokens,
+        "cost_usd": call.cost_usd,
+        "latency_ms": call.latency_ms,
+        "trace_id": call.trace_id,
+        "span_id": call.span_id,
+        "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
+        "content": orjson.dumps(redacted).decode(),
+        "search_text": "\n".join(red.texts).lower(),
+        "finding_count": 0,
+        "has_raw": red.changed,
+        "legal_hold": False,
+    }
+    # Raw content is kept only where redaction changed something: otherwise it equals the redacted copy.
+    blob = privacy.encrypt(raw) if red.changed else None
+    return PreparedCall(row=row, raw=raw, redacted=redacted, redactor=red, raw_blob=blob)
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    ids: list[str]
+    inserted: list[PreparedCall]
+    duplicates: int
+
+
+def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> IngestOutcome:
+    """Validate-free fast path: `calls` are already validated. Durable when this returns."""
+    now = utcnow()
+    prepared: dict[str, PreparedCall] = {}
+    ids: list[str] = []
+    for call in calls:
+        p = prepare(call, now)
+        ids.append(p.id)
+        prepared.setdefault(p.id, p)  # the first of repeated ids in one batch wins
+    batch = list(prepared.values())
+    for processor in _processors:
+        processor(batch)
+    for p in batch:
+        p.row["finding_count"] = len(p.findings)
+    with INGEST_SECONDS.labels(source).time():
+        inserted = store(db, batch)
+    CALLS_INGESTED.labels(source).inc(len(inserted))
+    CALL_DUPLICATES.inc(len(ids) - len(inserted))
+    if inserted:
+        events.publish("calls.ingested", calls=inserted, source=source)
+    return IngestOutcome(ids=ids, inserted=inserted, duplicates=len(ids) - len(inserted))
+
+
+def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
+    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones."""
+    if not batch:
+        return []
+    insert = insert_for(db.dialect)
+    with db.writing() as session:
+        stmt = insert(Call).on_conflict_do_nothing(index_elements=["id"]).returning(Call.id)
+        new_ids = set(session.scalars(stmt, [p.row for p in batch]).all())
+        fresh = [p for p in batch if p.id in new_ids]
+        raws = [{"call_id": p.id, "blob": p.raw_blob} for p in fresh if p.raw_blob is not None]
+        if raws:
+            session.execute(insert(CallRaw), raws)
+        findings = [
+            {**f, "call_id": p.id, "started_at": p.row["started_at"], "app": p.row["app"],
+             "tenant": p.row["tenant"]}
+            for p in fresh for f in p.findings
+        ]
+        if findings:
+            session.execute(insert(CallFinding), findings)
+    return fresh
+
+
+# ---- reading ----
+
+@dataclass(slots=True)
+class CallFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    app: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    tenant: str | None = None
+    session_id: str | None = None
+    user: str | None = None  # the raw user id: hashed the same way as at ingest
+    user_pseudonym: str | None = None
+    status: str | None = None
+    text: str | None = None
+    detector: str | None = None
+    finding_kind: str | None = None
+    environment: str | None = None
+    trace_id: str | None = None
+
+    def apply(self, stmt: Select[Any]) -> Select[Any]:
+        conds = []
+        if self.since:
+            conds.append(Call.started_at >= self.since)
+        if self.until:
+            conds.append(Call.started_at < self.until)
+        for col, val in ((Call.app, self.app), (Call.tenant, self.tenant), (Call.session_id, self.session_id),
+                         (Call.prompt_version, self.prompt_version), (Call.status, self.status),
+                         (Call.environment, self.environment), (Call.trace_id, self.trace_id),
+                         (Call.user_pseudonym, self.user_pseudonym)):
+            if val is not None:
+                conds.append(col == val)
+        if self.model is not None:
+            conds.append(or_(Call.model == self.model, Call.model_resolved == self.model))
+        if self.user is not None:
+            conds.append(Call.user_pseudonym == privacy.pseudonym(self.user))
+        if self.text:
+            needle = self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(Call.search_text.like(f"%{needle}%", escape="\\"))
+        if self.detector or self.finding_kind:
+            sub = select(CallFinding.call_id)
+            if self.detector:
+                sub = sub.where(CallFinding.detector == self.detector)
+            if self.finding_kind:
+                sub = sub.where(CallFinding.kind == self.finding_kind)
+            conds.append(Call.id.in_(sub))
+        return stmt.where(and_(*conds)) if conds else stmt
+
+
+def encode_cursor(call: Call) -> str:
+    return base64.urlsafe_b64encode(f"{call.started_at.isoformat()}|{call.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, call_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(stamp), call_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("cursor is not one this server issued", field="cursor") from exc
+
+
+def search(session: Session, flt: CallFilter, *, limit: int = 50,
+           cursor: str | None = None) -> tuple[list[Call], str | None]:
+    stmt = flt.apply(select(Call))
+    if cursor:
+        at, cid = decode_cursor(cursor)
+        stmt = stmt.where(or_(Call.started_at < at, and_(Call.started_at == at, Call.id < cid)))
+    rows = list(session.scalars(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)
+
+
+def count(session: Session, flt: CallFilter) -> int:
+    return int(session.scalar(flt.apply(select(func.count()).select_from(Call))) or 0)
+
+
+def findings_for(session: Session, call_ids: Iterable[str]) -> dict[str, list[CallFinding]]:
+    ids = list(call_ids)
+    out: dict[str, list[CallFinding]] = {i: [] for i in ids}
+    if ids:
+        for f in session.scalars(select(CallFinding).where(CallFinding.call_id.in_(ids)).order_by(CallFinding.id)):
+            out[f.call_id].append(f)
+    return out
+
+
+def get(session: Session, call_id: str) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise CallNotFound(f"no call with id {call_id}")
+    return call
+
+
+def read_raw(session: Session, call: Call, *, actor: str, role: str, reason: str | None) -> dict[str, Any] | None:
+    """The raw content, written to the access log; None once retention purged it."""
+    if call.has_raw:
+        raw_row = session.get(CallRaw, call.id)
+        if raw_row is None:
+            return None
+        content = privacy.decrypt(raw_row.blob)
+    else:
+        content = orjson.loads(call.content)
+    session.add(RawAccess(call_id=call.id, actor=actor, role=role, at=utcnow(), reason=reason))
+    return content
+
+
+def to_out(call: Call, findings: list[CallFinding], content: dict[str, Any] | None = None,
+           view: str = "redacted") -> CallOut:
+    body = content if content is not None else orjson.loads(call.content)
+    data = {k: body.get(k) for k in CONTENT_KEYS}
+    data["retrieval"] = data["retrieval"] or []
+    data["tool_calls"] = data["tool_calls"] or []
+    data["guardrails"] = data["guardrails"] or []
+    data["metadata"] = data["metadata"] or {}
+    return CallOut(
+        id=call.id, app=call.app, environment=call.environment, tenant=call.tenant,
+        session_id=call.session_id, user_pseudonym=call.user_pseudonym, model=call.model,
+        model_resolved=call.model_resolved, provider=call.provider, prompt_version=call.prompt_version,
+        system_prompt_sha256=call.system_prompt_sha256, input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens, cost_usd=call.cost_usd, latency_ms=call.latency_ms,
+        status=call.status, trace_id=call.trace_id, span_id=call.span_id, started_at=call.started_at,
+        ingested_at=call.ingested_at, legal_hold=call.legal_hold, content_view=view,  # type: ignore[arg-type]
+        findings=[FindingOut(detector=f.detector, kind=f.kind, severity=f.severity, location=f.location,
+                             start=f.start, end=f.end, entity=f.entity, confidence=f.confidence,
+                             item=f.item, evidence=f.evidence) for f in findings],
+        **data,
+    )
+
+
+def access_log(session: Session, call_id: str | None = None, limit: int = 100) -> list[RawAccess]:
+    stmt = select(RawAccess).order_by(RawAccess.id.desc()).limit(limit)
+    if call_id:
+        stmt = stmt.where(RawAccess.call_id == call_id)
+    return list(session.scalars(stmt))

@@ -1,0 +1,39 @@
+"""The periodic retention run inside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI
+
+from fireline.calls.retention import run_retention
+from fireline.metrics import RETENTION_PURGED
+
+log = logging.getLogger("fireline.retention")
+router = None
+
+
+def retention_once(app: FastAPI) -> None:
+    privacy = app.state.config.privacy
+    with app.state.db.writing() as session:
+        report = run_retention(session, raw_days=privacy.raw_retention_days,
+                               record_days=privacy.retention_days)
+    RETENTION_PURGED.labels("raw").inc(report.raw_purged)
+    RETENTION_PURGED.labels("calls").inc(report.calls_purged)
+    if report.raw_purged or report.calls_purged:
+        log.info("retention: %d raw purged, %d calls purged, %d held", report.raw_purged,
+                 report.calls_purged, report.held_skipped)
+
+
+async def _loop(app: FastAPI) -> None:
+    interval = app.state.config.privacy.retention_interval_s
+    while True:
+        await asyncio.to_thread(retention_once, app)
+        await asyncio.sleep(interval)
+
+
+def startup(app: FastAPI) -> None:
+    from fireline.api import spawn
+
+    spawn(app, _loop(app), "retention")

@@ -1,0 +1,1 @@
+"""The `fireline` command line."""

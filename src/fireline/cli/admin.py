@@ -1,0 +1,88 @@
+"""Admin commands that act on the database directly: serve, db, keys, retention."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fireline.auth import service as keys_service
+from fireline.calls.retention import run_retention
+from fireline.cli.client import fail
+from fireline.config import ConfigError, get_config
+from fireline.db import get_db
+from fireline.errors import FirelineError
+
+out = Console()
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (admin, direct database access).", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention of raw content and records.", no_args_is_help=True)
+
+
+def _database():
+    try:
+        db = get_db()
+        db.upgrade()
+        return db
+    except Exception as exc:  # connection refused, bad URL: one line, not a traceback
+        fail(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to FIRELINE_DATABASE_URL."""
+    db = _database()
+    out.print(f"database at revision head ({db.dialect})")
+
+
+@keys_app.command("create")
+def keys_create(role: str = typer.Option(..., "--role", help="ingest, viewer, responder or admin"),
+                name: str | None = typer.Option(None, "--name")) -> None:
+    """Create a key; it is shown once."""
+    db = _database()
+    try:
+        with db.writing() as session:
+            row, key = keys_service.create_key(session, role, name)
+    except FirelineError as exc:
+        fail(exc.message)
+    out.print(f"id   {row.id}\nrole {row.role}\nkey  {key}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    db = _database()
+    with db.session() as session:
+        rows = keys_service.list_keys(session)
+    table = Table("id", "role", "name", "created", "revoked")
+    for r in rows:
+        table.add_row(r.id, r.role, r.name or "", r.created_at.isoformat(timespec="seconds"),
+                      r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    db = _database()
+    try:
+        with db.writing() as session:
+            keys_service.revoke_key(session, key_id)
+    except FirelineError as exc:
+        fail(exc.message)
+    out.print(f"revoked {key_id}")
+
+
+@retention_app.command("run")
+def retention_run() -> None:
+    """Purge raw content and records past their retention (legal holds are kept)."""
+    try:
+        privacy = get_config().privacy
+    except ConfigError as exc:
+        fail(str(exc))
+    db = _database()
+    with out.status("running retention..."), db.writing() as session:
+        report = run_retention(session, raw_days=privacy.raw_retention_days, record_days=privacy.retention_days)
+    table = Table("what", "count")
+    table.add_row("raw content purged", str(report.raw_purged))
+    table.add_row("calls purged", str(report.calls_purged))
+    table.add_row("kept on legal hold", str(report.held_skipped))
+    out.print(table)

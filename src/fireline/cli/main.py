@@ -1,0 +1,39 @@
+"""The `fireline` command: admin commands act on the database, operational ones on the API."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from fireline.cli import admin, calls
+
+app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(admin.db_app, name="db")
+app.add_typer(admin.keys_app, name="keys")
+app.add_typer(admin.retention_app, name="retention")
+app.add_typer(calls.calls_app, name="calls")
+app.command("erase")(calls.erase)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8700,
+          log_level: str = typer.Option("info", help="debug, info, warning, error")) -> None:
+    """API, gateway, OTLP, OFREP, metrics and console in one process."""
+    import uvicorn
+
+    from fireline.api import create_app
+    from fireline.cli.client import fail
+    from fireline.config import ConfigError
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        application = create_app()
+    except ConfigError as exc:
+        fail(str(exc))
+    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,15 @@
+"""Prometheus metrics. Labels carry apps, types and severities, never content."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CALLS_INGESTED = Counter("fireline_calls_ingested_total", "Calls stored", ["source"], registry=REGISTRY)
+CALL_DUPLICATES = Counter("fireline_call_duplicates_total", "Re-sent call ids ignored", registry=REGISTRY)
+FINDINGS = Counter("fireline_findings_total", "Detector findings", ["detector", "kind"], registry=REGISTRY)
+RETENTION_PURGED = Counter("fireline_retention_purged_total", "Rows purged by retention", ["what"],
+                           registry=REGISTRY)
+INGEST_SECONDS = Histogram("fireline_ingest_batch_seconds", "Time to make a batch durable", ["source"],
+                           registry=REGISTRY, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))

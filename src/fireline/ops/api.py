@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from fireline import __version__
+from fireline.metrics import REGISTRY
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict[str, str]:
+    with request.app.state.db.session() as session:
+        session.execute(text("select 1"))
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/metrics")
+def metrics() -> PlainTextResponse:
+    return PlainTextResponse(generate_latest(REGISTRY).decode(), media_type=CONTENT_TYPE_LATEST)

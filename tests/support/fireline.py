@@ -1,0 +1,42 @@
+"""A running Fireline for tests: the real app on loopback, with keys of every role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from fireline.api import create_app
+from fireline.auth import service as keys
+from fireline.config import Config
+from fireline.db import Database
+from tests.support.servers import ServerThread
+
+
+@dataclass
+class Fireline:
+    url: str
+    db: Database
+    app: Any
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def client(self, role: str | None = "admin", **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+
+@contextmanager
+def running(db: Database, config: Config | None = None) -> Iterator[Fireline]:
+    app = create_app(db, config or Config())
+    server = ServerThread(app).start()
+    try:
+        fl = Fireline(url=server.url, db=db, app=app)
+        with db.writing() as session:
+            for role in keys.ROLES:
+                _, fl.keys[role] = keys.create_key(session, role, f"test-{role}")
+        yield fl
+    finally:
+        server.stop()
