@@ -22,7 +22,9 @@ US_SSN = "US_SSN"
 PHONE_NUMBER = "PHONE_NUMBER"
 IP_ADDRESS = "IP_ADDRESS"
 
-PII_TYPES: frozenset[str] = frozenset({EMAIL_ADDRESS, CREDIT_CARD, IBAN_CODE, US_SSN, PHONE_NUMBER, IP_ADDRESS})
+PII_TYPES: frozenset[str] = frozenset(
+    {EMAIL_ADDRESS, CREDIT_CARD, IBAN_CODE, US_SSN, PHONE_NUMBER, IP_ADDRESS}
+)
 
 Span = tuple[str, int, int]
 
@@ -32,7 +34,8 @@ _SSN = re.compile(r"(\d{3})([- ])(\d{2})\2(\d{4})")
 _CARD_SHAPE = re.compile(r"\d{12,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5}")
 _EXTENSION = re.compile(r" ?(?:x|ext\.? ?)\d{1,6}")
 _EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-'")
-_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+_EMAIL_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.[A-Za-z]{{2,24}}(?![A-Za-z0-9-])")
 _IPV6 = re.compile(r"[0-9A-Fa-f:]{2,39}(?:%[0-9A-Za-z]+)?")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")

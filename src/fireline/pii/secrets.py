@@ -51,9 +51,9 @@ def find_secrets(text: str) -> Iterator[tuple[str, int, int]]:
     for marker, entity, pattern in _RULES:
         if marker not in text:
             continue
-        for m in pattern.finditer(text):
-            if entity == PRIVATE_KEY or _token_boundary_before(text, m.start()):
-                yield entity, m.start(), m.end()
+        for hit in pattern.finditer(text):
+            if entity == PRIVATE_KEY or _token_boundary_before(text, hit.start()):
+                yield entity, hit.start(), hit.end()
     if "://" in text and "@" in text:
         pos = text.find("://")
         while pos != -1:
