@@ -1,0 +1,41 @@
+"""Facts that travel on the event bus between parts (see docs/architecture.md, "Events").
+
+Earlier parts publish; later parts subscribe. Topics and payloads:
+- "calls.ingested": calls=list[calls.service.PreparedCall], source=str
+- "alert.fired": db=Database, alert=Alert      (detect monitors, Alertmanager, PagerDuty, reports)
+- "alert.acknowledged": db=Database, alert=Alert
+- "alert.resolved": db=Database, alert=Alert
+- "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str]
+- "incident.changed": db=Database, incident_id=str, state=str, actor=str
+- "subject.erased": session=Session, user_pseudonym=str, report=ErasureReport
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A firing (or resolving) signal. The first alert for a dedup key opens an incident;
+    later ones attach to the open incident as timeline entries."""
+
+    dedup_key: str
+    source: str  # "monitor" | "alertmanager" | "pagerduty" | "report" | ...
+    title: str
+    type: str  # a TAXONOMY.md type, e.g. "data_leakage"
+    severity: str  # "P0".."P3"
+    at: datetime
+    apps: tuple[str, ...] = ()
+    call_ids: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    prompt_versions: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    monitor: str | None = None
+    signal: str | None = None  # the detector/metric behind it, for the triage matrix
+    details: dict[str, Any] = field(default_factory=dict)
