@@ -1,0 +1,6 @@
+"""Imports every part's tables so metadata-wide tools (migrations, tests) see them all."""
+
+from fireline.auth import models as auth_models
+from fireline.calls import models as calls_models
+
+__all__ = ["auth_models", "calls_models"]
