@@ -1,0 +1,66 @@
+"""Per-call detectors: build them from the `detectors:` config section and run them on a call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fireline.detect.detectors.base import CallView, Detector, Finding
+from fireline.detect.detectors.canary import CanaryDetector, CanaryProvider
+from fireline.detect.detectors.grounding import GroundingDetector
+from fireline.detect.detectors.harmful_output import Classifier, HarmfulOutputDetector
+from fireline.detect.detectors.pii import PiiDetector
+from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
+from fireline.detect.detectors.refusal import RefusalDetector
+from fireline.detect.detectors.secrets import SecretsDetector
+from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector
+
+DETECTOR_NAMES = (
+    "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "tool_policy", "grounding",
+)  # fmt: skip
+
+
+def build_detectors(
+    config: dict[str, dict[str, Any]] | None = None,
+    *,
+    canaries: CanaryProvider | None = None,
+    classifiers: Iterable[Classifier] = (),
+    baseline: ArgumentBaseline | None = None,
+) -> list[Detector]:
+    """Every detector, on unless its section says `enabled: false`; unknown names are an error."""
+    config = config or {}
+    unknown = set(config) - set(DETECTOR_NAMES)
+    if unknown:
+        raise ValueError(f"unknown detectors in config: {sorted(unknown)}; known: {list(DETECTOR_NAMES)}")
+    factories: dict[str, Callable[[dict[str, Any]], Detector]] = {
+        "pii": PiiDetector,
+        "secrets": SecretsDetector,
+        "canary": lambda c: CanaryDetector(c, canaries),
+        "refusal": RefusalDetector,
+        "prompt_injection": PromptInjectionDetector,
+        "harmful_output": lambda c: HarmfulOutputDetector(c, classifiers),
+        "tool_policy": lambda c: ToolPolicyDetector(c, baseline),
+        "grounding": GroundingDetector,
+    }
+    detectors: list[Detector] = []
+    for name in DETECTOR_NAMES:
+        section = config.get(name) or {}
+        if not isinstance(section, dict):
+            raise ValueError(f"detectors.{name} must be a mapping")
+        if section.get("enabled", True):
+            detectors.append(factories[name](section))
+    return detectors
+
+
+def run_all(detectors: Iterable[Detector], call: CallView) -> list[Finding]:
+    """All findings of all detectors on one call, in detector order."""
+    findings: list[Finding] = []
+    for detector in detectors:
+        findings.extend(detector.detect(call))
+    return findings
+
+
+__all__ = [
+    "DETECTOR_NAMES", "ArgumentBaseline", "CallView", "CanaryProvider", "Classifier", "Detector", "Finding",
+    "build_detectors", "run_all",
+]  # fmt: skip

@@ -1,0 +1,151 @@
+"""prompt_injection: instructions aimed at the model, in user input (direct) or in retrieved
+documents and tool results (indirect).
+
+Direct markers are the jailbreak-template families: overriding earlier instructions, a new
+persona without rules (DAN, developer mode), asking for the system prompt, chat-template
+delimiters. Indirect markers are text inside data that addresses the assistant and its answer
+("add the following to your response", "in your reply, mention ..."): a document has no reason
+to talk about the reader's reply. Plain questions planted in a document ("What movies are
+playing this weekend?") carry no marker and are missed: see docs/detectors.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
+
+_TARGET = (
+    r"(?:instructions?|prompts?|rules|directions|guidelines|guidance|context|constraints|"
+    r"programming|directives|commands|messages?|conversation|text)"
+)
+# (gate, pattern): the pattern runs only when one gate word is in the lowercased text, so a
+# clean document costs a few substring tests instead of a regex with many wildcards.
+Rule = tuple[tuple[str, ...], str]
+DIRECT_MARKERS: tuple[Rule, ...] = (
+    (("ignore", "disregard", "forget", "override", "bypass", "skip", "drop"),
+     rf"\b(?:ignore|disregard|forget|override|bypass|skip|drop)\b[^.\n]{{0,30}}\b(?:previous|prior|above|"
+     rf"earlier|preceding|foregoing|original|initial|all|any|your|system|developer)\b[^.\n]{{0,20}}\b{_TARGET}"),
+    (("you are",), r"\byou are (?:now|no longer|free|going to (?:act|pretend))\b"),
+    ((" as ",), r"\b(?:act|behave|respond|answer) as (?:if you (?:were|are|have)|an? (?:unfiltered|uncensored|"
+     r"unrestricted|amoral|evil|jailbroken|ai without))"),
+    (("pretend",), r"\bpretend (?:to be|you are|that you)\b"),
+    ((" mode",), r"\b(?:developer|god|dan|jailbreak|unrestricted|unfiltered|sudo|opposite) mode\b"),
+    (("dan", "anything now"), r"\bdo anything now\b|\bdan\b[^\n]{0,40}\b(?:stands for|can do anything)"),
+    (("character",), r"\bstay in character\b|\bbreak(?:ing)? character\b"),
+    (("restriction", "filter", "limitation", "censor", "guideline", "rules", "boundaries"),
+     r"\b(?:no|without any|free of|free from|not bound by|don't have|do not have) (?:ethical |moral |content )?"
+     r"(?:restrictions|filters|limitations|censorship|guidelines|rules|boundaries)\b"),
+    (("prompt", "instruction"),
+     r"\b(?:reveal|print|show|repeat|output|display|leak|tell me) (?:me )?(?:your|the) (?:system prompt|"
+     r"initial (?:prompt|instructions)|hidden (?:prompt|instructions)|original instructions|instructions above)"),
+    (("<|", "inst]", "<<sys>>", "##", "system prompt"),
+     r"<\|im_start\|>|<\|system\|>|\[/?inst\]|<<sys>>|^#{2,} ?(?:system|instruction)\b|\bbegin system prompt\b"),
+    (("instruction",), r"\bnew (?:system )?instructions?:"),
+    (("hypothetical", "antigpt", "aim ", "machiavellian"),
+     r"\bhypothetical response\b|\bantigpt\b|\baim stands for\b|\balways intelligent and machiavellian\b"),
+)  # fmt: skip
+_OUTPUT = r"(?:response|reply|answer|output|message|elucidation|summary)"
+_WORK = r"(?:code(?:base)?|implementation|algorithm|solution(?: architecture)?|program(?: logic)?|script)"
+_SNIPPET = r"(?:following|below|subsequent) code (?:block|snippet|section|excerpt)"
+INDIRECT_MARKERS: tuple[Rule, ...] = (
+    *DIRECT_MARKERS,
+    # Starts with the literal "your " so CPython's fast literal search finds candidates; the
+    # words around it are checked by _YOUR_CONTEXT on a small window only.
+    (("your ",), rf"your (?:{_OUTPUT}|{_WORK})\b"),
+    (("following", "below"), r"\b(?:add|include|insert|append|integrate|incorporate|embed|merge|blend|introduce|"
+     r"feature|weave|utili[sz]e|employ|leverage|use)\b[^.\n]{0,40}\b(?:the )?(?:following|below) "
+     r"(?:sentence|line|text|statement|link)"),
+    (("code",), rf"{_SNIPPET}[^\n]{{0,80}}\byour\b|\byour\b[^\n]{{0,80}}{_SNIPPET}"),
+    ((" ai", "assistant", "chatbot", "language model", "llm"),
+     r"\b(?:ai|assistant|chatbot|language model|llm)\b[,:]? (?:please |you must |you should |now )?"
+     r"(?:ignore|disregard|forget|respond|reply|answer|say|tell|send|include)\b"),
+    (("reply", "respond", "answer"), r"\b(?:reply|respond|answer) (?:only |solely )?(?:in|with|using) "
+     r"(?:base\d\d|reverse|emojis?|a cipher|spanish|french|german|italian|portuguese)"),
+)  # fmt: skip
+
+
+_YOUR_CONTEXT = re.compile(
+    rf"\b(?:in|into|to|within|from|modify|enhance|augment|upgrade|elevate|encrypt|encode|translate|render|"
+    rf"reverse|express) your \w+|your {_OUTPUT}\b[^.\n]{{0,40}}\b(?:in|using|with|backward|by)\b"
+)
+
+
+class _Rules:
+    """Gated marker rules over lowercased text (patterns are lowercased too: faster than re.I)."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self._rules = [(gate, re.compile(pattern.lower(), re.MULTILINE)) for gate, pattern in rules]
+
+    def search(self, text: str) -> tuple[int, int] | None:
+        low = text.lower()
+        best: tuple[int, int] | None = None
+        for gate, pattern in self._rules:
+            if gate and not any(g in low for g in gate):
+                continue
+            for m in pattern.finditer(low):
+                if pattern.pattern.startswith("your ") and not _YOUR_CONTEXT.search(
+                    low, max(0, m.start() - 30), m.end() + 45
+                ):
+                    continue
+                if best is None or m.start() < best[0]:
+                    best = (m.start(), m.end())
+                break
+        return best
+
+
+def _rules(config: dict[str, Any], key: str, default: tuple[Rule, ...]) -> list[Rule]:
+    """Configured markers are plain regexes (ungated); the defaults keep their gates."""
+    ungated: tuple[str, ...] = ()
+    rules = list(default) if config.get(key) is None else [(ungated, p) for p in word_list(config, key, [])]
+    return rules + [(ungated, p) for p in word_list(config, "extra_markers", [])]
+
+
+class PromptInjectionDetector:
+    name = "prompt_injection"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._direct = _Rules(_rules(config, "direct_markers", DIRECT_MARKERS))
+        self._indirect = _Rules(_rules(config, "indirect_markers", INDIRECT_MARKERS))
+        self.direct_severity = str(option(config, "direct_severity", "P2"))
+        self.indirect_severity = str(option(config, "indirect_severity", "P1"))
+        self.scan_retrieval = bool(option(config, "scan_retrieval", True))
+        self.scan_tools = bool(option(config, "scan_tools", True))
+
+    def find_direct(self, text: str) -> tuple[int, int] | None:
+        """Span of the earliest direct-injection marker in text."""
+        return self._direct.search(text)
+
+    def find_indirect(self, text: str) -> tuple[int, int] | None:
+        """Span of the earliest marker of an instruction planted in data (document, tool result)."""
+        return self._indirect.search(text)
+
+    def detect(self, call: CallView) -> list[Finding]:
+        findings: list[Finding] = []
+        hit = self.find_direct(call.input_text) if call.input_text else None
+        if hit:
+            findings.append(self._finding("direct", "input", call.input_text, hit, call.message_index(hit[0])))
+        places: list[tuple[str, int, str]] = []
+        if self.scan_retrieval:
+            places += [("retrieval", i, str(d.get("text") or "")) for i, d in enumerate(call.retrieval)]
+        if self.scan_tools:
+            places += [("tool", i, t) for i, t in enumerate(call.tool_results)]
+        for location, item, text in places:
+            hit = self.find_indirect(text)
+            if hit:
+                findings.append(self._finding("indirect", location, text, hit, item))
+        return findings
+
+    def _finding(self, kind: str, location: str, text: str, hit: tuple[int, int], item: int | None) -> Finding:
+        return Finding(
+            detector=self.name,
+            kind=kind,
+            severity=self.direct_severity if kind == "direct" else self.indirect_severity,
+            confidence=0.7,
+            location=location,
+            start=hit[0],
+            end=hit[1],
+            evidence=evidence(text, hit[0], hit[1]),
+            item=item,
+        )

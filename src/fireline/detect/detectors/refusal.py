@@ -1,0 +1,93 @@
+"""refusal: the model declined to answer (English phrase families).
+
+A rising refusal rate is a capability-loss incident (a prompt or model change made the
+assistant refuse normal requests), so this detector only marks each refusing answer (kind
+"refusal", P3); the monitor decides whether the rate is abnormal.
+
+The phrases pair a first-person modal with a verb of helping ("I can't help with that", "I'm
+sorry, but I cannot"), which keeps out the known look-alikes: "I'm sorry to hear that", "I
+cannot stress enough", "I can't wait", "I can't help but notice".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
+
+_AP = "['\u2019]"  # straight or curly apostrophe
+_NEG = (
+    rf"(?:can{_AP}?t|cannot|can not|won{_AP}t|will not|must not|am not able to|{_AP}m not able to|"
+    rf"am unable to|{_AP}m unable to|am not allowed to|{_AP}m not allowed to|am not permitted to|"
+    rf"{_AP}m not permitted to|do not feel comfortable|don{_AP}t feel comfortable|"
+    rf"(?:must|have to|need to) (?:respectfully |politely )?decline to)"
+)
+_HELP_VERBS = (
+    "help", "assist", "fulfill", "fulfil", "comply", "provide", "do that", "do this", "engage",
+    "support", "create", "write", "generate", "answer", "complete", "participate", "process",
+    "share", "give", "produce", "offer", "continue", "proceed", "respond", "discuss", "accommodate",
+    "facilitate", "endorse", "condone", "promote", "encourage", "honor", "grant", "disclose",
+)  # fmt: skip
+DEFAULT_PHRASES = (
+    # "I'm sorry, but I can't ...", "Sorry, I cannot ...", "I apologize, but I won't ..."
+    rf"(?:I{_AP}m sorry|I am sorry|sorry|I apologi[sz]e|apologies|unfortunately)[,.!]? (?:but )?"
+    rf"(?:I|we) {_NEG}(?! (?:wait|stress|emphasi[sz]e|believe|thank|help but|imagine)\b)",
+    # "I can't help with that", "I cannot assist with", "I won't provide"
+    rf"\bI {_NEG} (?:{'|'.join(_HELP_VERBS)})(?! but\b)",
+    r"\bI (?:must|have to) (?:respectfully |politely )?decline\b",
+    r"\bAs an AI(?: language model| assistant| model)?\b[^.\n]{0,60}\b(?:I|my)\b",
+    r"\b(?:this|that|your) request (?:goes against|violates|is against|is not something I)",
+    r"\bagainst (?:my|our|OpenAI's|the) (?:guidelines|policies|policy|programming|principles|ethical guidelines)",
+    rf"\bI{_AP}m not going to (?:help|assist|provide|do|write|create|generate)",
+    r"\bI (?:cannot|can't|can not) (?:and will not|and won't)\b",
+)
+# Look-alikes that contain a refusal phrase but are not refusals; checked on the phrase and
+# the 40 characters after it.
+DEFAULT_EXCEPTIONS = (
+    r"\bhelp (?:but|it)\b",
+    r"\b(?:enough|too much|more)\b[^.]{0,10}$",
+)
+
+
+class RefusalDetector:
+    name = "refusal"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        phrases = word_list(config, "phrases", DEFAULT_PHRASES) + word_list(config, "extra_phrases", [])
+        exceptions = word_list(config, "exceptions", DEFAULT_EXCEPTIONS)
+        # Matching lowercased text with lowercased patterns is ~3x faster than re.IGNORECASE.
+        self._pattern = re.compile("|".join(f"(?:{p})" for p in phrases).lower())
+        self._exception = re.compile("|".join(f"(?:{p})" for p in exceptions).lower())
+        # A refusal that starts the answer is certain; one deep in a long answer is a caveat.
+        self.max_offset = int(option(config, "max_offset", 400))
+        self.severity = str(option(config, "severity", "P3"))
+
+    def find(self, text: str) -> tuple[int, int] | None:
+        """Span of the first refusal phrase in the first `max_offset` characters, if any."""
+        head = text[: self.max_offset + 200].lower()
+        for m in self._pattern.finditer(head):
+            if m.start() > self.max_offset:
+                return None
+            if self._exception.search(head[m.start() : m.end() + 40]):
+                continue
+            return m.start(), m.end()
+        return None
+
+    def detect(self, call: CallView) -> list[Finding]:
+        hit = self.find(call.output_text)
+        if hit is None:
+            return []
+        s, e = hit
+        return [
+            Finding(
+                detector=self.name,
+                kind="refusal",
+                severity=self.severity,
+                confidence=0.9 if s < 80 else 0.6,
+                location="output",
+                start=s,
+                end=e,
+                evidence=evidence(call.output_text, s, e),
+            )
+        ]
