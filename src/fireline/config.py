@@ -61,7 +61,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     apps: dict[str, AppConfig] = Field(default_factory=dict)
-    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    privacy: PrivacyConfig = Field(default_factory=lambda: PrivacyConfig())
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     monitors: list[dict[str, Any]] | None = None
     playbooks: dict[str, Any] | None = None

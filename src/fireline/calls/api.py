@@ -45,8 +45,8 @@ async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"
         raise Invalid(f"body is not valid JSON: {exc}") from None
     calls = parse_calls(payload)
     outcome = await run_in_threadpool(service.ingest, get_db(request), calls)
-    body = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates, "ids": outcome.ids}
-    return Response(orjson.dumps(body), status_code=201, media_type="application/json")
+    result = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates, "ids": outcome.ids}
+    return Response(orjson.dumps(result), status_code=201, media_type="application/json")
 
 
 def call_filter(

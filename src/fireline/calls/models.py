@@ -43,10 +43,8 @@ class Call(Base):
     trace_id: Mapped[str | None] = mapped_column(String(64))
     span_id: Mapped[str | None] = mapped_column(String(32))
     tools: Mapped[str | None] = mapped_column(String(1000))  # space-separated tool names called
-    # Redacted content as one JSON document: what viewers see and search.
+    # Redacted content as one JSON document: what viewers see and what text search scans.
     content: Mapped[str] = mapped_column(Text)
-    # Lower-cased redacted text for substring search.
-    search_text: Mapped[str] = mapped_column(Text)
     finding_count: Mapped[int] = mapped_column(Integer, default=0)
     has_raw: Mapped[bool] = mapped_column(Boolean, default=False)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)

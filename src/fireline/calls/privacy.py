@@ -53,25 +53,38 @@ def decrypt(blob: bytes) -> dict[str, Any]:
     return result
 
 
+# System prompts and retrieved documents repeat across calls: remember their redaction.
+_REPEATS: dict[str, tuple[str, list[Span]]] = {}
+_REPEATS_MAX = 4096
+
+
+def redact_repeating(value: str) -> tuple[str, list[Span]]:
+    hit = _REPEATS.get(value)
+    if hit is None:
+        hit = pii.redact(value)
+        if len(_REPEATS) >= _REPEATS_MAX:
+            _REPEATS.clear()
+        _REPEATS[value] = hit
+    return hit
+
+
 class Redactor:
     """Redacts every text field of a call's content and remembers what it found where."""
 
-    __slots__ = ("changed", "spans", "texts")
+    __slots__ = ("changed", "spans")
 
     def __init__(self) -> None:
         self.changed = False
         self.spans: list[tuple[str, int | None, str, Span]] = []  # (location, item, field, span)
-        self.texts: list[str] = []
 
     def text(self, value: str | None, location: str, item: int | None = None, field: str = "") -> str | None:
         if not value:
             return value
-        redacted, spans = pii.redact(value)
+        redacted, spans = redact_repeating(value) if location in ("system", "retrieval") else pii.redact(value)
         if spans:
             self.changed = True
             for span in spans:
                 self.spans.append((location, item, field, span))
-        self.texts.append(redacted)
         return redacted
 
     def value(self, value: Any, location: str, item: int | None = None) -> Any:
@@ -114,7 +127,8 @@ def redact_content(content: dict[str, Any]) -> tuple[dict[str, Any], Redactor]:
     if content.get("input") is not None:
         out["input"] = [redact_message(m, red, i) for i, m in enumerate(content["input"])]
     out["retrieval"] = [
-        {**doc, "text": red.text(doc.get("text"), "retrieval", i)} for i, doc in enumerate(content.get("retrieval") or [])
+        {**doc, "text": red.text(doc.get("text"), "retrieval", i)}
+        for i, doc in enumerate(content.get("retrieval") or [])
     ]
     out["tool_calls"] = [
         {**tc, "arguments": red.value(tc.get("arguments"), "tool", i), "result": red.text(tc.get("result"), "tool", i)}

@@ -104,7 +104,6 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "span_id": call.span_id,
         "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
         "content": orjson.dumps(redacted).decode(),
-        "search_text": "\n".join(red.texts).lower(),
         "finding_count": 0,
         "has_raw": red.changed,
         "legal_hold": False,
@@ -203,8 +202,10 @@ class CallFilter:
         if self.user is not None:
             conds.append(Call.user_pseudonym == privacy.pseudonym(self.user))
         if self.text:
-            needle = self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conds.append(Call.search_text.like(f"%{needle}%", escape="\\"))
+            # Content is JSON text: search for the needle as JSON would encode it.
+            needle = orjson.dumps(self.text).decode()[1:-1]
+            needle = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(Call.content.ilike(f"%{needle}%", escape="\\"))
         if self.detector or self.finding_kind:
             sub = select(CallFinding.call_id)
             if self.detector:
@@ -275,7 +276,7 @@ def read_raw(session: Session, call: Call, *, actor: str, role: str, reason: str
 def to_out(call: Call, findings: list[CallFinding], content: dict[str, Any] | None = None,
            view: str = "redacted") -> CallOut:
     body = content if content is not None else orjson.loads(call.content)
-    data = {k: body.get(k) for k in CONTENT_KEYS}
+    data: dict[str, Any] = {k: body.get(k) for k in CONTENT_KEYS}
     data["retrieval"] = data["retrieval"] or []
     data["tool_calls"] = data["tool_calls"] or []
     data["guardrails"] = data["guardrails"] or []

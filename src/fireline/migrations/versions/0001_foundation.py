@@ -51,7 +51,6 @@ def upgrade() -> None:
         sa.Column("span_id", sa.String(length=32), nullable=True),
         sa.Column("tools", sa.String(length=1000), nullable=True),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("finding_count", sa.Integer(), nullable=False),
         sa.Column("has_raw", sa.Boolean(), nullable=False),
         sa.Column("legal_hold", sa.Boolean(), nullable=False),

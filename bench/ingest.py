@@ -1,0 +1,125 @@
+"""Sustained ingest over HTTP: batches of 100 calls of ~2 KB with realistic PII density.
+
+Prints calls/s and p99 batch latency on SQLite and (if reachable) PostgreSQL.
+Target: >= 10,000 calls/s on SQLite on this 2-core machine, PII pass and encryption included.
+Anchor: Arize Phoenix stores about 40 spans/s on SQLite on this machine (shared/peers/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _server import ADMIN, cpu_seconds, fireline_server, rss_mb  # noqa: E402
+
+FILLER = ("Thanks for reaching out about your order. Our records show the parcel left the warehouse "
+          "yesterday and should arrive within two business days. ")
+PII = ["my email is jane.doe{n}@example.com", "call me at +1 415 555 {n:04d}",
+       "card 4111 1111 1111 1111", "IBAN DE89 3704 0044 0532 0130 00", "from 10.0.{m}.{m}"]
+
+
+def make_call(i: int, rng: random.Random) -> dict[str, object]:
+    user_text = FILLER * 4
+    if rng.random() < 0.3:  # about a third of calls carry personal data
+        user_text += " " + rng.choice(PII).format(n=i % 10000, m=i % 250)
+    return {
+        "id": f"{uuid.uuid4().hex}", "app": f"app-{i % 5}", "environment": "prod", "tenant": f"t-{i % 50}",
+        "session_id": f"s-{i % 2000}", "user": f"user-{i % 5000}", "model": "gpt-4o-2024-08-06",
+        "prompt_version": "v12", "system_prompt": "You are a helpful support agent for ACME.",
+        "input": [{"role": "user", "content": user_text}],
+        "output": FILLER * 3 + ("Your card ending 1111 is fine." if rng.random() < 0.1 else ""),
+        "retrieval": [{"id": "kb-7", "source": "kb", "text": "Orders ship within two business days."}],
+        "tool_calls": [{"name": "lookup_order", "arguments": {"order": i}, "kind": "read"}],
+        "input_tokens": 420, "output_tokens": 180, "cost_usd": 0.0031, "latency_ms": 850,
+    }
+
+
+async def run(url: str, pid: int, total: int, batch: int, senders: int) -> dict[str, float]:
+    rng = random.Random(7)
+    bodies = [orjson.dumps({"calls": [make_call(b * batch + j, rng) for j in range(batch)]})
+              for b in range(total // batch)]
+    size = sum(len(b) for b in bodies) / total
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            t0 = time.perf_counter()
+            async with session.post(url + "/api/v1/calls", data=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 201:
+                    raise RuntimeError(f"ingest answered {resp.status}")
+            latencies.append(time.perf_counter() - t0)
+
+    async with aiohttp.ClientSession() as session:
+        # warm-up batch, not timed
+        async with session.post(url + "/api/v1/calls", data=bodies[0], headers=headers) as resp:
+            await resp.read()
+        latencies.clear()
+        cpu0 = cpu_seconds(pid)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(sender(session) for _ in range(senders)))
+        elapsed = time.perf_counter() - t0
+        cpu = cpu_seconds(pid) - cpu0
+        async with session.get(url + "/api/v1/calls/count", headers=headers) as resp:
+            stored = (await resp.json())["count"]
+    latencies.sort()
+    done = len(latencies) * batch
+    return {"calls_per_s": done / elapsed, "p50_batch_ms": statistics.median(latencies) * 1000,
+            "p99_batch_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "bytes_per_call": size,
+            "stored": stored, "server_cpu_us_per_call": cpu / done * 1e6, "server_rss_mb": rss_mb(pid)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", type=int, default=50_000)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                    help="admin URL to create a scratch database ('' to skip)")
+    args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with fireline_server() as (url, pid):
+        results["sqlite"] = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+    if args.pg:
+        try:
+            import psycopg
+
+            name = f"fireline_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                with fireline_server(args.pg.rsplit("/", 1)[0] + "/" + name) as (url, pid):
+                    results["postgresql"] = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+            finally:
+                with psycopg.connect(args.pg, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.OperationalError as exc:
+            print(f"postgresql: skipped ({exc})")
+    for engine, r in results.items():
+        print(f"{engine:10s} {r['calls_per_s']:9.0f} calls/s  p50 batch {r['p50_batch_ms']:6.1f} ms  "
+              f"p99 batch {r['p99_batch_ms']:6.1f} ms  {r['bytes_per_call']:.0f} B/call  "
+              f"server CPU {r['server_cpu_us_per_call']:.0f} us/call  RSS {r['server_rss_mb']:.0f} MB  "
+              f"stored {r['stored']:.0f}")
+    sq = results["sqlite"]["calls_per_s"]
+    print(f"vs Phoenix on SQLite (~40 spans/s stored): {sq / 40:.0f}x; target 10,000 calls/s: "
+          f"{'met' if sq >= 10_000 else 'not met'}")
+    print("RESULT " + " ".join(f"{e}_{k}={v:.1f}" for e, r in results.items() for k, v in r.items()))
+
+
+if __name__ == "__main__":
+    main()
