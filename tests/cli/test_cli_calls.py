@@ -1,0 +1,68 @@
+"""The CLI as a user runs it: admin commands on the database, operational ones through HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fireline import config, db as db_module
+from fireline.cli.main import app
+from fireline.db import Database
+from tests.support.fireline import Fireline, running
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fl(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fireline]:
+    with running(sqlite_db) as server:
+        monkeypatch.setenv("FIRELINE_URL", server.url)
+        monkeypatch.setenv("FIRELINE_DATABASE_URL", sqlite_db.url)
+        config.reset()
+        db_module.set_db(sqlite_db)
+        yield server
+        db_module.set_db(None)
+        config.reset()
+
+
+def cli(fl: Fireline, role: str | None, *args: str) -> tuple[int, str]:
+    env = {"FIRELINE_TOKEN": fl.keys[role]} if role else {"FIRELINE_TOKEN": ""}
+    config.reset()
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_keys_search_show_and_erase(fl: Fireline) -> None:
+    code, out = cli(fl, None, "keys", "create", "--role", "viewer", "--name", "dash")
+    assert code == 0 and "fl_viewer_" in out
+    code, out = cli(fl, None, "keys", "list")
+    assert code == 0 and "dash" in out
+    code, out = cli(fl, None, "keys", "create", "--role", "boss")
+    assert code == 1 and "role must be one of" in out
+    with fl.client("ingest") as http:
+        http.post("/api/v1/calls", json={"id": "c-9", "app": "bot", "user": "dave",
+                                         "input": [{"role": "user", "content": "I am dave@example.com"}],
+                                         "output": "hello"})
+    code, out = cli(fl, "viewer", "calls", "search", "--app", "bot")
+    assert code == 0 and "c-9" in out
+    code, out = cli(fl, "viewer", "calls", "show", "c-9")
+    assert code == 0 and "<EMAIL_ADDRESS>" in out and "dave@example.com" not in out
+    code, out = cli(fl, "responder", "calls", "show", "c-9", "--reason", "audit")
+    assert code == 0 and "dave@example.com" in out
+    code, out = cli(fl, "viewer", "calls", "show", "missing")
+    assert code == 1 and "404" in out and "Traceback" not in out
+    code, out = cli(fl, "responder", "erase", "--user", "dave")
+    assert code == 0 and "deleted calls" in out
+    code, out = cli(fl, None, "retention", "run")
+    assert code == 0 and "raw content purged" in out
+
+
+def test_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["calls", "search"], env={"FIRELINE_URL": "http://127.0.0.1:9",
+                                                         "FIRELINE_TOKEN": "x"})
+    config.reset()
+    assert result.exit_code == 1
+    assert "cannot reach Fireline" in result.output and "Traceback" not in result.output
