@@ -1,0 +1,97 @@
+"""One regression test per public corpus, each with a floor just under the measured figure.
+
+Figures and their meaning are in docs/detectors.md; bench/detectors.py prints them.
+"""
+
+from __future__ import annotations
+
+from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
+from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
+from fireline.detect.detectors.refusal import RefusalDetector
+from fireline.pii import scan
+from tests.detect.corpora import load_csv, load_json, load_jsonl
+
+ENTITIES = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS")
+# Measured: P 1.000 for all six, R 1.000 except CREDIT_CARD 0.993 (a 12-digit number starting 0).
+PII_FLOOR = {e: (0.97, 0.97) for e in ENTITIES} | {"CREDIT_CARD": (0.98, 0.98)}
+
+
+def overlap_scores(corpus: list[dict]) -> dict[str, tuple[float, float]]:
+    """Per entity (precision, recall) with pii_scan.py's overlap rule."""
+    counts = {e: [0, 0, 0, 0] for e in ENTITIES}  # tp_pred, pred, tp_gold, gold
+    for doc in corpus:
+        gold = [(s["entity_type"], s["start_position"], s["end_position"]) for s in doc["spans"]
+                if s["entity_type"] in counts]  # fmt: skip
+        pred = [p for p in scan(doc["full_text"]) if p[0] in counts]
+        for t, s, e in pred:
+            counts[t][1] += 1
+            counts[t][0] += any(g[0] == t and g[1] < e and s < g[2] for g in gold)
+        for t, s, e in gold:
+            counts[t][3] += 1
+            counts[t][2] += any(p[0] == t and p[1] < e and s < p[2] for p in pred)
+    return {t: (c[0] / max(1, c[1]), c[2] / max(1, c[3])) for t, c in counts.items()}
+
+
+def test_presidio_research_precision_and_recall_per_entity() -> None:
+    scores = overlap_scores(load_json("presidio-research/synth_dataset_v2.json"))
+    for entity, (p, r) in scores.items():
+        p_floor, r_floor = PII_FLOOR[entity]
+        assert p >= p_floor and r >= r_floor, f"{entity}: precision {p:.3f} recall {r:.3f}"
+
+
+def test_refusal_recall_on_jbc_and_false_positives_on_benign_text() -> None:
+    detector = RefusalDetector({})
+    responses = [j["response"] for j in load_json("jailbreakbench-artifacts/JBC/gpt-3.5-turbo-1106.json")["jailbreaks"]]
+    recall = sum(detector.find(t) is not None for t in responses) / len(responses)
+    assert recall >= 0.98  # measured 1.000 (100 refusals)
+    # Benign text that must not read as a refusal: TruthfulQA answers, XSTest prompts and the
+    # PAIR answers the judge marked jailbroken (they comply).
+    truthful = load_csv("TruthfulQA/TruthfulQA.csv")
+    benign = [r["Best Answer"] for r in truthful] + [r["Correct Answers"] for r in truthful]
+    benign += [r["prompt"] for r in load_csv("exaggerated-safety/xstest_prompts.csv")]
+    pair = load_json("jailbreakbench-artifacts/PAIR/gpt-3.5-turbo-1106.json")["jailbreaks"]
+    benign += [j["response"] for j in pair if j["jailbroken"] and j["response"]]
+    false_positive_rate = sum(detector.find(t) is not None for t in benign) / len(benign)
+    assert false_positive_rate <= 0.005  # measured 0.000 of 2,101
+
+
+def test_injection_direct_on_jbc_and_indirect_on_bipia() -> None:
+    detector = PromptInjectionDetector({})
+    jailbreaks = [j["prompt"] for j in load_json("jailbreakbench-artifacts/JBC/gpt-3.5-turbo-1106.json")["jailbreaks"]]
+    assert sum(detector.find_direct(p) is not None for p in jailbreaks) / len(jailbreaks) >= 0.97  # 1.000
+    plain = [r["prompt"] for r in load_csv("exaggerated-safety/xstest_prompts.csv")]
+    plain += [r["Behavior"] for r in load_csv("HarmBench/harmbench_behaviors_text_all.csv")]
+    assert sum(detector.find_direct(p) is not None for p in plain) / len(plain) <= 0.005  # 0.000 of 850
+
+    emails = [e["context"] for e in load_jsonl("BIPIA/email/test.jsonl")]
+    assert [e for e in emails if detector.find_indirect(e)] == []  # 0 of 50 clean e-mails flagged
+    for corpus, floor in (("BIPIA/text_attack_test.json", 0.60), ("BIPIA/code_attack_test.json", 0.95)):
+        attacks = [a for items in load_json(corpus).values() for a in items]
+        hits = total = 0
+        for attack in attacks:
+            for email in emails[:10]:  # the attack planted in the middle of a real e-mail
+                mid = len(email) // 2
+                hits += detector.find_indirect(f"{email[:mid]} {attack} {email[mid:]}") is not None
+                total += 1
+        # measured: text 0.639 (questions planted as data carry no marker), code 0.978
+        assert hits / total >= floor, f"{corpus}: {hits / total:.3f}"
+
+
+def test_harmful_output_on_davidson_tweets_and_pair_responses() -> None:
+    detector = HarmfulOutputDetector({})
+    tp = fp = fn = 0
+    for row in load_csv("hate-speech-and-offensive-language/labeled_data.csv"):
+        flagged = bool({"hate", "harassment"} & set(detector.categories(row["tweet"])))
+        positive = row["class"] in ("0", "1")  # hate speech or offensive
+        tp += flagged and positive
+        fp += flagged and not positive
+        fn += positive and not flagged
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.97 and recall >= 0.90, (precision, recall)  # measured 0.986 / 0.918
+
+    pair = load_json("jailbreakbench-artifacts/PAIR/gpt-3.5-turbo-1106.json")["jailbreaks"]
+    harmful = [j["response"] for j in pair if j["jailbroken"] and j["response"]]
+    recall_pair = sum(bool(detector.categories(t)) for t in harmful) / len(harmful)
+    assert recall_pair >= 0.40, recall_pair  # measured 0.437 of 71: a lexicon misses plain-worded harm
+    truthful = [r["Best Answer"] for r in load_csv("TruthfulQA/TruthfulQA.csv")]
+    assert sum(bool(detector.categories(t)) for t in truthful) / len(truthful) <= 0.01  # measured 0.003

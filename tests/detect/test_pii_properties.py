@@ -1,0 +1,89 @@
+"""Property tests for the validators and the scanner: checksums, offsets, no leaks, no crashes."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fireline.pii import PII_TYPES, SECRET_TYPES, redact, scan
+from fireline.pii.validators import IBAN_LENGTHS, card_ok, iban_ok, luhn_ok
+
+
+def luhn_complete(body: str) -> str:
+    """body + the check digit that makes it Luhn-valid."""
+    for d in "0123456789":
+        if luhn_ok(body + d):
+            return body + d
+    raise AssertionError("no check digit")
+
+
+def iban_complete(country: str, bban: str) -> str:
+    numeric = "".join(str(int(ch, 36)) for ch in bban + country + "00")
+    return f"{country}{98 - int(numeric) % 97:02d}{bban}"
+
+
+digits = st.text(alphabet=string.digits, min_size=11, max_size=17)
+
+
+@given(digits)
+def test_luhn_check_digit_validates_and_any_single_digit_change_breaks_it(body: str) -> None:
+    number = luhn_complete(body)
+    assert luhn_ok(number)
+    for i in range(len(number)):
+        changed = number[:i] + str((int(number[i]) + 1) % 10) + number[i + 1 :]
+        assert not luhn_ok(changed)
+
+
+@given(st.sampled_from(sorted(IBAN_LENGTHS)), st.data())
+def test_iban_with_computed_check_digits_validates_and_a_changed_digit_does_not(country: str, data) -> None:
+    n = IBAN_LENGTHS[country] - 4
+    bban = data.draw(st.text(alphabet=string.digits, min_size=n, max_size=n))
+    iban = iban_complete(country, bban)
+    assert iban_ok(iban)
+    assert iban_ok(" ".join(iban[i : i + 4] for i in range(0, len(iban), 4)).lower())
+    i = data.draw(st.integers(4, len(iban) - 1))
+    assert not iban_ok(iban[:i] + str((int(iban[i]) + 1) % 10) + iban[i + 1 :])
+    assert not iban_ok(iban + "0")
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300)
+def test_scan_never_raises_and_spans_are_sorted_disjoint_and_in_bounds(text: str) -> None:
+    spans = scan(text)
+    last_end = 0
+    for entity, s, e in spans:
+        assert entity in PII_TYPES | SECRET_TYPES
+        assert last_end <= s < e <= len(text)
+        last_end = e
+
+
+noise = st.text(alphabet=string.ascii_letters + " ,.;!?\n", max_size=40)
+cards = st.text(alphabet=string.digits, min_size=15, max_size=15).map(lambda b: luhn_complete("4" + b))
+emails = st.tuples(
+    st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=10),
+    st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=10),
+).map(lambda t: f"{t[0]}@{t[1]}.com")
+
+
+@given(noise, st.one_of(cards, emails), noise)
+@settings(max_examples=300)
+def test_redact_hides_the_value_and_reports_original_offsets(before: str, value: str, after: str) -> None:
+    text = f"{before} {value} {after}"
+    redacted, spans = redact(text)
+    assert value not in redacted
+    assert any(text[s:e] == value for _, s, e in spans)
+    # Rebuilding from the spans gives back the redacted text: offsets are in the original.
+    rebuilt, pos = [], 0
+    for entity, s, e in spans:
+        rebuilt += [text[pos:s], f"<{entity}>"]
+        pos = e
+    assert "".join(rebuilt) + text[pos:] == redacted
+
+
+@given(st.text(alphabet=string.digits + " -", max_size=30))
+def test_card_ok_only_accepts_luhn_valid_numbers(raw: str) -> None:
+    compact = raw.replace(" ", "").replace("-", "")
+    if compact and card_ok(compact):
+        assert luhn_ok(compact) and 12 <= len(compact) <= 19
