@@ -1,0 +1,1 @@
+"""`fireline demo`: the main job, end to end, on embedded SQLite."""
