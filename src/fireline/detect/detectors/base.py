@@ -7,6 +7,7 @@ database, no HTTP, so the gateway can run them inline and ingest can run them in
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -158,6 +159,28 @@ def evidence(text: str, start: int, end: int, label: str | None = None, spans: l
     parts.append(text[pos:hi] if pos < hi else "")
     parts.append("…" if hi < len(text) else "")
     return "".join(parts).replace("\n", " ")
+
+
+def trie_pattern(tokens: list[str]) -> str:
+    """One regex matching any token, shaped as a prefix trie; longer tokens win at a position."""
+    trie: dict[str, Any] = {}
+    for token in tokens:
+        node = trie
+        for ch in token:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
+        optional = "" in node
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if optional:
+            return "(?:" + body + ")?" if len(branches) > 1 or len(branches[0]) > 1 else body + "?"
+        return body
+
+    return render(trie)
 
 
 def option(config: dict[str, Any], key: str, default: Any) -> Any:

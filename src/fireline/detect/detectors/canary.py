@@ -13,31 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from fireline.detect.detectors.base import CallView, Finding, evidence
+from fireline.detect.detectors.base import CallView, Finding, evidence, trie_pattern
 
 CanaryProvider = Callable[[], dict[str, str]]  # token -> owning tenant
-
-
-def trie_pattern(tokens: list[str]) -> str:
-    """One regex matching any token, shaped as a prefix trie; longer tokens win at a position."""
-    trie: dict[str, Any] = {}
-    for token in tokens:
-        node = trie
-        for ch in token:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def render(node: dict[str, Any]) -> str:
-        branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
-        optional = "" in node
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if optional:
-            return "(?:" + body + ")?" if len(branches) > 1 or len(branches[0]) > 1 else body + "?"
-        return body
-
-    return render(trie)
 
 
 class CanaryDetector:

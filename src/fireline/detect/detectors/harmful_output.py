@@ -1,7 +1,7 @@
 """harmful_output: the answer contains harmful content, by category.
 
-Two sources: a lexicon (one combined regex over the lowercased answer; the matching category is
-the regex group that fired) and any number of plug-in classifiers a team registers
+Two sources: a lexicon (one trie-shaped regex over the lowercased answer; the matched term
+names its category) and any number of plug-in classifiers a team registers
 (`Classifier.classify(text) -> [(category, score)]`, reported when score >= threshold). The
 lexicon is a cheap tripwire, not a moderation model: it cannot tell quoting from endorsing,
 and it misses harm phrased in ordinary words (see docs/detectors.md for measured figures).
@@ -13,7 +13,12 @@ import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from fireline.detect.detectors.base import CallView, Finding, evidence, option
+try:
+    import re2
+except ImportError:  # pragma: no cover - the wheel exists for the supported platforms
+    re2 = None
+
+from fireline.detect.detectors.base import CallView, Finding, evidence, option, trie_pattern
 from fireline.detect.detectors.lexicon import DEFAULT_LEXICON
 
 DEFAULT_SEVERITY = {"self_harm": "P1", "weapons_cbrn": "P1", "hate": "P2"}
@@ -27,24 +32,48 @@ class Classifier(Protocol):
     def classify(self, text: str) -> Iterable[tuple[str, float]]: ...
 
 
-def _term_regex(term: str) -> str:
-    stem = term.rstrip("*")
-    body = re.escape(stem).replace(r"\ ", r"\s+")
-    return body + (r"\w*" if term.endswith("*") else r"\b")
+class Lexicon:
+    """Every category's terms in one regex; the matched stem names its category, and a stem
+    without "*" must end at a word boundary.
 
+    Measured on 2 KB of prose: CPython `re` with a flat alternation of ~250 terms 240 us, with
+    the same terms as a trie 67 us, google-re2 (a DFA, linear in the text) ~9 us. RE2 is the
+    engine; the `re` trie is kept as the fallback where the wheel is unavailable.
+    """
 
-def compile_lexicon(lexicon: dict[str, Iterable[str]]) -> tuple[re.Pattern[str] | None, list[str]]:
-    """One regex over every category's terms; group i fires for category names[i]."""
-    names: list[str] = []
-    groups: list[str] = []
-    for category, terms in lexicon.items():
-        alts = sorted({_term_regex(t.lower()) for t in terms if t.strip()}, key=len, reverse=True)
-        if alts:
-            names.append(category)
-            groups.append(f"(?P<g{len(names) - 1}>" + "|".join(alts) + ")")
-    if not groups:
-        return None, names
-    return re.compile(r"\b(?:" + "|".join(groups) + ")"), names
+    def __init__(self, lexicon: dict[str, Iterable[str]]) -> None:
+        self.terms: dict[str, tuple[str, bool]] = {}  # stem -> (category, prefix allowed)
+        for category, terms in lexicon.items():
+            for term in terms:
+                term = " ".join(term.lower().split())
+                if term.strip("*"):
+                    self.terms[term.rstrip("*")] = (category, term.endswith("*"))
+        self._pattern: Any = None
+        if not self.terms:
+            return
+        if re2 is not None:
+            # Longest stem first: RE2 alternation is leftmost-first, like the trie's greediness.
+            stems = sorted(self.terms, key=len, reverse=True)
+            self._pattern = re2.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + ")")
+        else:
+            self._pattern = re.compile(r"\b" + trie_pattern(sorted(self.terms)))
+
+    def hits(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        out: dict[str, list[tuple[int, int]]] = {}
+        if self._pattern is None or not text:
+            return out
+        low = text.lower()
+        n = len(low)
+        for m in self._pattern.finditer(low):
+            category, prefix = self.terms[m.group()]
+            end = m.end()
+            if end < n and (low[end].isalnum() or low[end] == "_"):
+                if not prefix:
+                    continue
+                while end < n and (low[end].isalnum() or low[end] == "_"):
+                    end += 1
+            out.setdefault(category, []).append((m.start(), end))
+        return out
 
 
 class HarmfulOutputDetector:
@@ -56,7 +85,7 @@ class HarmfulOutputDetector:
             lexicon[category] = terms
         for category in config.get("disabled_categories") or []:
             lexicon.pop(category, None)
-        self._pattern, self._categories = compile_lexicon(lexicon)
+        self._lexicon = Lexicon(lexicon)
         self.min_hits = int(option(config, "min_hits", 1))
         self.severity: dict[str, str] = {**DEFAULT_SEVERITY, **(config.get("severity") or {})}
         self.default_severity = str(option(config, "default_severity", "P2"))
@@ -69,12 +98,7 @@ class HarmfulOutputDetector:
 
     def categories(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """Lexicon hits by category (spans in text)."""
-        hits: dict[str, list[tuple[int, int]]] = {}
-        if self._pattern is None or not text:
-            return hits
-        for m in self._pattern.finditer(text.lower()):
-            category = self._categories[int((m.lastgroup or "g0")[1:])]
-            hits.setdefault(category, []).append(m.span())
+        hits = self._lexicon.hits(text)
         return {c: spans for c, spans in hits.items() if len(spans) >= self.min_hits}
 
     def detect(self, call: CallView) -> list[Finding]:

@@ -12,6 +12,7 @@ cannot stress enough", "I can't wait", "I can't help but notice".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
@@ -50,11 +51,19 @@ DEFAULT_EXCEPTIONS = (
 )
 
 
+# Every default phrase starts at one of these words. Finding the anchors first and trying the
+# phrase regex only there is ~6x faster than searching with the phrase alternation itself.
+_ANCHOR = re.compile(
+    r"\b(?:i[ '’]|sorry|apolog|unfortunately|as an ai|this request|that request|your request|against)"
+)
+
+
 class RefusalDetector:
     name = "refusal"
 
     def __init__(self, config: dict[str, Any]) -> None:
         phrases = word_list(config, "phrases", DEFAULT_PHRASES) + word_list(config, "extra_phrases", [])
+        self._anchored = config.get("phrases") is None and not config.get("extra_phrases")
         exceptions = word_list(config, "exceptions", DEFAULT_EXCEPTIONS)
         # Matching lowercased text with lowercased patterns is ~3x faster than re.IGNORECASE.
         self._pattern = re.compile("|".join(f"(?:{p})" for p in phrases).lower())
@@ -66,7 +75,14 @@ class RefusalDetector:
     def find(self, text: str) -> tuple[int, int] | None:
         """Span of the first refusal phrase in the first `max_offset` characters, if any."""
         head = text[: self.max_offset + 200].lower()
-        for m in self._pattern.finditer(head):
+        candidates: Iterable[re.Match[str] | None]
+        if self._anchored:
+            candidates = (self._pattern.match(head, a.start()) for a in _ANCHOR.finditer(head))
+        else:
+            candidates = self._pattern.finditer(head)
+        for m in candidates:
+            if m is None:
+                continue
             if m.start() > self.max_offset:
                 return None
             if self._exception.search(head[m.start() : m.end() + 40]):

@@ -1,0 +1,162 @@
+"""Detector throughput and PII accuracy on the presidio-research texts, beside Presidio.
+
+Prints texts/s and MB/s (single thread, median of timed passes after a warm-up) for the PII
+scanner alone and for the full detector set (each text as a call's output), us per 2 KB text
+(corpus texts concatenated, a PII-dense worst case, and TruthfulQA answers concatenated,
+ordinary prose), and per-entity precision/recall with ../shared/peers/pii_scan.py's overlap
+rule. Presidio (the `bench` extra) runs on the same texts if importable; otherwise its figures
+recorded in ../shared/peers/README.md are printed and labelled as such.
+
+    .venv/bin/python bench/detectors.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from fireline.detect.detectors import CallView, build_detectors, run_all  # noqa: E402
+from fireline.pii import scan  # noqa: E402
+
+DATA = ROOT / ".." / "shared" / "data"
+CORPUS = DATA / "presidio-research" / "synth_dataset_v2.json"
+ENTITIES = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS")
+# ../shared/peers/README.md, section 4: AnalyzerEngine, NoOpNlpEngine, 6 entity types, this machine.
+PRESIDIO_RECORDED = {"texts_per_s": 871.0, "mb_per_s": 0.074, "micro_p": 0.928, "micro_r": 0.790}
+
+Detect = Callable[[str], list[tuple[str, int, int]]]
+
+
+def timed(fn: Callable[[str], object], texts: Sequence[str], repeats: int) -> float:
+    """Median seconds for one pass over texts, after a warm-up pass."""
+    for t in texts:
+        fn(t)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for t in texts:
+            fn(t)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def scores(corpus: list[dict], detect: Detect) -> dict[str, tuple[int, int, int, int]]:
+    """Per entity (tp_pred, pred, tp_gold, gold), overlap match as in pii_scan.py."""
+    out = {e: [0, 0, 0, 0] for e in ENTITIES}
+    for doc in corpus:
+        gold = [(s["entity_type"], s["start_position"], s["end_position"]) for s in doc["spans"]
+                if s["entity_type"] in out]  # fmt: skip
+        pred = [p for p in detect(doc["full_text"]) if p[0] in out]
+        for t, s, e in pred:
+            out[t][1] += 1
+            out[t][0] += any(g[0] == t and g[1] < e and s < g[2] for g in gold)
+        for t, s, e in gold:
+            out[t][3] += 1
+            out[t][2] += any(p[0] == t and p[1] < e and s < p[2] for p in pred)
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in out.items()}
+
+
+def micro(per: dict[str, tuple[int, int, int, int]]) -> tuple[float, float]:
+    tp_p, pred, tp_g, gold = (sum(v[i] for v in per.values()) for i in range(4))
+    return tp_p / max(1, pred), tp_g / max(1, gold)
+
+
+def chunks_2kb(texts: Sequence[str]) -> list[str]:
+    out, cur = [], ""
+    for t in texts:
+        cur += t + "\n"
+        if len(cur) >= 2048:
+            out.append(cur[:2048])
+            cur = ""
+    return out
+
+
+def presidio() -> Detect | None:
+    try:
+        import logging
+
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+    except ImportError:
+        return None
+    logging.disable(logging.WARNING)
+    nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+    nlp.load()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp)
+    engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
+    return lambda text: [(r.entity_type, r.start, r.end) for r in engine.analyze(text, "en", list(ENTITIES))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    corpus = json.loads(CORPUS.read_text(encoding="utf-8"))
+    texts = [d["full_text"] for d in corpus]
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    dense = chunks_2kb(texts)
+    with (DATA / "TruthfulQA" / "TruthfulQA.csv").open(encoding="utf-8", newline="") as f:
+        prose = chunks_2kb([r["Best Answer"] + " " + r["Correct Answers"] for r in csv.DictReader(f)])
+
+    detectors = build_detectors({}, canaries=lambda: {"CANARY-7f3a9b": "globex", "CANARY-1c2d3e": "initech"})
+
+    def full_set(text: str) -> object:
+        return run_all(detectors, CallView(app="bench", tenant="acme", input_text="", output_text=text))
+
+    pii_s = timed(scan, texts, args.repeats)
+    full_s = timed(full_set, texts, args.repeats)
+    pii_2k = timed(scan, dense, args.repeats) / len(dense) * 1e6
+    full_2k = timed(full_set, dense, args.repeats) / len(dense) * 1e6
+    pii_prose = timed(scan, prose, args.repeats) / len(prose) * 1e6
+    full_prose = timed(full_set, prose, args.repeats) / len(prose) * 1e6
+    per = scores(corpus, scan)
+    p, r = micro(per)
+
+    n = len(texts)
+    print(f"corpus: {n} texts, {mb:.3f} MB (presidio-research synth_dataset_v2.json); single thread")
+    print(f"{'':28s} {'texts/s':>9s} {'MB/s':>7s} {'us/2KB dense':>13s} {'us/2KB prose':>13s}")
+    print(f"{'fireline PII (pii.scan)':28s} {n / pii_s:9.0f} {mb / pii_s:7.2f} {pii_2k:13.1f} {pii_prose:13.1f}")
+    print(f"{'fireline all 8 detectors':28s} {n / full_s:9.0f} {mb / full_s:7.2f} {full_2k:13.1f} {full_prose:13.1f}")
+    engine = presidio()
+    if engine is not None:
+        pres_s = timed(engine, texts, 1)
+        pres_p, pres_r = micro(scores(corpus, engine))
+        pres = {"texts_per_s": n / pres_s, "mb_per_s": mb / pres_s, "micro_p": pres_p, "micro_r": pres_r}
+        label = "presidio (measured here)"
+    else:
+        pres, label = PRESIDIO_RECORDED, "presidio (recorded*)"
+    print(f"{label:28s} {pres['texts_per_s']:9.0f} {pres['mb_per_s']:7.3f}")
+    if engine is None:
+        print("* presidio-analyzer not importable (pip install -e '.[bench]'); figures from ../shared/peers/README.md")
+    print(f"\n{'entity':15s} {'gold':>5s} {'pred':>5s} {'prec':>6s} {'recall':>6s}")
+    for entity, (tp_p, pred, tp_g, gold) in per.items():
+        print(f"{entity:15s} {gold:5d} {pred:5d} {tp_p / max(1, pred):6.3f} {tp_g / max(1, gold):6.3f}")
+    print(f"{'MICRO fireline':15s} {'':11s} {p:6.3f} {r:6.3f}   F1 {2 * p * r / (p + r):.3f}")
+    print(f"{'MICRO presidio':15s} {'':11s} {pres['micro_p']:6.3f} {pres['micro_r']:6.3f}")
+    speedup = n / pii_s / pres["texts_per_s"]
+    print(f"\nPII speed-up over Presidio: {speedup:.0f}x")
+    parts = [
+        f"pii_texts_per_s={n / pii_s:.0f}", f"pii_mb_per_s={mb / pii_s:.2f}",
+        f"all_texts_per_s={n / full_s:.0f}", f"all_mb_per_s={mb / full_s:.2f}",
+        f"pii_us_per_2kb_dense={pii_2k:.1f}", f"pii_us_per_2kb_prose={pii_prose:.1f}",
+        f"all_us_per_2kb_dense={full_2k:.1f}", f"all_us_per_2kb_prose={full_prose:.1f}",
+        f"micro_p={p:.3f}", f"micro_r={r:.3f}", f"presidio_texts_per_s={pres['texts_per_s']:.0f}",
+        f"presidio_micro_p={pres['micro_p']:.3f}", f"presidio_micro_r={pres['micro_r']:.3f}",
+        f"presidio_measured={int(engine is not None)}", f"speedup={speedup:.0f}",
+    ]  # fmt: skip
+    parts += [f"{e}_p={v[0] / max(1, v[1]):.3f} {e}_r={v[2] / max(1, v[3]):.3f}" for e, v in per.items()]
+    print("RESULT " + " ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
