@@ -2,5 +2,7 @@
 
 from fireline.auth import models as auth_models
 from fireline.calls import models as calls_models
+from fireline.controls import models as controls_models
+from fireline.ingest import models as ingest_models
 
-__all__ = ["auth_models", "calls_models"]
+__all__ = ["auth_models", "calls_models", "controls_models", "ingest_models"]

@@ -1,0 +1,1 @@
+"""The containment control plane: controls, their versioned state, playbooks, propagation."""

@@ -1,0 +1,157 @@
+"""Routes of the control plane, and its startup: the ControlBook, expiry and poll loops,
+auto-containment, and the evidence source."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from fireline import events
+from fireline.auth.api import require
+from fireline.auth.service import Principal
+from fireline.controls import link, ofrep, playbooks, service, stream
+from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
+from fireline.controls.service import ControlSpec
+from fireline.controls.state import ControlBook, prompt_hash
+from fireline.db import Database
+
+log = logging.getLogger("fireline.controls")
+
+router = APIRouter()
+router.include_router(stream.router)  # before /api/v1/controls/{id}
+router.include_router(ofrep.router)
+api = APIRouter(prefix="/api/v1", tags=["controls"])
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+def _refresh(request: Request) -> None:
+    """Make the next request in this process see the change (the bus handler usually did)."""
+    book: ControlBook = request.app.state.controls
+    book.refresh()
+
+
+@api.get("/controls")
+def list_controls(request: Request, all: bool = False, incident_id: str | None = None,
+                  app: str | None = None, kind: str | None = None,
+                  limit: int = Query(500, ge=1, le=5000),
+                  _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    rows = service.list_controls(_db(request), include_all=all, incident_id=incident_id, app=app,
+                                 kind=kind, limit=limit)
+    return {"controls": [ControlOut(**r) for r in rows],
+            "revision": request.app.state.controls.current().revision}
+
+
+@api.post("/controls", status_code=201, response_model=ControlOut)
+def apply(body: ControlIn, request: Request, who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    spec = ControlSpec(kind=body.kind, scope=body.scope, params=body.params, incident_id=body.incident_id,
+                       reason=body.reason, expires_at=body.expires_at)
+    out = service.apply_control(_db(request), request.app.state.config, spec, who.key_id,
+                                allow_inject=who.can("admin"))
+    _refresh(request)
+    return out
+
+
+@api.get("/controls/registry")
+def registry(request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Per app: the model registry (current first), prompt versions with SHA-256, tool kinds."""
+    apps = request.app.state.config.apps
+    return {"apps": {name: {"models": cfg.models, "current_model": cfg.models[0] if cfg.models else None,
+                            "prompts": [{"version": v, "sha256": prompt_hash(t)} for v, t in cfg.prompts.items()],
+                            "tools": cfg.tools, "fallback": cfg.fallback, "fail_closed": cfg.fail_closed}
+                     for name, cfg in apps.items()}}
+
+
+@api.get("/controls/{control_id}", response_model=ControlOut)
+def get_control(control_id: str, request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    return service.get_control(_db(request), control_id)
+
+
+@api.delete("/controls/{control_id}", response_model=ControlOut)
+def revert(control_id: str, request: Request, reason: str | None = Query(None, max_length=2000),
+           who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    out = service.revert_control(_db(request), control_id, who.key_id, reason)
+    _refresh(request)
+    return out
+
+
+@api.post("/incidents/{incident_id}/playbook", status_code=201)
+def run_playbook(incident_id: str, request: Request, body: PlaybookIn | None = None,
+                 who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    controls = playbooks.contain_incident(_db(request), incident_id, who.key_id,
+                                          all_actions=bool(body and body.all),
+                                          config=request.app.state.config)
+    _refresh(request)
+    rows = [service.get_control(_db(request), c.id) for c in controls]
+    return {"controls": [ControlOut(**r) for r in rows], "revision": max(c.revision for c in controls)}
+
+
+router.include_router(api)
+
+
+# --- startup -------------------------------------------------------------------------------
+
+async def _expiry_loop(app: FastAPI, interval: float) -> None:
+    db: Database = app.state.db
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            expired = await asyncio.to_thread(service.expire_due, db)
+        except Exception:
+            log.exception("control expiry failed")
+            continue
+        if expired:
+            log.info("expired controls: %s", ", ".join(expired))
+
+
+async def _poll_loop(app: FastAPI, interval: float) -> None:
+    """Changes made by other processes (other replicas, the CLI on the database) show up here."""
+    book: ControlBook = app.state.controls
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            stored = await asyncio.to_thread(book.stored_revision)
+            if stored != book.current().revision:
+                await asyncio.to_thread(book.refresh)
+        except Exception:
+            log.exception("control state poll failed")
+
+
+def startup(app: FastAPI) -> None:
+    from fireline.api import spawn
+
+    db: Database = app.state.db
+    config = app.state.config
+    conf = dict(config.section("controls") or {})
+    book = ControlBook(db, config)
+    app.state.controls = book
+    app.state.controls_closing = asyncio.Event()
+
+    def on_changed(*, db: Database, revision: int, **_: Any) -> None:
+        if db is book.db and revision != book.current().revision:
+            book.refresh()
+
+    auto = playbooks.on_incident_opened(config)
+
+    def on_opened(*, db: Database, **payload: Any) -> None:
+        if db is book.db:
+            auto(db=db, **payload)
+            book.refresh()
+
+    app.state.controls_handlers = [("controls.changed", on_changed), ("incident.opened", on_opened)]
+    for topic, handler in app.state.controls_handlers:
+        events.subscribe(topic, handler)
+    link.register_evidence_source("controls", service.evidence)
+    spawn(app, _expiry_loop(app, float(conf.get("expiry_interval_s", 1.0))), "controls-expiry")
+    spawn(app, _poll_loop(app, float(conf.get("poll_interval_s", 1.0))), "controls-poll")
+
+
+def shutdown(app: FastAPI) -> None:
+    app.state.controls_closing.set()
+    for topic, handler in getattr(app.state, "controls_handlers", []):
+        events.unsubscribe(topic, handler)
