@@ -29,8 +29,14 @@ class Fireline:
 
 
 @contextmanager
-def running(db: Database, config: Config | None = None) -> Iterator[Fireline]:
+def running(db: Database, config: Config | None = None, *, upstream_url: str | None = None,
+            upstream_key: str | None = None) -> Iterator[Fireline]:
+    """upstream_url/upstream_key: where the gateway forwards (else FIRELINE_UPSTREAM_URL/_KEY)."""
     app = create_app(db, config or Config())
+    if upstream_url is not None:
+        app.state.upstream_url = upstream_url
+    if upstream_key is not None:
+        app.state.upstream_key = upstream_key
     server = ServerThread(app).start()
     try:
         fl = Fireline(url=server.url, db=db, app=app)

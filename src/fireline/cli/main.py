@@ -6,7 +6,8 @@ import logging
 
 import typer
 
-from fireline.cli import admin, calls
+from fireline.cli import admin, calls, demo
+from fireline.cli import upstream as upstream_cli
 
 app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -15,6 +16,8 @@ app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.retention_app, name="retention")
 app.add_typer(calls.calls_app, name="calls")
 app.command("erase")(calls.erase)
+app.command("demo")(demo.demo)
+app.command("upstream")(upstream_cli.upstream)
 
 
 @app.command()

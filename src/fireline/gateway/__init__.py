@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway: proxy, inline containment, background call log."""

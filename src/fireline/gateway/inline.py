@@ -1,0 +1,84 @@
+"""Output detectors run inline for guardrail_threshold controls.
+
+Uses the detect part's registry (fireline.detect.detectors.build_detectors) when present;
+otherwise the PII and secret scanner alone, so a guardrail still blocks leaked PII.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fireline import pii
+
+log = logging.getLogger("fireline.gateway")
+SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    detector: str
+    kind: str
+    severity: str
+    start: int | None
+    end: int | None
+
+
+class InlineDetectors:
+    def __init__(self, config: dict[str, dict[str, Any]] | None) -> None:
+        self.detectors: list[Any] = []
+        self.view_cls: Any = None
+        try:
+            from fireline.detect.detectors import build_detectors  # type: ignore[attr-defined]
+            from fireline.detect.detectors.base import CallView
+
+            self.detectors = list(build_detectors(config or {}))
+            self.view_cls = CallView
+        except Exception as exc:  # the detect part is optional for the gateway
+            log.info("inline detectors: using the PII/secret scanner only (%s)", exc)
+
+    def output_hits(self, record: dict[str, Any]) -> list[Hit]:
+        """Findings located in the output of `record` (the CONTRACT call JSON)."""
+        if self.view_cls is None:
+            hits = []
+            for entity, start, end in pii.scan(record.get("output") or ""):
+                detector = "secrets" if entity in pii.SECRET_TYPES else "pii"
+                hits.append(Hit(detector, entity, "P1", start, end))
+            return hits
+        view = self.view_cls.from_record(record)
+        out: list[Hit] = []
+        for det in self.detectors:
+            try:
+                found = det.detect(view)
+            except Exception:
+                log.exception("inline detector %s failed", getattr(det, "name", det))
+                continue
+            for f in found:
+                if f.location in ("output", "tool"):
+                    out.append(Hit(f.detector, f.kind, f.severity, f.start if f.location == "output" else None,
+                                   f.end if f.location == "output" else None))
+        return out
+
+
+def select(hits: list[Hit], params: dict[str, Any]) -> list[Hit]:
+    """The hits a guardrail control cares about: its detectors (all when absent) at or above min_severity."""
+    names = params.get("detectors")
+    wanted = set(names) if names else None
+    floor = SEVERITY_RANK.get(str(params.get("min_severity") or "P3"), 3)
+    return [h for h in hits if (wanted is None or h.detector in wanted or h.kind in wanted)
+            and SEVERITY_RANK.get(h.severity, 3) <= floor]
+
+
+def redact(text: str, hits: list[Hit]) -> str:
+    """PII and secrets replaced by <TYPE>, and every other located hit by [REDACTED]."""
+    spans = sorted({(h.start, h.end, f"<{h.kind}>" if h.detector in ("pii", "secrets") else "[REDACTED]")
+                    for h in hits if h.start is not None and h.end is not None}, reverse=True)
+    limit = len(text) + 1
+    for start, end, label in spans:
+        if end > limit:  # overlaps a span already replaced
+            continue
+        text = text[:start] + label + text[end:]
+        limit = start
+    redacted, _ = pii.redact(text)
+    return redacted

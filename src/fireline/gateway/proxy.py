@@ -1,0 +1,341 @@
+"""The OpenAI-compatible proxy: raw ASGI endpoints, aiohttp to the upstream, controls inline.
+
+Hot path per call: header dict, cached key check, orjson parse, one O(1) control lookup, the
+upstream round trip on a keep-alive pool, relay, and one deque append for the background
+writer. Nothing on it touches the database (bar a key-cache miss every few seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from ulid import ULID
+
+from fireline.auth.service import authenticate
+from fireline.config import AppConfig, get_settings
+from fireline.gateway import enforce
+from fireline.gateway.inline import InlineDetectors
+from fireline.gateway.responses import JSON, SSE, as_sse, completion, error, message_of
+from fireline.gateway.writer import CallWriter
+
+log = logging.getLogger("fireline.gateway")
+MAX_BODY = 16 * 1024 * 1024
+Send = Any
+Receive = Any
+FORWARD_PREFIX = b"x-upstream-"
+
+
+class Reply(Exception):
+    """An early answer to the caller (auth, bad body, overload)."""
+
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or []
+
+
+async def respond(send: Send, status: int, body: bytes, ctype: bytes = JSON,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gateway:
+    def __init__(self, app: Any) -> None:
+        state = app.state
+        self.state = state
+        self.db = state.db
+        self.config = state.config
+        settings = get_settings()
+        section = self.config.section("gateway") or {}
+        self.upstream = (getattr(state, "upstream_url", None) or settings.upstream_url or "").rstrip("/")
+        self.upstream_key = getattr(state, "upstream_key", None) or settings.upstream_key or ""
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=float(section.get("connect_timeout_s", 5)),
+                                             sock_read=float(section.get("timeout_s", 120)))
+        self.writer = CallWriter(self.db, self.config, batch_size=int(section.get("batch_size", 500)),
+                                 max_queue=int(section.get("max_queue", 100_000)))
+        self.detectors = InlineDetectors(self.config.detectors)
+        self.local_limiter = enforce.LocalLimiter()
+        self.session: aiohttp.ClientSession | None = None
+        self.apps: dict[str, AppConfig] = {}
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, raise_for_status=False)
+        self.writer.start()
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        await asyncio.to_thread(self.writer.stop)
+
+    def app_config(self, name: str) -> AppConfig:
+        cfg = self.apps.get(name)
+        if cfg is None:
+            cfg = self.apps[name] = self.config.app(name)
+        return cfg
+
+    def explicit_fallback(self, name: str) -> str | None:
+        cfg = self.config.apps.get(name)
+        return cfg.fallback if cfg is not None and "fallback" in cfg.model_fields_set else None
+
+    def upstream_headers(self, headers: dict[bytes, bytes]) -> dict[str, str]:
+        out = {"Content-Type": "application/json"}
+        if self.upstream_key:
+            out["Authorization"] = f"Bearer {self.upstream_key}"
+        app = headers.get(b"x-fireline-app")
+        if app:
+            out["X-Fireline-App"] = app.decode()
+        for key, value in headers.items():
+            if key.startswith(FORWARD_PREFIX):
+                out[key.decode()] = value.decode()
+        return out
+
+    def check_key(self, headers: dict[bytes, bytes]) -> None:
+        auth = headers.get(b"authorization", b"")
+        if auth[:7].lower() != b"bearer " or not auth[7:].strip():
+            raise Reply(401, error("missing API key: send Authorization: Bearer <Fireline key>",
+                                   code="invalid_api_key"), [(b"www-authenticate", b"Bearer")])
+        if authenticate(self.db.sessionmaker, auth[7:].strip().decode()) is None:
+            raise Reply(401, error("invalid or revoked API key", code="invalid_api_key"),
+                        [(b"www-authenticate", b"Bearer")])
+
+    async def models(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        try:
+            self.check_key(headers)
+            assert self.session is not None
+            if not self.upstream:
+                raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
+            try:
+                async with self.session.get(self.upstream + "/models", headers=self.upstream_headers(headers)) as r:
+                    body, status = await r.read(), r.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise Reply(502, error(f"upstream unreachable: {type(exc).__name__}", "api_error")) from None
+            await respond(send, status, body)
+        except Reply as r:
+            await respond(send, r.status, r.body, headers=r.headers)
+
+    async def chat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        t0 = time.perf_counter()
+        started = time.time()
+        headers = dict(scope["headers"])
+        try:
+            self.check_key(headers)
+            raw = await _read(receive)
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise Reply(400, error(f"body is not valid JSON: {exc}")) from None
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+                raise Reply(400, error("body must be a JSON object with a 'messages' list", code="invalid_body"))
+            if not self.upstream:
+                raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
+            if self.writer.full():
+                raise Reply(503, error("the gateway's call log is backed up; retry shortly", "api_error"),
+                            [(b"retry-after", b"1")])
+        except Reply as r:
+            await respond(send, r.status, r.body, headers=r.headers)
+            return
+        await Call(self, headers, body, raw, t0, started).run(send)
+
+
+class Call:
+    """One proxied chat completion, from the parsed request to the pending log record."""
+
+    def __init__(self, gw: Gateway, headers: dict[bytes, bytes], body: dict[str, Any], raw: bytes,
+                 t0: float, started: float) -> None:
+        self.gw, self.headers, self.body, self.raw, self.t0 = gw, headers, body, raw, t0
+        h = headers.get
+        user = h(b"x-fireline-user")
+        app = h(b"x-fireline-app")
+        self.app = app.decode() if app else "default"
+        self.user = user.decode() if user else (body.get("user") if isinstance(body.get("user"), str) else None)
+        self.tenant = _str(h(b"x-fireline-tenant"))
+        self.cohort = _str(h(b"x-fireline-cohort"))
+        self.stream = bool(body.get("stream"))
+        self.id = str(ULID())
+        self.out = enforce.Outcome()
+        self.pending: dict[str, Any] = {
+            "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
+            "session": _str(h(b"x-fireline-session")), "prompt_version": _str(h(b"x-fireline-prompt-version")),
+            "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
+            "status": "ok"}
+
+    def reply_headers(self) -> list[tuple[bytes, bytes]]:
+        out = [(b"x-fireline-call-id", self.id.encode())]
+        if self.out.controls:
+            out.append((b"x-fireline-contained", ",".join(self.out.controls).encode()))
+        return out
+
+    def finish(self, **fields: Any) -> None:
+        p = self.pending
+        p.update(fields)
+        p["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
+        if self.out.controls:
+            p["controls"] = self.out.controls
+            p["notes"] = self.out.notes
+            p["guardrails"] = self.out.guardrails
+            p["refused_tools"] = self.out.refused_tools
+            if p["status"] == "ok":
+                p["status"] = self.out.status
+            if "prompt_pinned" in self.out.notes:
+                p["prompt_version"] = self.out.notes["prompt_pinned"]
+        self.gw.writer.submit(p)
+
+    async def answer(self, send: Send, comp: dict[str, Any], status: int = 200,
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        headers = [*self.reply_headers(), *(extra or [])]
+        if self.stream:
+            await respond(send, status, as_sse(comp), SSE, [(b"cache-control", b"no-cache"), *headers])
+        else:
+            await respond(send, status, orjson.dumps(comp), JSON, headers)
+
+    async def run(self, send: Send) -> None:
+        gw, body = self.gw, self.body
+        book = getattr(gw.state, "controls", None)
+        enf = book.current().for_request(app=self.app, user=self.user, tenant=self.tenant, model=body.get("model"),
+                                         cohort=self.cohort) if book is not None else None
+        active = enforce.is_active(enf)
+        app_cfg = gw.app_config(self.app)
+        if active:
+            limiter = getattr(gw.state, "rate_limiter", None) or getattr(book, "limiter", None) or gw.local_limiter
+            stop = enforce.before(enf, body, app_cfg, self.out, limiter=limiter, user=self.user, tenant=self.tenant,
+                                  now=time.time())
+            if stop is not None:
+                await self.stopped(send, stop, None)
+                return
+            fake = enforce.injected(enf, str(body.get("model") or ""), self.cohort)
+            if fake is not None:
+                self.pending["injected"] = enf.inject.id
+                await self.inspect_and_answer(send, enf, fake, app_cfg)
+                return
+        data = orjson.dumps(body) if self.out.controls else self.raw
+        if self.stream and not (active and enforce.needs_output(enf)):
+            await self.relay_stream(send, data)
+            return
+        assert gw.session is not None
+        try:
+            async with gw.session.post(gw.upstream + "/chat/completions", data=data,
+                                       headers=gw.upstream_headers(self.headers)) as resp:
+                payload = await resp.read()
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await self.upstream_failed(send, exc)
+            return
+        if status != 200:
+            await self.upstream_error(send, status, payload, retry_after)
+            return
+        if not active or not enforce.needs_output(enf):
+            await respond(send, 200, payload, JSON, self.reply_headers())
+            self.finish(raw=payload)
+            return
+        try:
+            from fireline.gateway.responses import assemble_stream
+
+            comp = assemble_stream(payload) if self.stream else orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            await self.upstream_error(send, 502, payload, None)
+            return
+        await self.inspect_and_answer(send, enf, comp, app_cfg)
+
+    async def inspect_and_answer(self, send: Send, enf: Any, comp: dict[str, Any], app_cfg: AppConfig) -> None:
+        msg = message_of(comp)
+        original = msg.get("content") if isinstance(msg.get("content"), str) else None
+        record = {"app": self.app, "tenant": self.tenant, "user": self.user, "input": self.body.get("messages"),
+                  "output": original}
+        stop = enforce.after(enf, comp, app_cfg, self.out, self.gw.detectors, record)
+        if stop is not None:
+            await self.stopped(send, stop, comp, original)
+            return
+        visible = message_of(comp).get("content")
+        await self.answer(send, comp)
+        self.finish(answer=comp, output=original, visible=visible if visible != original else None)
+
+    async def stopped(self, send: Send, stop: enforce.Stop, comp: dict[str, Any] | None,
+                      original: str | None = None) -> None:
+        if stop.retry_after is not None:
+            body = error(stop.message, "rate_limit_exceeded", "rate_limit_exceeded")
+            await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
+            self.finish(answer=None, output=None, visible=None, http_status=429,
+                        error=f"rate limited by {stop.control.id}")
+            return
+        model = str((comp or {}).get("model") or self.body.get("model") or "")
+        await self.answer(send, completion(stop.message, model))
+        self.finish(answer=comp, output=original if comp is not None else None, visible=stop.message)
+
+    async def relay_stream(self, send: Send, data: bytes) -> None:
+        gw = self.gw
+        assert gw.session is not None
+        chunks: list[bytes] = []
+        started = False
+        try:
+            async with gw.session.post(gw.upstream + "/chat/completions", data=data,
+                                       headers=gw.upstream_headers(self.headers)) as resp:
+                if resp.status != 200:
+                    payload = await resp.read()
+                    await self.upstream_error(send, resp.status, payload, resp.headers.get("Retry-After"))
+                    return
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-type", SSE), (b"cache-control", b"no-cache"), *self.reply_headers()]})
+                started = True
+                async for chunk in resp.content.iter_any():
+                    chunks.append(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            self.finish(raw=chunks)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if not started:
+                await self.upstream_failed(send, exc)
+                return
+            await send({"type": "http.response.body", "body": b""})
+            self.finish(raw=chunks, status="error", error=f"upstream stream broke: {type(exc).__name__}")
+        except OSError:  # the caller went away: keep what was relayed
+            self.finish(raw=chunks, error="client disconnected")
+
+    async def upstream_failed(self, send: Send, exc: BaseException) -> None:
+        timeout = isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError)
+        status = 504 if timeout else 502
+        message = f"upstream {'timed out' if timeout else 'unreachable'}: {type(exc).__name__}"
+        await self.upstream_error(send, status, error(message, "api_error", "upstream_error"), None)
+
+    async def upstream_error(self, send: Send, status: int, payload: bytes, retry_after: str | None) -> None:
+        fallback = self.gw.explicit_fallback(self.app)
+        try:
+            parsed = orjson.loads(payload)
+            ok_shape = isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)
+            detail = parsed["error"].get("message") if ok_shape else None
+        except orjson.JSONDecodeError:
+            ok_shape, detail = False, None
+        if not ok_shape:
+            payload = error(f"upstream answered HTTP {status}", "api_error", "upstream_error")
+        message = str(detail or f"upstream answered HTTP {status}")[:500]
+        if fallback is not None:
+            await self.answer(send, completion(fallback, str(self.body.get("model") or "")),
+                              extra=[(b"x-fireline-fallback", b"upstream-error")])
+            self.finish(status="error", error=message, http_status=status, fallback_served=True, visible=fallback)
+            return
+        extra = [(b"retry-after", retry_after.encode())] if retry_after else []
+        await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
+        self.finish(status="error", error=message, http_status=status)
+
+
+def _str(value: bytes | None) -> str | None:
+    return value.decode() if value else None
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Reply(413, error(f"body is over the limit of {MAX_BODY} bytes"))
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

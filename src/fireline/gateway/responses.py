@@ -1,0 +1,106 @@
+"""OpenAI wire shapes the gateway writes itself (fallbacks, errors, re-streamed answers) and the
+assembly of an SSE stream back into one completion for the log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from ulid import ULID
+
+JSON = b"application/json"
+SSE = b"text/event-stream"
+
+
+def completion(content: str | None, model: str, tool_calls: list[dict[str, Any]] | None = None,
+               finish_reason: str | None = None, usage: dict[str, Any] | None = None,
+               cid: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {"id": cid or f"chatcmpl-fl{ULID()}", "object": "chat.completion", "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+                         "logprobs": None}],
+            "usage": usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+
+
+def as_sse(comp: dict[str, Any]) -> bytes:
+    """A whole completion as a valid chat.completion.chunk stream ending with [DONE]."""
+    base = {"id": comp["id"], "object": "chat.completion.chunk", "created": comp["created"], "model": comp["model"]}
+    choice = comp["choices"][0]
+    message = choice["message"]
+
+    def event(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
+        obj: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        if usage is not None:
+            obj["usage"] = usage
+        return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    out = [event({"role": "assistant", "content": ""})]
+    if message.get("content"):
+        out.append(event({"content": message["content"]}))
+    for i, call in enumerate(message.get("tool_calls") or []):
+        out.append(event({"tool_calls": [{"index": i, "id": call.get("id"), "type": "function",
+                                          "function": call.get("function", {})}]}))
+    out.append(event({}, choice.get("finish_reason") or "stop", comp.get("usage")))
+    out.append(b"data: [DONE]\n\n")
+    return b"".join(out)
+
+
+def error(message: str, kind: str = "invalid_request_error", code: str | None = None) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
+
+
+def assemble_stream(raw: bytes) -> dict[str, Any]:
+    """Fold SSE chunks into one chat.completion (content joined, tool-call fragments merged)."""
+    content: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    meta: dict[str, Any] = {"id": None, "created": 0, "model": None}
+    finish: str | None = None
+    usage: dict[str, Any] | None = None
+    for line in raw.split(b"\n"):
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if not data or data == b"[DONE]":
+            continue
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(chunk, dict):
+            continue
+        for key in meta:
+            if chunk.get(key) and not meta[key]:
+                meta[key] = chunk[key]
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                content.append(delta["content"])
+            for frag in delta.get("tool_calls") or []:
+                slot = calls.setdefault(int(frag.get("index", 0)),
+                                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                if frag.get("id"):
+                    slot["id"] = frag["id"]
+                fn = frag.get("function") or {}
+                slot["function"]["name"] += fn.get("name") or ""
+                slot["function"]["arguments"] += fn.get("arguments") or ""
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+    comp = completion("".join(content) if content else None, meta["model"] or "",
+                      [calls[i] for i in sorted(calls)], finish, usage, cid=meta["id"])
+    comp["created"] = meta["created"] or comp["created"]
+    if usage is None:
+        comp["usage"] = None
+    return comp
+
+
+def message_of(comp: dict[str, Any]) -> dict[str, Any]:
+    choices = comp.get("choices") or [{}]
+    msg = choices[0].get("message") if isinstance(choices[0], dict) else None
+    return msg if isinstance(msg, dict) else {}

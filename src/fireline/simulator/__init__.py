@@ -1,0 +1,1 @@
+"""Simulated parts of an AI stack for tests, the demo and drills."""

@@ -1,0 +1,413 @@
+"""A scriptable, fast OpenAI-compatible upstream for tests, the demo and fire drills.
+
+Raw asyncio (uvloop when importable), HTTP/1.1 keep-alive, no framework: it must never be
+the bottleneck when the gateway is measured.
+
+  POST /v1/chat/completions   JSON, or SSE chunks ending `data: [DONE]` when stream=true
+  GET  /v1/models, GET /health
+  POST /_script  {"mode", "params"?, "match"?: {"user"?, "app"?}, "times"?}  add a rule
+  POST /_reset   forget rules and recorded requests;  GET /_requests  recent requests
+
+Modes: normal, refuse, leak_pii, leak_canary {token}, write_tool {tool, arguments},
+error {status, retry_after?}, slow {delay_ms}, token_explosion {tokens?}, hallucination
+{doc_id?}. A request picks its mode by header `X-Upstream-Mode` (params as JSON in
+`X-Upstream-Params`), else by the newest matching rule, else normal. Any mode takes
+`delay_ms`. Usage tokens are always reported (in the last stream chunk too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+MODES = ("normal", "refuse", "leak_pii", "leak_canary", "write_tool", "error", "slow",
+         "token_explosion", "hallucination")
+NORMAL_TEXT = "Thanks for reaching out. Your order ships tomorrow and should arrive within two days."
+REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
+PII_TEXT = ("Sure. The account holder is Jane Roe, e-mail jane.roe@example.com, card 4111 1111 1111 1111, "
+            "SSN 123-45-6789.")
+STATUS_TEXT = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 429: b"Too Many Requests",
+               500: b"Internal Server Error", 502: b"Bad Gateway", 503: b"Service Unavailable"}
+
+
+@dataclass
+class Rule:
+    mode: str
+    params: dict[str, Any] = field(default_factory=dict)
+    match: dict[str, str] = field(default_factory=dict)
+    times: int | None = None  # None: until reset
+
+
+@dataclass
+class Script:
+    """The global script: rules, newest first, and the last requests seen."""
+
+    rules: list[Rule] = field(default_factory=list)
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
+    count: int = 0
+
+    def pick(self, user: str | None, app: str | None) -> tuple[str, dict[str, Any]]:
+        for rule in self.rules:
+            want_user, want_app = rule.match.get("user"), rule.match.get("app")
+            if (want_user is None or want_user == user) and (want_app is None or want_app == app):
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times <= 0:
+                        self.rules.remove(rule)
+                return rule.mode, rule.params
+        return "normal", {}
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    out = []
+    for msg in body.get("messages") or []:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out.extend(p.get("text", "") for p in content if isinstance(p, dict))
+    return "\n".join(out)
+
+
+def answer(mode: str, params: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The scripted completion: {content, tool_calls, usage, finish_reason} or {error, status}."""
+    prompt_tokens = _tokens(_prompt_text(body))
+    tool_calls: list[dict[str, Any]] = []
+    if mode == "error":
+        status = int(params.get("status", 500))
+        kind = "rate_limit_exceeded" if status == 429 else "server_error"
+        return {"status": status, "retry_after": params.get("retry_after"),
+                "error": {"message": params.get("message", f"simulated upstream error {status}"),
+                          "type": kind, "param": None, "code": kind}}
+    if mode == "refuse":
+        content: str | None = REFUSAL_TEXT
+    elif mode == "leak_pii":
+        content = str(params.get("text", PII_TEXT))
+    elif mode == "leak_canary":
+        content = f"Here is the contract excerpt you asked about: reference {params.get('token', 'CANARY-0000')}."
+    elif mode == "hallucination":
+        doc = params.get("doc_id", "kb-9999")
+        content = f"According to our policy document [{doc}], refunds are always granted within 90 days."
+    elif mode == "write_tool":
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+        name = params.get("tool") or (tools[0] if tools else "issue_refund")
+        args = params.get("arguments", {"order_id": "A-1001", "amount": 500})
+        tool_calls = [{"id": "call_sim_1", "type": "function",
+                       "function": {"name": name, "arguments": orjson.dumps(args).decode()}}]
+        content = None
+    elif mode == "token_explosion":
+        content = str(params.get("text", "Let me elaborate at length. " * 64))
+    else:
+        content = str(params.get("text", NORMAL_TEXT))
+    completion_tokens = _tokens(content or "") + 8 * len(tool_calls)
+    if mode == "token_explosion":
+        completion_tokens = int(params.get("tokens", 250_000))
+    return {"content": content, "tool_calls": tool_calls,
+            "finish_reason": "tool_calls" if tool_calls else "stop",
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+
+def completion_json(ans: dict[str, Any], model: str, cid: str, created: int) -> bytes:
+    message: dict[str, Any] = {"role": "assistant", "content": ans["content"]}
+    if ans["tool_calls"]:
+        message["tool_calls"] = ans["tool_calls"]
+    return orjson.dumps({"id": cid, "object": "chat.completion", "created": created, "model": model,
+                         "choices": [{"index": 0, "message": message, "finish_reason": ans["finish_reason"],
+                                      "logprobs": None}],
+                         "usage": ans["usage"], "system_fingerprint": "fp_fireline_sim"})
+
+
+def stream_events(ans: dict[str, Any], model: str, cid: str, created: int, include_usage: bool) -> list[bytes]:
+    """SSE events as OpenAI sends them: role, content pieces or tool-call fragments, finish, [DONE]."""
+    def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
+        obj: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        if usage is not None:
+            obj["usage"] = usage
+        return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    content = ans["content"] or ""
+    step = max(8, len(content) // 6)
+    for i in range(0, len(content), step):
+        events.append(chunk({"content": content[i:i + step]}))
+    for n, call in enumerate(ans["tool_calls"]):
+        fn = call["function"]
+        events.append(chunk({"tool_calls": [{"index": n, "id": call["id"], "type": "function",
+                                             "function": {"name": fn["name"], "arguments": ""}}]}))
+        args = fn["arguments"]
+        half = len(args) // 2
+        for piece in (args[:half], args[half:]):
+            events.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": piece}}]}))
+    events.append(chunk({}, ans["finish_reason"], ans["usage"]))
+    if include_usage:
+        events.append(b"data: " + orjson.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
+                                                "model": model, "choices": [], "usage": ans["usage"]}) + b"\n\n")
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def _head(status: int, ctype: bytes, length: int | None, extra: bytes = b"") -> bytes:
+    size = b"Content-Length: %d\r\n" % length if length is not None else b"Transfer-Encoding: chunked\r\n"
+    return (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sConnection: keep-alive\r\n%s\r\n"
+            % (status, STATUS_TEXT.get(status, b"OK"), ctype, size, extra))
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, server: UpstreamServer) -> None:
+        self.server = server
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.queue: deque[tuple[bytes, bytes, dict[bytes, bytes], bytes]] = deque()
+        self.busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        with contextlib.suppress(OSError, AttributeError):
+            import socket
+
+            transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while (req := self._parse()) is not None:
+            self.queue.append(req)
+        if not self.busy and self.queue:
+            self.busy = True
+            asyncio.ensure_future(self._serve_all())
+
+    def _parse(self) -> tuple[bytes, bytes, dict[bytes, bytes], bytes] | None:
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        lines = bytes(self.buf[:end]).split(b"\r\n")
+        method, path, _ = lines[0].split(b" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower()] = v.strip()
+        pos = end + 4
+        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            body = bytearray()
+            while True:
+                le = self.buf.find(b"\r\n", pos)
+                if le < 0:
+                    return None
+                size = int(bytes(self.buf[pos:le]).split(b";")[0], 16)
+                if len(self.buf) < le + 2 + size + 2:
+                    return None
+                body += self.buf[le + 2:le + 2 + size]
+                pos = le + 2 + size + 2
+                if size == 0:
+                    break
+            data = bytes(body)
+        else:
+            length = int(headers.get(b"content-length", b"0"))
+            if len(self.buf) < pos + length:
+                return None
+            data = bytes(self.buf[pos:pos + length])
+            pos += length
+        del self.buf[:pos]
+        return method, path.split(b"?", 1)[0], headers, data
+
+    async def _serve_all(self) -> None:
+        try:
+            while self.queue and self.transport is not None:
+                await self._serve(*self.queue.popleft())
+        except Exception:  # a broken request closes its connection, never the server
+            if self.transport is not None:
+                self.transport.close()
+        finally:
+            self.busy = False
+
+    def _send(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def _json(self, status: int, obj: Any, extra: bytes = b"") -> None:
+        body = obj if isinstance(obj, bytes) else orjson.dumps(obj)
+        self._send(_head(status, b"application/json", len(body), extra) + body)
+
+    async def _serve(self, method: bytes, path: bytes, headers: dict[bytes, bytes], data: bytes) -> None:
+        srv = self.server
+        if path.endswith(b"/chat/completions") and method == b"POST":
+            await self._chat(headers, data)
+        elif path.endswith(b"/models"):
+            self._json(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 1700000000, "owned_by": "fireline-sim"}
+                for m in srv.models]})
+        elif path == b"/health":
+            self._send(_head(200, b"text/plain", 2) + b"ok")
+        elif path == b"/_script" and method == b"POST":
+            spec = orjson.loads(data or b"{}")
+            if spec.get("mode") not in MODES:
+                self._json(422, {"detail": f"mode must be one of {', '.join(MODES)}"})
+                return
+            srv.script.rules.insert(0, Rule(spec["mode"], dict(spec.get("params") or {}),
+                                            dict(spec.get("match") or {}), spec.get("times")))
+            self._json(200, {"rules": len(srv.script.rules)})
+        elif path == b"/_reset" and method == b"POST":
+            srv.reset()
+            self._json(200, {"ok": True})
+        elif path == b"/_requests":
+            self._json(200, {"count": srv.script.count, "requests": list(srv.script.requests)})
+        else:
+            self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+    async def _chat(self, headers: dict[bytes, bytes], data: bytes) -> None:
+        srv = self.server
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self._json(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+            return
+        srv.script.count += 1
+        user, app = body.get("user"), headers.get(b"x-fireline-app", b"").decode() or None
+        if srv.record:
+            srv.script.requests.append({"body": body, "app": app,
+                                        "authorization": headers.get(b"authorization", b"").decode()})
+        mode_h = headers.get(b"x-upstream-mode")
+        if mode_h:
+            mode, params = mode_h.decode(), orjson.loads(headers.get(b"x-upstream-params", b"{}"))
+        else:
+            mode, params = srv.script.pick(user, app)
+        delay = float(params.get("delay_ms", 0 if mode != "slow" else 1000)) / 1000
+        if delay > 0:
+            await asyncio.sleep(delay)
+        ans = answer(mode, params, body)
+        model = str(body.get("model") or "sim-model")
+        if "error" in ans:
+            extra = b"Retry-After: %d\r\n" % int(ans["retry_after"]) if ans.get("retry_after") else b""
+            self._json(ans["status"], {"error": ans["error"]}, extra)
+            return
+        srv.seq += 1
+        cid, created = f"chatcmpl-sim{srv.seq}", int(time.time())
+        if not body.get("stream"):
+            self._json(200, completion_json(ans, model, cid, created))
+            return
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        events = stream_events(ans, model, cid, created, include_usage)
+        self._send(_head(200, b"text/event-stream", None, b"Cache-Control: no-cache\r\n"))
+        chunk_delay = float(params.get("chunk_delay_ms", 0)) / 1000
+        for event in events:
+            self._send(b"%x\r\n%s\r\n" % (len(event), event))
+            if chunk_delay:
+                await asyncio.sleep(chunk_delay)
+        self._send(b"0\r\n\r\n")
+
+
+class UpstreamServer:
+    """The simulator. `start()` runs it on its own loop in a thread; `serve()` in the caller's loop."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, record: bool = True,
+                 models: tuple[str, ...] = ("gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini")) -> None:
+        self.host, self.port, self.record, self.models = host, port, record, models
+        self.script = Script()
+        self.seq = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """http://host:port (the scripting endpoints live here)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What FIRELINE_UPSTREAM_URL points at: url + "/v1"."""
+        return self.url + "/v1"
+
+    def reset(self) -> None:
+        self.script = Script()
+
+    def add_rule(self, mode: str, params: dict[str, Any] | None = None, match: dict[str, str] | None = None,
+                 times: int | None = None) -> None:
+        """Script from the same process (thread-safe enough: the loop reads a list reference)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        self.script.rules.insert(0, Rule(mode, dict(params or {}), dict(match or {}), times))
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._server = await loop.create_server(lambda: _Protocol(self), self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def serve(self) -> None:
+        await self.open()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    def start(self) -> UpstreamServer:
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = _new_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.open())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fireline-upstream", daemon=True)
+        self._thread.start()
+        if not ready.wait(10) or failure:
+            raise RuntimeError(f"upstream simulator did not start: {failure[0] if failure else 'timeout'}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> UpstreamServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:
+        return asyncio.new_event_loop()
+
+
+def run(host: str = "127.0.0.1", port: int = 9000) -> None:
+    """Serve until interrupted (the `fireline upstream` command)."""
+    server = UpstreamServer(host, port)
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    with contextlib.suppress(KeyboardInterrupt):
+        loop.run_until_complete(server.serve())
