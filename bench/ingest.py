@@ -29,7 +29,7 @@ PII = ["my email is jane.doe{n}@example.com", "call me at +1 415 555 {n:04d}",
 
 
 def make_call(i: int, rng: random.Random) -> dict[str, object]:
-    user_text = FILLER * 4
+    user_text = FILLER * 7
     if rng.random() < 0.3:  # about a third of calls carry personal data
         user_text += " " + rng.choice(PII).format(n=i % 10000, m=i % 250)
     return {
@@ -37,7 +37,7 @@ def make_call(i: int, rng: random.Random) -> dict[str, object]:
         "session_id": f"s-{i % 2000}", "user": f"user-{i % 5000}", "model": "gpt-4o-2024-08-06",
         "prompt_version": "v12", "system_prompt": "You are a helpful support agent for ACME.",
         "input": [{"role": "user", "content": user_text}],
-        "output": FILLER * 3 + ("Your card ending 1111 is fine." if rng.random() < 0.1 else ""),
+        "output": FILLER * 4 + ("Your card ending 1111 is fine." if rng.random() < 0.1 else ""),
         "retrieval": [{"id": "kb-7", "source": "kb", "text": "Orders ship within two business days."}],
         "tool_calls": [{"name": "lookup_order", "arguments": {"order": i}, "kind": "read"}],
         "input_tokens": 420, "output_tokens": 180, "cost_usd": 0.0031, "latency_ms": 850,

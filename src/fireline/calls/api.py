@@ -15,6 +15,7 @@ from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls import retention, service
 from fireline.calls.schemas import MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
+from fireline.db import Database
 from fireline.errors import Invalid
 from fireline.http import read_body, validation_error
 
@@ -36,15 +37,19 @@ def parse_calls(payload: Any) -> list[CallIn]:
         raise validation_error(exc) from None
 
 
-@router.post("/calls", status_code=201)
-async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
-    body = await read_body(request, MAX_BODY)
+def ingest_body(db: Database, body: bytes) -> service.IngestOutcome:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Invalid(f"body is not valid JSON: {exc}") from None
-    calls = parse_calls(payload)
-    outcome = await run_in_threadpool(service.ingest, get_db(request), calls)
+    return service.ingest(db, parse_calls(payload))
+
+
+@router.post("/calls", status_code=201)
+async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
+    body = await read_body(request, MAX_BODY)
+    # Parsing, validation, the privacy pass and detectors are CPU work: keep them off the event loop.
+    outcome = await run_in_threadpool(ingest_body, get_db(request), body)
     result = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates, "ids": outcome.ids}
     return Response(orjson.dumps(result), status_code=201, media_type="application/json")
 
