@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, severity and SLAs, roles, hash-chained timeline, evidence, blast radius."""

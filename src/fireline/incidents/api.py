@@ -1,0 +1,181 @@
+"""HTTP for incidents, their timeline, evidence and blast radius (DESIGN.md CONTRACT).
+
+Reads need a viewer key, mutations a responder key; the evidence export (raw content)
+needs a responder key and is itself recorded on the timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from fireline.auth.api import get_db, require
+from fireline.auth.service import Principal
+from fireline.errors import NotFound
+from fireline.incidents import bundle, bus, evidence, service, sla
+from fireline.incidents import timeline as tl
+from fireline.incidents.blast import blast_radius
+from fireline.incidents.lifecycle import transition
+from fireline.incidents.models import Incident
+from fireline.incidents.schemas import (
+    AssignIn,
+    DeclareIn,
+    LinkIn,
+    MoveIn,
+    NoteIn,
+    SeverityIn,
+    SnapshotIn,
+    incident_json,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+ACTIONS = {"ack": "ack", "contain": "contain", "resolve": "resolve", "close": "close",
+           "false-positive": "false_positive"}
+
+
+def _out(session: Session, inc: Incident) -> dict[str, Any]:
+    return incident_json(inc, service.linked_call_ids(session, inc.id))
+
+
+def _fresh(request: Request, incident_id: str) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        return _out(session, service.get_incident(session, incident_id))
+
+
+@router.get("/incidents")
+def list_incidents(request: Request, state: str | None = None, type: str | None = None,
+                   severity: str | None = None, app: str | None = None,
+                   limit: int = Query(100, ge=1, le=1000),
+                   _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    with get_db(request).session() as session:
+        rows = service.list_incidents(session, state=state, type=type, severity=severity, app=app, limit=limit)
+        return {"incidents": [_out(session, r) for r in rows]}
+
+
+@router.post("/incidents", status_code=201)
+def declare(body: DeclareIn, request: Request, who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    inc = service.declare(get_db(request), body, who.key_id)
+    return _fresh(request, inc.id)
+
+
+@router.get("/incidents/{incident_id}")
+def get_incident(incident_id: str, request: Request,
+                 _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    return _fresh(request, incident_id)
+
+
+@router.post("/incidents/{incident_id}/assign")
+def assign(incident_id: str, body: AssignIn, request: Request,
+           who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    service.assign(get_db(request), incident_id, body.role, body.who, who.key_id, remove=body.remove,
+                   reason=body.reason)
+    return _fresh(request, incident_id)
+
+
+@router.post("/incidents/{incident_id}/severity")
+def severity(incident_id: str, body: SeverityIn, request: Request,
+             who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    service.set_severity(get_db(request), incident_id, body.severity, who.key_id, body.reason)
+    return _fresh(request, incident_id)
+
+
+@router.post("/incidents/{incident_id}/notes", status_code=201)
+def note(incident_id: str, body: NoteIn, request: Request,
+         who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    entry = service.add_note(get_db(request), incident_id, body.text, who.key_id, body.kind)
+    return tl.entry_json(entry)
+
+
+@router.post("/incidents/{incident_id}/calls")
+def link(incident_id: str, body: LinkIn, request: Request,
+         who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    linked = service.link_calls(get_db(request), incident_id, body.call_ids, who.key_id)
+    return {"linked": linked, "incident": _fresh(request, incident_id)}
+
+
+@router.get("/incidents/{incident_id}/timeline")
+def timeline(incident_id: str, request: Request, after: int = Query(0, ge=0), kind: str | None = None,
+             limit: int = Query(1000, ge=1, le=10000),
+             _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    with get_db(request).session() as session:
+        service.get_incident(session, incident_id)
+        return {"entries": [tl.entry_json(e) for e in tl.entries(session, incident_id, after=after,
+                                                                   limit=limit, kind=kind)]}
+
+
+@router.get("/incidents/{incident_id}/verify")
+def verify(incident_id: str, request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        return tl.verify(session, incident_id).as_json()
+
+
+@router.get("/incidents/{incident_id}/snapshots")
+def snapshots(incident_id: str, request: Request,
+              _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    with get_db(request).session() as session:
+        service.get_incident(session, incident_id)
+        return {"snapshots": [evidence.snapshot_json(s) for s in evidence.list_snapshots(session, incident_id)]}
+
+
+@router.post("/incidents/{incident_id}/snapshots", status_code=201)
+def snapshot(incident_id: str, request: Request, body: SnapshotIn | None = None,
+             who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    snap = evidence.take_snapshot(get_db(request), incident_id, who.key_id, (body or SnapshotIn()).reason)
+    return evidence.snapshot_json(snap)
+
+
+@router.get("/snapshots/{snapshot_id}")
+def snapshot_manifest(snapshot_id: str, request: Request,
+                      _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        return evidence.snapshot_json(evidence.get_snapshot(session, snapshot_id))
+
+
+@router.get("/snapshots/{snapshot_id}/export")
+def export(snapshot_id: str, request: Request, who: Principal = Depends(require("responder"))) -> Response:
+    db = get_db(request)
+
+    def run(session: Session) -> tuple[bytes, str]:
+        snap = evidence.get_snapshot(session, snapshot_id)
+        manifest, members = evidence.load_members(session, snap)
+        tl.append_timeline(session, snap.incident_id, "evidence_exported", who.key_id,
+                           {"snapshot_id": snap.id, "missing_members": [n for n, d in members if d is None]})
+        return bundle.build(snap.id, manifest, members), snap.incident_id
+
+    data, incident_id = bus.within(db, run)
+    name = f"{incident_id}-{snapshot_id[:12]}.tar.gz"
+    return Response(data, media_type="application/gzip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Fireline-Snapshot": snapshot_id})
+
+
+@router.get("/incidents/{incident_id}/blast-radius")
+def blast(incident_id: str, request: Request, since: datetime | None = None, until: datetime | None = None,
+          _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        return blast_radius(session, service.get_incident(session, incident_id), since=since, until=until)
+
+
+@router.post("/incidents/{incident_id}/{action}")
+def move(incident_id: str, action: str, request: Request, body: MoveIn | None = None,
+         who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    if action not in ACTIONS:
+        raise NotFound(f"no action {action!r}; one of {', '.join(ACTIONS)}")
+    transition(get_db(request), incident_id, ACTIONS[action], who.key_id, body.reason if body else None)
+    return _fresh(request, incident_id)
+
+
+def startup(app: FastAPI) -> None:
+    from fireline.api import spawn
+
+    sla.set_config(app.state.config)
+    policy = sla.SlaPolicy.from_config(app.state.config)  # a bad `sla` section fails at start
+    spawn(app, sla.loop(app, policy), "incident-sla")
+
+
+def shutdown(app: FastAPI) -> None:
+    sla.set_config(None)

@@ -1,0 +1,96 @@
+"""Request bodies and the incident JSON (DESIGN.md CONTRACT plus Fireline's extras)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fireline.incidents.models import Incident
+from fireline.incidents.taxonomy import TYPES
+from fireline.incidents.timeline import stamp
+
+SCOPE_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools")
+ROLE_NAMES = ("commander", "comms_lead", "scribe", "responder")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeclareIn(Strict):
+    title: str = Field(min_length=1, max_length=500)
+    type: str
+    severity: Literal["P0", "P1", "P2", "P3"] | None = None
+    signal: str | None = None
+    summary: str | None = Field(None, max_length=20000)
+    apps: list[str] = Field(default_factory=list)
+    tenants: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    prompt_versions: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list)
+    call_ids: list[str] = Field(default_factory=list, max_length=10000)
+
+
+class MoveIn(Strict):
+    reason: str | None = Field(None, max_length=5000)
+
+
+class AssignIn(Strict):
+    role: Literal["commander", "comms_lead", "scribe", "responder"]
+    who: str = Field(min_length=1, max_length=200)
+    remove: bool = False  # responders only: take someone off the list
+    reason: str | None = Field(None, max_length=5000)
+
+
+class SeverityIn(Strict):
+    severity: Literal["P0", "P1", "P2", "P3"]
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class NoteIn(Strict):
+    text: str = Field(min_length=1, max_length=20000)
+    kind: Literal["note", "decision", "hypothesis", "action"] = "note"
+
+
+class LinkIn(Strict):
+    call_ids: list[str] = Field(min_length=1, max_length=10000)
+
+
+class SnapshotIn(Strict):
+    reason: str = Field("manual", min_length=1, max_length=5000)
+
+
+def _t(value: datetime | None) -> str | None:
+    return stamp(value) if value else None
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 3) if end else None
+
+
+def incident_json(inc: Incident, linked_calls: list[str]) -> dict[str, Any]:
+    t = TYPES.get(inc.type)
+    roles = inc.roles or {}
+    scope = {k: list((inc.scope or {}).get(k, [])) for k in SCOPE_KEYS}
+    return {
+        "id": inc.id, "title": inc.title, "summary": inc.summary, "type": inc.type,
+        "severity": inc.severity, "state": inc.state, "commander": inc.commander,
+        "detected_at": _t(inc.detected_at), "acknowledged_at": _t(inc.acknowledged_at),
+        "contained_at": _t(inc.contained_at), "resolved_at": _t(inc.resolved_at),
+        "closed_at": _t(inc.closed_at), "apps": scope["apps"], "linked_calls": linked_calls,
+        "owasp": list(t.owasp) if t else [], "atlas": list(t.atlas) if t else [],
+        "nist": list(t.nist) if t else [], "playbook": inc.playbook, "source": inc.source,
+        "dedup_key": inc.dedup_key,
+        "roles": {"commander": inc.commander, "comms_lead": roles.get("comms_lead"),
+                  "scribe": roles.get("scribe"), "responders": list(roles.get("responders", []))},
+        "scope": scope,
+        "sla": {"ack_due_at": _t(inc.ack_due_at), "contain_due_at": _t(inc.contain_due_at),
+                "ack_breached_at": _t(inc.ack_breached_at),
+                "contain_breached_at": _t(inc.contain_breached_at)},
+        "metrics": {"time_to_acknowledge_s": _seconds(inc.detected_at, inc.acknowledged_at),
+                    "time_to_contain_s": _seconds(inc.detected_at, inc.contained_at),
+                    "time_to_resolve_s": _seconds(inc.detected_at, inc.resolved_at)},
+        "timeline": {"entries": inc.timeline_seq, "head": inc.timeline_head},
+    }

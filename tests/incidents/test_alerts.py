@@ -1,0 +1,121 @@
+"""Alerts open incidents (once per dedup key, even when racing) and attach to the open one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from fireline import events
+from fireline.db import Database, utcnow
+from fireline.incidents import service
+from fireline.incidents.lifecycle import transition
+from fireline.incidents.timeline import entries, verify
+from tests.incidents.helpers import alert, finding, store_calls
+
+
+@pytest.fixture
+def seen() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    got: list[tuple[str, dict[str, Any]]] = []
+    handlers = {t: (lambda t=t, **kw: got.append((t, kw))) for t in
+                ("incident.opened", "incident.changed", "incident.sla_breached")}
+    for topic, fn in handlers.items():
+        events.subscribe(topic, fn)
+    yield got
+    for topic, fn in handlers.items():
+        events.unsubscribe(topic, fn)
+
+
+def open_incidents(db: Database) -> list[Any]:
+    with db.session() as s:
+        return service.list_incidents(s)
+
+
+def test_first_alert_opens_and_later_alerts_attach(db: Database, seen: list[Any]) -> None:
+    ids = store_calls(db, [{"findings": [finding()]} for _ in range(3)])
+    events.publish("alert.fired", db=db, alert=alert(call_ids=(ids[0],)))
+    events.publish("alert.fired", db=db, alert=alert(call_ids=(ids[1], ids[2]), tenants=("globex",)))
+    (inc,) = open_incidents(db)
+    assert inc.state == "detected" and inc.type == "data_leakage" and inc.severity == "P1"
+    assert inc.scope["tenants"] == ["acme", "globex"] and inc.scope["models"] == ["gpt-4o"]
+    with db.session() as s:
+        assert service.linked_call_ids(s, inc.id) == sorted(ids)
+        kinds = [e.kind for e in entries(s, inc.id)]
+        assert kinds == ["opened", "alert"]
+        assert verify(s, inc.id).ok
+    opened = [p for t, p in seen if t == "incident.opened"]
+    assert len(opened) == 1 and opened[0]["incident_id"] == inc.id and opened[0]["apps"] == ["support-bot"]
+    assert opened[0]["db"] is db and opened[0]["severity"] == "P1" and opened[0]["type"] == "data_leakage"
+
+
+def test_racing_alerts_open_one_incident(db: Database) -> None:
+    barrier = threading.Barrier(8)
+
+    def fire(i: int) -> None:
+        barrier.wait()
+        service.on_alert_fired(db, alert(key="race", title=f"alert {i}"))
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (inc,) = open_incidents(db)
+    with db.session() as s:
+        kinds = [e.kind for e in entries(s, inc.id)]
+        assert kinds.count("opened") == 1 and kinds.count("alert") == 7
+        assert verify(s, inc.id).ok
+
+
+def test_acknowledged_and_resolved_alerts(db: Database, seen: list[Any]) -> None:
+    events.publish("alert.fired", db=db, alert=alert())
+    events.publish("alert.acknowledged", db=db, alert=alert())
+    events.publish("alert.resolved", db=db, alert=alert())
+    (inc,) = open_incidents(db)
+    assert inc.state == "acknowledged" and inc.commander is None  # a pager ack names no commander
+    with db.session() as s:
+        kinds = [e.kind for e in entries(s, inc.id)]
+    assert kinds == ["opened", "state", "snapshot", "alert_resolved"]
+    changed = [p for t, p in seen if t == "incident.changed"]
+    assert changed == [{"db": db, "incident_id": inc.id, "state": "acknowledged", "actor": "alert:monitor"}]
+
+
+def test_after_resolution_the_same_key_opens_a_new_incident(db: Database) -> None:
+    first = service.on_alert_fired(db, alert())
+    transition(db, first, "ack", "alice")
+    transition(db, first, "resolve", "alice")
+    second = service.on_alert_fired(db, alert())
+    assert second != first
+    third = service.on_alert_fired(db, alert())
+    assert third == second
+
+
+def test_triage_matrix_sets_severity_and_playbook(db: Database) -> None:
+    from fireline.config import Config
+    from fireline.incidents import sla
+
+    sla.set_config(Config.model_validate({"triage": {"data_leakage": {
+        "playbook": "leak-response", "signals": {"canary": {"severity": "P0", "playbook": "cross-tenant"}}}}}))
+    try:
+        a = service.on_alert_fired(db, alert(key="a", signal="canary"))
+        b = service.on_alert_fired(db, alert(key="b", signal="pii", severity="P2"))
+        c = service.on_alert_fired(db, alert(key="c", type="no_such_type", severity="P9"))
+    finally:
+        sla.set_config(None)
+    with db.session() as s:
+        ia, ib, ic = (service.get_incident(s, i) for i in (a, b, c))
+    assert (ia.severity, ia.playbook) == ("P0", "cross-tenant")
+    assert (ib.severity, ib.playbook) == ("P2", "leak-response")  # the alert's own severity
+    assert ic.type == "availability" and ic.severity == "P1"  # unknown type and severity fall back
+
+
+def test_sla_due_times_follow_detection(db: Database) -> None:
+    at = utcnow() - timedelta(minutes=5)
+    inc_id = service.on_alert_fired(db, alert(severity="P0", at=at))
+    with db.session() as s:
+        inc = service.get_incident(s, inc_id)
+    assert inc.detected_at == at
+    assert inc.ack_due_at == at + timedelta(minutes=15) and inc.contain_due_at == at + timedelta(minutes=15)
