@@ -33,10 +33,11 @@ def parts() -> list[Any]:
     from fireline.calls import api as calls_api
     from fireline.calls import tasks as calls_tasks
     from fireline.controls import api as controls_api
+    from fireline.detect import api as detect_api
     from fireline.gateway import api as gateway_api
     from fireline.ops import api as ops_api
 
-    return [auth_api, calls_api, calls_tasks, controls_api, gateway_api, ops_api]
+    return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, ops_api]
 
 
 @asynccontextmanager

@@ -1,0 +1,345 @@
+"""Monitor definitions: the declarative form (YAML `monitors:` section) and the shipped defaults.
+
+A monitor turns calls and reports into one number per group and time window and compares it
+with a baseline:
+
+    - name: refusal_rate
+      signal: findings            # findings | calls | errors | cost | latency | reports
+      match: {detector: [refusal]}
+      window: 30m                 # whole minutes: 10m, 1h
+      condition: ratio >= 3       # ratio >= k | ratio <= k (a drop) | value >= x | any
+      baseline: {days: 7, default: 0.02, floor: 0.01, min_volume: 200}
+      min_volume: 20              # calls in the window before a rate means anything
+      min_count: 5                # matching events in the window
+      min_value: 0.05             # absolute floor on the value itself
+      group_by: [app]             # app, model, prompt_version, tool, tenant
+      type: capability_loss
+      severity: P2
+
+An entry of the YAML section whose name is a default's replaces the fields it sets (so
+`- {name: refusal_rate, enabled: false}` turns one off); other names add monitors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fireline.config import ConfigError
+from fireline.signals import SEVERITIES
+
+GROUP_KEYS = ("app", "model", "prompt_version", "tool", "tenant")
+SIGNALS = ("findings", "calls", "errors", "cost", "latency", "reports")
+REPORT_KINDS = ("harmful", "wrong", "leak", "other", "thumbs_down")
+TYPES = (
+    "harmful_output", "policy_bypass", "data_leakage", "hallucination", "agentic_harm", "prompt_injection",
+    "bias", "quality_degradation", "capability_loss", "cost_runaway", "distribution_shift", "data_poisoning",
+    "model_extraction", "availability",
+)  # fmt: skip
+Aggregate = Literal["rate", "count", "sum", "p99"]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d)?\s*$")
+_CONDITION = re.compile(r"^\s*(?:(any)|(ratio|value)\s*(>=|<=)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?))\s*$")
+_UNIT_MINUTES = {None: 1, "m": 1, "min": 1, "h": 60, "d": 1440}
+
+
+def parse_minutes(value: Any) -> int:
+    """'10m' / '1h' / '2d' / 10 -> whole minutes (at least 1)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of minutes or a string like '10m', '1h', '7d'")
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        minutes = int(m.group(1)) * _UNIT_MINUTES[m.group(2)]
+    else:
+        raise ValueError(f"{value!r} is not a duration: use whole minutes like '10m', '1h', '7d'")
+    if minutes < 1 or minutes > 60 * 24 * 31:
+        raise ValueError(f"duration {value!r} must be between 1 minute and 31 days")
+    return minutes
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["any", "ratio_ge", "ratio_le", "value_ge", "value_le"]
+    threshold: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        m = _CONDITION.match(text) if isinstance(text, str) else None
+        if m is None:
+            raise ValueError(f"{text!r} is not a condition: use 'any', 'ratio >= 3', 'ratio <= 0.2' or 'value >= 0.3'")
+        if m.group(1):
+            return cls(op="any")
+        what, cmp, number = m.group(2), m.group(3), float(m.group(4))
+        if what == "ratio" and number <= 0:
+            raise ValueError(f"{text!r}: a ratio must be above 0")
+        return cls(op=f"{what}_{'ge' if cmp == '>=' else 'le'}", threshold=number)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        if self.op == "any":
+            return "any"
+        what, cmp = self.op.split("_")
+        return f"{what} {'>=' if cmp == 'ge' else '<='} {self.threshold:g}"
+
+
+class Baseline(BaseModel):
+    """The trailing baseline and the fallback used while history is too thin (see docs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: float = Field(7, ge=0, le=31)  # 0: always the fixed `default`
+    default: float = Field(0.0, ge=0)  # the fixed rate / value per window without history
+    floor: float = Field(0.0, ge=0)  # never compare against less than this
+    min_volume: int = Field(100, ge=0)  # calls in the history before it is trusted
+
+
+class Match(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: tuple[str, ...] = ()
+    kind: tuple[str, ...] = ()
+    location: tuple[str, ...] = ()
+    min_severity: Literal["P0", "P1", "P2", "P3"] = "P3"
+    report_kind: tuple[str, ...] = ()
+    status: tuple[str, ...] = ("error",)
+
+    @field_validator("detector", "kind", "location", "report_kind", "status", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    @field_validator("report_kind")
+    @classmethod
+    def _report_kinds(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [k for k in v if k not in REPORT_KINDS]
+        if bad:
+            raise ValueError(f"unknown report kinds {bad}; known: {list(REPORT_KINDS)}")
+        return v
+
+
+class MonitorDef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    signal: Literal["findings", "calls", "errors", "cost", "latency", "reports"]
+    match: Match = Field(default_factory=Match)
+    aggregate: Aggregate | None = None  # derived from the signal when absent
+    window: int = 10  # minutes
+    condition: Condition
+    baseline: Baseline = Field(default_factory=Baseline)
+    min_volume: int = Field(0, ge=0)
+    min_count: int = Field(1, ge=0)
+    min_value: float = Field(0.0, ge=0)
+    group_by: tuple[Literal["app", "model", "prompt_version", "tool", "tenant"], ...] = ("app",)
+    type: str
+    severity: Literal["P0", "P1", "P2", "P3"]
+    repeat: int | None = None  # minutes between re-fires while firing; default: the window
+    title: str | None = None
+    enabled: bool = True
+
+    @field_validator("window", "repeat", mode="before")
+    @classmethod
+    def _minutes(cls, v: Any) -> Any:
+        return None if v is None else parse_minutes(v)
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _condition(cls, v: Any) -> Any:
+        return Condition.parse(v) if isinstance(v, str) else v
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        if v not in TYPES:
+            raise ValueError(f"unknown incident type {v!r}; known: {list(TYPES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _aggregate(self) -> MonitorDef:
+        if self.aggregate is None:
+            derived = {"findings": "rate", "errors": "rate", "calls": "count", "cost": "sum",
+                       "latency": "p99", "reports": "count"}[self.signal]
+            object.__setattr__(self, "aggregate", derived)
+        if self.signal == "latency" and self.aggregate != "p99":
+            raise ValueError("the latency signal is aggregated as p99")
+        if self.signal in ("cost",) and self.aggregate != "sum":
+            raise ValueError("the cost signal is aggregated as sum")
+        return self
+
+    @property
+    def agg(self) -> Aggregate:
+        assert self.aggregate is not None
+        return self.aggregate
+
+    @property
+    def repeat_minutes(self) -> int:
+        return self.repeat or self.window
+
+    def public(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json", exclude_none=True)
+        out["condition"] = str(self.condition)
+        out["window"] = f"{self.window}m"
+        out["repeat"] = f"{self.repeat_minutes}m"
+        return out
+
+
+# The shipped monitors, in the same form as the YAML section (types per TAXONOMY.md).
+DEFAULTS_YAML = """
+- name: output_guardrail_blocks
+  signal: findings
+  match: {detector: [guardrail], kind: [output_block]}
+  window: 10m
+  condition: ratio >= 5
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.01, floor: 0.005, min_volume: 200}
+  type: prompt_injection
+  severity: P1
+  title: "Output guardrail blocks at {ratio:.1f}x baseline on {group}"
+- name: harmful_reports
+  signal: reports
+  match: {report_kind: [harmful]}
+  window: 1h
+  condition: ratio >= 2
+  min_count: 3
+  baseline: {days: 7, default: 0.5, floor: 0.5, min_volume: 200}
+  type: harmful_output
+  severity: P1
+  title: "Harmful-content reports {value:g}/h ({ratio:.1f}x baseline) on {group}"
+- name: pii_secret_leak
+  signal: findings
+  match: {detector: [pii, secrets], kind: [pii_leak, secret_leak], location: [output]}
+  aggregate: count
+  window: 15m
+  condition: any
+  type: data_leakage
+  severity: P1
+  title: "PII or secret leaked in output on {group}"
+- name: canary_leak
+  signal: findings
+  match: {detector: [canary], kind: [canary_leak]}
+  aggregate: count
+  window: 15m
+  condition: any
+  type: data_leakage
+  severity: P0
+  title: "Another tenant's canary token served on {group}"
+- name: tool_argument_anomaly
+  signal: findings
+  match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write]}
+  aggregate: count
+  window: 15m
+  condition: any
+  group_by: [app, tool]
+  type: agentic_harm
+  severity: P2
+  title: "Tool call outside its policy or baseline on {group}"
+- name: refusal_rate
+  signal: findings
+  match: {detector: [refusal]}
+  window: 30m
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.02, floor: 0.01, min_volume: 200}
+  type: capability_loss
+  severity: P2
+  title: "Refusal rate {value:.0%} is {ratio:.1f}x baseline on {group}"
+- name: cost_per_hour
+  signal: cost
+  window: 1h
+  condition: ratio >= 2
+  min_count: 0
+  min_value: 1.0
+  baseline: {days: 7, default: 5.0, floor: 0.5, min_volume: 200}
+  type: cost_runaway
+  severity: P2
+  title: "Cost ${value:.2f}/h is {ratio:.1f}x baseline on {group}"
+- name: latency_p99
+  signal: latency
+  window: 10m
+  condition: ratio >= 2
+  min_volume: 20
+  min_count: 0
+  min_value: 1000
+  baseline: {days: 7, default: 10000, floor: 200, min_volume: 200}
+  type: availability
+  severity: P2
+  title: "p99 latency {value:.0f} ms is {ratio:.1f}x baseline on {group}"
+- name: error_rate
+  signal: errors
+  match: {status: [error]}
+  window: 10m
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  min_value: 0.2
+  baseline: {days: 7, default: 0.02, floor: 0.01, min_volume: 200}
+  type: availability
+  severity: P1
+  title: "Error rate {value:.0%} is {ratio:.1f}x baseline on {group}"
+- name: thumbs_down_rate
+  signal: reports
+  match: {report_kind: [thumbs_down]}
+  aggregate: rate
+  window: 1h
+  condition: ratio >= 2
+  min_volume: 20
+  min_count: 5
+  min_value: 0.05
+  baseline: {days: 7, default: 0.02, floor: 0.01, min_volume: 200}
+  type: quality_degradation
+  severity: P2
+  title: "Thumbs-down rate {value:.0%} is {ratio:.1f}x baseline on {group}"
+- name: traffic_drop
+  enabled: false
+  signal: calls
+  window: 10m
+  condition: ratio <= 0.2
+  min_count: 0
+  baseline: {days: 7, default: 0, floor: 0, min_volume: 1000}
+  type: availability
+  severity: P2
+  title: "Traffic on {group} dropped to {ratio:.0%} of baseline"
+"""
+DEFAULTS: list[dict[str, Any]] = yaml.safe_load(DEFAULTS_YAML)
+
+
+def _where(exc: ValidationError, index: int) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if p not in ("function-after[_aggregate()]",))
+    return f"monitors[{index}]{'.' + loc if loc else ''}: {first['msg']}"
+
+
+def load_monitors(section: list[dict[str, Any]] | None,
+                  defaults: list[dict[str, Any]] | None = None) -> list[MonitorDef]:
+    """The defaults merged with the YAML section; a bad entry is a ConfigError naming its field."""
+    merged: dict[str, dict[str, Any]] = {d["name"]: dict(d) for d in (DEFAULTS if defaults is None else defaults)}
+    order = list(merged)
+    if section is not None and not isinstance(section, list):
+        raise ConfigError("monitors: must be a list of monitor definitions")
+    for i, entry in enumerate(section or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ConfigError(f"monitors[{i}].name: each monitor needs a name")
+        name = entry["name"]
+        if name in merged:
+            merged[name] = {**merged[name], **entry}
+        else:
+            merged[name] = dict(entry)
+            order.append(name)
+    out: list[MonitorDef] = []
+    for name in order:
+        try:
+            out.append(MonitorDef.model_validate(merged[name]))
+        except ValidationError as exc:
+            index = next((i for i, e in enumerate(section or []) if isinstance(e, dict) and e.get("name") == name), -1)
+            raise ConfigError(_where(exc, index).replace("monitors[-1]", f"monitors.{name}")) from exc
+    return [m for m in out if m.enabled]
+
+
+__all__ = ["DEFAULTS", "GROUP_KEYS", "SEVERITIES", "SIGNALS", "Condition", "MonitorDef", "load_monitors",
+           "parse_minutes"]

@@ -1,0 +1,367 @@
+"""The monitor engine: incremental per-minute counters, evaluated as data arrives and on a clock.
+
+Every call feeds every monitor once (denominator +1 in each of its groups; numerator when the
+call matches the monitor's signal); reports feed report monitors. The groups a batch touched
+are evaluated right away; firing groups and drop monitors are evaluated by `tick()` about
+once a second. The engine holds no database handle: `emit` receives what fired or resolved.
+
+Baseline rule (docs/detectors.md, "Monitors"): the trailing `baseline.days` before the
+current window, for the same window length, when that history holds at least
+`baseline.min_volume` calls; otherwise the fixed `baseline.default`. Either way it is never
+below `baseline.floor`, so a brand-new app with a spike compares against a sensible rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fireline.detect.monitor_defs import MonitorDef
+from fireline.detect.series import Hit, Series, latency_bin, quantile
+from fireline.signals import Alert
+
+log = logging.getLogger("fireline.detect.monitors")
+
+SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+MAX_GROUPS = 10_000
+MAX_LINKED = 100
+
+
+@dataclass(slots=True)
+class Fact:
+    """What the monitors need of one call (or one report), computed once."""
+
+    id: str
+    minute: int
+    app: str
+    tenant: str | None
+    model: str | None
+    prompt_version: str | None
+    tools: tuple[str, ...]
+    status: str = "ok"
+    cost: float | None = None
+    latency: float | None = None
+    findings: tuple[dict[str, Any], ...] = ()
+    report_kind: str | None = None  # set for a report instead of a call
+
+    def key(self, name: str) -> tuple[str, ...]:
+        if name == "tool":
+            return self.tools or ("-",)
+        value = getattr(self, name)
+        return (value if value is not None else "-",)
+
+
+@dataclass(slots=True)
+class Fired:
+    monitor: MonitorDef
+    group: str
+    alert: Alert
+    resolved: bool = False
+
+
+class Monitor:
+    """One definition and its series per group."""
+
+    def __init__(self, d: MonitorDef, horizon_minutes: int) -> None:
+        self.d = d
+        self.horizon = horizon_minutes if d.baseline.days > 0 else 0
+        self.series: dict[str, Series] = {}
+        self.shift = 1 if d.condition.op == "ratio_le" else 0  # drops look at whole minutes only
+        m = d.match
+        self._det = frozenset(m.detector)
+        self._kind = frozenset(m.kind)
+        self._loc = frozenset(m.location)
+        self._sev = SEVERITY_RANK[m.min_severity]
+        self._reports = frozenset(m.report_kind)
+        self._status = frozenset(m.status)
+        self.alerts_fired = 0
+
+    # ---- feeding ----
+    def _matching_findings(self, fact: Fact) -> list[dict[str, Any]]:
+        return [f for f in fact.findings
+                if (not self._det or f["detector"] in self._det) and (not self._kind or f["kind"] in self._kind)
+                and (not self._loc or f["location"] in self._loc)
+                and SEVERITY_RANK.get(f["severity"], 3) <= self._sev]
+
+    def measure(self, fact: Fact) -> tuple[float, float, tuple[str, ...] | None]:
+        """(numerator, score for picking linked calls, tools the hit concerns or None for all)."""
+        sig = self.d.signal
+        if fact.report_kind is not None:
+            hit = sig == "reports" and (not self._reports or fact.report_kind in self._reports)
+            return (1.0, 1.0, None) if hit else (0.0, 0.0, None)
+        if sig == "findings":
+            found = self._matching_findings(fact)
+            if not found:
+                return 0.0, 0.0, None
+            tools = tuple({f["tool"] for f in found if f.get("tool")}) or None
+            return 1.0, float(len(found)), tools
+        if sig == "errors":
+            return (1.0, 1.0, None) if fact.status in self._status else (0.0, 0.0, None)
+        if sig == "calls":
+            return 1.0, 0.0, None
+        if sig == "cost":
+            return (fact.cost or 0.0), (fact.cost or 0.0), None
+        if sig == "latency":
+            return 0.0, (fact.latency or 0.0), None
+        return 0.0, 0.0, None
+
+    def groups(self, fact: Fact, only_tools: tuple[str, ...] | None = None) -> list[str]:
+        parts: list[list[str]] = [[]]
+        for key in self.d.group_by:
+            values = fact.key(key)
+            if key == "tool" and only_tools is not None:
+                values = only_tools
+            parts = [p + [f"{key}={v}"] for p in parts for v in values]
+        return [",".join(p) or "all" for p in parts]
+
+    def get(self, group: str) -> Series | None:
+        s = self.series.get(group)
+        if s is None:
+            if len(self.series) >= MAX_GROUPS:
+                return None
+            s = self.series[group] = Series()
+        return s
+
+    def observe(self, fact: Fact, touched: set[tuple[Monitor, str]]) -> None:
+        num, score, tools = self.measure(fact)
+        is_report = fact.report_kind is not None
+        if is_report and num == 0:
+            return
+        den = 0 if is_report else 1
+        bins = None
+        if self.d.signal == "latency" and not is_report:
+            if fact.latency is None:
+                den = 0  # no latency known: not a sample
+            else:
+                bins = {latency_bin(fact.latency): 1}
+        keep = num > 0 or (self.d.signal in ("latency", "cost") and score > 0)
+        # A finding on one tool call counts for that tool's group only.
+        hit_groups = set(self.groups(fact, tools)) if tools is not None and "tool" in self.d.group_by else None
+        for group in self.groups(fact):
+            s = self.get(group)
+            if s is None:
+                continue
+            hit = hit_groups is None or group in hit_groups
+            s.add(fact.minute, num if hit else 0.0, den, bins)
+            if keep and hit:
+                s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
+                                  fact.prompt_version, fact.tools))
+            touched.add((self, group))
+
+    # ---- evaluating ----
+    def ranges(self, now_minute: int) -> tuple[int, int, int]:
+        hi = now_minute + 1 - self.shift
+        lo = hi - self.d.window
+        return lo, hi, lo - self.horizon
+
+    def evaluate(self, group: str, s: Series, now_minute: int) -> dict[str, Any]:
+        d = self.d
+        lo, hi, hist_lo = self.ranges(now_minute)
+        s.window.move(s.buckets, lo, hi)
+        s.history.move(s.buckets, hist_lo, lo)
+        w, h = s.window, s.history
+        agg = d.agg
+        if agg == "rate":
+            value = w.num / w.den if w.den else 0.0
+            trailing = h.num / h.den if h.den else 0.0
+        elif agg == "p99":
+            value = quantile(w.bins, 0.99)
+            trailing = quantile(h.bins, 0.99)
+        else:  # count, sum: per window, averaged over the history actually covered
+            value = w.num
+            start = max(h.lo, s.first if s.first is not None else h.hi)
+            covered = max(h.hi - start, d.window)
+            trailing = h.num * d.window / covered
+        count = w.den if agg in ("p99", "sum") else w.num
+        trusted = self.horizon > 0 and h.den >= d.baseline.min_volume
+        baseline = max(trailing if trusted else d.baseline.default, d.baseline.floor)
+        ratio = value / baseline if baseline > 0 else (math.inf if value > 0 else 0.0)
+        cond = d.condition
+        if cond.op == "any":
+            firing = count >= max(d.min_count, 1)
+        elif cond.op == "ratio_le":
+            firing = trusted and baseline > 0 and ratio <= cond.threshold
+        else:
+            enough = w.den >= d.min_volume and count >= d.min_count and value >= d.min_value
+            if cond.op == "ratio_ge":
+                firing = enough and ratio >= cond.threshold
+            elif cond.op == "value_ge":
+                firing = enough and value >= cond.threshold
+            else:
+                firing = w.den >= d.min_volume and value <= cond.threshold
+        s.values = {"value": value, "baseline": baseline if cond.op != "any" else None, "ratio": ratio,
+                    "volume": w.den, "count": count, "trusted": trusted, "firing": firing, "window_lo": lo}
+        return s.values
+
+    def linked(self, s: Series, lo: int) -> list[Hit]:
+        hits = [h for h in s.hits if h.minute >= lo]
+        if self.d.signal in ("latency", "cost"):
+            hits.sort(key=lambda h: h.score, reverse=True)
+        else:
+            hits.reverse()  # most recent first
+        seen: set[str] = set()
+        out: list[Hit] = []
+        for h in hits:
+            if h.call_id not in seen:
+                seen.add(h.call_id)
+                out.append(h)
+            if len(out) >= MAX_LINKED:
+                break
+        return out
+
+    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False) -> Alert:
+        d, v = self.d, s.values
+        hits = self.linked(s, v["window_lo"])
+
+        def uniq(xs: Iterable[str | None]) -> tuple[str, ...]:
+            return tuple(sorted({x for x in xs if x and x != "-"}))
+
+        fields = {"value": v["value"], "baseline": v["baseline"] or 0.0, "ratio": v["ratio"], "group": group,
+                  "monitor": d.name}
+        try:
+            title = (d.title or "{monitor} on {group}").format(**fields)
+        except (KeyError, ValueError, IndexError):
+            title = f"{d.name} on {group}"
+        signal = ",".join(d.match.detector) if d.signal == "findings" and d.match.detector else d.signal
+        return Alert(
+            dedup_key=f"monitor:{d.name}:{group}", source="monitor", title=title, type=d.type, severity=d.severity,
+            at=at, apps=uniq([h.app for h in hits] + [_group_value(group, "app")]),
+            call_ids=tuple(h.call_id for h in hits), tenants=uniq(h.tenant for h in hits),
+            models=uniq(h.model for h in hits), prompt_versions=uniq(h.prompt_version for h in hits),
+            tools=uniq([t for h in hits for t in h.tools] if "tool" not in d.group_by
+                       else [_group_value(group, "tool")]),
+            monitor=d.name, signal=signal,
+            details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
+                     "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),
+                     "condition": str(d.condition), "group": group, "resolved": resolved},
+        )
+
+
+def _group_value(group: str, key: str) -> str | None:
+    for part in group.split(","):
+        k, _, v = part.partition("=")
+        if k == key:
+            return v
+    return None
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or math.isinf(x) or math.isnan(x):
+        return None
+    return round(float(x), 6)
+
+
+class Engine:
+    """All monitors of one server. Thread-safe; `emit` is called outside the lock."""
+
+    def __init__(self, defs: list[MonitorDef], emit: Callable[[list[Fired]], None],
+                 clock: Callable[[], float] = time.time) -> None:
+        horizon = max((int(d.baseline.days * 1440) for d in defs), default=0)
+        self.horizon = horizon
+        self.monitors = [Monitor(d, int(d.baseline.days * 1440)) for d in defs]
+        self.emit = emit
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._last_prune = 0
+
+    def now_minute(self) -> int:
+        return int(self.clock() // 60)
+
+    def observe(self, facts: Iterable[Fact]) -> None:
+        touched: set[tuple[Monitor, str]] = set()
+        now_minute = self.now_minute()
+        with self.lock:
+            for fact in facts:
+                if fact.minute > now_minute:
+                    fact.minute = now_minute  # a clock ahead of ours: count it as now
+                for mon in self.monitors:
+                    mon.observe(fact, touched)
+            fired = self._evaluate(touched, now_minute)
+        if fired:
+            self.emit(fired)
+
+    def _evaluate(self, pairs: Iterable[tuple[Monitor, str]], now_minute: int) -> list[Fired]:
+        out: list[Fired] = []
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for mon, group in pairs:
+            s = mon.series.get(group)
+            if s is None:
+                continue
+            v = mon.evaluate(group, s, now_minute)
+            if v["firing"]:
+                due = s.last_fired is None or (now - s.last_fired).total_seconds() >= mon.d.repeat_minutes * 60
+                if s.state != "firing" or due:
+                    s.state, s.last_fired = "firing", now
+                    mon.alerts_fired += 1
+                    out.append(Fired(mon.d, group, mon.alert(group, s, now)))
+            elif s.state == "firing":
+                s.state = "ok"
+                out.append(Fired(mon.d, group, mon.alert(group, s, now, resolved=True), resolved=True))
+        return out
+
+    def tick(self) -> None:
+        """The clock: firing groups (re-fire or resolve) and drop monitors; pruning once a minute."""
+        now_minute = self.now_minute()
+        with self.lock:
+            pairs = [(m, g) for m in self.monitors for g, s in m.series.items()
+                     if s.state == "firing" or m.shift]
+            fired = self._evaluate(pairs, now_minute)
+            if now_minute != self._last_prune:
+                self._last_prune = now_minute
+                self._prune(now_minute)
+        if fired:
+            self.emit(fired)
+
+    def _prune(self, now_minute: int) -> None:
+        for mon in self.monitors:
+            lo, hi, hist_lo = mon.ranges(now_minute)
+            for group in list(mon.series):
+                s = mon.series[group]
+                s.window.move(s.buckets, lo, hi)
+                s.history.move(s.buckets, hist_lo, lo)
+                s.prune(hist_lo)
+                if not s.buckets and s.state == "ok":
+                    del mon.series[group]
+
+    def seed(self, monitor: str, group: str, minute: int, num: float, den: int,
+             latency_bins: dict[int, int] | None = None) -> None:
+        """Add aggregated history (the startup rebuild) without evaluating."""
+        with self.lock:
+            for mon in self.monitors:
+                if mon.d.name != monitor:
+                    continue
+                s = mon.get(group)
+                if s is None:
+                    return
+                s.add(minute, num, den, latency_bins)
+
+    def mark_fired(self, monitor: str, group: str, at: datetime) -> None:
+        with self.lock:
+            for mon in self.monitors:
+                if mon.d.name == monitor:
+                    s = mon.get(group)
+                    if s is not None and (s.last_fired is None or at > s.last_fired):
+                        s.state, s.last_fired = "firing", at
+
+    def snapshot(self, limit_groups: int = 200) -> list[dict[str, Any]]:
+        """Definitions with fresh values per group (firing groups first), for the API and /metrics."""
+        now_minute = self.now_minute()
+        out = []
+        with self.lock:
+            for mon in self.monitors:
+                groups = []
+                for group, s in mon.series.items():
+                    v = mon.evaluate(group, s, now_minute)
+                    groups.append({"group": group, "value": _num(v["value"]), "baseline": _num(v["baseline"]),
+                                   "ratio": _num(v["ratio"]), "volume": v["volume"], "state": s.state,
+                                   "last_fired": s.last_fired})
+                groups.sort(key=lambda g: (g["state"] != "firing", g["group"]))
+                out.append({"name": mon.d.name, "definition": mon.d.public(), "alerts_fired": mon.alerts_fired,
+                            "groups": groups[:limit_groups], "group_count": len(groups)})
+        return out

@@ -1,0 +1,138 @@
+"""Startup: rebuild the monitors' minute buckets from the database, so a restart keeps baselines.
+
+One aggregate query per monitor family, grouped by minute and by the group keys in use:
+calls (volume, errors, cost), latency (histogram bins), findings, reports. Then the last
+firing of each monitor x group comes back from the alert history, so a restart does not
+re-open what already fired.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, case, cast, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement as CE
+
+from fireline.calls.models import Call, CallFinding
+from fireline.db import Database
+from fireline.detect.models import MonitorAlert, Report
+from fireline.detect.monitors import Engine, Fact, Monitor
+from fireline.detect.series import LATENCY_BOUNDS
+
+
+def minute_of(db: Database, col: Any) -> ColumnElement[Any]:
+    if db.is_sqlite:
+        return cast(func.strftime("%s", col), BigInteger) / 60
+    return cast(func.floor(func.extract("epoch", col) / 60), BigInteger)
+
+
+def _key_columns(model: Any, keys: list[str]) -> list[CE[Any]]:
+    cols: list[CE[Any]] = []
+    for k in keys:
+        if k == "model":
+            col = func.coalesce(model.model_resolved, model.model) if model is Call else model.model
+        elif k == "tool":
+            col = model.tools
+        else:
+            col = getattr(model, k)
+        cols.append(col.label(k))
+    return cols
+
+
+def _fact(row: Any, keys: list[str], minute: int) -> Fact:
+    values = row._mapping
+    tools = tuple(dict.fromkeys((values["tool"] or "").split())) if "tool" in keys and values["tool"] else ()
+    return Fact(id="", minute=minute, app=values["app"] if "app" in keys else "-",
+                tenant=values["tenant"] if "tenant" in keys else None,
+                model=values["model"] if "model" in keys else None,
+                prompt_version=values["prompt_version"] if "prompt_version" in keys else None, tools=tools)
+
+
+def rebuild(db: Database, engine: Engine) -> dict[str, int]:
+    """Seed the engine from the trailing horizon; returns rows read per family."""
+    now = datetime.fromtimestamp(engine.clock(), UTC)
+    longest = max((m.d.window for m in engine.monitors), default=0)
+    since = now - timedelta(minutes=engine.horizon + longest + 1)
+    keys = sorted({k for m in engine.monitors for k in m.d.group_by} | {"app"})
+    counts: dict[str, int] = defaultdict(int)
+    mons = engine.monitors
+    with db.session() as session:
+        # calls: every monitor's denominator, plus errors / volume / cost numerators
+        minute = minute_of(db, Call.started_at)
+        stmt = (select(minute.label("minute"), *_key_columns(Call, keys), Call.status, func.count().label("n"),
+                       func.coalesce(func.sum(Call.cost_usd), 0.0).label("cost"))
+                .where(Call.started_at >= since).group_by(minute, *_key_columns(Call, keys), Call.status))
+        for row in session.execute(stmt):
+            counts["calls"] += 1
+            fact = _fact(row, keys, int(row.minute))
+            for mon in mons:
+                sig = mon.d.signal
+                if sig == "latency":
+                    continue  # latency samples come from the latency family
+                num = 0.0
+                if (sig == "errors" and row.status in mon.d.match.status) or sig == "calls":
+                    num = float(row.n)
+                elif sig == "cost":
+                    num = float(row.cost)
+                _seed(engine, mon, fact, num, int(row.n))
+        lat = [m for m in mons if m.d.signal == "latency"]
+        if lat:
+            bin_ = case(*[(Call.latency_ms <= b, literal(i)) for i, b in enumerate(LATENCY_BOUNDS)],
+                        else_=literal(len(LATENCY_BOUNDS)))
+            stmt = (select(minute.label("minute"), *_key_columns(Call, keys), bin_.label("bin"),
+                           func.count().label("n"))
+                    .where(Call.started_at >= since, Call.latency_ms.is_not(None))
+                    .group_by(minute, *_key_columns(Call, keys), bin_))
+            for row in session.execute(stmt):
+                counts["latency"] += 1
+                fact = _fact(row, keys, int(row.minute))
+                for mon in lat:
+                    _seed(engine, mon, fact, 0.0, int(row.n), {int(row.bin): int(row.n)})
+        fmons = [m for m in mons if m.d.signal == "findings"]
+        if fmons:
+            fminute = minute_of(db, CallFinding.started_at)
+            fkeys = _key_columns(Call, keys)
+            stmt = (select(fminute.label("minute"), *fkeys, CallFinding.detector, CallFinding.kind,
+                           CallFinding.location, CallFinding.severity,
+                           func.count(func.distinct(CallFinding.call_id)).label("n"))
+                    .join(Call, Call.id == CallFinding.call_id).where(CallFinding.started_at >= since)
+                    .group_by(fminute, *fkeys, CallFinding.detector, CallFinding.kind, CallFinding.location,
+                              CallFinding.severity))
+            for row in session.execute(stmt):
+                counts["findings"] += 1
+                fact = _fact(row, keys, int(row.minute))
+                fact.findings = ({"detector": row.detector, "kind": row.kind, "location": row.location,
+                                  "severity": row.severity, "tool": None},)
+                for mon in fmons:
+                    num, _, _ = mon.measure(fact)
+                    if num:
+                        _seed(engine, mon, fact, float(row.n), 0)
+        rmons = [m for m in mons if m.d.signal == "reports"]
+        if rmons:
+            rminute = minute_of(db, Report.at)
+            rkeys = _key_columns(Report, keys)
+            stmt = (select(rminute.label("minute"), *rkeys, Report.kind, func.count().label("n"))
+                    .where(Report.at >= since).group_by(rminute, *rkeys, Report.kind))
+            for row in session.execute(stmt):
+                counts["reports"] += 1
+                fact = _fact(row, keys, int(row.minute))
+                fact.report_kind = row.kind
+                for mon in rmons:
+                    num, _, _ = mon.measure(fact)
+                    if num:
+                        _seed(engine, mon, fact, float(row.n), 0)
+        stmt2 = (select(MonitorAlert.monitor, MonitorAlert.group, func.max(MonitorAlert.fired_at))
+                 .where(MonitorAlert.fired_at >= now - timedelta(minutes=longest))
+                 .group_by(MonitorAlert.monitor, MonitorAlert.group))
+        for name, group, at in session.execute(stmt2):
+            counts["alerts"] += 1
+            engine.mark_fired(name, group, at)
+    return dict(counts)
+
+
+def _seed(engine: Engine, mon: Monitor, fact: Fact, num: float, den: int,
+          bins: dict[int, int] | None = None) -> None:
+    for group in mon.groups(fact):
+        engine.seed(mon.d.name, group, fact.minute, num, den, bins)

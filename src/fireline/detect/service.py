@@ -1,0 +1,105 @@
+"""Detectors on every ingested call: an ingest processor that turns findings into rows.
+
+`Detection.process` is registered with `calls.service.register_processor`, so the native
+API, the gateway and OTLP ingest (all through `calls.service.ingest`) run the same detectors
+before the call is stored. Besides the detectors of `detect.detectors`, it records the
+guardrail decisions the caller sent as findings (`guardrail` / `output_block`,
+`input_block`), so the guardrail-block monitor can be rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fireline.calls.service import PreparedCall
+from fireline.config import Config
+from fireline.detect.canaries import CanaryCache
+from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
+from fireline.detect.monitors import Fact
+from fireline.metrics import FINDINGS
+
+BLOCK_WORDS = frozenset({"block", "blocked", "deny", "denied", "reject", "rejected", "refuse", "refused"})
+INPUT_STAGES = frozenset({"input", "request", "pre", "prompt"})
+
+
+def guardrail_findings(guardrails: Iterable[Any]) -> list[dict[str, Any]]:
+    """Block decisions among the call's guardrail records ({name, stage, action}, loosely spelled)."""
+    out: list[dict[str, Any]] = []
+    for i, g in enumerate(guardrails or ()):
+        if not isinstance(g, dict) or g.get("control"):
+            continue  # Fireline's own containment controls are not the app's guardrails
+        decision = next((g[k] for k in ("action", "decision", "result", "outcome") if g.get(k) is not None), None)
+        blocked = g.get("blocked") is True or str(decision).lower() in BLOCK_WORDS
+        if not blocked:
+            continue
+        stage = str(next((g[k] for k in ("stage", "on", "location", "direction") if g.get(k)), "output")).lower()
+        where = "input" if stage in INPUT_STAGES else "output"
+        name = str(g.get("name") or g.get("guardrail") or "guardrail")[:100]
+        out.append({"detector": "guardrail", "kind": f"{where}_block", "entity": None, "severity": "P3",
+                    "confidence": 1.0, "location": where, "item": i, "start": None, "end": None,
+                    "evidence": f"{name} blocked the {where}"})
+    return out
+
+
+def finding_row(f: Finding) -> dict[str, Any]:
+    return {"detector": f.detector, "kind": f.kind, "entity": f.entity, "severity": f.severity,
+            "confidence": f.confidence, "location": f.location, "item": f.item, "start": f.start,
+            "end": f.end, "evidence": f.evidence}
+
+
+def view_of(p: PreparedCall) -> CallView:
+    """The detectors' view of a prepared call, reusing the PII scan the privacy pass already made."""
+    raw, row = p.raw, p.row
+    view = CallView.from_record({**raw, "app": row["app"], "tenant": row.get("tenant"),
+                                 "user_pseudonym": row.get("user_pseudonym")})
+    scans = getattr(view, "_scans", None)
+    if isinstance(scans, dict) and isinstance(raw.get("output"), str):
+        scans["output"] = [sp for loc, _, fld, sp in p.redactor.spans if loc == "output" and fld == ""]
+        messages = raw.get("input") or []
+        if all(isinstance(m.get("content"), str | None) for m in messages):
+            starts: dict[int, int] = {}
+            pos = 0
+            for i, m in enumerate(messages):
+                if m.get("role") in ("tool", "system", "developer"):
+                    continue
+                starts[i] = pos
+                pos += len(m.get("content") or "") + 1
+            scans["input"] = [(e, s + starts[item], x + starts[item]) for loc, item, _, (e, s, x) in p.redactor.spans
+                              if loc == "input" and item in starts]
+    return view
+
+
+class Detection:
+    """The configured detectors of one server, as an ingest processor."""
+
+    def __init__(self, config: Config, canaries: CanaryCache) -> None:
+        self.baseline = ArgumentBaseline()
+        self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
+
+    def process(self, batch: list[PreparedCall]) -> None:
+        for p in batch:
+            found = run_all(self.detectors, view_of(p))
+            rows = [finding_row(f) for f in found]
+            rows += guardrail_findings(p.raw.get("guardrails") or ())
+            for r in rows:
+                FINDINGS.labels(r["detector"], r["kind"]).inc()
+            p.findings.extend(rows)
+
+
+def fact_of(p: PreparedCall) -> Fact:
+    """What the monitors read of a stored call."""
+    row = p.row
+    tool_calls = p.raw.get("tool_calls") or []
+    findings = []
+    for f in p.findings:
+        tool = None
+        if f.get("location") == "tool" and f.get("item") is not None and f["item"] < len(tool_calls):
+            tool = tool_calls[f["item"]].get("name")
+        findings.append({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
+                         "severity": f["severity"], "tool": tool})
+    tools = tuple(dict.fromkeys(str(t.get("name")) for t in tool_calls if t.get("name")))
+    return Fact(id=p.id, minute=int(row["started_at"].timestamp() // 60), app=row["app"], tenant=row.get("tenant"),
+                model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
+                tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
+                latency=row.get("latency_ms"), findings=tuple(findings))
