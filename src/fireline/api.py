@@ -35,9 +35,13 @@ def parts() -> list[Any]:
     from fireline.controls import api as controls_api
     from fireline.detect import api as detect_api
     from fireline.gateway import api as gateway_api
+    from fireline.incidents import api as incidents_api
+    from fireline.ingest import api as ingest_api
     from fireline.ops import api as ops_api
+    from fireline.web import api as web_api
 
-    return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, ops_api]
+    return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, incidents_api, ingest_api, ops_api,
+            web_api]
 
 
 @asynccontextmanager

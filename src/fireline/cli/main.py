@@ -7,6 +7,7 @@ import logging
 import typer
 
 from fireline.cli import admin, calls, demo
+from fireline.cli import changes as changes_cli
 from fireline.cli import upstream as upstream_cli
 
 app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
@@ -18,6 +19,8 @@ app.add_typer(calls.calls_app, name="calls")
 app.command("erase")(calls.erase)
 app.command("demo")(demo.demo)
 app.command("upstream")(upstream_cli.upstream)
+app.command("change")(changes_cli.change)
+app.command("changes")(changes_cli.changes)
 
 
 @app.command()

@@ -1,0 +1,51 @@
+"""`fireline change` (record a deploy / change marker) and `fireline changes` (list), via the API."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fireline.cli.client import Api, fail
+
+out = Console()
+KINDS = ("model", "prompt", "config", "guardrail", "retrieval_index", "code")
+
+
+def change(kind: str = typer.Option(..., "--kind", help="model|prompt|config|guardrail|retrieval_index|code"),
+           app: str = typer.Option(..., "--app"),
+           from_: str | None = typer.Option(None, "--from", help="the version before"),
+           to: str | None = typer.Option(None, "--to", help="the version after"),
+           actor: str | None = typer.Option(None, help="who made the change (default: the API key id)"),
+           at: str | None = typer.Option(None, help="ISO 8601 time of the change (default: now)"),
+           description: str | None = typer.Option(None, "--description", "-m"),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Record a deploy / change marker (kept for incident timelines and change correlation)."""
+    if kind not in KINDS:
+        fail(f"--kind must be one of {', '.join(KINDS)}")
+    body = {k: v for k, v in {"kind": kind, "app": app, "from": from_, "to": to, "actor": actor, "at": at,
+                              "description": description}.items() if v is not None}
+    got = Api().post("/api/v1/changes", json=body)
+    if as_json:
+        out.print_json(json.dumps(got))
+        return
+    out.print(f"recorded {got['id']}: {got['kind']} of {got['app']} {got['from'] or '?'} -> {got['to'] or '?'} "
+              f"at {got['at']} by {got['actor']}", highlight=False)
+
+
+def changes(app: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
+            limit: int = 50, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List change markers, newest first."""
+    params = {k: v for k, v in dict(app=app, kind=kind, since=since, until=until, limit=limit).items()
+              if v is not None}
+    page = Api().get("/api/v1/changes", params=params)
+    if as_json:
+        out.print_json(json.dumps(page))
+        return
+    table = Table("id", "at", "app", "kind", "from", "to", "actor", "description")
+    for c in page["changes"]:
+        table.add_row(c["id"], c["at"][:19], c["app"], c["kind"], c["from"] or "", c["to"] or "", c["actor"],
+                      (c["description"] or "")[:40])
+    out.print(table)

@@ -1,0 +1,192 @@
+"""HTTP for ingest: OTLP/HTTP traces, Alertmanager and PagerDuty receivers, change markers.
+
+Auth: `Authorization: Bearer <key>` or `X-Fireline-Key: <key>` (role ingest or higher) on
+every endpoint; PagerDuty also takes an ingest key as `routing_key` (docs/ingest.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
+
+from fireline.auth import service as keys
+from fireline.auth.api import bearer, require
+from fireline.auth.service import Principal
+from fireline.calls import service as calls_service
+from fireline.db import Database
+from fireline.http import read_body
+from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
+
+log = logging.getLogger("fireline.ingest")
+router = APIRouter(tags=["ingest"])
+KEY_HEADER = "x-fireline-key"
+MAX_ALERT_BODY = 4 * 1024 * 1024
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _section(request: Request, name: str) -> Any:
+    return request.app.state.config.section(name)
+
+
+def presented_key(request: Request) -> str | None:
+    return bearer(request) or (request.headers.get(KEY_HEADER) or "").strip() or None
+
+
+def _authenticate(request: Request, key: str | None) -> Principal | None:
+    if not key:
+        return None
+    principal = keys.authenticate(_db(request).sessionmaker, key)
+    return principal if principal is not None and principal.can("ingest") else None
+
+
+def ingest_key(request: Request) -> Principal:
+    """Bearer or X-Fireline-Key, role ingest or higher (every role is)."""
+    key = presented_key(request)
+    if not key:
+        raise HTTPException(401, "missing API key: send Authorization: Bearer <key> or X-Fireline-Key: <key>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = _authenticate(request, key)
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+async def _json(request: Request) -> Any:
+    body = await read_body(request, MAX_ALERT_BODY)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from None
+
+
+# ---- OTLP/HTTP ----
+
+def _otlp_error(status: int, message: str, encoding: str, headers: dict[str, str] | None = None) -> Response:
+    code = {400: 3, 401: 16, 413: 8, 415: 3, 503: 14}.get(status, 2)  # google.rpc.Code
+    safe = message.encode("ascii", "replace").decode()[:300].replace("\n", " ")
+    return Response(otlp.encode_status(code, message, encoding), status_code=status, media_type=encoding,
+                    headers={"X-Fireline-Error": safe, **(headers or {})})
+
+
+@router.post("/v1/traces")
+async def otlp_traces(request: Request) -> Response:
+    """OTLP/HTTP ExportTraceServiceRequest, protobuf or JSON, optionally gzip-compressed."""
+    try:
+        encoding = otlp.encoding_of(request.headers.get("content-type"))
+    except otlp.Unsupported as exc:
+        return _otlp_error(415, str(exc), otlp.JSON)
+    key = presented_key(request)
+    if _authenticate(request, key) is None:
+        why = "invalid or revoked API key" if key else "missing API key"
+        return _otlp_error(401, f"{why}: send Authorization: Bearer <key> or X-Fireline-Key: <key>", encoding,
+                           {"WWW-Authenticate": "Bearer"})
+    conf = _section(request, "ingest") or {}
+    limit = int(float(conf.get("otlp_max_body_mb", 64)) * 1024 * 1024)
+    gzip = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if gzip not in ("gzip", "identity", ""):
+        return _otlp_error(415, f"content encoding {gzip} is not supported: use gzip or none", encoding)
+    try:
+        body = await read_body(request, limit)
+    except HTTPException as exc:
+        return _otlp_error(exc.status_code, str(exc.detail), encoding)
+    db, config = _db(request), request.app.state.config
+
+    def work() -> otlp.Mapped:
+        raw = otlp.gunzip(body, limit) if gzip == "gzip" else body
+        mapped = otlp.map_request(otlp.decode(raw, encoding), config)
+        if mapped.calls:
+            calls_service.ingest(db, mapped.calls, source="otlp")
+        return mapped
+
+    try:
+        mapped = await run_in_threadpool(work)
+    except otlp.Malformed as exc:
+        return _otlp_error(400, str(exc), encoding)
+    except OperationalError:
+        log.exception("OTLP ingest could not write")
+        return _otlp_error(503, "the database is busy; retry", encoding, {"Retry-After": "1"})
+    return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
+
+
+# ---- alerts ----
+
+@router.post("/api/v1/alerts/alertmanager")
+async def alertmanager_webhook(request: Request, _: Principal = Depends(ingest_key)) -> dict[str, Any]:
+    """An Alertmanager webhook (version 4): a firing group fires one alert per groupKey."""
+    hook = alertmanager.parse(await _json(request))
+    topic, alert = alertmanager.to_alert(hook, _section(request, "alertmanager"))
+    await run_in_threadpool(alerts.publish, _db(request), topic, alert)
+    return {"status": "ok", "event": topic, "dedup_key": alert.dedup_key, "severity": alert.severity,
+            "type": alert.type, "apps": list(alert.apps), "alerts": len(hook.alerts)}
+
+
+def _pd(status: int, body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.post("/api/v1/alerts/pagerduty", status_code=202)
+async def pagerduty_event(request: Request) -> Response:
+    """A PagerDuty Events API v2 body; answers as events.pagerduty.com/v2/enqueue does."""
+    raw = await read_body(request, MAX_ALERT_BODY)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _pd(400, pagerduty.InvalidEvent(["Event object is not valid JSON"]).body())
+    header_key = presented_key(request)
+    routing = body.get("routing_key") if isinstance(body, dict) else None
+    if _authenticate(request, header_key or (routing if isinstance(routing, str) else None)) is None:
+        why = "the Bearer / X-Fireline-Key key is invalid" if header_key else \
+            "send a Fireline ingest key as routing_key, Authorization: Bearer or X-Fireline-Key"
+        return _pd(401, {"status": "unauthorized", "message": why, "errors": [why]})
+    try:
+        event = pagerduty.validate(body)
+    except pagerduty.InvalidEvent as exc:
+        return _pd(400, exc.body())
+    topic, dedup, alert = pagerduty.to_alert(event, _section(request, "pagerduty"))
+    await run_in_threadpool(alerts.publish, _db(request), topic, alert)
+    return _pd(202, {"status": "success", "message": "Event processed", "dedup_key": dedup})
+
+
+# ---- change markers ----
+
+@router.post("/api/v1/changes", status_code=201)
+def record_change(body: changes.ChangeIn, request: Request, who: Principal = Depends(ingest_key)) -> dict[str, Any]:
+    with _db(request).writing() as session:
+        return changes.ChangeOut.of(changes.record(session, body, recorded_by=who.key_id)).dump()
+
+
+@router.get("/api/v1/changes")
+def list_changes(request: Request, app: str | None = None, kind: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, limit: int = Query(100, ge=1, le=changes.MAX_LIST),
+                 _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    with _db(request).session() as session:
+        rows = changes.search(session, app=app, kind=kind, since=since, until=until, limit=limit)
+        return {"changes": [changes.ChangeOut.of(r).dump() for r in rows]}
+
+
+def _change_evidence(session: Any, incident: Any) -> dict[str, Any]:
+    detected = getattr(incident, "detected_at", None)
+    apps = getattr(incident, "apps", None)
+    apps = [a for a in apps if isinstance(a, str)] if isinstance(apps, list | tuple) else None
+    return changes.evidence(session, onset=detected if isinstance(detected, datetime) else None, apps=apps or None)
+
+
+def startup(app: FastAPI) -> None:
+    """Snapshots carry the change markers of the 24 h before detection (when incidents is present)."""
+    try:
+        from fireline.incidents.evidence import register_evidence_source
+    except ImportError:
+        log.info("incidents part not present: change markers are not added to snapshots")
+        return
+    register_evidence_source("changes", _change_evidence)
