@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from fireline.simulator.upstream import UpstreamServer
-from tests.gateway.conftest import (FALLBACK, PROMPTS, TOOLS, apply, ask, client, logged, revert)
+from tests.gateway.conftest import FALLBACK, PROMPTS, TOOLS, apply, ask, client, logged, revert
 from tests.support.fireline import Fireline
 
 NORMAL = "Thanks for reaching out. Your order ships tomorrow and should arrive within two days."

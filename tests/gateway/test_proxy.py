@@ -12,8 +12,7 @@ from fireline.calls.service import CallFilter, count
 from fireline.config import Config
 from fireline.db import Database
 from fireline.simulator.upstream import UpstreamServer
-from tests.gateway.conftest import (APP, CONFIG, FALLBACK, HEADERS, TOOLS, aclient, ask, client, logged, rows,
-                                    wait_rows)
+from tests.gateway.conftest import APP, CONFIG, FALLBACK, HEADERS, TOOLS, aclient, ask, client, logged, rows, wait_rows
 from tests.support.fireline import Fireline, running
 
 NORMAL = "Thanks for reaching out. Your order ships tomorrow and should arrive within two days."
@@ -58,8 +57,8 @@ def test_async_streaming_relays_every_chunk_and_logs_the_assembled_answer(fl: Fi
 
 def test_tools_and_tool_calls_pass_through_in_json_and_stream(fl: Fireline, upstream: UpstreamServer) -> None:
     c = client(fl)
-    raw = ask(c, tools=TOOLS, headers={"X-Upstream-Mode": "write_tool",
-                                        "X-Upstream-Params": '{"tool": "lookup_order", "arguments": {"order_id": "7"}}'})
+    params = '{"tool": "lookup_order", "arguments": {"order_id": "7"}}'
+    raw = ask(c, tools=TOOLS, headers={"X-Upstream-Mode": "write_tool", "X-Upstream-Params": params})
     call = raw.parse().choices[0].message.tool_calls[0]
     assert (call.function.name, call.function.arguments) == ("lookup_order", '{"order_id":"7"}')
     assert [t["function"]["name"] for t in upstream.script.requests[-1]["body"]["tools"]] == \

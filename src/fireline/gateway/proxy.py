@@ -210,7 +210,7 @@ class Call:
                 await self.stopped(send, stop, None)
                 return
             fake = enforce.injected(enf, str(body.get("model") or ""), self.cohort)
-            if fake is not None:
+            if fake is not None and enf is not None:
                 self.pending["injected"] = enf.inject.id
                 await self.inspect_and_answer(send, enf, fake, app_cfg)
                 return

@@ -77,7 +77,7 @@ class CallWriter:
             self.wake.wait(0.5)
             self.wake.clear()
             while self.queue:
-                batch = []
+                batch: list[dict[str, Any]] = []
                 while self.queue and len(batch) < self.batch_size:
                     batch.append(self.queue.popleft())
                 self.in_flight = len(batch)
