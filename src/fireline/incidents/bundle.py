@@ -73,6 +73,9 @@ def _read_all(path: Path) -> dict[str, bytes]:
             handle = tar.extractfile(info)
             if handle is not None:
                 files[info.name] = handle.read()
+        # Read to the end of the gzip stream so its CRC-32 and length are checked too.
+        while tar.fileobj is not None and tar.fileobj.read(1 << 16):
+            pass
     return files
 
 
