@@ -152,7 +152,8 @@ class Monitor:
             if keep and hit:
                 s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                   fact.prompt_version, fact.tools))
-            touched.add((self, group))
+            if not self.shift:  # data can only raise a volume: drops are the clock's job
+                touched.add((self, group))
 
     # ---- evaluating ----
     def ranges(self, now_minute: int) -> tuple[int, int, int]:
