@@ -1,0 +1,1 @@
+"""Fire drills: rehearse an incident through the gateway's fault injection on a drill cohort."""

@@ -1,0 +1,235 @@
+"""Run a drill against a running Fireline: inject a fault for a drill cohort, drive traffic
+through the gateway, and time detection, acknowledgement, containment and verification."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from fireline.drills import corpus
+from fireline.drills.scenario import Scenario
+
+SLA_DEFAULTS = {"P0": (15 * 60, 15 * 60), "P1": (3600, 3600), "P2": (4 * 3600, 4 * 3600), "P3": (86400, 86400)}
+
+
+@dataclass
+class DrillReport:
+    scenario: str
+    title: str
+    drill_id: str
+    app: str
+    started_at: str
+    incident: dict[str, Any] | None = None
+    controls: list[dict[str, Any]] = field(default_factory=list)
+    time_to_detect: float | None = None
+    time_to_acknowledge: float | None = None
+    time_to_contain: float | None = None
+    time_to_verify: float | None = None
+    auto_contained: bool = False
+    harmful_sent: int = 0
+    probes_harmful: int = 0
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def detected(self) -> bool:
+        return self.incident is not None
+
+    @property
+    def contained(self) -> bool:
+        return self.time_to_contain is not None and self.time_to_verify is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items()}
+        out.update(detected=self.detected, contained=self.contained)
+        return out
+
+
+class Drill:
+    def __init__(self, scenario: Scenario, *, url: str, token: str, app: str = "drill",
+                 auto_ack: bool = False, contain: bool = False, timeout: float = 30.0,
+                 say: Callable[[str], None] = lambda _: None) -> None:
+        self.s, self.app, self.say = scenario, app, say
+        self.auto_ack, self.contain, self.timeout = auto_ack, contain, timeout
+        self.id = f"{scenario.name}-{secrets.token_hex(3)}"
+        self.cohort = f"drill-{self.id}"
+        self.api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
+        self.canary = f"CANARY-DRILL-{secrets.token_hex(6)}"
+        self.inject_id: str | None = None
+
+    # -- the fault -------------------------------------------------------------------------
+    def _fault_params(self) -> dict[str, Any]:
+        outputs = corpus.sample(self.s.fault.corpus) or self.s.fault.outputs
+        outputs = [o.replace("{canary}", self.canary) for o in outputs]
+        params: dict[str, Any] = {"output": outputs[0] if outputs else "", "outputs": outputs,
+                                  "cohort": self.cohort}
+        if self.s.fault.tool_calls:
+            params["tool_calls"] = self.s.fault.tool_calls
+        if self.s.fault.usage:
+            params["usage"] = self.s.fault.usage
+        if self.s.fault.cost_usd is not None:
+            params["cost_usd"] = self.s.fault.cost_usd
+        return params
+
+    def _setup(self) -> None:
+        if self.s.canary:
+            tenant = self.s.canary.get("tenant", "drill-other-tenant")
+            self.api.post("/api/v1/canaries", json={"tenant": tenant, "token": self.canary}).raise_for_status()
+        resp = self.api.post("/api/v1/controls", json={
+            "kind": "inject", "scope": {"app": self.app}, "params": self._fault_params(),
+            "reason": f"fire drill {self.id}: {self.s.title}"})
+        if resp.status_code >= 400:
+            raise RuntimeError(f"could not inject the fault ({resp.status_code}): {resp.text[:300]}")
+        self.inject_id = resp.json()["id"]
+
+    # -- traffic ---------------------------------------------------------------------------
+    def _request(self, http: httpx.Client, prompt: str, n: int) -> httpx.Response:
+        body: dict[str, Any] = {"model": "drill-model", "user": f"{self.cohort}-u{n % 7}",
+                                "messages": [{"role": "user", "content": prompt}]}
+        if self.s.traffic.tools:
+            body["tools"] = [{"type": "function", "function": {"name": t, "parameters": {"type": "object"}}}
+                             for t in self.s.traffic.tools]
+        headers = {"X-Fireline-App": self.app, "X-Fireline-Cohort": self.cohort,
+                   "X-Fireline-Tenant": "drill-tenant", "X-Fireline-Session": f"{self.cohort}-s{n % 3}"}
+        if self.s.traffic.retrieval:
+            headers["X-Fireline-Retrieval"] = ",".join(self.s.traffic.retrieval)
+        return http.post("/v1/chat/completions", json=body, headers=headers)
+
+    def _harmful(self, resp: httpx.Response) -> bool:
+        """Does this answer still carry the harm to the user?"""
+        if resp.status_code != 200 or resp.headers.get("x-fireline-contained"):
+            return False
+        msg = resp.json()["choices"][0]["message"]
+        text = msg.get("content") or ""
+        harm = self.s.harm
+        if harm.tool:
+            return any((c.get("function") or {}).get("name") == harm.tool for c in msg.get("tool_calls") or [])
+        if harm.contains:
+            return any(h.replace("{canary}", self.canary) in text for h in harm.contains)
+        return bool(text)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _poll(self, fn: Callable[[], Any], timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = fn()
+            if value:
+                return value
+            time.sleep(0.05)
+        return None
+
+    def _incident(self, since: datetime) -> dict[str, Any] | None:
+        rows = self.api.get("/api/v1/incidents", params={"app": self.app}).json()["incidents"]
+        for inc in rows:
+            detected = datetime.fromisoformat(inc["detected_at"].replace("Z", "+00:00"))
+            if detected >= since.replace(microsecond=0) and (not self.s.expected_types
+                                                            or inc["type"] in self.s.expected_types):
+                return inc
+        return None
+
+    def run(self) -> DrillReport:
+        started = datetime.now(UTC)
+        report = DrillReport(self.s.name, self.s.title, self.id, self.app, started.isoformat())
+        self._setup()
+        self.say(f"fault injected for cohort {self.cohort} (control {self.inject_id})")
+        prompts = itertools.cycle(corpus.prompts(self.s.traffic.prompts, self.s.traffic.corpus))
+        interval = 1.0 / self.s.traffic.rate
+        t0: float | None = None
+        try:
+            with httpx.Client(base_url=str(self.api.base_url), headers=dict(self.api.headers), timeout=15) as http:
+                for n in range(self.s.traffic.requests):
+                    resp = self._request(http, next(prompts), n)
+                    if self._harmful(resp):
+                        report.harmful_sent += 1
+                        if t0 is None:
+                            t0 = time.monotonic()
+                    time.sleep(interval)
+                if t0 is None:
+                    report.gaps.append("the fault produced no harmful answer (check the inject control)")
+                    return report
+                self.say(f"{report.harmful_sent} harmful answers served to the drill cohort")
+                inc = self._poll(lambda: self._incident(started), self.timeout)
+                if inc is None:
+                    report.gaps.append(f"no monitor fired within {self.timeout:.0f} s")
+                    return report
+                report.time_to_detect = time.monotonic() - t0
+                self.say(f"incident {inc['id']} ({inc['type']}, {inc['severity']}) after {report.time_to_detect:.2f} s")
+                if inc["state"] == "detected" and self.auto_ack:
+                    self.api.post(f"/api/v1/incidents/{inc['id']}/ack", json={"reason": f"drill {self.id}"})
+                acked = self._poll(lambda: self._state(inc["id"]) != "detected", self.timeout)
+                if acked:
+                    report.time_to_acknowledge = time.monotonic() - t0
+                else:
+                    report.gaps.append("nobody acknowledged the incident")
+                controls = self._poll(lambda: self._controls(inc["id"]), 5.0)
+                if controls:
+                    report.auto_contained = any(c.get("actor") == "auto-contain" for c in controls)
+                elif self.contain:
+                    resp = self.api.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
+                    if resp.status_code >= 400:
+                        report.gaps.append(f"no playbook could contain it: {resp.json().get('detail', resp.text)}")
+                    controls = self._controls(inc["id"])
+                if not controls:
+                    report.gaps.append("no containment was applied (no playbook or auto-containment)")
+                else:
+                    report.time_to_contain = time.monotonic() - t0
+                    report.controls = controls
+                    self.say(f"contained by {', '.join(c['kind'] for c in controls)} after "
+                             f"{report.time_to_contain:.2f} s")
+                    if self._verify(http, prompts, controls, report):
+                        report.time_to_verify = time.monotonic() - t0
+                report.incident = self.api.get(f"/api/v1/incidents/{inc['id']}").json()
+                self._check_sla(report)
+        finally:
+            self._cleanup(report)
+        return report
+
+    def _verify(self, http: httpx.Client, prompts: Any, controls: list[dict[str, Any]],
+                report: DrillReport) -> bool:
+        """Probe as the drill cohort: the harm must no longer reach users. A rate limit caps harm
+        rather than removing it, so one drill user probes past the limit and must meet a 429."""
+        limits = [int(c["params"].get("per_minute", 10)) for c in controls if c["kind"] == "rate_limit"]
+        if limits and len(limits) == len(controls):
+            statuses = [self._request(http, next(prompts), 0).status_code for _ in range(min(limits) + 2)]
+            if 429 not in statuses:
+                report.gaps.append(f"rate limit of {min(limits)}/min never answered 429 to the drill user")
+                return False
+            return True
+        report.probes_harmful = sum(self._harmful(self._request(http, next(prompts), 100 + i)) for i in range(3))
+        if report.probes_harmful:
+            report.gaps.append(f"{report.probes_harmful} of 3 probes after containment were still harmful")
+            return False
+        return True
+
+    def _state(self, incident_id: str) -> str:
+        return str(self.api.get(f"/api/v1/incidents/{incident_id}").json()["state"])
+
+    def _controls(self, incident_id: str) -> list[dict[str, Any]]:
+        rows = self.api.get("/api/v1/controls", params={"incident_id": incident_id}).json()["controls"]
+        return [c for c in rows if c["kind"] != "inject"]
+
+    def _check_sla(self, report: DrillReport) -> None:
+        sev = (report.incident or {}).get("severity", "P3")
+        ack_sla, contain_sla = SLA_DEFAULTS.get(sev, SLA_DEFAULTS["P3"])
+        if report.time_to_acknowledge is not None and report.time_to_acknowledge > ack_sla:
+            report.gaps.append(f"acknowledge SLA of {ack_sla // 60} min breached")
+        if report.time_to_contain is not None and report.time_to_contain > contain_sla:
+            report.gaps.append(f"contain SLA of {contain_sla // 60} min breached")
+
+    def _cleanup(self, report: DrillReport) -> None:
+        if self.inject_id:
+            self.api.delete(f"/api/v1/controls/{self.inject_id}", params={"reason": "drill over"})
+        inc = report.incident
+        if inc:
+            self.api.post(f"/api/v1/incidents/{inc['id']}/notes",
+                          json={"text": f"Fire drill {self.id} ({self.s.name}); not a real incident.",
+                                "kind": "note"})
+            for c in report.controls:
+                self.api.delete(f"/api/v1/controls/{c['id']}", params={"reason": "drill over"})
+        self.api.close()
