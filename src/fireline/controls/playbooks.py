@@ -125,7 +125,7 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
     from fireline.config import get_config
 
     config = config or get_config()
-    with db.writing() as session:
+    with service.transaction(db) as session:
         incident = link.get_incident(session, incident_id)
         book = playbooks(config).get(incident.playbook or incident.type) or playbooks(config).get(incident.type)
         if book is None:

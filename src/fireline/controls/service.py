@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
@@ -17,7 +18,7 @@ from fireline.config import Config
 from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.state import KINDS, SCOPE_KEYS, Control
-from fireline.db import Database, utcnow
+from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Forbidden, Invalid, NotFound
 from fireline.signals import SEVERITIES
 
@@ -54,16 +55,15 @@ def to_out(row: ControlRow, now: datetime | None = None) -> dict[str, Any]:
 # --- the revision counter -------------------------------------------------------------------
 
 def bump_revision(session: Session) -> int:
-    """Next revision, in the caller's transaction. On PostgreSQL the row lock serialises writers,
-    so revisions commit in order; on SQLite the database write lock does the same."""
-    new = session.execute(update(ControlRevision).where(ControlRevision.id == 1)
-                          .values(revision=ControlRevision.revision + 1, updated_at=utcnow())
-                          .returning(ControlRevision.revision)).scalar_one_or_none()
-    if new is None:  # the migration seeds the row; recreate it if someone deleted it
-        session.add(ControlRevision(id=1, revision=1, updated_at=utcnow()))
-        session.flush()
-        return 1
-    return int(new)
+    """Next revision, in the caller's transaction: one upsert on the single counter row. On
+    PostgreSQL its row lock serialises writers until commit, so revisions commit in order; on
+    SQLite the database write lock does the same."""
+    insert = insert_for(session.get_bind().dialect.name)
+    now = utcnow()
+    stmt = insert(ControlRevision).values(id=1, revision=1, updated_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=[ControlRevision.id],
+                                      set_={"revision": ControlRevision.revision + 1, "updated_at": now})
+    return int(session.execute(stmt.returning(ControlRevision.revision)).scalar_one())
 
 
 def current_revision(db: Database) -> int:
@@ -177,6 +177,22 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
 
 # --- changes ---------------------------------------------------------------------------------
 
+@contextmanager
+def transaction(db: Database) -> Iterator[Session]:
+    """db.writing(), then the incidents events queued in the session, published after commit."""
+    session: Session | None = None
+    try:
+        with db.writing() as s:
+            session = s
+            yield s
+    except BaseException:
+        if session is not None:
+            link.discard_pending(session)
+        raise
+    assert session is not None
+    link.publish_pending(db, session)
+
+
 def _timeline_data(row: ControlRow, revision: int) -> dict[str, Any]:
     params = {k: v for k, v in row.params.items() if k != "output"}  # no scripted content
     return {"control_id": row.id, "kind": row.kind, "scope": row.scope, "params": params,
@@ -210,7 +226,7 @@ def published(db: Database, revision: int) -> None:
 
 def apply_control(db: Database, config: Config, spec: ControlSpec, actor: str, *,
                   allow_inject: bool = False) -> dict[str, Any]:
-    with db.writing() as session:
+    with transaction(db) as session:
         row = apply_in_session(session, config, spec, actor, allow_inject=allow_inject)
         out = to_out(row)
     published(db, row.revision)
@@ -229,7 +245,7 @@ def _revert_row(session: Session, row: ControlRow, actor: str, reason: str | Non
 
 
 def revert_control(db: Database, control_id: str, actor: str, reason: str | None = None) -> dict[str, Any]:
-    with db.writing() as session:
+    with transaction(db) as session:
         row = session.get(ControlRow, control_id, with_for_update=not db.is_sqlite)
         if row is None:
             raise NotFound(f"no control with id {control_id}")
@@ -247,7 +263,7 @@ def revert_control(db: Database, control_id: str, actor: str, reason: str | None
 def expire_due(db: Database, now: datetime | None = None) -> list[str]:
     """Mark controls past their expiry as reverted by "expiry" (one revision for the batch)."""
     now = now or utcnow()
-    with db.writing() as session:
+    with transaction(db) as session:
         rows = list(session.scalars(select(ControlRow).where(
             ControlRow.reverted_at.is_(None), ControlRow.expires_at.is_not(None),
             ControlRow.expires_at <= now).with_for_update(skip_locked=True)))

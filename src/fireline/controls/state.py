@@ -50,6 +50,9 @@ class Control:
     expires_at: datetime | None
     revision: int
 
+    def __hash__(self) -> int:  # ids are unique; the dict fields would make it unhashable
+        return hash((self.id, self.revision))
+
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 

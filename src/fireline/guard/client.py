@@ -182,15 +182,17 @@ class Guard:
                 try:
                     got = self._stream(client)
                     self.last_error = None
-                    if got:
-                        backoff = 0.05
                 except Exception as exc:  # network errors, bad payloads: keep the last state
+                    got = False
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     if not self._stop.is_set():
                         log.debug("guard stream for %s failed: %s", self.app, self.last_error)
                 finally:
                     self.connected = False
                     self._sock = None
+                if got:  # a stream the server ended in order (its max duration): reconnect now
+                    backoff = 0.05
+                    continue
                 if self._stop.wait(backoff):
                     break
                 backoff = min(backoff * 2, self._max_backoff)
