@@ -32,16 +32,21 @@ def parts() -> list[Any]:
     from fireline.auth import api as auth_api
     from fireline.calls import api as calls_api
     from fireline.calls import tasks as calls_tasks
+    from fireline.comms import api as comms_api
+    from fireline.comms import status as comms_status
     from fireline.controls import api as controls_api
     from fireline.detect import api as detect_api
     from fireline.gateway import api as gateway_api
     from fireline.incidents import api as incidents_api
     from fireline.ingest import api as ingest_api
     from fireline.ops import api as ops_api
+    from fireline.postmortems import api as postmortems_api
     from fireline.web import api as web_api
 
-    return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, incidents_api, ingest_api, ops_api,
-            web_api]
+    # comms and postmortems come before incidents: its POST /incidents/{id}/{action} would shadow
+    # POST /incidents/{id}/updates, /high-risk and /actions.
+    return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
+            postmortems_api, incidents_api, ingest_api, ops_api, web_api]
 
 
 @asynccontextmanager

@@ -2,9 +2,12 @@
 
 from fireline.auth import models as auth_models
 from fireline.calls import models as calls_models
+from fireline.comms import models as comms_models
 from fireline.controls import models as controls_models
 from fireline.detect import models as detect_models
 from fireline.incidents import models as incidents_models
 from fireline.ingest import models as ingest_models
+from fireline.postmortems import models as postmortems_models
 
-__all__ = ["auth_models", "calls_models", "controls_models", "detect_models", "incidents_models", "ingest_models"]
+__all__ = ["auth_models", "calls_models", "comms_models", "controls_models", "detect_models", "incidents_models",
+           "ingest_models", "postmortems_models"]

@@ -1,0 +1,1 @@
+"""Comms: notifications, update cadence, status page, message templates, disclosure clocks."""

@@ -1,0 +1,213 @@
+"""The `notifications` and `comms` config sections, validated once at startup.
+
+    notifications:
+      channels:
+        ops:   {type: webhook, url: https://hooks.example.com/fireline, secret: s3cret}
+        chat:  {type: slack, url: https://hooks.slack.com/services/...}
+        pager: {type: pagerduty, routing_key: R0UT1NG, url: https://events.pagerduty.com/v2/enqueue}
+        mail:  {type: email, host: smtp.example.com, port: 587, starttls: true, from: fireline@example.com,
+                to: [oncall@example.com], username: ..., password: ...}
+      routes:                      # every matching route adds its channels; no routes: every channel
+        - match: {severity: [P0, P1], type: [data_leakage]}
+          channels: [pager, chat]
+        - channels: [ops]
+      contacts: {alice: alice@example.com}   # who (as on the incident) -> e-mail, for reminders
+      retry: {attempts: 6, base_delay_s: 2, max_delay_s: 300}
+      timeout_s: 10
+      poll_interval_s: 1
+    comms:
+      templates_dir: ./comms-templates       # overrides the built-in *.j2 by name
+      organisation: Example Ltd
+      dpo_contact: "Data Protection Officer, dpo@example.com"
+      cadence: {P0: 30m, P1: 30m}            # remind the comms lead when no update for this long
+      check_interval_s: 30                   # reminders, disclosure clocks
+      obligation_reminders: [24h, 6h]        # before each disclosure deadline
+      art34_target: 72h                      # internal target for "without undue delay"
+      status_page: {title: Service status, history_days: 7}
+      postmortem_due_business_days: 5
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fireline.config import Config, ConfigError
+from fireline.signals import SEVERITIES
+
+CHANNEL_TYPES = ("webhook", "slack", "pagerduty", "email")
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+def duration(value: Any) -> timedelta:
+    """15 (minutes), "30s", "15m", "1h", "3d"."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return timedelta(minutes=float(value))
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+        if m and float(m.group(1)) > 0:
+            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}[m.group(2)]
+            return timedelta(**{unit: float(m.group(1))})
+    raise ValueError(f"{value!r} is not a duration such as 30, '30m', '6h' or '45s'")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Channel(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["webhook", "slack", "pagerduty", "email"]
+    url: str | None = None
+    secret: str | None = None  # webhook: HMAC-SHA256 key of X-Fireline-Signature
+    headers: dict[str, str] = Field(default_factory=dict)
+    routing_key: str | None = None  # pagerduty
+    host: str | None = None  # email
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str | None = Field(None, alias="from")
+    to: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Channel:
+        if self.type in ("webhook", "slack") and not self.url:
+            raise ValueError(f"a {self.type} channel needs `url`")
+        if self.type == "pagerduty":
+            if not self.routing_key:
+                raise ValueError("a pagerduty channel needs `routing_key`")
+            self.url = self.url or PAGERDUTY_URL
+        if self.type == "email" and (not self.host or not self.sender or not self.to):
+            raise ValueError("an email channel needs `host`, `from` and `to`")
+        return self
+
+
+class Match(Strict):
+    severity: list[str] = Field(default_factory=list)
+    type: list[str] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)  # opened, changed, sla_breached, update, reminder, ...
+
+    @field_validator("severity")
+    @classmethod
+    def _sev(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in SEVERITIES]
+        if bad:
+            raise ValueError(f"unknown severity {bad[0]!r}; one of {', '.join(SEVERITIES)}")
+        return value
+
+    def accepts(self, severity: str, type_name: str, event: str) -> bool:
+        return ((not self.severity or severity in self.severity) and (not self.type or type_name in self.type)
+                and (not self.events or event in self.events))
+
+
+class Route(Strict):
+    match: Match = Field(default_factory=Match)
+    channels: list[str]
+
+
+class Retry(Strict):
+    attempts: int = Field(6, ge=1, le=50)
+    base_delay_s: float = Field(2.0, gt=0)
+    max_delay_s: float = Field(300.0, gt=0)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based): exponential, capped."""
+        return float(min(self.base_delay_s * (2 ** (attempt - 1)), self.max_delay_s))
+
+
+class Notifications(Strict):
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    contacts: dict[str, str] = Field(default_factory=dict)
+    retry: Retry = Field(default_factory=Retry)
+    timeout_s: float = Field(10.0, gt=0)
+    poll_interval_s: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _known(self) -> Notifications:
+        for i, route in enumerate(self.routes):
+            for name in route.channels:
+                if name not in self.channels:
+                    raise ValueError(f"routes[{i}] names channel {name!r}, which is not under `channels`")
+        return self
+
+    def channels_for(self, severity: str, type_name: str, event: str) -> list[str]:
+        if not self.routes:
+            return list(self.channels)
+        names: list[str] = []
+        for route in self.routes:
+            if route.match.accepts(severity, type_name, event):
+                names.extend(n for n in route.channels if n not in names)
+        return names
+
+
+class StatusPage(Strict):
+    title: str = "Service status"
+    history_days: float = Field(7.0, gt=0)
+
+
+class Comms(Strict):
+    templates_dir: str | None = None
+    organisation: str | None = None
+    dpo_contact: str | None = None
+    cadence: dict[str, timedelta] = Field(default_factory=lambda: {"P0": timedelta(minutes=30),
+                                                                    "P1": timedelta(minutes=30)})
+    check_interval_s: float = Field(30.0, gt=0)
+    obligation_reminders: list[timedelta] = Field(default_factory=lambda: [timedelta(hours=24),
+                                                                           timedelta(hours=6)])
+    art34_target: timedelta = timedelta(hours=72)
+    status_page: StatusPage = Field(default_factory=StatusPage)
+    postmortem_due_business_days: int = Field(5, ge=1, le=60)
+    likely_consequences: dict[str, str] = Field(default_factory=dict)  # by incident type, for Art. 33
+
+    @field_validator("cadence", mode="before")
+    @classmethod
+    def _cadence(cls, value: Any) -> dict[str, timedelta]:
+        out: dict[str, timedelta] = {}
+        for sev, d in (value or {}).items():
+            if sev not in SEVERITIES:
+                raise ValueError(f"unknown severity {sev!r}; one of {', '.join(SEVERITIES)}")
+            out[sev] = duration(d)
+        return out
+
+    @field_validator("obligation_reminders", mode="before")
+    @classmethod
+    def _reminders(cls, value: Any) -> list[timedelta]:
+        return sorted((duration(v) for v in (value or [])), reverse=True)
+
+    @field_validator("art34_target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> timedelta:
+        return duration(value)
+
+
+class CommsConfig(BaseModel):
+    notifications: Notifications
+    comms: Comms
+
+
+def _where(exc: ValidationError, section: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in (section, *first["loc"]))
+    return f"FIRELINE_CONFIG: {where}: {first['msg'].removeprefix('Value error, ')}"
+
+
+def load(config: Config) -> CommsConfig:
+    """Both sections, or ConfigError naming the field (a bad section stops the server at start)."""
+    try:
+        notifications = Notifications.model_validate(config.section("notifications") or {})
+    except ValidationError as exc:
+        raise ConfigError(_where(exc, "notifications")) from exc
+    try:
+        comms = Comms.model_validate(config.section("comms") or {})
+    except ValidationError as exc:
+        raise ConfigError(_where(exc, "comms")) from exc
+    return CommsConfig(notifications=notifications, comms=comms)

@@ -1,0 +1,239 @@
+"""Notifications off the incident path: bus handlers only enqueue; a background task routes,
+stores (the `comms_deliveries` outbox), sends with exponential backoff and records every
+attempt on the incident timeline ("message_sent" / "message_failed").
+
+The bus handlers run in the publisher's thread after its commit; they put the event on an
+in-memory queue and wake the worker, so a slow or dead receiver never delays an incident move.
+Deliveries are durable from the moment they are routed: a restart resumes pending ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from fireline import events
+from fireline.comms import channels, messages
+from fireline.comms.config import CommsConfig
+from fireline.comms.models import Delivery
+from fireline.db import Database, utcnow
+from fireline.incidents.models import Incident
+from fireline.incidents.timeline import append_timeline
+
+log = logging.getLogger("fireline.comms")
+ACTOR = "fireline:comms"
+LEASE = timedelta(seconds=60)  # a claimed delivery is retried after this if its sender died
+
+
+@dataclass(slots=True)
+class Event:
+    name: str
+    incident_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Runtime:
+    """One per running app (keyed by its Database): config, clock, inbox and the worker's wake-up."""
+
+    def __init__(self, db: Database, cfg: CommsConfig, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.cfg = cfg
+        self.clock = clock
+        self.inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.wake: asyncio.Event | None = None
+        self.next_check: datetime | None = None
+        self.hooks: list[Callable[[Session, Event, datetime], list[Event]]] = []  # obligations on events
+
+    def submit(self, event: Event) -> None:
+        self.inbox.put(event)
+        loop, wake = self.loop, self.wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+
+_runtimes: dict[int, Runtime] = {}
+
+
+def register(rt: Runtime) -> None:
+    _runtimes[id(rt.db)] = rt
+
+
+def unregister(rt: Runtime) -> None:
+    if _runtimes.get(id(rt.db)) is rt:
+        del _runtimes[id(rt.db)]
+
+
+def runtime_for(db: Database) -> Runtime | None:
+    return _runtimes.get(id(db))
+
+
+# --- bus handlers: enqueue only --------------------------------------------------------------
+
+def on_opened(db: Database, incident_id: str, **_: Any) -> None:
+    rt = runtime_for(db)
+    if rt is not None:
+        rt.submit(Event("opened", incident_id))
+
+
+def on_changed(db: Database, incident_id: str, state: str, actor: str | None = None, **_: Any) -> None:
+    rt = runtime_for(db)
+    if rt is not None:
+        rt.submit(Event(state, incident_id, {"actor": actor}))
+
+
+def on_sla_breached(db: Database, incident_id: str, clock: str | None = None, **_: Any) -> None:
+    rt = runtime_for(db)
+    if rt is not None:
+        rt.submit(Event("sla_breached", incident_id, {"clock": clock}))
+
+
+def subscribe() -> None:
+    events.subscribe("incident.opened", on_opened)
+    events.subscribe("incident.changed", on_changed)
+    events.subscribe("incident.sla_breached", on_sla_breached)
+
+
+# --- routing into the outbox -----------------------------------------------------------------
+
+def route(session: Session, rt: Runtime, event: Event, now: datetime) -> list[Delivery]:
+    """Store one delivery per channel the routes pick for this event (in the caller's transaction)."""
+    inc = session.get(Incident, event.incident_id)
+    if inc is None:
+        log.warning("comms: event %s for unknown incident %s", event.name, event.incident_id)
+        return []
+    names = rt.cfg.notifications.channels_for(inc.severity, inc.type, event.name)
+    if not names:
+        return []
+    message = messages.build(inc, event.name, event.data, now)
+    rows = [Delivery(id=f"DLV-{ULID()}", incident_id=inc.id, event=event.name, channel=name,
+                     channel_type=rt.cfg.notifications.channels[name].type, message=message, status="pending",
+                     attempts=0, created_at=now, next_attempt_at=now) for name in names]
+    session.add_all(rows)
+    return rows
+
+
+def drain(rt: Runtime) -> int:
+    """Route every queued event (and what the hooks derive from it); returns deliveries stored."""
+    stored = 0
+    while True:
+        try:
+            event = rt.inbox.get_nowait()
+        except queue.Empty:
+            return stored
+        now = rt.clock()
+        try:
+            with rt.db.writing() as session:
+                stored += len(route(session, rt, event, now))
+                follow: list[Event] = []
+                for hook in rt.hooks:
+                    follow.extend(hook(session, event, now))
+            for ev in follow:
+                rt.inbox.put(ev)
+        except Exception:
+            log.exception("comms: routing %s for %s failed", event.name, event.incident_id)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+def claim_due(rt: Runtime, now: datetime, limit: int = 50) -> list[Delivery]:
+    with rt.db.session() as s:
+        due = list(s.scalars(select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)))
+    claimed: list[Delivery] = []
+    for d in due:
+        with rt.db.writing() as s:
+            done = s.execute(update(Delivery).where(Delivery.id == d.id, Delivery.status == "pending",
+                                                    Delivery.next_attempt_at == d.next_attempt_at)
+                             .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+        if done.rowcount:  # type: ignore[attr-defined]
+            claimed.append(d)
+    return claimed
+
+
+def record(rt: Runtime, d: Delivery, outcome: str | None, error: channels.DeliveryError | None,
+           now: datetime) -> None:
+    """Write the attempt's outcome on the delivery and on the incident timeline."""
+    attempt = d.attempts + 1
+    retry = rt.cfg.notifications.retry
+    data: dict[str, Any] = {"delivery_id": d.id, "channel": d.channel, "channel_type": d.channel_type,
+                            "event": d.event, "attempt": attempt, "subject": d.message.get("subject")}
+    values: dict[str, Any] = {"attempts": attempt}
+    if error is None:
+        values |= {"status": "sent", "sent_at": now, "next_attempt_at": None, "last_error": None}
+        kind = "message_sent"
+        data["outcome"] = outcome
+    else:
+        final = error.permanent or attempt >= retry.attempts
+        nxt = None if final else now + timedelta(seconds=retry.delay(attempt))
+        values |= {"status": "failed" if final else "pending", "next_attempt_at": nxt, "last_error": str(error)}
+        kind = "message_failed"
+        data |= {"error": str(error)[:500], "final": final,
+                 "next_attempt_at": nxt.isoformat() if nxt else None}
+    with rt.db.writing() as s:
+        s.execute(update(Delivery).where(Delivery.id == d.id).values(**values)
+                  .execution_options(synchronize_session=False))
+        if s.get(Incident, d.incident_id) is not None:
+            append_timeline(s, d.incident_id, kind, ACTOR, data, at=now)
+
+
+async def send_one(rt: Runtime, d: Delivery, client: httpx.AsyncClient) -> None:
+    channel = rt.cfg.notifications.channels.get(d.channel)
+    outcome: str | None = None
+    error: channels.DeliveryError | None = None
+    if channel is None:
+        error = channels.DeliveryError(f"channel {d.channel!r} is no longer configured", permanent=True)
+    else:
+        try:
+            outcome = await channels.send(channel, d.message, d.id, client, rt.cfg.notifications.timeout_s)
+        except channels.DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # a bug in a sender must not kill the worker
+            log.exception("comms: sender %s crashed", d.channel_type)
+            error = channels.DeliveryError(f"{type(exc).__name__}: {exc}")
+    await asyncio.to_thread(record, rt, d, outcome, error, rt.clock())
+
+
+Periodic = Callable[[Runtime, datetime], None]
+
+
+async def tick(rt: Runtime, client: httpx.AsyncClient, periodic: list[Periodic]) -> None:
+    await asyncio.to_thread(drain, rt)
+    now = rt.clock()
+    if rt.next_check is None or now >= rt.next_check:
+        rt.next_check = now + timedelta(seconds=rt.cfg.comms.check_interval_s)
+        for check in periodic:
+            try:
+                await asyncio.to_thread(check, rt, now)
+            except Exception:
+                log.exception("comms: periodic check %s failed", getattr(check, "__name__", check))
+        await asyncio.to_thread(drain, rt)
+    due = await asyncio.to_thread(claim_due, rt, rt.clock())
+    if due:
+        await asyncio.gather(*(send_one(rt, d, client) for d in due))
+
+
+async def worker(rt: Runtime, periodic: list[Periodic]) -> None:
+    rt.loop = asyncio.get_running_loop()
+    rt.wake = asyncio.Event()
+    interval = rt.cfg.notifications.poll_interval_s
+    async with httpx.AsyncClient(timeout=rt.cfg.notifications.timeout_s) as client:
+        while True:
+            rt.wake.clear()
+            try:
+                await tick(rt, client, periodic)
+            except Exception:
+                log.exception("comms: worker tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rt.wake.wait(), timeout=interval)

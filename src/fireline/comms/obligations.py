@@ -1,0 +1,197 @@
+"""Disclosure clocks. GDPR Art. 33: a personal-data breach is notified to the supervisory
+authority within 72 hours of becoming aware (Fireline takes the detection time); Art. 34:
+the data subjects are told without undue delay when the breach is likely to result in a
+high risk to them (a person marks the incident high-risk).
+
+An Art. 33 obligation opens when a data_leakage incident involves personal data (PII
+findings on its linked calls or PII in its blast radius). Each obligation lists the
+contents the article requires, filled from the record where known and flagged missing
+otherwise. Reminders go out before the deadline (comms.obligation_reminders) and when it
+passes, through the notification routes and on the timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from fireline.comms.config import CommsConfig
+from fireline.comms.delivery import ACTOR, Event, Runtime
+from fireline.comms.facts import Facts, describe_control, gather
+from fireline.comms.messages import OBLIGATION_NAMES
+from fireline.comms.models import IncidentComms, Obligation
+from fireline.errors import Conflict, NotFound
+from fireline.incidents.lifecycle import TERMINAL
+from fireline.incidents.models import Incident
+from fireline.incidents.timeline import append_timeline, lock_incident, stamp
+
+ART33_WINDOW = timedelta(hours=72)
+LEGAL = {"gdpr_art33": ("GDPR Art. 33(1), contents per Art. 33(3)", "supervisory authority"),
+         "gdpr_art34": ("GDPR Art. 34(1), contents per Art. 34(2)", "the affected data subjects")}
+
+
+def _label(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g}h" if hours >= 1 else f"{delta.total_seconds() / 60:g}m"
+
+
+def _create(session: Session, inc: Incident, kind: str, due: datetime, basis: dict[str, Any],
+            now: datetime) -> Event | None:
+    if session.scalar(select(Obligation.id).where(Obligation.incident_id == inc.id, Obligation.kind == kind)):
+        return None
+    ob = Obligation(id=f"OBL-{ULID()}", incident_id=inc.id, kind=kind, created_at=now, due_at=due, basis=basis,
+                    status="open", reminders_sent=[])
+    session.add(ob)
+    session.flush()
+    data = {"obligation_id": ob.id, "kind": kind, "title": OBLIGATION_NAMES[kind], "due_at": stamp(due),
+            "basis": basis}
+    append_timeline(session, inc.id, "obligation_opened", ACTOR, data, at=now)
+    return Event("obligation_opened", inc.id, data)
+
+
+def evaluate(session: Session, cfg: CommsConfig, incident_id: str, now: datetime) -> list[Event]:
+    """Open the obligations the record calls for (idempotent); returns the events to notify."""
+    # The row lock (PostgreSQL; SQLite has one writer) keeps two checkers from opening one twice.
+    inc = session.get(Incident, incident_id, with_for_update=True)
+    if inc is None or inc.state == "false_positive":
+        return []
+    f = gather(session, incident_id)
+    out: list[Event] = []
+    if inc.type == "data_leakage" and f.personal_data:
+        basis = {"pii": f.pii, "users": f.blast.get("users"), "calls": f.blast.get("calls"),
+                 "aware_at": stamp(inc.detected_at)}
+        ev = _create(session, inc, "gdpr_art33", inc.detected_at + ART33_WINDOW, basis, now)
+        if ev:
+            out.append(ev)
+    if f.high_risk and f.comms is not None:
+        marked = f.comms.high_risk_at or now
+        basis = {"marked_by": f.comms.high_risk_by, "marked_at": stamp(marked), "reason": f.comms.high_risk_reason,
+                 "personal_data": f.personal_data}
+        ev = _create(session, inc, "gdpr_art34", marked + cfg.comms.art34_target, basis, now)
+        if ev:
+            out.append(ev)
+    return out
+
+
+def on_event(cfg: CommsConfig) -> Any:
+    def hook(session: Session, event: Event, now: datetime) -> list[Event]:
+        if event.name.startswith(("obligation_", "update")):
+            return []
+        return evaluate(session, cfg, event.incident_id, now)
+    return hook
+
+
+def check(rt: Runtime, now: datetime) -> None:
+    """Periodic: open obligations for calls linked since, and remind before (and at) deadlines."""
+    with rt.db.session() as s:
+        leaks = list(s.scalars(select(Incident.id).where(Incident.type == "data_leakage",
+                                                          Incident.state.not_in(TERMINAL))))
+        risky = list(s.scalars(select(IncidentComms.incident_id).where(IncidentComms.high_risk.is_(True))))
+        open_obs = list(s.scalars(select(Obligation.id).where(Obligation.status == "open")))
+    for incident_id in dict.fromkeys([*leaks, *risky]):
+        with rt.db.writing() as s:
+            for ev in evaluate(s, rt.cfg, incident_id, now):
+                rt.submit(ev)
+    thresholds = rt.cfg.comms.obligation_reminders
+    for oid in open_obs:
+        with rt.db.writing() as s:
+            ob = s.get(Obligation, oid)
+            if ob is None or ob.status != "open":
+                continue
+            left = ob.due_at - now
+            sent = list(ob.reminders_sent or [])
+            crossed = [_label(t) for t in thresholds if left <= t and _label(t) not in sent]
+            if left <= timedelta(0) and "overdue" not in sent:
+                crossed.append("overdue")
+            if not crossed:
+                continue
+            label = crossed[-1]  # the tightest one crossed; the looser ones are moot
+            ob.reminders_sent = sent + crossed
+            data = {"obligation_id": ob.id, "kind": ob.kind, "title": OBLIGATION_NAMES[ob.kind],
+                    "due_at": stamp(ob.due_at), "reminder": label, "seconds_left": int(left.total_seconds())}
+            append_timeline(s, ob.incident_id, "obligation_reminder", ACTOR, data, at=now)
+            rt.submit(Event("obligation_reminder", ob.incident_id, data))
+
+
+def contents(f: Facts, cfg: CommsConfig, kind: str) -> list[dict[str, Any]]:
+    """The required contents, filled from the record; `missing` says what a person must add."""
+    inc = f.incident
+    pii = f.pii
+    consequences = (f.comms.likely_consequences if f.comms else None) or cfg.comms.likely_consequences.get(inc.type)
+    measures = [describe_control(c) for c in f.controls]
+    if inc.contained_at:
+        measures.append(f"incident contained {stamp(inc.contained_at)[:16].replace('T', ' ')} UTC")
+    users = f.blast.get("users")
+    calls = f.blast.get("calls")
+    items: list[tuple[str, str, Any]] = [
+        ("nature", "Nature of the personal data breach",
+         f"{inc.type.replace('_', ' ')}: {inc.title}" + (f". {inc.summary}" if inc.summary else "")),
+        ("data_categories", "Categories of personal data concerned", sorted(pii) or None),
+        ("data_subjects", "Approximate number of data subjects concerned", users if users else None),
+        ("records", "Approximate number of personal data records concerned",
+         {"calls": calls, "pii_items": sum(pii.values())} if calls or pii else None),
+        ("likely_consequences", "Likely consequences of the breach", consequences),
+        ("measures", "Measures taken or proposed to address the breach and mitigate its effects",
+         measures or None),
+        ("contact_point", "Name and contact details of the data protection officer or other contact point",
+         cfg.comms.dpo_contact),
+    ]
+    if kind == "gdpr_art34":  # Art. 34(2): the same, in clear and plain language, to the individuals
+        items = [i for i in items if i[0] not in ("records",)]
+    return [{"field": k, "label": label, "value": v, "missing": v in (None, "", [])} for k, label, v in items]
+
+
+def obligation_json(ob: Obligation, f: Facts, cfg: CommsConfig, now: datetime) -> dict[str, Any]:
+    basis, recipient = LEGAL[ob.kind]
+    status = ob.status if ob.status == "met" or ob.due_at > now else "overdue"
+    items = contents(f, cfg, ob.kind)
+    return {"id": ob.id, "incident_id": ob.incident_id, "kind": ob.kind, "title": OBLIGATION_NAMES[ob.kind],
+            "legal_basis": basis, "recipient": recipient, "deadline": stamp(ob.due_at), "status": status,
+            "seconds_left": int((ob.due_at - now).total_seconds()), "created_at": stamp(ob.created_at),
+            "met_at": stamp(ob.met_at) if ob.met_at else None, "met_by": ob.met_by, "met_note": ob.met_note,
+            "reminders_sent": list(ob.reminders_sent or []), "basis": ob.basis,
+            "required_contents": items, "missing": [i["field"] for i in items if i["missing"]]}
+
+
+def list_for(session: Session, cfg: CommsConfig, incident_id: str, now: datetime) -> list[dict[str, Any]]:
+    f = gather(session, incident_id)
+    rows = session.scalars(select(Obligation).where(Obligation.incident_id == incident_id)
+                           .order_by(Obligation.due_at, Obligation.kind))
+    return [obligation_json(ob, f, cfg, now) for ob in rows]
+
+
+def mark_met(session: Session, incident_id: str, oid: str, actor: str, note: str | None, now: datetime) -> None:
+    lock_incident(session, incident_id)
+    ob = session.get(Obligation, oid, with_for_update=True)
+    if ob is None or ob.incident_id != incident_id:
+        raise NotFound(f"no obligation {oid} on incident {incident_id}")
+    if ob.status == "met":
+        raise Conflict(f"obligation {oid} was already met at {stamp(ob.met_at or now)} by {ob.met_by}",
+                       met_at=stamp(ob.met_at or now), met_by=ob.met_by)
+    ob.status, ob.met_at, ob.met_by, ob.met_note = "met", now, actor, note
+    append_timeline(session, incident_id, "obligation_met", actor,
+                    {"obligation_id": oid, "kind": ob.kind, "due_at": stamp(ob.due_at), "late": now > ob.due_at,
+                     "note": note}, at=now)
+
+
+def mark_high_risk(session: Session, incident_id: str, actor: str, high_risk: bool, reason: str | None,
+                   likely_consequences: str | None, now: datetime) -> IncidentComms:
+    lock_incident(session, incident_id)
+    row = session.get(IncidentComms, incident_id, with_for_update=True)
+    if row is None:
+        row = IncidentComms(incident_id=incident_id, high_risk=False)
+        session.add(row)
+    changed = row.high_risk != high_risk
+    row.high_risk = high_risk
+    if high_risk and changed:
+        row.high_risk_at, row.high_risk_by, row.high_risk_reason = now, actor, reason
+    if likely_consequences is not None:
+        row.likely_consequences = likely_consequences
+    append_timeline(session, incident_id, "high_risk" if high_risk else "high_risk_cleared", actor,
+                    {"high_risk": high_risk, "reason": reason, "likely_consequences": likely_consequences}, at=now)
+    session.flush()
+    return row

@@ -1,0 +1,1 @@
+"""Post-mortems generated from the incident record: root cause, actions, md and html."""
