@@ -142,7 +142,7 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
         if all_actions:
             for action in book.secondary:
                 chosen.extend(specs_for(action, incident, config))
-        link.take_snapshot(session, incident_id, actor, f"before playbook {book.name}")
+        service.snapshot_first(session, incident_id, actor, f"before playbook {book.name}")
         rows = [service.apply_in_session(session, config, spec, actor, snapshot=False) for spec in chosen]
         link.mark_contained(session, incident_id, actor)
         controls = [service.to_control(r) for r in rows]

@@ -19,10 +19,26 @@ from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.state import KINDS, SCOPE_KEYS, Control
 from fireline.db import Database, insert_for, utcnow
-from fireline.errors import Conflict, Forbidden, Invalid, NotFound
+from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
 from fireline.signals import SEVERITIES
 
 GUARDRAIL_ACTIONS = ("block", "redact")
+
+
+class SnapshotFailed(FirelineError):
+    """The evidence snapshot before a change failed, so the change was not made."""
+
+    status = 503
+
+
+def snapshot_first(session: Session, incident_id: str, actor: str, reason: str) -> None:
+    try:
+        link.take_snapshot(session, incident_id, actor, reason)
+    except FirelineError:
+        raise
+    except Exception as exc:
+        raise SnapshotFailed(f"evidence snapshot of {incident_id} failed ({type(exc).__name__}: {exc}); "
+                             "the control was not applied", incident_id=incident_id) from exc
 
 
 @dataclass(slots=True)
@@ -208,7 +224,7 @@ def apply_in_session(session: Session, config: Config, spec: ControlSpec, actor:
     if spec.incident_id:
         link.check_incident(session, spec.incident_id)
         if snapshot:
-            link.take_snapshot(session, spec.incident_id, actor, f"before applying {spec.kind}")
+            snapshot_first(session, spec.incident_id, actor, f"before applying {spec.kind}")
     revision = bump_revision(session)
     row = ControlRow(id="ctl_" + str(ULID()).lower(), kind=spec.kind, scope=spec.scope, params=spec.params,
                      incident_id=spec.incident_id, actor=actor, reason=spec.reason, created_at=utcnow(),

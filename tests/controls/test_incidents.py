@@ -1,0 +1,156 @@
+"""Controls on incidents: snapshot first, timeline entries, evidence source, playbooks, auto-containment."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from fireline.db import Database
+from tests.controls.conftest import make_config
+from tests.support.fireline import Fireline, running
+
+if importlib.util.find_spec("fireline.incidents.service") is None:  # pragma: no cover
+    pytest.skip("the incidents package is absent: nothing to link controls to", allow_module_level=True)
+
+from fireline.incidents import evidence  # noqa: E402
+
+
+def declare(fl: Fireline, type_: str, severity: str = "P1", apps: list[str] | None = None,
+            **extra: Any) -> dict[str, Any]:
+    with fl.client("responder") as c:
+        r = c.post("/api/v1/incidents", json={"title": f"{type_} drill", "type": type_, "severity": severity,
+                                              "apps": apps if apps is not None else ["bot"], **extra})
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+def timeline(fl: Fireline, incident_id: str) -> list[dict[str, Any]]:
+    with fl.client("viewer") as c:
+        return c.get(f"/api/v1/incidents/{incident_id}/timeline").json()["entries"]  # type: ignore[no-any-return]
+
+
+def incident(fl: Fireline, incident_id: str) -> dict[str, Any]:
+    with fl.client("viewer") as c:
+        return c.get(f"/api/v1/incidents/{incident_id}").json()  # type: ignore[no-any-return]
+
+
+def test_a_control_on_an_incident_snapshots_first_and_is_on_its_timeline(fl: Fireline) -> None:
+    inc = declare(fl, "harmful_output")
+    with fl.client("responder") as c:
+        pin = c.post("/api/v1/controls", json={"kind": "prompt_pin", "scope": {"app": "bot"},
+                                               "params": {"version": "v11"}, "incident_id": inc["id"]}).json()
+        kill = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "bot"},
+                                                "incident_id": inc["id"], "reason": "stop it"}).json()
+        c.delete(f"/api/v1/controls/{kill['id']}", params={"reason": "pin is enough"})
+    kinds = [e["kind"] for e in timeline(fl, inc["id"])]
+    applied = [i for i, k in enumerate(kinds) if k == "control.applied"]
+    assert len(applied) == 2 and all(kinds[i - 1] == "snapshot" for i in applied)
+    assert kinds[-1] == "control.reverted"
+    entries = timeline(fl, inc["id"])
+    assert entries[applied[1]]["data"]["control_id"] == kill["id"]
+    assert entries[-1]["data"]["revert_reason"] == "pin is enough"
+    with fl.client("viewer") as c:
+        assert c.get(f"/api/v1/incidents/{inc['id']}/verify").json()["ok"] is True
+    # the snapshot taken before the kill switch holds the control plane with the prompt pin only
+    with fl.db.session() as session:
+        snaps = evidence.list_snapshots(session, inc["id"])
+        before_kill = [s for s in snaps if s.reason == "before applying kill_switch"][0]
+        _, members = evidence.load_members(session, before_kill)
+    sources = dict(members)
+    state = orjson.loads(sources["sources/controls.json"])  # type: ignore[arg-type]
+    assert [c["id"] for c in state["controls"]] == [pin["id"]] and state["revision"] == pin["revision"]
+
+
+def test_a_failed_snapshot_means_no_control(fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+    inc = declare(fl, "data_leakage")
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(evidence, "snapshot_locked", broken)
+    with fl.client("responder") as c:
+        r = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "bot"},
+                                             "incident_id": inc["id"]})
+        assert r.status_code == 503 and "not applied" in r.json()["detail"]
+        assert c.get("/api/v1/controls", params={"all": "true"}).json()["controls"] == []
+        r = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
+        assert r.status_code == 503
+    assert fl.app.state.controls.current().for_request(app="bot").kill is None
+    assert "control.applied" not in [e["kind"] for e in timeline(fl, inc["id"])]
+
+
+@pytest.mark.parametrize(("type_", "primary", "secondary"), [
+    ("data_leakage", ["kill_switch"], ["rate_limit"]),
+    ("harmful_output", ["guardrail_threshold"], ["prompt_pin"]),
+    ("agentic_harm", ["read_only"], ["disable_tool", "disable_tool"]),
+    ("prompt_injection", ["rate_limit"], ["guardrail_threshold", "prompt_pin"]),
+    ("quality_degradation", ["model_pin"], []),
+    ("hallucination", ["prompt_pin"], []),
+    ("cost_runaway", ["rate_limit"], []),
+])
+def test_playbooks_apply_primary_then_all(fl: Fireline, type_: str, primary: list[str],
+                                          secondary: list[str]) -> None:
+    inc = declare(fl, type_)
+    with fl.client("responder") as c:
+        first = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
+        assert first.status_code == 201, first.text
+        assert [x["kind"] for x in first.json()["controls"]] == primary
+        assert all(x["scope"].get("app") == "bot" and x["incident_id"] == inc["id"] for x in first.json()["controls"])
+        assert incident(fl, inc["id"])["state"] == "contained"
+        both = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={"all": True}).json()["controls"]
+        assert [x["kind"] for x in both] == primary + secondary
+    enf = fl.app.state.controls.current().for_request(app="bot", user="u", tenant="t")
+    if type_ == "quality_degradation":
+        assert enf.model is not None and enf.model[1] == "gpt-4o-2024-05-13"  # the previous model
+    if type_ == "hallucination":
+        assert enf.prompt is not None and enf.prompt[1] == "v11"
+    if type_ == "agentic_harm":
+        assert set(enf.disabled_tools) == {"issue_refund", "cancel_order"}
+
+
+def test_playbook_needs_an_applicable_action(fl: Fireline) -> None:
+    inc = declare(fl, "quality_degradation", apps=["strict"])  # strict has a single model: no rollback
+    with fl.client("responder") as c:
+        r = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
+        assert r.status_code == 422 and "no primary action" in r.json()["detail"]
+        assert c.post("/api/v1/incidents/INC-NOPE/playbook", json={}).status_code == 404
+    with fl.client("viewer") as c:
+        assert c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={}).status_code == 403
+
+
+@pytest.fixture
+def auto_fl(db: Database) -> Iterator[Fireline]:
+    config = make_config(auto_contain={"data_leakage": ["P0"], "harmful_output": ["P1"]},
+                         playbooks={"harmful_output": {"primary": {"kind": "guardrail_threshold",
+                                                                   "params": {"action": "redact"}}}})
+    with running(db, config) as server:
+        yield server
+
+
+def test_auto_containment_applies_the_primary_action_on_open(auto_fl: Fireline) -> None:
+    p0 = declare(auto_fl, "data_leakage", "P0")
+    with auto_fl.client("viewer") as c:
+        controls = c.get("/api/v1/controls", params={"incident_id": p0["id"]}).json()["controls"]
+    assert [(x["kind"], x["actor"], x["scope"]) for x in controls] == [("kill_switch", "auto-contain", {"app": "bot"})]
+    assert incident(auto_fl, p0["id"])["state"] == "contained"
+    assert auto_fl.app.state.controls.current().for_request(app="bot").kill is not None
+    harmful = declare(auto_fl, "harmful_output", "P1")
+    with auto_fl.client("viewer") as c:
+        controls = c.get("/api/v1/controls", params={"incident_id": harmful["id"]}).json()["controls"]
+    assert [(x["kind"], x["params"]["action"]) for x in controls] == [("guardrail_threshold", "redact")]
+
+
+def test_no_auto_containment_outside_the_policy(fl: Fireline) -> None:
+    p1 = declare(fl, "data_leakage", "P1")
+    harmful = declare(fl, "harmful_output", "P0")
+    with fl.client("viewer") as c:
+        for inc in (p1, harmful):
+            assert c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"] == []
+    p0 = declare(fl, "data_leakage", "P0")  # the default policy: P0 data leakage only
+    with fl.client("viewer") as c:
+        assert [x["kind"] for x in c.get("/api/v1/controls", params={"incident_id": p0["id"]}).json()["controls"]] \
+            == ["kill_switch"]
