@@ -32,7 +32,7 @@ def change(kind: str = typer.Option(..., "--kind", help="model|prompt|config|gua
         out.print_json(json.dumps(got))
         return
     out.print(f"recorded {got['id']}: {got['kind']} of {got['app']} {got['from'] or '?'} -> {got['to'] or '?'} "
-              f"at {got['at']} by {got['actor']}", highlight=False)
+              f"at {got['at']} by {got['actor']}", highlight=False, soft_wrap=True)
 
 
 def changes(app: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
