@@ -6,8 +6,10 @@ import logging
 
 import typer
 
-from fireline.cli import admin, calls, demo
+from fireline.cli import admin, calls, demo, drill
 from fireline.cli import changes as changes_cli
+from fireline.cli import controls as controls_cli
+from fireline.cli import incidents as incidents_cli
 from fireline.cli import upstream as upstream_cli
 
 app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
@@ -18,9 +20,15 @@ app.add_typer(admin.retention_app, name="retention")
 app.add_typer(calls.calls_app, name="calls")
 app.command("erase")(calls.erase)
 app.command("demo")(demo.demo)
+app.command("drill")(drill.drill)
 app.command("upstream")(upstream_cli.upstream)
 app.command("change")(changes_cli.change)
 app.command("changes")(changes_cli.changes)
+app.add_typer(incidents_cli.incident_app, name="incident")
+app.add_typer(incidents_cli.evidence_app, name="evidence")
+app.command("blast-radius")(incidents_cli.blast_radius)
+app.command("contain")(controls_cli.contain)
+app.add_typer(controls_cli.controls_app, name="controls")
 
 
 @app.command()

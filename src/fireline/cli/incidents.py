@@ -1,0 +1,203 @@
+"""`fireline incident ...`, `fireline blast-radius INC` and `fireline evidence export|verify`.
+
+Everything but `evidence verify` goes through the HTTP API (FIRELINE_URL, FIRELINE_TOKEN);
+`evidence verify FILE` works offline on an exported bundle.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from fireline.cli.client import Api, err, fail
+
+out = Console()
+incident_app = typer.Typer(help="Incidents: declare, acknowledge, assign, contain, resolve (via the API).",
+                           no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence snapshots: export a bundle (via the API), verify one offline.",
+                           no_args_is_help=True)
+
+
+def _print_incident(inc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(inc))
+        return
+    table = Table(show_header=False, box=None)
+    roles = inc.get("roles", {})
+    rows = [("id", inc["id"]), ("title", inc["title"]), ("state", inc["state"]),
+            ("severity", inc["severity"]), ("type", inc["type"]),
+            ("ids", " ".join(inc.get("owasp", []) + [a.split(" ")[0] for a in inc.get("atlas", [])])),
+            ("commander", inc.get("commander") or "-"), ("comms lead", roles.get("comms_lead") or "-"),
+            ("scribe", roles.get("scribe") or "-"), ("responders", ", ".join(roles.get("responders", [])) or "-"),
+            ("apps", ", ".join(inc["apps"]) or "-"), ("linked calls", str(len(inc["linked_calls"]))),
+            ("detected", inc["detected_at"]), ("acknowledged", inc["acknowledged_at"] or "-"),
+            ("contained", inc["contained_at"] or "-"), ("resolved", inc["resolved_at"] or "-"),
+            ("ack due", inc["sla"]["ack_due_at"]), ("contain due", inc["sla"]["contain_due_at"])]
+    for key in ("ack_breached_at", "contain_breached_at"):
+        if inc["sla"].get(key):
+            rows.append((key.replace("_", " "), inc["sla"][key]))
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/bold]", str(value))
+    out.print(table)
+
+
+@incident_app.command("list")
+def list_(state: str | None = typer.Option(None, help="e.g. detected,acknowledged"),
+          type: str | None = None, severity: str | None = None, app: str | None = None, limit: int = 50,
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    params = {k: v for k, v in dict(state=state, type=type, severity=severity, app=app, limit=limit).items()
+              if v is not None}
+    got = Api().get("/api/v1/incidents", params=params)["incidents"]
+    if as_json:
+        out.print_json(json.dumps({"incidents": got}))
+        return
+    table = Table("sev", "state", "type", "title", "commander", "detected")
+    table.columns.insert(0, Column("id", no_wrap=True))
+    for i in got:
+        table.add_row(i["id"], i["severity"], i["state"], i["type"], i["title"][:50], i["commander"] or "",
+                      i["detected_at"][:19])
+    out.print(table)
+
+
+@incident_app.command("show")
+def show(incident_id: str, timeline: bool = typer.Option(False, "--timeline", help="print the timeline too"),
+         as_json: bool = typer.Option(False, "--json")) -> None:
+    api = Api()
+    _print_incident(api.get(f"/api/v1/incidents/{incident_id}"), as_json)
+    if timeline:
+        table = Table("seq", "at", "actor", "kind", "data")
+        for e in api.get(f"/api/v1/incidents/{incident_id}/timeline")["entries"]:
+            table.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["kind"], json.dumps(e["data"])[:80])
+        out.print(table)
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v for item in values for v in item.split(",") if v]
+
+
+@incident_app.command("declare")
+def declare(title: str = typer.Option(..., "--title"), type: str = typer.Option(..., "--type"),
+            severity: str | None = typer.Option(None, "--severity", help="P0..P3; else the triage matrix"),
+            app: list[str] = typer.Option([], "--app"), tenant: list[str] = typer.Option([], "--tenant"),
+            model: list[str] = typer.Option([], "--model"),
+            prompt_version: list[str] = typer.Option([], "--prompt-version"),
+            tool: list[str] = typer.Option([], "--tool"), call: list[str] = typer.Option([], "--call"),
+            summary: str | None = None, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Declare an incident by hand: it starts acknowledged with you as commander."""
+    body: dict[str, Any] = {"title": title, "type": type, "apps": _split(app), "tenants": _split(tenant),
+                            "models": _split(model), "prompt_versions": _split(prompt_version),
+                            "tools": _split(tool), "call_ids": _split(call)}
+    if severity:
+        body["severity"] = severity
+    if summary:
+        body["summary"] = summary
+    inc = Api().post("/api/v1/incidents", json=body)
+    if not as_json:
+        out.print(f"declared {inc['id']} ({inc['severity']}, {inc['type']}), commander {inc['commander']}")
+    _print_incident(inc, as_json)
+
+
+def _move(action: str, label: str) -> Any:
+    def command(incident_id: str, reason: str | None = typer.Option(None, "--reason")) -> None:
+        inc = Api().post(f"/api/v1/incidents/{incident_id}/{action}", json={"reason": reason})
+        out.print(f"{inc['id']} is {inc['state']}")
+    command.__doc__ = label
+    return command
+
+
+for _action, _label in (("ack", "Acknowledge (takes a snapshot; you become commander if none)."),
+                        ("contain", "Mark contained (a snapshot is taken first if anything changed)."),
+                        ("resolve", "Resolve."), ("close", "Close (releases the legal holds)."),
+                        ("false-positive", "Mark as a false positive (frees the dedup key, releases holds).")):
+    incident_app.command(_action)(_move(_action, _label))
+
+
+@incident_app.command("assign")
+def assign(incident_id: str, role: str = typer.Argument(..., help="commander, comms_lead, scribe, responder"),
+           who: str = typer.Argument(...), remove: bool = typer.Option(False, "--remove"),
+           reason: str | None = typer.Option(None, "--reason")) -> None:
+    inc = Api().post(f"/api/v1/incidents/{incident_id}/assign",
+                     json={"role": role.replace("-", "_"), "who": who, "remove": remove, "reason": reason})
+    roles = inc["roles"]
+    out.print(f"{inc['id']}: commander {roles['commander'] or '-'}, comms lead {roles['comms_lead'] or '-'}, "
+              f"scribe {roles['scribe'] or '-'}, responders {', '.join(roles['responders']) or '-'}")
+
+
+@incident_app.command("severity")
+def severity(incident_id: str, level: str = typer.Argument(..., help="P0..P3"),
+             reason: str = typer.Option(..., "--reason")) -> None:
+    inc = Api().post(f"/api/v1/incidents/{incident_id}/severity", json={"severity": level, "reason": reason})
+    out.print(f"{inc['id']} is {inc['severity']}; ack due {inc['sla']['ack_due_at']}")
+
+
+@incident_app.command("note")
+def note(incident_id: str, text: str, kind: str = typer.Option("note", help="note, decision, hypothesis, action")
+         ) -> None:
+    entry = Api().post(f"/api/v1/incidents/{incident_id}/notes", json={"text": text, "kind": kind})
+    out.print(f"entry {entry['seq']} {entry['hash'][:12]}")
+
+
+@incident_app.command("verify")
+def verify(incident_id: str) -> None:
+    """Recompute the timeline's hash chain; exit 1 naming the first broken entry."""
+    result = Api().get(f"/api/v1/incidents/{incident_id}/verify")
+    if not result["ok"]:
+        fail(f"timeline of {incident_id} is broken at entry {result['first_broken']}: {result['reason']}")
+    out.print(f"timeline of {incident_id} verifies: {result['entries']} entries")
+
+
+def blast_radius(incident_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Who and what the incident reaches: users, sessions, tenants, calls, first occurrence, PII."""
+    got = Api().get(f"/api/v1/incidents/{incident_id}/blast-radius")
+    if as_json:
+        out.print_json(json.dumps(got))
+        return
+    table = Table("what", "value")
+    for key in ("calls", "users", "sessions", "tenants", "first_occurrence", "detected_at"):
+        table.add_row(key.replace("_", " "), str(got[key]))
+    for entity, n in got["pii"].items():
+        table.add_row(f"pii {entity}", str(n))
+    out.print(table)
+
+
+@evidence_app.command("export")
+def export(incident_id: str, out_path: Path = typer.Option(..., "--out", help="FILE.tar.gz"),
+           snapshot: str | None = typer.Option(None, "--snapshot", help="a snapshot id; default the latest"),
+           take: bool = typer.Option(False, "--take", help="take a fresh snapshot first")) -> None:
+    api = Api()
+    if take:
+        snapshot = api.post(f"/api/v1/incidents/{incident_id}/snapshots", json={"reason": "export"})["id"]
+    if snapshot is None:
+        snaps = api.get(f"/api/v1/incidents/{incident_id}/snapshots")["snapshots"]
+        if not snaps:
+            fail(f"{incident_id} has no snapshot yet: use --take")
+        snapshot = snaps[-1]["id"]
+    data = api.get(f"/api/v1/snapshots/{snapshot}/export")
+    out_path.write_bytes(data)
+    out.print(f"wrote {out_path} ({len(data):,} bytes), snapshot {snapshot}")
+
+
+@evidence_app.command("verify")
+def verify_file(path: Path, expect: str | None = typer.Option(None, "--expect", help="the snapshot id to expect"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Check an exported bundle offline: manifest digest, every member, the timeline chain."""
+    from fireline.incidents.bundle import verify_bundle
+
+    report = verify_bundle(path)
+    if expect and report.snapshot_id != expect:
+        report.bad("SNAPSHOT", f"is {report.snapshot_id}, expected {expect}")
+    if as_json:
+        out.print_json(json.dumps(report.as_json()))
+    if not report.ok:
+        for member, problem in report.problems[1:]:
+            err.print(f"[red]bad member[/red] {member}: {problem}", highlight=False)
+        member, problem = report.problems[0]
+        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+        fail(f"{path}: bad member {member}: {problem}{more}")
+    if not as_json:
+        out.print(f"{path}: OK, snapshot {report.snapshot_id} of {report.incident_id}, {report.members} members")
