@@ -1,0 +1,104 @@
+"""`fireline contain INC [--all]` and `fireline controls list|apply|revert`, through the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fireline.cli.client import Api, fail
+
+out = Console()
+controls_app = typer.Typer(help="Containment controls: list, apply, revert (via the API).", no_args_is_help=True)
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _table(controls: list[dict[str, Any]]) -> Table:
+    table = Table("id", "kind", "scope", "params", "incident", "actor", "rev", "expires", "state")
+    for c in controls:
+        scope = " ".join(f"{k}={v}" for k, v in c["scope"].items()) or "global"
+        params = " ".join(f"{k}={v}" for k, v in c["params"].items() if k != "output")
+        state = "active" if c["active"] else f"reverted by {c['reverted_by']}" if c["reverted_by"] else "expired"
+        table.add_row(c["id"], c["kind"], scope, params[:40], c["incident_id"] or "", c["actor"],
+                      str(c["revision"]), (c["expires_at"] or "")[:19], state)
+    return table
+
+
+def contain(incident_id: str,
+            all_actions: bool = typer.Option(False, "--all", help="the secondary actions too"),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Apply the incident's playbook: the primary action (with --all, the secondaries too)."""
+    result = Api().post(f"/api/v1/incidents/{incident_id}/playbook", json={"all": all_actions})
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    out.print(_table(result["controls"]))
+    out.print(f"{incident_id}: {len(result['controls'])} control(s) in force at revision {result['revision']}")
+
+
+@controls_app.command("list")
+def list_(show_all: bool = typer.Option(False, "--all", help="include reverted and expired controls"),
+          incident: str | None = typer.Option(None, "--incident"), app: str | None = None,
+          kind: str | None = None, as_json: bool = typer.Option(False, "--json")) -> None:
+    params = {k: v for k, v in {"all": str(show_all).lower(), "incident_id": incident, "app": app,
+                                "kind": kind}.items() if v is not None}
+    result = Api().get("/api/v1/controls", params=params)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    out.print(_table(result["controls"]))
+    out.print(f"revision {result['revision']}")
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+@controls_app.command("apply")
+def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_pin, disable_tool, read_only, "
+                                               "rate_limit, guardrail_threshold, block_pattern, inject"),
+          app: str | None = None, tenant: str | None = None, user: str | None = None,
+          model: str | None = typer.Option(None, help="scope: requests for this model"),
+          tool: str | None = None, cohort: str | None = None,
+          param: list[str] = typer.Option([], "--param", "-p", help="KEY=VALUE (VALUE as JSON when it parses)"),
+          incident: str | None = typer.Option(None, "--incident"), reason: str | None = None,
+          duration: str | None = typer.Option(None, "--for", help="expire after e.g. 30m, 2h, 1d"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Apply one control, e.g. `fireline controls apply model_pin --app bot -p model=gpt-4o-2024-05-13`."""
+    scope = {k: v for k, v in {"app": app, "tenant": tenant, "user": user, "model": model, "tool": tool,
+                               "cohort": cohort}.items() if v is not None}
+    params: dict[str, Any] = {}
+    for item in param:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            fail(f"--param {item!r}: use KEY=VALUE")
+        params[key] = _value(raw)
+    body: dict[str, Any] = {"kind": kind, "scope": scope, "params": params, "incident_id": incident,
+                            "reason": reason}
+    if duration:
+        match = _DURATION.match(duration.strip())
+        if not match:
+            fail(f"--for {duration!r}: use a number and s, m, h or d (e.g. 30m)")
+        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        body["expires_at"] = (datetime.now(UTC) + delta).isoformat()
+    result = Api().post("/api/v1/controls", json=body)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    out.print(f"applied {result['kind']} {result['id']} at revision {result['revision']}")
+
+
+@controls_app.command("revert")
+def revert(control_id: str, reason: str | None = None) -> None:
+    """Revert a control: the behaviour before it comes back on the next request."""
+    result = Api().delete(f"/api/v1/controls/{control_id}", params={"reason": reason} if reason else {})
+    out.print(f"reverted {result['kind']} {result['id']} at revision {result['revision']}")
