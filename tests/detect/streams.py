@@ -44,6 +44,22 @@ def call(i: int, at: datetime, **over: Any) -> Call:
     return c
 
 
+def every(n: int, **over: Any) -> Shape:
+    """Every n-th call gets the overrides."""
+    def shape(i: int, c: Call) -> Call:
+        if i % n == 0:
+            c.update(over)
+        return c
+    return shape
+
+
+def always(**over: Any) -> Shape:
+    def shape(i: int, c: Call) -> Call:
+        c.update(over)
+        return c
+    return shape
+
+
 def spread(n: int, start: datetime, end: datetime, shape: Shape | None = None) -> list[Call]:
     """n calls evenly between start and end, each passed through shape(i, call)."""
     step = (end - start) / max(n, 1)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from fireline.db import Database
-from tests.detect.streams import Call, Captured, capture, history, recent, send
+from tests.detect.streams import Call, Captured, always, capture, every, history, recent, send
 from tests.support.fireline import Fireline, running
 
 BLOCK = [{"name": "moderation", "stage": "output", "action": "block"}]
@@ -33,21 +33,6 @@ class Spike:
     ids: list[str] = field(default_factory=list)
     also: list[str] = field(default_factory=list)  # steady calls that may be linked too (same signal)
     one_batch: bool = True  # the spike came in one request: all of it is linked to the first alert
-
-
-def every(n: int, **over: Any) -> Any:
-    def shape(i: int, c: Call) -> Call:
-        if i % n == 0:
-            c.update(over)
-        return c
-    return shape
-
-
-def always(**over: Any) -> Any:
-    def shape(i: int, c: Call) -> Call:
-        c.update(over)
-        return c
-    return shape
 
 
 def incidents_for(client: httpx.Client, key: str) -> list[dict[str, Any]]:
