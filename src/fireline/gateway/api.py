@@ -3,12 +3,16 @@ path), the aiohttp session and the writer started and stopped with the app."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 
-from fireline.gateway.proxy import Gateway
+from fireline.gateway.proxy import Gateway, respond
+from fireline.gateway.responses import error
+
+log = logging.getLogger("fireline.gateway")
 
 
 class _Endpoint:
@@ -27,9 +31,48 @@ router.routes.append(Route("/v1/chat/completions", _Endpoint("chat"), methods=["
 router.routes.append(Route("/v1/models", _Endpoint("models"), methods=["GET"], include_in_schema=False))
 
 
+class FastPath:
+    """Dispatches the two gateway paths before FastAPI's middleware and router (measured: they
+    cost about half as much CPU again as the proxying itself); everything else passes through."""
+
+    def __init__(self, inner: Any, gateway: Gateway) -> None:
+        self.inner, self.gateway = inner, gateway
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path, method = scope["path"], scope["method"]
+            if path == "/v1/chat/completions" and method == "POST":
+                await guarded(self.gateway.chat, scope, receive, send)
+                return
+            if path == "/v1/models" and method == "GET":
+                await guarded(self.gateway.models, scope, receive, send)
+                return
+        await self.inner(scope, receive, send)
+
+
+async def guarded(handler: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    started = False
+
+    async def tracking_send(message: dict[str, Any]) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await handler(scope, receive, tracking_send)
+    except Exception:
+        log.exception("gateway request failed")
+        if not started:
+            await respond(send, 500, error("internal gateway error; see the server log", "api_error"))
+
+
 async def startup(app: FastAPI) -> None:
-    app.state.gateway = Gateway(app)
-    await app.state.gateway.start()
+    gateway = app.state.gateway = Gateway(app)
+    await gateway.start()
+    # Starlette builds its middleware stack on the first ASGI call (the lifespan); wrap it.
+    if getattr(app, "middleware_stack", None) is None:
+        app.middleware_stack = app.build_middleware_stack()
+    app.middleware_stack = FastPath(app.middleware_stack, gateway)
 
 
 async def shutdown(app: FastAPI) -> None:

@@ -8,13 +8,15 @@ writer. Nothing on it touches the database (bar a key-cache miss every few secon
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import sys
 import time
 from typing import Any
 
 import aiohttp
 import orjson
-from ulid import ULID
 
 from fireline.auth.service import authenticate
 from fireline.config import AppConfig, get_settings
@@ -28,6 +30,13 @@ MAX_BODY = 16 * 1024 * 1024
 Send = Any
 Receive = Any
 FORWARD_PREFIX = b"x-upstream-"
+_ID_PREFIX = os.urandom(5).hex()
+_ID_SEQ = itertools.count()
+
+
+def call_id() -> str:
+    """Unique and time-ordered ("gw" + ms clock + process random + counter); ~10x cheaper than a ULID."""
+    return f"gw{int(time.time() * 1000):011x}{_ID_PREFIX}{next(_ID_SEQ) & 0xFFFFFFFF:08x}"
 
 
 class Reply(Exception):
@@ -57,13 +66,18 @@ class Gateway:
         self.timeout = aiohttp.ClientTimeout(total=None, connect=float(section.get("connect_timeout_s", 5)),
                                              sock_read=float(section.get("timeout_s", 120)))
         self.writer = CallWriter(self.db, self.config, batch_size=int(section.get("batch_size", 500)),
-                                 max_queue=int(section.get("max_queue", 100_000)))
+                                 max_queue=int(section.get("max_queue", 100_000)),
+                                 flush_interval=float(section.get("flush_interval_s", 0.05)))
         self.detectors = InlineDetectors(self.config.detectors)
         self.local_limiter = enforce.LocalLimiter()
+        self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
         self.session: aiohttp.ClientSession | None = None
         self.apps: dict[str, AppConfig] = {}
 
     async def start(self) -> None:
+        # The writer thread holds the GIL while it prepares a batch; a shorter switch interval
+        # (CPython default 5 ms) lets the event loop take it back sooner: lower p99 at equal CPU.
+        sys.setswitchinterval(self.switch_interval)
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, raise_for_status=False)
         self.writer.start()
@@ -158,7 +172,7 @@ class Call:
         self.tenant = _str(h(b"x-fireline-tenant"))
         self.cohort = _str(h(b"x-fireline-cohort"))
         self.stream = bool(body.get("stream"))
-        self.id = str(ULID())
+        self.id = call_id()
         self.out = enforce.Outcome()
         self.pending: dict[str, Any] = {
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
