@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from fireline.gateway.proxy import Gateway, respond
 from fireline.gateway.responses import error
@@ -38,7 +39,7 @@ class FastPath:
     def __init__(self, inner: Any, gateway: Gateway) -> None:
         self.inner, self.gateway = inner, gateway
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path, method = scope["path"], scope["method"]
             if path == "/v1/chat/completions" and method == "POST":
@@ -50,7 +51,7 @@ class FastPath:
         await self.inner(scope, receive, send)
 
 
-async def guarded(handler: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def guarded(handler: Any, scope: Scope, receive: Receive, send: Send) -> None:
     started = False
 
     async def tracking_send(message: dict[str, Any]) -> None:
