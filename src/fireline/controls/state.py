@@ -306,6 +306,7 @@ class ControlBook:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.config = config
+        self.limiter = RateLimiter()  # shared by every enforcer in this process (gateway)
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlState]]] = []
         self._state = ControlState.empty(config.apps)
