@@ -54,6 +54,7 @@ class Runtime:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.wake: asyncio.Event | None = None
         self.next_check: datetime | None = None
+        self.last_created: datetime | None = None
         self.hooks: list[Callable[[Session, Event, datetime], list[Event]]] = []  # obligations on events
 
     def submit(self, event: Event) -> None:
@@ -117,6 +118,9 @@ def route(session: Session, rt: Runtime, event: Event, now: datetime) -> list[De
     if not names:
         return []
     message = messages.build(inc, event.name, event.data, now)
+    if rt.last_created is not None and now <= rt.last_created:  # keeps creation order = event order
+        now = rt.last_created + timedelta(microseconds=1)
+    rt.last_created = now
     rows = [Delivery(id=f"DLV-{ULID()}", incident_id=inc.id, event=event.name, channel=name,
                      channel_type=rt.cfg.notifications.channels[name].type, message=message, status="pending",
                      attempts=0, created_at=now, next_attempt_at=now) for name in names]
@@ -147,19 +151,49 @@ def drain(rt: Runtime) -> int:
 
 # --- sending ---------------------------------------------------------------------------------
 
-def claim_due(rt: Runtime, now: datetime, limit: int = 50) -> list[Delivery]:
+def claim_due(rt: Runtime, now: datetime, limit: int = 100) -> list[list[Delivery]]:
+    """Due deliveries, grouped per (incident, channel) in creation order. A group is skipped while
+    an older delivery of the same pair waits for a retry, so a receiver sees an incident's
+    messages in order (PagerDuty must not get `resolve` before `trigger`)."""
     with rt.db.session() as s:
-        due = list(s.scalars(select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-                             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)))
-    claimed: list[Delivery] = []
-    for d in due:
-        with rt.db.writing() as s:
-            done = s.execute(update(Delivery).where(Delivery.id == d.id, Delivery.status == "pending",
-                                                    Delivery.next_attempt_at == d.next_attempt_at)
-                             .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
-        if done.rowcount:  # type: ignore[attr-defined]
-            claimed.append(d)
+        pending = list(s.scalars(select(Delivery).where(Delivery.status == "pending")
+                                 .order_by(Delivery.created_at, Delivery.id).limit(limit * 4)))
+    groups: dict[tuple[str, str], list[Delivery]] = {}
+    blocked: set[tuple[str, str]] = set()
+    for d in pending:
+        key = (d.incident_id, d.channel)
+        if key in blocked:
+            continue
+        if d.next_attempt_at is not None and d.next_attempt_at > now:
+            blocked.add(key)  # the head of this pair is backing off (or being sent): keep order
+            continue
+        groups.setdefault(key, []).append(d)
+    claimed: list[list[Delivery]] = []
+    budget = limit
+    for group in groups.values():
+        if budget <= 0:
+            break
+        taken: list[Delivery] = []
+        for d in group[:budget]:
+            with rt.db.writing() as s:
+                done = s.execute(update(Delivery).where(Delivery.id == d.id, Delivery.status == "pending",
+                                                        Delivery.next_attempt_at == d.next_attempt_at)
+                                 .values(next_attempt_at=now + LEASE).execution_options(synchronize_session=False))
+            if not done.rowcount:  # type: ignore[attr-defined]
+                break  # another worker took it: leave the rest of the pair to that worker
+            taken.append(d)
+        budget -= len(taken)
+        if taken:
+            claimed.append(taken)
     return claimed
+
+
+def release(rt: Runtime, rows: list[Delivery], now: datetime) -> None:
+    """Hand claimed deliveries back (their pair's head failed; they go after its retry)."""
+    if rows:
+        with rt.db.writing() as s:
+            s.execute(update(Delivery).where(Delivery.id.in_([d.id for d in rows]), Delivery.status == "pending")
+                      .values(next_attempt_at=now).execution_options(synchronize_session=False))
 
 
 def record(rt: Runtime, d: Delivery, outcome: str | None, error: channels.DeliveryError | None,
@@ -188,7 +222,7 @@ def record(rt: Runtime, d: Delivery, outcome: str | None, error: channels.Delive
             append_timeline(s, d.incident_id, kind, ACTOR, data, at=now)
 
 
-async def send_one(rt: Runtime, d: Delivery, client: httpx.AsyncClient) -> None:
+async def send_one(rt: Runtime, d: Delivery, client: httpx.AsyncClient) -> bool:
     channel = rt.cfg.notifications.channels.get(d.channel)
     outcome: str | None = None
     error: channels.DeliveryError | None = None
@@ -203,6 +237,14 @@ async def send_one(rt: Runtime, d: Delivery, client: httpx.AsyncClient) -> None:
             log.exception("comms: sender %s crashed", d.channel_type)
             error = channels.DeliveryError(f"{type(exc).__name__}: {exc}")
     await asyncio.to_thread(record, rt, d, outcome, error, rt.clock())
+    return error is None or error.permanent
+
+
+async def send_group(rt: Runtime, group: list[Delivery], client: httpx.AsyncClient) -> None:
+    for i, d in enumerate(group):
+        if not await send_one(rt, d, client):
+            await asyncio.to_thread(release, rt, group[i + 1:], rt.clock())
+            return
 
 
 Periodic = Callable[[Runtime, datetime], None]
@@ -219,9 +261,9 @@ async def tick(rt: Runtime, client: httpx.AsyncClient, periodic: list[Periodic])
             except Exception:
                 log.exception("comms: periodic check %s failed", getattr(check, "__name__", check))
         await asyncio.to_thread(drain, rt)
-    due = await asyncio.to_thread(claim_due, rt, rt.clock())
-    if due:
-        await asyncio.gather(*(send_one(rt, d, client) for d in due))
+    groups = await asyncio.to_thread(claim_due, rt, rt.clock())
+    if groups:
+        await asyncio.gather(*(send_group(rt, g, client) for g in groups))
 
 
 async def worker(rt: Runtime, periodic: list[Periodic]) -> None:
