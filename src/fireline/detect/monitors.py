@@ -128,32 +128,42 @@ class Monitor:
             s = self.series[group] = Series()
         return s
 
-    def observe(self, fact: Fact, touched: set[tuple[Monitor, str]]) -> None:
-        num, score, tools = self.measure(fact)
+    def collect(self, fact: Fact, groups: list[str], acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+        """Add one call (or report) to the batch accumulator `acc`; hits go straight to the series."""
         is_report = fact.report_kind is not None
+        if self.d.signal == "findings" and not fact.findings and not is_report:
+            num, score, tools = 0.0, 0.0, None
+        else:
+            num, score, tools = self.measure(fact)
         if is_report and num == 0:
             return
         den = 0 if is_report else 1
-        bins = None
+        latency = None
         if self.d.signal == "latency" and not is_report:
             if fact.latency is None:
                 den = 0  # no latency known: not a sample
             else:
-                bins = {latency_bin(fact.latency): 1}
-        keep = num > 0 or (self.d.signal in ("latency", "cost") and score > 0)
+                latency = latency_bin(fact.latency)
+        keep = num > 0 or (score > 0 and self.d.signal in ("latency", "cost"))
         # A finding on one tool call counts for that tool's group only.
         hit_groups = set(self.groups(fact, tools)) if tools is not None and "tool" in self.d.group_by else None
-        for group in self.groups(fact):
-            s = self.get(group)
-            if s is None:
-                continue
+        for group in groups:
             hit = hit_groups is None or group in hit_groups
-            s.add(fact.minute, num if hit else 0.0, den, bins)
+            slot = acc.get((self, group, fact.minute))
+            if slot is None:
+                slot = acc[(self, group, fact.minute)] = [0.0, 0, None]
+            if hit:
+                slot[0] += num
+            slot[1] += den
+            if latency is not None:
+                if slot[2] is None:
+                    slot[2] = {}
+                slot[2][latency] = slot[2].get(latency, 0) + 1
             if keep and hit:
-                s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
-                                  fact.prompt_version, fact.tools))
-            if not self.shift:  # data can only raise a volume: drops are the clock's job
-                touched.add((self, group))
+                s = self.get(group)
+                if s is not None:
+                    s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
+                                      fact.prompt_version, fact.tools))
 
     # ---- evaluating ----
     def ranges(self, now_minute: int) -> tuple[int, int, int]:
@@ -275,14 +285,27 @@ class Engine:
         return int(self.clock() // 60)
 
     def observe(self, facts: Iterable[Fact]) -> None:
-        touched: set[tuple[Monitor, str]] = set()
+        """Count a batch: accumulated per monitor x group x minute first, then one add per slot."""
         now_minute = self.now_minute()
+        acc: dict[tuple[Monitor, str, int], list[Any]] = {}
         with self.lock:
             for fact in facts:
                 if fact.minute > now_minute:
                     fact.minute = now_minute  # a clock ahead of ours: count it as now
+                by_keys: dict[tuple[str, ...], list[str]] = {}
                 for mon in self.monitors:
-                    mon.observe(fact, touched)
+                    groups = by_keys.get(mon.d.group_by)
+                    if groups is None:
+                        groups = by_keys[mon.d.group_by] = mon.groups(fact)
+                    mon.collect(fact, groups, acc)
+            touched: dict[tuple[Monitor, str], None] = {}
+            for (mon, group, minute), (num, den, bins) in acc.items():
+                s = mon.get(group)
+                if s is None:
+                    continue
+                s.add(minute, num, den, bins)
+                if not mon.shift:  # data can only raise a volume: drops are the clock's job
+                    touched[(mon, group)] = None
             fired = self._evaluate(touched, now_minute)
         if fired:
             self.emit(fired)
