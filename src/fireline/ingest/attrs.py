@@ -36,17 +36,13 @@ def any_value(v: Any, depth: int = 0) -> Any:
 
 
 def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
-    """KeyValue list to a dict (the last of repeated keys wins)."""
+    """KeyValue list to a dict (the last of repeated keys wins). Hot path: a non-empty string
+    value (most attributes) is read without WhichOneof, one upb crossing fewer."""
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
-        kind = v.WhichOneof("value")
-        if kind == "string_value":
-            out[kv.key] = v.string_value
-        elif kind == "int_value":
-            out[kv.key] = v.int_value
-        else:
-            out[kv.key] = any_value(v)
+        s = v.string_value
+        out[kv.key] = s if s else any_value(v)
     return out
 
 

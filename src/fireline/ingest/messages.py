@@ -134,33 +134,46 @@ def _sub(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def oi_message(fields: dict[str, Any]) -> tuple[Message, list[ToolCall]]:
     """One OpenInference message from its `message.*` fields."""
-    f = _sub(fields, "message.") or fields
+    f: dict[str, Any] = {}
+    nested = False
+    for key, value in fields.items():
+        if key.startswith("message."):
+            key = key[8:]
+        f[key] = value
+        if not nested and key.startswith(("contents.", "tool_calls.")):
+            nested = True
     role = as_str(f.get("role"), 64) or "user"
-    parts: list[dict[str, Any]] = []
-    if f.get("content") is not None:
-        parts.append({"type": "text", "text": as_str(f["content"]) or ""})
-    for c in indexed(_sub(f, "contents.")):
-        c = _sub(c, "message_content.") or c
-        if c.get("text") is not None or c.get("type") in (None, "text"):
-            parts.append({"type": "text", "text": as_str(c.get("text")) or ""})
-        else:
-            part: dict[str, Any] = {"type": as_str(c.get("type"), 32) or "other"}
-            url = c.get("image.image.url")
-            if isinstance(url, str) and not url.startswith("data:"):
-                part["uri"] = url[:2000]
-            parts.append(part)
-    for tc in indexed(_sub(f, "tool_calls.")):
-        tc = _sub(tc, "tool_call.") or tc
-        call = _part({"type": "tool_call", "id": tc.get("id"), "name": tc.get("function.name"),
-                      "arguments": tc.get("function.arguments")})
-        if call:
-            parts.append(call)
-    msg: Message = {"role": role, "content": _content(parts)}
+    content = f.get("content")
+    if not nested:  # the common case: role and content only
+        msg: Message = {"role": role, "content": as_str(content) or ""}
+        calls: list[ToolCall] = []
+    else:
+        parts: list[dict[str, Any]] = []
+        if content is not None:
+            parts.append({"type": "text", "text": as_str(content) or ""})
+        for c in indexed(_sub(f, "contents.")):
+            c = _sub(c, "message_content.") or c
+            if c.get("text") is not None or c.get("type") in (None, "text"):
+                parts.append({"type": "text", "text": as_str(c.get("text")) or ""})
+            else:
+                part: dict[str, Any] = {"type": as_str(c.get("type"), 32) or "other"}
+                url = c.get("image.image.url")
+                if isinstance(url, str) and not url.startswith("data:"):
+                    part["uri"] = url[:2000]
+                parts.append(part)
+        for tc in indexed(_sub(f, "tool_calls.")):
+            tc = _sub(tc, "tool_call.") or tc
+            call = _part({"type": "tool_call", "id": tc.get("id"), "name": tc.get("function.name"),
+                          "arguments": tc.get("function.arguments")})
+            if call:
+                parts.append(call)
+        msg = {"role": role, "content": _content(parts)}
+        calls = _tool_calls_of(parts)
     if isinstance(f.get("name"), str):
         msg["name"] = f["name"][:200]
     if isinstance(f.get("tool_call_id"), str):
         msg["tool_call_id"] = f["tool_call_id"][:200]
-    return msg, _tool_calls_of(parts)
+    return msg, calls
 
 
 def oi_messages(flat: dict[str, Any]) -> tuple[list[Message], list[ToolCall]]:

@@ -265,8 +265,12 @@ def _attach(nodes: dict[bytes, Node], parents: dict[bytes, bytes], llm: list[Nod
             call["retrieval"].extend(child.piece)
         else:
             call["guardrails"].append(child.piece)
+    tools_of: dict[str, dict[str, str]] = {}
     for node in llm:  # tool calls the model asked for, classified read/write from the app's config
-        tools = config.app(node.piece["app"]).tools
+        app = node.piece["app"]
+        if app not in tools_of:
+            tools_of[app] = dict(config.app(app).tools)
+        tools = tools_of[app]
         for tc in node.piece["tool_calls"]:
             if "kind" not in tc and tc.get("name") in tools:
                 tc["kind"] = tools[tc["name"]]

@@ -266,8 +266,10 @@ def llm_call(span: Any, attrs: dict[str, Any], app: str, environment: str | None
         "cost_usd": as_float(_first(plain, "fireline.cost_usd", "llm.cost.total", "gen_ai.usage.cost")),
         "status": "error" if error else "ok",
         "tool_calls": tool_calls,
-        "retrieval": retrieval_of(plain, groups.get("retrieval.documents."), span.name),
-        "guardrails": guardrails_of(plain, groups.get("gen_ai.guardrail.")) + ev_guards,
+        "retrieval": retrieval_of(plain, groups.get("retrieval.documents."), span.name)
+        if "retrieval.documents." in groups or "gen_ai.retrieval.documents" in plain else [],
+        "guardrails": guardrails_of(plain, groups.get("gen_ai.guardrail.")) + ev_guards
+        if "gen_ai.guardrail." in groups or ev_guards else [],
     }
     if call["cost_usd"] is not None and call["cost_usd"] < 0:
         call["cost_usd"] = None

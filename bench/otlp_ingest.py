@@ -1,0 +1,77 @@
+"""OTLP/HTTP ingest end to end: Fireline vs Arize Phoenix on the same load and machine.
+
+Starts `fireline serve` on a fresh SQLite database, then runs ../shared/peers/otlp_ingest.py
+against it (the same script that measured Phoenix): N synthetic LLM spans (OpenInference +
+GenAI attributes, ~1 KB prompt, 4 spans/trace, ~1 % errors) as protobuf
+ExportTraceServiceRequests of 500 spans, one keep-alive sender, then polls
+GET /api/v1/calls/count?app=<project> until every span is a stored, queryable call.
+Prints Fireline beside Phoenix's recorded figures (shared/peers/README.md) and a RESULT line.
+Target: >= 10,000 spans/s end to end on SQLite, < 300 MB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _server import ADMIN, cpu_seconds, fireline_server  # noqa: E402
+
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "otlp_ingest.py"
+# Phoenix 20.26.1 on SQLite, this machine, 20k spans (shared/peers/README.md, section 3)
+PHOENIX = {"accept_spans_per_s": 1932.0, "e2e_spans_per_s": 42.0, "target_peak_rss_mb": 861.0,
+           "cpu_ms_per_span": 23.5}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--timeout", type=float, default=300)
+    args = ap.parse_args()
+    if not PEER.exists():
+        raise SystemExit(f"missing {PEER} (the shared peers directory beside the project)")
+    with fireline_server() as (url, pid):
+        key = httpx.post(f"{url}/api/v1/keys", json={"role": "ingest", "name": "otlp-bench"},
+                         headers={"Authorization": f"Bearer {ADMIN}"}).json()["key"]
+        # the peer's url: counter cannot send a header, so count with curl (viewer-level admin token)
+        count = (f"cmd:curl -sf -H 'Authorization: Bearer {ADMIN}' '{url}/api/v1/calls/count?app={{project}}'"
+                 " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"count\"])'")
+        cmd = [sys.executable, str(PEER), "--url", f"{url}/v1/traces", "--n", str(args.n), "--batch", str(args.batch),
+               "--count", count, "--header", f"Authorization: Bearer {key}", "--target-pid", str(pid),
+               "--poll-s", "0.1", "--timeout", str(args.timeout)]
+        print("$", " ".join(shlex.quote(c) for c in cmd).replace(key, "<ingest key>").replace(ADMIN, "<admin>"),
+              flush=True)
+        cpu0 = cpu_seconds(pid)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout + 300)
+        cpu = cpu_seconds(pid) - cpu0
+    print(proc.stdout.strip())
+    if proc.returncode != 0:
+        print(proc.stderr.strip()[-3000:])
+        raise SystemExit(f"peer script failed with exit code {proc.returncode}")
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), "")
+    got = dict(re.findall(r"(\w+)=(\S+)", line))
+    ours = {"accept_spans_per_s": float(got["accept_spans_per_s"]), "e2e_spans_per_s": float(got["e2e_spans_per_s"]),
+            "target_peak_rss_mb": float(got["target_peak_rss_mb"]), "cpu_ms_per_span": cpu * 1000 / args.n}
+    print(f"\n{'':28}{'Fireline':>12}{'Phoenix':>12}{'ratio':>10}")
+    for name, better in (("accept_spans_per_s", "higher"), ("e2e_spans_per_s", "higher"),
+                         ("target_peak_rss_mb", "lower"), ("cpu_ms_per_span", "lower")):
+        ratio = ours[name] / PHOENIX[name] if better == "higher" else PHOENIX[name] / max(ours[name], 1e-9)
+        print(f"{name:28}{ours[name]:>12,.1f}{PHOENIX[name]:>12,.1f}{ratio:>9.1f}x")
+    ok = got.get("complete") == "1" and ours["e2e_spans_per_s"] >= 10_000 and ours["target_peak_rss_mb"] < 300
+    print(f"RESULT n={args.n} complete={got.get('complete')} e2e_spans_per_s={ours['e2e_spans_per_s']:.0f} "
+          f"accept_spans_per_s={ours['accept_spans_per_s']:.0f} peak_rss_mb={ours['target_peak_rss_mb']:.0f} "
+          f"cpu_ms_per_span={ours['cpu_ms_per_span']:.3f} "
+          f"vs_phoenix_e2e={ours['e2e_spans_per_s'] / PHOENIX['e2e_spans_per_s']:.0f}x "
+          f"vs_phoenix_rss={PHOENIX['target_peak_rss_mb'] / max(ours['target_peak_rss_mb'], 1):.1f}x "
+          f"target_met={int(ok)}")
+
+
+if __name__ == "__main__":
+    main()
