@@ -25,8 +25,8 @@ def timeline(client: httpx.Client, incident_id: str, kind: str) -> list[dict[str
 
 
 def test_lifecycle_reaches_every_channel(db: Database) -> None:
-    with http_receiver() as http, smtp_receiver() as (port, mailbox):
-        with running(db, comms_config(http, port)) as fl, fl.client("responder") as c:
+    with (http_receiver() as http, smtp_receiver() as (port, mailbox),
+          running(db, comms_config(http, port)) as fl, fl.client("responder") as c):
             inc = c.post("/api/v1/incidents", json=DECLARE).json()  # opened, then acknowledged (declared)
             iid = inc["id"]
             assert c.post(f"/api/v1/incidents/{iid}/contain").status_code == 200
