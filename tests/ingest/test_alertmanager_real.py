@@ -95,10 +95,9 @@ def test_real_alertmanager_fires_and_resolves(db: Database, tmp_path: Path,
         assert fired.title == "support-bot refusals at 4x baseline"
 
         with fl.client("responder") as http:  # the incidents part opened one for the group
-            resp = http.get("/api/v1/incidents")
-            if resp.status_code == 200:
-                incidents = resp.json()["incidents"]
-                assert any(i["type"] == "capability_loss" and "support-bot" in i["apps"] for i in incidents)
+            incidents = http.get("/api/v1/incidents").json()["incidents"]
+            assert [(i["type"], i["severity"], i["apps"]) for i in incidents] == [
+                ("capability_loss", "P2", ["support-bot"])]
 
         resolved = {**alert, "endsAt": datetime.now(UTC).isoformat()}
         assert httpx.post(f"{am}/api/v2/alerts", json=[resolved], timeout=5).status_code == 200

@@ -30,6 +30,13 @@ def test_alertmanager_fixtures_and_validation(db: Database, captured: list[tuple
         assert alert.details["alerts"][0]["fingerprint"] == "c6eadffa33fcdf37"
         assert alert.details["alerts"][0]["ends_at"] is None
 
+        with fl.client("responder") as reader:  # one incident for the group (the incidents part)
+            opened = reader.get("/api/v1/incidents").json()["incidents"]
+            assert [(i["type"], i["severity"], i["apps"]) for i in opened] == [("availability", "P0", ["support-bot"])]
+        assert http.post(AM, json=firing).status_code == 200  # a repeat attaches, no second incident
+        with fl.client("responder") as reader:
+            assert len(reader.get("/api/v1/incidents").json()["incidents"]) == 1
+
         resp = http.post(AM, json=fixture_json("alertmanager_resolved.json"))
         topic, alert = captured[-1]
         assert resp.status_code == 200 and topic == "alert.resolved"
