@@ -8,6 +8,7 @@ import typer
 
 from fireline.cli import admin, calls, demo, drill
 from fireline.cli import changes as changes_cli
+from fireline.cli import comms as comms_cli
 from fireline.cli import controls as controls_cli
 from fireline.cli import incidents as incidents_cli
 from fireline.cli import upstream as upstream_cli
@@ -29,6 +30,7 @@ app.add_typer(incidents_cli.evidence_app, name="evidence")
 app.command("blast-radius")(incidents_cli.blast_radius)
 app.command("contain")(controls_cli.contain)
 app.add_typer(controls_cli.controls_app, name="controls")
+comms_cli.register(app)  # incident update, obligations, high-risk, postmortem(s), root-cause, action
 
 
 @app.command()

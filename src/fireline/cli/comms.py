@@ -1,0 +1,126 @@
+"""Comms and post-mortem commands, through the HTTP API:
+
+    fireline incident update INC --message ... [--public]
+    fireline obligations INC [--met OID --note ...] [--json]
+    fireline high-risk INC [--reason ...] [--consequences ...] [--clear]
+    fireline postmortem INC [--format md|html|json] [--out FILE]
+    fireline postmortems [--overdue]
+    fireline root-cause INC --category prompt --factor ... [--factor ...] [--summary ...] [--finding ...]
+    fireline action INC --title ... --owner ... --due YYYY-MM-DD
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fireline.cli.client import Api, fail
+
+out = Console()
+
+
+def update(incident_id: str, message: str = typer.Option(..., "--message", "-m", help="what is known and next"),
+           public: bool = typer.Option(False, "--public", help="also post it on the public status page")) -> None:
+    """Post an update on an incident (internal; with --public also on the status page)."""
+    u = Api().post(f"/api/v1/incidents/{incident_id}/updates", json={"message": message, "public": public})
+    out.print(f"{incident_id}: {'public' if u['public'] else 'internal'} update posted at {u['at']}")
+
+
+def _obligation_table(obs: list[dict[str, Any]]) -> Table:
+    table = Table("id", "obligation", "deadline (UTC)", "status", "missing contents")
+    for o in obs:
+        table.add_row(o["id"], o["title"], o["deadline"][:16].replace("T", " "), o["status"],
+                      ", ".join(o["missing"]) or "-")
+    return table
+
+
+def obligations(incident_id: str, met: str | None = typer.Option(None, "--met", help="mark this obligation met"),
+                note: str | None = typer.Option(None, "--note", help="with --met: how it was met"),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Disclosure obligations (GDPR Art. 33/34) of an incident, with deadlines and required contents."""
+    api = Api()
+    if met:
+        api.post(f"/api/v1/incidents/{incident_id}/obligations/{met}/met", json={"note": note})
+    obs = api.get(f"/api/v1/incidents/{incident_id}/obligations")["obligations"]
+    if as_json:
+        out.print_json(json.dumps(obs))
+        return
+    if not obs:
+        out.print(f"{incident_id}: no disclosure obligations")
+        return
+    out.print(_obligation_table(obs))
+
+
+def high_risk(incident_id: str, reason: str | None = typer.Option(None, "--reason"),
+              consequences: str | None = typer.Option(None, "--consequences", help="likely consequences"),
+              clear: bool = typer.Option(False, "--clear", help="mark it not high-risk")) -> None:
+    """Mark an incident high-risk to the individuals (opens the GDPR Art. 34 obligation)."""
+    r = Api().post(f"/api/v1/incidents/{incident_id}/high-risk",
+                   json={"high_risk": not clear, "reason": reason, "likely_consequences": consequences})
+    out.print(_obligation_table(r["obligations"]) if r["obligations"] else f"{incident_id}: no obligations")
+
+
+def postmortem(incident_id: str, format: str = typer.Option("md", "--format", help="md, html or json"),
+               out_file: Path | None = typer.Option(None, "--out", help="write to this file")) -> None:
+    """Generate the post-mortem of an incident."""
+    if format not in ("md", "html", "json"):
+        fail(f"--format must be md, html or json, not {format!r}")
+    body = Api().get(f"/api/v1/incidents/{incident_id}/postmortem", params={"format": format})
+    text = json.dumps(body, indent=2) if isinstance(body, dict) else body.decode()
+    if out_file:
+        out_file.write_text(text)
+        out.print(f"wrote {out_file}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
+def postmortems(overdue: bool = typer.Option(False, "--overdue", help="only the overdue ones")) -> None:
+    """Post-mortems of resolved incidents: due dates, completion, overdue."""
+    rows = Api().get("/api/v1/postmortems", params={"overdue": str(overdue).lower()})["postmortems"]
+    table = Table("incident", "sev", "title", "resolved", "due", "status")
+    for r in rows:
+        state = "done" if r["completed_at"] else ("[red]overdue[/red]" if r["overdue"] else "open")
+        table.add_row(r["incident_id"], r["severity"], r["title"][:40], (r["resolved_at"] or "")[:10], r["due"] or "",
+                      state)
+    out.print(table)
+
+
+def root_cause(incident_id: str, category: str | None = typer.Option(None, "--category",
+                                                                    help="model, prompt, data, config or infra"),
+               factor: list[str] = typer.Option([], "--factor", help="a contributing factor (repeatable)"),
+               summary: str | None = typer.Option(None, "--summary"),
+               finding: str | None = typer.Option(None, "--finding", help="the blameless finding, in words")) -> None:
+    """Record the root cause of an incident (replaces the previous record)."""
+    rc = Api().request("PUT", f"/api/v1/incidents/{incident_id}/root-cause",
+                       json={"category": category, "factors": factor, "summary": summary, "finding": finding})
+    out.print(f"{incident_id}: root cause {rc['category'] or '-'}; factors: {'; '.join(rc['factors']) or '-'}")
+
+
+def action(incident_id: str, title: str = typer.Option(..., "--title"), owner: str = typer.Option(..., "--owner"),
+           due: str = typer.Option(..., "--due", help="YYYY-MM-DD")) -> None:
+    """Add a post-mortem action item with an owner and a due date."""
+    try:
+        date.fromisoformat(due)
+    except ValueError:
+        fail(f"--due must be a date such as 2026-12-04, not {due!r}")
+    a = Api().post(f"/api/v1/incidents/{incident_id}/actions", json={"title": title, "owner": owner, "due": due})
+    out.print(f"{incident_id}: action #{a['id']} for {a['owner']}, due {a['due']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `incident update` to the incidents part's group, and the top-level commands."""
+    from fireline.cli.incidents import incident_app
+
+    incident_app.command("update")(update)
+    app.command("obligations")(obligations)
+    app.command("high-risk")(high_risk)
+    app.command("postmortem")(postmortem)
+    app.command("postmortems")(postmortems)
+    app.command("root-cause")(root_cause)
+    app.command("action")(action)
