@@ -83,7 +83,7 @@ def test_a_failed_snapshot_means_no_control(fl: Fireline, monkeypatch: pytest.Mo
     assert "control.applied" not in [e["kind"] for e in timeline(fl, inc["id"])]
 
 
-@pytest.mark.parametrize(("type_", "primary", "secondary"), [
+PLAYBOOKS = [
     ("data_leakage", ["kill_switch"], ["rate_limit"]),
     ("harmful_output", ["guardrail_threshold"], ["prompt_pin"]),
     ("agentic_harm", ["read_only"], ["disable_tool", "disable_tool"]),
@@ -91,25 +91,31 @@ def test_a_failed_snapshot_means_no_control(fl: Fireline, monkeypatch: pytest.Mo
     ("quality_degradation", ["model_pin"], []),
     ("hallucination", ["prompt_pin"], []),
     ("cost_runaway", ["rate_limit"], []),
-])
-def test_playbooks_apply_primary_then_all(fl: Fireline, type_: str, primary: list[str],
-                                          secondary: list[str]) -> None:
-    inc = declare(fl, type_)
-    with fl.client("responder") as c:
-        first = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
-        assert first.status_code == 201, first.text
-        assert [x["kind"] for x in first.json()["controls"]] == primary
-        assert all(x["scope"].get("app") == "bot" and x["incident_id"] == inc["id"] for x in first.json()["controls"])
-        assert incident(fl, inc["id"])["state"] == "contained"
-        both = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={"all": True}).json()["controls"]
-        assert [x["kind"] for x in both] == primary + secondary
-    enf = fl.app.state.controls.current().for_request(app="bot", user="u", tenant="t")
-    if type_ == "quality_degradation":
-        assert enf.model is not None and enf.model[1] == "gpt-4o-2024-05-13"  # the previous model
-    if type_ == "hallucination":
-        assert enf.prompt is not None and enf.prompt[1] == "v11"
-    if type_ == "agentic_harm":
-        assert set(enf.disabled_tools) == {"issue_refund", "cancel_order"}
+]
+
+
+def test_playbooks_apply_primary_then_all(fl: Fireline) -> None:
+    for type_, primary, secondary in PLAYBOOKS:
+        inc = declare(fl, type_)
+        with fl.client("responder") as c:
+            first = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
+            assert first.status_code == 201, first.text
+            assert [x["kind"] for x in first.json()["controls"]] == primary, type_
+            assert all(x["scope"].get("app") == "bot" and x["incident_id"] == inc["id"]
+                       for x in first.json()["controls"])
+            assert incident(fl, inc["id"])["state"] == "contained"
+            both = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={"all": True}).json()["controls"]
+            assert [x["kind"] for x in both] == primary + secondary, type_
+            enf = fl.app.state.controls.current().for_request(app="bot", user="u", tenant="t")
+            if type_ == "quality_degradation":
+                assert enf.model is not None and enf.model[1] == "gpt-4o-2024-05-13"  # the previous model
+            if type_ == "hallucination":
+                assert enf.prompt is not None and enf.prompt[1] == "v11"
+            if type_ == "agentic_harm":
+                assert set(enf.disabled_tools) == {"issue_refund", "cancel_order"}
+            for control in c.get("/api/v1/controls").json()["controls"]:
+                assert c.delete(f"/api/v1/controls/{control['id']}").status_code == 200
+            assert not fl.app.state.controls.current().for_request(app="bot").active
 
 
 def test_playbook_needs_an_applicable_action(fl: Fireline) -> None:
