@@ -62,6 +62,8 @@ class Drill:
         self.api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
         self.canary = f"CANARY-DRILL-{secrets.token_hex(6)}"
         self.inject_id: str | None = None
+        self.model = "drill-model"
+        self.prompt_version: str | None = None
 
     # -- the fault -------------------------------------------------------------------------
     def _fault_params(self) -> dict[str, Any]:
@@ -69,6 +71,11 @@ class Drill:
         outputs = [o.replace("{canary}", self.canary) for o in outputs]
         params: dict[str, Any] = {"output": outputs[0] if outputs else "", "outputs": outputs,
                                   "cohort": self.cohort}
+        # The fault belongs to the version in service now: a rollback (model or prompt pin) ends it.
+        when = {"model": self.model}
+        if self.prompt_version:
+            when["prompt_version"] = self.prompt_version
+        params["when"] = when
         if self.s.fault.tool_calls:
             params["tool_calls"] = self.s.fault.tool_calls
         if self.s.fault.usage:
@@ -78,6 +85,12 @@ class Drill:
         return params
 
     def _setup(self) -> None:
+        registry = self.api.get("/api/v1/controls/registry")
+        if registry.status_code == 200:
+            app = registry.json().get("apps", {}).get(self.app) or {}
+            self.model = app.get("current_model") or self.model
+            prompts = app.get("prompts") or []
+            self.prompt_version = prompts[0]["version"] if prompts else None
         if self.s.canary:
             tenant = self.s.canary.get("tenant", "drill-other-tenant")
             self.api.post("/api/v1/canaries", json={"tenant": tenant, "token": self.canary}).raise_for_status()
@@ -90,13 +103,15 @@ class Drill:
 
     # -- traffic ---------------------------------------------------------------------------
     def _request(self, http: httpx.Client, prompt: str, n: int) -> httpx.Response:
-        body: dict[str, Any] = {"model": "drill-model", "user": f"{self.cohort}-u{n % 7}",
+        body: dict[str, Any] = {"model": self.model, "user": f"{self.cohort}-u{n % 7}",
                                 "messages": [{"role": "user", "content": prompt}]}
         if self.s.traffic.tools:
             body["tools"] = [{"type": "function", "function": {"name": t, "parameters": {"type": "object"}}}
                              for t in self.s.traffic.tools]
         headers = {"X-Fireline-App": self.app, "X-Fireline-Cohort": self.cohort,
                    "X-Fireline-Tenant": "drill-tenant", "X-Fireline-Session": f"{self.cohort}-s{n % 3}"}
+        if self.prompt_version:
+            headers["X-Fireline-Prompt-Version"] = self.prompt_version
         if self.s.traffic.retrieval:
             headers["X-Fireline-Retrieval"] = ",".join(self.s.traffic.retrieval)
         return http.post("/v1/chat/completions", json=body, headers=headers)

@@ -8,9 +8,12 @@ block_patterns, inject. Pure functions over the request body and the completion 
 from __future__ import annotations
 
 import math
+import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from fireline.config import AppConfig
 from fireline.gateway import inline
@@ -171,17 +174,43 @@ def filter_tools(body: dict[str, Any], enf: Any, app: AppConfig, out: Outcome) -
         body.pop("parallel_tool_calls", None)
 
 
-def injected(enf: Any, model: str, cohort: str | None) -> dict[str, Any] | None:
-    """The drill's scripted bad answer, only for its cohort."""
+def injected(enf: Any, model: str, cohort: str | None, prompt_version: str | None) -> dict[str, Any] | None:
+    """The drill's scripted bad answer, only for its cohort.
+
+    params: output (or outputs, one picked per request), tool_calls ({name, arguments} or OpenAI
+    form), usage, and `when` ({model?, prompt_version?}): the fault follows the version that is in
+    effect after pins, so rolling back the model or prompt ends it, as it would a real regression.
+    """
     control = enf.inject
     if control is None:
         return None
-    want = control.params.get("cohort")
+    params = control.params
+    want = params.get("cohort")
     if want and want != cohort:
+        return None
+    when = params.get("when") or {}
+    if "model" in when and when["model"] != model:
+        return None
+    if "prompt_version" in when and when["prompt_version"] != prompt_version:
         return None
     from fireline.gateway.responses import completion
 
-    return completion(str(control.params.get("output", "")), model, control.params.get("tool_calls"))
+    outputs = params.get("outputs") or [params.get("output", "")]
+    text = str(random.choice(outputs)) if outputs else ""
+    calls = [_tool_call(c, i) for i, c in enumerate(params.get("tool_calls") or [])]
+    usage = params.get("usage")
+    if usage:
+        usage = {**usage, "total_tokens": int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))}
+    return completion(text or None if calls else text, model, calls or None, usage=usage)
+
+
+def _tool_call(call: dict[str, Any], i: int) -> dict[str, Any]:
+    if "function" in call:
+        return call
+    args = call.get("arguments", {})
+    return {"id": f"call_drill_{i}", "type": "function",
+            "function": {"name": call.get("name", "unknown"),
+                         "arguments": args if isinstance(args, str) else orjson.dumps(args).decode()}}
 
 
 def after(enf: Any, comp: dict[str, Any], app: AppConfig, out: Outcome, detectors: inline.InlineDetectors,

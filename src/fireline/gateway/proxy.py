@@ -178,7 +178,7 @@ class Call:
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
             "session": _str(h(b"x-fireline-session")), "prompt_version": _str(h(b"x-fireline-prompt-version")),
             "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
-            "status": "ok"}
+            "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok"}
 
     def reply_headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-fireline-call-id", self.id.encode())]
@@ -223,7 +223,8 @@ class Call:
             if stop is not None:
                 await self.stopped(send, stop, None)
                 return
-            fake = enforce.injected(enf, str(body.get("model") or ""), self.cohort)
+            fake = enforce.injected(enf, str(body.get("model") or ""), self.cohort,
+                                    self.out.notes.get("prompt_pinned") or self.pending["prompt_version"])
             if fake is not None and enf is not None:
                 self.pending["injected"] = enf.inject.id
                 await self.inspect_and_answer(send, enf, fake, app_cfg)

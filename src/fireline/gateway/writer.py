@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from fireline.calls import service
+from fireline.calls.pricing import cost_usd, price_table
 from fireline.calls.schemas import CallIn
 from fireline.config import Config
 from fireline.db import Database
@@ -92,10 +93,11 @@ class CallWriter:
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         calls = []
+        prices = price_table(self.config)
         for pending in batch:
             GATEWAY_CALLS.labels(pending["status"]).inc()
             try:
-                calls.append(build_call(pending, self.config))
+                calls.append(build_call(pending, self.config, prices))
             except (ValidationError, ValueError, TypeError, KeyError):
                 DROPPED.labels("invalid").inc()
                 log.exception("gateway writer: a call could not be turned into a record")
@@ -124,7 +126,7 @@ def _arguments(raw: Any) -> Any:
     return raw
 
 
-def build_call(p: dict[str, Any], config: Config) -> CallIn:
+def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float, float]] | None = None) -> CallIn:
     """The full log record of one gateway call (the CONTRACT call JSON)."""
     body: dict[str, Any] = p["body"]
     answer = p.get("answer")
@@ -133,6 +135,7 @@ def build_call(p: dict[str, Any], config: Config) -> CallIn:
         answer = assemble_stream(b"".join(raw)) if p.get("stream") else orjson.loads(raw)
     msg = message_of(answer) if isinstance(answer, dict) else {}
     app_cfg = config.app(p["app"])
+    prices = price_table(config) if prices is None else prices
     system, messages = [], []
     for m in body.get("messages") or []:
         if not isinstance(m, dict):
@@ -159,11 +162,15 @@ def build_call(p: dict[str, Any], config: Config) -> CallIn:
     if body.get("tools"):
         metadata["tools_offered"] = [(t.get("function") or {}).get("name") for t in body["tools"]
                                      if isinstance(t, dict)]
+    model_resolved = ((answer or {}).get("model") or body.get("model")) if isinstance(answer, dict) \
+        else body.get("model")
+    retrieval = [{"id": doc_id.strip(), "source": "x-fireline-retrieval"}
+                 for doc_id in (p.get("retrieval") or "").split(",") if doc_id.strip()]
     return CallIn.model_validate({
         "id": p["id"], "app": p["app"], "tenant": p.get("tenant"), "session_id": p.get("session"),
         "user": p.get("user"), "model": p.get("model_requested"),
-        "model_resolved": (answer or {}).get("model") or body.get("model") if isinstance(answer, dict)
-        else body.get("model"),
+        "model_resolved": model_resolved, "retrieval": retrieval,
+        "cost_usd": cost_usd(prices, model_resolved, usage.get("prompt_tokens"), usage.get("completion_tokens")),
         "provider": "gateway", "prompt_version": p.get("prompt_version"),
         "system_prompt": "\n".join(system) if system else None,
         "input": messages, "output": output,
