@@ -21,7 +21,7 @@ from fireline.guard import Guard
 from fireline.guard.openfeature import FirelineProvider
 from fireline.serving import ServerThread
 from tests.controls.conftest import make_config
-from tests.support.fireline import Fireline
+from tests.support.fireline import Fireline, running
 
 KILL = {"kind": "kill_switch", "scope": {"app": "bot"}}
 
@@ -256,3 +256,19 @@ def test_revisions_stay_unique_and_ordered_under_concurrent_writers(fl: Fireline
         t.join()
     assert sorted(results) == list(range(1, n + 1))
     assert fl.app.state.controls.current().revision == n
+
+
+def test_another_process_sees_changes_by_notify_or_poll(db: Database) -> None:
+    """Two servers on one database (replicas): PostgreSQL pushes with NOTIFY, SQLite polls."""
+    slow_poll = make_config(controls={"poll_interval_s": 30.0 if db.dialect == "postgresql" else 0.2,
+                                      "expiry_interval_s": 30.0})
+    with running(db, slow_poll) as a, running(db, slow_poll) as b, a.client("responder") as c:
+        other = b.app.state.controls
+        for _ in range(3):
+            out = c.post("/api/v1/controls", json=KILL).json()
+            start = time.perf_counter()
+            while other.current().revision < out["revision"]:
+                assert time.perf_counter() - start < (0.1 if db.dialect == "postgresql" else 1.0)
+                time.sleep(0.002)
+            assert other.current().for_request(app="bot").kill is not None
+            c.delete(f"/api/v1/controls/{out['id']}")

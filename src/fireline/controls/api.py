@@ -13,6 +13,7 @@ from fireline import events
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.controls import link, ofrep, playbooks, service, stream
+from fireline.controls.notify import Listener
 from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
 from fireline.controls.service import ControlSpec
 from fireline.controls.state import ControlBook, prompt_hash
@@ -149,9 +150,13 @@ def startup(app: FastAPI) -> None:
     link.register_evidence_source("controls", service.evidence)
     spawn(app, _expiry_loop(app, float(conf.get("expiry_interval_s", 1.0))), "controls-expiry")
     spawn(app, _poll_loop(app, float(conf.get("poll_interval_s", 1.0))), "controls-poll")
+    app.state.controls_listener = Listener(book).start() if db.dialect == "postgresql" else None
 
 
 def shutdown(app: FastAPI) -> None:
     app.state.controls_closing.set()
+    listener = getattr(app.state, "controls_listener", None)
+    if listener is not None:
+        listener.stop()
     for topic, handler in getattr(app.state, "controls_handlers", []):
         events.unsubscribe(topic, handler)

@@ -17,6 +17,7 @@ from fireline import events
 from fireline.config import Config
 from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
+from fireline.controls.notify import notify
 from fireline.controls.state import KINDS, SCOPE_KEYS, Control
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
@@ -79,7 +80,9 @@ def bump_revision(session: Session) -> int:
     stmt = insert(ControlRevision).values(id=1, revision=1, updated_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=[ControlRevision.id],
                                       set_={"revision": ControlRevision.revision + 1, "updated_at": now})
-    return int(session.execute(stmt.returning(ControlRevision.revision)).scalar_one())
+    revision = int(session.execute(stmt.returning(ControlRevision.revision)).scalar_one())
+    notify(session, revision)
+    return revision
 
 
 def current_revision(db: Database) -> int:
