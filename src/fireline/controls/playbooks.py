@@ -36,6 +36,8 @@ DEFAULT_PLAYBOOKS: dict[str, dict[str, Any]] = {
     "quality_degradation": {"primary": "model_pin", "secondary": []},
     "hallucination": {"primary": ["prompt_pin", "guardrail_threshold"], "secondary": []},
     "cost_runaway": {"primary": "rate_limit", "secondary": []},
+    # Refusal spikes follow prompt or model changes: roll the prompt back, then the model.
+    "capability_loss": {"primary": "prompt_pin", "secondary": ["model_pin"]},
 }
 DEFAULT_AUTO_CONTAIN: dict[str, list[str]] = {"data_leakage": ["P0"]}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
