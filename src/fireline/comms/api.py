@@ -46,10 +46,9 @@ def rt_of(request: Request) -> Runtime:
 
 
 def _evaluate(rt: Runtime, incident_id: str) -> None:
-    with rt.db.writing() as session:
+    with rt.db.session() as session:
         get_incident(session, incident_id)
-        follow = obligations.evaluate(session, rt.cfg, incident_id, rt.clock())
-    for ev in follow:
+    for ev in obligations.evaluate_in(rt, incident_id, rt.clock()):
         rt.submit(ev)
 
 
@@ -141,7 +140,7 @@ def startup(app: FastAPI) -> None:
 
     cfg = load(app.state.config)  # a bad `notifications` or `comms` section fails at start
     rt = Runtime(app.state.db, cfg, clock=getattr(app.state, "comms_clock", None) or delivery.utcnow)
-    rt.hooks.append(obligations.on_event(cfg))
+    rt.hooks.append(obligations.on_event)
     app.state.comms = rt
     delivery.register(rt)
     delivery.subscribe()

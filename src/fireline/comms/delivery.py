@@ -55,7 +55,7 @@ class Runtime:
         self.wake: asyncio.Event | None = None
         self.next_check: datetime | None = None
         self.last_created: datetime | None = None
-        self.hooks: list[Callable[[Session, Event, datetime], list[Event]]] = []  # obligations on events
+        self.hooks: list[Callable[[Runtime, Event, datetime], list[Event]]] = []  # obligations on events
 
     def submit(self, event: Event) -> None:
         self.inbox.put(event)
@@ -140,9 +140,9 @@ def drain(rt: Runtime) -> int:
         try:
             with rt.db.writing() as session:
                 stored += len(route(session, rt, event, now))
-                follow: list[Event] = []
-                for hook in rt.hooks:
-                    follow.extend(hook(session, event, now))
+            follow: list[Event] = []
+            for hook in rt.hooks:  # they read first and take the write lock only to change something
+                follow.extend(hook(rt, event, now))
             for ev in follow:
                 rt.inbox.put(ev)
         except Exception:

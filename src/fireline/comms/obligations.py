@@ -39,76 +39,105 @@ def _label(delta: timedelta) -> str:
     return f"{hours:g}h" if hours >= 1 else f"{delta.total_seconds() / 60:g}m"
 
 
-def _create(session: Session, inc: Incident, kind: str, due: datetime, basis: dict[str, Any],
-            now: datetime) -> Event | None:
-    if session.scalar(select(Obligation.id).where(Obligation.incident_id == inc.id, Obligation.kind == kind)):
-        return None
-    ob = Obligation(id=f"OBL-{ULID()}", incident_id=inc.id, kind=kind, created_at=now, due_at=due, basis=basis,
-                    status="open", reminders_sent=[])
-    session.add(ob)
-    session.flush()
-    data = {"obligation_id": ob.id, "kind": kind, "title": OBLIGATION_NAMES[kind], "due_at": stamp(due),
-            "basis": basis}
-    append_timeline(session, inc.id, "obligation_opened", ACTOR, data, at=now)
-    return Event("obligation_opened", inc.id, data)
+def _crossed(ob: Obligation, thresholds: list[timedelta], now: datetime) -> list[str]:
+    """Reminder labels due now and not sent yet ("24h", "6h", "overdue")."""
+    left = ob.due_at - now
+    sent = set(ob.reminders_sent or [])
+    crossed = [_label(t) for t in thresholds if left <= t and _label(t) not in sent]
+    if left <= timedelta(0) and "overdue" not in sent:
+        crossed.append("overdue")
+    return crossed
 
 
-def evaluate(session: Session, cfg: CommsConfig, incident_id: str, now: datetime) -> list[Event]:
-    """Open the obligations the record calls for (idempotent); returns the events to notify."""
-    # The row lock (PostgreSQL; SQLite has one writer) keeps two checkers from opening one twice.
-    inc = session.get(Incident, incident_id, with_for_update=True)
+def _existing(session: Session, incident_id: str) -> set[str]:
+    return set(session.scalars(select(Obligation.kind).where(Obligation.incident_id == incident_id)))
+
+
+def wanted(session: Session, cfg: CommsConfig, incident_id: str, now: datetime
+           ) -> list[tuple[str, datetime, dict[str, Any]]]:
+    """The obligations the record calls for and that do not exist yet (reads only)."""
+    inc = session.get(Incident, incident_id)
     if inc is None or inc.state == "false_positive":
         return []
-    f = gather(session, incident_id)
-    out: list[Event] = []
-    if inc.type == "data_leakage" and f.personal_data:
-        basis = {"pii": f.pii, "users": f.blast.get("users"), "calls": f.blast.get("calls"),
-                 "aware_at": stamp(inc.detected_at)}
-        ev = _create(session, inc, "gdpr_art33", inc.detected_at + ART33_WINDOW, basis, now)
-        if ev:
-            out.append(ev)
-    if f.high_risk and f.comms is not None:
-        marked = f.comms.high_risk_at or now
-        basis = {"marked_by": f.comms.high_risk_by, "marked_at": stamp(marked), "reason": f.comms.high_risk_reason,
-                 "personal_data": f.personal_data}
-        ev = _create(session, inc, "gdpr_art34", marked + cfg.comms.art34_target, basis, now)
-        if ev:
-            out.append(ev)
+    have = _existing(session, incident_id)
+    meta = session.get(IncidentComms, incident_id)
+    need33 = inc.type == "data_leakage" and "gdpr_art33" not in have
+    need34 = bool(meta and meta.high_risk) and "gdpr_art34" not in have
+    if not need33 and not need34:
+        return []
+    f = gather(session, incident_id)  # the blast radius: only while something may still open
+    out: list[tuple[str, datetime, dict[str, Any]]] = []
+    if need33 and f.personal_data:
+        out.append(("gdpr_art33", inc.detected_at + ART33_WINDOW,
+                    {"pii": f.pii, "users": f.blast.get("users"), "calls": f.blast.get("calls"),
+                     "aware_at": stamp(inc.detected_at)}))
+    if need34 and meta is not None:
+        marked = meta.high_risk_at or now
+        out.append(("gdpr_art34", marked + cfg.comms.art34_target,
+                    {"marked_by": meta.high_risk_by, "marked_at": stamp(marked), "reason": meta.high_risk_reason,
+                     "personal_data": f.personal_data}))
     return out
 
 
-def on_event(cfg: CommsConfig) -> Any:
-    def hook(session: Session, event: Event, now: datetime) -> list[Event]:
-        if event.name.startswith(("obligation_", "update")):
+def evaluate(session: Session, cfg: CommsConfig, incident_id: str, now: datetime) -> list[Event]:
+    """Open the obligations the record calls for (idempotent, in the caller's write transaction)."""
+    todo = wanted(session, cfg, incident_id, now)
+    if not todo:
+        return []
+    inc = lock_incident(session, incident_id)  # serialises two checkers (PostgreSQL; SQLite has one writer)
+    have = _existing(session, incident_id)
+    out: list[Event] = []
+    for kind, due, basis in todo:
+        if kind in have:
+            continue
+        ob = Obligation(id=f"OBL-{ULID()}", incident_id=inc.id, kind=kind, created_at=now, due_at=due,
+                        basis=basis, status="open", reminders_sent=[])
+        session.add(ob)
+        session.flush()
+        data = {"obligation_id": ob.id, "kind": kind, "title": OBLIGATION_NAMES[kind], "due_at": stamp(due),
+                "basis": basis}
+        append_timeline(session, inc.id, "obligation_opened", ACTOR, data, at=now)
+        out.append(Event("obligation_opened", inc.id, data))
+    return out
+
+
+def evaluate_in(rt: Runtime, incident_id: str, now: datetime) -> list[Event]:
+    """Read first; take the write transaction only when an obligation is due to open."""
+    with rt.db.session() as s:
+        if not wanted(s, rt.cfg, incident_id, now):
             return []
-        return evaluate(session, cfg, event.incident_id, now)
-    return hook
+    with rt.db.writing() as s:
+        return evaluate(s, rt.cfg, incident_id, now)
+
+
+def on_event(rt: Runtime, event: Event, now: datetime) -> list[Event]:
+    if event.name.startswith(("obligation_", "update")):
+        return []
+    return evaluate_in(rt, event.incident_id, now)
 
 
 def check(rt: Runtime, now: datetime) -> None:
     """Periodic: open obligations for calls linked since, and remind before (and at) deadlines."""
     with rt.db.session() as s:
-        leaks = list(s.scalars(select(Incident.id).where(Incident.type == "data_leakage",
-                                                          Incident.state.not_in(TERMINAL))))
-        risky = list(s.scalars(select(IncidentComms.incident_id).where(IncidentComms.high_risk.is_(True))))
-        open_obs = list(s.scalars(select(Obligation.id).where(Obligation.status == "open")))
+        leaks = list(s.scalars(select(Incident.id).where(
+            Incident.type == "data_leakage", Incident.state.not_in(TERMINAL),
+            Incident.id.not_in(select(Obligation.incident_id).where(Obligation.kind == "gdpr_art33")))))
+        risky = list(s.scalars(select(IncidentComms.incident_id).where(
+            IncidentComms.high_risk.is_(True),
+            IncidentComms.incident_id.not_in(select(Obligation.incident_id).where(Obligation.kind == "gdpr_art34")))))
+        open_obs = [ob.id for ob in s.scalars(select(Obligation).where(Obligation.status == "open"))
+                    if _crossed(ob, rt.cfg.comms.obligation_reminders, now)]
     for incident_id in dict.fromkeys([*leaks, *risky]):
-        with rt.db.writing() as s:
-            for ev in evaluate(s, rt.cfg, incident_id, now):
-                rt.submit(ev)
-    thresholds = rt.cfg.comms.obligation_reminders
+        for ev in evaluate_in(rt, incident_id, now):
+            rt.submit(ev)
     for oid in open_obs:
         with rt.db.writing() as s:
-            ob = s.get(Obligation, oid)
-            if ob is None or ob.status != "open":
+            ob = s.get(Obligation, oid, with_for_update=True)
+            crossed = _crossed(ob, rt.cfg.comms.obligation_reminders, now) if ob and ob.status == "open" else []
+            if ob is None or not crossed:
                 continue
             left = ob.due_at - now
             sent = list(ob.reminders_sent or [])
-            crossed = [_label(t) for t in thresholds if left <= t and _label(t) not in sent]
-            if left <= timedelta(0) and "overdue" not in sent:
-                crossed.append("overdue")
-            if not crossed:
-                continue
             label = crossed[-1]  # the tightest one crossed; the looser ones are moot
             ob.reminders_sent = sent + crossed
             data = {"obligation_id": ob.id, "kind": ob.kind, "title": OBLIGATION_NAMES[ob.kind],
