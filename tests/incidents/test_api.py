@@ -43,7 +43,8 @@ def test_declared_incident_walks_the_whole_lifecycle(fl: Fireline) -> None:
             "ok": True, "entries": len(kinds), "first_broken": None, "reason": None}
     assert final["contained_at"] and final["resolved_at"] and final["closed_at"]
     assert final["metrics"]["time_to_resolve_s"] >= final["metrics"]["time_to_contain_s"] >= 0
-    assert kinds == ["declared", "state", "snapshot", "state", "state", "state", "hold_released"]
+    ours = [k for k in kinds if k in ("declared", "state", "snapshot", "hold_released")]  # other parts add theirs
+    assert ours == ["declared", "state", "snapshot", "state", "state", "state", "hold_released"]
 
 
 def fl_key_id(fl: Fireline, role: str) -> str:

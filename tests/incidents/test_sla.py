@@ -62,7 +62,8 @@ def test_severity_change_moves_the_due_times(db: Database) -> None:
 
 
 def test_config_and_the_periodic_check_in_the_server(db: Database) -> None:
-    config = Config.model_validate({"sla": {"check_interval_s": 0.05, "P3": {"ack": "1s", "contain": "1.5s"}, "P2": {"contain": 0.5}}})
+    config = Config.model_validate({"sla": {"check_interval_s": 0.05, "P3": {"ack": "1s", "contain": "1.5s"},
+                                            "P2": {"contain": 0.5}}})
     policy = sla.SlaPolicy.from_config(config)
     assert policy.ack["P3"] == timedelta(seconds=1) and policy.contain["P3"] == timedelta(seconds=1.5)
     assert policy.contain["P2"] == timedelta(seconds=30)

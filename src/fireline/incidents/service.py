@@ -21,15 +21,19 @@ from fireline import events
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
-from fireline.incidents.lifecycle import ACTIVE, TERMINAL, transition_locked
+from fireline.incidents.evidence import register_evidence_source, take_snapshot
+from fireline.incidents.lifecycle import ACTIVE, TERMINAL, transition, transition_locked
 from fireline.incidents.metrics import OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
 from fireline.incidents.sla import current_config, policy
 from fireline.incidents.taxonomy import TYPES, check_severity, incident_type, triage
-from fireline.incidents.timeline import IncidentNotFound, append_locked, lock_incident, stamp
+from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, lock_incident, stamp
 from fireline.signals import SEVERITIES, Alert
 
+# The entry points other parts use, importable from here as well as from their modules.
+__all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
+           "on_alert_fired", "register_evidence_source", "set_severity", "take_snapshot", "transition"]
 log = logging.getLogger("fireline.incidents")
 FALLBACK_TYPE = "availability"
 MAX_ATTEMPTS = 5
