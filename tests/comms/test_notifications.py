@@ -27,40 +27,40 @@ def timeline(client: httpx.Client, incident_id: str, kind: str) -> list[dict[str
 def test_lifecycle_reaches_every_channel(db: Database) -> None:
     with (http_receiver() as http, smtp_receiver() as (port, mailbox),
           running(db, comms_config(http, port)) as fl, fl.client("responder") as c):
-            inc = c.post("/api/v1/incidents", json=DECLARE).json()  # opened, then acknowledged (declared)
-            iid = inc["id"]
-            assert c.post(f"/api/v1/incidents/{iid}/contain").status_code == 200
-            assert c.post(f"/api/v1/incidents/{iid}/resolve").status_code == 200
+        inc = c.post("/api/v1/incidents", json=DECLARE).json()  # opened, then acknowledged (declared)
+        iid = inc["id"]
+        assert c.post(f"/api/v1/incidents/{iid}/contain").status_code == 200
+        assert c.post(f"/api/v1/incidents/{iid}/resolve").status_code == 200
 
-            pd = wait_for(lambda: len(http.on("/pd")) >= 3 and http.on("/pd"), what="3 PagerDuty events")
-            bodies = [r.json() for r in pd]
-            assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]
-            assert {b["dedup_key"] for b in bodies} == {iid}
-            assert bodies[0]["routing_key"] == "R0UT1NG" and bodies[0]["payload"]["severity"] == "critical"
-            assert bodies[0]["payload"]["source"] == "fireline"
+        pd = wait_for(lambda: len(http.on("/pd")) >= 3 and http.on("/pd"), what="3 PagerDuty events")
+        bodies = [r.json() for r in pd]
+        assert [b["event_action"] for b in bodies] == ["trigger", "acknowledge", "resolve"]
+        assert {b["dedup_key"] for b in bodies} == {iid}
+        assert bodies[0]["routing_key"] == "R0UT1NG" and bodies[0]["payload"]["severity"] == "critical"
+        assert bodies[0]["payload"]["source"] == "fireline"
 
-            hooks = wait_for(lambda: len(http.on("/hook")) >= 4 and http.on("/hook"), what="4 webhooks")
-            for r in hooks:
-                expected = "sha256=" + hmac.new(b"s3cret", r.body, hashlib.sha256).hexdigest()
-                assert r.headers["x-fireline-signature"] == expected
-                assert r.json()["incident"]["id"] == iid
-            assert [r.json()["event"] for r in hooks] == ["opened", "acknowledged", "contained", "resolved"]
+        hooks = wait_for(lambda: len(http.on("/hook")) >= 4 and http.on("/hook"), what="4 webhooks")
+        for r in hooks:
+            expected = "sha256=" + hmac.new(b"s3cret", r.body, hashlib.sha256).hexdigest()
+            assert r.headers["x-fireline-signature"] == expected
+            assert r.json()["incident"]["id"] == iid
+        assert [r.json()["event"] for r in hooks] == ["opened", "acknowledged", "contained", "resolved"]
 
-            slack = wait_for(lambda: http.on("/slack"), what="a Slack message")[0].json()
-            assert iid in slack["text"] and slack["blocks"][0]["type"] == "header"
-            assert "opened" in slack["blocks"][0]["text"]["text"]
+        slack = wait_for(lambda: http.on("/slack"), what="a Slack message")[0].json()
+        assert iid in slack["text"] and slack["blocks"][0]["type"] == "header"
+        assert "opened" in slack["blocks"][0]["text"]["text"]
 
-            wait_for(lambda: len(mailbox.messages) >= 4, what="4 e-mails")
-            first = mailbox.messages[0]
-            assert first["Subject"].startswith(f"[P0] {iid} opened")
-            assert first["To"] == "oncall@example.com" and first["X-Fireline-Incident"] == iid
+        wait_for(lambda: len(mailbox.messages) >= 4, what="4 e-mails")
+        first = mailbox.messages[0]
+        assert first["Subject"].startswith(f"[P0] {iid} opened")
+        assert first["To"] == "oncall@example.com" and first["X-Fireline-Incident"] == iid
 
-            # 4 events x (webhook, slack, email) + 3 PagerDuty actions (contained has none: recorded as skipped)
-            sent = wait_for(lambda: len(timeline(c, iid, "message_sent")) >= 16 and timeline(c, iid, "message_sent"),
-                            what="16 message_sent entries")
-            assert {e["data"]["channel"] for e in sent} == {"hook", "chat", "pager", "mail"}
-            assert all(e["actor"] == "fireline:comms" and e["data"]["attempt"] == 1 for e in sent)
-            assert c.get(f"/api/v1/incidents/{iid}/verify").json()["ok"] is True
+        # 4 events x (webhook, slack, email) + 3 PagerDuty actions (contained has none: recorded as skipped)
+        sent = wait_for(lambda: len(timeline(c, iid, "message_sent")) >= 16 and timeline(c, iid, "message_sent"),
+                        what="16 message_sent entries")
+        assert {e["data"]["channel"] for e in sent} == {"hook", "chat", "pager", "mail"}
+        assert all(e["actor"] == "fireline:comms" and e["data"]["attempt"] == 1 for e in sent)
+        assert c.get(f"/api/v1/incidents/{iid}/verify").json()["ok"] is True
 
 
 def test_failed_deliveries_retry_with_backoff_and_are_recorded(db: Database) -> None:
@@ -119,3 +119,16 @@ def test_a_hanging_receiver_does_not_block_the_incident_flow(db: Database) -> No
             assert c.post(f"/api/v1/incidents/{iid}/resolve").status_code == 200
             assert time.monotonic() - started < 2.0
             wait_for(lambda: http.on("/hook"), what="the slow webhook to be called")
+
+
+def test_sla_breach_is_notified(db: Database) -> None:
+    from fireline import events
+
+    with http_receiver() as http:
+        config = comms_config(http, notifications={"routes": [{"match": {"events": ["sla_breached"]},
+                                                               "channels": ["hook"]}]})
+        with running(db, config) as fl, fl.client("responder") as c:
+            iid = c.post("/api/v1/incidents", json=DECLARE).json()["id"]
+            events.publish("incident.sla_breached", db=db, incident_id=iid, clock="contain")
+            (hook,) = wait_for(lambda: http.on("/hook"), what="the SLA breach message")
+            assert hook.json()["event"] == "sla_breached" and "SLA breached (contain)" in hook.json()["subject"]
