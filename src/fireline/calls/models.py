@@ -88,7 +88,8 @@ class CallFinding(Base):
     end: Mapped[int | None] = mapped_column(Integer)
     evidence: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (Index("ix_call_findings_detector_kind_started", "detector", "kind", "started_at"),)
+    # Blast radius reads only this index: the signature scan never touches the findings table.
+    __table_args__ = (Index("ix_call_findings_signature", "detector", "kind", "started_at", "app", "tenant", "call_id"),)
 
 
 class RawAccess(Base):

@@ -115,8 +115,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("call_findings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_call_findings_call_id"), ["call_id"], unique=False)
+        # Blast radius reads only this index: the signature scan never touches the findings table.
         batch_op.create_index(
-            "ix_call_findings_detector_kind_started", ["detector", "kind", "started_at"], unique=False
+            "ix_call_findings_signature", ["detector", "kind", "started_at", "app", "tenant", "call_id"], unique=False
         )
 
     op.create_table(
@@ -156,7 +157,7 @@ def downgrade() -> None:
     op.drop_table("legal_holds")
     op.drop_table("calls_raw")
     with op.batch_alter_table("call_findings", schema=None) as batch_op:
-        batch_op.drop_index("ix_call_findings_detector_kind_started")
+        batch_op.drop_index("ix_call_findings_signature")
         batch_op.drop_index(batch_op.f("ix_call_findings_call_id"))
 
     op.drop_table("call_findings")

@@ -102,13 +102,9 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(64), nullable=False),
     )
     op.create_index("ix_snapshot_calls_user", "snapshot_calls", ["user_pseudonym"])
-    # Blast radius: the signature scan reads only this index (no table lookups on findings).
-    op.create_index("ix_call_findings_signature", "call_findings",
-                    ["detector", "kind", "started_at", "app", "tenant", "call_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_call_findings_signature", table_name="call_findings")
     for table in ("snapshot_calls", "snapshots", "evidence_blobs", "incident_timeline", "incident_calls",
                   "incident_dedup", "incidents"):
         op.drop_table(table)
