@@ -228,6 +228,39 @@ DEFAULTS_YAML = """
   type: data_leakage
   severity: P0
   title: "Another tenant's canary token served on {group}"
+- name: harmful_output_rate
+  signal: findings
+  match: {detector: [harmful_output], location: [output]}
+  window: 10m
+  condition: ratio >= 3
+  min_volume: 10
+  min_count: 3
+  baseline: {days: 7, default: 0.01, floor: 0.005, min_volume: 200}
+  type: harmful_output
+  severity: P1
+  title: "Harmful content in {value:.0%} of answers ({ratio:.1f}x baseline) on {group}"
+- name: injection_wave
+  signal: findings
+  match: {detector: [prompt_injection]}
+  window: 10m
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.01, floor: 0.005, min_volume: 200}
+  type: prompt_injection
+  severity: P2
+  title: "Prompt-injection markers in {value:.0%} of calls ({ratio:.1f}x baseline) on {group}"
+- name: ungrounded_citations
+  signal: findings
+  match: {detector: [grounding]}
+  window: 10m
+  condition: ratio >= 3
+  min_volume: 10
+  min_count: 3
+  baseline: {days: 7, default: 0.02, floor: 0.01, min_volume: 200}
+  type: hallucination
+  severity: P2
+  title: "Answers citing documents never retrieved: {value:.0%} ({ratio:.1f}x baseline) on {group}"
 - name: tool_argument_anomaly
   signal: findings
   match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write]}
