@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
     from fireline.simulator.upstream import UpstreamServer
 
     started = time.monotonic()
+    # The story prints what matters; the server's own log lines would interleave with it.
+    logging.getLogger("fireline").setLevel(logging.ERROR)
 
     def say(msg: str) -> None:
         out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim]  {msg}")
@@ -58,8 +61,10 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
         ttd, ttc = outcome.time_to_detect, outcome.time_to_contain
         table.add_row("first leaked answer -> incident", f"{ttd:.2f} s" if ttd is not None else "not detected")
         table.add_row("first leaked answer -> contained", f"{ttc:.2f} s" if ttc is not None else "not contained")
-        table.add_row("post-mortem draft", outcome.postmortem or "not available in this build")
         out.print(table)
+        if outcome.postmortem:
+            out.print(f"post-mortem draft: {outcome.postmortem}  (or: fireline postmortem "
+                      f"{outcome.incident.get('id')})")
         if exit_after:
             raise typer.Exit(0 if outcome.detected and outcome.contained else 1)
         out.print(f"\nFireline keeps running: console {server.url}/ , API docs {server.url}/docs")

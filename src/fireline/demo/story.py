@@ -183,6 +183,11 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
         if incident:
             outcome.detected, outcome.incident = True, incident
             outcome.detected_at = time.monotonic()
+            first = (incident.get("linked_calls") or [None])[0]
+            if first:
+                found = api.get(f"/api/v1/calls/{first}", params={"raw": "false"}).json().get("findings", [])
+                hits = sorted({f"{f['detector']}:{f['kind']} ({f['severity']})" for f in found})
+                say(f"detector fired on call {first}: {', '.join(hits) or 'see the call'}")
             say(f"[bold]incident {incident['id']}[/bold] opened: type {incident['type']}, severity "
                 f"{incident['severity']}, {len(incident.get('linked_calls') or [])} linked call(s)")
         else:
@@ -218,9 +223,13 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
         traffic.halt()
     leaks_after = outcome.leaked_responses
     outcome.blast_radius = api.get(f"/api/v1/incidents/{outcome.incident['id']}/blast-radius").json()
-    pm = api.get(f"/api/v1/incidents/{outcome.incident['id']}/postmortem")
+    status = api.get("/status.json")
+    if status.status_code == 200:
+        states = {c.get("name"): c.get("status") for c in status.json().get("components", [])}
+        say(f"status page {api.base_url}/status shows {APP}: {states.get(APP, 'unknown')}")
+    pm = api.get(f"/api/v1/incidents/{outcome.incident['id']}/postmortem", params={"format": "md"})
     if pm.status_code == 200:
-        outcome.postmortem = f"{api.base_url}api/v1/incidents/{outcome.incident['id']}/postmortem"
+        outcome.postmortem = f"{api.base_url}/api/v1/incidents/{outcome.incident['id']}/postmortem?format=md"
     say(f"traffic stopped: {outcome.requests} requests, {leaks_after} leaked answers, "
         f"{outcome.contained_responses} answered by the fallback")
     return outcome
