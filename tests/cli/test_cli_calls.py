@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fireline import config, db as db_module
+from fireline import config
+from fireline import db as db_module
 from fireline.cli.main import app
 from fireline.db import Database
 from tests.support.fireline import Fireline, running

@@ -89,7 +89,9 @@ class CallFinding(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
 
     # Blast radius reads only this index: the signature scan never touches the findings table.
-    __table_args__ = (Index("ix_call_findings_signature", "detector", "kind", "started_at", "app", "tenant", "call_id"),)
+    __table_args__ = (
+        Index("ix_call_findings_signature", "detector", "kind", "started_at", "app", "tenant", "call_id"),
+    )
 
 
 class RawAccess(Base):

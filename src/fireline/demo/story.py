@@ -223,9 +223,9 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
         traffic.halt()
     leaks_after = outcome.leaked_responses
     outcome.blast_radius = api.get(f"/api/v1/incidents/{outcome.incident['id']}/blast-radius").json()
-    status = api.get("/status.json")
-    if status.status_code == 200:
-        states = {c.get("name"): c.get("status") for c in status.json().get("components", [])}
+    page = api.get("/status.json")
+    if page.status_code == 200:
+        states = {c.get("name"): c.get("status") for c in page.json().get("components", [])}
         say(f"status page {api.base_url}/status shows {APP}: {states.get(APP, 'unknown')}")
     pm = api.get(f"/api/v1/incidents/{outcome.incident['id']}/postmortem", params={"format": "md"})
     if pm.status_code == 200:
