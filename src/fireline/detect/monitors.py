@@ -129,37 +129,36 @@ class Monitor:
         return s
 
     def collect(self, fact: Fact, groups: list[str], acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
-        """Add one call (or report) to the batch accumulator `acc`; hits go straight to the series."""
+        """Add one call's (or report's) numerator to the batch accumulator; hits go to the series.
+
+        Call counts (denominators) are kept once per group-by by the engine, except for latency,
+        whose samples are the calls that report a latency."""
         is_report = fact.report_kind is not None
-        if self.d.signal == "findings" and not fact.findings and not is_report:
-            num, score, tools = 0.0, 0.0, None
-        else:
-            num, score, tools = self.measure(fact)
-        if is_report and num == 0:
+        sig = self.d.signal
+        if sig == "findings" and not fact.findings and not is_report:
             return
-        den = 0 if is_report else 1
+        num, score, tools = self.measure(fact)
         latency = None
-        if self.d.signal == "latency" and not is_report:
-            if fact.latency is None:
-                den = 0  # no latency known: not a sample
-            else:
-                latency = latency_bin(fact.latency)
-        keep = num > 0 or (score > 0 and self.d.signal in ("latency", "cost"))
+        if sig == "latency" and not is_report and fact.latency is not None:
+            latency = latency_bin(fact.latency)
+        elif num == 0:
+            return
+        keep = num > 0 or (score > 0 and sig in ("latency", "cost"))
         # A finding on one tool call counts for that tool's group only.
         hit_groups = set(self.groups(fact, tools)) if tools is not None and "tool" in self.d.group_by else None
         for group in groups:
-            hit = hit_groups is None or group in hit_groups
+            if hit_groups is not None and group not in hit_groups:
+                continue
             slot = acc.get((self, group, fact.minute))
             if slot is None:
                 slot = acc[(self, group, fact.minute)] = [0.0, 0, None]
-            if hit:
-                slot[0] += num
-            slot[1] += den
+            slot[0] += num
             if latency is not None:
+                slot[1] += 1
                 if slot[2] is None:
                     slot[2] = {}
                 slot[2][latency] = slot[2].get(latency, 0) + 1
-            if keep and hit:
+            if keep:
                 s = self.get(group)
                 if s is not None:
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
@@ -276,6 +275,8 @@ class Engine:
         horizon = max((int(d.baseline.days * 1440) for d in defs), default=0)
         self.horizon = horizon
         self.monitors = [Monitor(d, int(d.baseline.days * 1440)) for d in defs]
+        self.monitors_by_gb: dict[tuple[str, ...], Monitor] = {m.d.group_by: m for m in self.monitors}
+        self.group_bys: list[tuple[str, ...]] = list(self.monitors_by_gb)
         self.emit = emit
         self.clock = clock
         self.lock = threading.RLock()
@@ -285,28 +286,37 @@ class Engine:
         return int(self.clock() // 60)
 
     def observe(self, facts: Iterable[Fact]) -> None:
-        """Count a batch: accumulated per monitor x group x minute first, then one add per slot."""
+        """Count a batch: accumulated per group x minute first, then one add per monitor x slot."""
         now_minute = self.now_minute()
+        dens: dict[tuple[str, ...], dict[tuple[str, int], int]] = {gb: {} for gb in self.group_bys}
         acc: dict[tuple[Monitor, str, int], list[Any]] = {}
         with self.lock:
             for fact in facts:
                 if fact.minute > now_minute:
                     fact.minute = now_minute  # a clock ahead of ours: count it as now
                 by_keys: dict[tuple[str, ...], list[str]] = {}
+                for gb, slots in dens.items():
+                    groups = by_keys[gb] = self.monitors_by_gb[gb].groups(fact)
+                    if fact.report_kind is None:
+                        for g in groups:
+                            slots[(g, fact.minute)] = slots.get((g, fact.minute), 0) + 1
                 for mon in self.monitors:
-                    groups = by_keys.get(mon.d.group_by)
-                    if groups is None:
-                        groups = by_keys[mon.d.group_by] = mon.groups(fact)
-                    mon.collect(fact, groups, acc)
+                    mon.collect(fact, by_keys[mon.d.group_by], acc)
             touched: dict[tuple[Monitor, str], None] = {}
+            for mon in self.monitors:
+                if mon.d.signal != "latency":
+                    for (group, minute), den in dens[mon.d.group_by].items():
+                        slot = acc.pop((mon, group, minute), None)
+                        s = mon.get(group)
+                        if s is not None:
+                            s.add(minute, slot[0] if slot else 0.0, den)
+                            touched[(mon, group)] = None
             for (mon, group, minute), (num, den, bins) in acc.items():
                 s = mon.get(group)
-                if s is None:
-                    continue
-                s.add(minute, num, den, bins)
-                if not mon.shift:  # data can only raise a volume: drops are the clock's job
+                if s is not None:
+                    s.add(minute, num, den, bins)
                     touched[(mon, group)] = None
-            fired = self._evaluate(touched, now_minute)
+            fired = self._evaluate([t for t in touched if not t[0].shift], now_minute)
         if fired:
             self.emit(fired)
 
