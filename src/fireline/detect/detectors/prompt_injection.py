@@ -77,6 +77,17 @@ class _Rules:
 
     def __init__(self, rules: list[Rule]) -> None:
         self._rules = [(gate, re.compile(pattern.lower(), re.MULTILINE)) for gate, pattern in rules]
+        # Retrieved documents and tool results repeat across calls: remember their verdicts.
+        self._seen: dict[str, tuple[int, int] | None] = {}
+
+    def search_cached(self, text: str) -> tuple[int, int] | None:
+        if text in self._seen:
+            return self._seen[text]
+        hit = self.search(text)
+        if len(self._seen) >= 4096:
+            self._seen.clear()
+        self._seen[text] = hit
+        return hit
 
     def search(self, text: str) -> tuple[int, int] | None:
         low = text.lower()
@@ -119,7 +130,7 @@ class PromptInjectionDetector:
 
     def find_indirect(self, text: str) -> tuple[int, int] | None:
         """Span of the earliest marker of an instruction planted in data (document, tool result)."""
-        return self._indirect.search(text)
+        return self._indirect.search_cached(text)
 
     def detect(self, call: CallView) -> list[Finding]:
         findings: list[Finding] = []
