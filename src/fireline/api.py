@@ -43,8 +43,6 @@ def parts() -> list[Any]:
     from fireline.postmortems import api as postmortems_api
     from fireline.web import api as web_api
 
-    # comms and postmortems come before incidents: its POST /incidents/{id}/{action} would shadow
-    # POST /incidents/{id}/updates, /high-risk and /actions.
     return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
             postmortems_api, incidents_api, ingest_api, ops_api, web_api]
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.errors import NotFound
 from fireline.incidents import bundle, bus, evidence, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import blast_radius
@@ -160,13 +159,19 @@ def blast(incident_id: str, request: Request, since: datetime | None = None, unt
         return blast_radius(session, service.get_incident(session, incident_id), since=since, until=until)
 
 
-@router.post("/incidents/{incident_id}/{action}")
-def move(incident_id: str, action: str, request: Request, body: MoveIn | None = None,
-         who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    if action not in ACTIONS:
-        raise NotFound(f"no action {action!r}; one of {', '.join(ACTIONS)}")
-    transition(get_db(request), incident_id, ACTIONS[action], who.key_id, body.reason if body else None)
-    return _fresh(request, incident_id)
+def _mover(action: str) -> Any:
+    def move(incident_id: str, request: Request, body: MoveIn | None = None,
+             who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+        transition(get_db(request), incident_id, action, who.key_id, body.reason if body else None)
+        return _fresh(request, incident_id)
+
+    move.__name__ = f"incident_{action}"
+    return move
+
+
+# One route per move, so other parts' POST /incidents/{id}/<name> routes are never shadowed.
+for _path, _action in ACTIONS.items():
+    router.add_api_route(f"/incidents/{{incident_id}}/{_path}", _mover(_action), methods=["POST"])
 
 
 def startup(app: FastAPI) -> None:
