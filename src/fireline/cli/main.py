@@ -10,6 +10,7 @@ from fireline.cli import admin, calls, demo, drill
 from fireline.cli import changes as changes_cli
 from fireline.cli import comms as comms_cli
 from fireline.cli import controls as controls_cli
+from fireline.cli import detect as detect_cli
 from fireline.cli import incidents as incidents_cli
 from fireline.cli import upstream as upstream_cli
 
@@ -31,6 +32,7 @@ app.command("blast-radius")(incidents_cli.blast_radius)
 app.command("contain")(controls_cli.contain)
 app.add_typer(controls_cli.controls_app, name="controls")
 comms_cli.register(app)  # incident update, obligations, high-risk, postmortem(s), root-cause, action
+detect_cli.register(app)  # monitors, canary add|list|remove, report
 
 
 @app.command()
