@@ -12,8 +12,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import select
 
+from fireline import events
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
+from fireline.calls import service as calls_service
+from fireline.calls.service import PreparedCall
 from fireline.detect import canaries, reports
 from fireline.detect.models import MonitorAlert
 from fireline.detect.runtime import DetectRuntime
@@ -99,7 +102,19 @@ def monitor_alerts(request: Request, monitor: str | None = None, dedup_key: str 
 
 
 # ---- lifecycle and /metrics ----
+# The processor and the bus handler are module-level and serve the most recently started
+# server, so two apps alive in one process (tests, drills) never run the detectors twice.
 _current: list[DetectRuntime] = []
+
+
+def _process(batch: list[PreparedCall]) -> None:
+    if _current:
+        _current[-1].detection.process(batch)
+
+
+def _on_ingested(calls: list[PreparedCall], **kw: Any) -> None:
+    if _current:
+        _current[-1].on_ingested(calls, **kw)
 
 
 class MonitorCollector(Collector):
@@ -131,12 +146,15 @@ async def startup(app: FastAPI) -> None:
     await asyncio.to_thread(rt.start)
     app.state.detect = rt
     _current.append(rt)
+    calls_service.register_processor(_process)
+    events.subscribe("calls.ingested", _on_ingested)
     spawn(app, rt.clock(), "detect-monitors")
 
 
 def shutdown(app: FastAPI) -> None:
     rt: DetectRuntime | None = getattr(app.state, "detect", None)
-    if rt is not None:
-        rt.stop()
-        if rt in _current:
-            _current.remove(rt)
+    if rt is not None and rt in _current:
+        _current.remove(rt)
+    if not _current:
+        calls_service.unregister_processor(_process)
+        events.unsubscribe("calls.ingested", _on_ingested)

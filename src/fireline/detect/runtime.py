@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from fireline import events
-from fireline.calls import service as calls
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
@@ -39,18 +38,12 @@ class DetectRuntime:
 
     # ---- lifecycle ----
     def start(self) -> None:
-        """Load canaries and history, then hook into ingest and the bus."""
+        """Load canaries and history (the api module then routes ingest and the bus here)."""
         self.canaries.refresh(self.db)
         self._last_canary_refresh = time.monotonic()
         t0 = time.perf_counter()
         self.rebuilt = rebuild.rebuild(self.db, self.engine)
         log.info("monitors rebuilt from %s rows in %.2f s", self.rebuilt, time.perf_counter() - t0)
-        calls.register_processor(self.detection.process)
-        events.subscribe("calls.ingested", self.on_ingested)
-
-    def stop(self) -> None:
-        calls.unregister_processor(self.detection.process)
-        events.unsubscribe("calls.ingested", self.on_ingested)
 
     async def clock(self) -> None:
         while True:
