@@ -199,6 +199,8 @@ class Drill:
                              f"{report.time_to_contain:.2f} s")
                     if self._verify(http, prompts, controls, report):
                         report.time_to_verify = time.monotonic() - t0
+                    elif self.contain:
+                        self._escalate(http, prompts, inc["id"], report, t0)
                 report.incident = self.api.get(f"/api/v1/incidents/{inc['id']}").json()
                 self._check_sla(report)
         finally:
@@ -221,6 +223,23 @@ class Drill:
             report.gaps.append(f"{report.probes_harmful} of 3 probes after containment were still harmful")
             return False
         return True
+
+    def _escalate(self, http: httpx.Client, prompts: Any, incident_id: str, report: DrillReport,
+                  t0: float) -> None:
+        """The primary action did not stop the harm: apply the playbook's secondary actions too."""
+        first = ", ".join(sorted({c["kind"] for c in report.controls}))
+        resp = self.api.post(f"/api/v1/incidents/{incident_id}/playbook", json={"all": True})
+        if resp.status_code >= 400:
+            report.gaps.append(f"no secondary action could be applied: {resp.json().get('detail', resp.text)}")
+            return
+        controls = self._controls(incident_id)
+        failed = len(report.gaps)
+        if self._verify(http, prompts, controls, report):
+            report.controls = controls
+            report.time_to_verify = time.monotonic() - t0
+            added = ", ".join(sorted({c["kind"] for c in controls} - set(first.split(", "))))
+            report.gaps[failed - 1] = (f"the playbook's primary action ({first}) did not stop the harm "
+                                       f"({report.gaps[failed - 1]}); its secondary actions ({added}) did")
 
     def _state(self, incident_id: str) -> str:
         return str(self.api.get(f"/api/v1/incidents/{incident_id}").json()["state"])
