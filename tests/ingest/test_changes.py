@@ -14,10 +14,10 @@ from fireline.db import Database
 from fireline.ingest import changes
 from tests.support.fireline import running
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 def test_change_markers_api_and_queries(db: Database) -> None:
+    # "now" of this test, not of the module's import: a long suite must not move it into the past
+    NOW = datetime.now(UTC).replace(microsecond=0)  # noqa: N806
     with running(db) as fl:
         with fl.client("ingest") as http:
             resp = http.post("/api/v1/changes", json={
