@@ -6,15 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fireline import config
 from fireline import db as db_module
 from fireline.cli.main import app
 from fireline.db import Database
+from tests.support.cli import invoke as cli
+from tests.support.cli import runner
 from tests.support.fireline import Fireline, running
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -29,11 +28,6 @@ def fl(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Firelin
         config.reset()
 
 
-def cli(fl: Fireline, role: str | None, *args: str) -> tuple[int, str]:
-    env = {"FIRELINE_TOKEN": fl.keys[role]} if role else {"FIRELINE_TOKEN": ""}
-    config.reset()
-    result = runner.invoke(app, list(args), env=env)
-    return result.exit_code, result.output
 
 
 def test_keys_search_show_and_erase(fl: Fireline) -> None:

@@ -6,15 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fireline import config
-from fireline.cli.main import app
 from fireline.db import Database
 from tests.comms.support import comms_config, pii_leak, store_calls
+from tests.support.cli import invoke as cli
 from tests.support.fireline import Fireline, running
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -26,10 +23,6 @@ def fl(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Firelin
         config.reset()
 
 
-def cli(fl: Fireline, role: str, *args: str) -> tuple[int, str]:
-    config.reset()
-    result = runner.invoke(app, list(args), env={"FIRELINE_TOKEN": fl.keys[role], "COLUMNS": "250"})
-    return result.exit_code, result.output
 
 
 def test_update_obligations_root_cause_actions_and_postmortem(fl: Fireline, tmp_path: Path) -> None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from typer.testing import CliRunner
 
 from fireline import config
-from fireline.cli.main import app
 from fireline.db import Database
 from tests.controls.conftest import make_config
+from tests.support.cli import invoke as cli
 from tests.support.fireline import Fireline, running
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -25,10 +22,6 @@ def server(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fir
         config.reset()
 
 
-def cli(fl: Fireline, role: str, *args: str) -> tuple[int, str]:
-    config.reset()
-    result = runner.invoke(app, list(args), env={"FIRELINE_TOKEN": fl.keys[role], "COLUMNS": "200"})
-    return result.exit_code, result.output
 
 
 def test_apply_list_revert(server: Fireline) -> None:
