@@ -78,7 +78,8 @@ class Redactor:
         self.spans: list[tuple[str, int | None, str, Span]] = []  # (location, item, field, span)
 
     def text(self, value: str | None, location: str, item: int | None = None, field: str = "") -> str | None:
-        if not value:
+        # Nothing we redact fits in under 6 characters (the shortest is an e-mail like a@b.co).
+        if not value or len(value) < 6:
             return value
         redacted, spans = redact_repeating(value) if location in ("system", "retrieval") else pii.redact(value)
         if spans:
