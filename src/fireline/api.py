@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -62,6 +63,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             result = hook(app)
             if asyncio.iscoroutine(result):
                 await result
+    # Long-lived objects from start-up never need collecting again, and fewer, later collections
+    # keep the hot path free of multi-millisecond GC pauses (a p99 matter for the gateway).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     try:
         yield
     finally:
