@@ -223,6 +223,11 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
         traffic.halt()
     leaks_after = outcome.leaked_responses
     outcome.blast_radius = api.get(f"/api/v1/incidents/{outcome.incident['id']}/blast-radius").json()
+    update = api.post(f"/api/v1/incidents/{outcome.incident['id']}/updates", json={
+        "message": "Some answers from our assistant showed information meant for another customer. We "
+                   "paused the assistant and are investigating.", "public": True})
+    if update.status_code < 300:
+        say("public update posted to the status page (communicate before certainty)")
     page = api.get("/status.json")
     if page.status_code == 200:
         states = {c.get("name"): c.get("status") for c in page.json().get("components", [])}
