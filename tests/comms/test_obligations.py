@@ -29,6 +29,9 @@ def test_art33_opens_for_personal_data_and_lists_required_contents(db: Database)
             inc = c.get(f"/api/v1/incidents/{iid}").json()
             (ob,) = c.get(f"/api/v1/incidents/{iid}/obligations").json()["obligations"]
             assert ob["kind"] == "gdpr_art33" and ob["status"] == "open"
+            # the deadline shows on the incident itself too
+            shown = c.get(f"/api/v1/incidents/{iid}").json()["obligations"]
+            assert [(o["kind"], o["deadline"]) for o in shown] == [("gdpr_art33", ob["deadline"])]
             assert parse(ob["deadline"]) - parse(inc["detected_at"]) == timedelta(hours=72)
             contents = {i["field"]: i for i in ob["required_contents"]}
             assert set(contents) == {"nature", "data_categories", "data_subjects", "records",

@@ -16,6 +16,7 @@ from fireline.comms import cadence, context, delivery, obligations, templates
 from fireline.comms.config import load
 from fireline.comms.delivery import Event, Runtime
 from fireline.comms.models import Delivery
+from fireline.incidents.api import register_incident_view
 from fireline.incidents.service import get_incident
 from fireline.incidents.timeline import stamp
 
@@ -145,6 +146,13 @@ def startup(app: FastAPI) -> None:
     delivery.register(rt)
     delivery.subscribe()
     spawn(app, delivery.worker(rt, [cadence.check, obligations.check]), "comms-delivery")
+    register_incident_view("obligations", _obligations_view)
+
+
+def _obligations_view(request: Request, session: Any, inc: Any) -> list[dict[str, Any]]:
+    """Disclosure deadlines on the incident itself (GET /api/v1/incidents/{id})."""
+    rt = request.app.state.comms
+    return obligations.list_for(session, rt.cfg, inc.id, rt.clock())
 
 
 def shutdown(app: FastAPI) -> None:

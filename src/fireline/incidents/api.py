@@ -6,6 +6,7 @@ needs a responder key and is itself recorded on the timeline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -61,10 +62,24 @@ def declare(body: DeclareIn, request: Request, who: Principal = Depends(require(
     return _fresh(request, inc.id)
 
 
+# Later parts add what they know of one incident to its detail view (comms: disclosure deadlines).
+IncidentView = Callable[[Request, Session, Incident], Any]
+_views: dict[str, IncidentView] = {}
+
+
+def register_incident_view(name: str, fn: IncidentView) -> None:
+    _views[name] = fn
+
+
 @router.get("/incidents/{incident_id}")
 def get_incident(incident_id: str, request: Request,
                  _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    return _fresh(request, incident_id)
+    with get_db(request).session() as session:
+        inc = service.get_incident(session, incident_id)
+        out = _out(session, inc)
+        for name, fn in _views.items():
+            out[name] = fn(request, session, inc)
+        return out
 
 
 @router.post("/incidents/{incident_id}/assign")

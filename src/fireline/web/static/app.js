@@ -88,6 +88,8 @@ async function incidentView(view, id) {
     ["users", "sessions", "tenants", "calls"].map((k) => el("div", { class: "metric" }, el("b", {}, blast[k]), el("span", {}, k))),
     el("div", { class: "metric" }, el("b", {}, blast.first_occurrence ? when(blast.first_occurrence) : "-"), el("span", {}, "first occurrence")),
     el("div", { class: "metric" }, el("b", {}, Object.entries(blast.pii || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "none"), el("span", {}, "personal data"))));
+  if ((inc.obligations || []).length) view.append(el("h3", {}, "Disclosure obligations"), table(["obligation", "deadline", "status"],
+    inc.obligations.map((o) => el("tr", {}, el("td", {}, o.kind), el("td", {}, when(o.deadline)), el("td", { class: o.status === "overdue" ? "error" : "" }, o.status)))));
   view.append(el("h3", {}, "Controls"), controls.controls.length ? table(["id", "kind", "scope", "actor", "state"],
     controls.controls.map((c) => el("tr", {}, el("td", {}, c.id), el("td", {}, c.kind), el("td", {}, JSON.stringify(c.scope)),
       el("td", {}, c.actor), el("td", {}, c.reverted_at ? "reverted" : "active")))) : el("p", { class: "muted" }, "none"));
