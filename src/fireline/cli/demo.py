@@ -57,6 +57,8 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
         br = outcome.blast_radius
         table.add_row("blast radius", f"{br.get('users', '?')} users, {br.get('tenants', '?')} tenants, "
                                       f"{br.get('sessions', '?')} sessions, {br.get('calls', '?')} calls")
+        pii = ", ".join(f"{k} {v}" for k, v in sorted((br.get("pii") or {}).items())) or "none"
+        table.add_row("personal data exposed", pii)
         table.add_row("first occurrence", str(br.get("first_occurrence", "?")))
         ttd, ttc = outcome.time_to_detect, outcome.time_to_contain
         table.add_row("first leaked answer -> incident", f"{ttd:.2f} s" if ttd is not None else "not detected")

@@ -172,7 +172,9 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
                 status(f"normal traffic: {outcome.requests} requests through the gateway")
             time.sleep(0.25)
         say(f"normal traffic: {outcome.requests} requests from 60 users in 5 tenants, no incident")
-        upstream.add_rule("leak_canary", {"token": CANARY})
+        # Another tenant's record: its canary token and the personal data beside it.
+        upstream.add_rule("leak_canary", {"token": f"{CANARY}; billing contact mary.roe@globex.example, "
+                                                   "+1 415 555 0142"})
         say("[red]injected a fault[/red]: the model now leaks tenant globex's data into other tenants' answers")
 
         def find_incident() -> dict[str, Any] | None:
@@ -228,6 +230,14 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
                    "paused the assistant and are investigating.", "public": True})
     if update.status_code < 300:
         say("public update posted to the status page (communicate before certainty)")
+    def art33() -> dict[str, Any] | None:
+        rows = api.get(f"/api/v1/incidents/{outcome.incident['id']}/obligations").json().get("obligations", [])
+        return next((o for o in rows if o.get("kind") == "gdpr_art33"), None)
+
+    obligation = poll(art33, timeout=3)
+    if obligation:
+        say(f"personal data involved: GDPR Art. 33 notification to the authority due {obligation['deadline']} "
+            f"(72 h after detection)")
     page = api.get("/status.json")
     if page.status_code == 200:
         states = {c.get("name"): c.get("status") for c in page.json().get("components", [])}
