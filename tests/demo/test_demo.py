@@ -20,7 +20,7 @@ def test_demo_detects_and_contains_the_leak(tmp_path: Path) -> None:
     assert proc.returncode == 0, out
     for step in ("normal traffic", "detector fired", "canary:canary_leak", "opened: type data_leakage",
                  "evidence snapshot", "kill switch applied", "answered by the fallback", "blast radius",
-                 "first leaked answer -> contained"):
+                 "first leaked answer -> contained", "public update posted", "GDPR Art. 33"):
         assert step in out, f"missing {step!r} in:\n{out}"
     assert "Traceback" not in out
     assert (tmp_path / "demo-out" / "fireline.db").exists()
