@@ -40,12 +40,13 @@ def parts() -> list[Any]:
     from fireline.gateway import api as gateway_api
     from fireline.incidents import api as incidents_api
     from fireline.ingest import api as ingest_api
+    from fireline.investigate import api as investigate_api
     from fireline.ops import api as ops_api
     from fireline.postmortems import api as postmortems_api
     from fireline.web import api as web_api
 
     return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
-            postmortems_api, incidents_api, ingest_api, ops_api, web_api]
+            postmortems_api, incidents_api, ingest_api, investigate_api, ops_api, web_api]
 
 
 @asynccontextmanager

@@ -1,0 +1,1 @@
+"""Investigation: what changed before the onset of an incident."""
