@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import HTTPException, Request
 from pydantic import ValidationError
 
@@ -40,3 +41,13 @@ def validation_error(exc: ValidationError) -> Invalid:
     errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)]
     first = errors[0]
     return Invalid(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
+
+
+def ingest_limiter(app: Any) -> anyio.CapacityLimiter:
+    """Ingest batches (native calls, OTLP) run one at a time: the work is CPU under the GIL, and
+    threads competing for it cost more than they overlap (4 concurrent senders: 352 us of CPU per
+    call; one batch at a time: 259 us, and 3,050 -> 3,900 calls/s)."""
+    limiter = getattr(app.state, "ingest_limiter", None)
+    if limiter is None:
+        limiter = app.state.ingest_limiter = anyio.CapacityLimiter(1)
+    return limiter

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -17,7 +17,7 @@ from fireline.calls import retention, service
 from fireline.calls.schemas import MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
 from fireline.db import Database
 from fireline.errors import Invalid
-from fireline.http import read_body, validation_error
+from fireline.http import ingest_limiter, read_body, validation_error
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 _one = TypeAdapter(CallIn)
@@ -49,7 +49,8 @@ def ingest_body(db: Database, body: bytes) -> service.IngestOutcome:
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
     # Parsing, validation, the privacy pass and detectors are CPU work: keep them off the event loop.
-    outcome = await run_in_threadpool(ingest_body, get_db(request), body)
+    outcome = await anyio.to_thread.run_sync(ingest_body, get_db(request), body,
+                                             limiter=ingest_limiter(request.app))
     result = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates, "ids": outcome.ids}
     return Response(orjson.dumps(result), status_code=201, media_type="application/json")
 

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,7 +22,7 @@ from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
 from fireline.db import Database
-from fireline.http import read_body
+from fireline.http import ingest_limiter, read_body
 from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
 
 log = logging.getLogger("fireline.ingest")
@@ -110,7 +111,7 @@ async def otlp_traces(request: Request) -> Response:
         return mapped
 
     try:
-        mapped = await run_in_threadpool(work)
+        mapped = await anyio.to_thread.run_sync(work, limiter=ingest_limiter(request.app))
     except otlp.Malformed as exc:
         return _otlp_error(400, str(exc), encoding)
     except OperationalError:
