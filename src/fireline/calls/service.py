@@ -148,20 +148,23 @@ def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
     if not batch:
         return []
     insert = insert_for(db.dialect)
+    calls, raw_table, findings_table = Call.__table__, CallRaw.__table__, CallFinding.__table__
+    # Core statements on the tables: the ORM's bulk-insert machinery cost a third of this function.
     with db.writing() as session:
-        stmt = insert(Call).on_conflict_do_nothing(index_elements=["id"]).returning(Call.id)
-        new_ids = set(session.scalars(stmt, [p.row for p in batch]).all())
+        conn = session.connection()
+        stmt = insert(calls).on_conflict_do_nothing(index_elements=["id"]).returning(calls.c.id)
+        new_ids = set(conn.execute(stmt, [p.row for p in batch]).scalars().all())
         fresh = [p for p in batch if p.id in new_ids]
         raws = [{"call_id": p.id, "blob": p.raw_blob} for p in fresh if p.raw_blob is not None]
         if raws:
-            session.execute(insert(CallRaw), raws)
+            conn.execute(insert(raw_table), raws)
         findings = [
             {**f, "call_id": p.id, "started_at": p.row["started_at"], "app": p.row["app"],
              "tenant": p.row["tenant"]}
             for p in fresh for f in p.findings
         ]
         if findings:
-            session.execute(insert(CallFinding), findings)
+            conn.execute(insert(findings_table), findings)
     return fresh
 
 
