@@ -14,6 +14,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+try:  # google-re2: a DFA, linear in the text; the plain loop below stays exact without it
+    import re2
+except ImportError:  # pragma: no cover - a declared dependency
+    re2 = None
+
 from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
 
 _TARGET = (
@@ -77,6 +82,11 @@ class _Rules:
 
     def __init__(self, rules: list[Rule]) -> None:
         self._rules = [(gate, re.compile(pattern.lower(), re.MULTILINE)) for gate, pattern in rules]
+        # One linear RE2 pass over all gate words first: most texts hold none, and then no rule can
+        # match. When any gate is present, every rule is checked exactly as before.
+        gates = sorted({g for gate, _ in rules for g in gate})
+        self._any_gate = (re2.compile("|".join(re.escape(g) for g in gates))
+                          if re2 is not None and gates and all(gate for gate, _ in rules) else None)
         # Retrieved documents and tool results repeat across calls: remember their verdicts.
         self._seen: dict[str, tuple[int, int] | None] = {}
 
@@ -91,6 +101,8 @@ class _Rules:
 
     def search(self, text: str) -> tuple[int, int] | None:
         low = text.lower()
+        if self._any_gate is not None and not self._any_gate.search(low):
+            return None
         best: tuple[int, int] | None = None
         for gate, pattern in self._rules:
             if gate and not any(g in low for g in gate):
