@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fireline.db import Database
+from tests.support.cli import invoke
 from tests.support.fireline import running
 
 
@@ -36,3 +37,5 @@ def test_changes_before_onset_on_the_api_and_in_the_postmortem(db: Database) -> 
             md = http.get(f"/api/v1/incidents/{inc['id']}/postmortem", params={"format": "md"}).text
             assert "What changed before onset" in md and "prompt change on support-bot (v11 -> v12)" in md
             assert http.get("/api/v1/incidents/INC-nope/changes").status_code == 404
+        code, text = invoke(fl, "viewer", "what-changed", inc["id"])
+        assert code == 0 and "prompt" in text and "v12" in text and "120 min" in text

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from fireline.cli import admin, calls, demo, drill
+from fireline.cli import admin, calls, demo, drill, investigate
 from fireline.cli import changes as changes_cli
 from fireline.cli import comms as comms_cli
 from fireline.cli import controls as controls_cli
@@ -23,6 +23,7 @@ app.add_typer(calls.calls_app, name="calls")
 app.command("erase")(calls.erase)
 app.command("demo")(demo.demo)
 app.command("drill")(drill.drill)
+app.command("what-changed")(investigate.what_changed)
 app.command("upstream")(upstream_cli.upstream)
 app.command("change")(changes_cli.change)
 app.command("changes")(changes_cli.changes)
