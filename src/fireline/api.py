@@ -91,6 +91,11 @@ def create_app(db: Database | None = None, config: Config | None = None) -> Fast
     app.state.config = config or get_config()
     app.state.parts = parts()
     for part in app.state.parts:
+        # Each part checks its config section now, so a mistake is one clear line before start.
+        check = getattr(part, "check", None)
+        if check is not None:
+            check(app.state.config)
+    for part in app.state.parts:
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)
 

@@ -47,10 +47,14 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
     from fireline.config import ConfigError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fireline.errors import FirelineError
+
     try:
         application = create_app()
     except ConfigError as exc:
         fail(str(exc))
+    except FirelineError as exc:
+        fail(f"FIRELINE_CONFIG: {exc.message}")
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
 
 

@@ -16,6 +16,7 @@ from fireline.comms import cadence, context, delivery, obligations, templates
 from fireline.comms.config import load
 from fireline.comms.delivery import Event, Runtime
 from fireline.comms.models import Delivery
+from fireline.config import Config
 from fireline.incidents.api import register_incident_view
 from fireline.incidents.service import get_incident
 from fireline.incidents.timeline import stamp
@@ -159,3 +160,8 @@ def shutdown(app: FastAPI) -> None:
     rt = getattr(app.state, "comms", None)
     if rt is not None:
         delivery.unregister(rt)
+
+
+def check(config: Config) -> None:
+    """Fail at start, with the field named, on a bad `notifications` or `comms` section."""
+    load(config)

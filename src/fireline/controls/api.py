@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fireline import events
 from fireline.auth.api import require
 from fireline.auth.service import Principal
+from fireline.config import Config
 from fireline.controls import link, ofrep, playbooks, service, stream
 from fireline.controls.notify import Listener
 from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
@@ -160,3 +161,9 @@ def shutdown(app: FastAPI) -> None:
         listener.stop()
     for topic, handler in getattr(app.state, "controls_handlers", []):
         events.unsubscribe(topic, handler)
+
+
+def check(config: Config) -> None:
+    """Fail at start, with the field named, on a bad `playbooks` or `auto_contain` section."""
+    playbooks.playbooks(config)
+    playbooks.auto_contain_policy(config)

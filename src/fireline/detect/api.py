@@ -17,8 +17,10 @@ from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
 from fireline.calls.service import PreparedCall
+from fireline.config import Config
 from fireline.detect import canaries, reports
 from fireline.detect.models import MonitorAlert
+from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.runtime import DetectRuntime
 from fireline.detect.schemas import AlertOut, CanaryIn, CanaryOut, MonitorOut, ReportIn, ReportOut
 from fireline.metrics import REGISTRY
@@ -158,3 +160,8 @@ def shutdown(app: FastAPI) -> None:
     if not _current:
         calls_service.unregister_processor(_process)
         events.unsubscribe("calls.ingested", _on_ingested)
+
+
+def check(config: Config) -> None:
+    """Fail at start, with the field named, on a bad `monitors` section."""
+    load_monitors(config.section("monitors"))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
+from fireline.config import Config
 from fireline.incidents import bundle, bus, evidence, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import blast_radius
@@ -199,3 +200,8 @@ def startup(app: FastAPI) -> None:
 
 def shutdown(app: FastAPI) -> None:
     sla.set_config(None)
+
+
+def check(config: Config) -> None:
+    """Fail at start, with the field named, on a bad `sla` or `triage` section."""
+    sla.SlaPolicy.from_config(config)

@@ -1,0 +1,31 @@
+"""A mistake in FIRELINE_CONFIG stops `fireline serve` with one line naming the field."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASES = {
+    "monitors": ("monitors:\n  - name: x\n    signal: nope\n", "monitors[0].signal"),
+    "playbooks": ("playbooks:\n  data_leakage: {primary: {params: {}}}\n", "playbooks"),
+    "apps": ("apps:\n  bot: {tools: {refund: sometimes}}\n", "apps.bot.tools.refund"),
+    "yaml": ("apps: [unclosed\n", "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_config_is_one_line_and_exit_1(case: str, tmp_path: Path) -> None:
+    text, expected = CASES[case]
+    (tmp_path / "fireline.yaml").write_text(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
+    env.update(FIRELINE_CONFIG=str(tmp_path / "fireline.yaml"), FIRELINE_SECRET="x", COLUMNS="200")
+    fireline = str(Path(sys.executable).with_name("fireline"))
+    proc = subprocess.run([fireline, "serve", "--port", "1"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert expected in out and "Traceback" not in out
