@@ -8,6 +8,7 @@ Earlier parts publish; later parts subscribe. Topics and payloads:
 - "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str]
 - "incident.changed": db=Database, incident_id=str, state=str, actor=str
 - "subject.erased": session=Session, user_pseudonym=str, report=ErasureReport
+- "calls.purged": session=Session, call_ids=list[str]      (record retention, same transaction)
 """
 
 from __future__ import annotations

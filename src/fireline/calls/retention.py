@@ -97,6 +97,8 @@ def run_retention(session: Session, *, raw_days: int, record_days: int) -> Reten
         session.execute(delete(CallFinding).where(CallFinding.call_id.in_(chunk)))
         session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
         session.execute(delete(Call).where(Call.id.in_(chunk)))
+        # Later parts (user reports) drop what they keep about these calls in the same transaction.
+        events.publish("calls.purged", session=session, call_ids=chunk)
     held = session.scalar(select(func.count()).select_from(Call).where(
         Call.started_at < raw_cutoff, Call.legal_hold.is_(True))) or 0
     return RetentionReport(raw_purged=len(raw_ids), calls_purged=len(old), held_skipped=int(held))

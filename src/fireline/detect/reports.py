@@ -60,4 +60,10 @@ def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
                                          Report.call_id.not_in(still_held)))
 
 
+def on_calls_purged(session: Session, call_ids: list[str], **_: Any) -> None:
+    """Reports live as long as the calls they are about: retention takes them together."""
+    session.execute(delete(Report).where(Report.call_id.in_(call_ids)))
+
+
 events.subscribe("subject.erased", on_subject_erased)
+events.subscribe("calls.purged", on_calls_purged)
