@@ -41,7 +41,9 @@ def test_lifecycle_reaches_every_channel(db: Database) -> None:
 
         hooks = wait_for(lambda: len(http.on("/hook")) >= 4 and http.on("/hook"), what="4 webhooks")
         for r in hooks:
-            expected = "sha256=" + hmac.new(b"s3cret", r.body, hashlib.sha256).hexdigest()
+            stamp = r.headers["x-fireline-timestamp"]
+            assert abs(int(stamp) - time.time()) < 120
+            expected = "sha256=" + hmac.new(b"s3cret", stamp.encode() + b"." + r.body, hashlib.sha256).hexdigest()
             assert r.headers["x-fireline-signature"] == expected
             assert r.json()["incident"]["id"] == iid
         assert [r.json()["event"] for r in hooks] == ["opened", "acknowledged", "contained", "resolved"]

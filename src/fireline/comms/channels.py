@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from typing import Any
 
@@ -32,8 +33,10 @@ class DeliveryError(Exception):
         self.status = status
 
 
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes, timestamp: str) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>": the timestamp is signed too, so a receiver that
+    rejects stale timestamps cannot be fed a captured request again."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def webhook_body(message: dict[str, Any], delivery_id: str) -> dict[str, Any]:
@@ -121,7 +124,9 @@ async def send(channel: Channel, message: dict[str, Any], delivery_id: str, clie
         raw = orjson.dumps(webhook_body(message, delivery_id))
         headers = {"X-Fireline-Event": message["event"], "X-Fireline-Delivery": delivery_id, **channel.headers}
         if channel.secret:
-            headers["X-Fireline-Signature"] = signature(channel.secret, raw)
+            stamp = str(int(time.time()))
+            headers["X-Fireline-Timestamp"] = stamp
+            headers["X-Fireline-Signature"] = signature(channel.secret, raw, stamp)
         return f"HTTP {await _post(client, channel.url or '', raw, headers)}"
     if channel.type == "slack":
         return f"HTTP {await _post(client, channel.url or '', orjson.dumps(slack_body(message)), channel.headers)}"
