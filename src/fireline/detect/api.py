@@ -17,8 +17,9 @@ from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
 from fireline.calls.service import PreparedCall
-from fireline.config import Config
+from fireline.config import Config, ConfigError
 from fireline.detect import canaries, reports
+from fireline.detect.detectors import build_detectors
 from fireline.detect.models import MonitorAlert
 from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.runtime import DetectRuntime
@@ -163,5 +164,9 @@ def shutdown(app: FastAPI) -> None:
 
 
 def check(config: Config) -> None:
-    """Fail at start, with the field named, on a bad `monitors` section."""
+    """Fail at start, with the field named, on a bad `monitors` or `detectors` section."""
     load_monitors(config.section("monitors"))
+    try:
+        build_detectors(config.detectors)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

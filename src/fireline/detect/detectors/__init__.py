@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -53,11 +54,21 @@ def build_detectors(
 
 
 def run_all(detectors: Iterable[Detector], call: CallView) -> list[Finding]:
-    """All findings of all detectors on one call, in detector order."""
+    """All findings of all detectors on one call, in detector order. A detector that fails (a
+    team's plug-in classifier, say) is logged and counted; it never costs the call its place in
+    the log, nor the other detectors their say."""
     findings: list[Finding] = []
     for detector in detectors:
-        findings.extend(detector.detect(call))
+        try:
+            findings.extend(detector.detect(call))
+        except Exception:
+            failures[detector.name] = failures.get(detector.name, 0) + 1
+            log.exception("detector %s failed on a call", detector.name)
     return findings
+
+
+log = logging.getLogger("fireline.detect")
+failures: dict[str, int] = {}
 
 
 __all__ = [

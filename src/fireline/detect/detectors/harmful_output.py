@@ -9,6 +9,7 @@ and it misses harm phrased in ordinary words (see docs/detectors.md for measured
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -76,6 +77,20 @@ class Lexicon:
         return out
 
 
+def load_classifier(path: str, where: str) -> Classifier:
+    """`package.module:name`: a Classifier instance, or a class / factory that makes one."""
+    module_name, _, attr = path.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr or "classifier")
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"{where}: cannot load {path!r}: {exc}") from exc
+    if isinstance(obj, type) or (not hasattr(obj, "classify") and callable(obj)):
+        obj = obj()
+    if not callable(getattr(obj, "classify", None)):
+        raise ValueError(f"{where}: {path!r} has no classify(text) method")
+    return obj  # type: ignore[no-any-return]
+
+
 class HarmfulOutputDetector:
     name = "harmful_output"
 
@@ -91,6 +106,8 @@ class HarmfulOutputDetector:
         self.default_severity = str(option(config, "default_severity", "P2"))
         self.threshold = float(option(config, "classifier_threshold", 0.8))
         self.classifiers = list(classifiers)
+        for i, path in enumerate(config.get("classifiers") or []):
+            self.classifiers.append(load_classifier(str(path), f"detectors.harmful_output.classifiers[{i}]"))
 
     def register(self, classifier: Classifier) -> None:
         """Add a team's classifier; it runs on every answer after the lexicon."""
