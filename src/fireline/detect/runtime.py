@@ -17,7 +17,7 @@ from fireline.detect.canaries import CanaryCache
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.monitors import Engine, Fired
-from fireline.detect.service import Detection, fact_of
+from fireline.detect.service import Detection, fact_of, warm_tool_baseline
 
 log = logging.getLogger("fireline.detect")
 
@@ -43,6 +43,7 @@ class DetectRuntime:
         self._last_canary_refresh = time.monotonic()
         t0 = time.perf_counter()
         self.rebuilt = rebuild.rebuild(self.db, self.engine)
+        warm_tool_baseline(self.db, self.detection.baseline)
         log.info("monitors rebuilt from %s rows in %.2f s", self.rebuilt, time.perf_counter() - t0)
 
     async def clock(self) -> None:

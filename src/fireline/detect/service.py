@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+from sqlalchemy import select
+
+from fireline.calls.models import Call
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
+from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
 from fireline.detect.monitors import Fact
@@ -103,3 +108,23 @@ def fact_of(p: PreparedCall) -> Fact:
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
                 latency=row.get("latency_ms"), findings=tuple(findings))
+
+
+def warm_tool_baseline(db: Database, baseline: ArgumentBaseline, limit: int = 5000) -> int:
+    """Relearn numeric tool-argument baselines from the most recent calls, so a restart does not
+    blind the anomaly check. Only numbers: stored strings are redacted and would not match the raw
+    values the detector sees live."""
+    with db.session() as session:
+        rows = session.execute(select(Call.app, Call.content).where(Call.tools.is_not(None))
+                               .order_by(Call.started_at.desc()).limit(limit)).all()
+    seen = 0
+    for app, content in reversed(rows):
+        for tool in orjson.loads(content).get("tool_calls") or []:
+            args = tool.get("arguments")
+            if not isinstance(args, dict):
+                continue
+            numeric = {k: v for k, v in args.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            if numeric:
+                baseline.observe(app, str(tool.get("name") or ""), numeric)
+                seen += 1
+    return seen
