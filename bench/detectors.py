@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fireline.detect.detectors import CallView, build_detectors, run_all  # noqa: E402
 from fireline.pii import scan  # noqa: E402
+from fireline.pii.evaluate import ENTITIES, overlap_counts  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
 CORPUS = DATA / "presidio-research" / "synth_dataset_v2.json"
-ENTITIES = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS")
 # ../shared/peers/README.md, section 4: AnalyzerEngine, NoOpNlpEngine, 6 entity types, this machine.
 PRESIDIO_RECORDED = {"texts_per_s": 871.0, "mb_per_s": 0.074, "micro_p": 0.928, "micro_r": 0.790}
 
@@ -47,22 +47,6 @@ def timed(fn: Callable[[str], object], texts: Sequence[str], repeats: int) -> fl
             fn(t)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def scores(corpus: list[dict], detect: Detect) -> dict[str, tuple[int, int, int, int]]:
-    """Per entity (tp_pred, pred, tp_gold, gold), overlap match as in pii_scan.py."""
-    out = {e: [0, 0, 0, 0] for e in ENTITIES}
-    for doc in corpus:
-        gold = [(s["entity_type"], s["start_position"], s["end_position"]) for s in doc["spans"]
-                if s["entity_type"] in out]  # fmt: skip
-        pred = [p for p in detect(doc["full_text"]) if p[0] in out]
-        for t, s, e in pred:
-            out[t][1] += 1
-            out[t][0] += any(g[0] == t and g[1] < e and s < g[2] for g in gold)
-        for t, s, e in gold:
-            out[t][3] += 1
-            out[t][2] += any(p[0] == t and p[1] < e and s < p[2] for p in pred)
-    return {k: (v[0], v[1], v[2], v[3]) for k, v in out.items()}
 
 
 def micro(per: dict[str, tuple[int, int, int, int]]) -> tuple[float, float]:
@@ -119,7 +103,7 @@ def main() -> None:
     full_2k = timed(full_set, dense, args.repeats) / len(dense) * 1e6
     pii_prose = timed(scan, prose, args.repeats) / len(prose) * 1e6
     full_prose = timed(full_set, prose, args.repeats) / len(prose) * 1e6
-    per = scores(corpus, scan)
+    per = overlap_counts(corpus, scan)
     p, r = micro(per)
 
     n = len(texts)
@@ -130,7 +114,7 @@ def main() -> None:
     engine = presidio()
     if engine is not None:
         pres_s = timed(engine, texts, 1)
-        pres_p, pres_r = micro(scores(corpus, engine))
+        pres_p, pres_r = micro(overlap_counts(corpus, engine))
         pres = {"texts_per_s": n / pres_s, "mb_per_s": mb / pres_s, "micro_p": pres_p, "micro_r": pres_r}
         label = "presidio (measured here)"
     else:

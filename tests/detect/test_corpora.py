@@ -9,32 +9,16 @@ from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
 from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.pii import scan
+from fireline.pii.evaluate import ENTITIES, overlap_counts, precision_recall
 from tests.detect.corpora import load_csv, load_json, load_jsonl
 
-ENTITIES = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS")
 # Measured: P 1.000 for all six, R 1.000 except CREDIT_CARD 0.993 (a 12-digit number starting 0).
 PII_FLOOR = {e: (0.97, 0.97) for e in ENTITIES} | {"CREDIT_CARD": (0.98, 0.98)}
 
 
-def overlap_scores(corpus: list[dict]) -> dict[str, tuple[float, float]]:
-    """Per entity (precision, recall) with pii_scan.py's overlap rule."""
-    counts = {e: [0, 0, 0, 0] for e in ENTITIES}  # tp_pred, pred, tp_gold, gold
-    for doc in corpus:
-        gold = [(s["entity_type"], s["start_position"], s["end_position"]) for s in doc["spans"]
-                if s["entity_type"] in counts]  # fmt: skip
-        pred = [p for p in scan(doc["full_text"]) if p[0] in counts]
-        for t, s, e in pred:
-            counts[t][1] += 1
-            counts[t][0] += any(g[0] == t and g[1] < e and s < g[2] for g in gold)
-        for t, s, e in gold:
-            counts[t][3] += 1
-            counts[t][2] += any(p[0] == t and p[1] < e and s < p[2] for p in pred)
-    return {t: (c[0] / max(1, c[1]), c[2] / max(1, c[3])) for t, c in counts.items()}
-
-
 def test_presidio_research_precision_and_recall_per_entity() -> None:
-    scores = overlap_scores(load_json("presidio-research/synth_dataset_v2.json"))
-    for entity, (p, r) in scores.items():
+    counts = overlap_counts(load_json("presidio-research/synth_dataset_v2.json"), scan)
+    for entity, (p, r) in ((e, precision_recall(c)) for e, c in counts.items()):
         p_floor, r_floor = PII_FLOOR[entity]
         assert p >= p_floor and r >= r_floor, f"{entity}: precision {p:.3f} recall {r:.3f}"
 

@@ -1,0 +1,33 @@
+"""Scoring a PII detector against a labelled corpus, with the overlap rule of
+../shared/peers/pii_scan.py (a predicted span counts when it overlaps a gold span of its type)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+ENTITIES = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS")
+Detect = Callable[[str], Iterable[tuple[str, int, int]]]
+
+
+def overlap_counts(corpus: Iterable[dict[str, Any]], detect: Detect,
+                   entities: Iterable[str] = ENTITIES) -> dict[str, tuple[int, int, int, int]]:
+    """Per entity (matched predictions, predictions, matched gold spans, gold spans).
+    Corpus items are presidio-research's: {"full_text", "spans": [{entity_type, start_position, end_position}]}."""
+    out = {e: [0, 0, 0, 0] for e in entities}
+    for doc in corpus:
+        gold = [(s["entity_type"], s["start_position"], s["end_position"]) for s in doc["spans"]
+                if s["entity_type"] in out]  # fmt: skip
+        pred = [p for p in detect(doc["full_text"]) if p[0] in out]
+        for t, s, e in pred:
+            out[t][1] += 1
+            out[t][0] += any(g[0] == t and g[1] < e and s < g[2] for g in gold)
+        for t, s, e in gold:
+            out[t][3] += 1
+            out[t][2] += any(p[0] == t and p[1] < e and s < p[2] for p in pred)
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in out.items()}
+
+
+def precision_recall(counts: tuple[int, int, int, int]) -> tuple[float, float]:
+    tp_pred, pred, tp_gold, gold = counts
+    return tp_pred / max(1, pred), tp_gold / max(1, gold)
