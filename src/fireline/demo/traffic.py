@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
-from pathlib import Path
+
+from fireline.drills.corpus import sample
+from fireline.drills.scenario import CorpusRef
 
 BUILTIN_QUESTIONS = [
     "Where is my order?", "How do I reset my password?", "Can I change my delivery address?",
@@ -18,13 +19,7 @@ TENANTS = ("acme", "globex", "initech", "umbrella", "hooli")
 
 def corpus_questions(limit: int = 300) -> list[str]:
     """Ordinary questions from TruthfulQA when the shared corpora sit beside the project."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        path = root.parent / "shared" / "data" / "TruthfulQA" / "TruthfulQA.csv"
-        if path.exists():
-            with path.open(newline="", encoding="utf-8") as fh:
-                rows = [r["Question"] for r in csv.DictReader(fh) if r.get("Question")]
-            return rows[:limit]
-    return []
+    return sample(CorpusRef(name="truthfulqa", field="question", limit=limit))
 
 
 @dataclass(frozen=True, slots=True)

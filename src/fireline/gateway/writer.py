@@ -47,6 +47,7 @@ class CallWriter:
                  flush_interval: float = 0.05) -> None:
         self.db, self.config, self.flush_interval = db, config, flush_interval
         self.batch_size, self.max_queue = batch_size, max_queue
+        self.prices = price_table(config)  # the config does not change while the server runs
         self.queue: deque[dict[str, Any]] = deque()
         self.wake = threading.Event()
         self.stopping = False
@@ -93,7 +94,7 @@ class CallWriter:
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         calls = []
-        prices = price_table(self.config)
+        prices = self.prices
         for pending in batch:
             GATEWAY_CALLS.labels(pending["status"]).inc()
             try:
