@@ -168,3 +168,16 @@ def test_inject_answers_the_drill_cohort_only(fl: Fireline) -> None:
     assert ask(c, headers={"X-Fireline-Cohort": "beta"}).parse().choices[0].message.content == NORMAL
     revert(fl, cid)
     assert ask(c, headers={"X-Fireline-Cohort": "drill"}).parse().choices[0].message.content == NORMAL
+
+
+def test_canary_guardrail_blocks_another_tenants_token_before_the_user_sees_it(fl: Fireline) -> None:
+    c = client(fl)
+    with fl.client("responder") as http:
+        made = http.post("/api/v1/canaries", json={"tenant": "globex", "token": "CANARY-globex-55aa77"})
+        assert made.status_code == 201
+    leak = {"X-Upstream-Mode": "leak_canary", "X-Upstream-Params": '{"token": "CANARY-globex-55aa77"}'}
+    assert "CANARY-globex-55aa77" in ask(c, headers=leak).parse().choices[0].message.content  # acme sees it
+    cid = apply(fl, "guardrail_threshold", detectors=["canary"], action="block")
+    raw = ask(c, headers=leak)
+    assert raw.parse().choices[0].message.content == FALLBACK and raw.headers["x-fireline-contained"] == cid
+    revert(fl, cid)

@@ -7,6 +7,7 @@ otherwise the PII and secret scanner alone, so a guardrail still blocks leaked P
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +27,17 @@ class Hit:
 
 
 class InlineDetectors:
-    def __init__(self, config: dict[str, dict[str, Any]] | None) -> None:
+    def __init__(self, config: dict[str, dict[str, Any]] | None,
+                 canaries: Callable[[], dict[str, str]] | None = None) -> None:
         self.detectors: list[Any] = []
         self.view_cls: Any = None
         try:
             from fireline.detect.detectors import build_detectors  # type: ignore[attr-defined]
             from fireline.detect.detectors.base import CallView
 
-            self.detectors = list(build_detectors(config or {}))
+            # The tenants' canary tokens come from the detect part's cache, so a guardrail can block
+            # a cross-tenant leak before the user sees it.
+            self.detectors = list(build_detectors(config or {}, canaries=canaries))
             self.view_cls = CallView
         except Exception as exc:  # the detect part is optional for the gateway
             log.info("inline detectors: using the PII/secret scanner only (%s)", exc)

@@ -68,7 +68,8 @@ class Gateway:
         self.writer = CallWriter(self.db, self.config, batch_size=int(section.get("batch_size", 500)),
                                  max_queue=int(section.get("max_queue", 100_000)),
                                  flush_interval=float(section.get("flush_interval_s", 0.05)))
-        self.detectors = InlineDetectors(self.config.detectors)
+        detect = getattr(state, "detect", None)
+        self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         self.local_limiter = enforce.LocalLimiter()
         self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
         self.session: aiohttp.ClientSession | None = None
