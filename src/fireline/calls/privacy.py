@@ -112,6 +112,13 @@ def redact_message(msg: dict[str, Any], red: Redactor, item: int) -> dict[str, A
     return out
 
 
+def redact_tool_call(tc: dict[str, Any], red: Redactor, item: int) -> dict[str, Any]:
+    out = {**tc, "arguments": red.value(tc.get("arguments"), "tool", item)}
+    if "result" in tc:  # no null keys for what the call did not carry
+        out["result"] = red.text(tc["result"], "tool", item)
+    return out
+
+
 def redact_content(content: dict[str, Any]) -> tuple[dict[str, Any], Redactor]:
     """The viewer-visible copy of a call's content, and what the pass found."""
     red = Redactor()
@@ -131,8 +138,5 @@ def redact_content(content: dict[str, Any]) -> tuple[dict[str, Any], Redactor]:
         {**doc, "text": red.text(doc.get("text"), "retrieval", i)}
         for i, doc in enumerate(content.get("retrieval") or [])
     ]
-    out["tool_calls"] = [
-        {**tc, "arguments": red.value(tc.get("arguments"), "tool", i), "result": red.text(tc.get("result"), "tool", i)}
-        for i, tc in enumerate(content.get("tool_calls") or [])
-    ]
+    out["tool_calls"] = [redact_tool_call(tc, red, i) for i, tc in enumerate(content.get("tool_calls") or [])]
     return out, red
