@@ -6,7 +6,8 @@ Earlier parts publish; later parts subscribe. Topics and payloads:
 - "alert.acknowledged": db=Database, alert=Alert
 - "alert.resolved": db=Database, alert=Alert
 - "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str]
-- "incident.changed": db=Database, incident_id=str, state=str, actor=str
+- "incident.changed": db=Database, incident_id=str, state=str, actor=str, event=str
+      (event: what happened, "acknowledged" or the state entered; an ack keeps a contained incident contained)
 - "subject.erased": session=Session, user_pseudonym=str, report=ErasureReport
 - "calls.purged": session=Session, call_ids=list[str]      (record retention, same transaction)
 """

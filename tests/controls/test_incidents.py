@@ -160,3 +160,47 @@ def test_no_auto_containment_outside_the_policy(fl: Fireline) -> None:
     with fl.client("viewer") as c:
         assert [x["kind"] for x in c.get("/api/v1/controls", params={"incident_id": p0["id"]}).json()["controls"]] \
             == ["kill_switch"]
+
+
+def test_contain_twice_applies_nothing_twice(fl: Fireline) -> None:
+    """`fireline contain` again (or the playbook from two responders at once) keeps one set of controls:
+    the second answer lists the same controls, and no revision, snapshot or timeline entry is added."""
+    inc = declare(fl, "data_leakage")
+    with fl.client("responder") as c:
+        first = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={"all": True})
+        assert first.status_code == 201, first.text
+        entries_before = len(timeline(fl, inc["id"]))
+        second = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={"all": True})
+        assert second.status_code == 201, second.text
+        assert sorted(x["id"] for x in second.json()["controls"]) == sorted(x["id"] for x in first.json()["controls"])
+        assert second.json()["revision"] == first.json()["revision"]
+        assert len(timeline(fl, inc["id"])) == entries_before
+        active = c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
+        assert sorted(x["kind"] for x in active) == ["kill_switch", "rate_limit"]
+        # the same control by hand: 200 with the one in force, not a duplicate
+        body = {"kind": "kill_switch", "scope": {"app": "bot"}, "incident_id": inc["id"], "reason": "again"}
+        again = c.post("/api/v1/controls", json=body)
+        assert again.status_code == 200 and again.json()["existing"] is True
+        assert again.json()["id"] in {x["id"] for x in active}
+        assert len(c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]) == 2
+
+
+def test_a_control_without_scope_needs_the_global_flag_and_a_reason(fl: Fireline) -> None:
+    with fl.client("responder") as c:
+        r = c.post("/api/v1/controls", json={"kind": "kill_switch", "reason": "everything is on fire"})
+        assert r.status_code == 422 and r.json()["field"] == "scope" and "global" in r.json()["detail"]
+        r = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"global": "true"}})
+        assert r.status_code == 422 and r.json()["field"] == "reason"
+        r = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"global": "true"},
+                                             "reason": "every app leaks: provider incident"})
+        assert r.status_code == 201 and r.json()["scope"] == {"global": "true"}
+    state = fl.app.state.controls.current()
+    assert state.for_request(app="bot").kill is not None and state.for_request(app="strict").kill is not None
+
+
+def test_an_incident_without_apps_is_not_contained_globally_by_its_playbook(fl: Fireline) -> None:
+    inc = declare(fl, "data_leakage", apps=[])
+    with fl.client("responder") as c:
+        r = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
+        assert r.status_code == 422 and "no primary action applies" in r.json()["detail"]
+        assert c.get("/api/v1/controls").json()["controls"] == []

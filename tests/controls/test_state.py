@@ -149,7 +149,9 @@ def test_rate_key_is_user_unless_tenant_is_asked() -> None:
     assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user="u", tenant="t") == "user:u"
     assert rate_key(ctl("rate_limit", {}, {"per_minute": 1, "key": "tenant"}), user="u", tenant="t") == "tenant:t"
     assert rate_key(ctl("rate_limit", {"tenant": "t"}, {"per_minute": 1}), user="u", tenant="t") == "tenant:t"
-    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user=None, tenant="t") is None
+    # Requests without the attribute share one bucket of their own, never another user's or tenant's.
+    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user=None, tenant="t") == "user:-"
+    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1, "key": "tenant"}), user="u", tenant=None) == "tenant:-"
 
 
 def test_state_round_trips_through_json_for_the_sdk() -> None:

@@ -4,13 +4,14 @@ and is gone after revert (or expiry). The openai SDK is the client throughout.""
 from __future__ import annotations
 
 import time
+from typing import Any
 from datetime import UTC, datetime, timedelta
 
 import openai
 import pytest
 
 from fireline.simulator.upstream import UpstreamServer
-from tests.gateway.conftest import FALLBACK, PROMPTS, TOOLS, apply, ask, client, logged, revert
+from tests.gateway.conftest import APP, FALLBACK, PROMPTS, TOOLS, apply, ask, client, logged, revert
 from tests.support.fireline import Fireline
 
 NORMAL = "Thanks for reaching out. Your order ships tomorrow and should arrive within two days."
@@ -120,6 +121,54 @@ def test_rate_limit_answers_429_with_retry_after_per_user(fl: Fireline) -> None:
     assert ask(c, user="alice").parse().choices[0].message.content == NORMAL
     revert(fl, cid)
     assert ask(c, user="mallory").parse().choices[0].message.content == NORMAL
+
+
+def _limited(c: openai.OpenAI, *, user: Any, tenant: str) -> bool:
+    try:
+        ask(c, user=user, headers={"X-Fireline-Tenant": tenant})
+    except openai.RateLimitError:
+        return True
+    return False
+
+
+def test_rate_limit_key_tenant_limits_that_tenant_only(fl: Fireline) -> None:
+    """`params.key: tenant`: every user of one tenant shares its bucket; other tenants keep theirs."""
+    cid = apply(fl, "rate_limit", per_minute=2, key="tenant")
+    c = client(fl)
+    assert not _limited(c, user="a1@acme.example", tenant="acme")
+    assert not _limited(c, user="a2@acme.example", tenant="acme")
+    assert _limited(c, user="a3@acme.example", tenant="acme")  # a third user: the tenant is over
+    assert _limited(c, user=openai.NOT_GIVEN, tenant="acme")  # an anonymous caller of acme too
+    assert not _limited(c, user="g1@globex.example", tenant="globex")
+    assert not _limited(c, user=openai.NOT_GIVEN, tenant="initech")
+    assert not _limited(c, user=openai.NOT_GIVEN, tenant="initech")
+    assert _limited(c, user=openai.NOT_GIVEN, tenant="initech")  # its own bucket, not acme's
+    revert(fl, cid)
+
+
+def test_rate_limit_key_user_limits_that_user_only(fl: Fireline) -> None:
+    """`params.key: user`: one user of a tenant is limited, the next user of the same tenant is not;
+    anonymous callers share one bucket of their own, not a named user's."""
+    cid = apply(fl, "rate_limit", per_minute=2, key="user")
+    c = client(fl)
+    assert not _limited(c, user="mallory", tenant="acme")
+    assert not _limited(c, user="mallory", tenant="acme")
+    assert _limited(c, user="mallory", tenant="acme")
+    assert not _limited(c, user="alice", tenant="acme")
+    assert not _limited(c, user=openai.NOT_GIVEN, tenant="acme")
+    assert not _limited(c, user=openai.NOT_GIVEN, tenant="globex")
+    assert _limited(c, user=openai.NOT_GIVEN, tenant="hooli")
+    revert(fl, cid)
+
+
+def test_rate_limit_old_param_name_per_is_read_as_key(fl: Fireline) -> None:
+    with fl.client("responder") as http:
+        r = http.post("/api/v1/controls", json={"kind": "rate_limit", "scope": {"app": APP}, "reason": "test",
+                                                "params": {"per_minute": 1, "per": "tenant"}})
+    assert r.status_code == 201 and r.json()["params"] == {"per_minute": 1, "key": "tenant"}
+    c = client(fl)
+    assert not _limited(c, user="u1", tenant="acme")
+    assert _limited(c, user="u2", tenant="acme")
 
 
 def test_guardrail_blocks_or_redacts_leaked_pii(fl: Fireline) -> None:

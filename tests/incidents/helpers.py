@@ -23,6 +23,22 @@ def alert(key: str = "leak:support-bot", **over: Any) -> Alert:
     return Alert(**fields)
 
 
+def backdate(db: Database, incident_id: str, delta: timedelta | None = None, *, to: datetime | None = None) -> None:
+    """Move an incident's detection and SLA due times into the past, as if it opened `delta` ago
+    (or at `to`)."""
+    from fireline.incidents.models import Incident
+
+    with db.writing() as s:
+        inc = s.get(Incident, incident_id)
+        assert inc is not None
+        if to is not None:
+            delta = inc.detected_at - to
+        assert delta is not None
+        inc.detected_at -= delta
+        inc.ack_due_at = inc.ack_due_at - delta if inc.ack_due_at else None
+        inc.contain_due_at = inc.contain_due_at - delta if inc.contain_due_at else None
+
+
 def finding(entity: str = "EMAIL_ADDRESS", kind: str = "pii_leak", detector: str = "pii") -> dict[str, Any]:
     return {"detector": detector, "kind": kind, "entity": entity, "severity": "P1", "confidence": 0.9,
             "location": "output", "item": None, "start": 0, "end": 5, "evidence": "[EMAIL]"}

@@ -11,9 +11,9 @@ import pytest
 
 from fireline import events
 from fireline.db import Database, utcnow
-from fireline.incidents import service
+from fireline.incidents import service, sla
 from fireline.incidents.lifecycle import transition
-from fireline.incidents.timeline import entries, verify
+from fireline.incidents.timeline import entries, stamp, verify
 from tests.incidents.helpers import alert, finding, store_calls
 
 OURS = {"opened", "alert", "state", "snapshot", "alert_resolved"}  # other parts append their own kinds
@@ -82,7 +82,8 @@ def test_acknowledged_and_resolved_alerts(db: Database, seen: list[Any]) -> None
         kinds = [e.kind for e in entries(s, inc.id) if e.kind in OURS]
     assert kinds == ["opened", "state", "snapshot", "alert_resolved"]
     changed = [p for t, p in seen if t == "incident.changed"]
-    assert changed == [{"db": db, "incident_id": inc.id, "state": "acknowledged", "actor": "alert:monitor"}]
+    assert changed == [{"db": db, "incident_id": inc.id, "state": "acknowledged", "actor": "alert:monitor",
+                        "event": "acknowledged"}]
 
 
 def test_after_resolution_the_same_key_opens_a_new_incident(db: Database) -> None:
@@ -114,10 +115,19 @@ def test_triage_matrix_sets_severity_and_playbook(db: Database) -> None:
     assert ic.type == "availability" and ic.severity == "P1"  # unknown type and severity fall back
 
 
-def test_sla_due_times_follow_detection(db: Database) -> None:
-    at = utcnow() - timedelta(minutes=5)
+def test_sla_clocks_run_once_from_detection_not_from_the_source_timestamp(db: Database) -> None:
+    """An alert whose source time is two hours old (a PagerDuty `timestamp`) opens an incident
+    detected now: its clocks are not born breached, and no breach is logged at once."""
+    at = utcnow() - timedelta(hours=2)
+    before = utcnow()
     inc_id = service.on_alert_fired(db, alert(severity="P0", at=at))
     with db.session() as s:
         inc = service.get_incident(s, inc_id)
-    assert inc.detected_at == at
-    assert inc.ack_due_at == at + timedelta(minutes=15) and inc.contain_due_at == at + timedelta(minutes=15)
+        opened = next(e for e in entries(s, inc_id) if e.kind == "opened")
+    assert before <= inc.detected_at <= utcnow()
+    assert inc.ack_due_at == inc.detected_at + timedelta(minutes=15)
+    assert inc.contain_due_at == inc.detected_at + timedelta(minutes=15)
+    assert opened.data["at"] == stamp(at)  # the source's own time is kept on the timeline
+    assert sla.check_all(db) == 0
+    assert sla.check_all(db, now=inc.detected_at + timedelta(minutes=16)) == 2  # each clock once, when due
+    assert sla.check_all(db, now=inc.detected_at + timedelta(minutes=30)) == 0

@@ -9,7 +9,7 @@ import pytest
 
 from fireline.db import Database
 from fireline.incidents import service
-from tests.incidents.helpers import T0, alert, finding, store_calls
+from tests.incidents.helpers import T0, alert, backdate, finding, store_calls
 from tests.support.fireline import Fireline, running
 
 
@@ -38,6 +38,7 @@ def test_blast_radius_counts_what_the_signature_reaches(fl: Fireline) -> None:
     ids = store_calls(fl.db, specs)
     iid = service.on_alert_fired(fl.db, alert(key="b", severity="P2", at=T0 + timedelta(minutes=30),
                                               tenants=(), models=(), prompt_versions=(), call_ids=(ids[3],)))
+    backdate(fl.db, iid, to=T0 + timedelta(minutes=30))
     with fl.client("viewer") as http:
         got = http.get(f"/api/v1/incidents/{iid}/blast-radius").json()
         narrow = http.get(f"/api/v1/incidents/{iid}/blast-radius",

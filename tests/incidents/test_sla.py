@@ -15,7 +15,7 @@ from fireline.errors import Invalid
 from fireline.incidents import service, sla
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.timeline import entries
-from tests.incidents.helpers import alert
+from tests.incidents.helpers import alert, backdate
 from tests.support.fireline import running
 
 
@@ -29,8 +29,8 @@ def test_breach_is_recorded_once_per_clock_and_published(db: Database) -> None:
     handler = lambda **kw: got.append(kw)  # noqa: E731
     events.subscribe("incident.sla_breached", handler)
     try:
-        late = service.on_alert_fired(db, alert(key="late", type="bias", severity="P3",
-                                                at=utcnow() - timedelta(hours=30)))
+        late = service.on_alert_fired(db, alert(key="late", type="bias", severity="P3"))
+        backdate(db, late, timedelta(hours=30))
         fresh = service.on_alert_fired(db, alert(key="fresh", type="bias", severity="P3"))
         assert sla.check_all(db) == 2
         assert sla.check_all(db) == 0
@@ -45,8 +45,8 @@ def test_breach_is_recorded_once_per_clock_and_published(db: Database) -> None:
 
 
 def test_a_late_ack_records_the_breach_before_the_clock_stops(db: Database) -> None:
-    iid = service.on_alert_fired(db, alert(key="k", type="bias", severity="P2",
-                                           at=utcnow() - timedelta(hours=5)))
+    iid = service.on_alert_fired(db, alert(key="k", type="bias", severity="P2"))
+    backdate(db, iid, timedelta(hours=5))
     transition(db, iid, "ack", "alice")
     assert [b["clock"] for b in breaches(db, iid)] == ["ack", "contain"]
     transition(db, iid, "contain", "alice")

@@ -131,3 +131,17 @@ def test_postmortem_of_an_open_incident_marks_what_is_missing(db: Database) -> N
         with fl.client("viewer") as v:
             assert v.get(f"/api/v1/incidents/{iid}/postmortem").status_code == 200
             assert v.put(f"/api/v1/incidents/{iid}/root-cause", json={"category": "model"}).status_code == 403
+
+
+def test_postmortem_log_shows_the_controls_applied_and_reverted(db: Database) -> None:
+    with running(db, comms_config()) as fl, fl.client("responder") as c:
+        iid = c.post("/api/v1/incidents", json={"title": "Leak", "type": "data_leakage", "severity": "P1",
+                                                "apps": ["support-bot"]}).json()["id"]
+        ctl = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "support-bot"},
+                                               "incident_id": iid, "reason": "stop the leak"}).json()
+        assert c.delete(f"/api/v1/controls/{ctl['id']}", params={"reason": "fixed"}).status_code == 200
+        log = c.get(f"/api/v1/incidents/{iid}/postmortem").json()["timeline"]["log"]
+    controls = [e for e in log if e["kind"].startswith("control.")]
+    assert [e["kind"] for e in controls] == ["control.applied", "control.reverted"]
+    assert ctl["id"] in controls[0]["what"] and "app=support-bot" in controls[0]["what"]
+    assert "stop the leak" in controls[0]["what"]

@@ -69,6 +69,7 @@ def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_p
           app: str | None = None, tenant: str | None = None, user: str | None = None,
           model: str | None = typer.Option(None, help="scope: requests for this model"),
           tool: str | None = None, cohort: str | None = None,
+          everywhere: bool = typer.Option(False, "--global", help="no scope: every app (needs --reason)"),
           param: list[str] = typer.Option([], "--param", "-p", help="KEY=VALUE (VALUE as JSON when it parses)"),
           incident: str | None = typer.Option(None, "--incident"), reason: str | None = None,
           duration: str | None = typer.Option(None, "--for", help="expire after e.g. 30m, 2h, 1d"),
@@ -76,6 +77,10 @@ def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_p
     """Apply one control, e.g. `fireline controls apply model_pin --app bot -p model=gpt-4o-2024-05-13`."""
     scope = {k: v for k, v in {"app": app, "tenant": tenant, "user": user, "model": model, "tool": tool,
                                "cohort": cohort}.items() if v is not None}
+    if everywhere:
+        if not (reason or "").strip():
+            fail("--global: a control on every app needs --reason")
+        scope["global"] = "true"
     params: dict[str, Any] = {}
     for item in param:
         key, sep, raw = item.partition("=")
@@ -94,7 +99,8 @@ def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_p
     if as_json:
         out.print_json(json.dumps(result))
         return
-    out.print(f"applied {result['kind']} {result['id']} at revision {result['revision']}")
+    verb = "already in force:" if result.get("existing") else "applied"
+    out.print(f"{verb} {result['kind']} {result['id']} at revision {result['revision']}")
 
 
 @controls_app.command("revert")

@@ -88,10 +88,11 @@ def on_opened(db: Database, incident_id: str, **_: Any) -> None:
         rt.submit(Event("opened", incident_id))
 
 
-def on_changed(db: Database, incident_id: str, state: str, actor: str | None = None, **_: Any) -> None:
+def on_changed(db: Database, incident_id: str, state: str, actor: str | None = None, event: str | None = None,
+               **_: Any) -> None:
     rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event(state, incident_id, {"actor": actor}))
+    if rt is not None:  # `event` names the move ("acknowledged" leaves a contained incident contained)
+        rt.submit(Event(event or state, incident_id, {"actor": actor}))
 
 
 def on_sla_breached(db: Database, incident_id: str, clock: str | None = None, **_: Any) -> None:

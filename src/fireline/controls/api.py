@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 
 from fireline import events
 from fireline.auth.api import require
@@ -50,11 +50,15 @@ def list_controls(request: Request, all: bool = False, incident_id: str | None =
 
 
 @api.post("/controls", status_code=201, response_model=ControlOut)
-def apply(body: ControlIn, request: Request, who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+def apply(body: ControlIn, request: Request, response: Response,
+          who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    """201 with the new control; 200 with the one in force when the same control exists already."""
     spec = ControlSpec(kind=body.kind, scope=body.scope, params=body.params, incident_id=body.incident_id,
                        reason=body.reason, expires_at=body.expires_at)
     out = service.apply_control(_db(request), request.app.state.config, spec, who.key_id,
                                 allow_inject=who.can("admin"))
+    if out["existing"]:
+        response.status_code = 200
     _refresh(request)
     return out
 

@@ -95,7 +95,8 @@ def specs_for(action: Action, incident: link.IncidentInfo, config: Config) -> li
     params = {**DEFAULT_PARAMS.get(kind, {}), **(action.get("params") or {})}
     base_scope = dict(action.get("scope") or {})
     reason = f"playbook {incident.playbook or incident.type}: {kind}"
-    apps: list[str | None] = list(incident.apps) or ([None] if kind not in ("model_pin", "prompt_pin") else [])
+    # No app in scope: nothing to act on here (a global control is a person's decision: --global).
+    apps: list[str | None] = list(incident.apps)
     specs: list[ControlSpec] = []
     for app in apps:
         scope = {**base_scope, **({"app": app} if app else {})}
@@ -123,7 +124,8 @@ def specs_for(action: Action, incident: link.IncidentInfo, config: Config) -> li
 def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bool = False,
                      config: Config | None = None) -> list[Control]:
     """Apply the incident's playbook (primary; with `all_actions` the secondaries too) in one
-    transaction after one evidence snapshot; move the incident to `contained`."""
+    transaction after one evidence snapshot; move the incident to `contained`. Idempotent:
+    controls already in force are not applied twice; when all are, nothing is written."""
     from fireline.config import get_config
 
     config = config or get_config()
@@ -144,11 +146,18 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
         if all_actions:
             for action in book.secondary:
                 chosen.extend(specs_for(action, incident, config))
-        service.snapshot_first(session, incident_id, actor, f"before playbook {book.name}")
-        rows = [service.apply_in_session(session, config, spec, actor, snapshot=False) for spec in chosen]
+        checked = [service.validate(config, spec) for spec in chosen]
+        kept = [service.in_force(session, spec) for spec in checked]
+        if any(row is None for row in kept):
+            service.snapshot_first(session, incident_id, actor, f"before playbook {book.name}")
+        rows = [row or service.apply_in_session(session, config, spec, actor, snapshot=False)
+                for row, spec in zip(kept, checked, strict=True)]
+        session.info.pop("existing", None)
         link.mark_contained(session, incident_id, actor)
-        controls = [service.to_control(r) for r in rows]
-    service.published(db, max(c.revision for c in controls))
+        controls = list({r.id: service.to_control(r) for r in rows}.values())
+        changed = any(row is None for row in kept)
+    if changed:
+        service.published(db, max(c.revision for c in controls))
     return controls
 
 

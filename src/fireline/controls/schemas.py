@@ -54,3 +54,4 @@ class ControlOut(BaseModel):
     reverted_by: str | None
     revert_reason: str | None
     reverted_revision: int | None
+    existing: bool = False  # on apply: the same control was in force already, nothing changed

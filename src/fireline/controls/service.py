@@ -18,7 +18,7 @@ from fireline.config import Config
 from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.notify import notify
-from fireline.controls.state import KINDS, SCOPE_KEYS, Control
+from fireline.controls.state import KINDS, RATE_KEYS, SCOPE_KEYS, Control
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
 from fireline.signals import SEVERITIES
@@ -127,7 +127,17 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
     for key in scope:
         if key not in SCOPE_KEYS:
             raise Invalid(f"scope.{key}: unknown scope key; use {', '.join(SCOPE_KEYS)}", field=f"scope.{key}")
-    scope.pop("global", None)
+    is_global = scope.pop("global", "").strip().lower() in ("true", "1", "yes")
+    if is_global:
+        if set(scope) - {"tool"}:
+            raise Invalid("scope.global: a global control cannot also name "
+                          f"{', '.join(sorted(set(scope) - {'tool'}))}; drop one or the other", field="scope.global")
+        if not (spec.reason or "").strip():
+            raise Invalid("reason: a global control (every app, every user) needs a reason", field="reason")
+        scope["global"] = "true"
+    elif not (set(scope) - {"tool"}):
+        raise Invalid("scope: a control without app, tenant, user, model or cohort acts on every app; "
+                      "say so with scope.global=true (CLI --global) and a reason", field="scope")
     params = dict(spec.params or {})
     kind = spec.kind
 
@@ -158,7 +168,10 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
         per_minute = params.get("per_minute")
         if isinstance(per_minute, bool) or not isinstance(per_minute, int | float) or per_minute < 1:
             raise bad("per_minute", "must be a number >= 1")
-        if params.get("key", "user") not in ("user", "tenant"):
+        if "per" in params:  # the old name: one name (`key`) everywhere now
+            legacy = params.pop("per")
+            params.setdefault("key", legacy)
+        if params.get("key", "user") not in RATE_KEYS:
             raise bad("key", "must be 'user' or 'tenant'")
     elif kind == "guardrail_threshold":
         params.setdefault("action", "block")
@@ -219,11 +232,31 @@ def _timeline_data(row: ControlRow, revision: int) -> dict[str, Any]:
             "expires_at": row.expires_at.isoformat() if row.expires_at else None}
 
 
+def in_force(session: Session, spec: ControlSpec, now: datetime | None = None) -> ControlRow | None:
+    """The active control that already does what `spec` asks (same kind, scope, params and
+    incident), if any: applying it again changes nothing."""
+    now = now or utcnow()
+    rows = session.scalars(select(ControlRow).where(
+        ControlRow.kind == spec.kind, ControlRow.reverted_at.is_(None),
+        or_(ControlRow.expires_at.is_(None), ControlRow.expires_at > now),
+        ControlRow.incident_id.is_(None) if spec.incident_id is None else ControlRow.incident_id == spec.incident_id))
+    for row in rows:
+        if dict(row.scope) == spec.scope and dict(row.params) == spec.params:
+            return row
+    return None
+
+
 def apply_in_session(session: Session, config: Config, spec: ControlSpec, actor: str, *,
                      allow_inject: bool = False, snapshot: bool = True) -> ControlRow:
     """Validate, snapshot the incident's evidence first, then record the control and bump the
-    revision, all in the caller's transaction. Publishing is the caller's job (after commit)."""
+    revision, all in the caller's transaction. Publishing is the caller's job (after commit).
+    Idempotent: when the same control is in force already, that row comes back unchanged
+    (`session.info["existing"]` lists its id) and nothing is written."""
     spec = validate(config, spec, allow_inject=allow_inject)
+    existing = in_force(session, spec)
+    if existing is not None:
+        session.info.setdefault("existing", []).append(existing.id)
+        return existing
     if spec.incident_id:
         link.check_incident(session, spec.incident_id)
         if snapshot:
@@ -245,11 +278,14 @@ def published(db: Database, revision: int) -> None:
 
 def apply_control(db: Database, config: Config, spec: ControlSpec, actor: str, *,
                   allow_inject: bool = False) -> dict[str, Any]:
+    """The control as applied; `existing` is True when the same one was in force already."""
     with transaction(db) as session:
         row = apply_in_session(session, config, spec, actor, allow_inject=allow_inject)
+        existing = row.id in session.info.pop("existing", [])
         out = to_out(row)
-    published(db, row.revision)
-    return out
+    if not existing:
+        published(db, row.revision)
+    return {**out, "existing": existing}
 
 
 def _revert_row(session: Session, row: ControlRow, actor: str, reason: str | None, kind: str) -> int:

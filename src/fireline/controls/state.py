@@ -248,14 +248,18 @@ class ControlState:
                    [Control.from_json(c) for c in data.get("controls") or []], apps)
 
 
-def rate_key(control: Control, *, user: str | None, tenant: str | None) -> str | None:
-    """The counter key of a rate_limit control for a request: per user unless the control
-    says tenant (params.key, or a tenant scope without a user)."""
+RATE_KEYS = ("user", "tenant")
+
+
+def rate_key(control: Control, *, user: str | None, tenant: str | None) -> str:
+    """The counter key of a rate_limit control for a request (gateway and SDK alike): per
+    `params.key`, "user" or "tenant"; without it per tenant when the scope names a tenant and
+    no user, else per user. Requests that lack the attribute share one bucket of their own."""
     kind = control.params.get("key")
-    if kind is None:
+    if kind not in RATE_KEYS:
         kind = "tenant" if "tenant" in control.scope and "user" not in control.scope else "user"
     value = tenant if kind == "tenant" else user
-    return f"{kind}:{value}" if value is not None else None
+    return f"{kind}:{value}" if value is not None else f"{kind}:-"
 
 
 class RateLimiter:

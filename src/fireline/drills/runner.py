@@ -175,9 +175,10 @@ class Drill:
                     return report
                 report.time_to_detect = time.monotonic() - t0
                 self.say(f"incident {inc['id']} ({inc['type']}, {inc['severity']}) after {report.time_to_detect:.2f} s")
-                if inc["state"] == "detected" and self.auto_ack:
+                if self.auto_ack and not self._acknowledged(inc["id"]):
                     self.api.post(f"/api/v1/incidents/{inc['id']}/ack", json={"reason": f"drill {self.id}"})
-                acked = self._poll(lambda: self._state(inc["id"]) != "detected", self.timeout)
+                # Containment is not an acknowledgement: only a person's ack (acknowledged_at) counts.
+                acked = self._poll(lambda: self._acknowledged(inc["id"]), self.timeout)
                 if acked:
                     report.time_to_acknowledge = time.monotonic() - t0
                 else:
@@ -241,8 +242,8 @@ class Drill:
             report.gaps[failed - 1] = (f"the playbook's primary action ({first}) did not stop the harm "
                                        f"({report.gaps[failed - 1]}); its secondary actions ({added}) did")
 
-    def _state(self, incident_id: str) -> str:
-        return str(self.api.get(f"/api/v1/incidents/{incident_id}").json()["state"])
+    def _acknowledged(self, incident_id: str) -> bool:
+        return bool(self.api.get(f"/api/v1/incidents/{incident_id}").json().get("acknowledged_at"))
 
     def _controls(self, incident_id: str) -> list[dict[str, Any]]:
         rows = self.api.get("/api/v1/controls", params={"incident_id": incident_id}).json()["controls"]

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from fireline.config import AppConfig
+from fireline.controls.state import rate_key
 from fireline.gateway import inline
 from fireline.gateway.responses import message_of
 
@@ -100,13 +101,6 @@ class LocalLimiter:
             return (1 - tokens) / rate
 
 
-def rate_key(control: Any, user: str | None, tenant: str | None) -> str:
-    per = control.params.get("per") or ("tenant" if control.scope.get("tenant") and not control.scope.get("user")
-                                        else "user")
-    value = tenant if per == "tenant" else user
-    return value or tenant or user or "anonymous"
-
-
 def before(enf: Any, body: dict[str, Any], app: AppConfig, out: Outcome, *, limiter: Any, user: str | None,
            tenant: str | None, now: float) -> Stop | None:
     """Apply the request-side controls to `body` in place; a Stop means do not call the upstream."""
@@ -114,7 +108,7 @@ def before(enf: Any, body: dict[str, Any], app: AppConfig, out: Outcome, *, limi
         out.acted(enf.kill, "contained")
         return Stop(enf.kill, fallback_text(enf, app))
     for control in enf.rate_limits:
-        wait = limiter.check(control, rate_key(control, user, tenant), now)
+        wait = limiter.check(control, rate_key(control, user=user, tenant=tenant), now)
         if wait is not None:
             out.acted(control, "contained")
             return Stop(control, "rate limit reached for this user or tenant; retry later",

@@ -124,8 +124,6 @@ class Guard:
         worst: float | None = None
         for control in enf.rate_limits:
             key = rate_key(control, user=user, tenant=tenant)
-            if key is None:
-                continue
             wait = self._limiter.check(control, key, at)
             if wait is not None and (worst is None or wait > worst):
                 worst = wait

@@ -2,13 +2,15 @@
 
     detected --ack--> acknowledged --contain--> contained --resolve--> resolved --close--> closed
     detected --contain--> contained             (auto-containment before anyone acknowledged)
+    contained --ack--> contained                 (a person still acknowledges what automation contained)
     acknowledged --resolve--> resolved           (nothing needed containing)
     detected|acknowledged --false_positive--> false_positive
 
-Entering a state has effects: acknowledging takes a snapshot and makes the actor commander
-when there is none; containing takes a snapshot first unless one was taken since the last
-change; resolving and false_positive free the dedup key (a new alert opens a new incident);
-closing and false_positive release the legal holds (recorded as "hold_released").
+Acknowledging happens once: it sets `acknowledged_at` (the ack clock stops), makes the actor
+commander when there is none and takes a snapshot; a person who resolves an incident nobody
+acknowledged acknowledges it on the way. Containing takes a snapshot first unless one was
+taken since the last change; resolving and false_positive free the dedup keys (a new alert
+opens a new incident); closing and false_positive release the legal holds ("hold_released").
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ ACTIONS = ("ack", "contain", "resolve", "close", "false_positive")
 TRANSITIONS: dict[str, dict[str, str]] = {
     "detected": {"ack": "acknowledged", "contain": "contained", "false_positive": "false_positive"},
     "acknowledged": {"contain": "contained", "resolve": "resolved", "false_positive": "false_positive"},
-    "contained": {"resolve": "resolved"},
+    "contained": {"ack": "contained", "resolve": "resolved"},
     "resolved": {"close": "closed"},
     "closed": {},
     "false_positive": {},
@@ -42,8 +44,9 @@ TERMINAL = ("closed", "false_positive")
 SYSTEM_ACTORS = ("alert:", "fireline", "auto:")
 
 
-def allowed(state: str) -> list[str]:
-    return list(TRANSITIONS[state])
+def allowed(inc: Incident) -> list[str]:
+    """The moves the table allows now: `ack` only while nobody has acknowledged."""
+    return [a for a in TRANSITIONS[inc.state] if a != "ack" or inc.acknowledged_at is None]
 
 
 def is_person(actor: str) -> bool:
@@ -67,14 +70,17 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
                       reason: str | None = None, *, now: datetime | None = None) -> Incident:
     from fireline.incidents.evidence import snapshot_locked
 
-    moves = TRANSITIONS[inc.state]
+    moves = allowed(inc)
     if action not in moves:
-        raise Conflict(f"cannot {action.replace('_', '-')} incident {inc.id}: it is {inc.state}; "
-                       f"allowed: {', '.join(moves) or 'none'}", state=inc.state, allowed=list(moves))
+        why = " and was acknowledged already" if action == "ack" and inc.acknowledged_at else ""
+        raise Conflict(f"cannot {action.replace('_', '-')} incident {inc.id}: it is {inc.state}{why}; "
+                       f"allowed: {', '.join(moves) or 'none'}", state=inc.state, allowed=moves)
     now = now or utcnow()
     for clock in CLOCKS:  # a clock that ran out before this move is recorded before it stops
         breach(session, inc, clock, now)
-    target = moves[action]
+    target = TRANSITIONS[inc.state][action]
+    if action == "resolve" and inc.acknowledged_at is None and is_person(actor):
+        _acknowledge(session, inc, actor, "acknowledged on resolution", now)
     if target == "contained" and needs_snapshot(inc):
         snapshot_locked(session, inc, actor, "before containment")
     before = inc.state
@@ -82,7 +88,7 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     data: dict[str, object] = {"from": before, "to": target, "action": action}
     if reason:
         data["reason"] = reason
-    if target == "acknowledged":
+    if action == "ack":
         inc.acknowledged_at = now
         if inc.commander is None and is_person(actor):
             inc.commander = actor
@@ -96,19 +102,26 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     append_locked(session, inc, "state", actor, data, at=now)
     if target in ("resolved", "false_positive"):
         session.execute(delete(IncidentDedup).where(IncidentDedup.incident_id == inc.id))
-    if target == "acknowledged":
+    if action == "ack":
         snapshot_locked(session, inc, actor, "acknowledged")
     if target in TERMINAL:
         released = release_holds(session, holder=inc.id, actor=actor)
         if released:
             append_locked(session, inc, "hold_released", actor, {"calls": released})
-    _observe(session, inc, target, now)
-    bus.emit(session, "incident.changed", incident_id=inc.id, state=target, actor=actor)
+    event = "acknowledged" if action == "ack" else target
+    _observe(session, inc, event, now)
+    bus.emit(session, "incident.changed", incident_id=inc.id, state=target, actor=actor, event=event)
     return inc
 
 
-def _observe(session: Session, inc: Incident, target: str, now: datetime) -> None:
-    hist = {"acknowledged": TIME_TO_ACK, "contained": TIME_TO_CONTAIN, "resolved": TIME_TO_RESOLVE}.get(target)
+def _acknowledge(session: Session, inc: Incident, actor: str, reason: str, now: datetime) -> None:
+    """The implicit acknowledgement of a person who acts on an incident nobody acknowledged."""
+    if "ack" in allowed(inc):
+        transition_locked(session, inc, "ack", actor, reason, now=now)
+
+
+def _observe(session: Session, inc: Incident, event: str, now: datetime) -> None:
+    hist = {"acknowledged": TIME_TO_ACK, "contained": TIME_TO_CONTAIN, "resolved": TIME_TO_RESOLVE}.get(event)
     if hist is None:
         return
     seconds = max((now - inc.detected_at).total_seconds(), 0.0)

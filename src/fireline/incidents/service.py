@@ -22,7 +22,7 @@ from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
 from fireline.incidents.evidence import register_evidence_source, take_snapshot
-from fireline.incidents.lifecycle import ACTIVE, TERMINAL, transition, transition_locked
+from fireline.incidents.lifecycle import ACTIVE, TERMINAL, allowed, transition, transition_locked
 from fireline.incidents.metrics import OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
@@ -155,7 +155,9 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
     type_name = alert.type if alert.type in TYPES else FALLBACK_TYPE
     decided = triage(current_config().section("triage"), type_name, alert.signal,
                      alert.severity if alert.severity in SEVERITIES else None)
-    detected_at = min(alert.at, now) if alert.at.tzinfo else now
+    # Detection is when Fireline opened the incident: the SLA clocks run from it. The source's own
+    # time (an old PagerDuty `timestamp`, a monitor's clock) stays on the timeline entry as "at".
+    detected_at = now
     inc = _create(session, title=alert.title or f"{type_name} alert", type_name=type_name,
                   severity=decided.severity, playbook=decided.playbook, source=alert.source,
                   detected_at=detected_at, dedup_key=alert.dedup_key, scope=_alert_scope(alert),
@@ -195,7 +197,7 @@ def on_alert_acknowledged(db: Database, alert: Alert, **_: Any) -> None:
         inc = _active_for_key(session, alert.dedup_key)
         if inc is None:
             return
-        if inc.state == "detected":
+        if inc.acknowledged_at is None and "ack" in allowed(inc):
             transition_locked(session, inc, "ack", f"alert:{alert.source}", "acknowledged at the source")
         else:
             append_locked(session, inc, "alert_acknowledged", f"alert:{alert.source}", _alert_data(alert))

@@ -5,8 +5,11 @@
       P0: {ack: 15m, contain: 15m}     # numbers are minutes; strings take s, m, h or d
       P1: {ack: 1h, contain: 1h}
 
-Both clocks run from detection. A breach is written once per clock: the conditional
-UPDATE on `*_breached_at IS NULL` makes a second checker (another replica) a no-op.
+Both clocks run from detection (when Fireline opened the incident, never a source's own
+timestamp) and are set once, at open (again only when a person changes the severity). The
+ack clock runs until someone acknowledges, contained or not; the contain clock until the
+incident is contained or over. A breach is written once per clock: the conditional UPDATE on
+`*_breached_at IS NULL` makes a second checker (another replica) a no-op.
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ from fireline.incidents.timeline import append_locked, lock_incident, stamp
 
 log = logging.getLogger("fireline.incidents.sla")
 DEFAULT_MINUTES = {"P0": 15, "P1": 60, "P2": 240, "P3": 1440}
-CLOCKS = {"ack": ("ack_due_at", "ack_breached_at", ("detected",)),
+ACTIVE_STATES = ("detected", "acknowledged", "contained")
+CLOCKS = {"ack": ("ack_due_at", "ack_breached_at", ACTIVE_STATES),
           "contain": ("contain_due_at", "contain_breached_at", ("detected", "acknowledged"))}
+
+
+def running(inc: Incident, clock: str) -> bool:
+    """Is this clock still running for the incident?"""
+    if clock == "ack" and inc.acknowledged_at is not None:
+        return False
+    return inc.state in CLOCKS[clock][2]
 
 
 def parse_duration(value: Any, where: str) -> timedelta:
@@ -98,11 +109,11 @@ def policy() -> SlaPolicy:
 
 def breach(session: Session, inc: Incident, clock: str, now: datetime) -> bool:
     """Record one clock's breach if it is due, still running and not yet recorded."""
-    due_col, breached_col, running_states = CLOCKS[clock]
+    due_col, breached_col, _ = CLOCKS[clock]
     due = getattr(inc, due_col)
     if due is None or due > now or getattr(inc, breached_col) is not None:
         return False
-    if inc.state not in running_states:  # the clock stopped in time (transitions check first)
+    if not running(inc, clock):  # the clock stopped in time (transitions check first)
         return False
     done = session.execute(update(Incident).where(Incident.id == inc.id, getattr(Incident, breached_col).is_(None))
                            .values({breached_col: now}).execution_options(synchronize_session=False))
@@ -122,9 +133,11 @@ def check_all(db: Database, now: datetime | None = None) -> int:
     now = now or utcnow()
     with db.session() as s:
         candidates = list(s.scalars(select(Incident.id).where(
-            Incident.state.in_(("detected", "acknowledged")),
-            or_((Incident.ack_due_at <= now) & Incident.ack_breached_at.is_(None),
-                (Incident.contain_due_at <= now) & Incident.contain_breached_at.is_(None)))))
+            Incident.state.in_(ACTIVE_STATES),
+            or_((Incident.ack_due_at <= now) & Incident.ack_breached_at.is_(None)
+                & Incident.acknowledged_at.is_(None),
+                (Incident.contain_due_at <= now) & Incident.contain_breached_at.is_(None)
+                & Incident.state.in_(CLOCKS["contain"][2])))))
     count = 0
     for incident_id in candidates:
         def one(session: Session, incident_id: str = incident_id) -> int:

@@ -26,8 +26,10 @@ from fireline.investigate.service import changes_before_onset
 from fireline.postmortems import checks, service
 from fireline.postmortems.models import RootCause
 
-KEY_KINDS = ("opened", "declared", "state", "severity", "commander_handoff", "control_applied", "control_reverted",
-             "snapshot", "update", "obligation_opened", "obligation_met", "root_cause", "sla_breached")
+# The kinds as the timeline writes them (the controls part writes "control.applied", with a dot).
+KEY_KINDS = ("opened", "declared", "state", "severity", "commander_handoff", "control.applied", "control.reverted",
+             "control.expired", "snapshot", "update", "obligation_opened", "obligation_met", "root_cause",
+             "sla_breached", "related", "merged", "repeat")
 
 
 def _t(value: datetime | None) -> str | None:
@@ -94,6 +96,11 @@ def _describe(kind: str, data: dict[str, Any]) -> str:
         return f"{data.get('title') or data.get('kind')} due {data.get('due_at')}"
     if kind == "root_cause":
         return f"root cause: {data.get('category')}"
+    if kind.startswith("control."):
+        scope = " ".join(f"{k}={v}" for k, v in (data.get("scope") or {}).items()) or "global"
+        verb = kind.split(".", 1)[1]
+        return f"{data.get('kind')} {data.get('control_id')} {verb} on {scope}" + (
+            f": {data['reason']}" if data.get("reason") and verb == "applied" else "")
     return ", ".join(f"{k}={v}" for k, v in list(data.items())[:4] if not isinstance(v, dict | list))
 
 
