@@ -134,3 +134,41 @@ def test_sla_breach_is_notified(db: Database) -> None:
             events.publish("incident.sla_breached", db=db, incident_id=iid, clock="contain")
             (hook,) = wait_for(lambda: http.on("/hook"), what="the SLA breach message")
             assert hook.json()["event"] == "sla_breached" and "SLA breached (contain)" in hook.json()["subject"]
+
+
+def test_auto_contained_incident_is_notified_in_order_with_a_link(db: Database) -> None:
+    """Auto-containment acts inside the "opened" event; receivers still get opened, then contained,
+    then the acknowledgement, each with a link to the incident's console page."""
+    from fireline import events
+    from tests.incidents.helpers import alert
+
+    with http_receiver() as http, smtp_receiver() as (port, mailbox):
+        config = comms_config(http, port, auto_contain={"data_leakage": ["P0"]},
+                              comms={"console_url": "https://fireline.example.com/"})
+        with running(db, config) as fl, fl.client("responder") as c:
+            for n in range(3):  # three incidents, each on its own app
+                events.publish("alert.fired", db=db, alert=alert(key=f"canary-{n}", severity="P0",
+                                                                 apps=(f"app-{n}",), tenants=()))
+            incs = c.get("/api/v1/incidents").json()["incidents"]
+            assert len(incs) == 3 and all(i["state"] == "contained" for i in incs)
+            for inc in incs:
+                assert c.post(f"/api/v1/incidents/{inc['id']}/ack").status_code == 200
+            hooks = wait_for(lambda: len(http.on("/hook")) >= 9 and http.on("/hook"), what="9 webhooks")
+            slack = wait_for(lambda: len(http.on("/slack")) >= 9 and http.on("/slack"), what="9 Slack posts")
+            pd = wait_for(lambda: len(http.on("/pd")) >= 6 and http.on("/pd"), what="6 PagerDuty events")
+            wait_for(lambda: len(mailbox.messages) >= 9, what="9 e-mails")
+        for inc in incs:
+            url = f"https://fireline.example.com/#/incidents/{inc['id']}"
+            mine = [r.json() for r in hooks if r.json()["incident"]["id"] == inc["id"]]
+            assert [m["event"] for m in mine] == ["opened", "contained", "acknowledged"]
+            assert all(m["url"] == url and m["incident"]["url"] == url for m in mine)
+            posts = [r.json() for r in slack if inc["id"] in r.json()["text"]]
+            assert [p["blocks"][0]["text"]["text"].split()[2] for p in posts] == ["opened:", "contained:",
+                                                                                  "acknowledged:"]
+            assert all(url in p["text"] and f"<{url}|" in p["blocks"][-1]["elements"][0]["text"] for p in posts)
+            pages = [r.json() for r in pd if r.json()["dedup_key"] == inc["id"]]
+            assert [p["event_action"] for p in pages] == ["trigger", "acknowledge"]
+            assert pages[0]["links"] == [{"href": url, "text": f"Fireline incident {inc['id']}"}]
+            mails = [m for m in mailbox.messages if m["X-Fireline-Incident"] == inc["id"]]
+            assert [m["Subject"].split()[2] for m in mails] == ["opened:", "contained:", "acknowledged:"]
+            assert all(url in str(m.get_payload(decode=True), "utf-8") for m in mails)

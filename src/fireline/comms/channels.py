@@ -41,7 +41,8 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
 
 def webhook_body(message: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     return {"delivery_id": delivery_id, "event": message["event"], "subject": message["subject"],
-            "text": message["text"], "incident": message["incident"], "sent_at": message.get("at")}
+            "text": message["text"], "incident": message["incident"], "url": message.get("url"),
+            "sent_at": message.get("at")}
 
 
 def slack_body(message: dict[str, Any]) -> dict[str, Any]:
@@ -51,13 +52,15 @@ def slack_body(message: dict[str, Any]) -> dict[str, Any]:
         facts.append(f"*Apps:* {', '.join(inc['apps'])}")
     if inc.get("commander"):
         facts.append(f"*Commander:* {inc['commander']}")
+    url = message.get("url")
+    ref = f"<{url}|{inc['id']}>" if url else inc["id"]
     return {
-        "text": f"{message['subject']}\n{message['text']}",
+        "text": f"{message['subject']}\n{message['text']}" + (f"\n{url}" if url else ""),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": message["subject"][:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": message["text"][:2900]}},
             {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{inc['id']} · {message['event']}"}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{ref} · {message['event']}"}]},
         ],
     }
 
@@ -76,6 +79,9 @@ def pagerduty_body(message: dict[str, Any], routing_key: str) -> dict[str, Any] 
                            "custom_details": {"incident_id": inc["id"], "title": inc["title"],
                                               "state": inc["state"], "text": message["text"]}}
         body["client"] = "Fireline"
+        if message.get("url"):
+            body["client_url"] = message["url"]
+            body["links"] = [{"href": message["url"], "text": f"Fireline incident {inc['id']}"}]
     return body
 
 
@@ -86,7 +92,9 @@ def email_message(message: dict[str, Any], channel: Channel) -> EmailMessage:
     recipients = list(dict.fromkeys([*channel.to, *message.get("to_extra", [])]))
     mail["To"] = ", ".join(recipients)
     mail["X-Fireline-Incident"] = message["incident"]["id"]
-    mail.set_content(message["text"] + f"\n\n-- \nFireline · {message['incident']['id']} · {message['event']}\n")
+    link = f"\n\nOpen the incident: {message['url']}" if message.get("url") else ""
+    mail.set_content(message["text"] + link
+                     + f"\n\n-- \nFireline · {message['incident']['id']} · {message['event']}\n")
     return mail
 
 

@@ -17,6 +17,7 @@
       poll_interval_s: 1
     comms:
       templates_dir: ./comms-templates       # overrides the built-in *.j2 by name
+      console_url: https://fireline.example.com   # notifications link to <console_url>/#/incidents/<id>
       organisation: Example Ltd
       dpo_contact: "Data Protection Officer, dpo@example.com"
       cadence: {P0: 30m, P1: 30m}            # remind the comms lead when no update for this long
@@ -156,6 +157,9 @@ class StatusPage(Strict):
 
 class Comms(Strict):
     templates_dir: str | None = None
+    # Where people open the console: every notification links to the incident's page there
+    # (default: FIRELINE_URL, the address the CLI uses).
+    console_url: str | None = Field(None, pattern=r"^https?://")
     organisation: str | None = None
     dpo_contact: str | None = None
     cadence: dict[str, timedelta] = Field(default_factory=lambda: {"P0": timedelta(minutes=30),

@@ -27,6 +27,7 @@ from fireline import events
 from fireline.comms import channels, messages
 from fireline.comms.config import CommsConfig
 from fireline.comms.models import Delivery
+from fireline.config import get_settings
 from fireline.db import Database, utcnow
 from fireline.incidents.models import Incident
 from fireline.incidents.timeline import append_timeline
@@ -56,6 +57,7 @@ class Runtime:
         self.next_check: datetime | None = None
         self.last_created: datetime | None = None
         self.hooks: list[Callable[[Runtime, Event, datetime], list[Event]]] = []  # obligations on events
+        self.console_url = cfg.comms.console_url or get_settings().url
 
     def submit(self, event: Event) -> None:
         self.inbox.put(event)
@@ -118,7 +120,7 @@ def route(session: Session, rt: Runtime, event: Event, now: datetime) -> list[De
     names = rt.cfg.notifications.channels_for(inc.severity, inc.type, event.name)
     if not names:
         return []
-    message = messages.build(inc, event.name, event.data, now)
+    message = messages.build(inc, event.name, event.data, now, rt.console_url)
     if rt.last_created is not None and now <= rt.last_created:  # keeps creation order = event order
         now = rt.last_created + timedelta(microseconds=1)
     rt.last_created = now

@@ -15,11 +15,19 @@ OBLIGATION_NAMES = {"gdpr_art33": "GDPR Art. 33 notification to the supervisory 
                     "gdpr_art34": "GDPR Art. 34 communication to the data subjects"}
 
 
-def incident_brief(inc: Incident) -> dict[str, Any]:
+def incident_url(console_url: str, incident_id: str) -> str:
+    """The incident's page in the console."""
+    return f"{console_url.rstrip('/')}/#/incidents/{incident_id}"
+
+
+def incident_brief(inc: Incident, console_url: str | None = None) -> dict[str, Any]:
     roles = inc.roles or {}
-    return {"id": inc.id, "title": inc.title, "type": inc.type, "severity": inc.severity, "state": inc.state,
-            "apps": list((inc.scope or {}).get("apps", [])), "commander": inc.commander,
-            "comms_lead": roles.get("comms_lead"), "detected_at": stamp(inc.detected_at)}
+    out = {"id": inc.id, "title": inc.title, "type": inc.type, "severity": inc.severity, "state": inc.state,
+           "apps": list((inc.scope or {}).get("apps", [])), "commander": inc.commander,
+           "comms_lead": roles.get("comms_lead"), "detected_at": stamp(inc.detected_at)}
+    if console_url:
+        out["url"] = incident_url(console_url, inc.id)
+    return out
 
 
 def _hours(seconds: float) -> str:
@@ -28,9 +36,10 @@ def _hours(seconds: float) -> str:
     return f"{max(seconds, 0) / 60:.0f} min"
 
 
-def build(inc: Incident, event: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+def build(inc: Incident, event: str, data: dict[str, Any], now: datetime,
+          console_url: str | None = None) -> dict[str, Any]:
     """The message for `event` ("opened", a state, "sla_breached", "update", "update_reminder",
-    "obligation_opened", "obligation_reminder")."""
+    "obligation_opened", "obligation_reminder"), with `url`, the incident's console page."""
     tag = f"[{inc.severity}] {inc.id}"
     apps = ", ".join((inc.scope or {}).get("apps", [])) or "no app recorded"
     to_extra: list[str] = []
@@ -68,5 +77,6 @@ def build(inc: Incident, event: str, data: dict[str, Any], now: datetime) -> dic
     else:
         subject = f"{tag} {event}: {inc.title}"
         text = str(data.get("message") or event)
-    return {"event": event, "subject": subject, "text": text, "incident": incident_brief(inc),
+    brief = incident_brief(inc, console_url)
+    return {"event": event, "subject": subject, "text": text, "incident": brief, "url": brief.get("url"),
             "pd_action": PD_ACTIONS.get(event), "to_extra": to_extra, "at": stamp(now)}

@@ -1,0 +1,43 @@
+"""The event bus delivers in publication order, also when a handler publishes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fireline import events
+
+
+def test_what_a_handler_publishes_waits_until_every_handler_saw_the_current_event() -> None:
+    seen: list[str] = []
+
+    def opens(**_: Any) -> None:
+        seen.append("auto-contain saw opened")
+        events.publish("t.changed", what="contained")
+        seen.append("auto-contain done")
+
+    def notifies_opened(**_: Any) -> None:
+        seen.append("comms: opened")
+
+    def notifies_changed(what: str, **_: Any) -> None:
+        seen.append(f"comms: {what}")
+
+    def in_transaction(session: Any, **_: Any) -> None:
+        seen.append(f"erased in {session}")
+
+    subs = [("t.opened", opens), ("t.opened", notifies_opened), ("t.changed", notifies_changed),
+            ("t.erased", in_transaction)]
+    for topic, fn in subs:
+        events.subscribe(topic, fn)
+
+    def erasing(**_: Any) -> None:
+        events.publish("t.erased", session="tx-1")  # carries the publisher's session: delivered at once
+        seen.append("after erasure")
+
+    events.subscribe("t.opened", erasing)
+    try:
+        events.publish("t.opened")
+    finally:
+        for topic, fn in [*subs, ("t.opened", erasing)]:
+            events.unsubscribe(topic, fn)
+    assert seen == ["auto-contain saw opened", "auto-contain done", "comms: opened", "erased in tx-1",
+                    "after erasure", "comms: contained"]
