@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_FALLBACK = "Our assistant is paused. A person will answer you shortly."
+DRILL_APP = "drill"  # the app fire drills run as by default; its calls and incidents are drills
 
 
 class ConfigError(Exception):

@@ -5,7 +5,9 @@ Earlier parts publish; later parts subscribe. Topics and payloads:
 - "alert.fired": db=Database, alert=Alert      (detect monitors, Alertmanager, PagerDuty, reports)
 - "alert.acknowledged": db=Database, alert=Alert
 - "alert.resolved": db=Database, alert=Alert
-- "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str]
+- "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str], drill=bool
+- "incident.escalated": db=Database, incident_id=str, type=str, severity=str, apps=list[str], drill=bool
+      (a related alert or a merge raised the severity: auto-containment and notifications act again)
 - "incident.changed": db=Database, incident_id=str, state=str, actor=str, event=str
       (event: what happened, "acknowledged" or the state entered; an ack keeps a contained incident contained)
 - "subject.erased": session=Session, user_pseudonym=str, report=ErasureReport

@@ -95,12 +95,13 @@ class Captured:
     """Alerts published on the bus while the context is open."""
 
     def __init__(self) -> None:
-        self.alerts: list[Alert] = []
+        self.alerts: list[Alert] = []  # new firings
+        self.updates: list[Alert] = []  # new calls of a group that fires already
         self.resolved: list[Alert] = []
 
     def fired(self, db: Any = None, alert: Alert | None = None, **_: Any) -> None:
         if alert is not None and alert.source == "monitor":
-            self.alerts.append(alert)
+            (self.updates if alert.details.get("update") else self.alerts).append(alert)
 
     def cleared(self, db: Any = None, alert: Alert | None = None, **_: Any) -> None:
         if alert is not None and alert.source == "monitor":

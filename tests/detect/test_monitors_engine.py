@@ -55,7 +55,8 @@ def stream(engine: Engine, start: float, end: float, n: int, every: int = 0, **o
 
 
 def fired(out: list[Fired]) -> list[Fired]:
-    return [f for f in out if not f.resolved]
+    """New firings (not resolutions, not the new calls of a group that fires already)."""
+    return [f for f in out if not f.resolved and not f.update]
 
 
 def test_spike_fires_once_with_linked_calls_and_steady_traffic_does_not() -> None:

@@ -121,8 +121,10 @@ def test_an_alert_is_not_repeated_after_a_restart(db: Database) -> None:
         send(first.client("ingest"), recent(1, 1, leak))
         assert cap.keys == {"monitor:pii_secret_leak:app=support-bot"}
     with running(db) as second, capture() as cap:
-        send(second.client("ingest"), recent(1, 1, leak))
+        ids = send(second.client("ingest"), recent(1, 1, leak))
         assert cap.keys == set()  # still firing from before the restart, within the window
+        assert [a.call_ids for a in cap.updates] == [tuple(ids)]  # its new call is passed on, no new firing
+        assert len(second.client("viewer").get("/api/v1/incidents").json()["incidents"]) == 1
         g = next(m for m in second.client("viewer").get("/api/v1/monitors").json()["monitors"]
                  if m["name"] == "pii_secret_leak")["groups"][0]
         assert g["state"] == "firing"

@@ -4,8 +4,8 @@ and is gone after revert (or expiry). The openai SDK is the client throughout.""
 from __future__ import annotations
 
 import time
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import openai
 import pytest

@@ -83,7 +83,7 @@ def test_acknowledged_and_resolved_alerts(db: Database, seen: list[Any]) -> None
     assert kinds == ["opened", "state", "snapshot", "alert_resolved"]
     changed = [p for t, p in seen if t == "incident.changed"]
     assert changed == [{"db": db, "incident_id": inc.id, "state": "acknowledged", "actor": "alert:monitor",
-                        "event": "acknowledged"}]
+                        "event": "acknowledged", "drill": False}]
 
 
 def test_after_resolution_the_same_key_opens_a_new_incident(db: Database) -> None:
@@ -104,8 +104,8 @@ def test_triage_matrix_sets_severity_and_playbook(db: Database) -> None:
         "playbook": "leak-response", "signals": {"canary": {"severity": "P0", "playbook": "cross-tenant"}}}}}))
     try:
         a = service.on_alert_fired(db, alert(key="a", signal="canary"))
-        b = service.on_alert_fired(db, alert(key="b", signal="pii", severity="P2"))
-        c = service.on_alert_fired(db, alert(key="c", type="no_such_type", severity="P9"))
+        b = service.on_alert_fired(db, alert(key="b", signal="pii", severity="P2", apps=("docs-bot",)))
+        c = service.on_alert_fired(db, alert(key="c", type="no_such_type", severity="P9", apps=("billing-bot",)))
     finally:
         sla.set_config(None)
     with db.session() as s:

@@ -60,7 +60,7 @@ def test_illegal_moves_answer_409_naming_the_allowed_ones(fl: Fireline) -> None:
     with fl.client("responder") as http:
         bad = http.post(f"/api/v1/incidents/{iid}/close")
         assert bad.status_code == 409
-        assert bad.json()["allowed"] == ["ack", "contain", "false_positive"]
+        assert bad.json()["allowed"] == ["ack", "contain", "false_positive", "merge"]
         assert "detected" in bad.json()["detail"]
         assert http.post(f"/api/v1/incidents/{iid}/false-positive").json()["state"] == "false_positive"
         again = http.post(f"/api/v1/incidents/{iid}/ack")

@@ -74,8 +74,9 @@ def test_contain_snapshots_only_when_something_changed(fl: Fireline) -> None:
     transition(fl.db, iid, "contain", "alice")
     with fl.db.session() as s:
         assert len(evidence.list_snapshots(s, iid)) == 1  # nothing changed since the ack snapshot
-    other = service.on_alert_fired(fl.db, alert(key="f", severity="P2", call_ids=(ids[1],)))
-    service.on_alert_fired(fl.db, alert(key="f", severity="P2", call_ids=(ids[0],)))
+    more = store_calls(fl.db, [{"id": "call-x", "app": "docs-bot"}, {"id": "call-y", "app": "docs-bot"}])
+    other = service.on_alert_fired(fl.db, alert(key="f", severity="P2", apps=("docs-bot",), call_ids=(more[1],)))
+    service.on_alert_fired(fl.db, alert(key="f", severity="P2", apps=("docs-bot",), call_ids=(more[0],)))
     transition(fl.db, other, "contain", "auto:playbook")  # auto-containment straight from detected
     with fl.db.session() as s:
         (snap,) = evidence.list_snapshots(s, other)

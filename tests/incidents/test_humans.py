@@ -43,7 +43,7 @@ def test_auto_contained_incident_still_needs_an_ack_and_its_clock_runs(db: Datab
             assert acked["metrics"]["time_to_acknowledge_s"] > 0
             again = c.post(f"/api/v1/incidents/{iid}/ack")
             assert again.status_code == 409 and "acknowledged already" in again.json()["detail"]
-            assert again.json()["allowed"] == ["resolve"]
+            assert again.json()["allowed"] == ["resolve", "merge"]
 
             pd = wait_for(lambda: len(http.on("/pd")) >= 2 and http.on("/pd"), what="trigger and acknowledge")
             assert [r.json()["event_action"] for r in pd] == ["trigger", "acknowledge"]

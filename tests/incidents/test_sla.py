@@ -10,7 +10,7 @@ import pytest
 
 from fireline import events
 from fireline.config import Config
-from fireline.db import Database, utcnow
+from fireline.db import Database
 from fireline.errors import Invalid
 from fireline.incidents import service, sla
 from fireline.incidents.lifecycle import transition
@@ -31,7 +31,7 @@ def test_breach_is_recorded_once_per_clock_and_published(db: Database) -> None:
     try:
         late = service.on_alert_fired(db, alert(key="late", type="bias", severity="P3"))
         backdate(db, late, timedelta(hours=30))
-        fresh = service.on_alert_fired(db, alert(key="fresh", type="bias", severity="P3"))
+        fresh = service.on_alert_fired(db, alert(key="fresh", type="bias", severity="P3", apps=("docs-bot",)))
         assert sla.check_all(db) == 2
         assert sla.check_all(db) == 0
     finally:

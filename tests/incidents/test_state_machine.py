@@ -28,8 +28,9 @@ def test_table_is_closed_and_every_state_reachable() -> None:
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(moves=MOVES)
 def test_random_moves_never_reach_an_illegal_state(db: Database, moves: list[str]) -> None:
-    dedup = f"prop-{uuid.uuid4()}"  # every example gets its own incident
-    iid = service.on_alert_fired(db, alert(key=dedup, type="bias", severity="P3"))
+    dedup = f"prop-{uuid.uuid4()}"  # every example gets its own incident (its own key and app)
+    apps = (dedup,)
+    iid = service.on_alert_fired(db, alert(key=dedup, type="bias", severity="P3", apps=apps))
     expected = "detected"
     passed: set[str] = set()
     acked = False
@@ -37,7 +38,7 @@ def test_random_moves_never_reach_an_illegal_state(db: Database, moves: list[str
         if move == "note":
             service.add_note(db, iid, "n", "alice")
         elif move == "alert":
-            got = service.on_alert_fired(db, alert(key=dedup, type="bias", severity="P3"))
+            got = service.on_alert_fired(db, alert(key=dedup, type="bias", severity="P3", apps=apps))
             assert (got == iid) == (expected in ACTIVE)
         elif move == "severity":
             try:

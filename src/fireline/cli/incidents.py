@@ -41,6 +41,12 @@ def _print_incident(inc: dict[str, Any], as_json: bool) -> None:
     for key in ("ack_breached_at", "contain_breached_at"):
         if inc["sla"].get(key):
             rows.append((key.replace("_", " "), inc["sla"][key]))
+    if inc.get("drill"):
+        rows.insert(1, ("drill", "yes: drill channels only, no disclosure clock, drill metrics"))
+    if inc.get("merged_into"):
+        rows.append(("merged into", inc["merged_into"]))
+    if inc.get("related"):
+        rows.append(("related", ", ".join(f"{r['id']} ({r['kind'].replace('_', ' ')})" for r in inc["related"])))
     for key, value in rows:
         table.add_row(f"[bold]{key}[/bold]", str(value))
     out.print(table)
@@ -115,6 +121,23 @@ for _action, _label in (("ack", "Acknowledge (takes a snapshot; you become comma
                         ("resolve", "Resolve."), ("close", "Close (releases the legal holds)."),
                         ("false-positive", "Mark as a false positive (frees the dedup key, releases holds).")):
     incident_app.command(_action)(_move(_action, _label))
+
+
+@incident_app.command("link")
+def link(incident_id: str, other: str, reason: str | None = typer.Option(None, "--reason")) -> None:
+    """Mark two incidents as related (an entry on both timelines)."""
+    got = Api().post(f"/api/v1/incidents/{incident_id}/links", json={"other": other, "reason": reason})
+    out.print(f"{incident_id} is linked to: " + ", ".join(f"{x['id']} ({x['kind'].replace('_', ' ')})"
+                                                          for x in got["links"]))
+
+
+@incident_app.command("merge")
+def merge(incident_id: str, into: str = typer.Option(..., "--into", help="the incident that carries on"),
+          reason: str = typer.Option(..., "--reason")) -> None:
+    """Merge an incident into another: its calls, scope and alerts move; it ends as `merged`."""
+    inc = Api().post(f"/api/v1/incidents/{incident_id}/merge", json={"into": into, "reason": reason})
+    out.print(f"{incident_id} merged into {inc['id']} ({inc['severity']}, {inc['state']}, "
+              f"{len(inc['linked_calls'])} linked calls)")
 
 
 @incident_app.command("assign")

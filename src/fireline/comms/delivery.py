@@ -97,6 +97,12 @@ def on_changed(db: Database, incident_id: str, state: str, actor: str | None = N
         rt.submit(Event(event or state, incident_id, {"actor": actor}))
 
 
+def on_escalated(db: Database, incident_id: str, severity: str | None = None, **_: Any) -> None:
+    rt = runtime_for(db)
+    if rt is not None:
+        rt.submit(Event("escalated", incident_id, {"severity": severity}))
+
+
 def on_sla_breached(db: Database, incident_id: str, clock: str | None = None, **_: Any) -> None:
     rt = runtime_for(db)
     if rt is not None:
@@ -107,6 +113,7 @@ def subscribe() -> None:
     events.subscribe("incident.opened", on_opened)
     events.subscribe("incident.changed", on_changed)
     events.subscribe("incident.sla_breached", on_sla_breached)
+    events.subscribe("incident.escalated", on_escalated)
 
 
 # --- routing into the outbox -----------------------------------------------------------------

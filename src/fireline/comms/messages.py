@@ -8,9 +8,9 @@ from typing import Any
 from fireline.incidents.models import Incident
 from fireline.incidents.timeline import stamp
 
-PD_ACTIONS = {"opened": "trigger", "acknowledged": "acknowledge", "resolved": "resolve", "closed": "resolve",
-              "false_positive": "resolve"}
-STATE_EVENTS = ("acknowledged", "contained", "resolved", "closed", "false_positive")
+PD_ACTIONS = {"opened": "trigger", "escalated": "trigger", "acknowledged": "acknowledge", "resolved": "resolve",
+              "closed": "resolve", "false_positive": "resolve", "merged": "resolve"}
+STATE_EVENTS = ("acknowledged", "contained", "resolved", "closed", "false_positive", "merged")
 OBLIGATION_NAMES = {"gdpr_art33": "GDPR Art. 33 notification to the supervisory authority",
                     "gdpr_art34": "GDPR Art. 34 communication to the data subjects"}
 
@@ -47,6 +47,13 @@ def build(inc: Incident, event: str, data: dict[str, Any], now: datetime,
         subject = f"{tag} opened: {inc.title}"
         text = (f"A {inc.type} incident was opened on {apps}, detected at {stamp(inc.detected_at)}. "
                 f"Acknowledge by {stamp(inc.ack_due_at) if inc.ack_due_at else 'the SLA'}.")
+    elif event == "escalated":
+        subject = f"{tag} escalated to {inc.severity}: {inc.title}"
+        text = (f"A related alert raised this {inc.type} incident on {apps} to {inc.severity}. "
+                f"Acknowledge by {stamp(inc.ack_due_at) if inc.ack_due_at else 'the SLA'}.")
+    elif event == "merged":
+        subject = f"{tag} merged into {inc.merged_into}: {inc.title}"
+        text = f"{data.get('actor') or 'Someone'} merged this incident into {inc.merged_into}; follow that one."
     elif event in STATE_EVENTS:
         subject = f"{tag} {event.replace('_', ' ')}: {inc.title}"
         text = f"{data.get('actor') or 'Someone'} moved the incident to {event.replace('_', ' ')}."

@@ -149,7 +149,10 @@ def startup(app: FastAPI) -> None:
             auto(db=db, **payload)
             book.refresh()
 
-    app.state.controls_handlers = [("controls.changed", on_changed), ("incident.opened", on_opened)]
+    # An incident raised to a severity the policy contains (a related P0 alert joined a P1) is
+    # contained then, as if it had opened at that severity.
+    app.state.controls_handlers = [("controls.changed", on_changed), ("incident.opened", on_opened),
+                                   ("incident.escalated", on_opened)]
     for topic, handler in app.state.controls_handlers:
         events.subscribe(topic, handler)
     link.register_evidence_source("controls", service.evidence)

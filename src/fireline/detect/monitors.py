@@ -31,6 +31,7 @@ log = logging.getLogger("fireline.detect.monitors")
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 MAX_GROUPS = 10_000
 MAX_LINKED = 100
+UPDATING = ("findings", "errors")  # signals whose hits are calls worth attaching as they arrive
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class Fired:
     group: str
     alert: Alert
     resolved: bool = False
+    update: bool = False  # new matching calls in a group that is firing already (not a new firing)
 
 
 class Monitor:
@@ -163,6 +165,7 @@ class Monitor:
                 if s is not None:
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                       fact.prompt_version, fact.tools))
+                    s.hit_total += 1
 
     # ---- evaluating ----
     def ranges(self, now_minute: int) -> tuple[int, int, int]:
@@ -225,9 +228,16 @@ class Monitor:
                 break
         return out
 
-    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False) -> Alert:
+    def fresh(self, s: Series) -> list[Hit]:
+        """The hits no alert of this group carried yet (newest last), marked as carried now."""
+        n = min(s.hit_total - s.hits_emitted, len(s.hits))
+        s.hits_emitted = s.hit_total
+        return list(s.hits)[len(s.hits) - n:] if n > 0 else []
+
+    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False,
+              only: list[Hit] | None = None) -> Alert:
         d, v = self.d, s.values
-        hits = self.linked(s, v["window_lo"])
+        hits = self.linked(s, v["window_lo"]) if only is None else only[-MAX_LINKED:]
 
         def uniq(xs: Iterable[str | None]) -> tuple[str, ...]:
             return tuple(sorted({x for x in xs if x and x != "-"}))
@@ -249,7 +259,8 @@ class Monitor:
             monitor=d.name, signal=signal,
             details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
                      "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),
-                     "condition": str(d.condition), "group": group, "resolved": resolved},
+                     "condition": str(d.condition), "group": group, "resolved": resolved,
+                     "update": only is not None},
         )
 
 
@@ -332,8 +343,13 @@ class Engine:
                 due = s.last_fired is None or (now - s.last_fired).total_seconds() >= mon.d.repeat_minutes * 60
                 if s.state != "firing" or due:
                     s.state, s.last_fired = "firing", now
+                    s.hits_emitted = s.hit_total
                     mon.alerts_fired += 1
                     out.append(Fired(mon.d, group, mon.alert(group, s, now)))
+                elif mon.d.signal in UPDATING and s.hit_total > s.hits_emitted:
+                    # New matching calls while firing: passed on at once, whatever the repeat interval,
+                    # so they attach to the open incident (or, once it is over, open a repeat).
+                    out.append(Fired(mon.d, group, mon.alert(group, s, now, only=mon.fresh(s)), update=True))
             elif s.state == "firing":
                 s.state = "ok"
                 out.append(Fired(mon.d, group, mon.alert(group, s, now, resolved=True), resolved=True))

@@ -66,7 +66,9 @@ class DetectRuntime:
 
     # ---- alerts out ----
     def emit(self, fired: list[Fired]) -> None:
-        new = [f for f in fired if not f.resolved]
+        # The most severe first: the incident it opens is the one related alerts of the batch join.
+        fired = sorted(fired, key=lambda f: (f.resolved, f.update, f.alert.severity))
+        new = [f for f in fired if not f.resolved and not f.update]
         if new:
             with self.db.writing() as session:
                 for f in new:

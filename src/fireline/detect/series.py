@@ -116,6 +116,8 @@ class Series:
     history: RangeSum = field(default_factory=RangeSum)
     first: int | None = None  # earliest minute with data
     hits: deque[Hit] = field(default_factory=lambda: deque(maxlen=400))
+    hit_total: int = 0  # hits ever added; with `hits_emitted`, which hits no alert carried yet
+    hits_emitted: int = 0
     state: str = "ok"
     last_fired: datetime | None = None
     values: dict[str, Any] = field(default_factory=dict)  # the last evaluation, for the API

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config
-from fireline.incidents import bundle, bus, evidence, service, sla
+from fireline.incidents import bundle, bus, evidence, links, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import blast_radius
 from fireline.incidents.lifecycle import transition
@@ -26,6 +26,8 @@ from fireline.incidents.schemas import (
     AssignIn,
     DeclareIn,
     LinkIn,
+    LinkIncidentIn,
+    MergeIn,
     MoveIn,
     NoteIn,
     SeverityIn,
@@ -39,7 +41,8 @@ ACTIONS = {"ack": "ack", "contain": "contain", "resolve": "resolve", "close": "c
 
 
 def _out(session: Session, inc: Incident) -> dict[str, Any]:
-    return incident_json(inc, service.linked_call_ids(session, inc.id))
+    return incident_json(inc, service.linked_call_ids(session, inc.id),
+                         [{"id": x["id"], "kind": x["kind"]} for x in links.links_of(session, inc.id)])
 
 
 def _fresh(request: Request, incident_id: str) -> dict[str, Any]:
@@ -110,6 +113,29 @@ def link(incident_id: str, body: LinkIn, request: Request,
          who: Principal = Depends(require("responder"))) -> dict[str, Any]:
     linked = service.link_calls(get_db(request), incident_id, body.call_ids, who.key_id)
     return {"linked": linked, "incident": _fresh(request, incident_id)}
+
+
+@router.get("/incidents/{incident_id}/links")
+def incident_links(incident_id: str, request: Request,
+                   _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    with get_db(request).session() as session:
+        service.get_incident(session, incident_id)
+        return {"links": links.links_of(session, incident_id)}
+
+
+@router.post("/incidents/{incident_id}/links", status_code=201)
+def link_incident(incident_id: str, body: LinkIncidentIn, request: Request,
+                  who: Principal = Depends(require("responder"))) -> dict[str, list[dict[str, Any]]]:
+    """Mark two incidents as related: a `related` entry on both timelines (idempotent)."""
+    return {"links": links.link(get_db(request), incident_id, body.other, who.key_id, body.reason)}
+
+
+@router.post("/incidents/{incident_id}/merge")
+def merge(incident_id: str, body: MergeIn, request: Request,
+          who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    """Merge this incident into `into`; answers the incident that carries on."""
+    into = links.merge(get_db(request), incident_id, body.into, who.key_id, body.reason)
+    return _fresh(request, into.id)
 
 
 @router.get("/incidents/{incident_id}/timeline")

@@ -24,23 +24,34 @@ from fireline.calls.retention import release_holds
 from fireline.db import Database, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
-from fireline.incidents.metrics import TIME_TO_ACK, TIME_TO_CONTAIN, TIME_TO_RESOLVE
+from fireline.incidents.metrics import (
+    DRILL_TIME_TO_ACK,
+    DRILL_TIME_TO_CONTAIN,
+    DRILL_TIME_TO_RESOLVE,
+    TIME_TO_ACK,
+    TIME_TO_CONTAIN,
+    TIME_TO_RESOLVE,
+)
 from fireline.incidents.models import Incident, IncidentDedup
 from fireline.incidents.sla import CLOCKS, breach
 from fireline.incidents.timeline import append_locked, lock_incident
 
-STATES = ("detected", "acknowledged", "contained", "resolved", "closed", "false_positive")
-ACTIONS = ("ack", "contain", "resolve", "close", "false_positive")
+STATES = ("detected", "acknowledged", "contained", "resolved", "closed", "false_positive", "merged")
+ACTIONS = ("ack", "contain", "resolve", "close", "false_positive")  # the moves of POST /incidents/{id}/<move>
+# `merge` has its own endpoint (it names the incident to merge into): fireline.incidents.links.merge.
 TRANSITIONS: dict[str, dict[str, str]] = {
-    "detected": {"ack": "acknowledged", "contain": "contained", "false_positive": "false_positive"},
-    "acknowledged": {"contain": "contained", "resolve": "resolved", "false_positive": "false_positive"},
-    "contained": {"ack": "contained", "resolve": "resolved"},
-    "resolved": {"close": "closed"},
+    "detected": {"ack": "acknowledged", "contain": "contained", "false_positive": "false_positive",
+                 "merge": "merged"},
+    "acknowledged": {"contain": "contained", "resolve": "resolved", "false_positive": "false_positive",
+                     "merge": "merged"},
+    "contained": {"ack": "contained", "resolve": "resolved", "merge": "merged"},
+    "resolved": {"close": "closed", "merge": "merged"},
     "closed": {},
     "false_positive": {},
+    "merged": {},
 }
 ACTIVE = ("detected", "acknowledged", "contained")  # alerts with the incident's dedup key attach
-TERMINAL = ("closed", "false_positive")
+TERMINAL = ("closed", "false_positive", "merged")
 SYSTEM_ACTORS = ("alert:", "fireline", "auto:")
 
 
@@ -100,7 +111,7 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     elif target in TERMINAL:
         inc.closed_at = now
     append_locked(session, inc, "state", actor, data, at=now)
-    if target in ("resolved", "false_positive"):
+    if target in ("resolved", "false_positive", "merged"):
         session.execute(delete(IncidentDedup).where(IncidentDedup.incident_id == inc.id))
     if action == "ack":
         snapshot_locked(session, inc, actor, "acknowledged")
@@ -110,7 +121,8 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
             append_locked(session, inc, "hold_released", actor, {"calls": released})
     event = "acknowledged" if action == "ack" else target
     _observe(session, inc, event, now)
-    bus.emit(session, "incident.changed", incident_id=inc.id, state=target, actor=actor, event=event)
+    bus.emit(session, "incident.changed", incident_id=inc.id, state=target, actor=actor, event=event,
+             drill=inc.drill)
     return inc
 
 
@@ -121,7 +133,11 @@ def _acknowledge(session: Session, inc: Incident, actor: str, reason: str, now: 
 
 
 def _observe(session: Session, inc: Incident, event: str, now: datetime) -> None:
-    hist = {"acknowledged": TIME_TO_ACK, "contained": TIME_TO_CONTAIN, "resolved": TIME_TO_RESOLVE}.get(event)
+    if inc.drill:  # drills have their own series: never in the real MTTA/MTTR
+        hist = {"acknowledged": DRILL_TIME_TO_ACK, "contained": DRILL_TIME_TO_CONTAIN,
+                "resolved": DRILL_TIME_TO_RESOLVE}.get(event)
+    else:
+        hist = {"acknowledged": TIME_TO_ACK, "contained": TIME_TO_CONTAIN, "resolved": TIME_TO_RESOLVE}.get(event)
     if hist is None:
         return
     seconds = max((now - inc.detected_at).total_seconds(), 0.0)

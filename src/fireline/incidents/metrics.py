@@ -1,4 +1,6 @@
-"""Incident metrics in the shared registry: response times by severity and type."""
+"""Incident metrics in the shared registry: response times by severity and type.
+
+Fire drills have their own series (`fireline_drill_*`): a drill never counts in the real MTTA/MTTR."""
 
 from __future__ import annotations
 
@@ -19,3 +21,14 @@ OPENED = Counter("fireline_incidents_opened_total", "Incidents opened", ["severi
                  registry=REGISTRY)
 SLA_BREACHES = Counter("fireline_incident_sla_breaches_total", "SLA clocks breached",
                        ["severity", "type", "clock"], registry=REGISTRY)
+
+DRILL_TIME_TO_ACK = Histogram("fireline_drill_time_to_acknowledge_seconds", "Drills: detection to acknowledgement",
+                              ["severity", "type"], registry=REGISTRY, buckets=_BUCKETS)
+DRILL_TIME_TO_CONTAIN = Histogram("fireline_drill_time_to_contain_seconds", "Drills: detection to containment",
+                                  ["severity", "type"], registry=REGISTRY, buckets=_BUCKETS)
+DRILL_TIME_TO_RESOLVE = Histogram("fireline_drill_time_to_resolve_seconds", "Drills: detection to resolution",
+                                  ["severity", "type"], registry=REGISTRY, buckets=_BUCKETS)
+DRILLS_OPENED = Counter("fireline_drill_incidents_opened_total", "Drill incidents opened",
+                        ["severity", "type", "source"], registry=REGISTRY)
+DRILL_SLA_BREACHES = Counter("fireline_drill_sla_breaches_total", "Drills: SLA clocks breached",
+                             ["severity", "type", "clock"], registry=REGISTRY)

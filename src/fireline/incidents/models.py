@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fireline.db import Base, JSONType, UTCDateTime
@@ -42,6 +42,10 @@ class Incident(Base):
     timeline_head: Mapped[str] = mapped_column(String(64), default="")
     changed_seq: Mapped[int] = mapped_column(Integer, default=0)  # last alert/link/scope change
     snapshot_seq: Mapped[int] = mapped_column(Integer, default=0)  # timeline seq of the last snapshot
+    # A fire drill's incident: notified to drill channels only, no disclosure clock, no public status,
+    # its own metrics (never in MTTA/MTTR).
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    merged_into: Mapped[str | None] = mapped_column(String(40))  # set when merged into another incident
 
 
 class IncidentDedup(Base):
@@ -52,6 +56,23 @@ class IncidentDedup(Base):
     dedup_key: Mapped[str] = mapped_column(String(300), primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(40), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IncidentLink(Base):
+    """One link between two incidents, read from both sides: "related" (a responder linked them),
+    "merged" (incident_id was merged into other_id), "repeat" (incident_id repeats other_id)."""
+
+    __tablename__ = "incident_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(40), index=True)
+    other_id: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("incident_id", "other_id", "kind", name="uq_incident_links_pair_kind"),)
 
 
 class IncidentCall(Base):

@@ -31,6 +31,7 @@ class DeclareIn(Strict):
     prompt_versions: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
     call_ids: list[str] = Field(default_factory=list, max_length=10000)
+    drill: bool = False  # a tabletop or hand-run drill: kept apart like the drill runner's incidents
 
 
 class MoveIn(Strict):
@@ -58,6 +59,16 @@ class LinkIn(Strict):
     call_ids: list[str] = Field(min_length=1, max_length=10000)
 
 
+class LinkIncidentIn(Strict):
+    other: str = Field(min_length=1, max_length=40)
+    reason: str | None = Field(None, max_length=5000)
+
+
+class MergeIn(Strict):
+    into: str = Field(min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=5000)
+
+
 class SnapshotIn(Strict):
     reason: str = Field("manual", min_length=1, max_length=5000)
 
@@ -70,7 +81,8 @@ def _seconds(start: datetime, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3) if end else None
 
 
-def incident_json(inc: Incident, linked_calls: list[str]) -> dict[str, Any]:
+def incident_json(inc: Incident, linked_calls: list[str], related: list[dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
     t = TYPES.get(inc.type)
     roles = inc.roles or {}
     scope = {k: list((inc.scope or {}).get(k, [])) for k in SCOPE_KEYS}
@@ -93,4 +105,5 @@ def incident_json(inc: Incident, linked_calls: list[str]) -> dict[str, Any]:
                     "time_to_contain_s": _seconds(inc.detected_at, inc.contained_at),
                     "time_to_resolve_s": _seconds(inc.detected_at, inc.resolved_at)},
         "timeline": {"entries": inc.timeline_seq, "head": inc.timeline_head},
+        "drill": bool(inc.drill), "merged_into": inc.merged_into, "related": related or [],
     }

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
@@ -20,10 +20,10 @@ from ulid import ULID
 from fireline import events
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
-from fireline.incidents import bus
+from fireline.incidents import bus, correlate, links
 from fireline.incidents.evidence import register_evidence_source, take_snapshot
-from fireline.incidents.lifecycle import ACTIVE, TERMINAL, allowed, transition, transition_locked
-from fireline.incidents.metrics import OPENED
+from fireline.incidents.lifecycle import TERMINAL, allowed, transition, transition_locked
+from fireline.incidents.metrics import DRILLS_OPENED, OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
 from fireline.incidents.sla import current_config, policy
@@ -80,21 +80,6 @@ def _link(session: Session, incident_id: str, call_ids: Iterable[str]) -> int:
                                       for c in ids]).all())
 
 
-def _merge_scope(inc: Incident, extra: dict[str, Iterable[str]]) -> dict[str, list[str]]:
-    """Union the scope lists; returns what was new."""
-    scope = {k: list((inc.scope or {}).get(k, [])) for k in SCOPE_KEYS}
-    added: dict[str, list[str]] = {}
-    for key in SCOPE_KEYS:
-        for value in extra.get(key, ()):
-            if value and value not in scope[key]:
-                scope[key].append(value)
-                added.setdefault(key, []).append(value)
-    if added:
-        inc.scope = scope
-        inc.apps = " ".join(scope["apps"])[:1000]
-    return added
-
-
 def _alert_data(alert: Alert) -> dict[str, Any]:
     return {"source": alert.source, "title": alert.title, "type": alert.type, "severity": alert.severity,
             "dedup_key": alert.dedup_key, "at": stamp(alert.at), "monitor": alert.monitor,
@@ -102,72 +87,106 @@ def _alert_data(alert: Alert) -> dict[str, Any]:
             "details": alert.details}
 
 
-def _alert_scope(alert: Alert) -> dict[str, Iterable[str]]:
-    return {"apps": alert.apps, "tenants": alert.tenants, "models": alert.models,
-            "prompt_versions": alert.prompt_versions, "tools": alert.tools}
+def _add_keys(session: Session, inc: Incident, keys: list[str]) -> None:
+    """Let the incident answer for these dedup keys too (keys held by another incident stay there)."""
+    insert = insert_for(session.get_bind().dialect.name)
+    now = utcnow()
+    for key in keys:
+        session.execute(insert(IncidentDedup).values(dedup_key=key, incident_id=inc.id, created_at=now)
+                        .on_conflict_do_nothing())
 
 
-def _active_for_key(session: Session, dedup_key: str) -> Incident | None:
-    row = session.get(IncidentDedup, dedup_key)
-    if row is None:
-        return None
-    inc = session.get(Incident, row.incident_id, with_for_update=True, populate_existing=True)
-    if inc is None or inc.state not in ACTIVE:  # a stale key: free it for a new incident
-        session.execute(delete(IncidentDedup).where(IncidentDedup.dedup_key == dedup_key))
-        session.flush()
-        return None
-    return inc
-
-
-def _attach(session: Session, inc: Incident, alert: Alert) -> None:
-    entry = append_locked(session, inc, "alert", f"alert:{alert.source}", _alert_data(alert))
+def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[str], how: str,
+            severity: str) -> None:
+    """An alert about an open incident's event: the same monitor again (an "alert" entry; new calls
+    only as "calls_linked"), or a related alert ("related_alert": another detector on the same
+    calls, or the same family on its app), whose higher severity wins."""
+    actor = f"alert:{alert.source}"
     linked = _link(session, inc.id, alert.call_ids)
-    added = _merge_scope(inc, _alert_scope(alert))
+    if how == "key" and alert.details.get("update"):
+        if not linked:
+            return
+        entry = append_locked(session, inc, "calls_linked", actor, {
+            "calls": linked, "call_ids": list(alert.call_ids[:50]), "dedup_key": alert.dedup_key,
+            "monitor": alert.monitor})
+    elif how == "key":
+        entry = append_locked(session, inc, "alert", actor, _alert_data(alert))
+    else:
+        entry = append_locked(session, inc, "related_alert", actor, {
+            **_alert_data(alert), "correlated_by": how, "triaged_severity": severity})
+        _add_keys(session, inc, [own, *corr])
+    added = correlate.merge_scope(inc, {**correlate.alert_scope(alert), "keys": [own],
+                                        **({"limits": correlate.limits(alert)} if how != "key" else {})})
     if linked or added:
         inc.changed_seq = entry.seq
+    if how != "key":
+        links.escalate(session, inc, severity, actor, f"related alert {alert.title!r} is {severity}")
 
 
 def _create(session: Session, *, title: str, type_name: str, severity: str, playbook: str, source: str,
-            detected_at: datetime, dedup_key: str | None, scope: dict[str, Iterable[str]],
+            detected_at: datetime, dedup_key: str | None, scope: dict[str, Any], drill: bool = False,
             summary: str | None = None, incident_id: str | None = None) -> Incident:
     inc = Incident(id=incident_id or new_id(), title=title[:500], summary=summary, type=type_name, severity=severity,
                    state="detected", playbook=playbook, source=source, dedup_key=dedup_key, commander=None,
                    roles={"comms_lead": None, "scribe": None, "responders": []}, scope={}, apps="",
-                   detected_at=detected_at, timeline_seq=0, timeline_head="", changed_seq=0, snapshot_seq=0)
-    _merge_scope(inc, scope)
-    inc.scope = inc.scope or {k: [] for k in SCOPE_KEYS}
+                   detected_at=detected_at, timeline_seq=0, timeline_head="", changed_seq=0, snapshot_seq=0,
+                   drill=drill)
+    correlate.merge_scope(inc, scope)
     policy().set_due(inc)
     session.add(inc)
     session.flush()
     return inc
 
 
-def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
-    """The incident for an alert: the active one with its dedup key, or a new one (True)."""
-    existing = _active_for_key(session, alert.dedup_key)
-    if existing is not None:
-        _attach(session, existing, alert)
-        return existing, False
-    now = utcnow()
-    inc_id = new_id()
-    session.add(IncidentDedup(dedup_key=alert.dedup_key, incident_id=inc_id, created_at=now))
-    session.flush()  # the unique key: a racing alert for the same key fails here (IntegrityError)
+def _fresh(session: Session, call_ids: Iterable[str]) -> list[str]:
+    """The calls no incident holds yet: a repeat must not fold in an earlier incident's calls."""
+    ids = list(dict.fromkeys(c for c in call_ids if c))
+    if not ids:
+        return []
+    held = set(session.scalars(select(IncidentCall.call_id).where(IncidentCall.call_id.in_(ids))))
+    return [c for c in ids if c not in held]
+
+
+def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, bool]:
+    """The incident for an alert: the open one it is about (see `correlate`), or a new one (True),
+    linked to the incident it repeats. None when the alert brings nothing new: a monitor firing
+    again about calls of an incident that is over, or new calls of a rate monitor that is still
+    above its threshold from before (only per-call monitors, condition `any`, reopen at once)."""
     type_name = alert.type if alert.type in TYPES else FALLBACK_TYPE
     decided = triage(current_config().section("triage"), type_name, alert.signal,
                      alert.severity if alert.severity in SEVERITIES else None)
+    drill = correlate.is_drill(session, alert)
+    own, corr = correlate.keys(alert, drill, type_name)
+    found, claim = correlate.find(session, alert, drill, own, corr)
+    if found is not None:
+        _attach(session, found[0], alert, own, corr, found[1], decided.severity)
+        return found[0], False
+    if alert.details.get("update") and alert.details.get("condition") != "any":
+        return None, False
+    call_ids = _fresh(session, alert.call_ids)
+    if alert.call_ids and not call_ids:
+        return None, False
+    now = utcnow()
+    inc_id = new_id()
+    for key in claim:
+        session.add(IncidentDedup(dedup_key=key, incident_id=inc_id, created_at=now))
+    session.flush()  # the unique keys: a racing alert about the same event fails here (IntegrityError)
+    previous = links.previous(session, own, correlate.family(type_name), list(alert.apps), drill, now)
     # Detection is when Fireline opened the incident: the SLA clocks run from it. The source's own
     # time (an old PagerDuty `timestamp`, a monitor's clock) stays on the timeline entry as "at".
-    detected_at = now
     inc = _create(session, title=alert.title or f"{type_name} alert", type_name=type_name,
                   severity=decided.severity, playbook=decided.playbook, source=alert.source,
-                  detected_at=detected_at, dedup_key=alert.dedup_key, scope=_alert_scope(alert),
+                  detected_at=now, dedup_key=alert.dedup_key, drill=drill,
+                  scope={**correlate.alert_scope(alert), "limits": correlate.limits(alert), "keys": [own]},
                   incident_id=inc_id)
     data = {**_alert_data(alert), "triage": decided.rule, "severity": decided.severity,
-            "playbook": decided.playbook}
+            "playbook": decided.playbook, "drill": drill}
     if type_name != alert.type:
         data["original_type"] = alert.type
     append_locked(session, inc, "opened", f"alert:{alert.source}", data, at=now)
-    if _link(session, inc.id, alert.call_ids):
+    if previous is not None:
+        links.mark_repeat(session, inc, previous, f"alert:{alert.source}")
+    if _link(session, inc.id, call_ids):
         inc.changed_seq = inc.timeline_seq
     _opened(session, inc)
     return inc, True
@@ -175,16 +194,18 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
 
 def _opened(session: Session, inc: Incident) -> None:
     labels = (inc.severity, inc.type, inc.source)
-    bus.after_commit(session, lambda: OPENED.labels(*labels).inc())
+    counter = DRILLS_OPENED if inc.drill else OPENED
+    bus.after_commit(session, lambda: counter.labels(*labels).inc())
     bus.emit(session, "incident.opened", incident_id=inc.id, type=inc.type, severity=inc.severity,
-             apps=list(inc.scope.get("apps", [])))
+             apps=list(inc.scope.get("apps", [])), drill=inc.drill)
 
 
-def on_alert_fired(db: Database, alert: Alert, **_: Any) -> str:
+def on_alert_fired(db: Database, alert: Alert, **_: Any) -> str | None:
+    """The id of the incident the alert opened or joined (None: it brought nothing new)."""
     for attempt in range(MAX_ATTEMPTS):
         try:
             inc, _opened_new = bus.within(db, lambda s: open_or_attach(s, alert))
-            return inc.id
+            return inc.id if inc is not None else None
         except IntegrityError:
             if attempt == MAX_ATTEMPTS - 1:
                 raise
@@ -194,7 +215,7 @@ def on_alert_fired(db: Database, alert: Alert, **_: Any) -> str:
 
 def on_alert_acknowledged(db: Database, alert: Alert, **_: Any) -> None:
     def run(session: Session) -> None:
-        inc = _active_for_key(session, alert.dedup_key)
+        inc = correlate.active_for_key(session, alert.dedup_key)
         if inc is None:
             return
         if inc.acknowledged_at is None and "ack" in allowed(inc):
@@ -206,7 +227,7 @@ def on_alert_acknowledged(db: Database, alert: Alert, **_: Any) -> None:
 
 def on_alert_resolved(db: Database, alert: Alert, **_: Any) -> None:
     def run(session: Session) -> None:
-        inc = _active_for_key(session, alert.dedup_key)
+        inc = correlate.active_for_key(session, alert.dedup_key)
         if inc is not None:  # recorded, never auto-resolved: a person decides the incident is over
             append_locked(session, inc, "alert_resolved", f"alert:{alert.source}", _alert_data(alert))
     bus.within(db, run)
@@ -219,12 +240,15 @@ def declare(target: Database | Session, body: DeclareIn, actor: str) -> Incident
     def run(session: Session) -> Incident:
         decided = triage(current_config().section("triage"), body.type, body.signal, body.severity)
         now = utcnow()
+        scope = body.model_dump(include=set(SCOPE_KEYS))
         inc = _create(session, title=body.title, type_name=body.type, severity=decided.severity,
                       playbook=decided.playbook, source="declared", detected_at=now, dedup_key=None,
-                      scope=body.model_dump(include=set(SCOPE_KEYS)), summary=body.summary)
+                      scope={**scope, "limits": {k: v for k, v in scope.items() if v}}, summary=body.summary,
+                      drill=body.drill)
         append_locked(session, inc, "declared", actor, {"title": body.title, "type": body.type,
                                                          "severity": decided.severity, "triage": decided.rule,
-                                                         "playbook": decided.playbook, "scope": inc.scope},
+                                                         "playbook": decided.playbook, "drill": body.drill,
+                                                         "scope": {k: scope[k] for k in SCOPE_KEYS}},
                       at=now)
         if _link(session, inc.id, body.call_ids):
             inc.changed_seq = inc.timeline_seq

@@ -29,7 +29,7 @@ from fireline.config import Config
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.incidents import bus
-from fireline.incidents.metrics import SLA_BREACHES
+from fireline.incidents.metrics import DRILL_SLA_BREACHES, SLA_BREACHES
 from fireline.incidents.models import Incident
 from fireline.incidents.timeline import append_locked, lock_incident, stamp
 
@@ -123,7 +123,8 @@ def breach(session: Session, inc: Incident, clock: str, now: datetime) -> bool:
     append_locked(session, inc, "sla_breached", "fireline", {"clock": clock, "due_at": stamp(due),
                                                              "severity": inc.severity})
     labels = (inc.severity, inc.type, clock)
-    bus.after_commit(session, lambda: SLA_BREACHES.labels(*labels).inc())
+    counter = DRILL_SLA_BREACHES if inc.drill else SLA_BREACHES
+    bus.after_commit(session, lambda: counter.labels(*labels).inc())
     bus.emit(session, "incident.sla_breached", incident_id=inc.id, clock=clock)
     return True
 

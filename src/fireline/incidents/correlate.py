@@ -1,0 +1,177 @@
+"""Which incident an alert is about: one event, one incident.
+
+An alert joins an open incident of the same kind (drill or real) when
+1. its dedup key is one of the incident's (the monitor firing again, or passing on new calls),
+2. it names a call the incident holds (two detectors on the same answers: a canary token and the
+   personal data beside it; a jailbreak's injection marker and its harmful answer), or
+3. it is of the incident's family (its type) on one of its apps and, when both are limited to
+   tenants (a monitor grouped by tenant, an external alert naming tenants), on one of them.
+Keys of the third kind are `incident_dedup` rows too ("corr:<family>:<app>"), so two such alerts
+racing open one incident, exactly as two alerts with one dedup key do.
+
+Drill alerts (every call they name is a drill's) only ever join drill incidents, under keys of
+their own ("drill:..."), so a real alert never lands on a drill and the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from fireline.calls.models import Call
+from fireline.config import DRILL_APP
+from fireline.incidents.lifecycle import ACTIVE
+from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
+from fireline.incidents.schemas import SCOPE_KEYS
+from fireline.signals import Alert
+
+FAMILIES = {"policy_bypass": "prompt_injection"}  # types that are one family of events
+GROUP_SCOPE = {"app": "apps", "tenant": "tenants", "model": "models", "prompt_version": "prompt_versions",
+               "tool": "tools"}
+DRILL_PREFIX = "drill:"
+DRILL_COHORT = "drill-"
+MAX_KEYS = 100
+
+
+def merge_scope(inc: Incident, extra: dict[str, Any]) -> dict[str, list[str]]:
+    """Union the scope lists (apps, tenants, models, prompt versions, tools: what the incident
+    touched) into the incident; returns what was new. `extra["limits"]` (what the incident is
+    about) narrows nothing: a dimension limited on one side only becomes unlimited, and
+    `extra["keys"]` adds the dedup keys the incident answered for (to recognise a repeat)."""
+    old = inc.scope or {}
+    scope: dict[str, Any] = {k: list(old.get(k, [])) for k in SCOPE_KEYS}
+    added: dict[str, list[str]] = {}
+    for key in SCOPE_KEYS:
+        for value in extra.get(key, ()):
+            if value and value not in scope[key]:
+                scope[key].append(value)
+                added.setdefault(key, []).append(value)
+    mine, theirs = old.get("limits"), extra.get("limits")
+    if not old and isinstance(theirs, dict):  # a new incident: what its first alert is about
+        scope["limits"] = dict(theirs)
+    elif isinstance(mine, dict) and isinstance(theirs, dict):
+        scope["limits"] = {k: sorted(set(mine[k]) | set(theirs[k])) for k in mine if k in theirs}
+    elif isinstance(mine, dict) and "limits" not in extra:
+        scope["limits"] = mine
+    scope["keys"] = list(dict.fromkeys([*old.get("keys", []), *extra.get("keys", [])]))[-MAX_KEYS:]
+    inc.scope = scope
+    inc.apps = " ".join(scope["apps"])[:1000]
+    return added
+
+
+def family(type_name: str) -> str:
+    return FAMILIES.get(type_name, type_name)
+
+
+def alert_scope(alert: Alert) -> dict[str, Iterable[str]]:
+    return {"apps": alert.apps, "tenants": alert.tenants, "models": alert.models,
+            "prompt_versions": alert.prompt_versions, "tools": alert.tools}
+
+
+def limits(alert: Alert) -> dict[str, list[str]]:
+    """What the alert is about, as opposed to what it happened to see: a monitor's group keys
+    (an app-wide monitor is about the app, whichever tenants its calls came from); everything an
+    external alert names."""
+    if alert.source == "monitor" and alert.details.get("group") is not None:
+        out: dict[str, list[str]] = {}
+        for part in str(alert.details["group"]).split(","):
+            key, _, value = part.partition("=")
+            name = GROUP_SCOPE.get(key)
+            if name and value and value != "-":
+                out.setdefault(name, []).append(value)
+        if "apps" not in out and alert.apps:
+            out["apps"] = sorted(set(alert.apps))
+        return out
+    return {k: sorted(set(v)) for k, v in alert_scope(alert).items() if v}
+
+
+def keys(alert: Alert, drill: bool, type_name: str) -> tuple[str, list[str]]:
+    """The alert's own dedup key and its correlation keys, one per app."""
+    prefix = DRILL_PREFIX if drill else ""
+    own = prefix + alert.dedup_key
+    return own, [f"{prefix}corr:{family(type_name)}:{app}" for app in sorted(set(alert.apps)) if app]
+
+
+def is_drill_call(app: str | None, metadata: dict[str, Any]) -> bool:
+    """A call of a fire drill: on the drill app, from a drill cohort, or answered by a drill's fault."""
+    cohort = metadata.get("cohort")
+    return app == DRILL_APP or bool(metadata.get("injected")) or (
+        isinstance(cohort, str) and cohort.startswith(DRILL_COHORT))
+
+
+def is_drill(session: Session, alert: Alert) -> bool:
+    """Every call the alert names is a drill's (an alert without calls: every app it names is the
+    drill app). A real call among them makes it real: on doubt, people are paged."""
+    if not alert.call_ids:
+        return bool(alert.apps) and all(a == DRILL_APP for a in alert.apps)
+    rows = session.execute(select(Call.app, Call.content).where(Call.id.in_(list(alert.call_ids)))).all()
+    if not rows:
+        return False
+    for app, content in rows:
+        try:
+            metadata = orjson.loads(content).get("metadata") or {}
+        except (orjson.JSONDecodeError, AttributeError):
+            metadata = {}
+        if not is_drill_call(app, metadata if isinstance(metadata, dict) else {}):
+            return False
+    return True
+
+
+def active_for_key(session: Session, dedup_key: str) -> Incident | None:
+    """The active incident holding a key, locked; a stale key (its incident is over) is freed."""
+    row = session.get(IncidentDedup, dedup_key)
+    if row is None:
+        return None
+    inc = session.get(Incident, row.incident_id, with_for_update=True, populate_existing=True)
+    if inc is None or inc.state not in ACTIVE:
+        session.execute(delete(IncidentDedup).where(IncidentDedup.dedup_key == dedup_key))
+        session.flush()
+        return None
+    return inc
+
+
+def compatible(inc: Incident, scope_limits: dict[str, list[str]]) -> bool:
+    """False when both are limited to tenants and share none (two tenants' own incidents)."""
+    mine = set(((inc.scope or {}).get("limits") or {}).get("tenants") or [])
+    theirs = set(scope_limits.get("tenants") or [])
+    return not (mine and theirs and not mine & theirs)
+
+
+def by_calls(session: Session, call_ids: Iterable[str], drill: bool) -> Incident | None:
+    ids = list(call_ids)
+    if not ids:
+        return None
+    found = session.scalar(select(Incident.id).join(IncidentCall, IncidentCall.incident_id == Incident.id)
+                           .where(IncidentCall.call_id.in_(ids), Incident.state.in_(ACTIVE),
+                                  Incident.drill.is_(drill))
+                           .order_by(Incident.detected_at, Incident.id).limit(1))
+    if found is None:
+        return None
+    return session.get(Incident, found, with_for_update=True, populate_existing=True)
+
+
+def find(session: Session, alert: Alert, drill: bool, own: str, corr: list[str]
+         ) -> tuple[tuple[Incident, str] | None, list[str]]:
+    """The open incident this alert is about and why ("key", "calls" or "family"), or None; and
+    the keys a new incident would claim: its own and the correlation keys no open incident holds
+    (stale ones are freed here). A key claimed meanwhile by a racing alert makes the new
+    incident's insert fail (IntegrityError): the retry then finds that incident."""
+    inc = active_for_key(session, own)
+    if inc is not None:
+        return (inc, "key"), []
+    inc = by_calls(session, alert.call_ids, drill)
+    if inc is not None:
+        return (inc, "calls"), []
+    scope_limits = limits(alert)
+    claim = [own]
+    for key in corr:
+        inc = active_for_key(session, key)
+        if inc is None:
+            claim.append(key)
+        elif compatible(inc, scope_limits):
+            return (inc, "family"), []
+    return None, claim
