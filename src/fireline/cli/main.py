@@ -8,10 +8,10 @@ import typer
 
 from fireline.cli import admin, calls, demo, drill, investigate
 from fireline.cli import changes as changes_cli
-from fireline.cli import evals as evals_cli
 from fireline.cli import comms as comms_cli
 from fireline.cli import controls as controls_cli
 from fireline.cli import detect as detect_cli
+from fireline.cli import evals as evals_cli
 from fireline.cli import incidents as incidents_cli
 from fireline.cli import upstream as upstream_cli
 
