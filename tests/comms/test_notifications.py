@@ -124,14 +124,12 @@ def test_a_hanging_receiver_does_not_block_the_incident_flow(db: Database) -> No
 
 
 def test_sla_breach_is_notified(db: Database) -> None:
-    from fireline import events
-
     with http_receiver() as http:
         config = comms_config(http, notifications={"routes": [{"match": {"events": ["sla_breached"]},
                                                                "channels": ["hook"]}]})
         with running(db, config) as fl, fl.client("responder") as c:
             iid = c.post("/api/v1/incidents", json=DECLARE).json()["id"]
-            events.publish("incident.sla_breached", db=db, incident_id=iid, clock="contain")
+            db.bus.publish_strict("incident.sla_breached", db=db, incident_id=iid, clock="contain")
             (hook,) = wait_for(lambda: http.on("/hook"), what="the SLA breach message")
             assert hook.json()["event"] == "sla_breached" and "SLA breached (contain)" in hook.json()["subject"]
 
@@ -139,7 +137,6 @@ def test_sla_breach_is_notified(db: Database) -> None:
 def test_auto_contained_incident_is_notified_in_order_with_a_link(db: Database) -> None:
     """Auto-containment acts inside the "opened" event; receivers still get opened, then contained,
     then the acknowledgement, each with a link to the incident's console page."""
-    from fireline import events
     from tests.incidents.helpers import alert
 
     with http_receiver() as http, smtp_receiver() as (port, mailbox):
@@ -147,7 +144,7 @@ def test_auto_contained_incident_is_notified_in_order_with_a_link(db: Database) 
                               comms={"console_url": "https://fireline.example.com/"})
         with running(db, config) as fl, fl.client("responder") as c:
             for n in range(3):  # three incidents, each on its own app
-                events.publish("alert.fired", db=db, alert=alert(key=f"canary-{n}", severity="P0",
+                db.bus.publish("alert.fired", db=db, alert=alert(key=f"canary-{n}", severity="P0",
                                                                  apps=(f"app-{n}",), tenants=()))
             incs = c.get("/api/v1/incidents").json()["incidents"]
             assert len(incs) == 3 and all(i["state"] == "contained" for i in incs)

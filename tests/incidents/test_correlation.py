@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fireline import events
 from fireline.db import Database
 from fireline.incidents import service
 from fireline.incidents.models import Incident, IncidentDedup
@@ -49,13 +48,13 @@ def test_two_detectors_on_the_same_leak_make_one_incident_the_highest_severity_w
     ids = leaked_calls(db)
     escalated: list[dict[str, Any]] = []
     handler = lambda **kw: escalated.append(kw)  # noqa: E731
-    events.subscribe("incident.escalated", handler)
+    db.bus.subscribe("incident.escalated", handler)
     try:
         first = service.on_alert_fired(db, pii_alert(ids[:2]))  # the P1 monitor fires first
         second = service.on_alert_fired(db, canary_alert(ids))
         again = service.on_alert_fired(db, pii_alert(ids[2:]))  # the PII monitor again: same incident
     finally:
-        events.unsubscribe("incident.escalated", handler)
+        db.bus.unsubscribe("incident.escalated", handler)
     assert first == second == again
     inc = incident(db, first)
     assert inc.severity == "P0" and inc.type == "data_leakage"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-from fireline import events
 from fireline.db import Database
 from tests.comms.support import comms_config, http_receiver, wait_for
 from tests.incidents.helpers import alert
@@ -20,7 +19,7 @@ def test_auto_contained_incident_still_needs_an_ack_and_its_clock_runs(db: Datab
                               auto_contain={"data_leakage": ["P0"]},
                               sla={"check_interval_s": 0.05, "P0": {"ack": "1s", "contain": "15m"}})
         with running(db, config) as fl, fl.client("responder") as c:
-            events.publish("alert.fired", db=db, alert=alert(key="canary", severity="P0", title="Canary leak"))
+            db.bus.publish("alert.fired", db=db, alert=alert(key="canary", severity="P0", title="Canary leak"))
             inc = wait_for(lambda: next((i for i in c.get("/api/v1/incidents").json()["incidents"]
                                          if i["state"] == "contained"), None), what="an auto-contained incident")
             iid = inc["id"]
@@ -58,7 +57,7 @@ def test_auto_contained_incident_still_needs_an_ack_and_its_clock_runs(db: Datab
 
 def test_a_person_resolving_an_unacknowledged_incident_acknowledges_it(db: Database) -> None:
     with running(db, comms_config(auto_contain={"data_leakage": ["P0"]})) as fl, fl.client("responder") as c:
-        events.publish("alert.fired", db=db, alert=alert(key="canary", severity="P0"))
+        db.bus.publish("alert.fired", db=db, alert=alert(key="canary", severity="P0"))
         inc = wait_for(lambda: next((i for i in c.get("/api/v1/incidents").json()["incidents"]
                                      if i["state"] == "contained"), None), what="an auto-contained incident")
         done = c.post(f"/api/v1/incidents/{inc['id']}/resolve").json()

@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.comms import channels, messages
 from fireline.comms.config import CommsConfig
 from fireline.comms.models import Delivery
@@ -65,55 +64,20 @@ class Runtime:
         if loop is not None and wake is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wake.set)
 
+    # --- bus handlers (subscribed by fireline.wiring): enqueue only ---
+    def on_opened(self, *, incident_id: str, **_: Any) -> None:
+        self.submit(Event("opened", incident_id))
 
-_runtimes: dict[int, Runtime] = {}
+    def on_changed(self, *, incident_id: str, state: str, actor: str | None = None, event: str | None = None,
+                   **_: Any) -> None:
+        # `event` names the move: "acknowledged" leaves a contained incident contained.
+        self.submit(Event(event or state, incident_id, {"actor": actor}))
 
+    def on_escalated(self, *, incident_id: str, severity: str | None = None, **_: Any) -> None:
+        self.submit(Event("escalated", incident_id, {"severity": severity}))
 
-def register(rt: Runtime) -> None:
-    _runtimes[id(rt.db)] = rt
-
-
-def unregister(rt: Runtime) -> None:
-    if _runtimes.get(id(rt.db)) is rt:
-        del _runtimes[id(rt.db)]
-
-
-def runtime_for(db: Database) -> Runtime | None:
-    return _runtimes.get(id(db))
-
-
-# --- bus handlers: enqueue only --------------------------------------------------------------
-
-def on_opened(db: Database, incident_id: str, **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event("opened", incident_id))
-
-
-def on_changed(db: Database, incident_id: str, state: str, actor: str | None = None, event: str | None = None,
-               **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:  # `event` names the move ("acknowledged" leaves a contained incident contained)
-        rt.submit(Event(event or state, incident_id, {"actor": actor}))
-
-
-def on_escalated(db: Database, incident_id: str, severity: str | None = None, **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event("escalated", incident_id, {"severity": severity}))
-
-
-def on_sla_breached(db: Database, incident_id: str, clock: str | None = None, **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event("sla_breached", incident_id, {"clock": clock}))
-
-
-def subscribe() -> None:
-    events.subscribe("incident.opened", on_opened)
-    events.subscribe("incident.changed", on_changed)
-    events.subscribe("incident.sla_breached", on_sla_breached)
-    events.subscribe("incident.escalated", on_escalated)
+    def on_sla_breached(self, *, incident_id: str, clock: str | None = None, **_: Any) -> None:
+        self.submit(Event("sla_breached", incident_id, {"clock": clock}))
 
 
 # --- routing into the outbox -----------------------------------------------------------------

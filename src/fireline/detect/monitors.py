@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireline.detect.monitor_defs import MonitorDef
+from fireline.detect.onset import change_point
 from fireline.detect.series import Hit, Series, latency_bin, quantile
 from fireline.signals import Alert
 
@@ -234,10 +235,27 @@ class Monitor:
         s.hits_emitted = s.hit_total
         return list(s.hits)[len(s.hits) - n:] if n > 0 else []
 
-    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False,
+    def onset(self, s: Series, hits: list[Hit]) -> dict[str, Any] | None:
+        """Where this group's rate changed (detect.onset), else the first hit of the window."""
+        if self.d.agg == "rate":
+            cp = change_point([(m, b.num, b.den) for m, b in s.buckets.items()],
+                              direction="down" if self.d.condition.op == "ratio_le" else "up")
+            if cp is not None:
+                return {"at": _iso(cp.minute), **{k: v for k, v in cp.as_dict().items() if k != "segments"}}
+        if hits:
+            return {"at": _iso(min(h.minute for h in hits)), "method": "first_in_window"}
+        return None
+
+    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False, new: bool = False,
               only: list[Hit] | None = None) -> Alert:
+        """`only`: the alert carries just these hits (new calls of a group that fires already)."""
         d, v = self.d, s.values
         hits = self.linked(s, v["window_lo"]) if only is None else only[-MAX_LINKED:]
+        details: dict[str, Any] = {}
+        if new:
+            onset = self.onset(s, hits)
+            if onset is not None:
+                details["onset"] = onset
 
         def uniq(xs: Iterable[str | None]) -> tuple[str, ...]:
             return tuple(sorted({x for x in xs if x and x != "-"}))
@@ -260,7 +278,7 @@ class Monitor:
             details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
                      "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),
                      "condition": str(d.condition), "group": group, "resolved": resolved,
-                     "update": only is not None},
+                     "update": only is not None, **details},
         )
 
 
@@ -270,6 +288,10 @@ def _group_value(group: str, key: str) -> str | None:
         if k == key:
             return v
     return None
+
+
+def _iso(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).isoformat()
 
 
 def _num(x: float | None) -> float | None:
@@ -342,10 +364,11 @@ class Engine:
             if v["firing"]:
                 due = s.last_fired is None or (now - s.last_fired).total_seconds() >= mon.d.repeat_minutes * 60
                 if s.state != "firing" or due:
+                    new = s.state != "firing"
                     s.state, s.last_fired = "firing", now
                     s.hits_emitted = s.hit_total
                     mon.alerts_fired += 1
-                    out.append(Fired(mon.d, group, mon.alert(group, s, now)))
+                    out.append(Fired(mon.d, group, mon.alert(group, s, now, new=new)))
                 elif mon.d.signal in UPDATING and s.hit_total > s.hits_emitted:
                     # New matching calls while firing: passed on at once, whatever the repeat interval,
                     # so they attach to the open incident (or, once it is over, open a repeat).

@@ -46,6 +46,10 @@ class Incident(Base):
     # its own metrics (never in MTTA/MTTR).
     drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     merged_into: Mapped[str | None] = mapped_column(String(40))  # set when merged into another incident
+    # Where the rate changed (fireline.detect.onset): set from the alert that opened the incident,
+    # or placed from the prompt log on first use; `onset` holds the test's evidence.
+    onset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    onset: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class IncidentDedup(Base):

@@ -1,7 +1,7 @@
 """incidents: links between incidents (related, merged, repeat), drill marker, merged_into
 
 Revision ID: incidents_01
-Revises: 0003
+Revises: drift_01
 Create Date: 2026-12-06
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "incidents_01"
-down_revision = "0003"
+down_revision = "drift_01"
 branch_labels = None
 depends_on = None
 
