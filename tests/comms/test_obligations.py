@@ -37,8 +37,9 @@ def test_art33_opens_for_personal_data_and_lists_required_contents(db: Database)
             assert set(contents) == {"nature", "data_categories", "data_subjects", "records",
                                      "likely_consequences", "measures", "contact_point"}
             assert contents["data_categories"]["value"] == ["EMAIL_ADDRESS", "IBAN_CODE"]
-            assert contents["data_subjects"]["value"] == 2
-            assert contents["records"]["value"] == {"calls": 2, "pii_items": 3}
+            # the blast radius: every linked call (the declarer linked all three) and the matching ones
+            assert contents["data_subjects"]["value"] == 3
+            assert contents["records"]["value"] == {"calls": 3, "pii_items": 3}
             assert contents["contact_point"]["value"] == "DPO, dpo@example.com"
             assert ob["missing"] == ["likely_consequences", "measures"]
             hook = wait_for(lambda: http.on("/hook"), what="obligation notification")[0].json()

@@ -55,8 +55,11 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
         table.add_row("incident", f"{outcome.incident.get('id', '-')} {outcome.incident.get('type', '')} "
                                   f"{outcome.incident.get('severity', '')}")
         br = outcome.blast_radius
+        table.add_row("incidents opened", str(outcome.incidents))
         table.add_row("blast radius", f"{br.get('users', '?')} users, {br.get('tenants', '?')} tenants, "
                                       f"{br.get('sessions', '?')} sessions, {br.get('calls', '?')} calls")
+        table.add_row("leaked answers the app received", str(outcome.leaked_responses))
+        table.add_row("answered after containment", str(br.get("answered_after_containment", "?")))
         pii = ", ".join(f"{k} {v}" for k, v in sorted((br.get("pii") or {}).items())) or "none"
         table.add_row("personal data exposed", pii)
         table.add_row("first occurrence", str(br.get("first_occurrence", "?")))

@@ -174,15 +174,33 @@ def verify(incident_id: str) -> None:
     out.print(f"timeline of {incident_id} verifies: {result['entries']} entries")
 
 
-def blast_radius(incident_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Who and what the incident reaches: users, sessions, tenants, calls, first occurrence, PII."""
+def blast_radius(incident_id: str, as_json: bool = typer.Option(False, "--json"),
+                 affected: bool = typer.Option(False, "--affected", help="list who was reached (responder; "
+                                                                           "access-logged)"),
+                 out_path: Path | None = typer.Option(None, "--out", help="with --affected: write a CSV"),
+                 reason: str = typer.Option("notification", "--reason", help="with --affected: why")) -> None:
+    """Who and what the incident reaches: users, sessions, tenants, calls, onset, PII."""
+    if affected:
+        who = Api().get(f"/api/v1/incidents/{incident_id}/affected", params={"reason": reason})
+        if out_path is not None:
+            rows = ["kind,id"] + [f"{k[:-1]},{v}" for k in ("users", "sessions", "tenants", "calls") for v in who[k]]
+            out_path.write_text("\n".join(rows) + "\n")
+            out.print(f"{len(who['users'])} users, {len(who['sessions'])} sessions, {len(who['tenants'])} "
+                      f"tenants, {len(who['calls'])} calls written to {out_path}")
+        else:
+            out.print_json(json.dumps(who))
+        return
     got = Api().get(f"/api/v1/incidents/{incident_id}/blast-radius")
     if as_json:
         out.print_json(json.dumps(got))
         return
+    if got.get("status") == "unknown":
+        out.print(f"blast radius of {incident_id} is unknown: {got.get('reason')}")
+        return
     table = Table("what", "value")
-    for key in ("calls", "users", "sessions", "tenants", "first_occurrence", "detected_at"):
-        table.add_row(key.replace("_", " "), str(got[key]))
+    for key in ("calls", "users", "sessions", "tenants", "onset", "first_occurrence", "detected_at",
+                "contained_at", "answered_after_containment"):
+        table.add_row(key.replace("_", " "), str(got.get(key)))
     for entity, n in got["pii"].items():
         table.add_row(f"pii {entity}", str(n))
     out.print(table)

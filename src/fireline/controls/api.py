@@ -89,9 +89,8 @@ def revert(control_id: str, request: Request, reason: str | None = Query(None, m
 def run_playbook(incident_id: str, request: Request, body: PlaybookIn | None = None,
                  who: Principal = Depends(require("responder"))) -> dict[str, Any]:
     controls = playbooks.contain_incident(_db(request), incident_id, who.key_id,
-                                          all_actions=bool(body and body.all),
-                                          config=request.app.state.config)
-    _refresh(request)
+                                          all_actions=bool(body and body.all), config=request.app.state.config,
+                                          refresh=request.app.state.controls.refresh)
     rows = [service.get_control(_db(request), c.id) for c in controls]
     return {"controls": [ControlOut(**r) for r in rows], "revision": max(c.revision for c in controls)}
 

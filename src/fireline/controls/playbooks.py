@@ -123,10 +123,12 @@ def specs_for(action: Action, incident: link.IncidentInfo, config: Config) -> li
 
 
 def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bool = False,
-                     config: Config | None = None) -> list[Control]:
+                     config: Config | None = None, refresh: Callable[[], Any] | None = None) -> list[Control]:
     """Apply the incident's playbook (primary; with `all_actions` the secondaries too) in one
-    transaction after one evidence snapshot; move the incident to `contained`. Idempotent:
-    controls already in force are not applied twice; when all are, nothing is written."""
+    transaction after one evidence snapshot; then, once `refresh` (this process's ControlBook) has
+    put them in force, move the incident to `contained`: `contained_at` is when the gateway obeys,
+    not when the rows were written. Idempotent: controls already in force are not applied twice;
+    when all are, nothing is written."""
     from fireline.config import get_config
 
     config = config or get_config()
@@ -154,11 +156,14 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
         rows = [row or service.apply_in_session(session, config, spec, actor, snapshot=False)
                 for row, spec in zip(kept, checked, strict=True)]
         session.info.pop("existing", None)
-        link.mark_contained(session, incident_id, actor)
         controls = list({r.id: service.to_control(r) for r in rows}.values())
         changed = any(row is None for row in kept)
     if changed:
         service.published(db, max(c.revision for c in controls))
+    if refresh is not None:
+        refresh()
+    with service.transaction(db) as session:
+        link.mark_contained(session, incident_id, actor)
     return controls
 
 
@@ -172,14 +177,12 @@ def on_incident_opened(config: Config, refresh: Callable[[], Any] | None = None)
         if severity not in policy.get(type, []):
             return
         try:
-            controls = contain_incident(db, incident_id, AUTO_ACTOR, config=config)
+            controls = contain_incident(db, incident_id, AUTO_ACTOR, config=config, refresh=refresh)
         except Exception:
             log.exception("auto-containment of %s failed", incident_id)
             return
         log.warning("auto-contained %s (%s %s) with %s", incident_id, severity, type,
                     ", ".join(f"{c.kind} {c.id}" for c in controls))
-        if refresh is not None:
-            refresh()
 
     handler.__name__ = "auto_contain"
     return handler

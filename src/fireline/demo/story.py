@@ -48,6 +48,9 @@ class Outcome:
     requests: int = 0
     leaked_responses: int = 0
     contained_responses: int = 0
+    incidents: int = 0  # incidents the leak opened (one event: one incident)
+    related_alerts: int = 0  # alerts of other detectors that joined it
+    logged_calls: int = 0
 
     @property
     def time_to_detect(self) -> float | None:
@@ -220,11 +223,29 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
             outcome.contained = True
             say(f"next requests answered by the fallback (X-Fireline-Contained: {traffic.last_contained_by}): "
                 f"\"{traffic.last_fallback}\"")
+        acked = api.post(f"/api/v1/incidents/{incident['id']}/ack", json={"reason": "on-call: I have it"})
+        if acked.status_code == 200:
+            inc = acked.json()
+            say(f"on-call acknowledged the contained incident after {inc['metrics']['time_to_acknowledge_s']:.2f} s "
+                f"(commander {inc['commander']}; automation contained it, a person owns it)")
         time.sleep(1.0)
     finally:
         traffic.halt()
     leaks_after = outcome.leaked_responses
-    outcome.blast_radius = api.get(f"/api/v1/incidents/{outcome.incident['id']}/blast-radius").json()
+    iid = outcome.incident["id"]
+    # The gateway logs off the request path: wait until every answer the app saw is in the log.
+    poll(lambda: int(api.get("/api/v1/calls/count", params={"app": APP}).json()["count"]) >= outcome.requests,
+         timeout=10)
+    outcome.logged_calls = int(api.get("/api/v1/calls/count", params={"app": APP}).json()["count"])
+    outcome.incidents = len(api.get("/api/v1/incidents").json()["incidents"])
+    outcome.related_alerts = len(api.get(f"/api/v1/incidents/{iid}/timeline",
+                                         params={"kind": "related_alert"}).json()["entries"])
+    outcome.incident = api.get(f"/api/v1/incidents/{iid}").json()
+    outcome.blast_radius = api.get(f"/api/v1/incidents/{iid}/blast-radius").json()
+    br = outcome.blast_radius
+    say(f"{outcome.incidents} incident for the leak ({outcome.related_alerts} related alert(s) of other "
+        f"detectors joined it); blast radius {br.get('calls')} calls, {br.get('users')} users, "
+        f"{br.get('tenants')} tenants, {br.get('answered_after_containment')} answered after containment")
     update = api.post(f"/api/v1/incidents/{outcome.incident['id']}/updates", json={
         "message": "Some answers from our assistant showed information meant for another customer. We "
                    "paused the assistant and are investigating.", "public": True})
@@ -245,6 +266,6 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
     pm = api.get(f"/api/v1/incidents/{outcome.incident['id']}/postmortem", params={"format": "md"})
     if pm.status_code == 200:
         outcome.postmortem = f"{api.base_url}/api/v1/incidents/{outcome.incident['id']}/postmortem?format=md"
-    say(f"traffic stopped: {outcome.requests} requests, {leaks_after} leaked answers, "
-        f"{outcome.contained_responses} answered by the fallback")
+    say(f"traffic stopped: {outcome.requests} requests ({outcome.logged_calls} logged), {leaks_after} leaked "
+        f"answers, {outcome.contained_responses} answered by the fallback")
     return outcome

@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
+from fireline.calls.models import RawAccess
 from fireline.config import Config
+from fireline.db import utcnow
 from fireline.incidents import bundle, bus, evidence, links, service, sla
 from fireline.incidents import timeline as tl
+from fireline.incidents.blast import affected as blast_affected
 from fireline.incidents.blast import blast_radius
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.models import Incident
@@ -194,6 +197,36 @@ def blast(incident_id: str, request: Request, since: datetime | None = None, unt
           _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     with get_db(request).session() as session:
         return blast_radius(session, service.get_incident(session, incident_id), since=since, until=until)
+
+
+@router.get("/incidents/{incident_id}/affected")
+def affected(incident_id: str, request: Request, format: str = Query("json", pattern="^(json|csv)$"),
+             reason: str = Query("notification", min_length=1, max_length=500),
+             who: Principal = Depends(require("responder"))) -> Any:
+    """Who the incident reached, to notify them: user pseudonyms, sessions, tenants and call ids of
+    the blast radius. Responder only; every export is in the access log (one row per call, with the
+    reason) and on the incident's timeline (`affected_exported`)."""
+    got = blast_export(get_db(request), incident_id, who, reason)
+    if format == "csv":
+        lines = ["kind,id"] + [f"{kind[:-1]},{value}" for kind in ("users", "sessions", "tenants", "calls")
+                               for value in got[kind]]
+        return Response("\n".join(lines) + "\n", media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{incident_id}-affected.csv"'})
+    return got
+
+
+def blast_export(db: Any, incident_id: str, who: Principal, reason: str) -> dict[str, Any]:
+    def run(session: Session) -> dict[str, Any]:
+        inc = service.get_incident(session, incident_id)
+        got = blast_affected(session, inc)
+        why = f"affected export for {inc.id}: {reason}"
+        session.add_all([RawAccess(call_id=c, actor=who.key_id, role=who.role, at=utcnow(), reason=why)
+                         for c in got["calls"]])
+        tl.append_timeline(session, inc.id, "affected_exported", who.key_id, {
+            "users": len(got["users"]), "sessions": len(got["sessions"]), "tenants": len(got["tenants"]),
+            "calls": len(got["calls"]), "reason": reason})
+        return {"incident_id": inc.id, **got}
+    return bus.within(db, run)
 
 
 def _mover(action: str) -> Any:

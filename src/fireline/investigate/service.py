@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fireline.detect.onset import place_onset
-from fireline.incidents.blast import blast_radius, signature
+from fireline.incidents.blast import onset
 from fireline.incidents.models import Incident
 from fireline.ingest.changes import ChangeOut, changes_between
 
@@ -28,25 +27,13 @@ def _parse(value: Any) -> datetime | None:
 
 
 def incident_onset(session: Session, inc: Incident, *, store: bool = True) -> tuple[datetime, dict[str, Any]]:
-    """The incident's onset and how it was placed; placed from the prompt log (and stored on the
-    incident when `store`) if the opening alert did not carry one."""
-    if inc.onset_at is not None:
-        return inc.onset_at, dict(inc.onset or {"method": "stored"})
-    sig = signature(session, inc)
-    found = None
-    if sig["findings"] or sig["status"]:
-        found = place_onset(session, since=sig["since"], until=sig["until"], apps=sig["apps"],
-                            tenants=sig["tenants"], models=sig["models"], prompt_versions=sig["prompt_versions"],
-                            findings=sig["findings"], status=sig["status"])
-    at = _parse(found["at"]) if found else None
-    if at is None or found is None:
-        first = _parse(blast_radius(session, inc).get("first_occurrence"))
-        at, found = (first or inc.detected_at), {"method": "first_occurrence" if first else "detected_at"}
-    at = min(at, inc.detected_at)
-    found["at"] = at.isoformat()
-    if store:
-        inc.onset_at, inc.onset = at, found
-    return at, found
+    """The incident's onset and how it was placed (`fireline.incidents.blast.onset`, the one place
+    the blast radius reads it from too); a placed onset is stored on the incident when `store`."""
+    at, how = onset(session, inc)
+    how = {**how, "at": at.isoformat()}
+    if store and inc.onset_at is None:
+        inc.onset_at, inc.onset = at, how
+    return at, how
 
 
 def changes_before_onset(session: Session, inc: Incident, *, hours: float = 24.0,
