@@ -13,6 +13,7 @@ closing and false_positive release the legal holds (recorded as "hold_released")
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -40,6 +41,22 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 ACTIVE = ("detected", "acknowledged", "contained")  # alerts with the incident's dedup key attach
 TERMINAL = ("closed", "false_positive")
 SYSTEM_ACTORS = ("alert:", "fireline", "auto:")
+
+
+# Checks later parts put in front of a move (wired at start-up, e.g. the eval lock before
+# "close"): a guard raises Conflict to refuse the move, with the reason in its message.
+Guard = Callable[[Session, Incident, str], None]
+_guards: dict[str, dict[str, Guard]] = {}
+
+
+def set_guard(action: str, name: str, guard: Guard | None) -> None:
+    """Install (or with None remove) the guard `name` in front of `action`."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if guard is None:
+        _guards.get(action, {}).pop(name, None)
+    else:
+        _guards.setdefault(action, {})[name] = guard
 
 
 def allowed(state: str) -> list[str]:
@@ -71,6 +88,8 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     if action not in moves:
         raise Conflict(f"cannot {action.replace('_', '-')} incident {inc.id}: it is {inc.state}; "
                        f"allowed: {', '.join(moves) or 'none'}", state=inc.state, allowed=list(moves))
+    for guard in list(_guards.get(action, {}).values()):
+        guard(session, inc, actor)
     now = now or utcnow()
     for clock in CLOCKS:  # a clock that ran out before this move is recorded before it stops
         breach(session, inc, clock, now)

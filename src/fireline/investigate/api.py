@@ -1,14 +1,26 @@
-"""GET /api/v1/incidents/{id}/changes: what changed before onset."""
+"""HTTP for investigation: what changed before onset; replay jobs; verification of a fix."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
+from fireline.config import Config
+from fireline.db import Database, utcnow
+from fireline.evals.config import EvalsConfig, resolve_upstream
+from fireline.evals.jobs import Jobs, Throttle
+from fireline.evals.run import judging_for
+from fireline.evals.runner import Runner
+from fireline.incidents import bus
 from fireline.incidents.service import get_incident
+from fireline.investigate import jobs, replay
+from fireline.investigate.replay import ReplayIn
 from fireline.investigate.service import changes_before_onset
 
 router = APIRouter(prefix="/api/v1", tags=["investigate"])
@@ -19,3 +31,94 @@ def what_changed(incident_id: str, request: Request, hours: float = Query(24.0, 
                  _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     with get_db(request).session() as session:
         return changes_before_onset(session, get_incident(session, incident_id), hours=hours)
+
+
+def _judging(request: Request) -> Any:
+    detect = getattr(request.app.state, "detect", None)
+    return judging_for(request.app.state.config, detectors=detect.detection.detectors if detect else None)
+
+
+@router.post("/incidents/{incident_id}/replays", status_code=202)
+def start_replay(incident_id: str, body: ReplayIn, request: Request, response: Response,
+                 who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    """Start a replay job (202 with its id and estimate); with `dry_run` only the estimate (200)."""
+    app = request.app
+    db: Database = app.state.db
+    config: Config = app.state.config
+    cfg: EvalsConfig = app.state.evals_config
+    target = resolve_upstream(config, body.upstream, getattr(app.state, "upstream_url", None),
+                              getattr(app.state, "upstream_key", None))
+    if body.seed is not None:
+        target.seed = body.seed
+    judging = _judging(request)
+    names = judging.known()
+    if body.dry_run:
+        with db.session() as session:
+            inc = get_incident(session, incident_id)
+            p = replay.plan(session, inc, body, config, cfg, names, actor=who.key_id, role=who.role, read=False)
+            response.status_code = 200
+            return {"estimate": replay.estimate(p, config, target.public())}
+    params = body.model_dump(exclude={"dry_run"}, exclude_none=True)
+    if body.system_prompt is not None:
+        params["system_prompt"] = f"<{len(body.system_prompt)} characters>"  # the row keeps no prompt text
+    params["candidate"] = body.has_candidate
+
+    def create(session: Session) -> tuple[replay.Plan, dict[str, Any], str]:
+        inc = get_incident(session, incident_id)
+        p = replay.plan(session, inc, body, config, cfg, names, actor=who.key_id, role=who.role, read=True)
+        est = replay.estimate(p, config, target.public())
+        row = jobs.create(session, inc.id, params, est, who.key_id, utcnow())
+        return p, jobs.replay_json(row), row.id
+
+    p, out, replay_id = bus.within(db, create)
+    trials = replay.trials(p, body, config, judging, cfg.max_failure_rate)
+
+    def job(stop: threading.Event) -> None:
+        started = time.perf_counter()
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            runner = Runner(target, concurrency=body.concurrency or cfg.concurrency, stop=stop,
+                            progress=Throttle(lambda d, _t: jobs.progress(db, replay_id, d)))
+            results = runner.run(trials)
+            result = replay.result(p, results, time.perf_counter() - started, target.public())
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        bus.within(db, lambda s: jobs.finish(s, replay_id, result, error, cancelled=stop.is_set()))
+
+    jobs_: Jobs = app.state.jobs
+    jobs_.submit(replay_id, job)
+    return out
+
+
+@router.get("/incidents/{incident_id}/replays")
+def list_replays(incident_id: str, request: Request, limit: int = Query(50, ge=1, le=500),
+                 _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    with get_db(request).session() as session:
+        get_incident(session, incident_id)
+        return {"replays": [jobs.replay_json(r, result=False) for r in jobs.listing(session, incident_id, limit)]}
+
+
+@router.get("/incidents/{incident_id}/replays/{replay_id}")
+def get_replay(incident_id: str, replay_id: str, request: Request,
+               _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        return jobs.replay_json(jobs.get(session, incident_id, replay_id))
+
+
+@router.delete("/incidents/{incident_id}/replays/{replay_id}")
+def cancel_replay(incident_id: str, replay_id: str, request: Request,
+                  _: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        row = jobs.get(session, incident_id, replay_id)
+        out = jobs.replay_json(row, result=False)
+    out["cancelling"] = request.app.state.jobs.cancel(replay_id)
+    return out
+
+
+def startup(app: FastAPI) -> None:
+    jobs.mark_interrupted(app.state.db)
+
+
+def check(config: Config) -> None:
+    return None
