@@ -25,7 +25,6 @@ from fireline.evals.models import EvalRun
 from fireline.evals.run import Options, judging_for, report, trials_for
 from fireline.evals.runner import Runner
 from fireline.incidents import bus
-from fireline.incidents.lifecycle import set_guard
 from fireline.incidents.models import Incident
 
 router = APIRouter(prefix="/api/v1", tags=["evals"])
@@ -232,8 +231,14 @@ def waive(incident_id: str, body: WaiveIn, request: Request,
     return bus.within(get_db(request), run)
 
 
-# ---- wiring -----------------------------------------------------------------------------------
-_installed: list[tuple[FastAPI, Any]] = []
+# ---- wiring ----------------------------------------------------------------------------------
+def close_gate(cfg: EvalsConfig) -> Any:
+    """The "incident.guard.close" handler: no close without a passing (or waived) lock."""
+
+    def eval_lock(*, session: Session, incident: Incident, **_: Any) -> None:
+        service.check_close(session, incident.id, cfg)
+
+    return eval_lock
 
 
 def _mark_interrupted(db: Database) -> None:
@@ -244,25 +249,13 @@ def _mark_interrupted(db: Database) -> None:
 
 
 def startup(app: FastAPI) -> None:
-    cfg = evals_config(app.state.config)
-    app.state.evals_config = cfg
-    app.state.jobs = Jobs()
     _mark_interrupted(app.state.db)
-
-    def close_guard(session: Session, inc: Incident, actor: str) -> None:
-        service.check_close(session, inc.id, cfg)
-
-    _installed.append((app, close_guard))
-    set_guard("close", "eval_lock", close_guard)
 
 
 def shutdown(app: FastAPI) -> None:
     jobs: Jobs | None = getattr(app.state, "jobs", None)
     if jobs is not None:
         jobs.shutdown()
-    for entry in [e for e in _installed if e[0] is app]:
-        _installed.remove(entry)
-    set_guard("close", "eval_lock", _installed[-1][1] if _installed else None)
 
 
 def check(config: Config) -> None:

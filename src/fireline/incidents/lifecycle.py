@@ -13,14 +13,13 @@ closing and false_positive release the legal holds (recorded as "hold_released")
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from fireline.calls.retention import release_holds
-from fireline.db import Database, utcnow
+from fireline.db import Database, bus_of, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
 from fireline.incidents.metrics import TIME_TO_ACK, TIME_TO_CONTAIN, TIME_TO_RESOLVE
@@ -43,20 +42,9 @@ TERMINAL = ("closed", "false_positive")
 SYSTEM_ACTORS = ("alert:", "fireline", "auto:")
 
 
-# Checks later parts put in front of a move (wired at start-up, e.g. the eval lock before
-# "close"): a guard raises Conflict to refuse the move, with the reason in its message.
-Guard = Callable[[Session, Incident, str], None]
-_guards: dict[str, dict[str, Guard]] = {}
-
-
-def set_guard(action: str, name: str, guard: Guard | None) -> None:
-    """Install (or with None remove) the guard `name` in front of `action`."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
-    if guard is None:
-        _guards.get(action, {}).pop(name, None)
-    else:
-        _guards.setdefault(action, {})[name] = guard
+# Later parts may veto a move: handlers subscribed (in fireline.wiring) on "incident.guard.<action>"
+# are called directly, in order, with session, incident and actor; one raises Conflict to refuse.
+GUARD_TOPIC = "incident.guard.{action}"
 
 
 def allowed(state: str) -> list[str]:
@@ -88,8 +76,8 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     if action not in moves:
         raise Conflict(f"cannot {action.replace('_', '-')} incident {inc.id}: it is {inc.state}; "
                        f"allowed: {', '.join(moves) or 'none'}", state=inc.state, allowed=list(moves))
-    for guard in list(_guards.get(action, {}).values()):
-        guard(session, inc, actor)
+    for _name, guard in bus_of(session).named(GUARD_TOPIC.format(action=action)):
+        guard(session=session, incident=inc, actor=actor)
     now = now or utcnow()
     for clock in CLOCKS:  # a clock that ran out before this move is recorded before it stops
         breach(session, inc, clock, now)
