@@ -132,3 +132,40 @@ def print_result(rid: str, result: dict[str, Any]) -> None:
     out.print(f"{sum(a['samples'] for a in result['summary'].values())} answers judged by "
               f"{', '.join(result['judges'])} in {result['seconds']:.1f} s"
               + (f"; [yellow]{errors} requests failed[/yellow]" if errors else ""))
+
+
+PENDING_EXIT = 3
+
+
+def verify(incident_id: str,
+           window: str | None = typer.Option(None, "--window", help="new traffic to judge: 30s, 5m, 1h"),
+           min_calls: int | None = typer.Option(None, "--min-calls", min=1, help="calls needed since the fix"),
+           wait: float = typer.Option(0.0, "--wait", min=0, help="keep checking up to this many seconds"),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Verify the fix: new traffic on the pinned version, and the monitor that fired back under its
+    baseline for a window. Exit 0 passed, 1 failed, 3 still pending. (The timeline's hash chain is
+    `fireline incident verify`.)"""
+    api = Api()
+    body: dict[str, Any] = {k: v for k, v in {"window": window, "min_calls": min_calls}.items() if v is not None}
+    path = f"/api/v1/incidents/{incident_id}/fix-verification"
+    deadline = time.monotonic() + wait
+    result = api.post(path, json={**body, "record": wait <= 0})
+    with err.status(f"verifying {incident_id}: {result['summary']}") as status:
+        while result["verdict"] == "pending" and time.monotonic() < deadline:
+            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+            result = api.post(path, json={**body, "record": False})
+            status.update(f"verifying {incident_id}: {result['summary']}")
+    if wait > 0:  # the verdict the wait ended on goes on the timeline once
+        result = api.post(path, json={**body, "record": True})
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        colour = {"passed": "green", "failed": "red", "pending": "yellow"}[result["verdict"]]
+        out.print(f"{incident_id}: fix verification [{colour}]{result['verdict'].upper()}[/{colour}] "
+                  f"(since {result['since'][:19]}, window {result['window']})", highlight=False)
+        table = Table("check", "status", "detail")
+        for c in result["checks"]:
+            table.add_row(c["check"], c["status"], c["detail"])
+        out.print(table)
+    if result["verdict"] != "passed":
+        raise typer.Exit(1 if result["verdict"] == "failed" else PENDING_EXIT)

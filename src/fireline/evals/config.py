@@ -7,7 +7,7 @@
       max_cases: 20                 # regression cases taken from one incident
       concurrency: 8                # samples in flight per job (replay, server-side eval runs)
       replay: {n: 20, max_samples: 20000}
-      verify: {window: 5m, min_calls: 20, settle_s: 0, auto: true, deadline: 60m}
+      verify: {window: 5m, min_calls: 20, settle_s: 0, auto: true, deadline: 60m}   # 30s, 5m, 1h
     upstreams:                      # named targets for replay and server-side runs (never a URL
       staging:                      # from the API: content goes only where the config says)
         url: http://staging-llm:9000/v1
@@ -17,12 +17,13 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fireline.comms.config import duration
 from fireline.config import Config, ConfigError, get_settings
-from fireline.detect.monitor_defs import parse_minutes
 from fireline.evals.runner import MAX_CONCURRENCY, Target
 
 
@@ -34,16 +35,16 @@ class ReplayConfig(BaseModel):
 
 class VerifyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    window: int = 5  # minutes of new traffic the monitor must stay under its baseline
+    window: timedelta = timedelta(minutes=5)  # new traffic the monitor must stay under its baseline for
     min_calls: int = Field(20, ge=1)
     settle_s: float = Field(0.0, ge=0)  # calls this soon after the pin are not judged (in-flight ones)
     auto: bool = True  # verify on its own after a model or prompt pin on an incident
-    deadline: int = 60  # minutes after the pin before an automatic verification gives up
+    deadline: timedelta = timedelta(minutes=60)  # after the pin, an automatic verification gives up
 
     @field_validator("window", "deadline", mode="before")
     @classmethod
-    def _minutes(cls, v: Any) -> int:
-        return parse_minutes(v)
+    def _duration(cls, v: Any) -> timedelta:
+        return duration(v)
 
 
 class EvalsConfig(BaseModel):

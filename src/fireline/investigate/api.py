@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
+from fireline.comms.config import duration
 from fireline.config import Config
 from fireline.db import Database, utcnow
+from fireline.errors import Invalid
 from fireline.evals.config import EvalsConfig, resolve_upstream
 from fireline.evals.jobs import Jobs, Throttle
 from fireline.evals.run import judging_for
 from fireline.evals.runner import Runner
 from fireline.incidents import bus
 from fireline.incidents.service import get_incident
-from fireline.investigate import jobs, replay
+from fireline.investigate import jobs, replay, verify
 from fireline.investigate.replay import ReplayIn
 from fireline.investigate.service import changes_before_onset
 
@@ -117,8 +121,92 @@ def cancel_replay(incident_id: str, replay_id: str, request: Request,
 
 
 def startup(app: FastAPI) -> None:
+    from fireline.api import spawn
+
     jobs.mark_interrupted(app.state.db)
+    if app.state.evals_config.verify.auto:
+        spawn(app, auto_verify(app), "fix-verification")
 
 
 def check(config: Config) -> None:
     return None
+
+
+# ---- verification of a fix ---------------------------------------------------------------------
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    window: str | float | None = Field(None, description="new traffic to judge: 30s, 5m, 1h (default evals.verify)")
+    min_calls: int | None = Field(None, ge=1, le=1_000_000)
+    settle_s: float | None = Field(None, ge=0, le=3600)
+    record: bool = True
+
+
+def _verify_opts(cfg: EvalsConfig, body: VerifyIn) -> verify.Options:
+    try:
+        window = duration(body.window) if body.window is not None else cfg.verify.window
+    except ValueError as exc:
+        raise Invalid(f"window: {exc}", field="window") from None
+    return verify.Options(window=window, min_calls=body.min_calls or cfg.verify.min_calls,
+                          settle_s=cfg.verify.settle_s if body.settle_s is None else body.settle_s)
+
+
+@router.post("/incidents/{incident_id}/fix-verification")
+def verify_fix(incident_id: str, request: Request, body: VerifyIn | None = None,
+               who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    """Check the fix now; the verdict goes on the timeline unless `record` is false."""
+    b = body or VerifyIn()
+    opts = _verify_opts(request.app.state.evals_config, b)
+    defs = request.app.state.detect.defs
+
+    def run(session: Session) -> dict[str, Any]:
+        now = utcnow()
+        result = verify.verify(session, get_incident(session, incident_id), defs, opts, now)
+        if b.record:
+            verify.record(session, result, who.key_id, now)
+        return result
+
+    return bus.within(get_db(request), run)
+
+
+@router.get("/incidents/{incident_id}/fix-verification")
+def last_verification(incident_id: str, request: Request,
+                      _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        get_incident(session, incident_id)
+        return {"incident_id": incident_id, "last": verify.last_recorded(session, incident_id)}
+
+
+async def auto_verify(app: FastAPI, every_s: float = 10.0) -> None:
+    """The playbook step after a model or prompt pin: verify until it passes, or fails at the deadline."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(every_s)
+        await asyncio.to_thread(verify_pending, app)
+
+
+def verify_pending(app: FastAPI) -> list[str]:
+    """Verify every incident with a pin in force and no verdict since; record final verdicts only."""
+    cfg: EvalsConfig = app.state.evals_config
+    db: Database = app.state.db
+    opts = verify.Options(cfg.verify.window, cfg.verify.min_calls, cfg.verify.settle_s)
+    now = utcnow()
+    recorded: list[str] = []
+    with db.session() as session:
+        candidates = verify.awaiting(session, now - cfg.verify.deadline - cfg.verify.window)
+    for incident_id, pin_at in candidates:
+        def run(session: Session, incident_id: str = incident_id, pin_at: datetime = pin_at) -> bool:
+            result = verify.verify(session, get_incident(session, incident_id), app.state.detect.defs, opts, now)
+            late = now - pin_at > cfg.verify.deadline
+            if result["verdict"] == "passed" or (result["verdict"] == "failed" and late) or \
+                    (result["verdict"] == "pending" and late):
+                if result["verdict"] == "pending":
+                    result = {**result, "verdict": "failed",
+                              "summary": f"no verdict {cfg.verify.deadline} after the pin: {result['summary']}"}
+                verify.record(session, result, "fireline-verify", now)
+                return True
+            return False
+
+        if bus.within(db, run):
+            recorded.append(incident_id)
+    return recorded
