@@ -42,6 +42,7 @@ from fireline.incidents import service as incidents
 from fireline.incidents.api import VIEWS_TOPIC
 from fireline.incidents.lifecycle import GUARD_TOPIC
 from fireline.ingest.api import change_evidence
+from fireline.investigate.api import after_action_view
 
 
 def data_handlers(bus: EventBus) -> None:
@@ -89,3 +90,4 @@ def wire(app: Any) -> None:
     evals = app.state.evals_config = evals_config(config)
     app.state.jobs = Jobs()  # replays and server-side eval runs
     bus.subscribe(GUARD_TOPIC.format(action="close"), close_gate(evals), name="eval_lock")
+    bus.subscribe(VIEWS_TOPIC, after_action_view, name="after_action")

@@ -73,6 +73,8 @@ def test_verify_passes_after_a_rollback_once_traffic_is_on_the_pin_and_the_rate_
         assert ("fix_verification", "pending") in kinds and ("fix_verification", "passed") in kinds
         pm = story.api.get(f"/api/v1/incidents/{iid}/postmortem", params={"format": "md"}).text
         assert "Fix verification: **passed**" in pm
+        view = story.api.get(f"/api/v1/incidents/{iid}").json()["after_action"]
+        assert view["fix_verification"]["verdict"] == "passed" and view["eval_lock"]["exists"] is False
 
 
 def test_a_rollback_that_misses_the_cause_fails_verification(db: Database) -> None:

@@ -210,3 +210,16 @@ def verify_pending(app: FastAPI) -> list[str]:
         if bus.within(db, run):
             recorded.append(incident_id)
     return recorded
+
+
+def after_action_view(*, session: Session, incident: Any, **_: Any) -> dict[str, Any]:
+    """What GET /api/v1/incidents/{id} shows of the after-action work (incident view "after_action")."""
+    from fireline.evals.service import lock_status
+
+    last = next(iter(jobs.listing(session, incident.id, 1)), None)
+    replay_summary = None
+    if last is not None:
+        replay_summary = {**jobs.replay_json(last, result=False),
+                          "summary": (last.result or {}).get("summary")}
+    return {"eval_lock": lock_status(session, incident.id), "last_replay": replay_summary,
+            "fix_verification": verify.last_recorded(session, incident.id)}
