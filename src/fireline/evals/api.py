@@ -163,7 +163,7 @@ def start_run(suite_id: str, body: RunIn, request: Request,
     opts = Options(app=body.app or suite.app or "default", n=body.n, max_failure_rate=body.max_failure_rate,
                    model=body.model, prompt_version=body.prompt_version, concurrency=cfg.concurrency)
     detect = getattr(app.state, "detect", None)
-    judging = judging_for(config, detectors=detect.detection.detectors if detect else None)
+    judging = judging_for(config, detectors=detect.detection.for_judging() if detect else None)
     try:
         trials = trials_for(suite, opts, judging, config)
     except ValueError as exc:

@@ -39,7 +39,7 @@ def what_changed(incident_id: str, request: Request, hours: float = Query(24.0, 
 
 def _judging(request: Request) -> Any:
     detect = getattr(request.app.state, "detect", None)
-    return judging_for(request.app.state.config, detectors=detect.detection.detectors if detect else None)
+    return judging_for(request.app.state.config, detectors=detect.detection.for_judging() if detect else None)
 
 
 @router.post("/incidents/{incident_id}/replays", status_code=202)
