@@ -87,6 +87,10 @@ def test_waiver_and_suite_edits(db: Database) -> None:
         assert w.status_code == 200 and w.json()["waived"]["reason"].startswith("model retired")
         assert api.post(f"/api/v1/incidents/{iid}/close").status_code == 200
         lock = api.post(f"/api/v1/incidents/{iid}/evals").json()
+        with story.fl.client("viewer") as viewer:  # planted tokens are masked for viewers
+            seen = viewer.get(f"/api/v1/evals/{lock['id']}").json()["suite"]["cases"][0]["expect"]
+            assert CANARY not in str(seen) and seen["must_not_contain_canaries"][0].startswith("CANA")
+            assert CANARY not in viewer.get(f"/api/v1/evals/{lock['id']}/export").text
         body = yaml.safe_load(api.get(f"/api/v1/evals/{lock['id']}/export").text)
         body["cases"] = body["cases"][:1]
         body["cases"][0]["expect"]["must_not_contain"] = ["globex"]

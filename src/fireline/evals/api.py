@@ -88,11 +88,14 @@ async def put_suite(request: Request, response: Response,
 
 
 @router.get("/evals/{suite_id}")
-def get_suite(suite_id: str, request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+def get_suite(suite_id: str, request: Request, who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     with get_db(request).session() as session:
         row = service.get_suite(session, suite_id)
-        return {**service.suite_json(session, row, body=True),
-                "runs": [service.run_json(r) for r in service.runs(session, suite_id, 20)]}
+        out = {**service.suite_json(session, row, body=True),
+               "runs": [service.run_json(r) for r in service.runs(session, suite_id, 20)]}
+        if not who.can("responder"):
+            out["suite"] = service.masked(out["suite"])
+        return out
 
 
 @router.get("/evals/{suite_id}/export", response_model=None)
@@ -109,6 +112,8 @@ def export(suite_id: str, request: Request, format: Literal["yaml", "json", "pro
     else:
         with db.session() as session:
             body = service.get_suite(session, suite_id).body
+        if not who.can("responder"):
+            body = service.masked(body)  # planted tokens are for responders (and CI's copy)
     if format == "json":
         return body
     suite = service.parse_suite(body, suite_id)

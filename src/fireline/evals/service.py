@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from fireline.calls.models import Call
 from fireline.calls.service import read_raw
 from fireline.config import Config
+from fireline.detect.canaries import mask
 from fireline.errors import Conflict, Invalid, NotFound
 from fireline.evals import cases as derive
 from fireline.evals.config import EvalsConfig
@@ -61,6 +62,19 @@ def suite_json(session: Session, row: EvalSuite, *, body: bool = False) -> dict[
            "updated_by": row.updated_by, "last_run": run_json(last) if last else None}
     if body:
         out["suite"] = row.body
+    return out
+
+
+def masked(body: dict[str, Any]) -> dict[str, Any]:
+    """The suite as a viewer sees it: canary tokens masked, as everywhere else for viewers."""
+    out = dict(body)
+    cases = []
+    for case in body.get("cases") or []:
+        exp = dict(case.get("expect") or {})
+        if exp.get("must_not_contain_canaries"):
+            exp["must_not_contain_canaries"] = [mask(t) for t in exp["must_not_contain_canaries"]]
+        cases.append({**case, "expect": exp})
+    out["cases"] = cases
     return out
 
 
