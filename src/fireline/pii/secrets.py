@@ -72,6 +72,7 @@ _PLACEHOLDERS = frozenset({
     "xxxx", "xxxxxx", "xxxxxxxx", "...", "…", "*", "***", "****", "******", "********", "?", "-", "n/a", "na",
     "tbd", "todo", "empty", "yes", "no", "on", "off", "0", "1",
 })  # fmt: skip
+_CODE_PREFIXES = ("os.", "env.", "process.env", "self.", "settings.", "config.")
 _MAX_NAME = 48
 _MAX_VALUE = 512
 # "my password is hunter2": a separator in words, for password names only (found from the word).
@@ -117,7 +118,7 @@ def _is_placeholder(value: str, name: str) -> bool:
     low = value.lower()
     if low in _PLACEHOLDERS or low == name.lower():
         return True
-    if value[0] in "<{$%[" or "[" in value or value.startswith(("os.", "env.", "process.env", "self.", "settings.", "config.")):
+    if value[0] in "<{$%[" or "[" in value or value.startswith(_CODE_PREFIXES):
         return True  # <PASSWORD>, {password}, ${PASSWORD}, %(password)s, [REDACTED], code references
     if set(low) <= set("x*•.#-_"):
         return True
