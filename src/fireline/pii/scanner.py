@@ -11,6 +11,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from fireline.pii.address import STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
+from fireline.pii.dates import AGE, DATE_TIME, find_dates
+from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE, find_entities
+from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
 from fireline.pii.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ssn_ok
@@ -22,9 +26,17 @@ US_SSN = "US_SSN"
 PHONE_NUMBER = "PHONE_NUMBER"
 IP_ADDRESS = "IP_ADDRESS"
 
-PII_TYPES: frozenset[str] = frozenset(
+# Validated identifiers: a checksum or a strict shape, near-certain when found. The per-call pii
+# detector reports these by default (leaks, echoes, inputs).
+VALIDATED_TYPES: frozenset[str] = frozenset(
     {EMAIL_ADDRESS, CREDIT_CARD, IBAN_CODE, US_SSN, PHONE_NUMBER, IP_ADDRESS}
 )
+# Personal data recognised from words, structure and context: redacted from the searchable copy,
+# reported by the pii detector only when configured (a model naming a city is not a leak).
+CONTEXT_TYPES: frozenset[str] = frozenset(
+    {PERSON, LOCATION, ORGANIZATION, NRP_TYPE, TITLE, STREET_ADDRESS, ZIP_CODE, DATE_TIME, AGE, DOMAIN_NAME}
+)
+PII_TYPES: frozenset[str] = VALIDATED_TYPES | ID_TYPES | CONTEXT_TYPES
 
 Span = tuple[str, int, int]
 
@@ -43,7 +55,9 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")
 # Longer spans win; on equal length the more specific type wins (a DSN over the e-mail inside it).
 _PRIORITY = {
     "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
-    IBAN_CODE: 6, CREDIT_CARD: 5, US_SSN: 5, IP_ADDRESS: 4, EMAIL_ADDRESS: 4, PHONE_NUMBER: 1,
+    IBAN_CODE: 6, CREDIT_CARD: 5, US_SSN: 5, IP_ADDRESS: 4, EMAIL_ADDRESS: 4, DOMAIN_NAME: 3,
+    STREET_ADDRESS: 3, DATE_TIME: 2, PHONE_NUMBER: 1,
+    **dict.fromkeys(ID_TYPES, 5),
 }  # fmt: skip
 
 
@@ -164,6 +178,12 @@ def scan(text: str) -> list[Span]:
     if "::" in text or text.count(":") >= 3:
         _ipv6(text, found)
     found.extend(find_secrets(text))
+    find_ids(text, found)
+    find_domains(text, found)
+    find_addresses(text, found)
+    find_postcodes(text, found)
+    find_dates(text, found)
+    find_entities(text, found)
     return _resolve(found)
 
 
@@ -182,4 +202,4 @@ def redact(text: str) -> tuple[str, list[Span]]:
     return "".join(parts), spans
 
 
-__all__ = ["PII_TYPES", "SECRET_TYPES", "Span", "redact", "scan"]
+__all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "scan"]

@@ -1,0 +1,317 @@
+"""Names, places, organisations, nationalities and titles, from capitalisation, word lists and context.
+
+One regex finds capitalised words (any script with case); adjacent ones form runs, and each run
+is read with the gazetteer (given names, surnames, places, English word frequencies) and the
+closed lists of `lexicon`. Cue phrases ("my name is", "Dear", "lives in") add lower-case and
+unknown words the lists cannot vouch for. No model, no per-word regex: the cost is one scan plus
+a few set look-ups per capitalised word.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from fireline.pii import gazetteer
+from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS
+
+PERSON = "PERSON"
+LOCATION = "LOCATION"
+ORGANIZATION = "ORGANIZATION"
+NRP_TYPE = "NRP"
+TITLE = "TITLE"
+
+Span = tuple[str, int, int]
+
+# A word this frequent in English ("Will", "Grant", "Mobile") is not a name on its own.
+COMMON = 13
+
+_UPPER = "".join(chr(c) for c in range(0x41, 0x2000) if chr(c).isupper() or chr(c).istitle())
+_CAPWORD = re.compile(rf"[{_UPPER}][\w'’-]*\.?")
+# Lower-case words allowed inside a name or place ("Ludwig van Beethoven", "Ostrov nad Ohří").
+_PARTICLES = frozenset("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon".split())
+_SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[')
+_LOC_PREPS = frozenset("in from to near at visit visiting visited around outside across via into towards toward of".split())
+_PERSON_CUES_BEFORE = frozenset("""
+said says asked asks told tells named called meet met contact dear hi hello hey thanks thank
+with by to cc attn signed regards from and mr mrs ms dr
+""".split())
+_PERSON_VERBS_AFTER = frozenset("""
+said says asked asks told tells wrote writes replied is was has had will would lives lived works
+worked who 's
+""".split())
+# "my name is ...": the words after such a cue are a name even in lower case.
+_NAME_CUE = re.compile(
+    r"\b(?:my name is|my name's|name is|names? ?:|i am called|call me|i'm called|this is|maiden name is|"
+    r"full name is|named|signed,?|regards,?|sincerely,?|cheers,?|dear|attn:?)\s+",
+    re.I,
+)
+_LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _base(tok: str) -> str:
+    """Lower case, without a final dot or possessive 's."""
+    t = tok.rstrip(".")
+    if t[-2:] in ("'s", "’s"):
+        t = t[:-2]
+    return t.lower()
+
+
+def _is_code(tok: str) -> bool:
+    """Identifiers and acronyms: digits, underscores, CamelCase past a name prefix, ALL CAPS of 2-5."""
+    if any(ch.isdigit() or ch == "_" for ch in tok):
+        return True
+    body = tok.rstrip(".")
+    uppers = sum(1 for ch in body[1:] if ch.isupper())
+    if uppers and not body.isupper():
+        # McDonald, MacLeod, O'Brien, DeShawn, Jean-Luc: one inner capital after a known shape.
+        return not (uppers == 1 and re.match(r"(?:Mc|Mac|O'|O’|De|Di|La|Le|Van|Von|[^-]+-)[A-Z]", body))
+    return False
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_END
+
+
+def _prev_word(text: str, start: int) -> str:
+    m = re.search(r"([\w']+)\W*$", text[max(0, start - 30) : start])
+    return m.group(1).lower() if m else ""
+
+
+def _next_word(text: str, end: int) -> str:
+    m = re.match(r"\W{0,3}?([\w']+)", text[end : end + 30])
+    if not m:
+        return ""
+    if text[end : end + 2] in ("'s", "’s"):
+        return "'s"
+    return m.group(1).lower()
+
+
+def _runs(text: str) -> list[list[tuple[str, int, int]]]:
+    """Capitalised words grouped into runs separated by one space or a lower-case particle."""
+    runs: list[list[tuple[str, int, int]]] = []
+    cur: list[tuple[str, int, int]] = []
+    last_end = -10
+    for m in _CAPWORD.finditer(text):
+        s, e = m.span()
+        if s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\"):
+            continue  # inside an identifier, path or address
+        tok = m.group()
+        gap = text[last_end:s]
+        if cur and (gap == " " or (gap[:1] == " " and gap[-1:] == " " and gap.strip() in _PARTICLES)):
+            cur.append((tok, s, e))
+        else:
+            if cur:
+                runs.append(cur)
+            cur = [(tok, s, e)]
+        last_end = e if not tok.endswith(".") else e
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+class _Reader:
+    __slots__ = ("g", "out", "text")
+
+    def __init__(self, text: str, out: list[Span]) -> None:
+        self.g = gazetteer.get()
+        self.text = text
+        self.out = out
+
+    def common(self, b: str) -> bool:
+        return self.g.words.get(b, 0) >= COMMON
+
+    def known(self, b: str) -> bool:
+        """An English word, or an inflection or compound of English words ("metaclasses", "built-in")."""
+        w = self.g.words
+        if b in w:
+            return True
+        if "-" in b:
+            return all(p in w or not p for p in b.split("-"))
+        for suffix in ("s", "es", "ed", "d", "ing", "ings", "er", "ers", "ly"):
+            if b.endswith(suffix) and b[: -len(suffix)] in w:
+                return True
+        return False
+
+    def run(self, run: list[tuple[str, int, int]]) -> None:
+        g = self.g
+        text = self.text
+        toks = [(tok, s, e, _base(tok)) for tok, s, e in run]
+        n = len(toks)
+        i = 0
+        # An organisation: the run ends with a legal form ("Civic Impulse LLC"), or with a sector
+        # word after a word English does not know ("Infocommerce Group", not "Text Services").
+        last = toks[-1][3]
+        if n >= 2 and (last in LEGAL_FORMS or last.rstrip(".") in LEGAL_FORMS
+                       or (last in ORG_SUFFIXES and any(not self.known(t[3]) for t in toks[:-1]))):
+            first = 0
+            while first < n - 1 and toks[first][3] in STOP_CAPS:
+                first += 1
+            if first < n - 1:
+                self.out.append((ORGANIZATION, toks[first][1], _end(text, toks[-1])))
+                return
+        while i < n:
+            tok, s, e, b = toks[i]
+            # The longest multi-word place starting here ("New Zealand", "Buenos Aires").
+            if b in g.place_heads:
+                k = self._place_len(toks, i)
+                if k:
+                    self.out.append((LOCATION, s, _end(text, toks[i + k - 1])))
+                    i += k
+                    continue
+            if b in STOP_CAPS or _is_code(tok) or len(b) < 2 and not (tok.endswith(".") or i + 1 < n):
+                i += 1
+                continue
+            if len(tok) > 1 and tok.rstrip(".").isupper():
+                # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
+                if len(b) > 4 and b in g.place and not self.common(b):
+                    self.out.append((LOCATION, s, _end(text, toks[i])))
+                i += 1
+                continue
+            # A title and the name it introduces.
+            if b in TITLES and i + 1 < n and (tok.endswith(".") or b not in ("m", "fr", "sr")):
+                self.out.append((TITLE, s, e if tok.endswith(".") else e))
+                j = i + 1
+                while j < n and not _is_code(toks[j][0]) and toks[j][3] not in STOP_CAPS:
+                    j += 1
+                if j > i + 1:
+                    self.out.append((PERSON, toks[i + 1][1], _end(text, toks[j - 1])))
+                i = j
+                continue
+            # A person: consecutive name-like words around at least one good name.
+            j, kind = self._name_extent(toks, i)
+            if kind:
+                self.out.append((kind, s, _end(text, toks[j - 1])))
+                i = j
+                continue
+            i += 1
+
+    def _place_len(self, toks: list[tuple[str, int, int, str]], i: int) -> int:
+        g = self.g
+        best = 0
+        words = [toks[i][3]]
+        for k in range(1, min(5, len(toks) - i)):
+            words.append(toks[i + k][3])
+            if " ".join(words) in g.place:
+                best = k + 1
+        return best
+
+    def _name_extent(self, toks: list[tuple[str, int, int, str]], i: int) -> tuple[int, str | None]:
+        g = self.g
+        text = self.text
+        tok, s, e, b = toks[i]
+        initial = _sentence_initial(text, s)
+        n = len(toks)
+        # Extend over name-like words: not stop words, not code, not places alone.
+        j = i + 1
+        while j < n:
+            t2, _, _, b2 = toks[j]
+            if b2 in STOP_CAPS or _is_code(t2) or b2 in ORG_SUFFIXES or (len(t2) > 2 and t2.rstrip(".").isupper()):
+                break
+            j += 1
+        span_words = [t[3] for t in toks[i:j]]
+        common = [self.common(w) for w in span_words]
+        given = [w in g.given for w in span_words]
+        sur = [w in g.surname for w in span_words]
+        place = [w in g.place for w in span_words]
+        nrp = [_nrp(w) for w in span_words]
+        if j - i == 1:
+            if nrp[0]:
+                return j, NRP_TYPE
+            if b in MONTHS or b in WEEKDAYS:
+                return j, None
+            prev = _prev_word(text, s)
+            nxt = _next_word(text, _end(text, toks[i]))
+            if place[0] and not common[0] and not given[0]:
+                return j, LOCATION
+            if place[0] and prev in _LOC_PREPS and not initial:
+                return j, LOCATION
+            if (given[0] or sur[0]) and not common[0]:
+                if not initial or nxt in _PERSON_VERBS_AFTER or prev in _PERSON_CUES_BEFORE:
+                    return j, PERSON
+                return j, None if self.g.words.get(b, 0) >= 9 else PERSON
+            if not self.known(b) and not initial and len(b) >= 3:
+                # A capitalised word English does not know, mid-sentence: a proper noun.
+                if prev in _LOC_PREPS:
+                    return j, LOCATION
+                if prev in _PERSON_CUES_BEFORE or nxt in _PERSON_VERBS_AFTER:
+                    return j, PERSON
+                return j, ORGANIZATION
+            if place[0] and not common[0]:
+                return j, LOCATION
+            return j, None
+        # Two or more capitalised words in a row.
+        if any(nrp) and len(span_words) == 2 and nrp[0]:
+            return i + 1, NRP_TYPE
+        good = sum(1 for k in range(len(span_words)) if (given[k] or sur[k]) and not common[k])
+        unknown = sum(1 for w in span_words if not self.known(w) and len(w) > 1)
+        if given[0] and (good or unknown) and not all(common):
+            return j, PERSON
+        if good >= 1 and good + unknown >= len(span_words) - 1 and not (initial and all(common)):
+            return j, PERSON
+        if unknown >= len(span_words) - 1 and not initial:
+            return j, PERSON if any(given) else ORGANIZATION
+        if all(place[k] or common[k] for k in range(len(span_words))) and any(place) and not all(common):
+            return j, LOCATION
+        return i + 1, None
+
+
+def _nrp(b: str) -> bool:
+    if b in NRP:
+        return True
+    if b.endswith("es") and b[:-2] in NRP:
+        return True
+    return b.endswith("s") and b[:-1] in NRP
+
+
+def _end(text: str, tok: tuple[str, int, int] | tuple[str, int, int, str]) -> int:
+    """End of a word without its sentence-final dot (kept after initials and abbreviations)."""
+    word, _, e = tok[0], tok[1], tok[2]
+    if word.endswith(".") and len(word) > 2 and word[:-1].lower() not in TITLES | ORG_SUFFIXES:
+        e -= 1
+    if text[e - 2 : e] in ("'s", "’s"):
+        e -= 2
+    return e
+
+
+def _cued_names(text: str, out: list[Span]) -> None:
+    g = gazetteer.get()
+    for m in _NAME_CUE.finditer(text):
+        pos = m.end()
+        words = []
+        for w in _LOWER_WORD.finditer(text, pos, pos + 60):
+            if w.start() != pos and text[pos : w.start()] != " ":
+                break
+            b = _base(w.group())
+            if b in STOP_CAPS or (g.words.get(b, 0) >= COMMON and b not in g.given):
+                break
+            # Lower-case words after a cue must be names; capitalised ones need only not be common.
+            if w.group()[0].islower() and b not in g.given and b not in g.surname:
+                break
+            words.append(w)
+            pos = w.end()
+            if len(words) == 3:
+                break
+        if words:
+            end = _end(text, (words[-1].group(), words[-1].start(), words[-1].end()))
+            out.append((PERSON, words[0].start(), end))
+
+
+def find_entities(text: str, out: list[Span]) -> None:
+    """Append PERSON, LOCATION, ORGANIZATION, NRP and TITLE spans of text to out (may overlap)."""
+    reader = _Reader(text, out)
+    for run in _runs(text):
+        reader.run(run)
+    low = text.lower()
+    if any(c in low for c in ("name", "call me", "this is", "dear", "regards", "sincerely", "cheers", "attn",
+                              "signed")):
+        _cued_names(text, out)
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick look: python -m fireline.pii.entities "text"
+    found: list[Span] = []
+    find_entities(sys.argv[1], found)
+    print([(k, sys.argv[1][s:e]) for k, s, e in found])

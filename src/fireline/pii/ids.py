@@ -1,0 +1,179 @@
+"""Domain names, and identity documents: driver licences, passports, national identity numbers.
+
+Numbers with a check digit (Italian codice fiscale, Spanish DNI/NIE, French NIR, Polish PESEL,
+Finnish HETU, Swedish personnummer, Romanian CNP, German tax id, Dutch BSN, Belgian national
+number, UK NHS) are validated with python-stdnum; the weaker ones (German tax id, BSN, Belgian
+number, NHS, UK NINO, licences, passports) also need a cue word nearby, since a bare 9-11 digit
+number is as likely an order id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from stdnum import luhn
+from stdnum.be import nn as be_nn
+from stdnum.de import idnr as de_idnr
+from stdnum.es import dni as es_dni
+from stdnum.es import nie as es_nie
+from stdnum.fi import hetu as fi_hetu
+from stdnum.fr import nir as fr_nir
+from stdnum.gb import nhs as gb_nhs
+from stdnum.it import codicefiscale as it_cf
+from stdnum.nl import bsn as nl_bsn
+from stdnum.pl import pesel as pl_pesel
+from stdnum.ro import cnp as ro_cnp
+
+DOMAIN_NAME = "DOMAIN_NAME"
+US_DRIVER_LICENSE = "US_DRIVER_LICENSE"
+PASSPORT = "PASSPORT"
+ID_TYPES = frozenset({
+    US_DRIVER_LICENSE, PASSPORT, "US_PASSPORT", "UK_NINO", "UK_NHS", "IT_FISCAL_CODE", "ES_NIF", "ES_NIE",
+    "FR_NIR", "DE_TAX_ID", "NL_BSN", "PL_PESEL", "FI_PERSONAL_IDENTITY_CODE", "SE_PERSONNUMMER",
+    "BE_NATIONAL_NUMBER", "RO_CNP", "NATIONAL_ID",
+})  # fmt: skip
+
+Span = tuple[str, int, int]
+
+# Top-level domains people write in prose; country codes that are also file extensions or code
+# attributes (.py, .sh, .md, .rs, .so, .id, .name ...) only count inside a URL or after www.
+_TLDS = (
+    "com|org|net|edu|gov|mil|int|info|biz|io|ai|app|dev|co|me|tv|us|uk|ca|au|nz|ie|de|fr|es|it|nl|be|ch|at|se|no|dk|fi|"
+    "is|pt|pl|cz|sk|hu|ro|bg|gr|tr|ru|ua|by|lt|lv|ee|hr|si|rs|ba|mk|al|cy|mt|lu|li|mc|jp|cn|hk|tw|kr|sg|my|th|vn|ph|"
+    "in|pk|bd|lk|np|ae|sa|qa|kw|om|il|eg|ma|tn|za|ng|ke|gh|br|ar|cl|pe|uy|ve|ec|bo|py|mx|cr|pa|cu|do|pr|eu|asia|"
+    "online|site|store|shop|tech|cloud|email|blog|news|xyz|club|live|life|world|today|space|website|global"
+)
+_CODE_TLDS = frozenset("py sh md rs so id name pm pl in is it do me at as to by cc mk ms ps tv".split())
+_DOMAIN = re.compile(rf"\.(?:{_TLDS})(?:\.[a-z]{{2}})?(?![\w-])", re.I)
+_LABELS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+$")
+_URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'()\[\]{}]+", re.I)
+
+_CUE_ID = re.compile(
+    r"(?P<kind>driver'?s? licen[cs]e|driving licen[cs]e|licen[cs]e (?:no|number|#)|\bdl\b|passport|"
+    r"national (?:id|identity|insurance)|\bnino\b|\bni number|identity card|\bid card|personalausweis|"
+    r"steuer-?id|tax id|\bbsn\b|burgerservicenummer|\bnhs\b|social security|codice fiscale|\bdni\b|\bnie\b|"
+    r"\bnif\b|\bpesel\b|personnummer|henkilötunnus|\bhetu\b|\bcnp\b|\bnir\b|sécurité sociale|rijksregister|"
+    r"numéro national|identification number|\bid (?:no|number|#))"
+    r"[^\n\w]{0,3}(?:\w+[^\n\w]{1,3}){0,4}?(?P<value>[A-Z0-9][A-Z0-9 -]{4,22}[A-Z0-9])(?![\w-])",
+    re.I,
+)
+_NINO = re.compile(r"(?<![\w])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w])")
+_CF = re.compile(r"(?<![\w])[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![\w])", re.I)
+_DNI = re.compile(r"(?<![\w-])(?:[XYZ]-?\d{7}|\d{8})-?[A-Z](?![\w-])")
+_HETU = re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-Z](?![\w-])")
+_SE_PNR = re.compile(r"(?<![\w-])(?:19|20)?\d{6}[-+]\d{4}(?![\w-])")
+_LONG_DIGITS = re.compile(r"(?<![\w.-])\d[\d ]{8,20}\d(?![\w-])")
+
+
+def _valid(mod: object) -> Callable[[str], bool]:
+    fn = getattr(mod, "is_valid")
+    return lambda v: bool(fn(v))
+
+
+# Checked numbers that are safe without a cue (long, with a strong check), by digit count.
+_DIGIT_IDS: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
+    ("FR_NIR", 15, _valid(fr_nir)),
+    ("RO_CNP", 13, _valid(ro_cnp)),
+    ("PL_PESEL", 11, _valid(pl_pesel)),
+)
+# Checked numbers that need a cue word (short, or a check any 1 in 10 numbers passes).
+_CUED_IDS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("DE_TAX_ID", _valid(de_idnr)), ("NL_BSN", _valid(nl_bsn)), ("BE_NATIONAL_NUMBER", _valid(be_nn)),
+    ("UK_NHS", _valid(gb_nhs)),
+)  # fmt: skip
+
+
+def _se_ok(v: str) -> bool:
+    digits = v.replace("-", "").replace("+", "")[-10:]
+    mm, dd = int(digits[2:4]), int(digits[4:6])
+    return 1 <= mm <= 12 and 1 <= dd <= 91 and luhn.is_valid(digits)
+
+
+def find_domains(text: str, out: list[Span]) -> None:
+    """URLs and bare domain names (a known top-level domain after dot-separated labels)."""
+    if "://" in text:
+        for m in _URL.finditer(text):
+            e = m.end()
+            while e > m.start() and text[e - 1] in ".,;:!?":
+                e -= 1
+            out.append((DOMAIN_NAME, m.start(), e))
+    if "." not in text:
+        return
+    for m in _DOMAIN.finditer(text):
+        s = m.start()
+        i = s
+        while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "-."):
+            i -= 1
+        host = text[i : m.end()]
+        if i == s or not _LABELS.match(text[i : s + 1]) or (i > 0 and text[i - 1] in "@/_:\\"):
+            continue
+        tld = m.group()[1:].split(".")[0].lower()
+        first = host.split(".", 1)[0]
+        if tld in _CODE_TLDS and not host.lower().startswith("www."):
+            continue
+        # Code: obj.attr, module.func, self.name; a domain's first label is rarely all lower-case
+        # English with a code-ish TLD, but "example.com" is fine: only the code TLDs were skipped.
+        if first.isdigit() or text[m.end() : m.end() + 1] == "(":
+            continue
+        out.append((DOMAIN_NAME, i, m.end()))
+
+
+def find_ids(text: str, out: list[Span]) -> None:
+    """Identity document numbers: by check digit where strong, else by a cue word before them."""
+    if any(ch.isdigit() for ch in text):
+        upper_seen = any(ch.isupper() for ch in text)
+        if upper_seen:
+            for m in _CF.finditer(text):
+                if it_cf.is_valid(m.group().upper()):
+                    out.append(("IT_FISCAL_CODE", m.start(), m.end()))
+            for m in _DNI.finditer(text):
+                v = m.group().replace("-", "")
+                if v[0] in "XYZ" and es_nie.is_valid(v):
+                    out.append(("ES_NIE", m.start(), m.end()))
+                elif v[0].isdigit() and es_dni.is_valid(v):
+                    out.append(("ES_NIF", m.start(), m.end()))
+            for m in _NINO.finditer(text):
+                if _cue_near(text, m.start(), ("insurance", "nino", "ni number", "ni no")):
+                    out.append(("UK_NINO", m.start(), m.end()))
+        for m in _HETU.finditer(text):
+            if fi_hetu.is_valid(m.group()):
+                out.append(("FI_PERSONAL_IDENTITY_CODE", m.start(), m.end()))
+        for m in _SE_PNR.finditer(text):
+            if _se_ok(m.group()):
+                out.append(("SE_PERSONNUMMER", m.start(), m.end()))
+        for m in _LONG_DIGITS.finditer(text):
+            digits = m.group().replace(" ", "")
+            for entity, n, ok in _DIGIT_IDS:
+                if len(digits) == n and ok(digits):
+                    out.append((entity, m.start(), m.end()))
+                    break
+    low = text.lower()
+    if any(c in low for c in ("licen", "passport", "id", "insurance", "dl", "nhs", "bsn", "social", "fiscal",
+                              "nie", "nif", "pesel", "personnummer", "hetu", "henkilö", "cnp", "nir",
+                              "rijksregister", "national", "steuer", "ausweis")):
+        for m in _CUE_ID.finditer(text):
+            value = m.group("value")
+            if not any(ch.isdigit() for ch in value):
+                continue
+            kind = m.group("kind").lower()
+            digits = value.replace(" ", "").replace("-", "")
+            entity = None
+            if "passport" in kind:
+                entity = "US_PASSPORT" if digits.isdigit() and len(digits) == 9 else PASSPORT
+            elif "licen" in kind or kind == "dl":
+                entity = US_DRIVER_LICENSE
+            else:
+                for name, ok in _CUED_IDS:
+                    if digits.isdigit() and ok(digits):
+                        entity = name
+                        break
+                if entity is None and sum(ch.isdigit() for ch in digits) >= 5:
+                    entity = "NATIONAL_ID"
+            if entity and 5 <= len(digits) <= 20:
+                out.append((entity, m.start("value"), m.end("value")))
+
+
+def _cue_near(text: str, start: int, cues: tuple[str, ...]) -> bool:
+    before = text[max(0, start - 40) : start].lower()
+    return any(c in before for c in cues)
