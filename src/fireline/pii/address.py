@@ -29,14 +29,6 @@ _NUMBER_FIRST = re.compile(
     rf"(?:\s+(?:(?:de|du|des|la|le|di|del|della|da|do|dos|das|of)\s+)?{_CAP}){{0,4}}",
     re.I,
 )
-# Rue de Piétrain 371, Rua Vinte e Cinco de Setembro 1257, Via Roma 5, ul. Długa 12
-_TYPE_FIRST = re.compile(
-    rf"(?<![\w-])(?:{_TYPE_ALT})\.?\s+(?:{_WORD}\s+){{0,6}}?{_NUM}(?![\w-])",
-    re.I,
-)
-_ENDINGS = "|".join(re.escape(e) for e in sorted(STREET_ENDINGS, key=len, reverse=True))
-# Hammarvägen 15, Asselsestraat 7, Harjukuja 54, Hauptstr. 5
-_COMPOUND = re.compile(rf"(?<![\w-])(?:{_NUM}\s+)?[^\W\d_][\w'’-]*?(?:{_ENDINGS})\.?\s+{_NUM}(?![\w-])", re.I)
 # Tylova 285 after a leading number (the "4596 Tylova 285" building-number form)
 _NUM_NAME_NUM = re.compile(rf"(?<![\w.,/-])\d{{1,6}}\s+{_CAP}(?:\s+{_CAP}){{0,3}}\s+{_NUM}(?![\w-])")
 _UNIT = re.compile(
@@ -44,19 +36,28 @@ _UNIT = re.compile(
     r"\.?\s*(?:no\.?\s*|#\s*)?\d{1,6}[A-Za-z]?(?![\w-])",
     re.I,
 )
-# Springfield, IL 62704 / St Georges, QC 54256
-_CITY_STATE_ZIP = re.compile(r"(?<![\w])[A-Z][\w'’.-]*(?:\s[A-Z][\w'’.-]*){0,3},\s+[A-Z]{2}\s+\d{4,6}(?:-\d{3,4})?(?!\w)")
+_UNIT_BEFORE = re.compile(
+    r"(?<![\w-])(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|bldg|building|p\.?\s?o\.?\s?box|box)"
+    r"\.?\s*(?:no\.?\s*|#\s*)?$",
+    re.I,
+)
+_STATE_ZIP_BEFORE = re.compile(rf"(?<![\w])[{_UPPER}][\w'’.-]*(?:\s[{_UPPER}][\w'’.-]*){{0,3}},\s+[A-Z]{{2}}\s+$")
 _CORNER = re.compile(r"\b(?:the\s+)?corner\s+of\s+", re.I)
 # What may follow an address on the next segments: units, places, region codes, zips, countries.
 _TAIL_SEGMENT = re.compile(
-    rf"(?:[,\n][\s>?*•|-]*|\s+)(?:(?i:{_UNIT.pattern})|(?:\d{{3,6}}(?:[- ]\d{{2,4}})?)(?![\w-])|"
-    rf"(?:{_CAP}(?:\s+(?:{_CAP}|nad|an|am|de|du|la|le|sur|upon|on)){{0,4}})(?:\s+\d{{3,6}}(?:[- ]\d{{2,4}})?)?(?![\w-])|"
+    rf"(?:[,\n][\s>?*•|-]*|\s+)(?:(?i:{_UNIT.pattern})|(?:\d{{3,6}}(?:[- ]\d{{2,4}})?)(?![\w-]|\s?\d)|"
+    rf"(?:{_CAP}(?:\s+(?:{_CAP}|nad|an|am|de|du|la|le|sur|upon|on)){{0,4}})"
+    rf"(?:\s+\d{{3,6}}(?:[- ]\d{{2,4}})?(?![\w-]|\s?\d))?(?![\w-])|"
     rf"nan(?!\w))"
 )
 _LOWER_START = re.compile(r"[a-z]")
 _POSTCODE_UK = re.compile(r"(?<![\w])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?!\w)")
 _POSTCODE_CA = re.compile(r"(?<![\w])[A-Z]\d[A-Z]\s?\d[A-Z]\d(?!\w)")
-_ZIP_CUE = re.compile(r"\b(?:zip|postal|postcode|post code|plz|c\.?a\.?p\.?|c\.?p\.?)(?:\s?code)?\b\W{0,3}(?:is\s+)?(\d{3,5}(?:[- ]\d{2,4})?|[A-Z0-9]{2,4}\s?[A-Z0-9]{3})(?!\w)", re.I)
+_ZIP_CUE = re.compile(
+    r"\b(?:zip|postal|postcode|post code|plz|c\.?a\.?p\.?|c\.?p\.?)(?:\s?code)?\b\W{0,3}(?:is\s+)?"
+    r"(\d{3,5}(?:[- ]\d{2,4})?|[A-Z0-9]{2,4}\s?[A-Z0-9]{3})(?!\w)",
+    re.I,
+)
 
 
 def _tail(text: str, end: int, limit: int = 4) -> int:
@@ -77,27 +78,70 @@ def _tail(text: str, end: int, limit: int = 4) -> int:
     return end
 
 
+_DIGIT_RUN = re.compile(r"\d+")
+_ENDING_TUPLE = tuple(STREET_ENDINGS)
+_TYPE_WORDS = frozenset(w.rstrip(".").lower() for w in STREET_WORDS)
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’.-]*)\s+$")
+
+
+def _street_before(text: str, s: int) -> int:
+    """Start of a street name that ends just before the number at s ("Hammarvägen 15", "Rue de X 3"), or -1."""
+    m = _WORD_BEFORE.search(text, max(0, s - 40), s)
+    if not m:
+        return -1
+    word = m.group(1).lower()
+    if len(word) > 4 and word.endswith(_ENDING_TUPLE):
+        return m.start(1)
+    # A street type up to six words before the number: "Rua Vinte e Cinco de Setembro 1257".
+    window = text[max(0, s - 70) : s]
+    words = list(re.finditer(r"[^\W\d_][\w'’.-]*", window))[-7:]
+    for k, w in enumerate(words[:-1]):
+        if w.group().rstrip(".").lower() in _TYPE_WORDS and len(words) - k >= 2:
+            gap = window[w.end() : words[-1].end()]
+            if "\n" in gap or "," in gap:
+                continue
+            if _type_first_ok(window[w.start() :] + " 1"):
+                return max(0, s - 70) + w.start()
+    return -1
+
+
 def find_addresses(text: str, out: list[Span]) -> None:
     """Append STREET_ADDRESS (and ZIP_CODE) spans to out."""
-    found: list[tuple[int, int]] = []
-    has_digit = any(ch.isdigit() for ch in text)
-    if not has_digit:
+    runs = [m.span() for m in _DIGIT_RUN.finditer(text)]
+    if not runs:
         return
-    for rx in (_NUMBER_FIRST, _TYPE_FIRST, _COMPOUND, _UNIT, _CITY_STATE_ZIP):
-        for m in rx.finditer(text):
-            s, e = m.span()
-            if rx is _TYPE_FIRST and not _type_first_ok(m.group()):
-                continue
-            if rx is _NUMBER_FIRST and not _number_first_ok(text, m):
-                continue
-            found.append((s, e))
-    for m in _NUM_NAME_NUM.finditer(text):
-        # Only where an address is already likely: a unit or a place line follows, or a cue precedes.
-        after = text[m.end() : m.end() + 40]
-        before = text[max(0, m.start() - 40) : m.start()].lower()
-        if _UNIT.match(after.lstrip(" ,\n")) or "\n" in after[:3] or "address" in before or " at " in before[-8:] \
-                or " on " in before[-8:] or " to " in before[-8:] or "," in after[:2]:
+    found: list[tuple[int, int]] = []
+    low = None
+    for s, e in runs:
+        if e - s > 6 or (s > 0 and (text[s - 1].isalpha() or text[s - 1] in "_.,/:-")):
+            continue  # house numbers, units and zips have at most 6 digits
+        # 12 Botley Road / 33 avenue de Provence (house number first)
+        m = _NUMBER_FIRST.match(text, s)
+        if m and _number_first_ok(text, m):
             found.append(m.span())
+        m = _NUM_NAME_NUM.match(text, s)
+        if m:
+            after = text[m.end() : m.end() + 40]
+            if low is None:
+                low = text.lower()
+            before = low[max(0, m.start() - 40) : m.start()]
+            if _UNIT.match(after.lstrip(" ,\n")) or "\n" in after[:3] or "address" in before \
+                    or before[-4:] in (" at ", " on ", " to ") or "," in after[:2]:
+                found.append(m.span())
+        st = _street_before(text, s)
+        if st >= 0:
+            end = e
+            if end < len(text) and text[end].isalpha() and (end + 1 == len(text) or not text[end + 1].isalnum()):
+                end += 1
+            found.append((st, end))
+        # Apt. 4 / Suite 727 / P.O. Box 12 (a unit word just before the number)
+        um = _UNIT_BEFORE.search(text, max(0, s - 20), s)
+        if um:
+            found.append((um.start(), e))
+        # Springfield, IL 62704
+        cm = _STATE_ZIP_BEFORE.search(text, max(0, s - 60), s)
+        if cm:
+            found.append((cm.start(), e))
     if not found:
         return
     found.sort()

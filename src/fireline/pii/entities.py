@@ -13,7 +13,7 @@ import re
 import sys
 
 from fireline.pii import gazetteer
-from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS
+from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS, words
 
 PERSON = "PERSON"
 LOCATION = "LOCATION"
@@ -29,23 +29,24 @@ COMMON = 13
 _UPPER = "".join(chr(c) for c in range(0x41, 0x2000) if chr(c).isupper() or chr(c).istitle())
 _CAPWORD = re.compile(rf"[{_UPPER}][\w'’-]*\.?")
 # Lower-case words allowed inside a name or place ("Ludwig van Beethoven", "Ostrov nad Ohří").
-_PARTICLES = frozenset("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon".split())
+_PARTICLES = words("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon")
 _SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[')
-_LOC_PREPS = frozenset("in from to near at visit visiting visited around outside across via into towards toward of".split())
-_PERSON_CUES_BEFORE = frozenset("""
+_LOC_PREPS = words("in from to near at visit visiting visited around outside across via into towards toward of")
+_PERSON_CUES_BEFORE = words("""
 said says asked asks told tells named called meet met contact dear hi hello hey thanks thank
 with by to cc attn signed regards from and mr mrs ms dr
-""".split())
-_PERSON_VERBS_AFTER = frozenset("""
+""")
+_PERSON_VERBS_AFTER = words("""
 said says asked asks told tells wrote writes replied is was has had will would lives lived works
 worked who 's
-""".split())
+""")
 # "my name is ...": the words after such a cue are a name even in lower case.
 _NAME_CUE = re.compile(
     r"\b(?:my name is|my name's|name is|names? ?:|i am called|call me|i'm called|this is|maiden name is|"
     r"full name is|named|signed,?|regards,?|sincerely,?|cheers,?|dear|attn:?)\s+",
     re.I,
 )
+_CODE_CHARS = re.compile(r"[\d_]")
 _LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
@@ -59,7 +60,7 @@ def _base(tok: str) -> str:
 
 def _is_code(tok: str) -> bool:
     """Identifiers and acronyms: digits, underscores, CamelCase past a name prefix, ALL CAPS of 2-5."""
-    if any(ch.isdigit() or ch == "_" for ch in tok):
+    if _CODE_CHARS.search(tok):
         return True
     body = tok.rstrip(".")
     uppers = sum(1 for ch in body[1:] if ch.isupper())

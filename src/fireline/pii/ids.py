@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from stdnum import luhn
 from stdnum.be import nn as be_nn
@@ -24,6 +25,8 @@ from stdnum.it import codicefiscale as it_cf
 from stdnum.nl import bsn as nl_bsn
 from stdnum.pl import pesel as pl_pesel
 from stdnum.ro import cnp as ro_cnp
+
+from fireline.pii.lexicon import words
 
 DOMAIN_NAME = "DOMAIN_NAME"
 US_DRIVER_LICENSE = "US_DRIVER_LICENSE"
@@ -44,7 +47,7 @@ _TLDS = (
     "in|pk|bd|lk|np|ae|sa|qa|kw|om|il|eg|ma|tn|za|ng|ke|gh|br|ar|cl|pe|uy|ve|ec|bo|py|mx|cr|pa|cu|do|pr|eu|asia|"
     "online|site|store|shop|tech|cloud|email|blog|news|xyz|club|live|life|world|today|space|website|global"
 )
-_CODE_TLDS = frozenset("py sh md rs so id name pm pl in is it do me at as to by cc mk ms ps tv".split())
+_CODE_TLDS = words("py sh md rs so id name pm pl in is it do me at as to by cc mk ms ps tv")
 _DOMAIN = re.compile(rf"\.(?:{_TLDS})(?:\.[a-z]{{2}})?(?![\w-])", re.I)
 _LABELS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+$")
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'()\[\]{}]+", re.I)
@@ -55,7 +58,8 @@ _CUE_ID = re.compile(
     r"steuer-?id|tax id|\bbsn\b|burgerservicenummer|\bnhs\b|social security|codice fiscale|\bdni\b|\bnie\b|"
     r"\bnif\b|\bpesel\b|personnummer|henkilötunnus|\bhetu\b|\bcnp\b|\bnir\b|sécurité sociale|rijksregister|"
     r"numéro national|identification number|\bid (?:no|number|#))"
-    r"[^\n\w]{0,3}(?:\w+[^\n\w]{1,3}){0,4}?(?P<value>[A-Z0-9][A-Z0-9 -]{4,22}[A-Z0-9])(?![\w-])",
+    r"[^\n\w]{0,3}(?:[a-z]+[^\n\w]{1,3}){0,4}?"
+    r"(?P<value>(?-i:[A-Z0-9][A-Z0-9-]{4,20}[A-Z0-9]|\d[\d ]{4,20}\d))(?![\w-])",
     re.I,
 )
 _NINO = re.compile(r"(?<![\w])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w])")
@@ -63,11 +67,17 @@ _CF = re.compile(r"(?<![\w])[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![\w]
 _DNI = re.compile(r"(?<![\w-])(?:[XYZ]-?\d{7}|\d{8})-?[A-Z](?![\w-])")
 _HETU = re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-Z](?![\w-])")
 _SE_PNR = re.compile(r"(?<![\w-])(?:19|20)?\d{6}[-+]\d{4}(?![\w-])")
+_ANY_DIGIT = re.compile(r"\d")
+_ANY_UPPER = re.compile(r"[A-Z]")
+_CUE_GATE = re.compile(
+    r"licen|passport|insurance|nhs|bsn|social sec|fiscal|dni|nie|nif|pesel|personnummer|hetu|henkil|cnp|nir|"
+    r"rijksregister|national|steuer|ausweis|\bdl\b|\bid\b|identi",
+)
 _LONG_DIGITS = re.compile(r"(?<![\w.-])\d[\d ]{8,20}\d(?![\w-])")
 
 
-def _valid(mod: object) -> Callable[[str], bool]:
-    fn = getattr(mod, "is_valid")
+def _valid(mod: Any) -> Callable[[str], bool]:
+    fn = mod.is_valid
     return lambda v: bool(fn(v))
 
 
@@ -121,9 +131,8 @@ def find_domains(text: str, out: list[Span]) -> None:
 
 def find_ids(text: str, out: list[Span]) -> None:
     """Identity document numbers: by check digit where strong, else by a cue word before them."""
-    if any(ch.isdigit() for ch in text):
-        upper_seen = any(ch.isupper() for ch in text)
-        if upper_seen:
+    if _ANY_DIGIT.search(text):
+        if _ANY_UPPER.search(text):
             for m in _CF.finditer(text):
                 if it_cf.is_valid(m.group().upper()):
                     out.append(("IT_FISCAL_CODE", m.start(), m.end()))
@@ -144,21 +153,18 @@ def find_ids(text: str, out: list[Span]) -> None:
                 out.append(("SE_PERSONNUMMER", m.start(), m.end()))
         for m in _LONG_DIGITS.finditer(text):
             digits = m.group().replace(" ", "")
-            for entity, n, ok in _DIGIT_IDS:
+            for id_type, n, ok in _DIGIT_IDS:
                 if len(digits) == n and ok(digits):
-                    out.append((entity, m.start(), m.end()))
+                    out.append((id_type, m.start(), m.end()))
                     break
-    low = text.lower()
-    if any(c in low for c in ("licen", "passport", "id", "insurance", "dl", "nhs", "bsn", "social", "fiscal",
-                              "nie", "nif", "pesel", "personnummer", "hetu", "henkilö", "cnp", "nir",
-                              "rijksregister", "national", "steuer", "ausweis")):
+    if _CUE_GATE.search(text.lower()):
         for m in _CUE_ID.finditer(text):
             value = m.group("value")
             if not any(ch.isdigit() for ch in value):
                 continue
             kind = m.group("kind").lower()
             digits = value.replace(" ", "").replace("-", "")
-            entity = None
+            entity: str | None = None
             if "passport" in kind:
                 entity = "US_PASSPORT" if digits.isdigit() and len(digits) == 9 else PASSPORT
             elif "licen" in kind or kind == "dl":

@@ -6,16 +6,21 @@ packages through src/fireline/pii/data/gazetteer.txt.gz; these are the closed cl
 
 from __future__ import annotations
 
+
+def words(text: str) -> frozenset[str]:
+    """The whitespace-separated words of a literal, as a set."""
+    return frozenset(text.split())
+
 # Honorifics that stand before a name (lower case, without the final dot).
-TITLES = frozenset("""
+TITLES = words("""
 mr mrs ms miss mx dr prof sir dame lady lord rev fr sr sra srta mme mlle m messrs herr frau hr
 dott dottssa ing mag monsieur madame mademoiselle señor señora señorita signor signora sig
 senhor senhora sheikh sheikha
-""".split())
+""")
 
 # Nationalities, demonyms, religions and political groups (Presidio's NRP), singular forms;
 # plurals are recognised by an added "s"/"es" at lookup.
-NRP = frozenset("""
+NRP = words("""
 afghan albanian algerian american andorran angolan argentine argentinian armenian australian
 austrian azerbaijani azeri bahamian bahraini bangladeshi barbadian belarusian belgian belizean belizian
 beninese bhutanese bolivian bosnian botswanan brazilian british briton bruneian bulgarian burkinabe
@@ -38,24 +43,24 @@ sikh hindu muslim moslem christian catholic protestant lutheran methodist baptis
 evangelical orthodox jewish jew buddhist mormon sunni shia shiite shii atheist agnostic
 democrat republican socialist communist conservative liberal labourite tory libertarian
 latino latina latinx hispanic asian african european arab arabic caucasian
-""".split())
+""")
 
 # Legal forms that end an organisation's name whatever precedes them.
-LEGAL_FORMS = frozenset("""
+LEGAL_FORMS = words("""
 inc inc. incorporated llc l.l.c. ltd ltd. limited plc corp corp. corporation co co.
 gmbh ag kg ohg sa s.a. sas sarl srl s.r.l. spa s.p.a. bv b.v. nv n.v. ab oy oyj a/s asa aps
 pty llp lp
-""".split())
+""")
 # Sector words that end an organisation's name after a word that is not plain English.
-ORG_WORDS = frozenset("""
+ORG_WORDS = words("""
 company group holdings holding associates partners consulting solutions technologies
 systems industries enterprises ventures capital bank insurance foundation institute university
 college labs laboratories studios media networks services international agency
-""".split())
+""")
 ORG_SUFFIXES = LEGAL_FORMS | ORG_WORDS
 
 # Street types, in English and the large European languages, as separate words.
-STREET_WORDS = frozenset("""
+STREET_WORDS = words("""
 street st st. road rd rd. avenue ave ave. av av. boulevard blvd blvd. lane ln ln. drive dr dr.
 court ct ct. place pl pl. square sq terrace way parkway pkwy highway hwy circle cir crescent
 close grove gardens row mews walk alley trail loop path plaza pike heights hill park
@@ -64,7 +69,7 @@ via viale piazza vicolo corso largo calle avenida paseo plaza carrera camino car
 rua travessa praça estrada alameda largo
 straße strasse str. weg gasse platz allee ring damm ufer
 ul. ulica aleja al. os. plac utca út tér körút
-""".split())
+""")
 
 # Endings of one-word street names in Germanic, Nordic, Baltic, Finnish and Slavic languages.
 STREET_ENDINGS = (
@@ -76,16 +81,16 @@ STREET_ENDINGS = (
 )
 
 # Unit designators that follow a street line.
-UNIT_WORDS = frozenset("apt apt. apartment suite ste ste. unit flat floor fl fl. room rm box bldg building".split())
+UNIT_WORDS = words("apt apt. apartment suite ste ste. unit flat floor fl fl. room rm box bldg building")
 
-MONTHS = frozenset("""
+MONTHS = words("""
 january february march april may june july august september october november december
 jan feb mar apr jun jul aug sep sept oct nov dec
-""".split())
-WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+""")
+WEEKDAYS = words("monday tuesday wednesday thursday friday saturday sunday")
 
 # Capitalised words that never start a name, however a gazetteer lists them.
-STOP_CAPS = frozenset("""
+STOP_CAPS = words("""
 i i'm i've i'll i'd the a an and or but if so as at by for from in into of on to with without
 this that these those there here then than what which who whom whose when where why how
 my your his her its our their me you he she it we they him us them mine yours
@@ -94,4 +99,4 @@ not no yes ok okay hi hello hey dear thanks thank please sorry regards best chee
 new old good great happy merry
 monday tuesday wednesday thursday friday saturday sunday
 january february march april june july august september october november december
-""".split())
+""")
