@@ -30,7 +30,7 @@ _NUMBER_FIRST = re.compile(
     re.I,
 )
 # Tylova 285 after a leading number (the "4596 Tylova 285" building-number form)
-_NUM_NAME_NUM = re.compile(rf"(?<![\w.,/-])\d{{1,6}}\s+{_CAP}(?:\s+{_CAP}){{0,3}}\s+{_NUM}(?![\w-])")
+_NUM_NAME_NUM = re.compile(rf"(?<![\w.,/-])\d{{1,6}}\s+[{_UPPER}][\w'’.-]+(?:\s+{_CAP}){{0,3}}\s+{_NUM}(?![\w-])")
 _UNIT = re.compile(
     r"(?<![\w-])(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|bldg|building|p\.?\s?o\.?\s?box|box)"
     r"\.?\s*(?:no\.?\s*|#\s*)?\d{1,6}[A-Za-z]?(?![\w-])",
@@ -101,7 +101,12 @@ def _street_before(text: str, s: int) -> int:
             if "\n" in gap or "," in gap:
                 continue
             if _type_first_ok(window[w.start() :] + " 1"):
-                return max(0, s - 70) + w.start()
+                start = w.start()
+                # English types follow the name ("Paris Street 4"): take the capitalised words before.
+                while k > 0 and words[k - 1].group()[:1].isupper() and window[words[k - 1].end() : start] == " ":
+                    k -= 1
+                    start = words[k].start()
+                return max(0, s - 70) + start
     return -1
 
 
@@ -124,7 +129,7 @@ def find_addresses(text: str, out: list[Span]) -> None:
             after = text[m.end() : m.end() + 40]
             if low is None:
                 low = text.lower()
-            before = low[max(0, m.start() - 40) : m.start()]
+            before = low[max(0, m.start() - 40) : m.start()].replace("_address>", ">")
             if _UNIT.match(after.lstrip(" ,\n")) or "\n" in after[:3] or "address" in before \
                     or before[-4:] in (" at ", " on ", " to ") or "," in after[:2]:
                 found.append(m.span())
