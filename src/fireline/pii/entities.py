@@ -30,6 +30,7 @@ _UPPER = "".join(chr(c) for c in range(0x41, 0x2000) if chr(c).isupper() or chr(
 _CAPWORD = re.compile(rf"[{_UPPER}][\w'’-]*\.?")
 # Lower-case words allowed inside a name or place ("Ludwig van Beethoven", "Ostrov nad Ohří").
 _PARTICLES = words("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon")
+_STREET_ABBREVIATIONS = words("st rd ave av blvd ln dr ct pl sq hwy")
 _SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[')
 _LOC_PREPS = words("in from to near at visit visiting visited around outside across via into towards toward of")
 _PERSON_CUES_BEFORE = words("""
@@ -37,8 +38,9 @@ said says asked asks told tells named called meet met contact dear hi hello hey 
 with by to cc attn signed regards from and mr mrs ms dr
 """)
 _PERSON_VERBS_AFTER = words("""
-said says asked asks told tells wrote writes replied is was has had will would lives lived works
-worked who 's
+said says asked asks told tells wrote writes replied is was has had will would can could should did does
+lives lived works worked who 's began begins shouted went spent joined founded moved loves likes wants
+needs called calls got gave made took came left arrived sent thinks thought knows knew
 """)
 # "my name is ...": the words after such a cue are a name even in lower case.
 _NAME_CUE = re.compile(
@@ -55,7 +57,7 @@ def _base(tok: str) -> str:
     t = tok.rstrip(".")
     if t[-2:] in ("'s", "’s"):
         t = t[:-2]
-    return t.lower()
+    return t.rstrip("'’").lower()
 
 
 def _is_code(tok: str) -> bool:
@@ -68,6 +70,20 @@ def _is_code(tok: str) -> bool:
         # McDonald, MacLeod, O'Brien, DeShawn, Jean-Luc: one inner capital after a known shape.
         return not (uppers == 1 and re.match(r"(?:Mc|Mac|O'|O’|De|Di|La|Le|Van|Von|[^-]+-)[A-Z]", body))
     return False
+
+
+def _line_start(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t>*-•?":
+        i -= 1
+    return i < 0 or text[i] == "\n"
+
+
+def prev_char(text: str, start: int) -> str:
+    i = start - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    return text[i] if i >= 0 else ""
 
 
 def _sentence_initial(text: str, start: int) -> bool:
@@ -83,12 +99,14 @@ def _prev_word(text: str, start: int) -> str:
 
 
 def _next_word(text: str, end: int) -> str:
-    m = re.match(r"\W{0,3}?([\w']+)", text[end : end + 30])
-    if not m:
-        return ""
+    """The next word in lower case, or the punctuation mark (, : ! ?) that comes first."""
     if text[end : end + 2] in ("'s", "’s"):
         return "'s"
-    return m.group(1).lower()
+    rest = text[end : end + 30].lstrip(" ")
+    if rest[:1] in (",", ":", "!", "?"):
+        return rest[0]
+    m = re.match(r"\W{0,3}?([\w']+)", rest)
+    return m.group(1).lower() if m else ""
 
 
 def _runs(text: str) -> list[list[tuple[str, int, int]]]:
@@ -130,6 +148,10 @@ class _Reader:
         w = self.g.words
         if b in w:
             return True
+        if "'" in b or "’" in b:
+            head, _, tail = b.replace("’", "'").partition("'")
+            if len(tail) <= 3 and head not in ("o", "d", "l"):
+                return True  # you're, c'mon, don't; not O'Brien, D'Souza, L'Oréal
         if "-" in b:
             return all(p in w or not p for p in b.split("-"))
         for suffix in ("s", "es", "ed", "d", "ing", "ings", "er", "ers", "ly"):
@@ -168,7 +190,9 @@ class _Reader:
                 continue
             if len(tok) > 1 and tok.rstrip(".").isupper():
                 # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
-                if len(b) > 4 and b in g.place and not self.common(b):
+                if (len(b) > 4 and b in g.place and not self.common(b)) or (
+                    len(b) >= 6 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
+                ):
                     self.out.append((LOCATION, s, _end(text, toks[i])))
                 i += 1
                 continue
@@ -189,6 +213,18 @@ class _Reader:
                 i = j
                 continue
             i += 1
+
+    def _proper_at_start(self, b: str, nxt: str) -> bool:
+        """An unknown capitalised word opening a sentence is a proper noun when a verb or a
+        conjunction follows it ("Shovda is reliable", "Nekolná and Pearson"), not a heading."""
+        if self._compound(b):
+            return False  # "Bitwise", "Formfeed": English words run together, at a sentence start
+        return nxt in _PERSON_VERBS_AFTER or nxt in ("and", "or", ",")
+
+    def _compound(self, b: str) -> bool:
+        w = self.g.words
+        return any(w.get(b[:k], 0) >= 10 and (w.get(b[k:], 0) >= 10 or self.known(b[k:]))
+                   for k in range(3, len(b) - 2))
 
     def _place_len(self, toks: list[tuple[str, int, int, str]], i: int) -> int:
         g = self.g
@@ -230,11 +266,19 @@ class _Reader:
                 return j, LOCATION
             if place[0] and prev in _LOC_PREPS and not initial:
                 return j, LOCATION
+            if b in _STREET_ABBREVIATIONS:
+                return j, None
+            # A speaker in a transcript ("Ella: What a wife."), a name called out ("Don't go, Mark!").
+            if given[0] and b not in STOP_CAPS and (
+                (nxt == ":" and _line_start(text, s) and not common[0])
+                or (prev_char(text, s) == "," and nxt in ("!", "?"))
+            ):
+                return j, PERSON
             if (given[0] or sur[0]) and not common[0]:
                 if not initial or nxt in _PERSON_VERBS_AFTER or prev in _PERSON_CUES_BEFORE:
                     return j, PERSON
                 return j, None if self.g.words.get(b, 0) >= 9 else PERSON
-            if not self.known(b) and not initial and len(b) >= 3:
+            if not self.known(b) and len(b) >= 3 and (not initial or self._proper_at_start(b, nxt)):
                 # A capitalised word English does not know, mid-sentence: a proper noun.
                 if prev in _LOC_PREPS:
                     return j, LOCATION
@@ -245,17 +289,21 @@ class _Reader:
                 return j, LOCATION
             return j, None
         # Two or more capitalised words in a row.
-        if any(nrp) and len(span_words) == 2 and nrp[0]:
-            return i + 1, NRP_TYPE
+        if nrp[0]:
+            return i + 1, NRP_TYPE  # "The Czech Border Force": the nationality, then the rest
         good = sum(1 for k in range(len(span_words)) if (given[k] or sur[k]) and not common[k])
         unknown = sum(1 for w in span_words if not self.known(w) and len(w) > 1)
         if given[0] and (good or unknown) and not all(common):
             return j, PERSON
-        if good >= 1 and good + unknown >= len(span_words) - 1 and not (initial and all(common)):
+        if good >= 1 and good + unknown >= len(span_words) - 1 and not (initial and all(common)) and (
+            len(span_words) > 2 or good == 2 or unknown or not common[0]
+        ):
             return j, PERSON
-        if unknown >= len(span_words) - 1 and not initial:
+        if unknown >= len(span_words) - 1 and (not initial or unknown >= 1 and len(span_words) - unknown <= 1):
             return j, PERSON if any(given) else ORGANIZATION
-        if all(place[k] or common[k] for k in range(len(span_words))) and any(place) and not all(common):
+        if all(place[k] or common[k] for k in range(len(span_words))) and any(
+            place[k] and not common[k] for k in range(len(span_words))
+        ):
             return j, LOCATION
         return i + 1, None
 
@@ -301,12 +349,110 @@ def _cued_names(text: str, out: list[Span]) -> None:
             out.append((PERSON, words[0].start(), end))
 
 
+_TITLE_LOWER = re.compile(rf"\b(mr|mrs|ms|miss|dr|prof)(\.?)\s+(?=[{_UPPER}]|[a-z])")
+
+
+def _titles_in_lower_case(text: str, out: list[Span]) -> None:
+    """"ms. Quinzia", "mr. elliott": a lower-case title and the word after it."""
+    g = gazetteer.get()
+    for m in _TITLE_LOWER.finditer(text):
+        w = _LOWER_WORD.match(text, m.end())
+        if not w:
+            continue
+        b = _base(w.group())
+        if w.group()[0].islower() and not (b in g.surname or b in g.given) or b in STOP_CAPS:
+            continue
+        out.append((TITLE, m.start(), m.end(2) if m.group(2) else m.end(1)))
+        out.append((PERSON, w.start(), _end(text, (w.group(), w.start(), w.end()))))
+
+
+def _lower_case_text(text: str, out: list[Span]) -> None:
+    """Text typed without capitals: names and places from the lists alone, rare words only."""
+    g = gazetteer.get()
+    words_ = g.words
+    prev_end = -2
+    for m in _LOWER_WORD.finditer(text):
+        b = _base(m.group())
+        if len(b) < 3 or b in STOP_CAPS or b in MONTHS or b in WEEKDAYS:
+            continue
+        rank = words_.get(b, 0)
+        kind = None
+        if _nrp(b) and rank < COMMON:
+            kind = NRP_TYPE
+        elif b in g.given and rank < 11:
+            kind = PERSON
+        elif b in g.place and rank < 9:
+            kind = LOCATION
+        elif b in g.surname and rank < 9 and out and out[-1][0] == PERSON and out[-1][2] == prev_end:
+            kind = PERSON
+        if kind is None:
+            continue
+        end = _end(text, (m.group(), m.start(), m.end()))
+        if kind == PERSON and out and out[-1][0] == PERSON and text[out[-1][2] : m.start()] == " ":
+            out[-1] = (PERSON, out[-1][1], end)  # "eva kleist": one name
+        else:
+            out.append((kind, m.start(), end))
+        prev_end = end
+
+
+_BLOCK_ANCHORS = frozenset({PERSON, "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS"})
+_LINE_PREFIX = re.compile(r"[ \t>*•?#-]*")
+
+
+def find_block_lines(text: str, found: list[Span]) -> None:
+    """Lines of a signature or address block: a short line right under a line that is only a
+    person's name, or right above an address line, is their job title or organisation
+    ("Idris Ibragimov / Onvia / 1317 Kimberly Way ...")."""
+    if "\n" not in text:
+        return
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        m = _LINE_PREFIX.match(line)
+        lines.append((pos + m.end(), pos + len(line.rstrip())))
+        pos += len(line) + 1
+    cover: dict[int, set[str]] = {}
+    whole: dict[int, str] = {}
+    for kind, s, e in found:
+        for k, (ls, le) in enumerate(lines):
+            if s < le and ls < e:
+                cover.setdefault(k, set()).add(kind)
+                if s <= ls and e >= le:
+                    whole[k] = kind
+    g = gazetteer.get()
+    for k, (ls, le) in enumerate(lines):
+        if k in cover or le - ls < 2 or le - ls > 60:
+            continue
+        line = text[ls:le]
+        if line.endswith(":") or any(p in line for p in (". ", "? ", "! ", "?", "!", '"')) or not line[0].isupper():
+            continue
+        n_words = len(line.split())
+        if n_words > 6:
+            continue
+        above = next((j for j in range(k - 1, -1, -1) if lines[j][1] > lines[j][0]), None)
+        below = next((j for j in range(k + 1, len(lines)) if lines[j][1] > lines[j][0]), None)
+        under_name = above is not None and whole.get(above) == PERSON
+        over_address = below is not None and whole.get(below) == "STREET_ADDRESS" or (
+            below is not None and "STREET_ADDRESS" in cover.get(below, set()) and lines[below][0] in
+            {s for kind, s, _ in found if kind == "STREET_ADDRESS"})
+        if not (under_name or over_address):
+            continue
+        known = all(_base(w) in g.words for w in line.split())
+        found.append((TITLE if known and not over_address else ORGANIZATION, ls, le))
+
+
 def find_entities(text: str, out: list[Span]) -> None:
     """Append PERSON, LOCATION, ORGANIZATION, NRP and TITLE spans of text to out (may overlap)."""
     reader = _Reader(text, out)
     for run in _runs(text):
         reader.run(run)
     low = text.lower()
+    if low == text and len(text) > 3:
+        mine: list[Span] = []
+        _lower_case_text(text, mine)
+        out.extend(mine)
+    if "mr" in low or "ms" in low or "dr" in low or "prof" in low or "miss" in low:
+        _titles_in_lower_case(text, out)
     if any(c in low for c in ("name", "call me", "this is", "dear", "regards", "sincerely", "cheers", "attn",
                               "signed")):
         _cued_names(text, out)

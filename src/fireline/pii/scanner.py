@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from fireline.pii.address import STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
 from fireline.pii.dates import AGE, DATE_TIME, find_dates
-from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE, find_entities
+from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE, find_block_lines, find_entities
 from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
@@ -212,6 +212,8 @@ def scan(text: str) -> list[Span]:
     found: list[Span] = []
     for _, run in PASSES:
         run(text, found)
+    if "\n" in text and found:
+        find_block_lines(text, found)
     return _resolve(found)
 
 
