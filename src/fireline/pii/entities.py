@@ -396,7 +396,6 @@ def _lower_case_text(text: str, out: list[Span]) -> None:
 
 
 _BLOCK_ANCHORS = frozenset({PERSON, "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS"})
-_LINE_PREFIX = re.compile(r"[ \t>*•?#-]*")
 
 
 def find_block_lines(text: str, found: list[Span]) -> None:
@@ -408,8 +407,8 @@ def find_block_lines(text: str, found: list[Span]) -> None:
     lines: list[tuple[int, int]] = []
     pos = 0
     for line in text.split("\n"):
-        m = _LINE_PREFIX.match(line)
-        lines.append((pos + m.end(), pos + len(line.rstrip())))
+        prefix = len(line) - len(line.lstrip(" \t>*•?#-"))
+        lines.append((pos + prefix, pos + len(line.rstrip())))
         pos += len(line) + 1
     cover: dict[int, set[str]] = {}
     whole: dict[int, str] = {}
