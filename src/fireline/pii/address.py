@@ -81,17 +81,23 @@ def _tail(text: str, end: int, limit: int = 4) -> int:
 _DIGIT_RUN = re.compile(r"\d+")
 _ENDING_TUPLE = tuple(STREET_ENDINGS)
 _TYPE_WORDS = frozenset(w.rstrip(".").lower() for w in STREET_WORDS)
-_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’.-]*)\s+$")
 
 
 def _street_before(text: str, s: int) -> int:
     """Start of a street name that ends just before the number at s ("Hammarvägen 15", "Rue de X 3"), or -1."""
-    m = _WORD_BEFORE.search(text, max(0, s - 40), s)
-    if not m:
+    j = s
+    while j > 0 and text[j - 1] == " ":
+        j -= 1
+    if j == s:
         return -1
-    word = m.group(1).lower()
+    i = j
+    while i > 0 and (text[i - 1].isalpha() or text[i - 1] in "'’.-"):
+        i -= 1
+    word = text[i:j].lower()
+    if not word:
+        return -1
     if len(word) > 4 and word.endswith(_ENDING_TUPLE):
-        return m.start(1)
+        return i
     # A street type up to six words before the number: "Rua Vinte e Cinco de Setembro 1257".
     window = text[max(0, s - 70) : s]
     words = list(re.finditer(r"[^\W\d_][\w'’.-]*", window))[-7:]
@@ -140,13 +146,15 @@ def find_addresses(text: str, out: list[Span]) -> None:
                 end += 1
             found.append((st, end))
         # Apt. 4 / Suite 727 / P.O. Box 12 (a unit word just before the number)
-        um = _UNIT_BEFORE.search(text, max(0, s - 20), s)
-        if um:
-            found.append((um.start(), e))
+        if s > 1 and text[s - 1] in " #." and text[s - 2] in " #.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+            um = _UNIT_BEFORE.search(text, max(0, s - 20), s)
+            if um:
+                found.append((um.start(), e))
         # Springfield, IL 62704
-        cm = _STATE_ZIP_BEFORE.search(text, max(0, s - 60), s)
-        if cm:
-            found.append((cm.start(), e))
+        if s > 5 and text[s - 1] == " " and text[s - 3 : s - 1].isupper() and text[s - 5] == ",":
+            cm = _STATE_ZIP_BEFORE.search(text, max(0, s - 60), s)
+            if cm:
+                found.append((cm.start(), e))
     if not found:
         return
     found.sort()

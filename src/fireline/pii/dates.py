@@ -29,14 +29,14 @@ _TEXT_DATE = re.compile(
     rf"(?:{_MONTH}\.?,?\s+(?:19|20)\d\d))(?![\w])",
     re.I,
 )
-_WEEKDAY = re.compile(r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+_WEEKDAY = re.compile(r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b", re.I)
 _CLOCK = re.compile(r"(?<![\w:.])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[AaPp]\.?[Mm]\.?)?(?![\w:])|"
                     r"(?<![\w:.])(?:1[0-2]|0?[1-9])\s?[AaPp]\.?[Mm]\.?(?!\w)")
 _YEAR = re.compile(r"(?<![\w.$€£-])(?:19|20)\d\d(?:s|'s)?(?![\w.-]\w)")
 _DECADE = re.compile(r"(?<![\w.])(?:the\s+)?'?[2-9]0'?s\b", re.I)
 _YEAR_CUES = words("""
 in since from until till by of year born founded established circa around during before after
-between and early late mid summer winter spring autumn fall class
+between and early late mid summer winter spring autumn fall class a the
 """)
 # An age: a number with years-old phrasing after it, or an age word before it.
 _AGE_AFTER = re.compile(r"(?<![\w.])(\d{1,3})(?:\s*|-)(?:years?|yrs?|yo|y/o|y\.o\.)(?:(?:\s*|-)old)?(?!\w)", re.I)
@@ -73,7 +73,7 @@ def find_dates(text: str, out: list[Span]) -> None:
                     and not word[0].isdigit() and not word[0].isupper():
                 continue
             out.append((DATE_TIME, m.start(), m.end()))
-    if "day" in text:
+    if "day" in low:
         for m in _WEEKDAY.finditer(text):
             out.append((DATE_TIME, m.start(), m.end()))
     if ":" in text or "am" in low or "pm" in low or ".m" in low:

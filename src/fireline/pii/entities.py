@@ -32,7 +32,10 @@ _CAPWORD = re.compile(rf"[{_UPPER}][\w'’-]*\.?")
 _PARTICLES = words("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon")
 _STREET_ABBREVIATIONS = words("st rd ave av blvd ln dr ct pl sq hwy")
 _SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[')
-_LOC_PREPS = words("in from to near at visit visiting visited around outside across via into towards toward of")
+_LOC_PREPS = words("""
+in from to near at visit visiting visited around outside across via into towards toward of
+city town village capital
+""")
 _PERSON_CUES_BEFORE = words("""
 said says asked asks told tells named called meet met contact dear hi hello hey thanks thank
 with by to cc attn signed regards from and mr mrs ms dr
@@ -44,10 +47,19 @@ needs called calls got gave made took came left arrived sent thinks thought know
 """)
 # "my name is ...": the words after such a cue are a name even in lower case.
 _NAME_CUE = re.compile(
-    r"\b(?:my name is|my name's|name is|names? ?:|i am called|call me|i'm called|this is|maiden name is|"
-    r"full name is|named|signed,?|regards,?|sincerely,?|cheers,?|dear|attn:?)\s+",
+    r"\b(?:(?P<strong>my name is|my name's|(?:first |last |sur|full |maiden |family |given )?name(?: is|\?|:)|"
+    r"i am called|call me|i'm called|people call me|they call me|known as)|"
+    r"this is|names? ?:|named|signed,?|regards,?|sincerely,?|cheers,?|dear|attn:?)\s+",
     re.I,
 )
+# "I work for Ellis-Ingram", "she joined Paxata": the capitalised words after are an organisation.
+_ORG_CUE = re.compile(
+    rf"\b(?:work(?:s|ed|ing)? (?:for|at)|employed (?:by|at)|joined|job at|intern(?:ed|ing)? at|"
+    rf"(?:ceo|cto|cfo|founder|head|director|manager|engineer|employee|member) (?:of|at))\s+(?=[{_UPPER}])",
+    re.I,
+)
+# "... as Passenger booking clerk," after work: a job title.
+_JOB_CUE = re.compile(r"\b(?:work(?:s|ed|ing)?|job|employed)\b[^.!?\n]{0,60}?\bas (?:an? )?(?=[A-Za-z])", re.I)
 _CODE_CHARS = re.compile(r"[\d_]")
 _LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -94,8 +106,14 @@ def _sentence_initial(text: str, start: int) -> bool:
 
 
 def _prev_word(text: str, start: int) -> str:
-    m = re.search(r"([\w']+)\W*$", text[max(0, start - 30) : start])
-    return m.group(1).lower() if m else ""
+    j = start
+    lo = max(0, start - 30)
+    while j > lo and not (text[j - 1].isalnum() or text[j - 1] == "'"):
+        j -= 1
+    i = j
+    while i > lo and (text[i - 1].isalnum() or text[i - 1] in "'_"):
+        i -= 1
+    return text[i:j].lower()
 
 
 def _next_word(text: str, end: int) -> str:
@@ -191,7 +209,7 @@ class _Reader:
             if len(tok) > 1 and tok.rstrip(".").isupper():
                 # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
                 if (len(b) > 4 and b in g.place and not self.common(b)) or (
-                    len(b) >= 6 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
+                    len(b) >= 5 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
                 ):
                     self.out.append((LOCATION, s, _end(text, toks[i])))
                 i += 1
@@ -268,6 +286,8 @@ class _Reader:
                 return j, LOCATION
             if b in _STREET_ABBREVIATIONS:
                 return j, None
+            if nxt == ":" and _line_start(text, s) and not self.known(b) and len(b) >= 3:
+                return j, PERSON  # a speaker in a transcript whose name no list knows ("Ubul: ...")
             # A speaker in a transcript ("Ella: What a wife."), a name called out ("Don't go, Mark!").
             if given[0] and b not in STOP_CAPS and (
                 (nxt == ":" and _line_start(text, s) and not common[0])
@@ -330,6 +350,7 @@ def _cued_names(text: str, out: list[Span]) -> None:
     g = gazetteer.get()
     for m in _NAME_CUE.finditer(text):
         pos = m.end()
+        strong = m.group("strong") is not None
         words = []
         for w in _LOWER_WORD.finditer(text, pos, pos + 60):
             if w.start() != pos and text[pos : w.start()] != " ":
@@ -337,8 +358,11 @@ def _cued_names(text: str, out: list[Span]) -> None:
             b = _base(w.group())
             if b in STOP_CAPS or (g.words.get(b, 0) >= COMMON and b not in g.given):
                 break
-            # Lower-case words after a cue must be names; capitalised ones need only not be common.
-            if w.group()[0].islower() and b not in g.given and b not in g.surname:
+            # Lower-case words after a cue must be names, or after a strong cue ("call me") words
+            # English does not know; capitalised ones need only not be common.
+            if w.group()[0].islower() and b not in g.given and b not in g.surname and not (
+                strong and b not in g.words
+            ):
                 break
             words.append(w)
             pos = w.end()
@@ -350,6 +374,35 @@ def _cued_names(text: str, out: list[Span]) -> None:
 
 
 _TITLE_LOWER = re.compile(rf"\b(mr|mrs|ms|miss|dr|prof)(\.?)\s+(?=[{_UPPER}]|[a-z])")
+
+
+_NOT_TITLES = words("""
+follows follow expected intended usual before well long soon much many such if though part one well
+described shown planned designed documented advertised promised normal always fast quickly
+""")
+
+
+def _cued_organisations(text: str, out: list[Span]) -> None:
+    for m in _ORG_CUE.finditer(text):
+        end = m.end()
+        last = None
+        for w in _CAPWORD.finditer(text, end, end + 80):
+            if w.start() != end:
+                gap = text[end : w.start()]
+                if gap not in (" ", " & ", " and ", " And ", ", "):
+                    break
+            last = w
+            end = w.end()
+        if last is not None and m.end() < end:
+            out.append((ORGANIZATION, m.end(), _end(text, (last.group(), last.start(), last.end()))))
+    for m in _JOB_CUE.finditer(text):
+        stop = re.search(r"[,.;:!?\n]| (?:at|for|in|with|but|and|since|until|from)\b", text[m.end() : m.end() + 50])
+        end = m.end() + (stop.start() if stop else 0)
+        title = text[m.end() : end].split()
+        if title and title[0].lower() in _NOT_TITLES:
+            continue  # "works as follows", "worked as expected"
+        if stop and 0 < end - m.end() and len(title) <= 5:
+            out.append((TITLE, m.end(), end))
 
 
 def _titles_in_lower_case(text: str, out: list[Span]) -> None:
@@ -452,6 +505,8 @@ def find_entities(text: str, out: list[Span]) -> None:
         out.extend(mine)
     if "mr" in low or "ms" in low or "dr" in low or "prof" in low or "miss" in low:
         _titles_in_lower_case(text, out)
+    if "work" in low or "employ" in low or "join" in low or "job" in low or " of " in low or " at " in low:
+        _cued_organisations(text, out)
     if any(c in low for c in ("name", "call me", "this is", "dear", "regards", "sincerely", "cheers", "attn",
                               "signed")):
         _cued_names(text, out)

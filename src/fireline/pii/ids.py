@@ -67,9 +67,20 @@ _CF = re.compile(r"(?<![\w])[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![\w]
 _DNI = re.compile(r"(?<![\w-])(?:[XYZ]-?\d{7}|\d{8})-?[A-Z](?![\w-])")
 _HETU = re.compile(r"(?<![\w-])\d{6}[-+A-FU-Y]\d{3}[0-9A-Z](?![\w-])")
 _SE_PNR = re.compile(r"(?<![\w-])(?:19|20)?\d{6}[-+]\d{4}(?![\w-])")
+def _fast_compile(pattern: str) -> Any:
+    try:
+        import re2
+
+        return re2.compile(pattern)
+    except ImportError:  # pragma: no cover - google-re2 is a dependency; keep working without it
+        return re.compile(pattern)
+
+
 _ANY_DIGIT = re.compile(r"\d")
 _ANY_UPPER = re.compile(r"[A-Z]")
-_CUE_GATE = re.compile(
+# Many alternatives in one test per text: RE2's automaton does it in one pass (CPython's `re`
+# tries each alternative at each position, 3x slower).
+_CUE_GATE = _fast_compile(
     r"licen|passport|insurance|nhs|bsn|social sec|fiscal|dni|nie|nif|pesel|personnummer|hetu|henkil|cnp|nir|"
     r"rijksregister|national|steuer|ausweis|\bdl\b|\bid\b|identi",
 )
