@@ -401,7 +401,7 @@ def _cued_organisations(text: str, out: list[Span]) -> None:
         title = text[m.end() : end].split()
         if title and title[0].lower() in _NOT_TITLES:
             continue  # "works as follows", "worked as expected"
-        if stop and 0 < end - m.end() and len(title) <= 5:
+        if stop and end - m.end() > 0 and len(title) <= 5:
             out.append((TITLE, m.end(), end))
 
 
