@@ -146,7 +146,7 @@ def find_addresses(text: str, out: list[Span]) -> None:
                 end += 1
             found.append((st, end))
         # Apt. 4 / Suite 727 / P.O. Box 12 (a unit word just before the number)
-        if s > 1 and text[s - 1] in " #." and text[s - 2] in " #.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        if s > 1 and text[s - 1] in " #." and (text[s - 2].isalnum() or text[s - 2] in " #."):
             um = _UNIT_BEFORE.search(text, max(0, s - 20), s)
             if um:
                 found.append((um.start(), e))
