@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from fireline.pii.lexicon import STREET_ENDINGS, STREET_WORDS, UNIT_WORDS
+from fireline.pii.text import Text
 
 STREET_ADDRESS = "STREET_ADDRESS"
 ZIP_CODE = "ZIP_CODE"
@@ -78,7 +79,6 @@ def _tail(text: str, end: int, limit: int = 4) -> int:
     return end
 
 
-_DIGIT_RUN = re.compile(r"\d+")
 _ENDING_TUPLE = tuple(STREET_ENDINGS)
 _TYPE_WORDS = frozenset(w.rstrip(".").lower() for w in STREET_WORDS)
 
@@ -116,14 +116,13 @@ def _street_before(text: str, s: int) -> int:
     return -1
 
 
-def find_addresses(text: str, out: list[Span]) -> None:
-    """Append STREET_ADDRESS (and ZIP_CODE) spans to out."""
-    runs = [m.span() for m in _DIGIT_RUN.finditer(text)]
-    if not runs:
+def find_addresses(t: Text, out: list[Span]) -> None:
+    """Append STREET_ADDRESS spans to out, each anchored at a number (house, unit or zip)."""
+    if not t.digits:
         return
+    text, low = t.text, t.low
     found: list[tuple[int, int]] = []
-    low = None
-    for s, e in runs:
+    for s, e in t.digits:
         if e - s > 6 or (s > 0 and (text[s - 1].isalpha() or text[s - 1] in "_.,/:-")):
             continue  # house numbers, units and zips have at most 6 digits
         # 12 Botley Road / 33 avenue de Provence (house number first)
@@ -133,8 +132,6 @@ def find_addresses(text: str, out: list[Span]) -> None:
         m = _NUM_NAME_NUM.match(text, s)
         if m:
             after = text[m.end() : m.end() + 40]
-            if low is None:
-                low = text.lower()
             before = low[max(0, m.start() - 40) : m.start()].replace("_address>", ">")
             if _UNIT.match(after.lstrip(" ,\n")) or "\n" in after[:3] or "address" in before \
                     or before[-4:] in (" at ", " on ", " to ") or "," in after[:2]:
@@ -193,13 +190,20 @@ def _number_first_ok(text: str, m: re.Match[str]) -> bool:
     return names[0][0].isupper() or names[-1][0].isupper() or text[m.start() - 3 : m.start()].strip() in ("at", "on")
 
 
-def find_postcodes(text: str, out: list[Span]) -> None:
+def find_postcodes(t: Text, out: list[Span]) -> None:
     """Postcodes with a shape of their own (UK, Canada) and any code after a zip/postal cue."""
-    for rx in (_POSTCODE_UK, _POSTCODE_CA):
-        for m in rx.finditer(text):
-            out.append((ZIP_CODE, m.start(), m.end()))
-    low = text.lower()
-    if "zip" in low or "post" in low or "plz" in low or "cap" in low or "cp" in low:
+    text = t.text
+    for s, e in t.digits:
+        if e - s > 2 or s == 0 or not text[s - 1].isupper():
+            continue
+        start = s - 2 if s >= 2 and text[s - 2].isupper() else s - 1
+        for rx in (_POSTCODE_UK, _POSTCODE_CA):
+            m = rx.match(text, start) or (rx.match(text, s - 1) if start != s - 1 else None)
+            if m:
+                out.append((ZIP_CODE, m.start(), m.end()))
+                break
+    low = t.low
+    if "zip" in low or "postal" in low or "postcode" in low or "post code" in low or "plz" in low:
         for m in _ZIP_CUE.finditer(text):
             if sum(ch.isdigit() for ch in m.group(1)) >= 3:
                 out.append((ZIP_CODE, m.start(1), m.end(1)))

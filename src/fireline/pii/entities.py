@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 from fireline.pii import gazetteer
 from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS, words
+from fireline.pii.text import Text
 
 PERSON = "PERSON"
 LOCATION = "LOCATION"
@@ -46,20 +48,15 @@ lives lived works worked who 's began begins shouted went spent joined founded m
 needs called calls got gave made took came left arrived sent thinks thought knows knew
 """)
 # "my name is ...": the words after such a cue are a name even in lower case.
-_NAME_CUE = re.compile(
-    r"\b(?:(?P<strong>my name is|my name's|(?:first |last |sur|full |maiden |family |given )?name(?: is|\?|:)|"
-    r"i am called|call me|i'm called|people call me|they call me|known as)|"
-    r"this is|names? ?:|named|signed,?|regards,?|sincerely,?|cheers,?|dear|attn:?)\s+",
-    re.I,
-)
 # "I work for Ellis-Ingram", "she joined Paxata": the capitalised words after are an organisation.
-_ORG_CUE = re.compile(
-    rf"\b(?:work(?:s|ed|ing)? (?:for|at)|employed (?:by|at)|joined|job at|intern(?:ed|ing)? at|"
-    rf"(?:ceo|cto|cfo|founder|head|director|manager|engineer|employee|member) (?:of|at))\s+(?=[{_UPPER}])",
-    re.I,
+# "I work for Ellis-Ingram", "she joined Paxata": the capitalised words after are an organisation.
+_ORG_CUES = (
+    "work for", "works for", "worked for", "working for", "work at", "works at", "worked at", "working at",
+    "employed by", "employed at", "joined", "job at", "intern at", "interned at", "ceo of", "ceo at", "cto of",
+    "cfo of", "founder of", "head of", "director of", "director at", "manager at", "engineer at", "employee of",
+    "member of",
 )
-# "... as Passenger booking clerk," after work: a job title.
-_JOB_CUE = re.compile(r"\b(?:work(?:s|ed|ing)?|job|employed)\b[^.!?\n]{0,60}?\bas (?:an? )?(?=[A-Za-z])", re.I)
+_JOB_WORDS = ("work", "job", "employed")
 _CODE_CHARS = re.compile(r"[\d_]")
 _LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -150,6 +147,9 @@ def _runs(text: str) -> list[list[tuple[str, int, int]]]:
     return runs
 
 
+_PLAIN: dict[str, bool] = {}  # per word, shared by all scans (words only, never offsets or text)
+
+
 class _Reader:
     __slots__ = ("g", "out", "text")
 
@@ -177,9 +177,26 @@ class _Reader:
                 return True
         return False
 
+    def plain(self, b: str) -> bool:
+        """A word no rule can make an entity on its own: a stop word, or frequent English that
+        is no name, place or nationality. Most capitalised words in prose are these."""
+        hit = _PLAIN.get(b)
+        if hit is None:
+            g = self.g
+            hit = b in STOP_CAPS or (
+                self.g.words.get(b, 0) >= COMMON and b not in g.given and b not in g.surname
+                and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
+            )
+            if len(_PLAIN) > 50_000:
+                _PLAIN.clear()
+            _PLAIN[b] = hit
+        return hit
+
     def run(self, run: list[tuple[str, int, int]]) -> None:
         g = self.g
         text = self.text
+        if len(run) == 1 and self.plain(_base(run[0][0])):
+            return
         toks = [(tok, s, e, _base(tok)) for tok, s, e in run]
         n = len(toks)
         i = 0
@@ -346,77 +363,148 @@ def _end(text: str, tok: tuple[str, int, int] | tuple[str, int, int, str]) -> in
     return e
 
 
-def _cued_names(text: str, out: list[Span]) -> None:
+# Cue phrases after which a name follows; strong ones ("call me") vouch even for unknown
+# lower-case words. Found with str.find on the lower-case text: one regex alternation over the
+# whole text would cost ~50 us per 2 KB.
+_NAME_CUES: tuple[tuple[str, bool], ...] = (
+    ("my name is", True), ("my name's", True), ("name is", True), ("name?", True), ("name:", False),
+    ("names:", False), ("call me", True), ("i am called", True), ("i'm called", True), ("known as", True),
+    ("this is", False), ("named", False), ("signed", False), ("regards", False), ("sincerely", False),
+    ("cheers", False), ("dear", False), ("attn", False),
+)
+
+
+def _name_after(text: str, pos: int, strong: bool, out: list[Span]) -> None:
+    """The name that follows a cue ending at pos ("my name is| Aoife Murphy")."""
     g = gazetteer.get()
-    for m in _NAME_CUE.finditer(text):
-        pos = m.end()
-        strong = m.group("strong") is not None
-        words = []
-        for w in _LOWER_WORD.finditer(text, pos, pos + 60):
-            if w.start() != pos and text[pos : w.start()] != " ":
-                break
-            b = _base(w.group())
-            if b in STOP_CAPS or (g.words.get(b, 0) >= COMMON and b not in g.given):
-                break
-            # Lower-case words after a cue must be names, or after a strong cue ("call me") words
-            # English does not know; capitalised ones need only not be common.
-            if w.group()[0].islower() and b not in g.given and b not in g.surname and not (
-                strong and b not in g.words
-            ):
-                break
-            words.append(w)
-            pos = w.end()
-            if len(words) == 3:
-                break
-        if words:
-            end = _end(text, (words[-1].group(), words[-1].start(), words[-1].end()))
-            out.append((PERSON, words[0].start(), end))
+    n = len(text)
+    while pos < n and text[pos] in ",:":
+        pos += 1
+    start_ws = pos
+    while pos < n and text[pos] in " \t\n":
+        pos += 1
+    if pos == start_ws:
+        return
+    words = []
+    for w in _LOWER_WORD.finditer(text, pos, pos + 60):
+        if w.start() != pos and text[pos : w.start()] != " ":
+            break
+        b = _base(w.group())
+        if b in STOP_CAPS or (g.words.get(b, 0) >= COMMON and b not in g.given):
+            break
+        # Lower-case words after a cue must be names, or after a strong cue ("call me") words
+        # English does not know; capitalised ones need only not be common.
+        if w.group()[0].islower() and b not in g.given and b not in g.surname and not (strong and b not in g.words):
+            break
+        words.append(w)
+        pos = w.end()
+        if len(words) == 3:
+            break
+    if words:
+        end = _end(text, (words[-1].group(), words[-1].start(), words[-1].end()))
+        out.append((PERSON, words[0].start(), end))
 
 
-_TITLE_LOWER = re.compile(rf"\b(mr|mrs|ms|miss|dr|prof)(\.?)\s+(?=[{_UPPER}]|[a-z])")
+def _organisation_after(text: str, start: int, out: list[Span]) -> None:
+    while start < len(text) and text[start] == " ":
+        start += 1
+    end = start
+    last = None
+    for w in _CAPWORD.finditer(text, start, start + 80):
+        if w.start() != end:
+            gap = text[end : w.start()]
+            if gap not in (" ", " & ", " and ", " And ", ", "):
+                break
+        last = w
+        end = w.end()
+    if last is not None and start < end:
+        out.append((ORGANIZATION, start, _end(text, (last.group(), last.start(), last.end()))))
+
+
+def _job_title_after(text: str, low: str, cue_end: int, out: list[Span]) -> None:
+    """ "worked for NATO as Passenger booking clerk,": the title after "as" in the same sentence."""
+    window = low[cue_end : cue_end + 60]
+    cut = min((k for k in (window.find("."), window.find("!"), window.find("?"), window.find("\n")) if k >= 0),
+              default=len(window))
+    k = window.find(" as ", 0, cut)
+    if k < 0 and window.startswith("as "):
+        k = -1
+    elif k < 0:
+        return
+    begin = cue_end + k + 4
+    if low.startswith(("a ", "an "), begin):
+        begin = low.index(" ", begin) + 1
+    stop = _TITLE_STOP.search(text, begin, begin + 50)
+    title = text[begin : stop.start() if stop else begin].split()
+    if not stop or not title or title[0].lower() in _NOT_TITLES or len(title) > 5:
+        return  # "works as follows", "worked as expected"
+    out.append((TITLE, begin, stop.start()))
 
 
 _NOT_TITLES = words("""
-follows follow expected intended usual before well long soon much many such if though part one well
+follows follow expected intended usual before well long soon much many such if though part one
 described shown planned designed documented advertised promised normal always fast quickly
 """)
+_TITLE_STOP = re.compile(r"[,.;:!?\n]| (?:at|for|in|with|but|and|since|until|from)\b")
+_TITLE_WORDS = ("mr", "mrs", "ms", "miss", "dr", "prof")
 
 
-def _cued_organisations(text: str, out: list[Span]) -> None:
-    for m in _ORG_CUE.finditer(text):
-        end = m.end()
-        last = None
-        for w in _CAPWORD.finditer(text, end, end + 80):
-            if w.start() != end:
-                gap = text[end : w.start()]
-                if gap not in (" ", " & ", " and ", " And ", ", "):
-                    break
-            last = w
-            end = w.end()
-        if last is not None and m.end() < end:
-            out.append((ORGANIZATION, m.end(), _end(text, (last.group(), last.start(), last.end()))))
-    for m in _JOB_CUE.finditer(text):
-        stop = re.search(r"[,.;:!?\n]| (?:at|for|in|with|but|and|since|until|from)\b", text[m.end() : m.end() + 50])
-        end = m.end() + (stop.start() if stop else 0)
-        title = text[m.end() : end].split()
-        if title and title[0].lower() in _NOT_TITLES:
-            continue  # "works as follows", "worked as expected"
-        if stop and end - m.end() > 0 and len(title) <= 5:
-            out.append((TITLE, m.end(), end))
-
-
-def _titles_in_lower_case(text: str, out: list[Span]) -> None:
-    """"ms. Quinzia", "mr. elliott": a lower-case title and the word after it."""
+def _title_in_lower_case(text: str, i: int, title: str, out: list[Span]) -> None:
+    """ "ms. Quinzia", "mr. elliott": a lower-case title and the word after it."""
+    if text[i] != title[0]:
+        return  # capitalised titles are read with their run
     g = gazetteer.get()
-    for m in _TITLE_LOWER.finditer(text):
-        w = _LOWER_WORD.match(text, m.end())
-        if not w:
-            continue
-        b = _base(w.group())
-        if w.group()[0].islower() and not (b in g.surname or b in g.given) or b in STOP_CAPS:
-            continue
-        out.append((TITLE, m.start(), m.end(2) if m.group(2) else m.end(1)))
-        out.append((PERSON, w.start(), _end(text, (w.group(), w.start(), w.end()))))
+    j = i + len(title)
+    dot = j < len(text) and text[j] == "."
+    k = j + 1 if dot else j
+    if k >= len(text) or text[k] != " ":
+        return
+    w = _LOWER_WORD.match(text, k + 1)
+    if not w:
+        return
+    b = _base(w.group())
+    if w.group()[0].islower() and not (b in g.surname or b in g.given) or b in STOP_CAPS:
+        return
+    out.append((TITLE, i, j + (1 if dot else 0)))
+    out.append((PERSON, w.start(), _end(text, (w.group(), w.start(), w.end()))))
+
+
+def _compile_cues() -> Any:
+    """One automaton for every cue phrase (RE2: one pass over the text, whatever their number)."""
+    phrases = sorted({c for c, _ in _NAME_CUES} | set(_ORG_CUES) | set(_TITLE_WORDS) | set(_JOB_WORDS),
+                     key=len, reverse=True)
+    pattern = r"\b(?:" + "|".join(re.escape(p) for p in phrases) + ")"
+    try:
+        import re2
+
+        return re2.compile(pattern)
+    except ImportError:  # pragma: no cover - google-re2 is a dependency
+        return re.compile(pattern)
+
+
+_CUES = _compile_cues()
+_STRONG = dict(_NAME_CUES)
+_ORG_SET = frozenset(_ORG_CUES)
+_TITLE_SET = frozenset(_TITLE_WORDS)
+
+
+def _cued(text: str, low: str, out: list[Span]) -> None:
+    """Names, organisations, titles and job titles after their cue phrases."""
+    n = len(low)
+    for m in _CUES.finditer(low):
+        cue = m.group()
+        end = m.end()
+        if cue[-1].isalpha() and end < n and low[end].isalnum():
+            continue  # "named" inside "namedtuple", "ms" inside "msg"
+        if cue in _STRONG:
+            _name_after(text, end, _STRONG[cue], out)
+        elif cue in _TITLE_SET:
+            _title_in_lower_case(text, m.start(), cue, out)
+        else:
+            if cue in _ORG_SET:
+                _organisation_after(text, end, out)
+            if cue.startswith(_JOB_WORDS):
+                _job_title_after(text, low, end, out)
 
 
 def _lower_case_text(text: str, out: list[Span]) -> None:
@@ -424,10 +512,15 @@ def _lower_case_text(text: str, out: list[Span]) -> None:
     g = gazetteer.get()
     words_ = g.words
     prev_end = -2
+    n = len(text)
     for m in _LOWER_WORD.finditer(text):
         b = _base(m.group())
         if len(b) < 3 or b in STOP_CAPS or b in MONTHS or b in WEEKDAYS:
             continue
+        s, e = m.span()
+        if (s and text[s - 1] in "@./\\_") or (e < n and (text[e] in "@/_" or text[e] == "." and e + 1 < n
+                                                            and text[e + 1].isalnum())):
+            continue  # part of an e-mail, a domain or a path
         rank = words_.get(b, 0)
         kind = None
         if _nrp(b) and rank < COMMON:
@@ -493,26 +586,22 @@ def find_block_lines(text: str, found: list[Span]) -> None:
         found.append((TITLE if known and not over_address else ORGANIZATION, ls, le))
 
 
-def find_entities(text: str, out: list[Span]) -> None:
+
+
+def find_entities(t: Text, out: list[Span]) -> None:
     """Append PERSON, LOCATION, ORGANIZATION, NRP and TITLE spans of text to out (may overlap)."""
+    text, low = t.text, t.low
     reader = _Reader(text, out)
     for run in _runs(text):
         reader.run(run)
-    low = text.lower()
     if low == text and len(text) > 3:
         mine: list[Span] = []
         _lower_case_text(text, mine)
         out.extend(mine)
-    if "mr" in low or "ms" in low or "dr" in low or "prof" in low or "miss" in low:
-        _titles_in_lower_case(text, out)
-    if "work" in low or "employ" in low or "join" in low or "job" in low or " of " in low or " at " in low:
-        _cued_organisations(text, out)
-    if any(c in low for c in ("name", "call me", "this is", "dear", "regards", "sincerely", "cheers", "attn",
-                              "signed")):
-        _cued_names(text, out)
+    _cued(text, low, out)
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look: python -m fireline.pii.entities "text"
     found: list[Span] = []
-    find_entities(sys.argv[1], found)
+    find_entities(Text(sys.argv[1]), found)
     print([(k, sys.argv[1][s:e]) for k, s, e in found])

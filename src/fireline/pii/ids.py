@@ -27,6 +27,7 @@ from stdnum.pl import pesel as pl_pesel
 from stdnum.ro import cnp as ro_cnp
 
 from fireline.pii.lexicon import words
+from fireline.pii.text import Text
 
 DOMAIN_NAME = "DOMAIN_NAME"
 US_DRIVER_LICENSE = "US_DRIVER_LICENSE"
@@ -49,6 +50,7 @@ _TLDS = (
 )
 _CODE_TLDS = words("py sh md rs so id name pm pl in is it do me at as to by cc mk ms ps tv")
 _DOMAIN = re.compile(rf"\.(?:{_TLDS})(?:\.[a-z]{{2}})?(?![\w-])", re.I)
+_DOT_LETTER = re.compile(r"\.[A-Za-z]")
 _LABELS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+$")
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'()\[\]{}]+", re.I)
 
@@ -76,15 +78,12 @@ def _fast_compile(pattern: str) -> Any:
         return re.compile(pattern)
 
 
-_ANY_DIGIT = re.compile(r"\d")
-_ANY_UPPER = re.compile(r"[A-Z]")
 # Many alternatives in one test per text: RE2's automaton does it in one pass (CPython's `re`
 # tries each alternative at each position, 3x slower).
 _CUE_GATE = _fast_compile(
     r"licen|passport|insurance|nhs|bsn|social sec|fiscal|dni|nie|nif|pesel|personnummer|hetu|henkil|cnp|nir|"
     r"rijksregister|national|steuer|ausweis|\bdl\b|\bid\b|identi",
 )
-_LONG_DIGITS = re.compile(r"(?<![\w.-])\d[\d ]{8,20}\d(?![\w-])")
 
 
 def _valid(mod: Any) -> Callable[[str], bool]:
@@ -111,8 +110,9 @@ def _se_ok(v: str) -> bool:
     return 1 <= mm <= 12 and 1 <= dd <= 91 and luhn.is_valid(digits)
 
 
-def find_domains(text: str, out: list[Span]) -> None:
+def find_domains(t: Text, out: list[Span]) -> None:
     """URLs and bare domain names (a known top-level domain after dot-separated labels)."""
+    text = t.text
     if "://" in text:
         for m in _URL.finditer(text):
             e = m.end()
@@ -121,7 +121,13 @@ def find_domains(text: str, out: list[Span]) -> None:
             out.append((DOMAIN_NAME, m.start(), e))
     if "." not in text:
         return
-    for m in _DOMAIN.finditer(text):
+    # Only a dot followed by a letter can start a top-level domain (sentence ends are followed by
+    # a space): find those first, then try the TLD list there.
+    for dot in _DOT_LETTER.finditer(text):
+        hit = _DOMAIN.match(text, dot.start())
+        if not hit:
+            continue
+        m = hit
         s = m.start()
         i = s
         while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "-."):
@@ -140,35 +146,61 @@ def find_domains(text: str, out: list[Span]) -> None:
         out.append((DOMAIN_NAME, i, m.end()))
 
 
-def find_ids(text: str, out: list[Span]) -> None:
-    """Identity document numbers: by check digit where strong, else by a cue word before them."""
-    if _ANY_DIGIT.search(text):
-        if _ANY_UPPER.search(text):
-            for m in _CF.finditer(text):
-                if it_cf.is_valid(m.group().upper()):
-                    out.append(("IT_FISCAL_CODE", m.start(), m.end()))
-            for m in _DNI.finditer(text):
+def find_ids(t: Text, out: list[Span]) -> None:
+    """Identity document numbers: by check digit where strong, else by a cue word before them.
+    Each shape is tried only at a digit run of the right length."""
+    text = t.text
+    n = len(text)
+    runs = t.digits
+    for k, (s, e) in enumerate(runs):
+        size = e - s
+        before = text[s - 1] if s else " "
+        after = text[e] if e < n else " "
+        if size == 2 and s >= 6 and text[s - 6 : s].isalpha():  # codice fiscale: 6 letters, 2 digits, ...
+            m = _CF.match(text, s - 6)
+            if m and it_cf.is_valid(m.group().upper()):
+                out.append(("IT_FISCAL_CODE", m.start(), m.end()))
+                continue
+        if size in (7, 8) and after.isalpha():  # DNI 12345678Z, NIE X1234567L
+            start = s - 1 if size == 7 and before in "XYZ" else s - 2 if size == 7 and before == "-" else s
+            m = _DNI.match(text, start)
+            if m:
                 v = m.group().replace("-", "")
                 if v[0] in "XYZ" and es_nie.is_valid(v):
                     out.append(("ES_NIE", m.start(), m.end()))
                 elif v[0].isdigit() and es_dni.is_valid(v):
                     out.append(("ES_NIF", m.start(), m.end()))
-            for m in _NINO.finditer(text):
-                if _cue_near(text, m.start(), ("insurance", "nino", "ni number", "ni no")):
-                    out.append(("UK_NINO", m.start(), m.end()))
-        for m in _HETU.finditer(text):
-            if fi_hetu.is_valid(m.group()):
+                continue
+        if size in (2, 6) and s >= 2 and text[s - 2 : s].strip().isupper():  # NINO AB 12 34 56 C
+            start = s - 3 if text[s - 1] == " " else s - 2
+            m = _NINO.match(text, max(0, start))
+            if m and _cue_near(text, m.start(), ("insurance", "nino", "ni number", "ni no")):
+                out.append(("UK_NINO", m.start(), m.end()))
+                continue
+        if size == 6 and after in "-+A":
+            m = _HETU.match(text, s)
+            if m and fi_hetu.is_valid(m.group()):
                 out.append(("FI_PERSONAL_IDENTITY_CODE", m.start(), m.end()))
-        for m in _SE_PNR.finditer(text):
-            if _se_ok(m.group()):
+                continue
+        if size in (6, 8) and after in "-+":
+            m = _SE_PNR.match(text, s)
+            if m and _se_ok(m.group()):
                 out.append(("SE_PERSONNUMMER", m.start(), m.end()))
-        for m in _LONG_DIGITS.finditer(text):
-            digits = m.group().replace(" ", "")
-            for id_type, n, ok in _DIGIT_IDS:
-                if len(digits) == n and ok(digits):
-                    out.append((id_type, m.start(), m.end()))
-                    break
-    if _CUE_GATE.search(text.lower()):
+                continue
+        if before in " \n\t(:" or s == 0:
+            # FR NIR, RO CNP, PL PESEL: 11-15 digits, possibly in groups separated by spaces.
+            j, ndigits = k, size
+            while ndigits < 15 and j + 1 < len(runs) and runs[j + 1][0] == runs[j][1] + 1 and text[runs[j][1]] == " ":
+                j += 1
+                ndigits += runs[j][1] - runs[j][0]
+            end = runs[j][1]
+            if ndigits >= 11 and not (end < n and (text[end].isalnum() or text[end] == "-")):
+                value = text[s:end].replace(" ", "")
+                for id_type, count, ok in _DIGIT_IDS:
+                    if len(value) == count and ok(value):
+                        out.append((id_type, s, end))
+                        break
+    if _CUE_GATE.search(t.low):
         for m in _CUE_ID.finditer(text):
             value = m.group("value")
             if not any(ch.isdigit() for ch in value):

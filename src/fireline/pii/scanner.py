@@ -18,6 +18,7 @@ from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITL
 from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
+from fireline.pii.text import Text
 from fireline.pii.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ssn_ok
 
 EMAIL_ADDRESS = "EMAIL_ADDRESS"
@@ -60,6 +61,7 @@ _PRIORITY = {
     STREET_ADDRESS: 3, DATE_TIME: 2, PHONE_NUMBER: 1,
     **dict.fromkeys(ID_TYPES, 5),
 }  # fmt: skip
+_STRONG = 4  # IP address and e-mail upwards: identifiers with a checksum or a strict shape
 
 
 def _emails(text: str, out: list[Span]) -> None:
@@ -171,9 +173,9 @@ def _resolve(found: list[Span]) -> list[Span]:
             group.append(sp)
             end = max(end, sp[2])
             continue
-        out.append(_union(group, end))
+        out.extend(_resolve_group(group, end))
         group, end = [sp], sp[2]
-    out.append(_union(group, end))
+    out.extend(_resolve_group(group, end))
     return out
 
 
@@ -184,8 +186,23 @@ def _union(group: list[Span], end: int) -> Span:
     return (best[0], group[0][1], end)
 
 
-def _validated(text: str, found: list[Span]) -> None:
+def _resolve_group(group: list[Span], end: int) -> list[Span]:
+    """Validated identifiers keep their exact spans (the detectors compare their values); the
+    word-based spans that overlap them go, the others merge into their union."""
+    strong = [sp for sp in group if _PRIORITY.get(sp[0], 0) >= _STRONG]
+    if not strong:
+        return [_union(group, end)]
+    kept: list[Span] = []
+    for sp in sorted(strong, key=lambda sp: (sp[1] - sp[2], -_PRIORITY.get(sp[0], 0), sp[1])):
+        if all(sp[2] <= k[1] or sp[1] >= k[2] for k in kept):
+            kept.append(sp)
+    rest = [sp for sp in group if sp not in strong and all(sp[2] <= k[1] or sp[1] >= k[2] for k in kept)]
+    return sorted(kept + rest, key=lambda sp: sp[1])
+
+
+def _validated(t: Text, found: list[Span]) -> None:
     """E-mails, cards, IBANs, SSNs, phones, IPs (checksums and strict shapes) and secrets."""
+    text = t.text
     if "@" in text:
         _emails(text, found)
     for m in _NUMERIC.finditer(text):
@@ -196,7 +213,7 @@ def _validated(text: str, found: list[Span]) -> None:
 
 
 # The passes of one scan, by name (bench/pii.py measures what each adds).
-PASSES: tuple[tuple[str, Callable[[str, list[Span]], None]], ...] = (
+PASSES: tuple[tuple[str, Callable[[Text, list[Span]], None]], ...] = (
     ("validated", _validated),
     ("ids", find_ids),
     ("domains", find_domains),
@@ -210,8 +227,9 @@ PASSES: tuple[tuple[str, Callable[[str, list[Span]], None]], ...] = (
 def scan(text: str) -> list[Span]:
     """Every PII and secret span in text as (entity, start, end), sorted by start, non-overlapping."""
     found: list[Span] = []
+    t = Text(text)
     for _, run in PASSES:
-        run(text, found)
+        run(t, found)
     if "\n" in text and found:
         find_block_lines(text, found)
     return _resolve(found)
