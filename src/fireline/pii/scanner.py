@@ -56,7 +56,7 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")
 
 # Longer spans win; on equal length the more specific type wins (a DSN over the e-mail inside it).
 _PRIORITY = {
-    "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
+    "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "PASSWORD": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
     IBAN_CODE: 6, CREDIT_CARD: 5, US_SSN: 5, IP_ADDRESS: 4, EMAIL_ADDRESS: 4, DOMAIN_NAME: 3,
     STREET_ADDRESS: 3, DATE_TIME: 2, PHONE_NUMBER: 1,
     **dict.fromkeys(ID_TYPES, 5),
