@@ -75,7 +75,7 @@ def places() -> set[str]:
     def add(name: str | None) -> None:
         if name and len(name) >= 3 and _latin_word(name) and name[0].isupper():
             out.add(name.lower())
-            if name.startswith("The "):  # "The Netherlands" is mostly written "Netherlands"
+            if name.startswith("The ") and len(name) >= 7:  # "The Netherlands" is mostly written "Netherlands"
                 out.add(name[4:].lower())
 
     for c in json.loads((d / "countries.json").read_text()).values():

@@ -214,7 +214,7 @@ class _Reader:
         while i < n:
             tok, s, e, b = toks[i]
             # The longest multi-word place starting here ("New Zealand", "Buenos Aires").
-            if b in g.place_heads:
+            if len(b) > 1 and b in g.place_heads:
                 k = self._place_len(toks, i)
                 if k:
                     self.out.append((LOCATION, s, _end(text, toks[i + k - 1])))
@@ -288,7 +288,7 @@ class _Reader:
         common = [self.common(w) for w in span_words]
         given = [w in g.given for w in span_words]
         sur = [w in g.surname for w in span_words]
-        place = [w in g.place for w in span_words]
+        place = [len(w) > 2 and w in g.place for w in span_words]
         nrp = [_nrp(w) for w in span_words]
         if j - i == 1:
             if nrp[0]:
