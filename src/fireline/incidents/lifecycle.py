@@ -21,7 +21,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from fireline.calls.retention import release_holds
-from fireline.db import Database, utcnow
+from fireline.db import Database, bus_of, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
 from fireline.incidents.metrics import (
@@ -55,6 +55,11 @@ TERMINAL = ("closed", "false_positive", "merged")
 SYSTEM_ACTORS = ("alert:", "fireline", "auto:")
 
 
+# Later parts may veto a move: handlers subscribed (in fireline.wiring) on "incident.guard.<action>"
+# are called directly, in order, with session, incident and actor; one raises Conflict to refuse.
+GUARD_TOPIC = "incident.guard.{action}"
+
+
 def allowed(inc: Incident) -> list[str]:
     """The moves the table allows now: `ack` only while nobody has acknowledged."""
     return [a for a in TRANSITIONS[inc.state] if a != "ack" or inc.acknowledged_at is None]
@@ -86,6 +91,8 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
         why = " and was acknowledged already" if action == "ack" and inc.acknowledged_at else ""
         raise Conflict(f"cannot {action.replace('_', '-')} incident {inc.id}: it is {inc.state}{why}; "
                        f"allowed: {', '.join(moves) or 'none'}", state=inc.state, allowed=moves)
+    for _name, guard in bus_of(session).named(GUARD_TOPIC.format(action=action)):
+        guard(session=session, incident=inc, actor=actor)
     now = now or utcnow()
     for clock in CLOCKS:  # a clock that ran out before this move is recorded before it stops
         breach(session, inc, clock, now)
