@@ -15,11 +15,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_FALLBACK = "Our assistant is paused. A person will answer you shortly."
 DRILL_APP = "drill"  # the app fire drills run as by default; its calls and incidents are drills
+# The built-in drill app, so that every shipped drill scenario runs against a fresh `fireline serve`
+# (a config that declares an app "drill" replaces it): a read-only support agent with a registry to
+# roll back to (models, prompts), tool classes, and prices for its models.
+DRILL_APP_CONFIG: dict[str, Any] = {
+    "fallback": "The assistant is paused for a fire drill.",
+    "models": ["drill-model", "drill-model-prev", "drill-model-old"],
+    "prompts": {"v13": "You are the drill assistant (v13).", "v12": "You are the drill assistant (v12)."},
+    "tools": {"issue_refund": "write", "lookup_order": "read"},
+}
+DRILL_PRICING = {"drill-model": {"input": 2.5, "output": 10.0}, "drill-model-prev": {"input": 2.5, "output": 10.0},
+                 "drill-model-old": {"input": 2.5, "output": 10.0}}
 
 
 class ConfigError(Exception):
@@ -48,6 +59,11 @@ class AppConfig(BaseModel):
     tools: dict[str, Literal["read", "write"]] = Field(default_factory=dict)
     # On a cold start with no control state, SDK clients fail open (serve) or closed (fallback).
     fail_closed: bool = False
+    # The public status page lists only apps declared public. Their state changes by decision: a
+    # public update or `fireline status set`; with `public_status: automatic` also by itself for
+    # incidents a person has confirmed (acknowledged or declared). Drills never change it.
+    public: bool = False
+    public_status: Literal["manual", "automatic"] = "manual"
 
 
 class PrivacyConfig(BaseModel):
@@ -70,6 +86,25 @@ class Config(BaseModel):
     sla: dict[str, Any] | None = None
     auto_contain: dict[str, Any] | None = None
     notifications: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _drill_app(self) -> Config:
+        """The built-in drill app unless the file declares its own (see DRILL_APP_CONFIG): its
+        agent is read-only (tool_policy forbids its write tools) and its models are priced."""
+        if DRILL_APP in self.apps:
+            return self
+        self.apps[DRILL_APP] = AppConfig.model_validate(DRILL_APP_CONFIG)
+        policy = dict(self.detectors.get("tool_policy") or {})
+        forbid = list(policy.get("forbid_write") or [])
+        if DRILL_APP not in forbid:
+            policy["forbid_write"] = [*forbid, DRILL_APP]
+            self.detectors["tool_policy"] = policy
+        extra = self.model_extra if self.model_extra is not None else {}
+        pricing = dict(extra.get("pricing") or {})
+        for model, prices in DRILL_PRICING.items():
+            pricing.setdefault(model, prices)
+        extra["pricing"] = pricing
+        return self
 
     def app(self, name: str) -> AppConfig:
         return self.apps.get(name) or AppConfig()

@@ -123,7 +123,8 @@ def comms_config(http: HttpReceiver | None = None, smtp_port: int | None = None,
                                      "timeout_s": 2, "poll_interval_s": 0.05, **extra.pop("notifications", {})}
     comms = {"check_interval_s": 0.1, "dpo_contact": "DPO, dpo@example.com", "organisation": "Example Ltd",
              **extra.pop("comms", {})}
-    return Config.model_validate({"apps": {"support-bot": {}, "billing-bot": {}}, "notifications": notifications,
+    apps = {"support-bot": {"public": True}, "billing-bot": {"public": True}}  # customer-facing: on the status page
+    return Config.model_validate({"apps": apps, "notifications": notifications,
                                   "comms": comms, "auto_contain": {}, **extra})
 
 

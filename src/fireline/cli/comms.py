@@ -1,6 +1,7 @@
 """Comms and post-mortem commands, through the HTTP API:
 
-    fireline incident update INC --message ... [--public]
+    fireline incident update INC --message ... [--public [--impact degraded]]
+    fireline status set APP STATE [--message ...] | fireline status show
     fireline obligations INC [--met OID --note ...] [--json]
     fireline high-risk INC [--reason ...] [--consequences ...] [--clear]
     fireline postmortem INC [--format md|html|json] [--out FILE]
@@ -27,10 +28,42 @@ out = Console()
 
 
 def update(incident_id: str, message: str = typer.Option(..., "--message", "-m", help="what is known and next"),
-           public: bool = typer.Option(False, "--public", help="also post it on the public status page")) -> None:
+           public: bool = typer.Option(False, "--public", help="also post it on the public status page"),
+           impact: str | None = typer.Option(None, "--impact", help="with --public: operational, degraded, "
+                                                                     "partial_outage or major_outage")) -> None:
     """Post an update on an incident (internal; with --public also on the status page)."""
-    u = Api().post(f"/api/v1/incidents/{incident_id}/updates", json={"message": message, "public": public})
-    out.print(f"{incident_id}: {'public' if u['public'] else 'internal'} update posted at {u['at']}")
+    body: dict[str, Any] = {"message": message, "public": public}
+    if impact is not None:
+        body["impact"] = impact
+    u = Api().post(f"/api/v1/incidents/{incident_id}/updates", json=body)
+    shown = f" (status page: {u['impact']})" if u.get("impact") else ""
+    out.print(f"{incident_id}: {'public' if u['public'] else 'internal'} update posted at {u['at']}{shown}")
+
+
+status_app = typer.Typer(help="The public status page: show it, set a component's state by hand.",
+                         no_args_is_help=True)
+
+
+@status_app.command("set")
+def status_set(component: str, state: str = typer.Argument(..., help="operational, degraded, partial_outage, "
+                                                                      "major_outage"),
+               message: str | None = typer.Option(None, "--message", "-m")) -> None:
+    """Set a public app's state on the status page; it holds until set again or a later public update."""
+    c = Api().post(f"/api/v1/status/components/{component}", json={"status": state, "message": message})
+    out.print(f"{c['name']} is {c['status']} on the status page ({c['source']})")
+
+
+@status_app.command("show")
+def status_show(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The public components, their state and what decided it."""
+    comps = Api().get("/api/v1/status/components")["components"]
+    if as_json:
+        out.print_json(json.dumps(comps))
+        return
+    table = Table("component", "state", "decided by", "since")
+    for c in comps:
+        table.add_row(c["name"], c["status"], c["source"], (c["since"] or "-")[:16].replace("T", " "))
+    out.print(table if comps else "no public apps (declare one with apps.<name>.public: true)")
 
 
 def _obligation_table(obs: list[dict[str, Any]]) -> Table:
@@ -43,15 +76,31 @@ def _obligation_table(obs: list[dict[str, Any]]) -> Table:
 
 def obligations(incident_id: str, met: str | None = typer.Option(None, "--met", help="mark this obligation met"),
                 note: str | None = typer.Option(None, "--note", help="with --met: how it was met"),
+                personal_data: str | None = typer.Option(None, "--personal-data",
+                                                         help="yes|no: is personal data involved (a leak "
+                                                              "without calls)?"),
+                reason: str | None = typer.Option(None, "--reason", help="with --personal-data: why"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """Disclosure obligations (GDPR Art. 33/34) of an incident, with deadlines and required contents."""
     api = Api()
     if met:
         api.post(f"/api/v1/incidents/{incident_id}/obligations/{met}/met", json={"note": note})
-    obs = api.get(f"/api/v1/incidents/{incident_id}/obligations")["obligations"]
+    if personal_data is not None:
+        if personal_data.lower() not in ("yes", "no"):
+            fail("--personal-data: answer yes or no")
+        if not (reason or "").strip():
+            fail("--personal-data needs --reason")
+        api.post(f"/api/v1/incidents/{incident_id}/personal-data",
+                 json={"involved": personal_data.lower() == "yes", "reason": reason})
+    got = api.get(f"/api/v1/incidents/{incident_id}/obligations")
+    obs = got["obligations"]
     if as_json:
-        out.print_json(json.dumps(obs))
+        out.print_json(json.dumps(got))
         return
+    for q in got.get("questions", []):
+        out.print(f"[bold]question:[/bold] {q['question']} Answer: {q['answer']}")
+    for w in got.get("would_open", []):
+        out.print(f"drill: {w['title']} would open, due {w['deadline'][:16].replace('T', ' ')} UTC (not opened)")
     if not obs:
         out.print(f"{incident_id}: no disclosure obligations")
         return
@@ -135,3 +184,4 @@ def register(app: typer.Typer) -> None:
     app.command("postmortems")(postmortems)
     app.command("root-cause")(root_cause)
     app.command("action")(action)
+    app.add_typer(status_app, name="status")

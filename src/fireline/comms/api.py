@@ -4,7 +4,7 @@ subscribes to the incident events and starts the delivery worker."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from fireline.comms.config import load
 from fireline.comms.delivery import Event, Runtime
 from fireline.comms.models import Delivery
 from fireline.config import Config
+from fireline.errors import Invalid
 from fireline.incidents.service import get_incident
 from fireline.incidents.timeline import stamp
 
@@ -27,6 +28,9 @@ class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message: str = Field(min_length=1, max_length=5000)
     public: bool = False
+    # What the status page shows for the incident's public apps (public updates only; default: the
+    # incident's impact when posted).
+    impact: Literal["operational", "degraded", "partial_outage", "major_outage"] | None = None
 
 
 class MetIn(BaseModel):
@@ -58,7 +62,10 @@ def post_update(incident_id: str, body: UpdateIn, request: Request,
                 who: Principal = Depends(require("responder"))) -> dict[str, Any]:
     rt = rt_of(request)
     with rt.db.writing() as session:
-        row = cadence.post_update(session, incident_id, body.message.strip(), body.public, who.key_id, rt.clock())
+        if body.impact is not None and not body.public:
+            raise Invalid("impact: only a public update sets what the status page shows", field="impact")
+        row = cadence.post_update(session, incident_id, body.message.strip(), body.public, who.key_id, rt.clock(),
+                                  body.impact)
         out = cadence.update_json(row)
     rt.submit(Event("update", incident_id, {"message": out["message"], "public": body.public,
                                             "actor": who.key_id}))
@@ -86,10 +93,34 @@ def render_message(incident_id: str, template: str, request: Request,
 @router.get("/{incident_id}/obligations")
 def list_obligations(incident_id: str, request: Request,
                      _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    """The open and met obligations; for a drill what `would_open`; `questions` a responder must
+    answer before any clock can open (personal data in a leak without calls)."""
     rt = rt_of(request)
     _evaluate(rt, incident_id)  # calls linked since the last check may have opened one
     with rt.db.session() as session:
-        return {"obligations": obligations.list_for(session, rt.cfg, incident_id, rt.clock())}
+        return {"obligations": obligations.list_for(session, rt.cfg, incident_id, rt.clock()),
+                "would_open": obligations.would_open(session, rt.cfg, incident_id, rt.clock()),
+                "questions": obligations.questions(session, incident_id)}
+
+
+class PersonalDataIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    involved: bool
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/{incident_id}/personal-data")
+def personal_data(incident_id: str, body: PersonalDataIn, request: Request,
+                  who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    """A responder's answer on personal data for a leak whose calls are unknown (opens the Art. 33
+    clock from detection when involved)."""
+    rt = rt_of(request)
+    with rt.db.writing() as session:
+        get_incident(session, incident_id)
+        obligations.mark_personal_data(session, incident_id, who.key_id, body.involved, body.reason.strip(),
+                                       rt.clock())
+    _evaluate(rt, incident_id)
+    return list_obligations(incident_id, request, who)
 
 
 @router.post("/{incident_id}/obligations/{obligation_id}/met")

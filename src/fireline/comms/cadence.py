@@ -22,23 +22,34 @@ from fireline.incidents.models import Incident
 from fireline.incidents.timeline import append_locked, lock_incident, stamp
 
 PHASES = {"detected": "investigating", "acknowledged": "investigating", "contained": "monitoring",
-          "resolved": "resolved", "closed": "resolved", "false_positive": "resolved"}
+          "resolved": "resolved", "closed": "resolved", "false_positive": "resolved", "merged": "resolved"}
+
+
+def impact(inc: Incident) -> str:
+    """What an incident means for its apps as a public state: an uncontained P0 is a major outage,
+    any other P0-P2 degraded, a P3 leaves them operational."""
+    if inc.severity == "P0" and inc.state != "contained":
+        return "major_outage"
+    return "degraded" if inc.severity in ("P0", "P1", "P2") else "operational"
 
 
 def update_json(u: Update) -> dict[str, Any]:
     return {"id": u.id, "incident_id": u.incident_id, "at": stamp(u.at), "actor": u.actor, "message": u.message,
-            "public": u.public, "status": u.status}
+            "public": u.public, "status": u.status, "impact": u.impact}
 
 
 def post_update(session: Session, incident_id: str, message: str, public: bool, actor: str,
-                now: datetime) -> Update:
+                now: datetime, impact_: str | None = None) -> Update:
+    """Record an update; a public one declares the impact the status page shows for the incident's
+    public apps (given, else the incident's impact now), frozen until the next public update."""
     inc = lock_incident(session, incident_id)
     row = Update(incident_id=inc.id, at=now, actor=actor, message=message, public=public,
-                 status=PHASES.get(inc.state, "investigating"))
+                 status=PHASES.get(inc.state, "investigating"),
+                 impact=(impact_ or impact(inc)) if public else None)
     session.add(row)
     session.flush()
     append_locked(session, inc, "update", actor, {"update_id": row.id, "message": message, "public": public,
-                                                  "status": row.status}, at=now)
+                                                  "status": row.status, "impact": row.impact}, at=now)
     return row
 
 

@@ -42,7 +42,7 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
 def webhook_body(message: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     return {"delivery_id": delivery_id, "event": message["event"], "subject": message["subject"],
             "text": message["text"], "incident": message["incident"], "url": message.get("url"),
-            "sent_at": message.get("at")}
+            "drill": bool(message.get("drill")), "sent_at": message.get("at")}
 
 
 def slack_body(message: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +139,8 @@ async def send(channel: Channel, message: dict[str, Any], delivery_id: str, clie
     if channel.type == "slack":
         return f"HTTP {await _post(client, channel.url or '', orjson.dumps(slack_body(message)), channel.headers)}"
     if channel.type == "pagerduty":
-        body = pagerduty_body(message, channel.routing_key or "")
+        key = channel.drill_routing_key if message.get("drill") and channel.drill_routing_key else channel.routing_key
+        body = pagerduty_body(message, key or "")
         if body is None:
             return "skipped: no PagerDuty action for this event"
         return f"HTTP {await _post(client, channel.url or '', orjson.dumps(body), channel.headers)}"

@@ -4,7 +4,9 @@
       channels:
         ops:   {type: webhook, url: https://hooks.example.com/fireline, secret: s3cret}
         chat:  {type: slack, url: https://hooks.slack.com/services/...}
-        pager: {type: pagerduty, routing_key: R0UT1NG, url: https://events.pagerduty.com/v2/enqueue}
+        pager: {type: pagerduty, routing_key: R0UT1NG, url: https://events.pagerduty.com/v2/enqueue,
+                drill_routing_key: DR1LLKEY}       # drills page this service instead, tagged [DRILL]
+        drills: {type: slack, url: https://hooks.slack.com/services/..., drill: true}  # drills only reach these
         mail:  {type: email, host: smtp.example.com, port: 587, starttls: true, from: fireline@example.com,
                 to: [oncall@example.com], username: ..., password: ...}
       routes:                      # every matching route adds its channels; no routes: every channel
@@ -77,6 +79,13 @@ class Channel(Strict):
     password: str | None = None
     sender: str | None = Field(None, alias="from")
     to: list[str] = Field(default_factory=list)
+    # Fire drills reach only channels marked for them (their messages tagged [DRILL]); a PagerDuty
+    # channel may instead name a drill routing key (a service of its own for drills).
+    drill: bool = False
+    drill_routing_key: str | None = None
+
+    def takes_drills(self) -> bool:
+        return self.drill or bool(self.type == "pagerduty" and self.drill_routing_key)
 
     @model_validator(mode="after")
     def _complete(self) -> Channel:
@@ -140,13 +149,17 @@ class Notifications(Strict):
                     raise ValueError(f"routes[{i}] names channel {name!r}, which is not under `channels`")
         return self
 
-    def channels_for(self, severity: str, type_name: str, event: str) -> list[str]:
+    def channels_for(self, severity: str, type_name: str, event: str, drill: bool = False) -> list[str]:
+        """The channels the routes pick; for a drill only those marked for drills."""
         if not self.routes:
-            return list(self.channels)
-        names: list[str] = []
-        for route in self.routes:
-            if route.match.accepts(severity, type_name, event):
-                names.extend(n for n in route.channels if n not in names)
+            names = list(self.channels)
+        else:
+            names = []
+            for route in self.routes:
+                if route.match.accepts(severity, type_name, event):
+                    names.extend(n for n in route.channels if n not in names)
+        if drill:
+            names = [n for n in names if self.channels[n].takes_drills()]
         return names
 
 

@@ -88,7 +88,7 @@ def route(session: Session, rt: Runtime, event: Event, now: datetime) -> list[De
     if inc is None:
         log.warning("comms: event %s for unknown incident %s", event.name, event.incident_id)
         return []
-    names = rt.cfg.notifications.channels_for(inc.severity, inc.type, event.name)
+    names = rt.cfg.notifications.channels_for(inc.severity, inc.type, event.name, drill=bool(inc.drill))
     if not names:
         return []
     message = messages.build(inc, event.name, event.data, now, rt.console_url)

@@ -10,6 +10,7 @@ from fireline.incidents.timeline import stamp
 
 PD_ACTIONS = {"opened": "trigger", "escalated": "trigger", "acknowledged": "acknowledge", "resolved": "resolve",
               "closed": "resolve", "false_positive": "resolve", "merged": "resolve"}
+DRILL_TAG = "[DRILL]"
 STATE_EVENTS = ("acknowledged", "contained", "resolved", "closed", "false_positive", "merged")
 OBLIGATION_NAMES = {"gdpr_art33": "GDPR Art. 33 notification to the supervisory authority",
                     "gdpr_art34": "GDPR Art. 34 communication to the data subjects"}
@@ -24,7 +25,7 @@ def incident_brief(inc: Incident, console_url: str | None = None) -> dict[str, A
     roles = inc.roles or {}
     out = {"id": inc.id, "title": inc.title, "type": inc.type, "severity": inc.severity, "state": inc.state,
            "apps": list((inc.scope or {}).get("apps", [])), "commander": inc.commander,
-           "comms_lead": roles.get("comms_lead"), "detected_at": stamp(inc.detected_at)}
+           "comms_lead": roles.get("comms_lead"), "detected_at": stamp(inc.detected_at), "drill": bool(inc.drill)}
     if console_url:
         out["url"] = incident_url(console_url, inc.id)
     return out
@@ -84,6 +85,9 @@ def build(inc: Incident, event: str, data: dict[str, Any], now: datetime,
     else:
         subject = f"{tag} {event}: {inc.title}"
         text = str(data.get("message") or event)
+    if inc.drill:  # never mistaken for the real thing, whatever channel it reaches
+        subject = f"{DRILL_TAG} {subject}"
+        text = f"This is a fire drill, not a real incident. {text}"
     brief = incident_brief(inc, console_url)
     return {"event": event, "subject": subject, "text": text, "incident": brief, "url": brief.get("url"),
-            "pd_action": PD_ACTIONS.get(event), "to_extra": to_extra, "at": stamp(now)}
+            "pd_action": PD_ACTIONS.get(event), "to_extra": to_extra, "at": stamp(now), "drill": bool(inc.drill)}

@@ -44,6 +44,9 @@ class Update(Base):
     message: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str | None] = mapped_column(String(20))  # the public phase: investigating, ...
+    # What a public update declares for the incident's components (status page by decision):
+    # operational | degraded | partial_outage | major_outage.
+    impact: Mapped[str | None] = mapped_column(String(20))
 
 
 class IncidentComms(Base):
@@ -58,6 +61,12 @@ class IncidentComms(Base):
     high_risk_reason: Mapped[str | None] = mapped_column(Text)
     likely_consequences: Mapped[str | None] = mapped_column(Text)
     last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A responder's answer when the record cannot tell (an incident without calls): is personal data
+    # involved? None: not asked yet. True opens the Art. 33 clock, False settles the question.
+    personal_data: Mapped[bool | None] = mapped_column(Boolean)
+    personal_data_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    personal_data_by: Mapped[str | None] = mapped_column(String(200))
+    personal_data_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Obligation(Base):
@@ -77,3 +86,15 @@ class Obligation(Base):
     met_by: Mapped[str | None] = mapped_column(String(200))
     met_note: Mapped[str | None] = mapped_column(Text)
     reminders_sent: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+
+class StatusComponent(Base):
+    """A component's public state set by hand (`fireline status set`): it holds until set again."""
+
+    __tablename__ = "comms_status_components"
+
+    component: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # operational | degraded | partial_outage | major_outage
+    message: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

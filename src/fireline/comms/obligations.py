@@ -4,7 +4,10 @@ the data subjects are told without undue delay when the breach is likely to resu
 high risk to them (a person marks the incident high-risk).
 
 An Art. 33 obligation opens when a data_leakage incident involves personal data (PII
-findings on its linked calls or PII in its blast radius). Each obligation lists the
+findings on its linked calls or PII in its blast radius, or a responder says so). Nothing opens
+on a guess: a leak without calls (an external alert) has an unknown blast radius, and the
+responder is asked (`questions`) whether personal data is involved. A drill's obligations
+never open: they are shown as what would open (`would_open`). Each obligation lists the
 contents the article requires, filled from the record where known and flagged missing
 otherwise. Reminders go out before the deadline (comms.obligation_reminders) and when it
 passes, through the notification routes and on the timeline.
@@ -53,11 +56,12 @@ def _existing(session: Session, incident_id: str) -> set[str]:
     return set(session.scalars(select(Obligation.kind).where(Obligation.incident_id == incident_id)))
 
 
-def wanted(session: Session, cfg: CommsConfig, incident_id: str, now: datetime
+def wanted(session: Session, cfg: CommsConfig, incident_id: str, now: datetime, *, drills: bool = False
            ) -> list[tuple[str, datetime, dict[str, Any]]]:
-    """The obligations the record calls for and that do not exist yet (reads only)."""
+    """The obligations the record calls for and that do not exist yet (reads only). A drill's are
+    left out unless `drills` (what would open, had it been real)."""
     inc = session.get(Incident, incident_id)
-    if inc is None or inc.state == "false_positive":
+    if inc is None or inc.state in ("false_positive", "merged") or (inc.drill and not drills):
         return []
     have = _existing(session, incident_id)
     meta = session.get(IncidentComms, incident_id)
@@ -67,10 +71,13 @@ def wanted(session: Session, cfg: CommsConfig, incident_id: str, now: datetime
         return []
     f = gather(session, incident_id)  # the blast radius: only while something may still open
     out: list[tuple[str, datetime, dict[str, Any]]] = []
-    if need33 and f.personal_data:
-        out.append(("gdpr_art33", inc.detected_at + ART33_WINDOW,
-                    {"pii": f.pii, "users": f.blast.get("users"), "calls": f.blast.get("calls"),
-                     "aware_at": stamp(inc.detected_at)}))
+    said = bool(meta and meta.personal_data)
+    if need33 and (f.personal_data or said):
+        basis: dict[str, Any] = {"pii": f.pii, "users": f.blast.get("users"), "calls": f.blast.get("calls"),
+                                 "aware_at": stamp(inc.detected_at)}
+        if said and not f.personal_data and meta is not None:
+            basis["said_by"], basis["reason"] = meta.personal_data_by, meta.personal_data_reason
+        out.append(("gdpr_art33", inc.detected_at + ART33_WINDOW, basis))
     if need34 and meta is not None:
         marked = meta.high_risk_at or now
         out.append(("gdpr_art34", marked + cfg.comms.art34_target,
@@ -184,6 +191,52 @@ def obligation_json(ob: Obligation, f: Facts, cfg: CommsConfig, now: datetime) -
             "met_at": stamp(ob.met_at) if ob.met_at else None, "met_by": ob.met_by, "met_note": ob.met_note,
             "reminders_sent": list(ob.reminders_sent or []), "basis": ob.basis,
             "required_contents": items, "missing": [i["field"] for i in items if i["missing"]]}
+
+
+def would_open(session: Session, cfg: CommsConfig, incident_id: str, now: datetime) -> list[dict[str, Any]]:
+    """A drill's obligations: what would open had it been real, never opened (no clock, no reminder)."""
+    inc = session.get(Incident, incident_id)
+    if inc is None or not inc.drill:
+        return []
+    return [{"kind": kind, "title": OBLIGATION_NAMES[kind], "legal_basis": LEGAL[kind][0],
+             "recipient": LEGAL[kind][1], "deadline": stamp(due), "status": "would_open", "basis": basis}
+            for kind, due, basis in wanted(session, cfg, incident_id, now, drills=True)]
+
+
+def questions(session: Session, incident_id: str) -> list[dict[str, Any]]:
+    """What a responder must answer because the record cannot: is personal data involved in a leak
+    whose calls are unknown? Until answered, no clock opens on a guess."""
+    inc = session.get(Incident, incident_id)
+    if inc is None or inc.drill or inc.type != "data_leakage" or inc.state in TERMINAL:
+        return []
+    meta = session.get(IncidentComms, incident_id)
+    if (meta is not None and meta.personal_data is not None) or "gdpr_art33" in _existing(session, incident_id):
+        return []
+    f = gather(session, incident_id)
+    if f.personal_data or f.blast.get("status") != "unknown":
+        return []
+    return [{"kind": "gdpr_art33", "status": "needs_decision",
+             "question": "Does this leak involve personal data? No affected calls are linked, so Fireline "
+                         "cannot tell and opens no 72-hour clock on a guess.",
+             "answer": f"link the affected calls (POST /api/v1/incidents/{incident_id}/calls), or answer "
+                       f"POST /api/v1/incidents/{incident_id}/personal-data {{\"involved\": true|false, "
+                       f"\"reason\"}} (CLI: fireline obligations {incident_id} --personal-data yes|no)"}]
+
+
+def mark_personal_data(session: Session, incident_id: str, actor: str, involved: bool, reason: str,
+                       now: datetime) -> IncidentComms:
+    """A responder's answer: personal data is (not) involved. True opens the Art. 33 clock from
+    detection (the 72 hours run from awareness, whatever the time of the answer)."""
+    lock_incident(session, incident_id)
+    row = session.get(IncidentComms, incident_id, with_for_update=True)
+    if row is None:
+        row = IncidentComms(incident_id=incident_id, high_risk=False)
+        session.add(row)
+    row.personal_data, row.personal_data_at, row.personal_data_by = involved, now, actor
+    row.personal_data_reason = reason
+    append_timeline(session, incident_id, "personal_data", actor, {"involved": involved, "reason": reason}, at=now)
+    session.flush()
+    return row
 
 
 def list_for(session: Session, cfg: CommsConfig, incident_id: str, now: datetime) -> list[dict[str, Any]]:

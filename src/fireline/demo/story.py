@@ -26,6 +26,7 @@ CANARY = "CANARY-globex-" + "7f3a9c2e41"
 CURRENT_MODEL, PREVIOUS_MODEL = "gpt-4o-2024-08-06", "gpt-4o-2024-05-13"
 DEMO_CONFIG: dict[str, Any] = {
     "apps": {APP: {
+        "public": True,  # listed on the status page, its state changed by the public update below
         "fallback": FALLBACK,
         "models": ["gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "gpt-4o-mini"],
         "prompts": {"v12": "You are ACME's friendly support assistant.", "v11": "You are a support assistant."},
@@ -176,10 +177,12 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
                 status(f"normal traffic: {outcome.requests} requests through the gateway")
             time.sleep(0.25)
         say(f"normal traffic: {outcome.requests} requests from 60 users in 5 tenants, no incident")
-        # Another tenant's record: its canary token and the personal data beside it.
-        # The fault belongs to the model version in service: the previous version is the fix.
+        # Another tenant's record, its canary token and the personal data beside it, served to the
+        # other tenants' users (globex's own users reading globex's record is no leak). The fault
+        # belongs to the model version in service: the previous version is the fix.
         upstream.add_rule("leak_canary", {"token": f"{CANARY}; billing contact mary.roe@globex.example, "
-                                                   "+1 415 555 0142"}, match={"model": CURRENT_MODEL})
+                                                   "+1 415 555 0142"},
+                          match={"model": CURRENT_MODEL, "user_not_contains": "@globex."})
         say("[red]injected a fault[/red]: the model now leaks tenant globex's data into other tenants' answers")
 
         def find_incident() -> dict[str, Any] | None:

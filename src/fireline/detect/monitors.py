@@ -278,7 +278,7 @@ class Monitor:
             details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
                      "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),
                      "condition": str(d.condition), "group": group, "resolved": resolved,
-                     "update": only is not None, **details},
+                     "update": only is not None, "min_count": d.min_count, **details},
         )
 
 

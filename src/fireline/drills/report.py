@@ -19,7 +19,8 @@ def markdown(r: DrillReport) -> str:
         "",
         f"- scenario: `{r.scenario}`, app `{r.app}`, started {r.started_at}",
         f"- harmful answers served to the drill cohort before detection: {r.harmful_sent}",
-        f"- incident: {inc.get('id', 'none')} ({inc.get('type', '-')}, {inc.get('severity', '-')})",
+        f"- incident: {inc.get('id', 'none')} ({inc.get('type', '-')}, {inc.get('severity', '-')}"
+        f"{', marked as a drill' if inc.get('drill') else ''})",
         f"- containment: {', '.join(c['kind'] for c in r.controls) or 'none'}"
         f"{' (auto-containment)' if r.auto_contained else ''}",
         "",
@@ -29,6 +30,9 @@ def markdown(r: DrillReport) -> str:
         f"| acknowledgement | {_s(r.time_to_acknowledge)} |",
         f"| containment in force | {_s(r.time_to_contain)} |",
         f"| verified (probes show the harm stopped) | {_s(r.time_to_verify)} |",
+        "",
+        f"Afterwards: {len(r.cleanup.get('reverted', []))} control(s) reverted, "
+        f"{len(r.cleanup.get('left_active', []))} left active, incident {r.cleanup.get('incident_state') or '-'}.",
         "",
         "## What was missing",
         "",

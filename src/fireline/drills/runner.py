@@ -36,6 +36,9 @@ class DrillReport:
     harmful_sent: int = 0
     probes_harmful: int = 0
     gaps: list[str] = field(default_factory=list)
+    # What the drill left behind, checked at the end: every control it (or its playbook) applied is
+    # reverted, its incident is over; anything still active is listed here and is a gap.
+    cleanup: dict[str, Any] = field(default_factory=dict)
 
     @property
     def detected(self) -> bool:
@@ -174,7 +177,11 @@ class Drill:
                     report.gaps.append(f"no monitor fired within {self.timeout:.0f} s")
                     return report
                 report.time_to_detect = time.monotonic() - t0
+                report.incident = inc
                 self.say(f"incident {inc['id']} ({inc['type']}, {inc['severity']}) after {report.time_to_detect:.2f} s")
+                if not inc.get("drill"):
+                    report.gaps.append(f"incident {inc['id']} was not marked as a drill: it pages real channels "
+                                       "and counts in the real metrics (real traffic mixed with the drill's?)")
                 if self.auto_ack and not self._acknowledged(inc["id"]):
                     self.api.post(f"/api/v1/incidents/{inc['id']}/ack", json={"reason": f"drill {self.id}"})
                 # Containment is not an acknowledgement: only a person's ack (acknowledged_at) counts.
@@ -246,6 +253,7 @@ class Drill:
         return bool(self.api.get(f"/api/v1/incidents/{incident_id}").json().get("acknowledged_at"))
 
     def _controls(self, incident_id: str) -> list[dict[str, Any]]:
+        """The active controls on the drill's incident (the fault excepted)."""
         rows = self.api.get("/api/v1/controls", params={"incident_id": incident_id}).json()["controls"]
         return [c for c in rows if c["kind"] != "inject"]
 
@@ -258,13 +266,48 @@ class Drill:
             report.gaps.append(f"contain SLA of {contain_sla // 60} min breached")
 
     def _cleanup(self, report: DrillReport) -> None:
-        if self.inject_id:
-            self.api.delete(f"/api/v1/controls/{self.inject_id}", params={"reason": "drill over"})
-        inc = report.incident
-        if inc:
-            self.api.post(f"/api/v1/incidents/{inc['id']}/notes",
-                          json={"text": f"Fire drill {self.id} ({self.s.name}); not a real incident.",
-                                "kind": "note"})
-            for c in report.controls:
-                self.api.delete(f"/api/v1/controls/{c['id']}", params={"reason": "drill over"})
-        self.api.close()
+        """Revert everything the drill put in force (the fault, and every control on its incident,
+        secondary actions included), end its incident, then check that nothing is left active."""
+        try:
+            reverted: list[str] = []
+            if self.inject_id:
+                self._revert(self.inject_id, reverted)
+            inc = report.incident
+            if inc:
+                iid = inc["id"]
+                self.api.post(f"/api/v1/incidents/{iid}/notes",
+                              json={"text": f"Fire drill {self.id} ({self.s.name}); not a real incident.",
+                                    "kind": "note"})
+                for c in self._controls(iid):
+                    self._revert(c["id"], reverted)
+                self._end(iid)
+            left = self._left_active(inc["id"] if inc else None)
+            state = self.api.get(f"/api/v1/incidents/{inc['id']}").json().get("state") if inc else None
+            report.cleanup = {"reverted": reverted, "left_active": left, "incident_state": state}
+            if left:
+                report.gaps.append(f"controls still active after the drill: {', '.join(left)}")
+            if inc and state not in ("resolved", "closed"):
+                report.gaps.append(f"the drill incident {inc['id']} is still {state}")
+        finally:
+            self.api.close()
+
+    def _revert(self, control_id: str, reverted: list[str]) -> None:
+        resp = self.api.delete(f"/api/v1/controls/{control_id}", params={"reason": f"drill {self.id} over"})
+        if resp.status_code == 200:
+            reverted.append(control_id)
+
+    def _end(self, incident_id: str) -> None:
+        """Resolve and close the drill's incident (its dedup keys free for the next drill)."""
+        reason = {"reason": f"fire drill {self.id} over"}
+        inc = self.api.get(f"/api/v1/incidents/{incident_id}").json()
+        if inc.get("state") in ("detected",):
+            self.api.post(f"/api/v1/incidents/{incident_id}/ack", json=reason)
+        if inc.get("state") in ("detected", "acknowledged", "contained"):
+            self.api.post(f"/api/v1/incidents/{incident_id}/resolve", json=reason)
+        self.api.post(f"/api/v1/incidents/{incident_id}/evals/waive", json=reason)  # a drill locks no fix
+        self.api.post(f"/api/v1/incidents/{incident_id}/close", json=reason)
+
+    def _left_active(self, incident_id: str | None) -> list[str]:
+        rows = self.api.get("/api/v1/controls").json()["controls"]
+        return [c["id"] for c in rows if (incident_id and c.get("incident_id") == incident_id)
+                or c["id"] == self.inject_id or self.id in (c.get("reason") or "")]

@@ -120,7 +120,7 @@ def onset(session: Session, inc: Incident, sig: dict[str, Any] | None = None) ->
     return min(at, inc.detected_at), how
 
 
-def _matching(sig: dict[str, Any], since: datetime, until: datetime | None) -> Select[Any]:
+def matching(sig: dict[str, Any], since: datetime, until: datetime | None) -> Select[Any]:
     """Ids of the calls in scope and window that carry the signature."""
     f, c = CallFinding, Call
     if sig["findings"]:
@@ -169,7 +169,7 @@ def _hits(inc: Incident, sig: dict[str, Any], start: datetime, end: datetime) ->
     """The blast radius as a CTE of calls: linked calls plus matching calls no other incident holds."""
     linked = select(IncidentCall.call_id.label("id")).where(IncidentCall.incident_id == inc.id)
     column = CallFinding.call_id if sig["findings"] else Call.id
-    matched = _matching(sig, start, end).where(column.not_in(_held_elsewhere(inc)))
+    matched = matching(sig, start, end).where(column.not_in(_held_elsewhere(inc)))
     ids = union(linked, matched).subquery("ids")
     c = Call
     return (select(c.id, c.user_pseudonym, c.session_id, c.tenant, c.started_at)

@@ -173,5 +173,8 @@ def find(session: Session, alert: Alert, drill: bool, own: str, corr: list[str]
         if inc is None:
             claim.append(key)
         elif compatible(inc, scope_limits):
-            return (inc, "family"), []
+            # The incident may have been opened by an alert with our own key meanwhile (a race
+            # between the two reads): then it is the same alert again, not a related one.
+            own_row = session.get(IncidentDedup, own, populate_existing=True)
+            return (inc, "key" if own_row is not None and own_row.incident_id == inc.id else "family"), []
     return None, claim

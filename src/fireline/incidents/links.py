@@ -144,12 +144,12 @@ def repeat_window() -> timedelta:
 
 
 def previous(session: Session, own: str, family: str, apps: list[str], drill: bool,
-             now: datetime) -> Incident | None:
+             now: datetime, states: tuple[str, ...] = OVER) -> Incident | None:
     """The incident, over within the repeat window, that an alert with these keys repeats: the
     same dedup key, or the same family on one of the same apps; the most recent one."""
     since = now - repeat_window()
     rows = session.scalars(select(Incident).where(
-        Incident.state.in_(OVER), Incident.drill.is_(drill),
+        Incident.state.in_(states), Incident.drill.is_(drill),
         or_(Incident.resolved_at >= since, Incident.closed_at >= since))
         .order_by(Incident.detected_at.desc()).limit(50))
     for inc in rows:

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from fireline.calls.models import Call, CallFinding
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
-from fireline.incidents import bus, correlate, links
+from fireline.incidents import blast, bus, correlate, links
 from fireline.incidents.evidence import take_snapshot
 from fireline.incidents.lifecycle import TERMINAL, allowed, transition, transition_locked
 from fireline.incidents.metrics import DRILLS_OPENED, OPENED
@@ -37,6 +38,7 @@ __all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls",
 log = logging.getLogger("fireline.incidents")
 FALLBACK_TYPE = "availability"
 MAX_ATTEMPTS = 5
+MAX_REPEAT_CALLS = 100
 
 
 def new_id() -> str:
@@ -147,6 +149,26 @@ def _fresh(session: Session, call_ids: Iterable[str]) -> list[str]:
     return [c for c in ids if c not in held]
 
 
+def _rate_repeat(session: Session, alert: Alert, own: str, type_name: str, drill: bool) -> list[str]:
+    """New calls of a rate monitor that still fires after its incident ended: a repeat once at least
+    the monitor's `min_count` matching calls arrived since that end (no incident holds them); a
+    stray match while the window still holds the old spike is not one. The calls, else []."""
+    since_state = (*links.OVER, "false_positive")
+    old = links.previous(session, own, correlate.family(type_name), list(alert.apps), drill, utcnow(), since_state)
+    if old is None:
+        return _fresh(session, alert.call_ids)
+    ended = old.resolved_at or old.closed_at
+    assert ended is not None
+    sig = blast.signature(session, old)
+    if not sig["findings"] and not sig["status"]:
+        return []
+    held = select(IncidentCall.call_id)
+    column = CallFinding.call_id if sig["findings"] else Call.id
+    found = list(dict.fromkeys(session.scalars(blast.matching(sig, ended, None).where(column.not_in(held))
+                                               .limit(MAX_REPEAT_CALLS))))
+    return found if len(found) >= max(int(alert.details.get("min_count") or 1), 1) else []
+
+
 def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, bool]:
     """The incident for an alert: the open one it is about (see `correlate`), or a new one (True),
     linked to the incident it repeats. None when the alert brings nothing new: a monitor firing
@@ -161,10 +183,12 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, boo
     if found is not None:
         _attach(session, found[0], alert, own, corr, found[1], decided.severity)
         return found[0], False
-    if alert.details.get("update") and alert.details.get("condition") != "any":
-        return None, False
     call_ids = _fresh(session, alert.call_ids)
-    if alert.call_ids and not call_ids:
+    if alert.details.get("update") and alert.details.get("condition") != "any":
+        call_ids = _rate_repeat(session, alert, own, type_name, drill)
+        if not call_ids:
+            return None, False
+    elif alert.call_ids and not call_ids:
         return None, False
     now = utcnow()
     inc_id = new_id()

@@ -8,7 +8,8 @@ the bottleneck when the gateway is measured.
   POST /_script  {"mode", "params"?, "match"?: {...}, "times"?, "rate"?, "seed"?}  add a rule
   POST /_reset   forget rules and recorded requests;  GET /_requests  recent requests
 
-A rule's `match` narrows it to requests with every given key: `user`, `app` (the
+A rule's `match` narrows it to requests with every given key: `user`, `user_not_contains` (users
+whose id does not contain it: "everyone but tenant globex's users"), `app` (the
 X-Fireline-App header), `model` (exact), `system_contains` (a substring of the system
 message), `input_contains` (a substring of the other messages). With `rate` (0..1) the rule
 answers only that share of the requests it matches (a seeded draw, `seed`, so a run repeats),
@@ -46,7 +47,7 @@ STATUS_TEXT = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 429: b"Too Ma
                500: b"Internal Server Error", 502: b"Bad Gateway", 503: b"Service Unavailable"}
 
 
-MATCH_KEYS = ("user", "app", "model", "system_contains", "input_contains")
+MATCH_KEYS = ("user", "user_not_contains", "app", "model", "system_contains", "input_contains")
 
 
 @dataclass
@@ -70,6 +71,8 @@ class Rule:
     def matches(self, user: str | None, app: str | None, body: dict[str, Any]) -> bool:
         m = self.match
         if "user" in m and m["user"] != user:
+            return False
+        if "user_not_contains" in m and m["user_not_contains"] in (user or ""):
             return False
         if "app" in m and m["app"] != app:
             return False
