@@ -96,3 +96,26 @@ def test_high_risk_opens_art34_and_non_personal_leaks_open_none(db: Database) ->
         assert {i["field"]: i["value"] for i in art34["required_contents"]}["likely_consequences"] == "fraud"
         assert "records" not in {i["field"] for i in art34["required_contents"]}
         assert c.post("/api/v1/incidents/INC-nope/high-risk").status_code == 404
+
+
+def test_a_leak_without_calls_opens_no_clock_on_a_guess_and_asks_the_responder(db: Database) -> None:
+    store_calls(db, [{"findings": [pii_leak()]} for _ in range(3)])  # the app's traffic holds PII
+    with running(db, comms_config()) as fl, fl.client("responder") as c:
+        from tests.incidents.helpers import alert
+
+        fl.db.bus.publish("alert.fired", db=fl.db, alert=alert(key="pd:leak", source="pagerduty", severity="P0",
+                                                               tenants=()))
+        (inc,) = c.get("/api/v1/incidents").json()["incidents"]
+        got = c.get(f"/api/v1/incidents/{inc['id']}/obligations").json()
+        assert got["obligations"] == [] and got["would_open"] == []
+        (q,) = got["questions"]
+        assert q["kind"] == "gdpr_art33" and q["status"] == "needs_decision" and "personal-data" in q["answer"]
+        assert c.post(f"/api/v1/incidents/{inc['id']}/personal-data", json={"involved": True}).status_code == 422
+        r = c.post(f"/api/v1/incidents/{inc['id']}/personal-data",
+                   json={"involved": True, "reason": "the customer's screenshot shows e-mail addresses"})
+        assert r.status_code == 200
+        (ob,) = r.json()["obligations"]
+        assert ob["kind"] == "gdpr_art33" and r.json()["questions"] == []
+        assert parse(ob["deadline"]) - parse(inc["detected_at"]) == timedelta(hours=72)
+        kinds = [e["kind"] for e in c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["entries"]]
+        assert "personal_data" in kinds and "obligation_opened" in kinds

@@ -144,8 +144,9 @@ def complete(session: Session, incident_id: str, actor: str, now: datetime) -> P
 
 
 def due_list(session: Session, business_days: int, today: date, *, overdue_only: bool) -> list[dict[str, Any]]:
-    """Resolved incidents and where their post-mortems stand (false positives need none)."""
-    rows = session.scalars(select(Incident).where(Incident.resolved_at.is_not(None),
+    """Resolved incidents and where their post-mortems stand (false positives and drills need none:
+    a drill's findings are in its drill report)."""
+    rows = session.scalars(select(Incident).where(Incident.resolved_at.is_not(None), Incident.drill.is_(False),
                                                   Incident.state.in_(("resolved", "closed")))
                            .order_by(Incident.resolved_at.desc()))
     out = []
