@@ -37,6 +37,9 @@ class Alert:
     models: tuple[str, ...] = ()
     prompt_versions: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()  # the incident's signature: sessions, API key ids, user pseudonyms
+    keys: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
     monitor: str | None = None
     signal: str | None = None  # the detector/metric behind it, for the triage matrix
     details: dict[str, Any] = field(default_factory=dict)

@@ -6,8 +6,9 @@ Config (`playbooks` section; a type's entry replaces the default for that type):
       data_leakage:
         primary: kill_switch                      # or a list: the first applicable one
         secondary: [{kind: rate_limit, params: {per_minute: 5}}]
-    auto_contain:                                 # type -> severities contained on open
-      data_leakage: [P0]
+    auto_contain:                                 # type -> severities contained on open ("*": every type)
+      "*": [P0]
+      data_leakage: [P0, P1]
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ DEFAULT_PLAYBOOKS: dict[str, dict[str, Any]] = {
     # Refusal spikes follow prompt or model changes: roll the prompt back, then the model.
     "capability_loss": {"primary": "prompt_pin", "secondary": ["model_pin"]},
 }
-DEFAULT_AUTO_CONTAIN: dict[str, list[str]] = {"data_leakage": ["P0"]}
+# P0 of every type, and P1 where the harm is done by the time a person reads the page.
+DEFAULT_AUTO_CONTAIN: dict[str, list[str]] = {"*": ["P0"], "agentic_harm": ["P0", "P1"],
+                                              "data_leakage": ["P0", "P1"]}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "rate_limit": {"per_minute": 10, "key": "user"},
     "guardrail_threshold": {"action": "block"},
@@ -82,6 +85,12 @@ def auto_contain_policy(config: Config) -> dict[str, list[str]]:
         return {}
     return {str(k): list(v if isinstance(v, list) else [v]) for k, v in dict(section).items()
             if v not in (False, None)}
+
+
+def contains(policy: dict[str, list[str]], type_name: str, severity: str) -> bool:
+    """Whether the auto_contain policy covers this type and severity (a type's own entry wins over "*")."""
+    severities = policy.get(type_name, policy.get("*", []))
+    return severity in severities
 
 
 def _previous(items: list[str]) -> str | None:
@@ -157,8 +166,7 @@ def on_incident_opened(config: Config) -> Any:
 
     def handler(*, db: Database, incident_id: str, type: str, severity: str, apps: list[str],
                 **_: Any) -> None:
-        policy = auto_contain_policy(config)
-        if severity not in policy.get(type, []):
+        if not contains(auto_contain_policy(config), type, severity):
             return
         try:
             controls = contain_incident(db, incident_id, AUTO_ACTOR, config=config)

@@ -17,7 +17,9 @@ from fireline.detect.canaries import CanaryCache
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.monitors import Engine, Fired
-from fireline.detect.service import Detection, fact_of, warm_tool_baseline
+from fireline.detect.rule_alerts import RuleAlerts, RuleMeta
+from fireline.detect.service import Detection, fact_of, policy_meta, warm_tool_baseline
+from fireline.signals import Alert
 
 log = logging.getLogger("fireline.detect")
 
@@ -32,6 +34,8 @@ class DetectRuntime:
         self.canaries = CanaryCache()
         self.detection = Detection(config, self.canaries)
         self.engine = Engine(self.defs, self.emit)
+        self.rules = RuleAlerts(self.rule_meta, self.emit_alerts,
+                                repeat_s=float((config.section("rule_alerts") or {}).get("repeat_s", 10)))
         self.tick_seconds = 1.0
         self._last_canary_refresh = 0.0
         self.rebuilt: dict[str, int] = {}
@@ -53,6 +57,7 @@ class DetectRuntime:
 
     def tick(self) -> None:
         self.engine.tick()
+        self.rules.tick()
         if time.monotonic() - self._last_canary_refresh >= CANARY_REFRESH_S:
             self._last_canary_refresh = time.monotonic()
             self.canaries.refresh(self.db)  # tokens added through another replica
@@ -60,11 +65,29 @@ class DetectRuntime:
     # ---- data in ----
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
         self.engine.observe([fact_of(p) for p in calls])
+        self.rules.observe(calls)
 
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])
 
+    def rule_meta(self, detector: str) -> RuleMeta | None:
+        if detector.startswith("policy:"):
+            return policy_meta(self.detection.policies, detector)
+        return None
+
     # ---- alerts out ----
+    def emit_alerts(self, alerts: list[Alert]) -> None:
+        """Rule alerts (policies, sessions, budgets): history row, then "alert.fired"."""
+        with self.db.writing() as session:
+            for a in alerts:
+                session.add(MonitorAlert(dedup_key=a.dedup_key, monitor=a.monitor or a.source,
+                                         group=str(a.details.get("group", ""))[:500], fired_at=a.at, type=a.type,
+                                         severity=a.severity, value=float(a.details.get("count") or 0),
+                                         baseline=None, call_ids=list(a.call_ids[:100])))
+        for a in alerts:
+            log.info("alert.fired %s", a.dedup_key)
+            events.publish("alert.fired", db=self.db, alert=a)
+
     def emit(self, fired: list[Fired]) -> None:
         new = [f for f in fired if not f.resolved]
         if new:

@@ -9,6 +9,7 @@ guardrail decisions the caller sent as findings (`guardrail` / `output_block`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,7 +23,12 @@ from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
 from fireline.detect.monitors import Fact
+from fireline.detect.policies import load_policies
+from fireline.detect.policy_match import PolicyEngine
+from fireline.detect.rule_alerts import RuleMeta
 from fireline.metrics import FINDINGS
+
+log = logging.getLogger("fireline.detect")
 
 BLOCK_WORDS = frozenset({"block", "blocked", "deny", "denied", "reject", "rejected", "refuse", "refused"})
 INPUT_STAGES = frozenset({"input", "request", "pre", "prompt"})
@@ -81,15 +87,39 @@ class Detection:
     def __init__(self, config: Config, canaries: CanaryCache) -> None:
         self.baseline = ArgumentBaseline()
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
+        self.policies = policy_engine(config, self.detectors)
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
-            found = run_all(self.detectors, view_of(p))
+            view = view_of(p)
+            found = run_all(self.detectors, view)
+            if self.policies:
+                try:
+                    found += [v.finding() for v in self.policies.check(view, found)]
+                except Exception:  # a rule must never cost the call its place in the log
+                    log.exception("policy evaluation failed on a call of %s", view.app)
             rows = [finding_row(f) for f in found]
             rows += guardrail_findings(p.raw.get("guardrails") or ())
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
+
+
+def policy_engine(config: Config, detectors: Iterable[Any] = ()) -> PolicyEngine:
+    """The config's policies, compiled; categories a policy names are computed by the detectors
+    that own them (harmful_output's lexicon categories)."""
+    categorizers = {d.name: d.categories for d in detectors if callable(getattr(d, "categories", None))}
+    return PolicyEngine(load_policies(config.section("policies")), categorizers)
+
+
+def policy_meta(engine: PolicyEngine, detector: str) -> RuleMeta | None:
+    """The alert shape of a policy finding's rule."""
+    rule = engine.by_name.get(detector.removeprefix("policy:"))
+    if rule is None:
+        return None
+    return RuleMeta(name=rule.detector, type=rule.type, severity=rule.severity,
+                    title=rule.title or "Policy {rule} violated on {group} ({kinds})",
+                    details={"policy": rule.name, "target": rule.target, "action": rule.action})
 
 
 def fact_of(p: PreparedCall) -> Fact:

@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from fireline.auth.service import authenticate
+from fireline.auth.service import Principal, authenticate
 from fireline.config import AppConfig, get_settings
-from fireline.gateway import enforce
+from fireline.detect.service import policy_engine
+from fireline.gateway import enforce, policy
 from fireline.gateway.inline import InlineDetectors
 from fireline.gateway.responses import JSON, SSE, as_sse, completion, error, message_of
 from fireline.gateway.writer import CallWriter
@@ -70,6 +71,8 @@ class Gateway:
                                  flush_interval=float(section.get("flush_interval_s", 0.05)))
         detect = getattr(state, "detect", None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
+        # The declared policies: the detect part's compiled set (one copy per process), else our own.
+        self.policies = detect.detection.policies if detect else policy_engine(self.config, self.detectors.detectors)
         self.local_limiter = enforce.LocalLimiter()
         self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
         self.session: aiohttp.ClientSession | None = None
@@ -110,14 +113,16 @@ class Gateway:
                 out[key.decode()] = value.decode()
         return out
 
-    def check_key(self, headers: dict[bytes, bytes]) -> None:
+    def check_key(self, headers: dict[bytes, bytes]) -> Principal:
         auth = headers.get(b"authorization", b"")
         if auth[:7].lower() != b"bearer " or not auth[7:].strip():
             raise Reply(401, error("missing API key: send Authorization: Bearer <Fireline key>",
                                    code="invalid_api_key"), [(b"www-authenticate", b"Bearer")])
-        if authenticate(self.db.sessionmaker, auth[7:].strip().decode()) is None:
+        principal = authenticate(self.db.sessionmaker, auth[7:].strip().decode())
+        if principal is None:
             raise Reply(401, error("invalid or revoked API key", code="invalid_api_key"),
                         [(b"www-authenticate", b"Bearer")])
+        return principal
 
     async def models(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -140,7 +145,7 @@ class Gateway:
         started = time.time()
         headers = dict(scope["headers"])
         try:
-            self.check_key(headers)
+            principal = self.check_key(headers)
             raw = await _read(receive)
             try:
                 body = orjson.loads(raw)
@@ -156,14 +161,14 @@ class Gateway:
         except Reply as r:
             await respond(send, r.status, r.body, headers=r.headers)
             return
-        await Call(self, headers, body, raw, t0, started).run(send)
+        await Call(self, headers, body, raw, t0, started, principal.key_id).run(send)
 
 
 class Call:
     """One proxied chat completion, from the parsed request to the pending log record."""
 
     def __init__(self, gw: Gateway, headers: dict[bytes, bytes], body: dict[str, Any], raw: bytes,
-                 t0: float, started: float) -> None:
+                 t0: float, started: float, key_id: str | None = None) -> None:
         self.gw, self.headers, self.body, self.raw, self.t0 = gw, headers, body, raw, t0
         h = headers.get
         user = h(b"x-fireline-user")
@@ -179,7 +184,8 @@ class Call:
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
             "session": _str(h(b"x-fireline-session")), "prompt_version": _str(h(b"x-fireline-prompt-version")),
             "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
-            "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok"}
+            "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok", "api_key_id": key_id}
+        self.policies = gw.policies.for_app(self.app) if gw.policies else None
 
     def reply_headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-fireline-call-id", self.id.encode())]
@@ -217,6 +223,12 @@ class Call:
                                          cohort=self.cohort) if book is not None else None
         active = enforce.is_active(enf)
         app_cfg = gw.app_config(self.app)
+        pol = self.policies
+        if pol is not None and pol.enforces_input:
+            stop = policy.check_input(pol, self.app, body, self.out, enforce.fallback_text(enf, app_cfg))
+            if stop is not None:
+                await self.stopped(send, stop, None)
+                return
         if active:
             limiter = getattr(gw.state, "rate_limiter", None) or getattr(book, "limiter", None) or gw.local_limiter
             stop = enforce.before(enf, body, app_cfg, self.out, limiter=limiter, user=self.user, tenant=self.tenant,
@@ -231,7 +243,8 @@ class Call:
                 await self.inspect_and_answer(send, enf, fake, app_cfg)
                 return
         data = orjson.dumps(body) if self.out.controls else self.raw
-        if self.stream and not (active and enforce.needs_output(enf)):
+        inspect = (active and enforce.needs_output(enf)) or (pol is not None and pol.enforces_output)
+        if self.stream and not inspect:
             await self.relay_stream(send, data)
             return
         assert gw.session is not None
@@ -246,7 +259,7 @@ class Call:
         if status != 200:
             await self.upstream_error(send, status, payload, retry_after)
             return
-        if not active or not enforce.needs_output(enf):
+        if not inspect:
             await respond(send, 200, payload, JSON, self.reply_headers())
             self.finish(raw=payload)
             return
@@ -264,7 +277,11 @@ class Call:
         original = msg.get("content") if isinstance(msg.get("content"), str) else None
         record = {"app": self.app, "tenant": self.tenant, "user": self.user, "input": self.body.get("messages"),
                   "output": original}
-        stop = enforce.after(enf, comp, app_cfg, self.out, self.gw.detectors, record)
+        stop = enforce.after(enf, comp, app_cfg, self.out, self.gw.detectors, record) \
+            if enforce.is_active(enf) else None
+        if stop is None and self.policies is not None and self.policies.enforces_output:
+            stop = policy.check_output(self.policies, self.app, comp, self.out, enforce.fallback_text(enf, app_cfg),
+                                       record, self.gw.detectors.findings)
         if stop is not None:
             await self.stopped(send, stop, comp, original)
             return

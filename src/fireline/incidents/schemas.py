@@ -11,7 +11,8 @@ from fireline.incidents.models import Incident
 from fireline.incidents.taxonomy import TYPES
 from fireline.incidents.timeline import stamp
 
-SCOPE_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools")
+# The incident's scope and signature; users are pseudonyms, keys are API key ids (never the secret).
+SCOPE_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools", "sessions", "keys", "users")
 ROLE_NAMES = ("commander", "comms_lead", "scribe", "responder")
 
 
@@ -30,6 +31,8 @@ class DeclareIn(Strict):
     models: list[str] = Field(default_factory=list)
     prompt_versions: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
+    sessions: list[str] = Field(default_factory=list)
+    keys: list[str] = Field(default_factory=list)
     call_ids: list[str] = Field(default_factory=list, max_length=10000)
 
 

@@ -104,7 +104,8 @@ def _alert_data(alert: Alert) -> dict[str, Any]:
 
 def _alert_scope(alert: Alert) -> dict[str, Iterable[str]]:
     return {"apps": alert.apps, "tenants": alert.tenants, "models": alert.models,
-            "prompt_versions": alert.prompt_versions, "tools": alert.tools}
+            "prompt_versions": alert.prompt_versions, "tools": alert.tools, "sessions": alert.sessions,
+            "keys": alert.keys, "users": alert.users}
 
 
 def _active_for_key(session: Session, dedup_key: str) -> Incident | None:
