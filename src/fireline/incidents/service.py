@@ -161,6 +161,7 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
                   severity=decided.severity, playbook=decided.playbook, source=alert.source,
                   detected_at=detected_at, dedup_key=alert.dedup_key, scope=_alert_scope(alert),
                   incident_id=inc_id)
+    _set_onset(inc, alert.details.get("onset"))
     data = {**_alert_data(alert), "triage": decided.rule, "severity": decided.severity,
             "playbook": decided.playbook}
     if type_name != alert.type:
@@ -170,6 +171,18 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
         inc.changed_seq = inc.timeline_seq
     _opened(session, inc)
     return inc, True
+
+
+def _set_onset(inc: Incident, onset: Any) -> None:
+    """The change point the monitor found (detect.onset), kept as the incident's onset."""
+    if not isinstance(onset, dict) or not isinstance(onset.get("at"), str):
+        return
+    try:
+        at = datetime.fromisoformat(onset["at"].replace("Z", "+00:00"))
+    except ValueError:
+        return
+    if at.tzinfo is not None and at <= inc.detected_at:
+        inc.onset_at, inc.onset = at, onset
 
 
 def _opened(session: Session, inc: Incident) -> None:
