@@ -19,11 +19,12 @@ import aiohttp
 import orjson
 
 from fireline.auth.service import Principal, authenticate
+from fireline.calls.pricing import cost_usd
 from fireline.config import AppConfig, get_settings
 from fireline.detect.service import policy_engine
 from fireline.gateway import enforce, policy
 from fireline.gateway.inline import InlineDetectors
-from fireline.gateway.responses import JSON, SSE, as_sse, completion, error, message_of
+from fireline.gateway.responses import JSON, SSE, as_sse, assemble_stream, completion, error, message_of
 from fireline.gateway.writer import CallWriter
 
 log = logging.getLogger("fireline.gateway")
@@ -73,7 +74,6 @@ class Gateway:
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         # The declared policies: the detect part's compiled set (one copy per process), else our own.
         self.policies = detect.detection.policies if detect else policy_engine(self.config, self.detectors.detectors)
-        self.local_limiter = enforce.LocalLimiter()
         self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
         self.session: aiohttp.ClientSession | None = None
         self.apps: dict[str, AppConfig] = {}
@@ -186,6 +186,9 @@ class Call:
             "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
             "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok", "api_key_id": key_id}
         self.policies = gw.policies.for_app(self.app) if gw.policies else None
+        self.key_id = key_id
+        self.who = {"user": self.user, "tenant": self.tenant, "session": self.pending["session"], "key": key_id}
+        self.enf: Any = None
 
     def reply_headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-fireline-call-id", self.id.encode())]
@@ -197,6 +200,10 @@ class Call:
         p = self.pending
         p.update(fields)
         p["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
+        if self.enf is not None and self.enf.budgets and p["status"] == "ok":
+            self.count_spend(p)
+        if "budget" in self.out.notes:
+            p["budget"] = self.out.notes["budget"]
         if self.out.controls:
             p["controls"] = self.out.controls
             p["notes"] = self.out.notes
@@ -207,6 +214,29 @@ class Call:
             if "prompt_pinned" in self.out.notes:
                 p["prompt_version"] = self.out.notes["prompt_pinned"]
         self.gw.writer.submit(p)
+
+    def count_spend(self, p: dict[str, Any]) -> None:
+        """Count the call's tokens and dollars against its budgets; note a budget it took over."""
+        answer = p.get("answer")
+        try:
+            if not isinstance(answer, dict) and p.get("raw") is not None:
+                raw = p["raw"]
+                answer = assemble_stream(b"".join(raw)) if p.get("stream") else orjson.loads(raw)
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            return
+        usage = (answer or {}).get("usage") if isinstance(answer, dict) else None
+        if not isinstance(usage, dict):
+            return
+        prompt, completion_ = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+        model = (answer or {}).get("model") or self.body.get("model")
+        usd = cost_usd(self.gw.writer.prices, model, prompt, completion_) or 0.0
+        book = getattr(self.gw.state, "controls", None)
+        if book is None:
+            return
+        over = enforce.spend(self.enf, book.counter, tokens=float(prompt + completion_), usd=usd, who=self.who,
+                             now=time.time())
+        if over:
+            self.out.notes["budget"] = over[0]
 
     async def answer(self, send: Send, comp: dict[str, Any], status: int = 200,
                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -220,7 +250,9 @@ class Call:
         gw, body = self.gw, self.body
         book = getattr(gw.state, "controls", None)
         enf = book.current().for_request(app=self.app, user=self.user, tenant=self.tenant, model=body.get("model"),
-                                         cohort=self.cohort) if book is not None else None
+                                         cohort=self.cohort, session=self.pending["session"],
+                                         key=self.key_id) if book is not None else None
+        self.enf = enf
         active = enforce.is_active(enf)
         app_cfg = gw.app_config(self.app)
         pol = self.policies
@@ -230,9 +262,8 @@ class Call:
                 await self.stopped(send, stop, None)
                 return
         if active:
-            limiter = getattr(gw.state, "rate_limiter", None) or getattr(book, "limiter", None) or gw.local_limiter
-            stop = enforce.before(enf, body, app_cfg, self.out, limiter=limiter, user=self.user, tenant=self.tenant,
-                                  now=time.time())
+            assert book is not None  # an enforcement comes from the control book
+            stop = enforce.before(enf, body, app_cfg, self.out, limiter=book.limiter, who=self.who, now=time.time())
             if stop is not None:
                 await self.stopped(send, stop, None)
                 return
@@ -264,7 +295,6 @@ class Call:
             self.finish(raw=payload)
             return
         try:
-            from fireline.gateway.responses import assemble_stream
 
             comp = assemble_stream(payload) if self.stream else orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -292,10 +322,11 @@ class Call:
     async def stopped(self, send: Send, stop: enforce.Stop, comp: dict[str, Any] | None,
                       original: str | None = None) -> None:
         if stop.retry_after is not None:
-            body = error(stop.message, "rate_limit_exceeded", "rate_limit_exceeded")
+            body = error(stop.message, "rate_limit_exceeded", stop.code)
             await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
+            what = "over budget" if stop.code == "budget_exceeded" else "rate limited"
             self.finish(answer=None, output=None, visible=None, http_status=429,
-                        error=f"rate limited by {stop.control.id}")
+                        error=f"{what} by {stop.control.id}")
             return
         model = str((comp or {}).get("model") or self.body.get("model") or "")
         await self.answer(send, completion(stop.message, model))
