@@ -5,7 +5,10 @@ Earlier parts publish; later parts subscribe. Topics and payloads:
 - "alert.fired": db=Database, alert=Alert      (detect monitors, Alertmanager, PagerDuty, reports)
 - "alert.acknowledged": db=Database, alert=Alert
 - "alert.resolved": db=Database, alert=Alert
-- "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str]
+- "incident.opened": db=Database, incident_id=str, type=str, severity=str, apps=list[str],
+                     contain=bool (the rule behind the alert asks for containment)
+- "incident.escalated": db=Database, incident_id=str, type=str, severity=str, apps=list[str]
+                     (a harm on its calls, or a responder's retype, raised it: containment reconsiders)
 - "incident.changed": db=Database, incident_id=str, state=str, actor=str
 - "subject.erased": session=Session, user_pseudonym=str, report=ErasureReport
 - "calls.purged": session=Session, call_ids=list[str]      (record retention, same transaction)

@@ -158,8 +158,8 @@ def test_no_auto_containment_outside_the_policy(fl: Fireline) -> None:
         for inc in (p2, harmful, cost):
             assert c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"] == []
     # The default policy: P0 of every type, P1 agentic_harm and data_leakage.
-    for type_, severity, kind in (("data_leakage", "P1", "kill_switch"), ("harmful_output", "P0", "guardrail_threshold"),
-                                  ("agentic_harm", "P1", "read_only")):
+    for type_, severity, kind in (("data_leakage", "P1", "kill_switch"),
+                                  ("harmful_output", "P0", "guardrail_threshold"), ("agentic_harm", "P1", "read_only")):
         inc = declare(fl, type_, severity)
         with fl.client("viewer") as c:
             controls = c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]

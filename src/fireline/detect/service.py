@@ -137,7 +137,8 @@ def fact_of(p: PreparedCall) -> Fact:
     return Fact(id=p.id, minute=int(row["started_at"].timestamp() // 60), app=row["app"], tenant=row.get("tenant"),
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
-                latency=row.get("latency_ms"), findings=tuple(findings))
+                latency=row.get("latency_ms"), findings=tuple(findings), session=row.get("session_id"),
+                api_key=row.get("api_key_id"))
 
 
 def warm_tool_baseline(db: Database, baseline: ArgumentBaseline, limit: int = 5000) -> int:
