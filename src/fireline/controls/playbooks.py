@@ -24,6 +24,7 @@ model_pin or prompt_pin without a target rolls back to the version in effect bef
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,8 +241,9 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
     return contain(db, incident_id, actor, all_actions, config).controls
 
 
-def on_incident_opened(config: Config) -> Any:
-    """An "incident.opened" handler applying the primary action under the auto_contain policy."""
+def on_incident_opened(config: Config, refresh: Callable[[], Any] | None = None) -> Any:
+    """An "incident.opened" handler applying the primary action under the auto_contain policy;
+    `refresh` (the process's ControlBook) runs after a containment so the gateway sees it at once."""
 
     def handler(*, db: Database, incident_id: str, type: str, severity: str, apps: list[str],
                 **extra: Any) -> None:
@@ -257,6 +259,18 @@ def on_incident_opened(config: Config) -> Any:
             return
         what = [f"{c.kind} {c.id}" for c in done.controls] + [f"revoked {k}" for k in done.revoked_keys]
         log.warning("auto-contained %s (%s %s) with %s", incident_id, severity, type, ", ".join(what))
+        if refresh is not None:
+            refresh()
 
     handler.__name__ = "auto_contain"
+    return handler
+
+
+def on_incident_escalated(auto: Any) -> Any:
+    """An "incident.escalated" handler: the auto-containment handler, for an incident not yet contained."""
+
+    def handler(**payload: Any) -> None:
+        auto(**payload, escalated=True)
+
+    handler.__name__ = "auto_contain_escalated"
     return handler

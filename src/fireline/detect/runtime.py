@@ -8,7 +8,6 @@ import logging
 import time
 from typing import Any
 
-from fireline import events
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
@@ -63,6 +62,10 @@ class DetectRuntime:
             self.canaries.refresh(self.db)  # tokens added through another replica
 
     # ---- data in ----
+    def process(self, calls: list[PreparedCall], **_: Any) -> None:
+        """The "calls.prepared" handler: detectors add findings before the batch is stored."""
+        self.detection.process(calls)
+
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
         self.engine.observe([fact_of(p) for p in calls])
         self.rules.observe(calls)
@@ -86,7 +89,7 @@ class DetectRuntime:
                                          baseline=None, call_ids=list(a.call_ids[:100])))
         for a in alerts:
             log.info("alert.fired %s", a.dedup_key)
-            events.publish("alert.fired", db=self.db, alert=a)
+            self.db.bus.publish("alert.fired", db=self.db, alert=a)
 
     def emit(self, fired: list[Fired]) -> None:
         new = [f for f in fired if not f.resolved]
@@ -101,4 +104,4 @@ class DetectRuntime:
         for f in fired:
             topic = "alert.resolved" if f.resolved else "alert.fired"
             log.info("%s %s", topic, f.alert.dedup_key)
-            events.publish(topic, db=self.db, alert=f.alert)
+            self.db.bus.publish(topic, db=self.db, alert=f.alert)
