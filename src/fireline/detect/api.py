@@ -22,6 +22,7 @@ from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.policies import load_policies
 from fireline.detect.runtime import DetectRuntime
 from fireline.detect.schemas import AlertOut, CanaryIn, CanaryOut, MonitorOut, ReportIn, ReportOut
+from fireline.detect.sessions import load_sessions
 
 router = APIRouter(prefix="/api/v1", tags=["detect"])
 
@@ -139,3 +140,4 @@ def check(config: Config) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     load_policies(config.section("policies"))
+    load_sessions(config.section("sessions"))

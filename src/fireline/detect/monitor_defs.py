@@ -273,7 +273,7 @@ DEFAULTS_YAML = """
   title: "Answers citing documents never retrieved: {value:.0%} ({ratio:.1f}x baseline) on {group}"
 - name: tool_argument_anomaly
   signal: findings
-  match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write]}
+  match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write, destructive_write]}
   aggregate: count
   window: 15m
   condition: any

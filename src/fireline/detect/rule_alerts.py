@@ -77,7 +77,7 @@ class _Pending:
 class RuleAlerts:
     """Turns rule findings of stored calls into alerts (thread-safe; `emit` runs outside the lock)."""
 
-    def __init__(self, resolve: Callable[[str], RuleMeta | None], emit: Callable[[list[Alert]], None],
+    def __init__(self, resolve: Callable[[str, dict[str, Any]], RuleMeta | None], emit: Callable[[list[Alert]], None],
                  repeat_s: float = 10.0, clock: Callable[[], float] = time.time) -> None:
         self.resolve, self.emit, self.repeat_s, self.clock = resolve, emit, repeat_s, clock
         self._last: dict[str, float] = {}
@@ -100,7 +100,7 @@ class RuleAlerts:
                     continue
                 tool_calls = p.raw.get("tool_calls") or []
                 for det, found in by_rule.items():
-                    meta = self.resolve(det)
+                    meta = self.resolve(det, found[0])
                     if meta is None:
                         continue
                     group = ",".join(f"{k}={p.row.get(k) or '-'}" for k in meta.group_by)

@@ -17,7 +17,14 @@ from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.monitors import Engine, Fired
 from fireline.detect.rule_alerts import RuleAlerts, RuleMeta
-from fireline.detect.service import Detection, fact_of, policy_meta, warm_tool_baseline
+from fireline.detect.service import (
+    Detection,
+    budget_meta,
+    fact_of,
+    policy_meta,
+    session_meta,
+    warm_tool_baseline,
+)
 from fireline.signals import Alert
 
 log = logging.getLogger("fireline.detect")
@@ -73,9 +80,13 @@ class DetectRuntime:
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])
 
-    def rule_meta(self, detector: str) -> RuleMeta | None:
+    def rule_meta(self, detector: str, finding: dict[str, Any]) -> RuleMeta | None:
         if detector.startswith("policy:"):
             return policy_meta(self.detection.policies, detector)
+        if detector == "session":
+            return session_meta(self.detection.sessions)
+        if detector == "budget":
+            return budget_meta(finding)
         return None
 
     # ---- alerts out ----

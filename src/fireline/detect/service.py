@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from fireline.calls.models import Call
+from fireline.calls.models import Call, CallFinding
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
@@ -26,6 +26,7 @@ from fireline.detect.monitors import Fact
 from fireline.detect.policies import load_policies
 from fireline.detect.policy_match import PolicyEngine
 from fireline.detect.rule_alerts import RuleMeta
+from fireline.detect.sessions import SessionSignals
 from fireline.metrics import FINDINGS
 
 log = logging.getLogger("fireline.detect")
@@ -51,6 +52,30 @@ def guardrail_findings(guardrails: Iterable[Any]) -> list[dict[str, Any]]:
                     "confidence": 1.0, "location": where, "item": i, "start": None, "end": None,
                     "evidence": f"{name} blocked the {where}"})
     return out
+
+
+BUDGET_ROWS = {"key": "api_key_id", "user": "user_pseudonym", "tenant": "tenant", "session": "session_id"}
+
+
+def budget_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gateway's budget decision on a call (metadata.budget) as a finding: `blocked` (the budget
+    stopped it) or `exceeded` (its spend took the budget over); entity `<control id>|<per what>`."""
+    b = metadata.get("budget") if isinstance(metadata, dict) else None
+    if not isinstance(b, dict) or not isinstance(b.get("control"), str):
+        return []
+    per = str(b.get("key") or "key")
+    what = f"${b.get('limit')}" if b.get("unit") == "usd" else f"{b.get('limit')} tokens"
+    return [{"detector": "budget", "kind": "blocked" if b.get("blocked") else "exceeded",
+             "entity": f"{b['control'][:40]}|{per[:16]}", "severity": "P1", "confidence": 1.0, "location": "session",
+             "item": None, "start": None, "end": None,
+             "evidence": f"budget {b['control']}: {what} per {b.get('per')} per {per}"
+                         + ("" if b.get("blocked") else f", spent {b.get('spent')}")}]
+
+
+def clean(found: Iterable[Finding]) -> bool:
+    """Whether a call may teach the baselines: no finding above P3 (a user's own e-mail address in
+    the input is P3), no broken policy, no session limit. Anomalies must not become the norm."""
+    return not any(f.severity != "P3" or f.detector.startswith("policy:") or f.detector == "session" for f in found)
 
 
 def finding_row(f: Finding) -> dict[str, Any]:
@@ -87,7 +112,9 @@ class Detection:
     def __init__(self, config: Config, canaries: CanaryCache) -> None:
         self.baseline = ArgumentBaseline()
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
+        self.learners: list[Any] = [d for d in self.detectors if callable(getattr(d, "learn", None))]
         self.policies = policy_engine(config, self.detectors)
+        self.sessions = SessionSignals(config.section("sessions"))
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
@@ -98,8 +125,13 @@ class Detection:
                     found += [v.finding() for v in self.policies.check(view, found)]
                 except Exception:  # a rule must never cost the call its place in the log
                     log.exception("policy evaluation failed on a call of %s", view.app)
+            found += self.sessions.observe(p.row, view)
+            if self.learners and clean(found):
+                for learner in self.learners:
+                    learner.learn(view)
             rows = [finding_row(f) for f in found]
             rows += guardrail_findings(p.raw.get("guardrails") or ())
+            rows += budget_findings(p.raw.get("metadata") or {})
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
@@ -110,6 +142,21 @@ def policy_engine(config: Config, detectors: Iterable[Any] = ()) -> PolicyEngine
     that own them (harmful_output's lexicon categories)."""
     categorizers = {d.name: d.categories for d in detectors if callable(getattr(d, "categories", None))}
     return PolicyEngine(load_policies(config.section("policies")), categorizers)
+
+
+def session_meta(signals: SessionSignals) -> RuleMeta:
+    cfg = signals.config
+    return RuleMeta(name="session", type=cfg.type, severity=cfg.severity, group_by=("app", "session_id"),
+                    title="Session over its limits on {group} ({kinds})",
+                    details={"contain": cfg.contain, "scope_by": "session"})
+
+
+def budget_meta(finding: dict[str, Any]) -> RuleMeta:
+    control, _, per = str(finding.get("entity") or "|key").partition("|")
+    field = BUDGET_ROWS.get(per, "api_key_id")
+    return RuleMeta(name="budget", type="cost_runaway", severity="P1", group_by=("app", field),
+                    title="Spend over budget on {group} ({kinds})",
+                    details={"scope_by": per, "budget": control})
 
 
 def policy_meta(engine: PolicyEngine, detector: str) -> RuleMeta | None:
@@ -142,11 +189,13 @@ def fact_of(p: PreparedCall) -> Fact:
 
 
 def warm_tool_baseline(db: Database, baseline: ArgumentBaseline, limit: int = 5000) -> int:
-    """Relearn numeric tool-argument baselines from the most recent calls, so a restart does not
-    blind the anomaly check. Only numbers: stored strings are redacted and would not match the raw
-    values the detector sees live."""
+    """Relearn numeric tool-argument baselines from the most recent unflagged calls, so a restart does
+    not blind the anomaly check. Only numbers: stored strings are redacted and would not match the raw
+    values the detector sees live. Flagged calls (a finding above P3) never teach the baseline."""
+    flagged = select(CallFinding.call_id).where(CallFinding.call_id == Call.id,
+                                                CallFinding.severity.in_(("P0", "P1", "P2")))
     with db.session() as session:
-        rows = session.execute(select(Call.app, Call.content).where(Call.tools.is_not(None))
+        rows = session.execute(select(Call.app, Call.content).where(Call.tools.is_not(None), ~flagged.exists())
                                .order_by(Call.started_at.desc()).limit(limit)).all()
     seen = 0
     for app, content in reversed(rows):
