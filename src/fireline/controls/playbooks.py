@@ -9,9 +9,9 @@ Config (`playbooks` section; a type's entry replaces the default for that type):
       cost_runaway:
         primary: [revoke_key, {kind: kill_switch, when: [session]}, rate_limit]
 
-Actions are scoped to the incident's signature, the narrowest one it has: one session, else one
-API key, else one tenant (an alert of a rule may name the dimension: a budget per key is about
-the key); app-wide only when the incident spans several (`signature: false` on an action keeps it
+Actions are scoped to the incident's signature: the dimension the rule behind it names (a session
+over its limits: that session; a budget per key: that key), else its one tenant; app-wide only when
+it spans several (`signature: false` on an action keeps it
 app-wide). `when: [session, key, tenant, app]` makes an action apply only at those signatures.
 `revoke_key` is not a control: it revokes the incident's API key (signature `key` only). A
 model_pin or prompt_pin without a target rolls back to the version in effect before onset
@@ -114,20 +114,17 @@ def _previous(items: list[str]) -> str | None:
     return items[1] if len(items) > 1 else None
 
 
-SIGNATURE = (("session", "sessions"), ("key", "keys"), ("tenant", "tenants"))
+SIGNATURE = {"session": "sessions", "key": "keys", "tenant": "tenants"}
 
 
 def signature_scope(incident: link.IncidentInfo) -> dict[str, str]:
-    """The narrowest single value the incident is about: {"session": s}, {"key": k}, {"tenant": t},
-    or {} (app-wide) when it spans several. A rule's alert may name the dimension (scope_by)."""
-    order = list(SIGNATURE)
-    if incident.scope_by:
-        order = [d for d in SIGNATURE if d[0] == incident.scope_by] + order
-    for dim, attr in order:
-        values = getattr(incident, attr)
-        if len(values) == 1:
-            return {dim: values[0]}
-    return {}
+    """What the incident is about, when it is one value: the dimension the rule behind it names
+    (a session over its limits: that session; a budget per key: that key), else its one tenant;
+    {} (app-wide) when it spans several. A session or a key is never guessed from the first calls
+    a monitor saw: a fault of the app reaches every session."""
+    dim = incident.scope_by if incident.scope_by in SIGNATURE else "tenant"
+    values = getattr(incident, SIGNATURE[dim])
+    return {dim: values[0]} if len(values) == 1 else {}
 
 
 def _rollback_target(session: Session | None, incident: link.IncidentInfo, app: str, kind: str,
