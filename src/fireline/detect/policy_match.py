@@ -179,6 +179,7 @@ class AppPolicies:
         self.output = TextMatcher(by_target["output"]) if by_target["output"] else None
         self.tool_rules = by_target["tool_arguments"]
         self.tool_matchers = {r.name: TextMatcher([r]) for r in self.tool_rules if r.deny_terms or r.deny_patterns}
+        self._plans: dict[str, tuple[TextMatcher | None, list[PolicyRule]]] = {}
         self.allow = {r.name: [compile_re2(p) for p in r.allow_patterns] for r in self.rules if r.allow_patterns}
         self.allow_values = {r.name: {v.lower() for v in r.allow_values} for r in self.rules if r.allow_values}
         enforced = [r for r in self.rules if r.action != "flag"]
@@ -197,7 +198,7 @@ class AppPolicies:
             out += self._text(self.output, view.output_text, "output", findings, 0, view)
         if self.tool_rules and "tool_arguments" in targets:
             for i, tool in enumerate(view.tool_calls):
-                out += self._tool(i, tool, findings)
+                out += self._tool(i, tool, findings, view)
         return out
 
     def redact_arguments(self, rules: Sequence[PolicyRule], args: Any, path: str = "") -> Any:
@@ -256,23 +257,43 @@ class AppPolicies:
         return hits
 
     # ---- tool arguments ----
-    def _tool(self, i: int, tool: dict[str, Any], findings: Sequence[Finding]) -> list[Violation]:
+    def _plan(self, name: str) -> tuple[TextMatcher | None, list[PolicyRule]]:
+        """For one tool name: one matcher over the deny terms and patterns of the rules that read
+        every argument (one pass over all its argument text), and the rules that apply at all."""
+        plan = self._plans.get(name)
+        if plan is None:
+            rules = [r for r in self.tool_rules if not r.tool or name in r.tool]
+            whole = [r for r in rules if r.argument is None and (r.deny_terms or r.deny_patterns)]
+            plan = (TextMatcher(whole) if whole else None, rules)
+            if len(self._plans) < 1000:
+                self._plans[name] = plan
+        return plan
+
+    def _tool(self, i: int, tool: dict[str, Any], findings: Sequence[Finding], view: CallView) -> list[Violation]:
         name = str(tool.get("name") or "")
+        matcher, rules = self._plan(name)
         out: list[Violation] = []
+        if matcher is not None:
+            text = view.tool_text(i)
+            for h in matcher.hits(text):
+                snippet = evidence(text, h.start, h.end) if h.start is not None and h.end is not None else ""
+                out.append(Violation(h.rule, h.kind, "tool", i, None, None, None,
+                                     f"{h.rule.detector}: {name} {h.kind}: {snippet}"))
         args: Any = None
-        for rule in self.tool_rules:
-            if rule.tool and name not in rule.tool:
-                continue
-            if args is None:
-                args = arguments_of(tool)
-            values = [(p, v) for p, v in leaves(args)
-                      if rule.argument is None or p == rule.argument or p.startswith(rule.argument + ".")]
+        for rule in rules:
+            if rule.argument is None and not (rule.allow_patterns or rule.allow_values or rule.allow_domains
+                                              or rule.min is not None or rule.max is not None):
+                values: list[tuple[str, Any]] = []
+            else:
+                if args is None:
+                    args = arguments_of(tool)
+                values = [(p, v) for p, v in leaves(args)
+                          if rule.argument is None or p == rule.argument or p.startswith(rule.argument + ".")]
             for path, value in values:
                 for kind, start, end in self._value(rule, value):
                     where = f"{name}.{path}" if path else name
-                    text = value if isinstance(value, str) else None
-                    snippet = evidence(text, start, end if end is not None else start) \
-                        if text is not None and start is not None else ""
+                    snippet = evidence(value, start, end if end is not None else start) \
+                        if isinstance(value, str) and start is not None else ""
                     what = {"above_max": f"above max {rule.max:g}" if rule.max is not None else "",
                             "below_min": f"below min {rule.min:g}" if rule.min is not None else ""}.get(kind, kind)
                     out.append(Violation(rule, kind, "tool", i, start, end, path,
@@ -302,8 +323,8 @@ class AppPolicies:
             text = str(value)
         if text is None:
             return out
-        matcher = self.tool_matchers.get(rule.name)
-        if matcher is not None:
+        matcher = self.tool_matchers.get(rule.name) if rule.argument is not None else None
+        if matcher is not None:  # rules over every argument were scanned in one pass (_plan)
             out += [(h.kind, h.start, h.end) for h in matcher.hits(text)]
         if rule.allow_patterns or rule.allow_values or rule.allow_domains:
             parts = [p.strip() for p in _SPLIT.split(text)] if rule.argument else [text]
