@@ -30,6 +30,12 @@ POLICIES: list[dict[str, Any]] = [
      "allow_patterns": [r"@acme\.example$"], "type": "data_leakage", "severity": "P0", "action": "block"},
     {"name": "discount-cap", "app": "vend-agent", "target": "tool_arguments", "tool": "issue_discount",
      "argument": "percent", "max": 15, "type": "agentic_harm", "severity": "P1", "action": "flag"},
+    {"name": "codename", "app": "notes-bot", "target": "output", "deny_terms": ["Project Nightingale"],
+     "type": "data_leakage", "severity": "P3", "action": "redact"},
+    {"name": "note-secrets", "app": "notes-bot", "target": "tool_arguments", "tool": "save_note",
+     "deny_patterns": [r"\bACCT-\d{6}\b"], "type": "data_leakage", "severity": "P3", "action": "redact"},
+    {"name": "no-exploits", "app": "notes-bot", "target": "input", "deny_patterns": [r"(?i)ignore (all|previous)"],
+     "type": "prompt_injection", "severity": "P3", "action": "block"},
 ]
 CONFIG: dict[str, Any] = {
     "apps": {
@@ -37,6 +43,7 @@ CONFIG: dict[str, Any] = {
         "code-agent": {"tools": {"run_sql": "write", "read_file": "read"}},
         "mail-agent": {"tools": {"send_email": "write", "lookup_customer": "read"}},
         "vend-agent": {"tools": {"issue_discount": "write"}},
+        "notes-bot": {"fallback": "Let me get a colleague.", "tools": {"save_note": "write"}},
     },
     "policies": POLICIES,
     "rule_alerts": {"repeat_s": 0.5},

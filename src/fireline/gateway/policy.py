@@ -126,10 +126,8 @@ def _tools(pol: AppPolicies, msg: dict[str, Any], comp: dict[str, Any], acts: li
             for r in redactions:
                 _record(out, r, "redact", "contained")
         kept.append(call)
-    if len(kept) == len(calls):
-        return
     if kept:
-        msg["tool_calls"] = kept
+        msg["tool_calls"] = kept  # redacted arguments, blocked calls gone
     else:
         msg.pop("tool_calls", None)
         names = ", ".join(sorted({(c.get("function") or {}).get("name", "") for c in calls
