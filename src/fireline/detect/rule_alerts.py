@@ -64,13 +64,16 @@ class _Pending:
             title = meta.title.format(**fields)
         except (KeyError, ValueError, IndexError):
             title = f"{meta.name} on {self.group}"
+        details = dict(meta.details)
+        if "contain_kinds" in details:  # the rule asks for containment of some kinds only
+            details["contain"] = bool(set(details.pop("contain_kinds")) & set(self.kinds))
         return Alert(dedup_key=f"{meta.name}:{self.group}", source="rule", title=title[:500], type=meta.type,
                      severity=meta.severity, at=at, apps=s.get("apps", ()), call_ids=tuple(self.call_ids),
                      tenants=s.get("tenants", ()), models=s.get("models", ()),
                      prompt_versions=s.get("prompt_versions", ()), tools=s.get("tools", ()),
                      sessions=s.get("sessions", ()), keys=s.get("keys", ()), users=s.get("users", ()),
                      monitor=meta.name, signal=meta.name,
-                     details={**meta.details, "rule": fields["rule"], "kinds": dict(self.kinds),
+                     details={**details, "rule": fields["rule"], "kinds": dict(self.kinds),
                               "count": len(self.call_ids), "group": self.group})
 
 

@@ -154,7 +154,7 @@ def session_meta(signals: SessionSignals) -> RuleMeta:
     cfg = signals.config
     return RuleMeta(name="session", type=cfg.type, severity=cfg.severity, group_by=("app", "session_id"),
                     title="Session over its limits on {group} ({kinds})",
-                    details={"contain": cfg.contain, "scope_by": "session"})
+                    details={"contain_kinds": list(cfg.contain_kinds), "scope_by": "session"})
 
 
 def budget_meta(finding: dict[str, Any]) -> RuleMeta:

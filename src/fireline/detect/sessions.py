@@ -5,18 +5,19 @@ day's tokens in ten minutes, looks normal call by call; it shows only per sessio
 a session id that started within the window (backfills are not counted) is counted in the one
 counter concept (fireline.counters), and a call that takes its session over a limit carries a
 `session` finding (kinds steps, tool_loop, tokens, spend). The alert groups by session, so the
-incident's signature is that session and containment (on by default: `contain: true`) stops that
-session only, while its loop is still running.
+incident's signature is that session, and containment of the kinds listed in `contain` (by default
+the tool loop: a session repeating itself is broken; a long one may be busy) stops that session
+only, while its loop is still running.
 
     sessions:
       window: 1h                    # counts slide over this window (whole minutes: 30m, 1h)
-      max_steps: 200                # calls in one session
+      max_steps: 500                # calls in one session
       max_identical_tool_calls: 10  # the same tool with the same arguments
-      max_tokens: 1000000
+      max_tokens: 2000000
       max_cost_usd: 25
       type: cost_runaway            # TAXONOMY: tool loops and denial of wallet
       severity: P1
-      contain: true                 # stop the session (kill switch scoped to it) when it fires
+      contain: [tool_loop]          # kinds that stop the session (kill switch scoped to it); true: all
       apps: {research-agent: {max_steps: 500}}   # per-app overrides of any limit
 """
 
@@ -34,13 +35,15 @@ from fireline.counters import LocalCounter, WindowCounter
 from fireline.detect.detectors.base import CallView, Finding, arguments_of
 from fireline.detect.monitor_defs import TYPES, parse_minutes
 
+KINDS = ("steps", "tool_loop", "tokens", "spend")
+
 
 class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_steps: int | None = Field(200, ge=1)
+    max_steps: int | None = Field(500, ge=1)
     max_identical_tool_calls: int | None = Field(10, ge=1)
-    max_tokens: int | None = Field(1_000_000, ge=1)
+    max_tokens: int | None = Field(2_000_000, ge=1)
     max_cost_usd: float | None = Field(25.0, gt=0)
 
 
@@ -51,8 +54,14 @@ class SessionConfig(Limits):
     window: int = 60  # minutes
     type: str = "cost_runaway"
     severity: Literal["P0", "P1", "P2", "P3"] = "P1"
-    contain: bool = True
+    contain: bool | tuple[Literal["steps", "tool_loop", "tokens", "spend"], ...] = ("tool_loop",)
     apps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def contain_kinds(self) -> tuple[str, ...]:
+        if self.contain is True:
+            return KINDS
+        return () if self.contain is False else tuple(self.contain)
 
     @field_validator("window", mode="before")
     @classmethod
