@@ -37,6 +37,7 @@ from fireline.incidents import evidence
 from fireline.incidents import service as incidents
 from fireline.incidents.api import VIEWS_TOPIC
 from fireline.ingest.api import change_evidence
+from fireline.outbox import Outbox, OutboxCollector
 
 
 def data_handlers(bus: EventBus) -> None:
@@ -53,6 +54,8 @@ def wire(app: Any) -> None:
     config: Config = app.state.config
     registry: CollectorRegistry = app.state.metrics
 
+    outbox = app.state.outbox = Outbox(db, bus)  # delivers what publish_durable could not
+    registry.register(OutboxCollector(outbox))
     detect = app.state.detect = DetectRuntime(db, config)
     book = app.state.controls = ControlBook(db, config)
     comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))
