@@ -113,15 +113,6 @@ def revoke_key(session: Session, incident_id: str, key_id: str, actor: str, reas
                                                                  "reason": reason})
 
 
-def is_contained(db: Database, incident_id: str) -> bool:
-    """Whether containment already acted on the incident (contained or later)."""
-    if _incidents is None:
-        return False
-    with db.session() as session:
-        inc = _incidents.get_incident(session, incident_id)
-        return inc.contained_at is not None
-
-
 def publish_pending(db: Database, session: Session) -> None:
     """Release the incidents events queued in `session` (call after its commit)."""
     if _incidents is not None:

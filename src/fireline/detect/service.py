@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call, CallFinding
 from fireline.calls.service import PreparedCall
@@ -27,7 +30,8 @@ from fireline.detect.policies import load_policies
 from fireline.detect.policy_match import PolicyEngine
 from fireline.detect.rule_alerts import RuleMeta
 from fireline.detect.sessions import SessionSignals
-from fireline.metrics import FINDINGS
+from fireline.events import where
+from fireline.metrics import FINDINGS, RECORDS_SKIPPED
 
 log = logging.getLogger("fireline.detect")
 
@@ -124,17 +128,27 @@ class Detection:
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
-            view = view_of(p)
-            found = run_all(self.detectors, view)
+            try:
+                view = view_of(p)
+                found = run_all(self.detectors, view)
+            except Exception as exc:  # one odd record must not cost the others their detection
+                RECORDS_SKIPPED.labels("detect").inc()
+                log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+                continue
             if self.policies:
                 try:
                     found += [v.finding() for v in self.policies.check(view, found)]
-                except Exception:  # a rule must never cost the call its place in the log
-                    log.exception("policy evaluation failed on a call of %s", view.app)
-            found += self.sessions.observe(p.row, view)
-            if self.learners and clean(found):
-                for learner in self.learners:
-                    learner.learn(view)
+                except Exception as exc:  # a rule must never cost the call its place in the log
+                    RECORDS_SKIPPED.labels("policies").inc()
+                    log.error("policies failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+            try:
+                found += self.sessions.observe(p.row, view)
+                if self.learners and clean(found):
+                    for learner in self.learners:
+                        learner.learn(view)
+            except Exception as exc:
+                RECORDS_SKIPPED.labels("sessions").inc()
+                log.error("session signals failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
             rows = [finding_row(f) for f in found]
             rows += guardrail_findings(p.raw.get("guardrails") or ())
             rows += budget_findings(p.raw.get("metadata") or {})
@@ -175,6 +189,81 @@ def policy_meta(engine: PolicyEngine, detector: str) -> RuleMeta | None:
                     details={"policy": rule.name, "target": rule.target, "action": rule.action})
 
 
+def minute_of_time(at: datetime) -> int:
+    """The minute number of a call's time (a naive time is UTC, as the database stores it)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return int(at.timestamp() // 60)
+
+
+def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
+    """The monitors' view of stored calls (a redelivered "calls.ingested"), read back by id."""
+    facts: list[Fact] = []
+    for i in range(0, len(call_ids), 500):
+        chunk = call_ids[i:i + 500]
+        found: dict[str, list[dict[str, Any]]] = {}
+        for f in session.execute(select(CallFinding.call_id, CallFinding.detector, CallFinding.kind,
+                                        CallFinding.location, CallFinding.severity, CallFinding.item)
+                                 .where(CallFinding.call_id.in_(chunk))):
+            found.setdefault(f.call_id, []).append({"detector": f.detector, "kind": f.kind, "location": f.location,
+                                                    "severity": f.severity, "item": f.item})
+        rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
+                                      Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms,
+                                      Call.session_id, Call.api_key_id)
+                               .where(Call.id.in_(chunk)))
+        for r in rows:
+            try:
+                names = (r.tools or "").split()
+                findings = tuple({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
+                                  "severity": f["severity"],
+                                  "tool": names[f["item"]] if f["location"] == "tool" and f["item"] is not None
+                                  and 0 <= f["item"] < len(names) else None}
+                                 for f in found.get(r.id, []))
+                facts.append(Fact(id=r.id, minute=minute_of_time(r.started_at), app=r.app, tenant=r.tenant,
+                                  model=r.model_resolved or r.model, prompt_version=r.prompt_version,
+                                  tools=tuple(dict.fromkeys(names)), status=r.status or "ok", cost=r.cost_usd,
+                                  latency=r.latency_ms, findings=findings, session=r.session_id, api_key=r.api_key_id))
+            except Exception as exc:
+                RECORDS_SKIPPED.labels("monitors").inc()
+                log.error("monitors skip call %s: %s at %s", r.id, type(exc).__name__, where(exc))
+    return facts
+
+
+@dataclass(slots=True)
+class StoredCall:
+    """What rule alerts read of a stored call (a redelivered "calls.ingested"): row, tool calls, findings."""
+
+    row: dict[str, Any]
+    raw: dict[str, Any]
+    findings: list[dict[str, Any]]
+
+
+RULE_DETECTORS = ("session", "budget")
+
+
+def rule_calls_from_db(session: Session, call_ids: list[str]) -> list[StoredCall]:
+    """The stored calls that carry a rule finding (policy, session, budget), read back by id."""
+    out: list[StoredCall] = []
+    for i in range(0, len(call_ids), 500):
+        chunk = call_ids[i:i + 500]
+        found: dict[str, list[dict[str, Any]]] = {}
+        for f in session.execute(select(CallFinding.call_id, CallFinding.detector, CallFinding.kind,
+                                        CallFinding.location, CallFinding.item, CallFinding.entity)
+                                 .where(CallFinding.call_id.in_(chunk), CallFinding.detector.in_(RULE_DETECTORS)
+                                        | CallFinding.detector.like("policy:%"))):
+            found.setdefault(f.call_id, []).append({"detector": f.detector, "kind": f.kind, "location": f.location,
+                                                    "item": f.item, "entity": f.entity})
+        if not found:
+            continue
+        for c in session.scalars(select(Call).where(Call.id.in_(list(found)))):
+            row = {"id": c.id, "app": c.app, "tenant": c.tenant, "model": c.model, "model_resolved": c.model_resolved,
+                   "prompt_version": c.prompt_version, "session_id": c.session_id, "api_key_id": c.api_key_id,
+                   "user_pseudonym": c.user_pseudonym}
+            names = [{"name": n} for n in (c.tools or "").split()]
+            out.append(StoredCall(row, {"tool_calls": names}, found[c.id]))
+    return out
+
+
 def fact_of(p: PreparedCall) -> Fact:
     """What the monitors read of a stored call."""
     row = p.row
@@ -187,7 +276,7 @@ def fact_of(p: PreparedCall) -> Fact:
         findings.append({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
                          "severity": f["severity"], "tool": tool})
     tools = tuple(dict.fromkeys(str(t.get("name")) for t in tool_calls if t.get("name")))
-    return Fact(id=p.id, minute=int(row["started_at"].timestamp() // 60), app=row["app"], tenant=row.get("tenant"),
+    return Fact(id=p.id, minute=minute_of_time(row["started_at"]), app=row["app"], tenant=row.get("tenant"),
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
                 latency=row.get("latency_ms"), findings=tuple(findings), session=row.get("session_id"),
