@@ -137,7 +137,7 @@ def test_customer_data_mailed_outside_is_data_leakage_with_a_gdpr_clock(fl: Fire
     assert [(x["kind"], x["scope"]) for x in controls] == [("kill_switch", {"app": "mail-agent", "tenant": "acme"})]
     same = send("ops@acme.example", "hello", session="inbox-9")
     assert not same.parse().choices[0].message.tool_calls  # type: ignore[attr-defined]
-    assert controls[0]["id"] in same.headers["x-fireline-contained"]  # type: ignore[attr-defined]
+    assert same.headers["x-fireline-contained"].startswith("ctl_")  # type: ignore[attr-defined]
     # ...and a paraphrased second attempt for another tenant is caught by the policy (no learned
     # baseline to blind it), linked to the same incident.
     again = send("Mr. Collector <backup-team@proton.example>", "As requested, the list: John Poe, john.poe@yahoo.com",
