@@ -63,6 +63,7 @@ _ZIP_CUE = re.compile(
 
 def _tail(text: str, end: int, limit: int = 4) -> int:
     """Extend an address over the unit, city, region, zip and country segments that follow."""
+    after_zip = text[end - 1 : end].isdigit()
     for _ in range(limit):
         m = _TAIL_SEGMENT.match(text, end)
         if not m or m.end() - end > 60:
@@ -73,9 +74,11 @@ def _tail(text: str, end: int, limit: int = 4) -> int:
             break
         if _LOWER_START.match(seg) and not _UNIT.match(seg) and seg != "nan":
             break
-        if "\n" not in sep and "," not in sep and not (seg[:1].isdigit() or _UNIT.match(seg)):
-            break  # the same line goes on with ordinary words
+        # On the same line only a number, a unit, or the city after a zip ("69003 Lyon") follow.
+        if "\n" not in sep and "," not in sep and not (seg[:1].isdigit() or _UNIT.match(seg) or after_zip):
+            break
         end = m.end()
+        after_zip = seg[-1:].isdigit()
     return end
 
 

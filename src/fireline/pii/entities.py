@@ -32,8 +32,19 @@ _UPPER = "".join(chr(c) for c in range(0x41, 0x2000) if chr(c).isupper() or chr(
 _CAPWORD = re.compile(rf"[{_UPPER}][\w'’-]*\.?")
 # Lower-case words allowed inside a name or place ("Ludwig van Beethoven", "Ostrov nad Ohří").
 _PARTICLES = words("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon")
+# Words that make a text technical: there, unknown capitalised words are products, not companies.
+_TECH_WORDS = (
+    "install", "configur", "deploy", "server", "api", "code", "function", "python", "javascript", "sql",
+    "database", "docker", "query", "error", "library", "framework", "package", "version", "command",
+    "cluster", "container", "compile", "debug", "script", "proxy", "kernel", "linux", "repository", "endpoint",
+    "object", "class ", "module", "process", "thread",
+)
+_LANGUAGE_CUES = words("""
+into in speak speaks speaking spoke learn learning learned study studying studied translate translated
+native fluent teach teaching taught
+""")
 _STREET_ABBREVIATIONS = words("st rd ave av blvd ln dr ct pl sq hwy")
-_SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[')
+_SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[¿¡«')
 _LOC_PREPS = words("""
 in from to near at visit visiting visited around outside across via into towards toward of
 city town village capital
@@ -151,20 +162,28 @@ _PLAIN: dict[str, bool] = {}  # per word, shared by all scans (words only, never
 
 
 class _Reader:
-    __slots__ = ("g", "out", "text")
+    __slots__ = ("_technical", "g", "out", "text")
 
     def __init__(self, text: str, out: list[Span]) -> None:
         self.g = gazetteer.get()
         self.text = text
         self.out = out
+        self._technical: bool | None = None
 
     def common(self, b: str) -> bool:
-        return self.g.words.get(b, 0) >= COMMON
+        return self.g.words.get(b, 0) >= COMMON or b in self.g.foreign_common
+
+    def technical(self) -> bool:
+        """Whether the text reads as technical (two or more software words): cached per scan."""
+        if self._technical is None:
+            low = self.text.lower()
+            self._technical = sum(1 for w in _TECH_WORDS if w in low) >= 2
+        return self._technical
 
     def known(self, b: str) -> bool:
         """An English word, or an inflection or compound of English words ("metaclasses", "built-in")."""
         w = self.g.words
-        if b in w:
+        if b in w or b in self.g.foreign or b in self.g.foreign_common:
             return True
         if "'" in b or "’" in b:
             head, _, tail = b.replace("’", "'").partition("'")
@@ -292,15 +311,18 @@ class _Reader:
         nrp = [_nrp(w) for w in span_words]
         if j - i == 1:
             if nrp[0]:
-                return j, NRP_TYPE
+                # "into Spanish", "studying English": a language, not a nationality.
+                return j, None if _prev_word(text, s) in _LANGUAGE_CUES else NRP_TYPE
             if b in MONTHS or b in WEEKDAYS:
                 return j, None
             prev = _prev_word(text, s)
             nxt = _next_word(text, _end(text, toks[i]))
             if place[0] and not common[0] and not given[0]:
                 return j, LOCATION
-            if place[0] and prev in _LOC_PREPS and not initial:
-                return j, LOCATION
+            if place[0] and not initial and b not in TITLES and (
+                prev in _LOC_PREPS or (prev_char(text, s) == "," and not common[0])
+            ):
+                return j, LOCATION  # "in Lyon", "Lyon, France": a place, though also a name
             if b in _STREET_ABBREVIATIONS:
                 return j, None
             if nxt == ":" and _line_start(text, s) and not self.known(b) and len(b) >= 3:
@@ -321,7 +343,8 @@ class _Reader:
                     return j, LOCATION
                 if prev in _PERSON_CUES_BEFORE or nxt in _PERSON_VERBS_AFTER:
                     return j, PERSON
-                return j, ORGANIZATION
+                # In technical text an unknown capitalised word is mostly a product (Nginx, Kubernetes).
+                return j, None if self.technical() else ORGANIZATION
             if place[0] and not common[0]:
                 return j, LOCATION
             return j, None
@@ -337,11 +360,15 @@ class _Reader:
         ):
             return j, PERSON
         if unknown >= len(span_words) - 1 and (not initial or unknown >= 1 and len(span_words) - unknown <= 1):
-            return j, PERSON if any(given) else ORGANIZATION
+            if any(given):
+                return j, PERSON
+            return j, None if self.technical() else ORGANIZATION
         if all(place[k] or common[k] for k in range(len(span_words))) and any(
             place[k] and not common[k] for k in range(len(span_words))
         ):
             return j, LOCATION
+        if all(self.known(w) for w in span_words):
+            return j, None  # a title-cased phrase of English words ("Entertainment Weekly")
         return i + 1, None
 
 
