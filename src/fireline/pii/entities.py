@@ -68,6 +68,9 @@ _ORG_CUES = (
     "member of",
 )
 _JOB_WORDS = ("work", "job", "employed")
+_RUN = re.compile(
+    rf"[{_UPPER}][\w'’-]*\.?(?:(?: (?:{'|'.join(sorted(_PARTICLES, key=len, reverse=True))}))? [{_UPPER}][\w'’-]*\.?)*"
+)
 _CODE_CHARS = re.compile(r"[\d_]")
 _LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
@@ -136,29 +139,57 @@ def _next_word(text: str, end: int) -> str:
 
 
 def _runs(text: str) -> list[list[tuple[str, int, int]]]:
-    """Capitalised words grouped into runs separated by one space or a lower-case particle."""
+    """Capitalised words grouped into runs separated by one space or a lower-case particle.
+
+    One regex match per run, as strings (no match objects); a single word that no rule can make
+    an entity ("Thanks", "The") is dropped by a dictionary look-up before any offset is built."""
     runs: list[list[tuple[str, int, int]]] = []
-    cur: list[tuple[str, int, int]] = []
-    last_end = -10
-    for m in _CAPWORD.finditer(text):
-        s, e = m.span()
-        if s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\"):
-            continue  # inside an identifier, path or address
-        tok = m.group()
-        gap = text[last_end:s]
-        if cur and (gap == " " or (gap[:1] == " " and gap[-1:] == " " and gap.strip() in _PARTICLES)):
-            cur.append((tok, s, e))
-        else:
-            if cur:
-                runs.append(cur)
-            cur = [(tok, s, e)]
-        last_end = e if not tok.endswith(".") else e
-    if cur:
-        runs.append(cur)
+    pos = 0
+    plain = _PLAIN
+    for g in _RUN.findall(text):
+        s = text.find(g, pos)
+        pos = s + len(g)
+        if " " not in g:
+            hit = plain.get(g)
+            if hit is None:
+                hit = _plain_word(g)
+            if hit:
+                continue
+        inside = s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")  # identifier, path, address
+        if " " not in g:
+            if not inside:
+                runs.append([(g, s, pos)])
+            continue
+        toks: list[tuple[str, int, int]] = []
+        at = s
+        for part in g.split(" "):
+            if part[:1].isupper() or part[:1].istitle():
+                toks.append((part, at, at + len(part)))
+            at += len(part) + 1
+        if inside:
+            toks = toks[1:]
+        if toks:
+            runs.append(toks)
     return runs
 
 
-_PLAIN: dict[str, bool] = {}  # per word, shared by all scans (words only, never offsets or text)
+def _plain_word(tok: str) -> bool:
+    """A word no rule can make an entity on its own: a stop word, or frequent English that is no
+    name, place, nationality or title. Most capitalised words in prose are these. Cached per word."""
+    b = _base(tok)
+    g = gazetteer.get()
+    hit = b in STOP_CAPS or (
+        g.words.get(b, 0) >= COMMON and b not in g.given and b not in g.surname
+        and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
+        and not tok.rstrip(".").isupper()
+    )
+    if len(_PLAIN) > 50_000:
+        _PLAIN.clear()
+    _PLAIN[tok] = hit
+    return hit
+
+
+_PLAIN: dict[str, bool] = {}  # per capitalised word, shared by all scans (words only, never text)
 
 
 class _Reader:
@@ -196,26 +227,9 @@ class _Reader:
                 return True
         return False
 
-    def plain(self, b: str) -> bool:
-        """A word no rule can make an entity on its own: a stop word, or frequent English that
-        is no name, place or nationality. Most capitalised words in prose are these."""
-        hit = _PLAIN.get(b)
-        if hit is None:
-            g = self.g
-            hit = b in STOP_CAPS or (
-                self.g.words.get(b, 0) >= COMMON and b not in g.given and b not in g.surname
-                and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
-            )
-            if len(_PLAIN) > 50_000:
-                _PLAIN.clear()
-            _PLAIN[b] = hit
-        return hit
-
     def run(self, run: list[tuple[str, int, int]]) -> None:
         g = self.g
         text = self.text
-        if len(run) == 1 and self.plain(_base(run[0][0])):
-            return
         toks = [(tok, s, e, _base(tok)) for tok, s, e in run]
         n = len(toks)
         i = 0
