@@ -83,6 +83,8 @@ def _tail(text: str, end: int, limit: int = 4) -> int:
 
 
 _ENDING_TUPLE = tuple(STREET_ENDINGS)
+_ANY_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+_LEAD_NUMBER = re.compile(r"(?<![\w.,/-])\d{1,6}\s+$")
 _TYPE_WORDS = frozenset(w.rstrip(".").lower() for w in STREET_WORDS)
 
 
@@ -103,7 +105,7 @@ def _street_before(text: str, s: int) -> int:
         return i
     # A street type up to six words before the number: "Rua Vinte e Cinco de Setembro 1257".
     window = text[max(0, s - 70) : s]
-    words = list(re.finditer(r"[^\W\d_][\w'’.-]*", window))[-7:]
+    words = list(_ANY_WORD.finditer(window))[-7:]
     for k, w in enumerate(words[:-1]):
         if w.group().rstrip(".").lower() in _TYPE_WORDS and len(words) - k >= 2:
             gap = window[w.end() : words[-1].end()]
@@ -170,9 +172,9 @@ def find_addresses(t: Text, out: list[Span]) -> None:
         if c and c.end() == s:
             s = c.start()
         # A house number standing before the street on the same line ("5049 Harjukuja 54").
-        lead = re.search(r"(\d{1,6})\s+$", text[max(0, s - 8) : s])
+        lead = _LEAD_NUMBER.search(text, max(0, s - 8), s)
         if lead:
-            s -= len(lead.group())
+            s = lead.start()
         out.append((STREET_ADDRESS, s, e))
 
 

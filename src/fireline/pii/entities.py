@@ -72,6 +72,8 @@ _RUN = re.compile(
     rf"[{_UPPER}][\w'’-]*\.?(?:(?: (?:{'|'.join(sorted(_PARTICLES, key=len, reverse=True))}))? [{_UPPER}][\w'’-]*\.?)*"
 )
 _CODE_CHARS = re.compile(r"[\d_]")
+_NAME_PREFIX = re.compile(r"(?:Mc|Mac|O'|O’|De|Di|La|Le|Van|Von|[^-]+-)[A-Z]")
+_NEXT_WORD = re.compile(r"\W{0,3}?([\w']+)")
 _LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
@@ -85,13 +87,16 @@ def _base(tok: str) -> str:
 
 def _is_code(tok: str) -> bool:
     """Identifiers and acronyms: digits, underscores, CamelCase past a name prefix, ALL CAPS of 2-5."""
+    body = tok.rstrip(".")
+    rest = body[1:]
+    if body.isalpha() and (not rest or rest.islower()):
+        return False  # the common case, decided by two C calls
     if _CODE_CHARS.search(tok):
         return True
-    body = tok.rstrip(".")
-    uppers = sum(1 for ch in body[1:] if ch.isupper())
+    uppers = sum(1 for ch in rest if ch.isupper())
     if uppers and not body.isupper():
         # McDonald, MacLeod, O'Brien, DeShawn, Jean-Luc: one inner capital after a known shape.
-        return not (uppers == 1 and re.match(r"(?:Mc|Mac|O'|O’|De|Di|La|Le|Van|Von|[^-]+-)[A-Z]", body))
+        return not (uppers == 1 and _NAME_PREFIX.match(body))
     return False
 
 
@@ -134,7 +139,7 @@ def _next_word(text: str, end: int) -> str:
     rest = text[end : end + 30].lstrip(" ")
     if rest[:1] in (",", ":", "!", "?"):
         return rest[0]
-    m = re.match(r"\W{0,3}?([\w']+)", rest)
+    m = _NEXT_WORD.match(rest)
     return m.group(1).lower() if m else ""
 
 
@@ -183,13 +188,17 @@ def _plain_word(tok: str) -> bool:
         and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
         and not tok.rstrip(".").isupper()
     )
-    if len(_PLAIN) > 50_000:
-        _PLAIN.clear()
-    _PLAIN[tok] = hit
+    if hit:  # only plain English words are remembered: no name a user typed stays in the cache
+        if len(_PLAIN) > 50_000:
+            _PLAIN.clear()
+        _PLAIN[tok] = hit
     return hit
 
 
-_PLAIN: dict[str, bool] = {}  # per capitalised word, shared by all scans (words only, never text)
+# Per-word caches shared by all scans. They hold English vocabulary only (never a text, an offset
+# or a word English lacks), so no name a user typed outlives the scan in them.
+_PLAIN: dict[str, bool] = {}
+_FEATURES: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
 
 
 class _Reader:
@@ -203,6 +212,16 @@ class _Reader:
 
     def common(self, b: str) -> bool:
         return self.g.words.get(b, 0) >= COMMON or b in self.g.foreign_common
+
+    def _features(self, w: str) -> tuple[bool, bool, bool, bool, bool]:
+        """(frequent word, given name, surname, place, nationality) of a lower-case word, cached."""
+        g = self.g
+        f = (self.common(w), w in g.given, w in g.surname, len(w) > 2 and w in g.place, _nrp(w))
+        if w in g.words:  # English vocabulary only: words a user typed that English lacks are not kept
+            if len(_FEATURES) > 100_000:
+                _FEATURES.clear()
+            _FEATURES[w] = f
+        return f
 
     def technical(self) -> bool:
         """Whether the text reads as technical (two or more software words): cached per scan."""
@@ -318,11 +337,12 @@ class _Reader:
                 break
             j += 1
         span_words = [t[3] for t in toks[i:j]]
-        common = [self.common(w) for w in span_words]
-        given = [w in g.given for w in span_words]
-        sur = [w in g.surname for w in span_words]
-        place = [len(w) > 2 and w in g.place for w in span_words]
-        nrp = [_nrp(w) for w in span_words]
+        feats = [_FEATURES.get(w) or self._features(w) for w in span_words]
+        common = [f[0] for f in feats]
+        given = [f[1] for f in feats]
+        sur = [f[2] for f in feats]
+        place = [f[3] for f in feats]
+        nrp = [f[4] for f in feats]
         if j - i == 1:
             if nrp[0]:
                 # "into Spanish", "studying English": a language, not a nationality.
