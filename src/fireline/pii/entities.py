@@ -324,7 +324,6 @@ class _Reader:
         return best
 
     def _name_extent(self, toks: list[tuple[str, int, int, str]], i: int) -> tuple[int, str | None]:
-        g = self.g
         text = self.text
         tok, s, e, b = toks[i]
         initial = _sentence_initial(text, s)
