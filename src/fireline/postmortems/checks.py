@@ -104,7 +104,9 @@ def regression_cases(session: Session, incident_id: str, inc_type: str, config: 
 
 def display_case(case: dict[str, Any]) -> dict[str, Any]:
     """A case for the post-mortem: planted tokens are counted, never shown."""
-    exp = dict(case.get("expect") or {})
+    exp = {k: v for k, v in (case.get("expect") or {}).items() if v not in (False, [], None)}
+    if "must_be_supported_by" not in exp:
+        exp.pop("min_support", None)
     if exp.get("must_not_contain_canaries"):
         exp["must_not_contain_canaries"] = f"{len(exp['must_not_contain_canaries'])} canary token(s)"
     if exp.get("must_be_supported_by"):
