@@ -43,6 +43,7 @@ from fireline.incidents.api import VIEWS_TOPIC
 from fireline.incidents.lifecycle import GUARD_TOPIC
 from fireline.ingest.api import change_evidence
 from fireline.investigate.api import after_action_view
+from fireline.outbox import Outbox, OutboxCollector
 
 
 def data_handlers(bus: EventBus) -> None:
@@ -59,6 +60,8 @@ def wire(app: Any) -> None:
     config: Config = app.state.config
     registry: CollectorRegistry = app.state.metrics
 
+    outbox = app.state.outbox = Outbox(db, bus)  # delivers what publish_durable could not
+    registry.register(OutboxCollector(outbox))
     detect = app.state.detect = DetectRuntime(db, config)
     book = app.state.controls = ControlBook(db, config)
     comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))
@@ -73,11 +76,12 @@ def wire(app: Any) -> None:
     bus.subscribe("alert.fired", incidents.on_alert_fired)
     bus.subscribe("alert.acknowledged", incidents.on_alert_acknowledged)
     bus.subscribe("alert.resolved", incidents.on_alert_resolved)
-    # incidents -> controls (auto-containment first, so notifications already see the containment);
-    # an incident raised to a severity the policy contains is contained then, as if it opened so
+    # incidents -> controls (auto-containment first, so notifications already see the containment)
     auto_contain = playbooks.on_incident_opened(config, refresh=book.refresh)
     bus.subscribe("incident.opened", auto_contain, name="auto_contain")
-    bus.subscribe("incident.escalated", auto_contain, name="auto_contain")
+    # a harm on later calls, a related alert of higher severity, or a responder's retype raised it:
+    # containment reconsiders, once
+    bus.subscribe("incident.escalated", playbooks.on_incident_escalated(auto_contain), name="auto_contain")
     bus.subscribe("controls.changed", book.on_changed)
     # incidents -> comms
     bus.subscribe("incident.opened", comms.on_opened)

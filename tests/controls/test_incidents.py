@@ -66,7 +66,7 @@ def test_a_control_on_an_incident_snapshots_first_and_is_on_its_timeline(fl: Fir
 
 
 def test_a_failed_snapshot_means_no_control(fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
-    inc = declare(fl, "data_leakage")
+    inc = declare(fl, "data_leakage", "P2")  # below the auto-containment default
 
     def broken(*_: Any, **__: Any) -> None:
         raise OSError("disk full")
@@ -151,21 +151,25 @@ def test_auto_containment_applies_the_primary_action_on_open(auto_fl: Fireline) 
 
 
 def test_no_auto_containment_outside_the_policy(fl: Fireline) -> None:
-    p1 = declare(fl, "data_leakage", "P1")
-    harmful = declare(fl, "harmful_output", "P0")
+    p2 = declare(fl, "data_leakage", "P2")
+    harmful = declare(fl, "harmful_output", "P1")
+    cost = declare(fl, "cost_runaway", "P1")
     with fl.client("viewer") as c:
-        for inc in (p1, harmful):
+        for inc in (p2, harmful, cost):
             assert c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"] == []
-    p0 = declare(fl, "data_leakage", "P0")  # the default policy: P0 data leakage only
-    with fl.client("viewer") as c:
-        assert [x["kind"] for x in c.get("/api/v1/controls", params={"incident_id": p0["id"]}).json()["controls"]] \
-            == ["kill_switch"]
+    # The default policy: P0 of every type, P1 agentic_harm and data_leakage.
+    for type_, severity, kind in (("data_leakage", "P1", "kill_switch"),
+                                  ("harmful_output", "P0", "guardrail_threshold"), ("agentic_harm", "P1", "read_only")):
+        inc = declare(fl, type_, severity)
+        with fl.client("viewer") as c:
+            controls = c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
+        assert [x["kind"] for x in controls] == [kind], (type_, severity)
 
 
 def test_contain_twice_applies_nothing_twice(fl: Fireline) -> None:
     """`fireline contain` again (or the playbook from two responders at once) keeps one set of controls:
     the second answer lists the same controls, and no revision, snapshot or timeline entry is added."""
-    inc = declare(fl, "data_leakage")
+    inc = declare(fl, "harmful_output", "P2")  # outside the auto-containment policy
     with fl.client("responder") as c:
         first = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={"all": True})
         assert first.status_code == 201, first.text
@@ -176,9 +180,11 @@ def test_contain_twice_applies_nothing_twice(fl: Fireline) -> None:
         assert second.json()["revision"] == first.json()["revision"]
         assert len(timeline(fl, inc["id"])) == entries_before
         active = c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
-        assert sorted(x["kind"] for x in active) == ["kill_switch", "rate_limit"]
+        assert sorted(x["kind"] for x in active) == ["guardrail_threshold", "prompt_pin"]
         # the same control by hand: 200 with the one in force, not a duplicate
-        body = {"kind": "kill_switch", "scope": {"app": "bot"}, "incident_id": inc["id"], "reason": "again"}
+        guard = next(x for x in active if x["kind"] == "guardrail_threshold")
+        body = {"kind": "guardrail_threshold", "scope": guard["scope"], "params": guard["params"],
+                "incident_id": inc["id"], "reason": "again"}
         again = c.post("/api/v1/controls", json=body)
         assert again.status_code == 200 and again.json()["existing"] is True
         assert again.json()["id"] in {x["id"] for x in active}
@@ -199,8 +205,8 @@ def test_a_control_without_scope_needs_the_global_flag_and_a_reason(fl: Fireline
 
 
 def test_an_incident_without_apps_is_not_contained_globally_by_its_playbook(fl: Fireline) -> None:
-    inc = declare(fl, "data_leakage", apps=[])
+    inc = declare(fl, "harmful_output", "P2", apps=[])
     with fl.client("responder") as c:
         r = c.post(f"/api/v1/incidents/{inc['id']}/playbook", json={})
-        assert r.status_code == 422 and "no primary action applies" in r.json()["detail"]
+        assert r.status_code == 422 and "global" in r.json()["detail"]
         assert c.get("/api/v1/controls").json()["controls"] == []

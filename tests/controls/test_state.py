@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fireline.config import AppConfig
-from fireline.controls.state import Control, ControlState, RateLimiter, rate_key
+from fireline.controls.state import Control, ControlState, RateLimiter, counter_key, rate_key
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 APPS = {"bot": AppConfig(fallback="paused", models=["m3", "m2", "m1"], prompts={"v2": "new", "v1": "old"},
@@ -149,9 +149,12 @@ def test_rate_key_is_user_unless_tenant_is_asked() -> None:
     assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user="u", tenant="t") == "user:u"
     assert rate_key(ctl("rate_limit", {}, {"per_minute": 1, "key": "tenant"}), user="u", tenant="t") == "tenant:t"
     assert rate_key(ctl("rate_limit", {"tenant": "t"}, {"per_minute": 1}), user="u", tenant="t") == "tenant:t"
-    # Requests without the attribute share one bucket of their own, never another user's or tenant's.
-    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user=None, tenant="t") == "user:-"
-    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1, "key": "tenant"}), user="u", tenant=None) == "tenant:-"
+    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user=None, tenant="t") is None
+    # Requests without the attribute share one bucket of their own (gateway and SDK alike), never
+    # another user's or tenant's, and are not let through unlimited.
+    assert counter_key(ctl("rate_limit", {}, {"per_minute": 1}), user=None, tenant="t") == "user:anonymous"
+    assert counter_key(ctl("rate_limit", {}, {"per_minute": 1, "key": "tenant"}), user="u",
+                       tenant=None) == "tenant:anonymous"
 
 
 def test_state_round_trips_through_json_for_the_sdk() -> None:

@@ -24,9 +24,7 @@ CONFIG: dict[str, Any] = {
                    "prompts": PROMPTS, "tools": {"issue_refund": "write", "lookup_order": "read"}},
              "plain-bot": {}},
     "gateway": {"timeout_s": 0.5},
-    # The gateway's own controls are under test: a leak the tests provoke must not be auto-contained
-    # by the playbook's kill switch in the middle of one (the monitors still run).
-    "auto_contain": {},
+    "auto_contain": {},  # controls here are applied by hand; auto-containment is tested in tests/controls
 }
 TOOLS = [{"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object",
           "properties": {"order_id": {"type": "string"}}}}} for n in ("issue_refund", "lookup_order")]

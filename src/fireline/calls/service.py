@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from fireline import outbox
 from fireline.calls import privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
@@ -43,6 +44,7 @@ class PreparedCall:
     redactor: privacy.Redactor
     raw_blob: bytes
     findings: list[dict[str, Any]] = field(default_factory=list)
+    outbox_id: int | None = None  # the "calls.ingested" outbox entry written with it
 
     @property
     def id(self) -> str:
@@ -87,6 +89,7 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "trace_id": call.trace_id,
         "span_id": call.span_id,
         "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
+        "api_key_id": call.api_key_id,
         "content": orjson.dumps(redacted).decode(),
         "finding_count": 0,
         "has_raw": True,
@@ -122,13 +125,22 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
         inserted = store(db, batch)
     CALLS_INGESTED.labels(source).inc(len(inserted))
     CALL_DUPLICATES.inc(len(ids) - len(inserted))
-    if inserted:
-        bus.publish("calls.ingested", calls=inserted, source=source)
+    published(db, inserted, source)
     return IngestOutcome(ids=ids, inserted=inserted, duplicates=len(ids) - len(inserted))
 
 
+def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
+    """After the commit: "calls.ingested" for the monitors, once per outbox entry (see store)."""
+    by_entry: dict[int | None, list[PreparedCall]] = {}
+    for p in inserted:
+        by_entry.setdefault(p.outbox_id, []).append(p)
+    for entry_id, calls in by_entry.items():
+        db.bus.publish_durable("calls.ingested", entry_id, calls=calls, source=source)
+
+
 def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
-    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones."""
+    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones, and
+    the "calls.ingested" outbox entry naming them, so the monitors see them even after a crash."""
     if not batch:
         return []
     insert = insert_for(db.dialect)
@@ -149,6 +161,10 @@ def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
         ]
         if findings:
             conn.execute(insert(findings_table), findings)
+        if fresh:
+            entry = outbox.add(conn, "calls.ingested", {"call_ids": [p.id for p in fresh]})
+            for p in fresh:
+                p.outbox_id = entry
     return fresh
 
 
@@ -171,6 +187,7 @@ class CallFilter:
     finding_kind: str | None = None
     environment: str | None = None
     trace_id: str | None = None
+    api_key_id: str | None = None
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
         conds = []
@@ -181,6 +198,7 @@ class CallFilter:
         for col, val in ((Call.app, self.app), (Call.tenant, self.tenant), (Call.session_id, self.session_id),
                          (Call.prompt_version, self.prompt_version), (Call.status, self.status),
                          (Call.environment, self.environment), (Call.trace_id, self.trace_id),
+                         (Call.api_key_id, self.api_key_id),
                          (Call.user_pseudonym, self.user_pseudonym)):
             if val is not None:
                 conds.append(col == val)
@@ -274,7 +292,8 @@ def to_out(call: Call, findings: list[CallFinding], content: dict[str, Any] | No
         model_resolved=call.model_resolved, provider=call.provider, prompt_version=call.prompt_version,
         system_prompt_sha256=call.system_prompt_sha256, input_tokens=call.input_tokens,
         output_tokens=call.output_tokens, cost_usd=call.cost_usd, latency_ms=call.latency_ms,
-        status=call.status, trace_id=call.trace_id, span_id=call.span_id, started_at=call.started_at,
+        status=call.status, trace_id=call.trace_id, span_id=call.span_id, api_key_id=call.api_key_id,
+        started_at=call.started_at,
         ingested_at=call.ingested_at, legal_hold=call.legal_hold, content_view=view,  # type: ignore[arg-type]
         findings=[FindingOut(detector=f.detector, kind=f.kind, severity=f.severity, location=f.location,
                              start=f.start, end=f.end, entity=f.entity, confidence=f.confidence,

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from fireline.controls.state import ControlState, Enforcement, RateLimiter, rate_key
+from fireline.controls.state import ControlState, Enforcement, RateLimiter, counter_key
 
 log = logging.getLogger("fireline.guard")
 
@@ -123,8 +123,7 @@ class Guard:
         at = time.time() if now is None else now
         worst: float | None = None
         for control in enf.rate_limits:
-            key = rate_key(control, user=user, tenant=tenant)
-            wait = self._limiter.check(control, key, at)
+            wait = self._limiter.check(control, counter_key(control, user=user, tenant=tenant), at)
             if wait is not None and (worst is None or wait > worst):
                 worst = wait
         return worst

@@ -186,7 +186,9 @@ def blast_radius(session: Session, inc: Incident, *, since: datetime | None = No
         "contained_at": stamp(inc.contained_at) if inc.contained_at else None,
         "signature": {**{k: v for k, v in sig.items() if k not in ("since", "not_before", "linked")},
                       "since": stamp(start), "until": stamp(end)},
-        "linked_calls": sig["linked"]}
+        "linked_calls": sig["linked"],
+        # Declared policies in the signature, by name (findings policy:<name>).
+        "policies": sorted({d.removeprefix("policy:") for d, _ in sig["findings"] if d.startswith("policy:")})}
     if not sig["linked"]:
         return {**base, "status": "unknown", "users": None, "sessions": None, "tenants": None, "calls": None,
                 "first_occurrence": None, "lead_time_s": None, "pii": {}, "answered_after_containment": None,

@@ -41,7 +41,7 @@ def merge_scope(inc: Incident, extra: dict[str, Any]) -> dict[str, list[str]]:
     """Union the scope lists (apps, tenants, models, prompt versions, tools: what the incident
     touched) into the incident; returns what was new. `extra["limits"]` (what the incident is
     about) narrows nothing: a dimension limited on one side only becomes unlimited, and
-    `extra["keys"]` adds the dedup keys the incident answered for (to recognise a repeat)."""
+    `extra["dedup_keys"]` adds the dedup keys the incident answered for (to recognise a repeat)."""
     old = inc.scope or {}
     scope: dict[str, Any] = {k: list(old.get(k, [])) for k in SCOPE_KEYS}
     added: dict[str, list[str]] = {}
@@ -57,7 +57,7 @@ def merge_scope(inc: Incident, extra: dict[str, Any]) -> dict[str, list[str]]:
         scope["limits"] = {k: sorted(set(mine[k]) | set(theirs[k])) for k in mine if k in theirs}
     elif isinstance(mine, dict) and "limits" not in extra:
         scope["limits"] = mine
-    scope["keys"] = list(dict.fromkeys([*old.get("keys", []), *extra.get("keys", [])]))[-MAX_KEYS:]
+    scope["dedup_keys"] = list(dict.fromkeys([*old.get("dedup_keys", []), *extra.get("dedup_keys", [])]))[-MAX_KEYS:]
     inc.scope = scope
     inc.apps = " ".join(scope["apps"])[:1000]
     return added
@@ -68,8 +68,13 @@ def family(type_name: str) -> str:
 
 
 def alert_scope(alert: Alert) -> dict[str, Iterable[str]]:
+    scope_by = alert.details.get("scope_by")
     return {"apps": alert.apps, "tenants": alert.tenants, "models": alert.models,
-            "prompt_versions": alert.prompt_versions, "tools": alert.tools}
+            "prompt_versions": alert.prompt_versions, "tools": alert.tools, "sessions": alert.sessions,
+            "keys": alert.keys, "users": alert.users, "scope_by": (scope_by,) if isinstance(scope_by, str) else ()}
+
+
+LIMIT_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools")  # what a monitor group or alert limits
 
 
 def limits(alert: Alert) -> dict[str, list[str]]:
@@ -86,7 +91,8 @@ def limits(alert: Alert) -> dict[str, list[str]]:
         if "apps" not in out and alert.apps:
             out["apps"] = sorted(set(alert.apps))
         return out
-    return {k: sorted(set(v)) for k, v in alert_scope(alert).items() if v}
+    scope = alert_scope(alert)
+    return {k: sorted(set(scope[k])) for k in LIMIT_KEYS if scope.get(k)}
 
 
 def keys(alert: Alert, drill: bool, type_name: str) -> tuple[str, list[str]]:

@@ -154,7 +154,7 @@ def previous(session: Session, own: str, family: str, apps: list[str], drill: bo
         .order_by(Incident.detected_at.desc()).limit(50))
     for inc in rows:
         scope = inc.scope or {}
-        if own in (scope.get("keys") or []) or inc.dedup_key == own:
+        if own in (scope.get("dedup_keys") or []) or inc.dedup_key == own:
             return inc
         if correlate.family(inc.type) == family and set(apps) & set(scope.get("apps") or []):
             return inc

@@ -23,14 +23,15 @@ from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import blast, bus, correlate, links
 from fireline.incidents.evidence import take_snapshot
+from fireline.incidents.harm import Harm, raises, worst_harm
 from fireline.incidents.lifecycle import TERMINAL, allowed, transition, transition_locked
 from fireline.incidents.metrics import DRILLS_OPENED, OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
 from fireline.incidents.sla import current_config, policy
-from fireline.incidents.taxonomy import TYPES, check_severity, incident_type, triage
+from fireline.incidents.taxonomy import TYPES, Triage, check_severity, incident_type, triage
 from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, lock_incident, stamp
-from fireline.signals import SEVERITIES, Alert
+from fireline.signals import SEVERITIES, Alert, alert_of
 
 # The entry points other parts use, importable from here as well as from their modules.
 __all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
@@ -117,12 +118,34 @@ def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[
         entry = append_locked(session, inc, "related_alert", actor, {
             **_alert_data(alert), "correlated_by": how, "triaged_severity": severity})
         _add_keys(session, inc, [own, *corr])
-    added = correlate.merge_scope(inc, {**correlate.alert_scope(alert), "keys": [own],
+    added = correlate.merge_scope(inc, {**correlate.alert_scope(alert), "dedup_keys": [own],
                                         **({"limits": correlate.limits(alert)} if how != "key" else {})})
     if linked or added:
         inc.changed_seq = entry.seq
+    if linked:
+        harm = worst_harm(session, alert.call_ids)
+        if harm is not None and raises(harm, inc.severity):
+            _escalate(session, inc, harm)
     if how != "key":
         links.escalate(session, inc, severity, actor, f"related alert {alert.title!r} is {severity}")
+
+
+def _escalate(session: Session, inc: Incident, harm: Harm) -> None:
+    """Raise an open incident to its harm's severity (and type), then let containment reconsider."""
+    before = (inc.type, inc.severity)
+    if harm.type != inc.type:
+        append_locked(session, inc, "retyped", "harm", {"from": inc.type, "to": harm.type,
+                                                        "reason": f"harm: {harm.label}", "harm": harm.as_json()})
+        inc.type = harm.type
+        inc.playbook = triage(current_config().section("triage"), harm.type, harm.detector).playbook
+    inc.severity = harm.severity
+    policy().set_due(inc)
+    append_locked(session, inc, "severity", "harm", {"from": before[1], "to": harm.severity,
+                                                     "reason": f"harm: {harm.label}", "harm": harm.as_json(),
+                                                     "ack_due_at": stamp(inc.ack_due_at),  # type: ignore[arg-type]
+                                                     "contain_due_at": stamp(inc.contain_due_at)})  # type: ignore[arg-type]
+    bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=inc.severity,
+             apps=list(inc.scope.get("apps", [])), drill=inc.drill)
 
 
 def _create(session: Session, *, title: str, type_name: str, severity: str, playbook: str, source: str,
@@ -177,6 +200,14 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, boo
     type_name = alert.type if alert.type in TYPES else FALLBACK_TYPE
     decided = triage(current_config().section("triage"), type_name, alert.signal,
                      alert.severity if alert.severity in SEVERITIES else None)
+    # The alert's calls are stored before it fires: their findings say what harm was done.
+    harm = worst_harm(session, alert.call_ids)
+    raised = raises(harm, decided.severity)
+    original = (type_name, decided.severity)
+    if raised and harm is not None:
+        type_name = harm.type
+        decided = Triage(harm.severity, triage(current_config().section("triage"), harm.type, harm.detector).playbook
+                         if harm.type != original[0] else decided.playbook, f"harm:{harm.detector}.{harm.kind}")
     drill = correlate.is_drill(session, alert)
     own, corr = correlate.keys(alert, drill, type_name)
     found, claim = correlate.find(session, alert, drill, own, corr)
@@ -201,19 +232,22 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, boo
     inc = _create(session, title=alert.title or f"{type_name} alert", type_name=type_name,
                   severity=decided.severity, playbook=decided.playbook, source=alert.source,
                   detected_at=now, dedup_key=alert.dedup_key, drill=drill,
-                  scope={**correlate.alert_scope(alert), "limits": correlate.limits(alert), "keys": [own]},
+                  scope={**correlate.alert_scope(alert), "limits": correlate.limits(alert), "dedup_keys": [own]},
                   incident_id=inc_id)
     _set_onset(inc, alert.details.get("onset"))
     data = {**_alert_data(alert), "triage": decided.rule, "severity": decided.severity,
             "playbook": decided.playbook, "drill": drill}
     if type_name != alert.type:
         data["original_type"] = alert.type
+    if raised and harm is not None:
+        data["harm"] = harm.as_json()
+        data["original_severity"] = original[1]
     append_locked(session, inc, "opened", f"alert:{alert.source}", data, at=now)
     if previous is not None:
         links.mark_repeat(session, inc, previous, f"alert:{alert.source}")
     if _link(session, inc.id, call_ids):
         inc.changed_seq = inc.timeline_seq
-    _opened(session, inc)
+    _opened(session, inc, contain=alert.details.get("contain") is True)
     return inc, True
 
 
@@ -229,16 +263,20 @@ def _set_onset(inc: Incident, onset: Any) -> None:
         inc.onset_at, inc.onset = at, onset
 
 
-def _opened(session: Session, inc: Incident) -> None:
+def _opened(session: Session, inc: Incident, contain: bool = False) -> None:
+    """`contain`: the rule behind the alert asks for containment whatever the auto_contain policy
+    says (a session over its limits is stopped inside its loop)."""
     labels = (inc.severity, inc.type, inc.source)
     counter = DRILLS_OPENED if inc.drill else OPENED
     bus.after_commit(session, lambda: counter.labels(*labels).inc())
-    bus.emit(session, "incident.opened", incident_id=inc.id, type=inc.type, severity=inc.severity,
-             apps=list(inc.scope.get("apps", [])), drill=inc.drill)
+    bus.emit(session, "incident.opened", durable=True, incident_id=inc.id, type=inc.type, severity=inc.severity,
+             apps=list(inc.scope.get("apps", [])), contain=contain, drill=inc.drill)
 
 
-def on_alert_fired(db: Database, alert: Alert, **_: Any) -> str | None:
-    """The id of the incident the alert opened or joined (None: it brought nothing new)."""
+def on_alert_fired(db: Database, alert: Alert | dict[str, Any], **_: Any) -> str | None:
+    """The "alert.fired" handler (also given the stored JSON of a redelivered outbox entry): the id
+    of the incident the alert opened or joined (None: it brought nothing new)."""
+    alert = alert_of(alert)
     for attempt in range(MAX_ATTEMPTS):
         try:
             inc, _opened_new = bus.within(db, lambda s: open_or_attach(s, alert))
@@ -352,6 +390,35 @@ def set_severity(target: Database | Session, incident_id: str, severity: str, ac
         append_locked(session, inc, "severity", actor, {"from": before, "to": severity, "reason": reason,
                                                         "ack_due_at": stamp(inc.ack_due_at),  # type: ignore[arg-type]
                                                         "contain_due_at": stamp(inc.contain_due_at)})  # type: ignore[arg-type]
+        return inc
+    return bus.within(target, run)
+
+
+def retype(target: Database | Session, incident_id: str, type_name: str, actor: str, reason: str,
+           severity: str | None = None) -> Incident:
+    """A responder corrects the incident's type (and, optionally, severity): on the timeline, with
+    the playbook of the new type; a raised severity lets auto-containment reconsider."""
+    incident_type(type_name)
+    if severity is not None:
+        check_severity(severity)
+    if not reason.strip():
+        raise Invalid("reason: a type change needs a reason", field="reason")
+
+    def run(session: Session) -> Incident:
+        inc = _open_for_edit(session, incident_id)
+        if inc.type == type_name and severity in (None, inc.severity):
+            return inc
+        before = (inc.type, inc.severity, inc.playbook)
+        decided = triage(current_config().section("triage"), type_name, None, severity or inc.severity)
+        inc.type, inc.playbook = type_name, decided.playbook
+        data: dict[str, Any] = {"from": before[0], "to": type_name, "reason": reason, "playbook": decided.playbook}
+        if severity is not None and severity != before[1]:
+            inc.severity = severity
+            policy().set_due(inc)
+            data.update({"severity_from": before[1], "severity_to": severity})
+        append_locked(session, inc, "retyped", actor, data)
+        bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=inc.severity,
+                 apps=list(inc.scope.get("apps", [])))
         return inc
     return bus.within(target, run)
 
