@@ -131,8 +131,9 @@ def test_who_was_reached_is_exportable_by_a_responder_and_access_logged(fl: Fire
     assert csv.status_code == 200 and csv.text.splitlines()[0] == "kind,id"
     assert sum(1 for line in csv.text.splitlines() if line.startswith("user,")) == 2
     with fl.db.session() as s:
-        logged = list(s.scalars(select(RawAccess).where(RawAccess.call_id.in_(ids))))
-    assert len(logged) == 8 and all("affected export" in (r.reason or "") for r in logged)
+        logged = list(s.scalars(select(RawAccess).where(RawAccess.call_id.in_(ids),
+                                                        RawAccess.reason.contains("affected export"))))
+    assert len(logged) == 8 and sum("customer notice" in (r.reason or "") for r in logged) == 4
     assert {r.role for r in logged} == {"responder"}
     with fl.client("viewer") as http:
         entries = http.get(f"/api/v1/incidents/{iid}/timeline", params={"kind": "affected_exported"}).json()

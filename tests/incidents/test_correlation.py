@@ -46,12 +46,13 @@ def pii_alert(ids: list[str], **over: Any) -> Any:
 
 def test_two_detectors_on_the_same_leak_make_one_incident_the_highest_severity_wins(db: Database) -> None:
     ids = leaked_calls(db)
+    pii_only = store_calls(db, [{"id": f"pii-{i}", "findings": [finding()]} for i in range(2)])
     escalated: list[dict[str, Any]] = []
     handler = lambda **kw: escalated.append(kw)  # noqa: E731
     db.bus.subscribe("incident.escalated", handler)
     try:
-        first = service.on_alert_fired(db, pii_alert(ids[:2]))  # the P1 monitor fires first
-        second = service.on_alert_fired(db, canary_alert(ids))
+        first = service.on_alert_fired(db, pii_alert(pii_only))  # the P1 monitor fires first
+        second = service.on_alert_fired(db, canary_alert(ids))  # the canary joins and raises it to P0
         again = service.on_alert_fired(db, pii_alert(ids[2:]))  # the PII monitor again: same incident
     finally:
         db.bus.unsubscribe("incident.escalated", handler)
@@ -62,7 +63,7 @@ def test_two_detectors_on_the_same_leak_make_one_incident_the_highest_severity_w
     assert kinds(db, first).count("related_alert") == 1 and "severity" in kinds(db, first)
     with db.session() as s:
         related = next(e for e in entries(s, first) if e.kind == "related_alert")
-        assert related.data["correlated_by"] == "calls" and related.data["title"] == "Canary served"
+        assert related.data["correlated_by"] == "family" and related.data["title"] == "Canary served"
         held = {r.dedup_key for r in s.query(IncidentDedup).filter_by(incident_id=first)}
         assert verify(s, first).ok
     assert {"monitor:canary_leak:app=support-bot", "monitor:pii_secret_leak:app=support-bot"} <= held

@@ -318,12 +318,13 @@ def declare(target: Database | Session, body: DeclareIn, actor: str) -> Incident
         scope = body.model_dump(include=set(SCOPE_KEYS))
         inc = _create(session, title=body.title, type_name=body.type, severity=decided.severity,
                       playbook=decided.playbook, source="declared", detected_at=now, dedup_key=None,
-                      scope={**scope, "limits": {k: v for k, v in scope.items() if v}}, summary=body.summary,
+                      scope={**scope, "limits": {k: v for k, v in scope.items() if v and k in correlate.LIMIT_KEYS}},
+                      summary=body.summary,
                       drill=body.drill)
         append_locked(session, inc, "declared", actor, {"title": body.title, "type": body.type,
                                                          "severity": decided.severity, "triage": decided.rule,
                                                          "playbook": decided.playbook, "drill": body.drill,
-                                                         "scope": {k: scope[k] for k in SCOPE_KEYS}},
+                                                         "scope": scope},
                       at=now)
         if _link(session, inc.id, body.call_ids):
             inc.changed_seq = inc.timeline_seq
