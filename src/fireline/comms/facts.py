@@ -71,5 +71,7 @@ def describe_control(c: dict[str, Any]) -> str:
 
 def gather(session: Session, incident_id: str) -> Facts:
     inc = get_incident(session, incident_id)
-    return Facts(incident=inc, blast=blast_radius(session, inc), linked_pii=linked_pii(session, incident_id),
+    # Read on every incident event: never a change-point test of the log here (the stored onset).
+    blast = blast_radius(session, inc, place=False)
+    return Facts(incident=inc, blast=blast, linked_pii=linked_pii(session, incident_id),
                  controls=controls_for(session, incident_id), comms=session.get(IncidentComms, incident_id))

@@ -22,6 +22,7 @@ from fireline.incidents import bus, evidence, links, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import affected as blast_affected
 from fireline.incidents.blast import blast_radius
+from fireline.incidents.blast import ensure_onset as blast_ensure_onset
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.models import Incident
 from fireline.incidents.schemas import (
@@ -198,7 +199,12 @@ def export(snapshot_id: str, request: Request, reason: str | None = Query(None, 
 @router.get("/incidents/{incident_id}/blast-radius")
 def blast(incident_id: str, request: Request, since: datetime | None = None, until: datetime | None = None,
           _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    with get_db(request).session() as session:
+    db = get_db(request)
+    with db.session() as session:
+        placed = service.get_incident(session, incident_id).onset_at is not None
+    if not placed:  # the first read places the onset from the log once and keeps it
+        bus.within(db, lambda s: blast_ensure_onset(s, service.get_incident(s, incident_id)))
+    with db.session() as session:
         return blast_radius(session, service.get_incident(session, incident_id), since=since, until=until)
 
 

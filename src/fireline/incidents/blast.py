@@ -95,29 +95,49 @@ def signature(session: Session, inc: Incident) -> dict[str, Any]:
             "linked": int(n_linked), "since": since, "not_before": floor}
 
 
-def onset(session: Session, inc: Incident, sig: dict[str, Any] | None = None) -> tuple[datetime, dict[str, Any]]:
+def onset(session: Session, inc: Incident, sig: dict[str, Any] | None = None, *,
+          place: bool = True) -> tuple[datetime, dict[str, Any]]:
     """The incident's onset and how it was placed (the one place blast radius, what-changed and the
-    post-mortem read it from): stored by the monitor's change-point test, else placed from the
-    prompt log, else the first matching call, else detection; never before `not_before`."""
+    post-mortem read it from): stored on the incident (the monitor's change-point test, or placed
+    once before, see `ensure_onset`), else placed from the prompt log when `place` (a change-point
+    test over the signature's rate: about a second per million calls in scope), else the first
+    linked call, else detection; never before the end of the incident it repeats."""
     sig = sig or signature(session, inc)
     floor = sig.get("not_before")
     how: dict[str, Any] | None = None
     at: datetime | None = None
     if inc.onset_at is not None:
         at, how = inc.onset_at, dict(inc.onset or {"method": "stored"})
-    elif sig["findings"] or sig["status"]:
+    elif place and (sig["findings"] or sig["status"]):
         found = place_onset(session, since=sig["since"], until=inc.detected_at, apps=sig["apps"],
                             tenants=sig["tenants"], models=sig["models"], prompt_versions=sig["prompt_versions"],
                             findings=sig["findings"], status=sig["status"])
         if found is not None:
             at, how = _parse(found["at"]), found
+    if at is None and sig["linked"]:
+        first = _aware(session.scalar(select(func.min(Call.started_at)).where(Call.id.in_(
+            select(IncidentCall.call_id).where(IncidentCall.incident_id == inc.id)))))
+        if first is not None:
+            at, how = first, {"method": "first_linked_call"}
     if at is None:
-        at, how = (sig["since"] if sig["linked"] and not sig["findings"] else inc.detected_at), {
-            "method": "first_linked_call" if sig["linked"] and not sig["findings"] else "detected_at"}
+        at, how = inc.detected_at, {"method": "detected_at"}
     assert how is not None
     if floor is not None and at < floor:
         at, how = floor, {**how, "method": "end_of_repeated_incident", "placed": how.get("method")}
     return min(at, inc.detected_at), how
+
+
+def ensure_onset(session: Session, inc: Incident) -> bool:
+    """Place the onset from the prompt log once and store it on the incident (the caller's write
+    transaction), so later reads of the blast radius do not test the log again. True if stored."""
+    if inc.onset_at is not None:
+        return False
+    sig = signature(session, inc)
+    if not sig["linked"]:
+        return False  # unknown: nothing to place from
+    at, how = onset(session, inc, sig)
+    inc.onset_at, inc.onset = at, {**how, "at": stamp(at)}
+    return True
 
 
 def matching(sig: dict[str, Any], since: datetime, until: datetime | None) -> Select[Any]:
@@ -158,8 +178,8 @@ def _held_elsewhere(inc: Incident) -> Select[Any]:
 
 
 def window(session: Session, inc: Incident, sig: dict[str, Any], since: datetime | None = None,
-           until: datetime | None = None) -> tuple[datetime, datetime, dict[str, Any]]:
-    at, how = onset(session, inc, sig)
+           until: datetime | None = None, place: bool = True) -> tuple[datetime, datetime, dict[str, Any]]:
+    at, how = onset(session, inc, sig, place=place)
     start = since or at
     end = until or inc.resolved_at or inc.closed_at or utcnow()
     return start, end, how
@@ -177,9 +197,11 @@ def _hits(inc: Incident, sig: dict[str, Any], start: datetime, end: datetime) ->
 
 
 def blast_radius(session: Session, inc: Incident, *, since: datetime | None = None,
-                 until: datetime | None = None) -> dict[str, Any]:
+                 until: datetime | None = None, place: bool = True) -> dict[str, Any]:
+    """`place=False`: never test the log for an onset (the incident's stored one, else its first
+    linked call): what comms reads on every incident event."""
     sig = signature(session, inc)
-    start, end, how = window(session, inc, sig, since, until)
+    start, end, how = window(session, inc, sig, since, until, place)
     base: dict[str, Any] = {
         "incident_id": inc.id, "detected_at": stamp(inc.detected_at),
         "onset": stamp(start), "onset_method": how.get("method"), "until": stamp(end),

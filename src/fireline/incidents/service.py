@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
@@ -247,6 +247,11 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, boo
         links.mark_repeat(session, inc, previous, f"alert:{alert.source}")
     if _link(session, inc.id, call_ids):
         inc.changed_seq = inc.timeline_seq
+    if inc.onset_at is None and alert.details.get("update"):  # a repeat starts with its first new call
+        first = session.scalar(select(func.min(Call.started_at)).where(Call.id.in_(call_ids)))
+        if first is not None:
+            first = first if first.tzinfo else first.replace(tzinfo=UTC)
+            inc.onset_at, inc.onset = first, {"method": "first_call_of_repeat", "at": stamp(first)}
     _opened(session, inc, contain=alert.details.get("contain") is True)
     return inc, True
 
