@@ -266,30 +266,52 @@ class Drill:
             report.gaps.append(f"contain SLA of {contain_sla // 60} min breached")
 
     def _cleanup(self, report: DrillReport) -> None:
-        """Revert everything the drill put in force (the fault, and every control on its incident,
-        secondary actions included), end its incident, then check that nothing is left active."""
+        """Revert everything the drill put in force (the fault, and every control on the incidents it
+        caused, secondary actions included), end those incidents, then check that nothing is left.
+        A drill can open more than one incident (a session limit tripped by its traffic, say), and a
+        late one can open while it cleans up: it looks again until a pass finds nothing new."""
         try:
             reverted: list[str] = []
             if self.inject_id:
                 self._revert(self.inject_id, reverted)
+            ended: set[str] = set()
+            for _ in range(5):
+                mine = [i for i in self._drill_incidents(report) if i not in ended]
+                for iid in mine:
+                    self.api.post(f"/api/v1/incidents/{iid}/notes",
+                                  json={"text": f"Fire drill {self.id} ({self.s.name}); not a real incident.",
+                                        "kind": "note"})
+                    for c in self._controls(iid):
+                        self._revert(c["id"], reverted)
+                    self._end(iid)
+                    ended.add(iid)
+                time.sleep(0.5)  # what its last answers may still set off
+                if not [i for i in self._drill_incidents(report) if i not in ended] and not any(
+                        self._controls(i) for i in ended):
+                    break
+                for iid in ended:  # a control applied after the revert (a late escalation)
+                    for c in self._controls(iid):
+                        self._revert(c["id"], reverted)
+            left = self._left_active(sorted(ended))
             inc = report.incident
-            if inc:
-                iid = inc["id"]
-                self.api.post(f"/api/v1/incidents/{iid}/notes",
-                              json={"text": f"Fire drill {self.id} ({self.s.name}); not a real incident.",
-                                    "kind": "note"})
-                for c in self._controls(iid):
-                    self._revert(c["id"], reverted)
-                self._end(iid)
-            left = self._left_active(inc["id"] if inc else None)
             state = self.api.get(f"/api/v1/incidents/{inc['id']}").json().get("state") if inc else None
-            report.cleanup = {"reverted": reverted, "left_active": left, "incident_state": state}
+            report.cleanup = {"reverted": reverted, "left_active": left, "incident_state": state,
+                              "incidents": sorted(ended)}
             if left:
                 report.gaps.append(f"controls still active after the drill: {', '.join(left)}")
             if inc and state not in ("resolved", "closed"):
                 report.gaps.append(f"the drill incident {inc['id']} is still {state}")
         finally:
             self.api.close()
+
+    def _drill_incidents(self, report: DrillReport) -> list[str]:
+        """The drill incidents on the drill's app since it started (the report's first)."""
+        rows = self.api.get("/api/v1/incidents", params={"app": self.app}).json()["incidents"]
+        since = datetime.fromisoformat(report.started_at).replace(microsecond=0)
+        found = [i["id"] for i in rows if i.get("drill")
+                 and datetime.fromisoformat(i["detected_at"].replace("Z", "+00:00")) >= since]
+        first = (report.incident or {}).get("id")
+        return sorted(set(found) | ({first} if first else set()))
 
     def _revert(self, control_id: str, reverted: list[str]) -> None:
         resp = self.api.delete(f"/api/v1/controls/{control_id}", params={"reason": f"drill {self.id} over"})
@@ -307,7 +329,7 @@ class Drill:
         self.api.post(f"/api/v1/incidents/{incident_id}/evals/waive", json=reason)  # a drill locks no fix
         self.api.post(f"/api/v1/incidents/{incident_id}/close", json=reason)
 
-    def _left_active(self, incident_id: str | None) -> list[str]:
+    def _left_active(self, incident_ids: list[str]) -> list[str]:
         rows = self.api.get("/api/v1/controls").json()["controls"]
-        return [c["id"] for c in rows if (incident_id and c.get("incident_id") == incident_id)
+        return [c["id"] for c in rows if c.get("incident_id") in incident_ids
                 or c["id"] == self.inject_id or self.id in (c.get("reason") or "")]
