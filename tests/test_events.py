@@ -38,3 +38,21 @@ def test_what_a_handler_publishes_waits_until_every_handler_saw_the_current_even
     events.publish("t.opened")
     assert seen == ["auto-contain saw opened", "auto-contain done", "comms: opened", "erased in tx-1",
                     "after erasure", "comms: contained"]
+
+
+def test_durable_events_keep_the_order_and_tell_the_outbox_when_delivered() -> None:
+    events = EventBus()
+    seen: list[str] = []
+    told: list[tuple[int, list[str]]] = []
+    events.on_delivered = lambda entry, failed: told.append((entry, failed))
+
+    def auto_contain(**_: Any) -> None:
+        events.publish_durable("t.changed", 2, what="contained")  # waits for "opened" to reach everyone
+        seen.append("auto-contain done")
+
+    events.subscribe("t.opened", auto_contain)
+    events.subscribe("t.opened", lambda **_: seen.append("comms: opened"))
+    events.subscribe("t.changed", lambda what, **_: seen.append(f"comms: {what}"))
+    assert events.publish_durable("t.opened", 1) == []
+    assert seen == ["auto-contain done", "comms: opened", "comms: contained"]
+    assert told == [(1, []), (2, [])]

@@ -31,6 +31,8 @@ from typing import Any
 log = logging.getLogger("fireline.events")
 
 Handler = Callable[..., Any]
+# An event waiting for the one being delivered: topic, payload, and what to tell when delivered.
+Pending = tuple[str, dict[str, Any], Callable[[list[str]], None] | None]
 FailureHook = Callable[[str, str], None]  # (topic, handler name)
 
 
@@ -106,9 +108,9 @@ class EventBus:
         handler, the event waits until the current one reached every handler (0 is returned)."""
         if not self._handlers.get(topic):
             return 0
-        queue: deque[tuple[str, dict[str, Any]]] | None = getattr(self._pending, "queue", None)
+        queue: deque[Pending] | None = getattr(self._pending, "queue", None)
         if queue is not None and "session" not in payload:
-            queue.append((topic, payload))
+            queue.append((topic, payload, None))
             return 0
         if queue is not None:  # part of the publisher's transaction: now or never
             return len(self._deliver(topic, payload))
@@ -129,11 +131,19 @@ class EventBus:
 
     def publish_durable(self, topic: str, outbox_id: int | None, **payload: Any) -> list[str]:
         """Deliver an event whose outbox entry was committed with its fact, then tell the outbox
-        (`on_delivered`) which handlers still owe it: none marks it done, others are retried."""
-        failed = self.deliver(topic, **payload)
-        if outbox_id is not None and self.on_delivered is not None:
-            self.on_delivered(outbox_id, failed)
-        return failed
+        (`on_delivered`) which handlers still owe it: none marks it done, others are retried.
+        In publication order like `publish`: published by a handler, it waits its turn (and
+        answers [] at once; the outbox hears of its delivery when it happens)."""
+        def delivered(failed: list[str]) -> None:
+            if outbox_id is not None and self.on_delivered is not None:
+                self.on_delivered(outbox_id, failed)
+
+        queue: deque[Pending] | None = getattr(self._pending, "queue", None)
+        if queue is not None:
+            queue.append((topic, payload, delivered))
+            return []
+        errors = self._drain(topic, payload, delivered)
+        return [name for name, _ in errors]
 
     def publish_strict(self, topic: str, **payload: Any) -> None:
         """Run every handler, then raise HandlerFailed (from the first error) if any failed."""
@@ -144,15 +154,20 @@ class EventBus:
         if errors:
             raise HandlerFailed(topic, errors) from errors[0][1]
 
-    def _drain(self, topic: str, payload: dict[str, Any]) -> list[tuple[str, BaseException]]:
+    def _drain(self, topic: str, payload: dict[str, Any],
+               delivered: Callable[[list[str]], None] | None = None) -> list[tuple[str, BaseException]]:
         """Deliver one event, then what its handlers published, in order (this thread only)."""
-        queue: deque[tuple[str, dict[str, Any]]] = deque()
+        queue: deque[Pending] = deque()
         self._pending.queue = queue
         try:
             errors = self._deliver(topic, payload)
+            if delivered is not None:
+                delivered([name for name, _ in errors])
             while queue:
-                name, data = queue.popleft()
-                self._deliver(name, data)
+                name, data, done = queue.popleft()
+                failed = self._deliver(name, data)
+                if done is not None:
+                    done([n for n, _ in failed])
             return errors
         finally:
             self._pending.queue = None
