@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
+from fireline.detect.detectors import DETECTOR_NAMES, ArgumentBaseline, CallView, Finding, build_detectors, run_all
 from fireline.detect.detectors.canary import CanaryDetector
 from fireline.detect.detectors.grounding import GroundingDetector
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
@@ -176,9 +176,9 @@ def test_citation_outside_the_retrieval_set_is_ungrounded() -> None:
 
 
 def test_build_detectors_defaults_on_config_off_and_unknown_names_rejected() -> None:
-    assert len(build_detectors({})) == 8
+    assert len(build_detectors({})) == len(DETECTOR_NAMES) == 9
     names = [d.name for d in build_detectors({"refusal": {"enabled": False}})]
-    assert "refusal" not in names and len(names) == 7
+    assert "refusal" not in names and len(names) == 8
     with pytest.raises(ValueError, match="unknown detectors"):
         build_detectors({"nope": {}})
 

@@ -44,6 +44,8 @@ class PreparedCall:
     redactor: privacy.Redactor
     raw_blob: bytes | None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    # What processors measured for later consumers (the detect part's quality profile), never stored.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

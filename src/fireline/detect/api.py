@@ -21,7 +21,7 @@ from fireline.config import Config, ConfigError
 from fireline.detect import canaries, reports
 from fireline.detect.detectors import build_detectors
 from fireline.detect.models import MonitorAlert
-from fireline.detect.monitor_defs import load_monitors
+from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.runtime import DetectRuntime
 from fireline.detect.schemas import AlertOut, CanaryIn, CanaryOut, MonitorOut, ReportIn, ReportOut
 from fireline.metrics import REGISTRY
@@ -165,7 +165,7 @@ def shutdown(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `monitors` or `detectors` section."""
-    load_monitors(config.section("monitors"))
+    load_monitors(config.section("monitors"), cohorts=cohort_attributes(config.section("cohorts")))
     try:
         build_detectors(config.detectors)
     except ValueError as exc:

@@ -15,7 +15,7 @@ from fireline.db import Database
 from fireline.detect import rebuild, reports
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.models import MonitorAlert, Report
-from fireline.detect.monitor_defs import load_monitors
+from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.monitors import Engine, Fired
 from fireline.detect.service import Detection, fact_of, warm_tool_baseline
 
@@ -28,7 +28,8 @@ class DetectRuntime:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.config = config
-        self.defs = load_monitors(config.section("monitors"))
+        self.cohorts = cohort_attributes(config.section("cohorts"))
+        self.defs = load_monitors(config.section("monitors"), cohorts=self.cohorts)
         self.canaries = CanaryCache()
         self.detection = Detection(config, self.canaries)
         self.engine = Engine(self.defs, self.emit)
@@ -59,7 +60,7 @@ class DetectRuntime:
 
     # ---- data in ----
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
-        self.engine.observe([fact_of(p) for p in calls])
+        self.engine.observe([fact_of(p, self.cohorts) for p in calls])
 
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])

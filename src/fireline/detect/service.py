@@ -19,8 +19,11 @@ from fireline.calls.models import Call
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
+from fireline.detect import distribution
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
+from fireline.detect.detectors.output_quality import last_user_text
+from fireline.detect.detectors.output_quality import profile as quality_profile
 from fireline.detect.monitors import Fact
 from fireline.metrics import FINDINGS
 
@@ -84,7 +87,11 @@ class Detection:
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
-            found = run_all(self.detectors, view_of(p))
+            view = view_of(p)
+            found = run_all(self.detectors, view)
+            if view.profile is None and view.output_text:
+                view.profile = quality_profile(view.output_text, last_user_text(view))
+            p.extras["profile"] = view.profile
             rows = [finding_row(f) for f in found]
             rows += guardrail_findings(p.raw.get("guardrails") or ())
             for r in rows:
@@ -92,7 +99,39 @@ class Detection:
             p.findings.extend(rows)
 
 
-def fact_of(p: PreparedCall) -> Fact:
+def features_of(p: PreparedCall) -> dict[str, tuple[int, float]]:
+    """The distribution features of a call: (histogram bin, value) per feature."""
+    row, prof = p.row, p.extras.get("profile")
+    out: dict[str, tuple[int, float]] = {}
+    out_tokens = row.get("output_tokens")
+    if out_tokens is None and prof is not None:
+        out_tokens = prof.output_tokens_estimate
+    if out_tokens is not None:
+        out["output_tokens"] = (distribution.length_bin(out_tokens), float(out_tokens))
+    user = ""
+    for m in reversed(p.raw.get("input") or []):
+        if m.get("role") == "user" and isinstance(m.get("content"), str):
+            user = m["content"]
+            break
+    in_tokens = row.get("input_tokens")
+    if in_tokens is None and user:
+        in_tokens = (len(user) + 3) // 4
+    if in_tokens is not None:
+        out["input_tokens"] = (distribution.length_bin(in_tokens), float(in_tokens))
+    if prof is not None:
+        lang = prof.output_language if prof.output_confidence >= 0.5 else "und"
+        out["output_language"] = (distribution.category(lang), 0.0)
+        out["output_script"] = (distribution.script_bin(prof.output_script), 0.0)
+        if prof.input_language:
+            out["input_language"] = (distribution.category(prof.input_language), 0.0)
+    if user:
+        topic = distribution.topic_bucket(user)
+        if topic is not None:
+            out["input_topic"] = (topic, 0.0)
+    return out
+
+
+def fact_of(p: PreparedCall, cohorts: tuple[str, ...] = ("cohort",)) -> Fact:
     """What the monitors read of a stored call."""
     row = p.row
     tool_calls = p.raw.get("tool_calls") or []
@@ -104,10 +143,14 @@ def fact_of(p: PreparedCall) -> Fact:
         findings.append({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
                          "severity": f["severity"], "tool": tool})
     tools = tuple(dict.fromkeys(str(t.get("name")) for t in tool_calls if t.get("name")))
+    meta = p.raw.get("metadata") or {}
+    attrs = {k: str(meta[k])[:200] for k in cohorts if meta.get(k) is not None} if meta else {}
+    route = meta.get("route")
     return Fact(id=p.id, minute=int(row["started_at"].timestamp() // 60), app=row["app"], tenant=row.get("tenant"),
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
-                latency=row.get("latency_ms"), findings=tuple(findings))
+                latency=row.get("latency_ms"), findings=tuple(findings), alias=row.get("model"),
+                route=str(route)[:200] if route is not None else None, attrs=attrs, features=features_of(p))
 
 
 def warm_tool_baseline(db: Database, baseline: ArgumentBaseline, limit: int = 5000) -> int:
