@@ -221,6 +221,8 @@ class Monitor:
             firing = count >= max(d.min_count, 1)
         elif cond.op == "ratio_le":
             firing = trusted and baseline > 0 and ratio <= cond.threshold
+            if d.signal == "distribution":  # a shrinking mean needs calls to measure; silence is traffic_drop's
+                firing = firing and w.den >= d.min_volume
         else:
             enough = w.den >= d.min_volume and count >= d.min_count and value >= d.min_value
             if d.signal == "distribution":
