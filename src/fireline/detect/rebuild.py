@@ -17,12 +17,11 @@ from sqlalchemy.sql.elements import ColumnElement as CE
 
 from fireline.calls.models import Call, CallFinding
 from fireline.db import Database
+from fireline.detect.distribution import LENGTH_BASE
 from fireline.detect.minutes import minute_of
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitors import Engine, Fact, Monitor
-from fireline.detect.distribution import LENGTH_BASE
 from fireline.detect.series import LATENCY_BOUNDS
-
 
 COLUMN_KEYS = frozenset({"app", "model", "alias", "prompt_version", "tool", "tenant"})
 LENGTH_BOUNDS = tuple(LENGTH_BASE ** (k + 1) - 1 for k in range(64))
