@@ -114,3 +114,80 @@ def test_cohort_refused_three_times_as_often_opens_a_bias_incident(db: Database)
         assert alert.details["cohort"] == "B"
         with fl.client("responder") as http:
             assert incident(http, key)["type"] == "bias"
+
+
+def changes_of(http: Any, key: str) -> list[dict[str, Any]]:
+    got = http.get(f"/api/v1/incidents/{incident(http, key)['id']}/changes", params={"hours": 72})
+    assert got.status_code == 200, got.text
+    return list(got.json()["changes"])
+
+
+def test_what_changed_names_the_silent_swap_first(db: Database) -> None:
+    """The alias resolves to another model (recorded by Fireline itself, nobody posted a marker);
+    an unrelated config deploy twenty minutes earlier is ranked below it."""
+    rng = random.Random(14)
+    t = now()
+    swap = t - timedelta(minutes=50)
+
+    def swapped(r: random.Random, i: int, at: datetime, c: dict[str, Any]) -> dict[str, Any]:
+        c["model_resolved"] = "gpt-4o-2024-11-20" if at >= swap else "gpt-4o-2024-08-06"
+        c["system_fingerprint"] = "fp_b2" if at >= swap else "fp_a1"
+        if at >= swap:
+            c["output_tokens"] *= 3
+        return c
+
+    calls = stream(rng, t - timedelta(days=3), t, 60, swapped, model="gpt-4o")
+    with running(db) as fl:
+        with fl.client("ingest") as http:
+            decoy = {"kind": "config", "app": "support-bot", "from": "cache-ttl-60", "to": "cache-ttl-120",
+                     "at": (swap - timedelta(minutes=20)).isoformat()}
+            assert http.post("/api/v1/changes", json=decoy).status_code == 201
+            send(http, calls)
+        with fl.client("responder") as http:
+            key = "monitor:output_length:app=support-bot,alias=gpt-4o,prompt_version=v12"
+            ranked = changes_of(http, key)
+            first = ranked[0]
+            assert (first["kind"], first["from"], first["to"]) == ("model", "gpt-4o-2024-08-06", "gpt-4o-2024-11-20")
+            assert first["actor"] == "fireline" and first["details"]["attribute"] == "model"
+            assert first["per_version"]["to"]["value"] > 2.4 * first["per_version"]["from"]["value"]
+            kinds = [(c["kind"], c["details"].get("attribute")) for c in ranked]
+            assert kinds.index(("config", None)) > 0
+            auto = http.get("/api/v1/changes", params={"app": "support-bot", "kind": "model"}).json()["changes"]
+            # Recorded once; the new model's own fingerprint is its starting state, not a change.
+            assert len(auto) == 1
+
+
+def test_regression_after_a_model_update_is_traced_to_the_update(db: Database) -> None:
+    """Refusals 1% for three days; a prompt edit two days ago and a guardrail change an hour before
+    the model update change nothing; after the update refusals rise to 10%. The refusal monitor
+    fires with its onset at the update, and what-changed puts the update first."""
+    rng = random.Random(15)
+    t = now()
+    prompt_edit, guard_edit, update = t - timedelta(days=2), t - timedelta(hours=4), t - timedelta(hours=3)
+    old_guard = [{"name": "moderation", "stage": "output", "action": "allow", "threshold": 0.8}]
+    new_guard = [{"name": "moderation", "stage": "output", "action": "allow", "threshold": 0.7}]
+
+    def life(r: random.Random, i: int, at: datetime, c: dict[str, Any]) -> dict[str, Any]:
+        c["system_prompt"] = "You are ACME's support assistant. Be brief." if at >= prompt_edit else \
+            "You are the support assistant of ACME. Answer briefly."
+        c["guardrails"] = new_guard if at >= guard_edit else old_guard
+        c["model_resolved"] = "gpt-4o-2024-11-20" if at >= update else "gpt-4o-2024-08-06"
+        if r.random() < (0.1 if at >= update else 0.01):
+            c["output"] = REFUSAL
+        return c
+
+    calls = by_time(stream(rng, t - timedelta(days=3), t - timedelta(hours=4), 40, life, model="gpt-4o"),
+                    stream(rng, t - timedelta(hours=4), t, 120, life, model="gpt-4o"))
+    with running(db) as fl, capture() as cap:
+        with fl.client("ingest") as http:
+            send(http, calls)
+        key = "monitor:refusal_rate:app=support-bot"
+        assert key in cap.keys, cap.keys
+        onset = datetime.fromisoformat(cap.of(key)[0].details["onset"]["at"])
+        assert abs((onset - update).total_seconds()) <= 1800, (onset, update)
+        with fl.client("responder") as http:
+            ranked = changes_of(http, key)
+            assert (ranked[0]["kind"], ranked[0]["to"]) == ("model", "gpt-4o-2024-11-20"), ranked
+            assert ranked[0]["before_onset_s"] > -1800
+            others = {c["kind"] for c in ranked[1:]}
+            assert {"prompt", "guardrail"} <= others

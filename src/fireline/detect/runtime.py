@@ -14,6 +14,7 @@ from fireline.config import Config
 from fireline.db import Database
 from fireline.detect import rebuild, reports
 from fireline.detect.canaries import CanaryCache
+from fireline.detect.changes import ChangeTracker
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.monitors import Engine, Fired
@@ -33,6 +34,7 @@ class DetectRuntime:
         self.canaries = CanaryCache()
         self.detection = Detection(config, self.canaries)
         self.engine = Engine(self.defs, self.emit)
+        self.changes = ChangeTracker(db)
         self.tick_seconds = 1.0
         self._last_canary_refresh = 0.0
         self.rebuilt: dict[str, int] = {}
@@ -45,6 +47,7 @@ class DetectRuntime:
         t0 = time.perf_counter()
         self.rebuilt = rebuild.rebuild(self.db, self.engine)
         warm_tool_baseline(self.db, self.detection.baseline)
+        self.changes.warm()
         log.info("monitors rebuilt from %s rows in %.2f s", self.rebuilt, time.perf_counter() - t0)
 
     async def clock(self) -> None:
@@ -61,6 +64,7 @@ class DetectRuntime:
     # ---- data in ----
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
         self.engine.observe([fact_of(p, self.cohorts) for p in calls])
+        self.changes.observe(calls)
 
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])

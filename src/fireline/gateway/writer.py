@@ -163,6 +163,9 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     if body.get("tools"):
         metadata["tools_offered"] = [(t.get("function") or {}).get("name") for t in body["tools"]
                                      if isinstance(t, dict)]
+        metadata["tools"] = body["tools"]  # names, schemas, descriptions: hashed at ingest (tools_sha256)
+    if isinstance(answer, dict) and answer.get("system_fingerprint"):
+        metadata["system_fingerprint"] = answer["system_fingerprint"]
     model_resolved = ((answer or {}).get("model") or body.get("model")) if isinstance(answer, dict) \
         else body.get("model")
     retrieval = [{"id": doc_id.strip(), "source": "x-fireline-retrieval"}
