@@ -191,3 +191,40 @@ def test_regression_after_a_model_update_is_traced_to_the_update(db: Database) -
             assert ranked[0]["before_onset_s"] > -1800
             others = {c["kind"] for c in ranked[1:]}
             assert {"prompt", "guardrail"} <= others
+
+
+POLICY = ("Bereavement fares: we offer reduced fares to travellers who must travel because of the death of an "
+          "immediate family member. Requests must be made before travel; bereavement rates cannot be applied "
+          "to completed travel. Reduced fares are valid for 30 days.")
+FAITHFUL = ("Bereavement fares must be requested before you travel; they cannot be applied to completed travel "
+            "and are valid for 30 days [kb-12].")
+INVENTED = ("Yes. You can apply for the bereavement fare retroactively: submit a refund request within 90 days "
+            "of the ticket's issue date [kb-12].")
+
+
+def test_invented_policy_with_a_correct_citation_is_a_hallucination(db: Database) -> None:
+    rng = random.Random(16)
+    t = now()
+    drift = t - timedelta(minutes=45)
+
+    def answer(r: random.Random, i: int, at: datetime, c: dict[str, Any]) -> dict[str, Any]:
+        c["retrieval"] = [{"id": "kb-12", "source": "policies", "text": POLICY}]
+        c["input"] = [{"role": "user", "content": "My father died last week. Can I still get the bereavement "
+                                                  "fare for the flight I already took?"}]
+        c["output"] = INVENTED if r.random() < (0.3 if at >= drift else 0.005) else FAITHFUL
+        return c
+
+    calls = stream(rng, t - timedelta(days=2), t, 60, answer, app="kb-assistant")
+    with running(db) as fl, capture() as cap:
+        with fl.client("ingest") as http:
+            ids = send(http, calls)
+        key = "monitor:hallucination_rate:app=kb-assistant"
+        assert key in cap.keys and not {k for k in cap.keys if "ungrounded_citations" in k}, cap.keys
+        alert = cap.of(key)[0]
+        assert alert.type == "hallucination"
+        with fl.client("responder") as http:
+            linked = http.get(f"/api/v1/calls/{alert.call_ids[0]}").json()
+            kinds = {f["kind"] for f in linked["findings"] if f["detector"] == "grounding"}
+            assert kinds == {"contradicted_claim", "unsupported_claim"}, linked["findings"]
+            faithful = next(i for i, c in zip(ids, calls, strict=True) if c["output"] == FAITHFUL)
+            assert not http.get(f"/api/v1/calls/{faithful}").json()["findings"]

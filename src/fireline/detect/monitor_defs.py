@@ -292,7 +292,7 @@ DEFAULTS_YAML = """
   title: "Prompt-injection markers in {value:.0%} of calls ({ratio:.1f}x baseline) on {group}"
 - name: ungrounded_citations
   signal: findings
-  match: {detector: [grounding]}
+  match: {detector: [grounding], kind: [ungrounded_citation]}
   window: 10m
   condition: ratio >= 3
   min_volume: 10
@@ -301,6 +301,17 @@ DEFAULTS_YAML = """
   type: hallucination
   severity: P2
   title: "Answers citing documents never retrieved: {value:.0%} ({ratio:.1f}x baseline) on {group}"
+- name: hallucination_rate
+  signal: findings
+  match: {detector: [grounding], kind: [unsupported_claim, contradicted_claim]}
+  window: 1h
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.03, floor: 0.01, min_volume: 200}
+  type: hallucination
+  severity: P2
+  title: "Answers asserting what the retrieved documents do not say: {value:.0%} ({ratio:.1f}x baseline) on {group}"
 - name: tool_argument_anomaly
   signal: findings
   match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write]}

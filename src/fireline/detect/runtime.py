@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from fireline import events
+from fireline.calls.models import Call
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
@@ -35,6 +36,7 @@ class DetectRuntime:
         self.detection = Detection(config, self.canaries)
         self.engine = Engine(self.defs, self.emit)
         self.changes = ChangeTracker(db)
+        self.pending: set[str] = set()  # call ids that reports wait for
         self.tick_seconds = 1.0
         self._last_canary_refresh = 0.0
         self.rebuilt: dict[str, int] = {}
@@ -48,6 +50,8 @@ class DetectRuntime:
         self.rebuilt = rebuild.rebuild(self.db, self.engine)
         warm_tool_baseline(self.db, self.detection.baseline)
         self.changes.warm()
+        with self.db.session() as session:
+            self.pending = reports.pending_ids(session)
         log.info("monitors rebuilt from %s rows in %.2f s", self.rebuilt, time.perf_counter() - t0)
 
     async def clock(self) -> None:
@@ -60,11 +64,35 @@ class DetectRuntime:
         if time.monotonic() - self._last_canary_refresh >= CANARY_REFRESH_S:
             self._last_canary_refresh = time.monotonic()
             self.canaries.refresh(self.db)  # tokens added through another replica
+            with self.db.writing() as session:  # reports waiting here or on another replica
+                reports.expire_pending(session)
+                self.pending = reports.pending_ids(session)
 
     # ---- data in ----
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
         self.engine.observe([fact_of(p, self.cohorts) for p in calls])
+        if self.pending:
+            self.join({p.id: p.row for p in calls if p.id in self.pending})
         self.changes.observe(calls)
+
+    def wait_for(self, call_id: str) -> None:
+        """A report is pending on this call: join it when the call lands (or now, if it just did)."""
+        self.pending.add(call_id)
+        with self.db.session() as session:
+            call = session.get(Call, call_id)
+            row = {c: getattr(call, c) for c in ("id", "app", "tenant", "model", "model_resolved", "prompt_version",
+                                                "tools", "user_pseudonym")} if call is not None else None
+        if row is not None:
+            self.join({call_id: row})
+
+    def join(self, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows:
+            return
+        with self.db.writing() as session:
+            joined = reports.join_pending(session, rows)
+        self.pending.difference_update(rows)
+        if joined:
+            self.engine.observe([reports.fact_of(r) for r in joined])
 
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])
