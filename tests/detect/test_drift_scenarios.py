@@ -44,7 +44,7 @@ def test_corrupted_slice_on_one_model(db: Database) -> None:
     # The busy hours: load rises on both models (the load-balancing change that amplified the bug).
     busy = [stream(rng, t - timedelta(hours=2), t, 180, shape, model=model)
             for shape, model in ((noise(), "gpt-4o-2024-08-06"), (corrupt(0.008, 0.16), "claude-3-5-sonnet"))]
-    with running(db) as fl, capture() as cap:
+    with running(db) as fl, capture(fl.db.bus) as cap:
         with fl.client("ingest") as http:
             send(http, by_time(healthy, sick, *busy))
         key = "monitor:corrupted_output_rate:app=support-bot,model=claude-3-5-sonnet"
@@ -75,7 +75,7 @@ def test_silent_model_swap_behind_an_alias_makes_answers_three_times_longer(db: 
         return c
 
     calls = stream(rng, t - timedelta(days=3), t, 60, swapped, model="gpt-4o")
-    with running(db) as fl, capture() as cap:
+    with running(db) as fl, capture(fl.db.bus) as cap:
         with fl.client("ingest") as http:
             send(http, calls)
         key = "monitor:output_length:app=support-bot,alias=gpt-4o,prompt_version=v12"
@@ -103,7 +103,7 @@ def test_cohort_refused_three_times_as_often_opens_a_bias_incident(db: Database)
     b = stream(rng, t - timedelta(hours=20), t, 30, refusals(0.15), cohort="B", **common)
     unlabelled = stream(rng, t - timedelta(hours=20), t, 10, refusals(0.05), **common)
     config = Config.model_validate({"cohorts": {"attributes": ["segment"]}})
-    with running(db, config) as fl, capture() as cap:
+    with running(db, config) as fl, capture(fl.db.bus) as cap:
         with fl.client("ingest") as http:
             send(http, by_time(a, b, unlabelled))
         key = "monitor:refusal_disparity:app=loan-bot,cohort=B"
@@ -178,7 +178,7 @@ def test_regression_after_a_model_update_is_traced_to_the_update(db: Database) -
 
     calls = by_time(stream(rng, t - timedelta(days=3), t - timedelta(hours=4), 40, life, model="gpt-4o"),
                     stream(rng, t - timedelta(hours=4), t, 120, life, model="gpt-4o"))
-    with running(db) as fl, capture() as cap:
+    with running(db) as fl, capture(fl.db.bus) as cap:
         with fl.client("ingest") as http:
             send(http, calls)
         key = "monitor:refusal_rate:app=support-bot"
@@ -215,7 +215,7 @@ def test_invented_policy_with_a_correct_citation_is_a_hallucination(db: Database
         return c
 
     calls = stream(rng, t - timedelta(days=2), t, 60, answer, app="kb-assistant")
-    with running(db) as fl, capture() as cap:
+    with running(db) as fl, capture(fl.db.bus) as cap:
         with fl.client("ingest") as http:
             ids = send(http, calls)
         key = "monitor:hallucination_rate:app=kb-assistant"

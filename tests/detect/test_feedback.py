@@ -45,7 +45,7 @@ def test_backdated_feedback_is_a_real_baseline(db: Database) -> None:
                 r = http.post("/api/v1/reports", json=body)
                 assert r.status_code == 201, r.text
 
-    with running(db) as fl, capture() as cap:
+    with running(db) as fl, capture(fl.db.bus) as cap:
         with fl.client("ingest") as http:
             send(http, history)
             thumbs(http, history, 0.08, backdated=True)

@@ -80,7 +80,7 @@ def test_monitor_places_the_onset_at_the_change_not_the_first_refusal_of_the_wee
         calls.append(call(i, t, **({"output": REFUSAL} if refuse else {})))
         t += timedelta(seconds=15 if after else 90)
         i += 1
-    with running(db) as fl, capture() as cap:
+    with running(db) as fl, capture(db.bus) as cap:
         with fl.client("ingest") as http:
             send(http, calls)
         alerts = cap.of("monitor:refusal_rate:app=support-bot")

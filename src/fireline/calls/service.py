@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,6 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.calls import privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
@@ -50,21 +49,6 @@ class PreparedCall:
     @property
     def id(self) -> str:
         return str(self.row["id"])
-
-
-# Steps that enrich calls before they are written (the detect part registers its detectors here).
-Processor = Callable[[list[PreparedCall]], None]
-_processors: list[Processor] = []
-
-
-def register_processor(processor: Processor) -> None:
-    if processor not in _processors:
-        _processors.append(processor)
-
-
-def unregister_processor(processor: Processor) -> None:
-    if processor in _processors:
-        _processors.remove(processor)
 
 
 def prepare(call: CallIn, now: datetime) -> PreparedCall:
@@ -138,8 +122,9 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
         ids.append(p.id)
         prepared.setdefault(p.id, p)  # the first of repeated ids in one batch wins
     batch = list(prepared.values())
-    for processor in _processors:
-        processor(batch)
+    bus = db.bus
+    # Before the write: the detect part's detectors add findings ("calls.prepared", wired in fireline.wiring).
+    bus.publish("calls.prepared", calls=batch, source=source)
     for p in batch:
         p.row["finding_count"] = len(p.findings)
     with INGEST_SECONDS.labels(source).time():
@@ -147,7 +132,7 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
     CALLS_INGESTED.labels(source).inc(len(inserted))
     CALL_DUPLICATES.inc(len(ids) - len(inserted))
     if inserted:
-        events.publish("calls.ingested", calls=inserted, source=source)
+        bus.publish("calls.ingested", calls=inserted, source=source)
     return IngestOutcome(ids=ids, inserted=inserted, duplicates=len(ids) - len(inserted))
 
 

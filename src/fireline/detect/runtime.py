@@ -8,7 +8,6 @@ import logging
 import time
 from typing import Any
 
-from fireline import events
 from fireline.calls.models import Call
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
@@ -69,6 +68,10 @@ class DetectRuntime:
                 self.pending = reports.pending_ids(session)
 
     # ---- data in ----
+    def process(self, calls: list[PreparedCall], **_: Any) -> None:
+        """The "calls.prepared" handler: detectors add findings before the batch is stored."""
+        self.detection.process(calls)
+
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
         self.engine.observe([fact_of(p, self.cohorts) for p in calls])
         if self.pending:
@@ -111,4 +114,4 @@ class DetectRuntime:
         for f in fired:
             topic = "alert.resolved" if f.resolved else "alert.fired"
             log.info("%s %s", topic, f.alert.dedup_key)
-            events.publish(topic, db=self.db, alert=f.alert)
+            self.db.bus.publish(topic, db=self.db, alert=f.alert)

@@ -1,6 +1,7 @@
 """Incidents as plain functions: open from alerts, declare, roles, severity, notes, links.
 
-Subscribes at import to "alert.fired", "alert.acknowledged" and "alert.resolved".
+`on_alert_fired`, `on_alert_acknowledged` and `on_alert_resolved` are the handlers of the alert
+topics (subscribed by fireline.wiring).
 Functions taking `target` accept a Database (own transaction, events published after the
 commit) or a Session (the caller's transaction; call bus.publish_pending(db, session) after it).
 """
@@ -17,11 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
-from fireline.incidents.evidence import register_evidence_source, take_snapshot
+from fireline.incidents.evidence import take_snapshot
 from fireline.incidents.lifecycle import ACTIVE, TERMINAL, transition, transition_locked
 from fireline.incidents.metrics import OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
@@ -33,7 +33,7 @@ from fireline.signals import SEVERITIES, Alert
 
 # The entry points other parts use, importable from here as well as from their modules.
 __all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
-           "on_alert_fired", "register_evidence_source", "set_severity", "take_snapshot", "transition"]
+           "on_alert_fired", "set_severity", "take_snapshot", "transition"]
 log = logging.getLogger("fireline.incidents")
 FALLBACK_TYPE = "availability"
 MAX_ATTEMPTS = 5
@@ -321,7 +321,3 @@ def link_calls(target: Database | Session, incident_id: str, call_ids: list[str]
         return n
     return bus.within(target, run)
 
-
-events.subscribe("alert.fired", on_alert_fired)
-events.subscribe("alert.acknowledged", on_alert_acknowledged)
-events.subscribe("alert.resolved", on_alert_resolved)
