@@ -187,6 +187,6 @@ def test_injection_wave(fl: Fireline) -> None:
 def test_ungrounded_citations(fl: Fireline) -> None:
     docs = [{"id": "kb-1", "source": "kb", "text": "Refunds within 30 days."}]
     grounded = always(retrieval=docs, output="Refunds are possible within 30 days [doc:kb-1].")
-    made_up = always(retrieval=docs, output="Bereavement fares can be claimed retroactively [doc:kb-9999].")
+    made_up = always(retrieval=docs, output="Refunds are possible within 30 days [doc:kb-9999].")  # a wrong source
     run(fl, history(grounded), recent(40, shape=grounded), recent(10, 1, made_up),
         Spike("monitor:ungrounded_citations:app=support-bot", "hallucination", "P2"))

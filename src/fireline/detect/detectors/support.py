@@ -42,6 +42,7 @@ _POLICY = ("refund", "reimburs", "retroactiv", "waive", "waiv", "guarante", "eli
            "entitle", "credit", "exception", "lifetime")
 _POLICY_RX = re.compile(r"\b(" + "|".join(re.escape(p) for p in _POLICY) + r")\w*", re.IGNORECASE)
 _ENTITY = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:of|de|la|the|and|&)?\s*[A-Z][a-z]+)+|[A-Z]{3,}\b)")
+_CITE_PAREN = re.compile(r"\s*(?:source|doc|ref|see)\b", re.IGNORECASE)
 _NOT_ENTITIES = frozenset({"I", "OK", "FAQ", "URL", "PDF", "USD", "EUR", "ASAP", "NOTE", "TODO"})
 
 
@@ -115,9 +116,14 @@ class SupportChecker:
 
 
 def _inside_citation(text: str, pos: int) -> bool:
-    """True inside [...] or (source: ...), where ids like kb-12 are citations, not claims."""
-    left = text.rfind("[", 0, pos)
-    return left != -1 and text.find("]", left) > pos and "\n" not in text[left:pos]
+    """True inside [...], 【...】 or (source: ...), where ids like kb-12 are citations, not claims."""
+    for opener, closer in (("[", "]"), ("\u3010", "\u3011"), ("(", ")")):
+        left = text.rfind(opener, 0, pos)
+        if left == -1 or text.find(closer, left) < pos or "\n" in text[left:pos]:
+            continue
+        if opener != "(" or _CITE_PAREN.match(text, left + 1):
+            return True
+    return False
 
 
 def _sentence_start(text: str, pos: int) -> bool:
