@@ -39,6 +39,7 @@ def parts() -> list[Any]:
     from fireline.comms import status as comms_status
     from fireline.controls import api as controls_api
     from fireline.detect import api as detect_api
+    from fireline.evals import api as evals_api
     from fireline.gateway import api as gateway_api
     from fireline.incidents import api as incidents_api
     from fireline.ingest import api as ingest_api
@@ -48,7 +49,7 @@ def parts() -> list[Any]:
     from fireline.web import api as web_api
 
     return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
-            postmortems_api, incidents_api, ingest_api, investigate_api, ops_api, web_api]
+            postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, ops_api, web_api]
 
 
 @asynccontextmanager

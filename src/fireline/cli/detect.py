@@ -55,7 +55,7 @@ def canary_remove(canary_id: int) -> None:
 
 def report(call_id: str, kind: str = typer.Argument(..., help="harmful, wrong, leak, other or thumbs_down"),
            text: str = typer.Option("", help="what the user said (stored PII-redacted)"),
-           at: str = typer.Option(None, help="when the user said it (ISO 8601 with a timezone), for backfills")) -> None:
+           at: str = typer.Option(None, help="when the user said it (ISO 8601, with a timezone)")) -> None:
     """Report a call as a user would (feeds the report monitors). A report on a call not logged yet
     waits for it (pending) and is joined when it lands."""
     body = {"call_id": call_id, "kind": kind, "text": text or None, **({"at": at} if at else {})}

@@ -42,7 +42,7 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")
 
 # Longer spans win; on equal length the more specific type wins (a DSN over the e-mail inside it).
 _PRIORITY = {
-    "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
+    "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "PASSWORD": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
     IBAN_CODE: 6, CREDIT_CARD: 5, US_SSN: 5, IP_ADDRESS: 4, EMAIL_ADDRESS: 4, PHONE_NUMBER: 1,
 }  # fmt: skip
 
