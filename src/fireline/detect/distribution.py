@@ -25,7 +25,7 @@ from fireline.detect.language import SCRIPT_NAMES
 
 LENGTH_BASE = 1.25  # length bins grow by 25%
 TOPIC_BUCKETS = 32
-TOPIC_WORDS = 24
+TOPIC_WORDS = 16
 _WORDS = re.compile(r"[^\W\d_]{4,}")
 _STOP = frozenset("""about above after again against also because been before being below between both
 could does doing down during each few from further have having here hers herself himself into itself
@@ -54,7 +54,7 @@ def script_bin(script: str) -> int:
 def topic_bucket(text: str) -> int | None:
     counts = [0] * TOPIC_BUCKETS
     seen = 0
-    for w in _WORDS.findall(text[:600]):
+    for w in _WORDS.findall(text[:300]):
         w = w.lower()
         if w in _STOP:
             continue
@@ -115,6 +115,15 @@ def hot_bins(window: dict[int, int], baseline: dict[int, int], *, numeric: bool,
         return {k for k in window if (k < edge if down else k > edge)}
     nw, nb = sum(window.values()) or 1, sum(baseline.values()) or 1
     return {k for k, c in window.items() if c / nw >= 2 * (baseline.get(k, 0) + 0.5) / nb}
+
+
+def tail(bins: dict[int, int], *, numeric: bool) -> set[int]:
+    """The unusual bins of a history: above its 90th percentile (numeric), or under 2% of it."""
+    if numeric:
+        edge = quantile_bin(bins, 0.9)
+        return {k for k in bins if edge is not None and k > edge}
+    total = sum(bins.values()) or 1
+    return {k for k, c in bins.items() if c / total < 0.02}
 
 
 def top(bins: dict[int, int], names: dict[int, str], n: int = 3) -> list[tuple[str, float]]:

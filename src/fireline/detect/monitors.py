@@ -32,6 +32,7 @@ log = logging.getLogger("fireline.detect.monitors")
 
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 _BUILTIN = frozenset({"app", "tenant", "model", "alias", "route", "prompt_version"})
+NUMERIC = frozenset({"output_tokens", "input_tokens"})
 MAX_GROUPS = 10_000
 MAX_LINKED = 100
 
@@ -178,7 +179,7 @@ class Monitor:
                 slot[2][latency] = slot[2].get(latency, 0) + 1
             if keep:
                 s = self.get(group)
-                if s is not None:
+                if s is not None and (latency is None or sig != "distribution" or latency not in s.usual):
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                       fact.prompt_version, fact.tools))
 
@@ -235,6 +236,10 @@ class Monitor:
                 firing = w.den >= d.min_volume and value <= cond.threshold
         if agg in ("psi", "js"):
             baseline, ratio = 0.0, 0.0
+        if d.signal == "distribution" and trusted:
+            # The bins history calls usual: calls in them are not kept to be linked to an alert.
+            rare = distribution.tail(h.bins, numeric=d.feature in NUMERIC)
+            s.usual = frozenset(k for k in h.bins if k not in rare)
         s.values = {"value": value, "baseline": baseline if cond.op != "any" else None, "ratio": ratio,
                     "volume": w.den, "count": count, "trusted": trusted, "firing": firing, "window_lo": lo, **extra}
         return s.values
@@ -397,6 +402,9 @@ class Engine:
         # Monitors with the same group-by and filter share their denominators (calls per group x minute).
         self.monitors_by_gb: dict[Any, Monitor] = {m.family: m for m in self.monitors}
         self.group_bys: list[Any] = list(self.monitors_by_gb)
+        self.report_monitors = [m for m in self.monitors if m.d.signal == "reports"]
+        self.call_monitors = [m for m in self.monitors if m.d.signal not in ("reports", "calls")]
+        self.plain_monitors = [m for m in self.call_monitors if m.d.signal != "findings"]
         self.emit = emit
         self.clock = clock
         self.lock = threading.RLock()
@@ -424,7 +432,14 @@ class Engine:
                     if fact.report_kind is None:
                         for g in groups:
                             slots[(g, fact.minute)] = slots.get((g, fact.minute), 0) + 1
-                for mon in self.monitors:
+                # Only the monitors this fact can feed: most calls carry no findings, no reports.
+                if fact.report_kind is not None:
+                    feeding = self.report_monitors
+                elif fact.findings:
+                    feeding = self.call_monitors
+                else:
+                    feeding = self.plain_monitors
+                for mon in feeding:
                     groups = by_keys[mon.family]
                     if groups:
                         mon.collect(fact, groups, acc)

@@ -157,7 +157,7 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     if output is None:
         output = msg.get("content") if isinstance(msg.get("content"), str) else None
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
-    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served"):
+    for key in ("controls", "notes", "cohort", "route", "error", "http_status", "injected", "fallback_served"):
         if p.get(key):
             metadata[key] = p[key]
     if body.get("tools"):

@@ -27,12 +27,14 @@ _MOJIBAKE = re.compile(r"[\u00C2\u00C3][\u0080-\u00BF]|\u00E2\u20AC|\uFFFD")
 _CODE = re.compile(r"`[^`]*`|\S+://\S+")  # code spans and URLs: identifiers, not prose
 _CONTROL = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]")
 _WORD = re.compile(r"[^\W\d_]+")
-_VOWELS = frozenset("aeiouyAEIOUYàáâäèéêëìíîïòóôöùúûüÿ")
+_LATIN_WORD = re.compile(r"(?<![^\W\d_])[A-Za-z]{4,}(?![^\W\d_])")
+_NO_VOWEL = re.compile(r"(?<![^\W\d_])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{4,}(?![^\W\d_])")  # y counts as a vowel
 _TRANSLATE = re.compile(r"(?i)\b(translat\w*|übersetz\w*|tradu\w*|in (?:english|french|german|spanish|"
                         r"italian|portuguese|chinese|japanese|korean|russian|arabic|hindi|dutch))\b")
 SAMPLE = 600
 MIN_LANG_CHARS = 40
 LANG_CONFIDENCE = 0.7
+INPUT_SAMPLE = 120  # characters of the question identified (fastText costs grow with the text)
 
 
 @dataclass(slots=True)
@@ -64,15 +66,14 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
         distinct = len(set(words)) / len(words)
         if distinct < 0.25:
             score = max(score, min(1.0, (0.25 - distinct) * 6 + 0.5))
-    letters = _WORD.findall(sample)
-    prose = _WORD.findall(_CODE.sub(" ", sample)) if ("`" in sample or "://" in sample) else letters
-    latin = [w for w in prose if len(w) >= 4 and w.isascii()]
-    if len(latin) >= 10:
-        novowel = sum(1 for w in latin if not (_VOWELS & set(w)))
-        frac = novowel / len(latin)
+    prose = _CODE.sub(" ", sample) if ("`" in sample or "://" in sample) else sample
+    latin = len(_LATIN_WORD.findall(prose))
+    if latin >= 10:
+        frac = len(_NO_VOWEL.findall(prose)) / latin
         if frac > 0.15:
             score = max(score, min(1.0, frac * 2.0))
     if not sample.isascii():
+        letters = _WORD.findall(sample)
         mixed = sum(1 for w in letters if len(w) >= 3 and not w.isascii() and _mixed_script(w))
         if mixed:
             score = max(score, min(1.0, mixed / max(len(letters), 1) * 5))
@@ -98,7 +99,7 @@ def profile(output: str, user_text: str) -> Profile:
     p.corruption = corruption_score(output, p.output_confidence if found is not None else None)
     if (found is not None and p.output_confidence >= LANG_CONFIDENCE and len(output) >= MIN_LANG_CHARS
             and len(user_text) >= MIN_LANG_CHARS):
-        asked = language.identify(user_text[-language.SAMPLE:])
+        asked = language.identify(user_text[-INPUT_SAMPLE:])
         if asked is not None and asked[1] >= LANG_CONFIDENCE:
             p.input_language = asked[0]
     return p
