@@ -403,7 +403,7 @@ class Engine:
         self.monitors_by_gb: dict[Any, Monitor] = {m.family: m for m in self.monitors}
         self.group_bys: list[Any] = list(self.monitors_by_gb)
         self.report_monitors = [m for m in self.monitors if m.d.signal == "reports"]
-        self.call_monitors = [m for m in self.monitors if m.d.signal not in ("reports", "calls")]
+        self.call_monitors = [m for m in self.monitors if m.d.signal != "reports"]
         self.plain_monitors = [m for m in self.call_monitors if m.d.signal != "findings"]
         self.emit = emit
         self.clock = clock
