@@ -15,13 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
 
-from fireline import __version__, metrics, wiring
+from fireline import __version__, background, metrics, wiring
 from fireline.auth import service as keys
 from fireline.config import Config, get_config, get_settings
 from fireline.db import Database, get_db
 from fireline.errors import FirelineError
 from fireline.events import EventBus
 from fireline.http import field_path
+from fireline.pii import gazetteer
 
 log = logging.getLogger("fireline")
 
@@ -67,6 +68,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             result = hook(app)
             if asyncio.iscoroutine(result):
                 await result
+    background.spawn(app, app.state.outbox.run(), "outbox")
+    # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
+    await asyncio.to_thread(gazetteer.get)
     # Long-lived objects from start-up never need collecting again, and fewer, later collections
     # keep the hot path free of multi-millisecond GC pauses (a p99 matter for the gateway).
     gc.collect()
@@ -85,6 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await asyncio.to_thread(app.state.outbox.close)
 
 
 def create_app(db: Database | None = None, config: Config | None = None) -> FastAPI:
@@ -130,15 +135,5 @@ def create_app(db: Database | None = None, config: Config | None = None) -> Fast
     return app
 
 
-def spawn(app: FastAPI, coro: Awaitable[None], name: str) -> None:
-    """Start a background loop that is cancelled at shutdown and whose failure is logged."""
-
-    async def guarded() -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background task %s failed", name)
-
-    app.state.tasks.append(asyncio.create_task(guarded(), name=name))
+# Parts start their loops with this (kept here for the parts that import it from the factory).
+spawn = background.spawn

@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from fireline import outbox
 from fireline.calls import privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
@@ -43,6 +44,7 @@ class PreparedCall:
     redactor: privacy.Redactor
     raw_blob: bytes
     findings: list[dict[str, Any]] = field(default_factory=list)
+    outbox_id: int | None = None  # the "calls.ingested" outbox entry written with it
     # What processors measured for later consumers (the detect part's quality profile), never stored.
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -130,13 +132,22 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
         inserted = store(db, batch)
     CALLS_INGESTED.labels(source).inc(len(inserted))
     CALL_DUPLICATES.inc(len(ids) - len(inserted))
-    if inserted:
-        bus.publish("calls.ingested", calls=inserted, source=source)
+    published(db, inserted, source)
     return IngestOutcome(ids=ids, inserted=inserted, duplicates=len(ids) - len(inserted))
 
 
+def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
+    """After the commit: "calls.ingested" for the monitors, once per outbox entry (see store)."""
+    by_entry: dict[int | None, list[PreparedCall]] = {}
+    for p in inserted:
+        by_entry.setdefault(p.outbox_id, []).append(p)
+    for entry_id, calls in by_entry.items():
+        db.bus.publish_durable("calls.ingested", entry_id, calls=calls, source=source)
+
+
 def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
-    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones."""
+    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones, and
+    the "calls.ingested" outbox entry naming them, so the monitors see them even after a crash."""
     if not batch:
         return []
     insert = insert_for(db.dialect)
@@ -157,6 +168,10 @@ def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
         ]
         if findings:
             conn.execute(insert(findings_table), findings)
+        if fresh:
+            entry = outbox.add(conn, "calls.ingested", {"call_ids": [p.id for p in fresh]})
+            for p in fresh:
+                p.outbox_id = entry
     return fresh
 
 

@@ -21,6 +21,7 @@ promptfoo passes or fails each sample; the Wilson-bound gate is Fireline's (`fir
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -53,7 +54,7 @@ def _tool_js(forbidden: list[str], with_args: list[dict[str, Any]]) -> str:
         "  for (const w of spec.withArgs) {\n"
         "    if (w.tool !== c.name) continue;\n"
         "    let args = c.args; if (typeof args === 'string') { try { args = JSON.parse(args); } catch (e) {} }\n"
-        "    const hit = Object.entries(w.arguments).every(([k, p]) => new RegExp(p).test(\n"
+        "    const hit = Object.entries(w.arguments).every(([k, p]) => new RegExp(p.source, p.flags).test(\n"
         "      argText(args && typeof args === 'object' ? args[k] : args)));\n"
         "    if (hit) return {pass: false, score: 0, reason: 'called ' + c.name + ' with matching arguments'};\n"
         "  }\n"
@@ -62,9 +63,13 @@ def _tool_js(forbidden: list[str], with_args: list[dict[str, Any]]) -> str:
     )
 
 
-def _js_pattern(pattern: str) -> str:
-    # JavaScript has no inline flags: (?i) at the start becomes a case-insensitive class-free form.
-    return pattern.replace("(?i)", "")
+def _js_pattern(pattern: str) -> dict[str, str]:
+    """JavaScript has no inline flags: a leading (?i) / (?s) / (?m) becomes RegExp flags."""
+    flags = ""
+    while (m := re.match(r"^\(\?([ims]+)\)", pattern)) is not None:
+        flags += m.group(1)
+        pattern = pattern[m.end():]
+    return {"source": pattern, "flags": "".join(sorted(set(flags)))}
 
 
 def assertions(case: Case) -> list[dict[str, Any]]:
