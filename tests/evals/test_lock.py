@@ -40,6 +40,11 @@ def test_the_lock_gates_ci_and_the_close(db: Database, tmp_path: Path) -> None:
         refused = api.post(f"/api/v1/incidents/{iid}/close")
         assert refused.status_code == 409 and "failed" in refused.json()["detail"]
 
+        # Through the gateway while the kill switch is on: fallbacks are not the model's answers.
+        code, text = invoke(fl, "ingest", "eval", "run", str(suite), "--target", fl.url, "--app", "support-bot",
+                            "--model", FAULTY, "-n", "3", "--no-report", "--json")
+        assert code == 1 and '"status": "error"' in text and "X-Fireline-Contained" in text
+
         # Against the fixed version: exit 0, reported, and now the incident may close.
         code, text = invoke(fl, "ingest", "eval", "run", str(suite.parent), "--target", up.base_url,
                             "--app", "support-bot", "--model", FIXED, "--junit", str(tmp_path / "fixed.xml"))
@@ -59,16 +64,16 @@ def test_a_report_cannot_claim_a_pass(db: Database) -> None:
     with leak_story(db) as story:
         api, iid = story.api, story.incident["id"]
         lock = api.post(f"/api/v1/incidents/{iid}/evals").json()
-        cases = [{"case_id": f"{iid}-case-{i}", "samples": 10, "failures": 5, "threshold": 0.05}
+        cases = [{"case_id": f"case-{i}", "samples": 10, "failures": 5, "threshold": 0.05}
                  for i in (1, 2, 3)]
         r = api.post(f"/api/v1/evals/{lock['id']}/results", json={"target": "x", "status": "passed",
                                                                   "passed": True, "cases": cases})
         assert r.status_code == 201 and r.json()["status"] == "failed" and not r.json()["passed"]
         partial = api.post(f"/api/v1/evals/{lock['id']}/results", json={"target": "x", "cases": [
-            {"case_id": f"{iid}-case-1", "samples": 100, "failures": 0, "threshold": 0.05}]})
+            {"case_id": "case-1", "samples": 100, "failures": 0, "threshold": 0.05}]})
         assert partial.json()["status"] == "failed" and partial.json()["report"]["missing_cases"]
         bad = api.post(f"/api/v1/evals/{lock['id']}/results", json={"target": "x", "cases": [
-            {"case_id": f"{iid}-case-1", "samples": 1, "failures": 2, "threshold": 0.05}]})
+            {"case_id": "case-1", "samples": 1, "failures": 2, "threshold": 0.05}]})
         assert bad.status_code == 422 and "failures" in bad.json()["detail"]
         unknown = api.post(f"/api/v1/evals/{lock['id']}/results", json={"target": "x", "cases": [
             {"case_id": "other", "samples": 1, "failures": 0, "threshold": 0.05}]})

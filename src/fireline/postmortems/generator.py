@@ -185,6 +185,7 @@ def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfi
     pm = {
         "incident_id": inc.id, "generated_at": stamp(now), "summary": summary, "timeline": _timeline(session, f),
         "impact": impact, "root_cause": rc, "reproduction": repro, "guardrails": guard,
+        "policies": checks.policies(config, found),
         "changes_before_onset": changes_before_onset(session, inc),
         "labels": labels.counts(session, inc.id),
         "scope": {**scope, "controls": f.controls,
