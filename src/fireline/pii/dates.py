@@ -42,7 +42,8 @@ between and early late mid summer winter spring autumn fall class a the
 # An age: a number with years-old phrasing after it, or an age word before it.
 _AGE_AFTER = re.compile(r"(?:\s*|-)(?:years?|yrs?|yo|y/o|y\.o\.)(?:(?:\s*|-)old)?(?!\w)", re.I)
 _AGE_BEFORE = re.compile(
-    r"\b(?:aged?|age:|age is|ages|turn(?:ed|ing|s)?|i'?m|i am|he'?s|she'?s|he is|she is|they'?re|is now)\s+$"
+    r"\b(?:aged?|age:|age is|ages|turn(?:ed|ing|s)?|i'?m|i am|he'?s|she'?s|he is|she is|they'?re|is now|"
+    r"(?:when|since|until) (?:i|he|she|we|they) (?:was|were))\s+$"
 )
 _BIRTH = re.compile(r"(?:born|birth(?:day|date)?|dob|d\.o\.b\.?)\W{0,3}(?:on|is|:|was)?\W{0,3}$")
 _UNITS_AFTER = ("min", "hou", "sec", "day", "wee", "mon", "tim", "ite", "of ", "per", "pag", "%", "x ", "km", "kg")

@@ -531,8 +531,8 @@ def _title_in_lower_case(text: str, i: int, title: str, out: list[Span]) -> None
 
 def _compile_cues() -> Any:
     """One automaton for every cue phrase (RE2: one pass over the text, whatever their number)."""
-    phrases = sorted({c for c, _ in _NAME_CUES} | set(_ORG_CUES) | set(_TITLE_WORDS) | set(_JOB_WORDS),
-                     key=len, reverse=True)
+    phrases = sorted({c for c, _ in _NAME_CUES} | set(_ORG_CUES) | set(_TITLE_WORDS) | set(_JOB_WORDS)
+                     | _NRP_FORMS, key=len, reverse=True)
     pattern = r"\b(?:" + "|".join(re.escape(p) for p in phrases) + ")"
     try:
         import re2
@@ -542,6 +542,7 @@ def _compile_cues() -> Any:
         return re.compile(pattern)
 
 
+_NRP_FORMS = frozenset(NRP | {w + "s" for w in NRP} | {w + "es" for w in NRP})
 _CUES = _compile_cues()
 _STRONG = dict(_NAME_CUES)
 _ORG_SET = frozenset(_ORG_CUES)
@@ -556,7 +557,13 @@ def _cued(text: str, low: str, out: list[Span]) -> None:
         end = m.end()
         if cue[-1].isalpha() and end < n and low[end].isalnum():
             continue  # "named" inside "namedtuple", "ms" inside "msg"
-        if cue in _STRONG:
+        if cue in _NRP_FORMS:
+            # Capitalised ones are read with their run; "we are proud bruneians" is not.
+            start = m.start()
+            if text[start].islower() and gazetteer.get().words.get(cue, 0) < COMMON \
+                    and _prev_word(text, start) not in _LANGUAGE_CUES:
+                out.append((NRP_TYPE, start, end))
+        elif cue in _STRONG:
             _name_after(text, end, _STRONG[cue], out)
         elif cue in _TITLE_SET:
             _title_in_lower_case(text, m.start(), cue, out)
