@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fireline.incidents.blast import onset
+from fireline.incidents.blast import onset, signature
 from fireline.incidents.models import Incident
 from fireline.ingest.changes import ChangeOut, changes_between
 from fireline.investigate import ranking
