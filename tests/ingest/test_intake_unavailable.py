@@ -51,9 +51,14 @@ def test_webhooks_answer_503_until_the_incident_is_recorded(db: Database) -> Non
             for _ in range(2):
                 assert http.post("/api/v1/alerts/alertmanager", json=am).status_code == 200
                 assert http.post("/v2/enqueue", json=pd).status_code == 202
-        found = incidents(fl)
-        assert sorted(str(i["dedup_key"]) for i in found) == sorted(
-            ["alertmanager:" + am["groupKey"], "pagerduty:srv01/llm-latency"])
+        # Both alerts are recorded: an error-rate alert and a latency page about the same app are one
+        # availability event, so the page joins the incident as a related alert (incidents.correlate).
+        (found,) = incidents(fl)
+        assert found["dedup_key"] == "alertmanager:" + am["groupKey"]
+        with fl.client("viewer") as viewer:
+            entries = viewer.get(f"/api/v1/incidents/{found['id']}/timeline").json()["entries"]
+        keys = {e["data"].get("dedup_key") for e in entries if e["kind"] in ("opened", "alert", "related_alert")}
+        assert keys == {"alertmanager:" + am["groupKey"], "pagerduty:srv01/llm-latency"}
 
 
 @pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager is not installed")

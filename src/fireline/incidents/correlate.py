@@ -4,8 +4,9 @@ An alert joins an open incident of the same kind (drill or real) when
 1. its dedup key is one of the incident's (the monitor firing again, or passing on new calls),
 2. it names a call the incident holds (two detectors on the same answers: a canary token and the
    personal data beside it; a jailbreak's injection marker and its harmful answer), or
-3. it is of the incident's family (its type) on one of its apps and, when both are limited to
-   tenants (a monitor grouped by tenant, an external alert naming tenants), on one of them.
+3. it is of the incident's family (its type; a declared policy's alerts: that policy) on one of
+   its apps and, when both are limited to tenants (a monitor grouped by tenant, an external alert
+   naming tenants), on one of them.
 Keys of the third kind are `incident_dedup` rows too ("corr:<family>:<app>"), so two such alerts
 racing open one incident, exactly as two alerts with one dedup key do.
 
@@ -95,11 +96,19 @@ def limits(alert: Alert) -> dict[str, list[str]]:
     return {k: sorted(set(scope[k])) for k in LIMIT_KEYS if scope.get(k)}
 
 
+def alert_family(alert: Alert, type_name: str) -> str:
+    """The family an alert correlates in: its type's, except a declared policy's alerts, which are
+    about that policy (two policies broken on one app are two concerns, with two owners)."""
+    signal = alert.signal or ""
+    return signal if signal.startswith("policy:") else family(type_name)
+
+
 def keys(alert: Alert, drill: bool, type_name: str) -> tuple[str, list[str]]:
     """The alert's own dedup key and its correlation keys, one per app."""
     prefix = DRILL_PREFIX if drill else ""
     own = prefix + alert.dedup_key
-    return own, [f"{prefix}corr:{family(type_name)}:{app}" for app in sorted(set(alert.apps)) if app]
+    fam = alert_family(alert, type_name)
+    return own, [f"{prefix}corr:{fam}:{app}" for app in sorted(set(alert.apps)) if app]
 
 
 def is_drill_call(app: str | None, metadata: dict[str, Any]) -> bool:
