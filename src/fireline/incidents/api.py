@@ -31,6 +31,7 @@ from fireline.incidents.schemas import (
     SnapshotIn,
     incident_json,
 )
+from fireline.incidents.taxonomy import check_triage
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 ACTIONS = {"ack": "ack", "contain": "contain", "resolve": "resolve", "close": "close",
@@ -193,5 +194,8 @@ def shutdown(app: FastAPI) -> None:
 
 
 def check(config: Config) -> None:
-    """Fail at start, with the field named, on a bad `sla` or `triage` section."""
+    """Fail at start, with the field named, on a bad `sla` or `triage` section, or a config that
+    evidence snapshots could not freeze (no snapshot, no containment)."""
     sla.SlaPolicy.from_config(config)
+    check_triage(config.section("triage"))
+    evidence.check_config(config)

@@ -24,6 +24,7 @@ from fireline.calls import privacy
 from fireline.calls import service as calls_service
 from fireline.calls.models import Call, RawAccess
 from fireline.calls.retention import place_hold
+from fireline.config import Config, ConfigError
 from fireline.db import Database, bus_of, insert_for, utcnow
 from fireline.errors import NotFound
 from fireline.incidents import bundle, bus
@@ -102,12 +103,24 @@ def _versions(session: Session, inc: Incident, call_ids: list[str]) -> dict[str,
             "configured": apps}
 
 
-def _config(inc: Incident) -> dict[str, Any]:
-    config = current_config()
+CONFIG_SECTIONS = ("triage", "sla", "playbooks", "auto_contain", "monitors", "detectors")
+
+
+def _config(inc: Incident, config: Config | None = None) -> dict[str, Any]:
+    config = config or current_config()
     apps = {a: config.app(a).model_dump(mode="json") for a in inc.scope.get("apps", [])}
-    sections = {name: config.section(name) for name in ("triage", "sla", "playbooks", "auto_contain",
-                                                         "monitors", "detectors")}
+    sections = {name: config.section(name) for name in CONFIG_SECTIONS}
     return jsonable({"apps": apps, **sections})
+
+
+def check_config(config: Config) -> None:
+    """At start: every snapshot freezes these config sections, so they must serialise."""
+    for name in CONFIG_SECTIONS:
+        try:
+            canonical(jsonable(config.section(name)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"FIRELINE_CONFIG: {name}: cannot be frozen in evidence snapshots "
+                              f"({type(exc).__name__}: {exc})") from exc
 
 
 def _sources_members(session: Session, inc: Incident) -> list[tuple[str, bytes]]:
