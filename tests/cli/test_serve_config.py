@@ -14,7 +14,8 @@ CASES = {
     "playbooks": ("playbooks:\n  data_leakage: {primary: {params: {}}}\n", "playbooks"),
     "apps": ("apps:\n  bot: {tools: {refund: sometimes}}\n", "apps.bot.tools.refund"),
     "yaml": ("apps: [unclosed\n", "not valid YAML"),
-    "control_param": ("playbooks:\n  prompt_injection:\n    primary: {kind: block_pattern, params: {pattern: x, on: inptu}}\n",
+    "control_param": ("playbooks:\n  prompt_injection:\n    primary: {kind: block_pattern, "
+                      "params: {pattern: x, on: inptu}}\n",
                       "playbooks.prompt_injection.primary[0].params.on: must be 'input' or 'output'"),
     "rate_param": ("playbooks:\n  data_leakage: {primary: [kill_switch], secondary: [{kind: rate_limit, "
                    "params: {per_minute: 0}}]}\n", "playbooks.data_leakage.secondary[0].params.per_minute"),

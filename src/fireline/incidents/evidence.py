@@ -214,10 +214,12 @@ def export_bundle(session: Session, snapshot_id: str, *, actor: str, role: str, 
     now = utcnow()
     call_ids = list(session.scalars(select(SnapshotCall.call_id).where(SnapshotCall.snapshot_id == snap.id)))
     session.add_all([RawAccess(call_id=c, actor=actor, role=role, at=now, reason=why) for c in call_ids])
-    append_timeline(session, snap.incident_id, "evidence_exported", actor,
-                    {"snapshot_id": snap.id, "calls": len(call_ids),
-                     "missing_members": [n for n, d in members if d is None]})
-    return bundle.build(snap.id, manifest, members), snap.incident_id
+    entry = append_timeline(session, snap.incident_id, "evidence_exported", actor,
+                            {"snapshot_id": snap.id, "calls": len(call_ids),
+                             "missing_members": [n for n, d in members if d is None]})
+    # The signed export manifest carries the chain head as of this export: an anchor kept outside.
+    export = bundle.signed_export(snap.id, snap.incident_id, stamp(entry.at), (entry.seq, entry.hash))
+    return bundle.build(snap.id, manifest, members, export), snap.incident_id
 
 
 def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
