@@ -23,6 +23,8 @@ CASES = {
     "bool_key": ("detectors:\n  pii:\n    true: 1\n", "detectors.pii: the key 'true' (line 3) is not a string"),
     "triage": ("triage:\n  data_leakage: {severity: P5}\n", "triage.data_leakage.severity: 'P5'"),
     "auto_contain": ("auto_contain:\n  data_leak: [P0]\n", "auto_contain.data_leak: not an incident type"),
+    "policies": ("policies:\n  - {name: p, app: a, target: output, deny_patterns: ['(?<=x)y'], type: policy_bypass,"
+                 " severity: P1}\n", "policies[0].deny_patterns"),
 }
 
 

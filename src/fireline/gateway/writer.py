@@ -151,13 +151,14 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
         name = fn.get("name") or "unknown"
         tool_calls.append({"name": name, "arguments": _arguments(fn.get("arguments")), "id": call.get("id"),
                            "kind": app_cfg.tools.get(name),
-                           "status": "refused" if call.get("refused_by") else "proposed"})
+                           "status": ("blocked" if call.get("blocked") else "refused") if call.get("refused_by")
+                           else "proposed"})
     usage = (answer or {}).get("usage") or {} if isinstance(answer, dict) else {}
     output = p.get("output")
     if output is None:
         output = msg.get("content") if isinstance(msg.get("content"), str) else None
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
-    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served"):
+    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served", "budget"):
         if p.get(key):
             metadata[key] = p[key]
     if body.get("tools"):
@@ -178,6 +179,6 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
         "user_visible_output": p.get("visible"),
         "tool_calls": tool_calls, "guardrails": p.get("guardrails") or [],
         "input_tokens": usage.get("prompt_tokens"), "output_tokens": usage.get("completion_tokens"),
-        "latency_ms": p.get("latency_ms"), "status": p["status"],
+        "latency_ms": p.get("latency_ms"), "status": p["status"], "api_key_id": p.get("api_key_id"),
         "started_at": datetime.fromtimestamp(p["started"], UTC), "metadata": metadata,
     })
