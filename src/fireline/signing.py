@@ -32,7 +32,25 @@ def _key_from(seed_source: bytes, derived: bool) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
+_current: Ed25519PrivateKey | None = None
+
+
 def private_key() -> Ed25519PrivateKey:
+    """The signing key, loaded once per process (appends sign on the hot path of every incident
+    change; reading the settings again there would race `config.reset()` in other threads)."""
+    global _current
+    if _current is None:
+        _current = _load()
+    return _current
+
+
+def reset_keys() -> None:
+    """Forget the loaded key (tests that change FIRELINE_SECRET or FIRELINE_SIGNING_KEY)."""
+    global _current
+    _current = None
+
+
+def _load() -> Ed25519PrivateKey:
     configured = os.environ.get("FIRELINE_SIGNING_KEY")
     if configured:
         try:
