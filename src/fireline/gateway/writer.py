@@ -158,12 +158,16 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     if output is None:
         output = msg.get("content") if isinstance(msg.get("content"), str) else None
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
-    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served", "budget"):
+    for key in ("controls", "notes", "cohort", "route", "error", "http_status", "injected", "fallback_served",
+                "budget"):
         if p.get(key):
             metadata[key] = p[key]
     if body.get("tools"):
         metadata["tools_offered"] = [(t.get("function") or {}).get("name") for t in body["tools"]
                                      if isinstance(t, dict)]
+        metadata["tools"] = body["tools"]  # names, schemas, descriptions: hashed at ingest (tools_sha256)
+    if isinstance(answer, dict) and answer.get("system_fingerprint"):
+        metadata["system_fingerprint"] = answer["system_fingerprint"]
     model_resolved = ((answer or {}).get("model") or body.get("model")) if isinstance(answer, dict) \
         else body.get("model")
     retrieval = [{"id": doc_id.strip(), "source": "x-fireline-retrieval"}
