@@ -52,19 +52,19 @@ def script_bin(script: str) -> int:
 
 
 def topic_bucket(text: str) -> int | None:
-    counts = [0] * TOPIC_BUCKETS
+    counts: dict[int, int] = {}
     seen = 0
-    for w in _WORDS.findall(text[:300]):
-        w = w.lower()
+    for w in _WORDS.findall(text[:300].lower()):
         if w in _STOP:
             continue
-        counts[zlib.crc32(w.encode()) % TOPIC_BUCKETS] += 1
+        b = zlib.crc32(w.encode()) % TOPIC_BUCKETS
+        counts[b] = counts.get(b, 0) + 1
         seen += 1
         if seen >= TOPIC_WORDS:
             break
-    if not seen:
+    if not counts:
         return None
-    return max(range(TOPIC_BUCKETS), key=counts.__getitem__)
+    return max(counts.items(), key=lambda kv: (kv[1], -kv[0]))[0]
 
 
 def _shares(a: dict[int, int], b: dict[int, int]) -> tuple[list[float], list[float]]:
