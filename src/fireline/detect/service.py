@@ -133,9 +133,9 @@ class Detection:
         self.sessions = SessionSignals(config.section("sessions"))
 
     def for_judging(self) -> list[Detector]:
-        """The same detectors for answers that are not production calls (replay, eval runs), with
-        an argument baseline of their own, so those answers never teach the live one."""
-        return build_detectors(self.config.detectors, canaries=self.canaries.tokens, baseline=ArgumentBaseline())
+        """The same detectors and policies for answers that are not production calls (replay, eval
+        runs), with an argument baseline of their own, so those answers never teach the live one."""
+        return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
@@ -169,6 +169,26 @@ class Detection:
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
+
+
+class PolicyJudge:
+    """The config's policies as one detector (findings "policy:<name>"), for judging answers: the
+    policies see the other detectors' findings on the same answer, as on the ingest path."""
+
+    name = "policy"
+
+    def __init__(self, engine: PolicyEngine, detectors: list[Detector]) -> None:
+        self.engine, self.detectors = engine, detectors
+
+    def detect(self, call: CallView) -> list[Finding]:
+        return [v.finding() for v in self.engine.check(call, run_all(self.detectors, call))]
+
+
+def judging_detectors(config: Config, canaries: Any) -> list[Detector]:
+    """Detectors and policies for judging answers that are not production calls (fresh baseline)."""
+    detectors = build_detectors(config.detectors, canaries=canaries, baseline=ArgumentBaseline())
+    engine = policy_engine(config, detectors)
+    return [*detectors, PolicyJudge(engine, detectors)] if engine.rules else detectors
 
 
 def features_of(p: PreparedCall) -> dict[str, tuple[int, float]]:
