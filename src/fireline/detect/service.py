@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call, CallFinding
@@ -37,6 +37,14 @@ from fireline.events import where
 from fireline.metrics import FINDINGS, RECORDS_SKIPPED
 
 log = logging.getLogger("fireline.detect")
+
+NOT_PRODUCTION = ("eval", "replay")  # X-Fireline-Environment of the eval runner and replay
+
+
+def production(environment: Any) -> ColumnElement[bool]:
+    """Calls that are production traffic (not eval or replay runs), as SQL."""
+    return or_(environment.is_(None), environment.not_in(NOT_PRODUCTION))
+
 
 BLOCK_WORDS = frozenset({"block", "blocked", "deny", "denied", "reject", "rejected", "refuse", "refused"})
 INPUT_STAGES = frozenset({"input", "request", "pre", "prompt"})
@@ -125,9 +133,9 @@ class Detection:
         self.sessions = SessionSignals(config.section("sessions"))
 
     def for_judging(self) -> list[Detector]:
-        """The same detectors for answers that are not production calls (replay, eval runs), with
-        an argument baseline of their own, so those answers never teach the live one."""
-        return build_detectors(self.config.detectors, canaries=self.canaries.tokens, baseline=ArgumentBaseline())
+        """The same detectors and policies for answers that are not production calls (replay, eval
+        runs), with an argument baseline of their own, so those answers never teach the live one."""
+        return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
@@ -161,6 +169,26 @@ class Detection:
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
+
+
+class PolicyJudge:
+    """The config's policies as one detector (findings "policy:<name>"), for judging answers: the
+    policies see the other detectors' findings on the same answer, as on the ingest path."""
+
+    name = "policy"
+
+    def __init__(self, engine: PolicyEngine, detectors: list[Detector]) -> None:
+        self.engine, self.detectors = engine, detectors
+
+    def detect(self, call: CallView) -> list[Finding]:
+        return [v.finding() for v in self.engine.check(call, run_all(self.detectors, call))]
+
+
+def judging_detectors(config: Config, canaries: Any) -> list[Detector]:
+    """Detectors and policies for judging answers that are not production calls (fresh baseline)."""
+    detectors = build_detectors(config.detectors, canaries=canaries, baseline=ArgumentBaseline())
+    engine = policy_engine(config, detectors)
+    return [*detectors, PolicyJudge(engine, detectors)] if engine.rules else detectors
 
 
 def features_of(p: PreparedCall) -> dict[str, tuple[int, float]]:
@@ -248,7 +276,8 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
         rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
                                       Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms,
                                       Call.session_id, Call.api_key_id)
-                               .where(Call.id.in_(chunk)))
+                               .where(Call.id.in_(chunk),
+                                      production(Call.environment)))
         for r in rows:
             try:
                 names = (r.tools or "").split()
