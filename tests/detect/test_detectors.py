@@ -213,3 +213,29 @@ def test_run_all_collects_findings_of_every_detector() -> None:
     detectors = build_detectors({}, canaries=lambda: {"CANARY-x1": "globex"})
     view = call(output="I'm sorry, but I cannot share CANARY-x1 or bob@corp.example.")
     assert sorted(kinds(run_all(detectors, view))) == ["canary_leak", "pii_leak", "refusal"]
+
+
+def test_output_quality_flags_garbled_and_wrong_language_answers_only() -> None:
+    from fireline.detect import language
+
+    detector = build_detectors({"output_quality": {}})[-1]
+    assert detector.name == "output_quality"
+    question = "Where is my order 1042? It should have arrived yesterday and I need it for a trip."
+
+    def kinds_of(output: str, q: str = question) -> list[str]:
+        return [f.kind for f in detector.detect(call(input=[{"role": "user", "content": q}], output=output))]
+
+    assert kinds_of("Order 1042 left the warehouse yesterday and arrives within two days; "
+                    "you will get a tracking e-mail shortly.") == []
+    assert kinds_of("Ihre Bestellung 1042 hat gestern unser Lager verlassen und kommt in zwei Tagen an.") == [
+        "wrong_language"]
+    assert kinds_of("Ihre Bestellung 1042 hat gestern unser Lager verlassen und kommt in zwei Tagen an.",
+                    "Please translate into German: your order 1042 left our warehouse yesterday.") == []
+    assert kinds_of("Your order hasnâ€™t shipped yet â€” weâ€™ll notify you as soon as it leaves Ã©tÃ©.") == [
+        "garbled_output"]
+    assert kinds_of("zycidpyop mzgdpamn yyawoix hsdkaaaur mvg xaqhyo rhlhvh ojanr kkwp qlprt zzvx mnbq") == [
+        "garbled_output"]
+    assert kinds_of("Use `curl -s https://api.example.com/v1/orders/1042 | jq .status` to check the status, "
+                    "or the html page of the order in your account.") == []
+    assert language.script_of("您的订单已发出") == "Han" and language.script_of("Hello") == "Latin"
+    assert language.identify("Ihre Bestellung wurde gestern versandt.")[0] == "de"  # type: ignore[index]

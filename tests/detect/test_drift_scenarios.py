@@ -228,3 +228,41 @@ def test_invented_policy_with_a_correct_citation_is_a_hallucination(db: Database
             assert kinds == {"contradicted_claim", "unsupported_claim"}, linked["findings"]
             faithful = next(i for i, c in zip(ids, calls, strict=True) if c["output"] == FAITHFUL)
             assert not http.get(f"/api/v1/calls/{faithful}").json()["findings"]
+
+
+SPANISH = [
+    "¿Puedo pagar mi préstamo hipotecario antes de tiempo sin penalización y cuánto me costaría hacerlo ahora?",
+    "¿Qué documentos necesito para solicitar una tarjeta de crédito si trabajo como autónomo en Madrid?",
+    "Mi transferencia internacional lleva tres días retenida, ¿cuándo llegará el dinero a la cuenta de destino?",
+]
+
+
+def test_input_drift_new_language_and_topic_opens_distribution_shift(db: Database) -> None:
+    """Two days of English order questions; then, for the last hour, a third of the questions come
+    in Spanish about loans and transfers: the input language and topic monitors fire as
+    distribution_shift naming the app; the stable app beside it stays quiet."""
+    rng = random.Random(17)
+    t = now()
+    shift = t - timedelta(minutes=50)
+
+    def spanish(r: random.Random, i: int, at: datetime, c: dict[str, Any]) -> dict[str, Any]:
+        if at >= shift and r.random() < 0.35:
+            c["input"] = [{"role": "user", "content": r.choice(SPANISH)}]
+        return c
+
+    calls = by_time(stream(rng, t - timedelta(days=2), t, 40, spanish),
+                    stream(rng, t - timedelta(hours=2), t, 160, spanish),
+                    stream(rng, t - timedelta(days=2), t, 40, app="steady-bot"),
+                    stream(rng, t - timedelta(hours=2), t, 160, app="steady-bot"))
+    with running(db) as fl, capture(fl.db.bus) as cap:
+        with fl.client("ingest") as http:
+            send(http, calls)
+        for name in ("input_language_drift", "input_topic_drift"):
+            key = f"monitor:{name}:app=support-bot"
+            assert key in cap.keys, (name, cap.keys)
+            alert = cap.of(key)[0]
+            assert alert.type == "distribution_shift" and alert.details["value"] >= 0.25
+            linked = {c["id"]: c for c in calls}
+            assert all(linked[i]["input"][0]["content"] in SPANISH for i in alert.call_ids[:20]), \
+                "the calls linked are the shifted ones"
+        assert not {k for k in cap.keys if "steady-bot" in k}, cap.keys

@@ -56,3 +56,21 @@ def test_backdated_feedback_is_a_real_baseline(db: Database) -> None:
             assert "monitor:thumbs_down_rate:app=new-bot" in cap.keys, "8% against the default floor"
             thumbs(http, today[150:], 0.6)
         assert "monitor:thumbs_down_rate:app=support-bot" in cap.keys
+
+
+def test_eval_and_replay_traffic_is_logged_but_not_monitored(db: Database) -> None:
+    """A lock run against a faulty candidate (X-Fireline-Environment: eval) refuses everything: the
+    calls are in the log, but the refusal monitor and the change markers leave them out."""
+    rng = random.Random(22)
+    t = now()
+    refusing = stream(rng, t - timedelta(minutes=20), t, 300, environment="eval", model="gpt-4o",
+                      model_resolved="candidate-model", output="I'm sorry, but I can't help with that request.")
+    with running(db) as fl, capture(fl.db.bus) as cap:
+        with fl.client("ingest") as http:
+            send(http, stream(rng, t - timedelta(days=1), t - timedelta(minutes=30), 40, model="gpt-4o",
+                              model_resolved="gpt-4o-2024-08-06"))
+            send(http, refusing)
+        with fl.client("viewer") as http:
+            assert http.get("/api/v1/calls/count", params={"environment": "eval"}).json()["count"] == len(refusing)
+            assert not http.get("/api/v1/changes", params={"kind": "model"}).json()["changes"]
+        assert not cap.keys, cap.keys

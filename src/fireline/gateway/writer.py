@@ -174,6 +174,7 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
                  for doc_id in (p.get("retrieval") or "").split(",") if doc_id.strip()]
     return CallIn.model_validate({
         "id": p["id"], "app": p["app"], "tenant": p.get("tenant"), "session_id": p.get("session"),
+        "environment": p.get("environment"),
         "user": p.get("user"), "model": p.get("model_requested"),
         "model_resolved": model_resolved, "retrieval": retrieval,
         "cost_usd": cost_usd(prices, model_resolved, usage.get("prompt_tokens"), usage.get("completion_tokens")),

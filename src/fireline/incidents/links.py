@@ -95,7 +95,7 @@ def escalate(session: Session, inc: Incident, severity: str, actor: str, reason:
         "from": before, "to": severity, "reason": reason,
         "ack_due_at": stamp(inc.ack_due_at) if inc.ack_due_at else None,
         "contain_due_at": stamp(inc.contain_due_at) if inc.contain_due_at else None})
-    bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=severity,
+    bus.emit(session, "incident.escalated", durable=True, incident_id=inc.id, type=inc.type, severity=severity,
              apps=list((inc.scope or {}).get("apps", [])), drill=inc.drill)
     return True
 
