@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fireline.auth import service as keys
-from fireline.calls.models import Call
+from fireline.calls.models import Call, CallFinding
 from fireline.db import Database
 from fireline.errors import NotFound
 
@@ -65,9 +65,15 @@ def get_incident(session: Session, incident_id: str) -> IncidentInfo:
     first = session.scalar(select(func.min(Call.started_at)).where(Call.id.in_(
         select(IncidentCall.call_id).where(IncidentCall.incident_id == inc.id))))
     by = list(scope.get("scope_by") or ())
+    # Another tenant's data served (a canary) is a leak of the app, not of the tenant that received it
+    # first: containing only that tenant would leave the others exposed.
+    linked = select(IncidentCall.call_id).where(IncidentCall.incident_id == inc.id)
+    cross_tenant = session.scalar(select(CallFinding.call_id).where(
+        CallFinding.call_id.in_(linked), CallFinding.kind == "canary_leak").limit(1)) is not None
+    tenants = () if cross_tenant else (scope.get("tenants") or ())
     return IncidentInfo(id=inc.id, type=inc.type, severity=inc.severity, state=inc.state,
                         apps=tuple(scope.get("apps") or ()), playbook=inc.playbook,
-                        tools=tuple(scope.get("tools") or ()), tenants=tuple(scope.get("tenants") or ()),
+                        tools=tuple(scope.get("tools") or ()), tenants=tuple(tenants),
                         sessions=tuple(scope.get("sessions") or ()), keys=tuple(scope.get("keys") or ()),
                         scope_by=str(by[0]) if by else None, detected_at=inc.detected_at,
                         onset_at=getattr(inc, "onset_at", None), first_call_at=first)

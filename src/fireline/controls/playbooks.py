@@ -178,6 +178,8 @@ def _check_action(config: Config, action: Action, apps: list[str]) -> None:
         scope = {**scope, "app": fits[0]}
     if kind == "disable_tool":
         scope = {"tool": "(from the incident)", **scope}
+    if not set(scope) - {"tool"}:  # containment scopes it to the incident's app (or signature)
+        scope = {"app": "(from the incident)", **scope}
     service.validate(config, ControlSpec(kind, scope, params, None, "config check"), allow_inject=True)
 
 
