@@ -22,6 +22,7 @@ from fireline.incidents import timeline as tl
 from fireline.incidents.blast import blast_radius
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.models import Incident
+from fireline.incidents.narrate import sentence
 from fireline.incidents.schemas import (
     AssignIn,
     DeclareIn,
@@ -123,8 +124,8 @@ def timeline(incident_id: str, request: Request, after: int = Query(0, ge=0), ki
              _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
     with get_db(request).session() as session:
         service.get_incident(session, incident_id)
-        return {"entries": [tl.entry_json(e) for e in tl.entries(session, incident_id, after=after,
-                                                                   limit=limit, kind=kind)]}
+        return {"entries": [{**tl.entry_json(e), "text": sentence(e.kind, e.actor, e.data)}
+                            for e in tl.entries(session, incident_id, after=after, limit=limit, kind=kind)]}
 
 
 @router.get("/incidents/{incident_id}/verify")
