@@ -18,9 +18,11 @@ from typing import Any
 import aiohttp
 import orjson
 
-from fireline.auth.service import authenticate
+from fireline.auth import service as keys
 from fireline.config import AppConfig, get_settings
-from fireline.gateway import enforce
+from fireline.db import DatabaseUnavailable
+from fireline.gateway import checks, enforce
+from fireline.gateway.checks import header_text
 from fireline.gateway.inline import InlineDetectors
 from fireline.gateway.responses import JSON, SSE, as_sse, completion, error, message_of
 from fireline.gateway.writer import CallWriter
@@ -72,6 +74,7 @@ class Gateway:
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         self.local_limiter = enforce.LocalLimiter()
         self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
+        self.key_check_timeout = float(section.get("key_check_timeout_s", 2.0))
         self.session: aiohttp.ClientSession | None = None
         self.apps: dict[str, AppConfig] = {}
 
@@ -104,25 +107,38 @@ class Gateway:
             out["Authorization"] = f"Bearer {self.upstream_key}"
         app = headers.get(b"x-fireline-app")
         if app:
-            out["X-Fireline-App"] = app.decode()
+            out["X-Fireline-App"] = app.decode("latin-1")
         for key, value in headers.items():
-            if key.startswith(FORWARD_PREFIX):
-                out[key.decode()] = value.decode()
+            if key.startswith(FORWARD_PREFIX):  # forwarded byte for byte
+                out[key.decode("latin-1")] = value.decode("latin-1")
         return out
 
-    def check_key(self, headers: dict[bytes, bytes]) -> None:
+    async def check_key(self, headers: dict[bytes, bytes]) -> None:
+        """From memory on the hot path; a key not checked lately is checked in a worker thread
+        with a deadline (never on the event loop), falling back to its last known answer."""
         auth = headers.get(b"authorization", b"")
         if auth[:7].lower() != b"bearer " or not auth[7:].strip():
             raise Reply(401, error("missing API key: send Authorization: Bearer <Fireline key>",
                                    code="invalid_api_key"), [(b"www-authenticate", b"Bearer")])
-        if authenticate(self.db.sessionmaker, auth[7:].strip().decode()) is None:
+        key = auth[7:].strip().decode("latin-1")
+        fresh, principal = keys.cached(key)
+        if not fresh:
+            try:
+                principal = await asyncio.wait_for(
+                    asyncio.to_thread(keys.authenticate, self.db.sessionmaker, key), self.key_check_timeout)
+            except (TimeoutError, DatabaseUnavailable):
+                if principal is None:
+                    raise Reply(503, error("the key cannot be checked while the database is unavailable; retry "
+                                           "shortly", "api_error", "service_unavailable"),
+                                [(b"retry-after", b"5")]) from None
+        if principal is None:
             raise Reply(401, error("invalid or revoked API key", code="invalid_api_key"),
                         [(b"www-authenticate", b"Bearer")])
 
     async def models(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         try:
-            self.check_key(headers)
+            await self.check_key(headers)
             assert self.session is not None
             if not self.upstream:
                 raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
@@ -140,7 +156,7 @@ class Gateway:
         started = time.time()
         headers = dict(scope["headers"])
         try:
-            self.check_key(headers)
+            await self.check_key(headers)
             raw = await _read(receive)
             try:
                 body = orjson.loads(raw)
@@ -148,6 +164,11 @@ class Gateway:
                 raise Reply(400, error(f"body is not valid JSON: {exc}")) from None
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
                 raise Reply(400, error("body must be a JSON object with a 'messages' list", code="invalid_body"))
+            try:  # everything the log keeps must be storable: refuse it now, naming the field
+                attribution = {name: header_text(headers, name) for name in ATTRIBUTION_HEADERS}
+                checks.check_body(body)
+            except checks.BadRequest as bad:
+                raise Reply(400, error(bad.message, code="invalid_value", param=bad.param)) from None
             if not self.upstream:
                 raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
             if self.writer.full():
@@ -156,30 +177,33 @@ class Gateway:
         except Reply as r:
             await respond(send, r.status, r.body, headers=r.headers)
             return
-        await Call(self, headers, body, raw, t0, started).run(send)
+        await Call(self, headers, attribution, body, raw, t0, started).run(send)
+
+
+ATTRIBUTION_HEADERS = (b"x-fireline-app", b"x-fireline-user", b"x-fireline-tenant", b"x-fireline-session",
+                       b"x-fireline-prompt-version", b"x-fireline-cohort", b"x-fireline-retrieval")
 
 
 class Call:
     """One proxied chat completion, from the parsed request to the pending log record."""
 
-    def __init__(self, gw: Gateway, headers: dict[bytes, bytes], body: dict[str, Any], raw: bytes,
-                 t0: float, started: float) -> None:
+    def __init__(self, gw: Gateway, headers: dict[bytes, bytes], attribution: dict[bytes, str | None],
+                 body: dict[str, Any], raw: bytes, t0: float, started: float) -> None:
         self.gw, self.headers, self.body, self.raw, self.t0 = gw, headers, body, raw, t0
-        h = headers.get
+        h = attribution.get
         user = h(b"x-fireline-user")
-        app = h(b"x-fireline-app")
-        self.app = app.decode() if app else "default"
-        self.user = user.decode() if user else (body.get("user") if isinstance(body.get("user"), str) else None)
-        self.tenant = _str(h(b"x-fireline-tenant"))
-        self.cohort = _str(h(b"x-fireline-cohort"))
+        self.app = h(b"x-fireline-app") or "default"
+        self.user = user if user else (body.get("user") if isinstance(body.get("user"), str) else None)
+        self.tenant = h(b"x-fireline-tenant")
+        self.cohort = h(b"x-fireline-cohort")
         self.stream = bool(body.get("stream"))
         self.id = call_id()
         self.out = enforce.Outcome()
         self.pending: dict[str, Any] = {
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
-            "session": _str(h(b"x-fireline-session")), "prompt_version": _str(h(b"x-fireline-prompt-version")),
+            "session": h(b"x-fireline-session"), "prompt_version": h(b"x-fireline-prompt-version"),
             "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
-            "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok"}
+            "retrieval": h(b"x-fireline-retrieval"), "status": "ok"}
 
     def reply_headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-fireline-call-id", self.id.encode())]
@@ -338,10 +362,6 @@ class Call:
         extra = [(b"retry-after", retry_after.encode())] if retry_after else []
         await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
         self.finish(status="error", error=message, http_status=status)
-
-
-def _str(value: bytes | None) -> str | None:
-    return value.decode() if value else None
 
 
 async def _read(receive: Receive) -> bytes:

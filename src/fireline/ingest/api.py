@@ -21,7 +21,7 @@ from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
-from fireline.db import Database
+from fireline.db import Database, DatabaseUnavailable
 from fireline.http import ingest_limiter, read_body
 from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
 
@@ -48,6 +48,16 @@ def _authenticate(request: Request, key: str | None) -> Principal | None:
     if not key:
         return None
     principal = keys.authenticate(_db(request).sessionmaker, key)
+    return principal if principal is not None and principal.can("ingest") else None
+
+
+async def _authenticate_async(request: Request, key: str | None) -> Principal | None:
+    """From memory when the key was checked lately, else in a worker thread (not on the loop)."""
+    if not key:
+        return None
+    fresh, principal = keys.cached(key)
+    if not fresh:
+        return await run_in_threadpool(_authenticate, request, key)
     return principal if principal is not None and principal.can("ingest") else None
 
 
@@ -88,7 +98,7 @@ async def otlp_traces(request: Request) -> Response:
     except otlp.Unsupported as exc:
         return _otlp_error(415, str(exc), otlp.JSON)
     key = presented_key(request)
-    if _authenticate(request, key) is None:
+    if await _authenticate_async(request, key) is None:
         why = "invalid or revoked API key" if key else "missing API key"
         return _otlp_error(401, f"{why}: send Authorization: Bearer <key> or X-Fireline-Key: <key>", encoding,
                            {"WWW-Authenticate": "Bearer"})
@@ -114,9 +124,10 @@ async def otlp_traces(request: Request) -> Response:
         mapped = await anyio.to_thread.run_sync(work, limiter=ingest_limiter(request.app))
     except otlp.Malformed as exc:
         return _otlp_error(400, str(exc), encoding)
-    except OperationalError:
-        log.exception("OTLP ingest could not write")
-        return _otlp_error(503, "the database is busy; retry", encoding, {"Retry-After": "1"})
+    except (OperationalError, DatabaseUnavailable):
+        log.warning("OTLP ingest could not write: the database is unavailable")
+        return _otlp_error(503, "the database is unavailable; retry", encoding,
+                           {"Retry-After": str(DatabaseUnavailable.retry_after)})
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
 
 
@@ -146,7 +157,7 @@ async def pagerduty_event(request: Request) -> Response:
         return _pd(400, pagerduty.InvalidEvent(["Event object is not valid JSON"]).body())
     header_key = presented_key(request)
     routing = body.get("routing_key") if isinstance(body, dict) else None
-    if _authenticate(request, header_key or (routing if isinstance(routing, str) else None)) is None:
+    if await _authenticate_async(request, header_key or (routing if isinstance(routing, str) else None)) is None:
         why = "the Bearer / X-Fireline-Key key is invalid" if header_key else \
             "send a Fireline ingest key as routing_key, Authorization: Bearer or X-Fireline-Key"
         return _pd(401, {"status": "unauthorized", "message": why, "errors": [why]})
