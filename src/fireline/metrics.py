@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -13,3 +13,6 @@ RETENTION_PURGED = Counter("fireline_retention_purged_total", "Rows purged by re
                            registry=REGISTRY)
 INGEST_SECONDS = Histogram("fireline_ingest_batch_seconds", "Time to make a batch durable", ["source"],
                            registry=REGISTRY, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+DATABASE_UP = Gauge("fireline_database_up", "1 when the last database write succeeded, 0 while it is unavailable",
+                    registry=REGISTRY)
+DATABASE_UP.set(1)

@@ -13,18 +13,20 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
 from fireline.auth import service as keys
-from fireline.config import AppConfig, get_settings
+from fireline.config import AppConfig, data_dir, get_settings
 from fireline.db import DatabaseUnavailable
 from fireline.gateway import checks, enforce
 from fireline.gateway.checks import header_text
 from fireline.gateway.inline import InlineDetectors
 from fireline.gateway.responses import JSON, SSE, as_sse, completion, error, message_of
+from fireline.gateway.spool import Spool
 from fireline.gateway.writer import CallWriter
 
 log = logging.getLogger("fireline.gateway")
@@ -67,9 +69,16 @@ class Gateway:
         self.upstream_key = getattr(state, "upstream_key", None) or settings.upstream_key or ""
         self.timeout = aiohttp.ClientTimeout(total=None, connect=float(section.get("connect_timeout_s", 5)),
                                              sock_read=float(section.get("timeout_s", 120)))
-        self.writer = CallWriter(self.db, self.config, batch_size=int(section.get("batch_size", 500)),
+        spool = None
+        if section.get("spool", True):
+            spool = Spool(Path(getattr(state, "data_dir", None) or data_dir()) / "spool",
+                          fsync=str(section.get("spool_fsync", "interval")),
+                          segment_bytes=int(float(section.get("spool_segment_mb", 64)) * 1024 * 1024))
+        self.writer = CallWriter(self.db, self.config, spool=spool, batch_size=int(section.get("batch_size", 500)),
                                  max_queue=int(section.get("max_queue", 100_000)),
-                                 flush_interval=float(section.get("flush_interval_s", 0.05)))
+                                 flush_interval=float(section.get("flush_interval_s", 0.05)),
+                                 fsync_interval=float(section.get("spool_fsync_interval_s", 1.0)),
+                                 max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024))
         detect = getattr(state, "detect", None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         self.local_limiter = enforce.LocalLimiter()
@@ -199,6 +208,7 @@ class Call:
         self.stream = bool(body.get("stream"))
         self.id = call_id()
         self.out = enforce.Outcome()
+        self.finished = False
         self.pending: dict[str, Any] = {
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
             "session": h(b"x-fireline-session"), "prompt_version": h(b"x-fireline-prompt-version"),
@@ -212,6 +222,11 @@ class Call:
         return out
 
     def finish(self, **fields: Any) -> None:
+        """Hand the call record to the writer (durable in the spool when this returns). Called
+        before the answer is released, once per call."""
+        if self.finished:
+            return
+        self.finished = True
         p = self.pending
         p.update(fields)
         p["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
@@ -271,8 +286,8 @@ class Call:
             await self.upstream_error(send, status, payload, retry_after)
             return
         if not active or not enforce.needs_output(enf):
+            self.finish(raw=payload)  # durable in the spool before the answer is released
             await respond(send, 200, payload, JSON, self.reply_headers())
-            self.finish(raw=payload)
             return
         try:
             from fireline.gateway.responses import assemble_stream
@@ -293,20 +308,20 @@ class Call:
             await self.stopped(send, stop, comp, original)
             return
         visible = message_of(comp).get("content")
-        await self.answer(send, comp)
         self.finish(answer=comp, output=original, visible=visible if visible != original else None)
+        await self.answer(send, comp)
 
     async def stopped(self, send: Send, stop: enforce.Stop, comp: dict[str, Any] | None,
                       original: str | None = None) -> None:
         if stop.retry_after is not None:
             body = error(stop.message, "rate_limit_exceeded", "rate_limit_exceeded")
-            await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
             self.finish(answer=None, output=None, visible=None, http_status=429,
                         error=f"rate limited by {stop.control.id}")
+            await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
             return
         model = str((comp or {}).get("model") or self.body.get("model") or "")
-        await self.answer(send, completion(stop.message, model))
         self.finish(answer=comp, output=original if comp is not None else None, visible=stop.message)
+        await self.answer(send, completion(stop.message, model))
 
     async def relay_stream(self, send: Send, data: bytes) -> None:
         gw = self.gw
@@ -326,14 +341,14 @@ class Call:
                 async for chunk in resp.content.iter_any():
                     chunks.append(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            self.finish(raw=chunks)  # durable before the stream is closed
             await send({"type": "http.response.body", "body": b""})
-            self.finish(raw=chunks)
         except (aiohttp.ClientError, TimeoutError) as exc:
             if not started:
                 await self.upstream_failed(send, exc)
                 return
-            await send({"type": "http.response.body", "body": b""})
             self.finish(raw=chunks, status="error", error=f"upstream stream broke: {type(exc).__name__}")
+            await send({"type": "http.response.body", "body": b""})
         except OSError:  # the caller went away: keep what was relayed
             self.finish(raw=chunks, error="client disconnected")
 
@@ -355,13 +370,13 @@ class Call:
             payload = error(f"upstream answered HTTP {status}", "api_error", "upstream_error")
         message = str(detail or f"upstream answered HTTP {status}")[:500]
         if fallback is not None:
+            self.finish(status="error", error=message, http_status=status, fallback_served=True, visible=fallback)
             await self.answer(send, completion(fallback, str(self.body.get("model") or "")),
                               extra=[(b"x-fireline-fallback", b"upstream-error")])
-            self.finish(status="error", error=message, http_status=status, fallback_served=True, visible=fallback)
             return
         extra = [(b"retry-after", retry_after.encode())] if retry_after else []
-        await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
         self.finish(status="error", error=message, http_status=status)
+        await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
 
 
 async def _read(receive: Receive) -> bytes:
