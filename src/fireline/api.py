@@ -14,13 +14,15 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry
 
-from fireline import __version__
+from fireline import __version__, metrics, wiring
 from fireline.auth import service as keys
 from fireline.config import Config, get_config, get_settings
 from fireline.config import data_dir as default_data_dir
 from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
+from fireline.events import EventBus
 from fireline.http import EngineSafe, field_path
 
 log = logging.getLogger("fireline")
@@ -102,6 +104,10 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
         check = getattr(part, "check", None)
         if check is not None:
             check(app.state.config)
+    # One bus per app; every handler is subscribed in fireline.wiring, nowhere else.
+    app.state.bus = app.state.db.bus = EventBus(on_failure=metrics.handler_failed)
+    app.state.metrics = CollectorRegistry(auto_describe=True)  # this app's collectors (/metrics adds them)
+    wiring.wire(app)
     for part in app.state.parts:
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)

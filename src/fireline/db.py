@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from fireline.config import get_settings
 from fireline.errors import FirelineError
+from fireline.events import EventBus
 from fireline.validation import INT_MAX, INT_MIN, Unstorable, text_problem
 
 NAMING = {
@@ -189,7 +190,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions know their Database, so code holding only a session finds the bus (bus_of).
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info={"database": self})
+        # The app factory replaces this with the wired bus; unwired, publishing reaches no one.
+        self.bus = EventBus()
         # SQLite allows one writer; serialising writers in-process avoids busy retries.
         self.write_lock = threading.Lock() if self.is_sqlite else None
 
@@ -224,6 +228,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def bus_of(session: Session) -> EventBus:
+    """The event bus of the Database a session came from (an unwired bus for a foreign session)."""
+    db = session.info.get("database")
+    return db.bus if isinstance(db, Database) else EventBus()
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

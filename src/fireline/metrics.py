@@ -13,6 +13,15 @@ RETENTION_PURGED = Counter("fireline_retention_purged_total", "Rows purged by re
                            registry=REGISTRY)
 INGEST_SECONDS = Histogram("fireline_ingest_batch_seconds", "Time to make a batch durable", ["source"],
                            registry=REGISTRY, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+HANDLER_FAILURES = Counter("fireline_event_handler_failures_total", "Event handlers that raised, by topic",
+                           ["topic", "handler"], registry=REGISTRY)
+
+
+def handler_failed(topic: str, handler: str) -> None:
+    """The event bus's failure hook (labels are topic and code names, never payload content)."""
+    HANDLER_FAILURES.labels(topic, handler).inc()
+
+
 DATABASE_UP = Gauge("fireline_database_up", "1 when the last database write succeeded, 0 while it is unavailable",
                     registry=REGISTRY)
 DATABASE_UP.set(1)

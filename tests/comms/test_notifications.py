@@ -124,13 +124,11 @@ def test_a_hanging_receiver_does_not_block_the_incident_flow(db: Database) -> No
 
 
 def test_sla_breach_is_notified(db: Database) -> None:
-    from fireline import events
-
     with http_receiver() as http:
         config = comms_config(http, notifications={"routes": [{"match": {"events": ["sla_breached"]},
                                                                "channels": ["hook"]}]})
         with running(db, config) as fl, fl.client("responder") as c:
             iid = c.post("/api/v1/incidents", json=DECLARE).json()["id"]
-            events.publish("incident.sla_breached", db=db, incident_id=iid, clock="contain")
+            db.bus.publish_strict("incident.sla_breached", db=db, incident_id=iid, clock="contain")
             (hook,) = wait_for(lambda: http.on("/hook"), what="the SLA breach message")
             assert hook.json()["event"] == "sla_breached" and "SLA breached (contain)" in hook.json()["subject"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from fireline import events
+from fireline.events import EventBus
 from fireline.signals import Alert
 
 _ids = itertools.count()
@@ -115,12 +115,13 @@ class Captured:
 
 
 @contextmanager
-def capture() -> Iterator[Captured]:
+def capture(bus: EventBus) -> Iterator[Captured]:
+    """Monitor alerts published on `bus` (a running app's: fl.db.bus) while the block runs."""
     cap = Captured()
-    events.subscribe("alert.fired", cap.fired)
-    events.subscribe("alert.resolved", cap.cleared)
+    bus.subscribe("alert.fired", cap.fired)
+    bus.subscribe("alert.resolved", cap.cleared)
     try:
         yield cap
     finally:
-        events.unsubscribe("alert.fired", cap.fired)
-        events.unsubscribe("alert.resolved", cap.cleared)
+        bus.unsubscribe("alert.fired", cap.fired)
+        bus.unsubscribe("alert.resolved", cap.cleared)

@@ -105,7 +105,7 @@ def test_baselines_survive_a_restart(db: Database) -> None:
     high = lambda i, c: refusing(i, c) if i % 4 == 0 else c  # noqa: E731 - this app refuses 25% of the time
     with running(db) as first:
         send(first.client("ingest"), history(high))
-    with running(db) as second, capture() as cap:
+    with running(db) as second, capture(db.bus) as cap:
         rebuilt = second.app.state.detect.rebuilt
         assert rebuilt["calls"] > 0 and rebuilt["findings"] > 0
         send(second.client("ingest"), recent(60, shape=high))  # 25% as always: the baseline knows
@@ -117,10 +117,10 @@ def test_baselines_survive_a_restart(db: Database) -> None:
 
 def test_an_alert_is_not_repeated_after_a_restart(db: Database) -> None:
     leak = always(output="Use key AKIAIOSFODNN7EXAMPLE with the SDK.")
-    with running(db) as first, capture() as cap:
+    with running(db) as first, capture(db.bus) as cap:
         send(first.client("ingest"), recent(1, 1, leak))
         assert cap.keys == {"monitor:pii_secret_leak:app=support-bot"}
-    with running(db) as second, capture() as cap:
+    with running(db) as second, capture(db.bus) as cap:
         send(second.client("ingest"), recent(1, 1, leak))
         assert cap.keys == set()  # still firing from before the restart, within the window
         g = next(m for m in second.client("viewer").get("/api/v1/monitors").json()["monitors"]

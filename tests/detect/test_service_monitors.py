@@ -69,7 +69,7 @@ def check(fl: Fireline, cap: Captured, spike: Spike) -> None:
 
 def run(fl: Fireline, hist: list[Call], steady: list[Call], spike_calls: list[Call], spike: Spike) -> None:
     client = fl.client("ingest")
-    with capture() as cap:
+    with capture(fl.db.bus) as cap:
         send(client, hist)
         spike.also = send(client, steady)
         assert cap.keys == set(), f"normal traffic fired {cap.keys}"
@@ -149,7 +149,7 @@ def report_all(client: httpx.Client, ids: list[str], kind: str) -> list[str]:
 
 def test_thumbs_down_rate(fl: Fireline) -> None:
     client = fl.client("ingest")
-    with capture() as cap:
+    with capture(fl.db.bus) as cap:
         send(client, history())
         steady = send(client, recent(60))
         report_all(client, steady[:1], "thumbs_down")
@@ -161,7 +161,7 @@ def test_thumbs_down_rate(fl: Fireline) -> None:
 
 def test_harmful_reports(fl: Fireline) -> None:
     client = fl.client("ingest")
-    with capture() as cap:
+    with capture(fl.db.bus) as cap:
         send(client, history())
         steady = send(client, recent(40))
         report_all(client, steady[:2], "harmful")  # two in an hour: under min_count

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from fireline import events
 from fireline.db import Database, utcnow
 from fireline.incidents import service
 from fireline.incidents.lifecycle import transition
@@ -20,15 +19,15 @@ OURS = {"opened", "alert", "state", "snapshot", "alert_resolved"}  # other parts
 
 
 @pytest.fixture
-def seen() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+def seen(db: Database) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The incidents part's alert handlers on db's bus (as fireline.wiring does), and what it publishes."""
     got: list[tuple[str, dict[str, Any]]] = []
-    handlers = {t: (lambda t=t, **kw: got.append((t, kw))) for t in
-                ("incident.opened", "incident.changed", "incident.sla_breached")}
-    for topic, fn in handlers.items():
-        events.subscribe(topic, fn)
+    db.bus.subscribe("alert.fired", service.on_alert_fired)
+    db.bus.subscribe("alert.acknowledged", service.on_alert_acknowledged)
+    db.bus.subscribe("alert.resolved", service.on_alert_resolved)
+    for t in ("incident.opened", "incident.changed", "incident.sla_breached"):
+        db.bus.subscribe(t, lambda t=t, **kw: got.append((t, kw)))
     yield got
-    for topic, fn in handlers.items():
-        events.unsubscribe(topic, fn)
 
 
 def open_incidents(db: Database) -> list[Any]:
@@ -38,8 +37,8 @@ def open_incidents(db: Database) -> list[Any]:
 
 def test_first_alert_opens_and_later_alerts_attach(db: Database, seen: list[Any]) -> None:
     ids = store_calls(db, [{"findings": [finding()]} for _ in range(3)])
-    events.publish("alert.fired", db=db, alert=alert(call_ids=(ids[0],)))
-    events.publish("alert.fired", db=db, alert=alert(call_ids=(ids[1], ids[2]), tenants=("globex",)))
+    db.bus.publish_strict("alert.fired", db=db, alert=alert(call_ids=(ids[0],)))
+    db.bus.publish_strict("alert.fired", db=db, alert=alert(call_ids=(ids[1], ids[2]), tenants=("globex",)))
     (inc,) = open_incidents(db)
     assert inc.state == "detected" and inc.type == "data_leakage" and inc.severity == "P1"
     assert inc.scope["tenants"] == ["acme", "globex"] and inc.scope["models"] == ["gpt-4o"]
@@ -73,9 +72,9 @@ def test_racing_alerts_open_one_incident(db: Database) -> None:
 
 
 def test_acknowledged_and_resolved_alerts(db: Database, seen: list[Any]) -> None:
-    events.publish("alert.fired", db=db, alert=alert())
-    events.publish("alert.acknowledged", db=db, alert=alert())
-    events.publish("alert.resolved", db=db, alert=alert())
+    db.bus.publish_strict("alert.fired", db=db, alert=alert())
+    db.bus.publish_strict("alert.acknowledged", db=db, alert=alert())
+    db.bus.publish_strict("alert.resolved", db=db, alert=alert())
     (inc,) = open_incidents(db)
     assert inc.state == "acknowledged" and inc.commander is None  # a pager ack names no commander
     with db.session() as s:

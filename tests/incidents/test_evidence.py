@@ -39,16 +39,15 @@ def leak(fl: Fireline) -> tuple[str, list[str]]:
 
 
 def test_ack_takes_a_content_addressed_snapshot_with_raw_content(fl: Fireline) -> None:
-    evidence.register_evidence_source("controls", lambda s, inc: {"incident": inc.id, "kill_switch": "on"})
-    evidence.register_evidence_source("broken", lambda s, inc: 1 / 0)
-    try:
-        iid, ids = leak(fl)
-        with fl.client("responder") as http:
-            http.post(f"/api/v1/incidents/{iid}/ack")
-            (snap,) = http.get(f"/api/v1/incidents/{iid}/snapshots").json()["snapshots"]
-    finally:
-        evidence.unregister_evidence_source("controls")
-        evidence.unregister_evidence_source("broken")
+    bus = fl.db.bus
+    bus.unsubscribe(evidence.SOURCES_TOPIC, dict(bus.named(evidence.SOURCES_TOPIC))["controls"])  # stand in
+    bus.subscribe(evidence.SOURCES_TOPIC, lambda session, incident, **_: {"incident": incident.id,
+                                                                          "kill_switch": "on"}, name="controls")
+    bus.subscribe(evidence.SOURCES_TOPIC, lambda **_: 1 / 0, name="broken")
+    iid, ids = leak(fl)
+    with fl.client("responder") as http:
+        http.post(f"/api/v1/incidents/{iid}/ack")
+        (snap,) = http.get(f"/api/v1/incidents/{iid}/snapshots").json()["snapshots"]
     names = {m["name"]: m for m in snap["members"]}
     assert {"incident.json", "timeline.json", "versions.json", "config.json", f"calls/{ids[0]}.json",
             "sources/controls.json", "sources/broken.json"} <= set(names)

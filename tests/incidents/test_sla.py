@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from fireline import events
 from fireline.config import Config
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
@@ -27,7 +26,7 @@ def breaches(db: Database, iid: str) -> list[dict[str, Any]]:
 def test_breach_is_recorded_once_per_clock_and_published(db: Database) -> None:
     got: list[dict[str, Any]] = []
     handler = lambda **kw: got.append(kw)  # noqa: E731
-    events.subscribe("incident.sla_breached", handler)
+    db.bus.subscribe("incident.sla_breached", handler)
     try:
         late = service.on_alert_fired(db, alert(key="late", type="bias", severity="P3",
                                                 at=utcnow() - timedelta(hours=30)))
@@ -35,7 +34,7 @@ def test_breach_is_recorded_once_per_clock_and_published(db: Database) -> None:
         assert sla.check_all(db) == 2
         assert sla.check_all(db) == 0
     finally:
-        events.unsubscribe("incident.sla_breached", handler)
+        db.bus.unsubscribe("incident.sla_breached", handler)
     assert sorted(b["clock"] for b in breaches(db, late)) == ["ack", "contain"]
     assert breaches(db, fresh) == []
     assert sorted((g["incident_id"], g["clock"]) for g in got) == [(late, "ack"), (late, "contain")]

@@ -5,20 +5,20 @@ from typing import Any
 
 import pytest
 
-from fireline import events
-from tests.ingest.helpers import ALERT_TOPICS
+from fireline.db import Database
+from fireline.ingest import alerts
+from fireline.signals import Alert
 
 
 @pytest.fixture
-def captured() -> Iterator[list[tuple[str, Any]]]:
-    """(topic, Alert) for every alert published while the test runs."""
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Any]]]:
+    """(topic, Alert) for every alert the receivers publish while the test runs."""
     got: list[tuple[str, Any]] = []
-    handlers = {}
-    for topic in ALERT_TOPICS:
-        def handler(topic: str = topic, **payload: Any) -> None:
-            got.append((topic, payload["alert"]))
-        handlers[topic] = handler
-        events.subscribe(topic, handler)
+    publish = alerts.publish
+
+    def recording(db: Database, topic: str, alert: Alert) -> None:
+        got.append((topic, alert))
+        publish(db, topic, alert)
+
+    monkeypatch.setattr(alerts, "publish", recording)
     yield got
-    for topic, handler in handlers.items():
-        events.unsubscribe(topic, handler)

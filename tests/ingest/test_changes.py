@@ -54,15 +54,15 @@ def test_change_markers_api_and_queries(db: Database) -> None:
             assert len(changes.changes_between(session, NOW - timedelta(hours=48), NOW + timedelta(minutes=1))) == 3
             # the snapshot evidence source: the 24 h before detection (and since), for the incident's apps
             incident = SimpleNamespace(detected_at=NOW - timedelta(hours=1), apps=["support-bot"])
-            from fireline.ingest.api import _change_evidence
-            evidence = _change_evidence(session, incident)
+            from fireline.ingest.api import change_evidence
+            evidence = change_evidence(session=session, incident=incident)
             assert [c["kind"] for c in evidence["changes"]] == ["model"] and evidence["apps"] == ["support-bot"]
 
 
 def test_evidence_source_is_registered_when_incidents_exist(db: Database) -> None:
     evidence = pytest.importorskip("fireline.incidents.evidence")
-    with running(db):
-        assert "changes" in evidence.evidence_sources()
+    with running(db), db.session() as session:
+        assert "changes" in [name for name, _ in evidence.evidence_sources(session)]
 
 
 def test_cli_change_and_changes(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:

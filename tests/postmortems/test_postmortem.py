@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete
 
-from fireline import events
 from fireline.calls.models import CallRaw
 from fireline.comms.delivery import Runtime
 from fireline.db import Database, utcnow
@@ -35,7 +34,7 @@ def test_postmortem_from_the_record(db: Database) -> None:
         s.execute(delete(CallRaw).where(CallRaw.call_id == ids[2]))
     config = comms_config(detectors={"canary": {"enabled": False}})
     with running(db, config) as fl, fl.client("responder") as c:
-        events.publish("alert.fired", db=db, alert=Alert(
+        db.bus.publish_strict("alert.fired", db=db, alert=Alert(
             dedup_key="pii:support-bot", source="monitor", title="PII in outputs", type="data_leakage",
             severity="P0", at=utcnow() - timedelta(minutes=2), apps=("support-bot",), call_ids=tuple(ids),
             tenants=("acme-tenant",), monitor="pii-any", signal="pii"))

@@ -8,11 +8,10 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from fireline import events
 from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, LegalHold
 from fireline.calls.schemas import ErasureReport, RetentionReport
-from fireline.db import utcnow
+from fireline.db import bus_of, utcnow
 
 
 def place_hold(session: Session, call_ids: Iterable[str], *, holder: str, actor: str) -> int:
@@ -73,8 +72,8 @@ def erase_subject(session: Session, user: str, *, actor: str, is_pseudonym: bool
     holders = holders_of(session, held)
     report = ErasureReport(user_pseudonym=pseudo, deleted_calls=len(free), deleted_raw=deleted_raw,
                            deleted_findings=deleted_findings, held_calls=len(held), held_by=holders)
-    # Later parts (reports, evidence) erase their own copies in the same transaction.
-    events.publish("subject.erased", session=session, user_pseudonym=pseudo, report=report)
+    # Later parts (reports, evidence) erase their own copies in the same transaction: all or nothing.
+    bus_of(session).publish_strict("subject.erased", session=session, user_pseudonym=pseudo, report=report)
     session.add(Erasure(user_pseudonym=pseudo, at=utcnow(), actor=actor, deleted_calls=len(free),
                         held_calls=len(held), holders=",".join(holders)))
     return report
@@ -100,7 +99,7 @@ def run_retention(session: Session, *, raw_days: int, record_days: int) -> Reten
         session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
         session.execute(delete(Call).where(Call.id.in_(chunk)))
         # Later parts (user reports) drop what they keep about these calls in the same transaction.
-        events.publish("calls.purged", session=session, call_ids=chunk)
+        bus_of(session).publish_strict("calls.purged", session=session, call_ids=chunk)
     held = session.scalar(select(func.count()).select_from(Call).where(
         Call.started_at < raw_cutoff, Call.legal_hold.is_(True))) or 0
     return RetentionReport(raw_purged=len(raw_ids), calls_purged=len(old), held_skipped=int(held))

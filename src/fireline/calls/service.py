@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,6 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
@@ -48,21 +47,6 @@ class PreparedCall:
     @property
     def id(self) -> str:
         return str(self.row["id"])
-
-
-# Steps that enrich calls before they are written (the detect part registers its detectors here).
-Processor = Callable[[list[PreparedCall]], None]
-_processors: list[Processor] = []
-
-
-def register_processor(processor: Processor) -> None:
-    if processor not in _processors:
-        _processors.append(processor)
-
-
-def unregister_processor(processor: Processor) -> None:
-    if processor in _processors:
-        _processors.remove(processor)
 
 
 def prepare(call: CallIn, now: datetime) -> PreparedCall:
@@ -156,8 +140,9 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
         ids.append(p.id)
         prepared.setdefault(p.id, p)  # the first of repeated ids in one batch wins
     batch = list(prepared.values())
-    for processor in _processors:
-        processor(batch)
+    bus = db.bus
+    # Before the write: the detect part's detectors add findings ("calls.prepared", wired in fireline.wiring).
+    bus.publish("calls.prepared", calls=batch, source=source)
     for p in batch:
         p.row["finding_count"] = len(p.findings)
     inserted: list[PreparedCall] = []
@@ -168,9 +153,9 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
     except Exception as exc:
         if not is_unavailable(exc):
             raise
-        _published(inserted, source)
+        _published(db, inserted, source)
         raise DatabaseUnavailable("the database is unavailable; retry shortly") from exc
-    _published(inserted, source)
+    _published(db, inserted, source)
     refused = {d.call_id for d in dead}
     duplicates = len(ids) - sum(1 for i in ids if i in refused) - len(inserted)
     CALL_DUPLICATES.inc(duplicates)
@@ -204,11 +189,11 @@ def _dead(p: PreparedCall, error: BaseException) -> dead_letters.Dead:
     return dead_letters.Dead(p.id, dead_letters.failure_reason(error), "store", record, p.row.get("user_pseudonym"))
 
 
-def _published(inserted: list[PreparedCall], source: str) -> None:
+def _published(db: Database, inserted: list[PreparedCall], source: str) -> None:
     if not inserted:
         return
     CALLS_INGESTED.labels(source).inc(len(inserted))
-    events.publish("calls.ingested", calls=inserted, source=source)
+    db.bus.publish("calls.ingested", calls=inserted, source=source)
 
 
 def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fireline import wiring
 from fireline.auth import service as keys_service
 from fireline.calls.retention import run_retention
 from fireline.cli.client import fail
@@ -79,6 +80,7 @@ def retention_run() -> None:
     except ConfigError as exc:
         fail(str(exc))
     db = _database()
+    wiring.data_handlers(db.bus)  # user reports go with their calls, as in the server
     with out.status("running retention..."), db.writing() as session:
         report = run_retention(session, raw_days=privacy.raw_retention_days, record_days=privacy.retention_days)
     table = Table("what", "count")

@@ -11,6 +11,7 @@ from fireline.cli import changes as changes_cli
 from fireline.cli import comms as comms_cli
 from fireline.cli import controls as controls_cli
 from fireline.cli import detect as detect_cli
+from fireline.cli import evals as evals_cli
 from fireline.cli import incidents as incidents_cli
 from fireline.cli import upstream as upstream_cli
 
@@ -32,6 +33,7 @@ app.add_typer(incidents_cli.evidence_app, name="evidence")
 app.command("blast-radius")(incidents_cli.blast_radius)
 app.command("contain")(controls_cli.contain)
 app.add_typer(controls_cli.controls_app, name="controls")
+app.add_typer(evals_cli.eval_app, name="eval")
 comms_cli.register(app)  # incident update, obligations, high-risk, postmortem(s), root-cause, action
 detect_cli.register(app)  # monitors, canary add|list|remove, report
 

@@ -17,7 +17,6 @@ from fireline.comms.config import load
 from fireline.comms.delivery import Event, Runtime
 from fireline.comms.models import Delivery
 from fireline.config import Config
-from fireline.incidents.api import register_incident_view
 from fireline.incidents.service import get_incident
 from fireline.incidents.timeline import stamp
 
@@ -140,26 +139,17 @@ def deliveries(incident_id: str, request: Request, limit: int = Query(200, ge=1,
 def startup(app: FastAPI) -> None:
     from fireline.api import spawn
 
-    cfg = load(app.state.config)  # a bad `notifications` or `comms` section fails at start
-    rt = Runtime(app.state.db, cfg, clock=getattr(app.state, "comms_clock", None) or delivery.utcnow)
-    rt.hooks.append(obligations.on_event)
-    app.state.comms = rt
-    delivery.register(rt)
-    delivery.subscribe()
+    rt: Runtime = app.state.comms  # made and subscribed by fireline.wiring
+    clock = getattr(app.state, "comms_clock", None)
+    if clock is not None:  # tests and drills run the clocks on their own time
+        rt.clock = clock
     spawn(app, delivery.worker(rt, [cadence.check, obligations.check]), "comms-delivery")
-    register_incident_view("obligations", _obligations_view)
 
 
-def _obligations_view(request: Request, session: Any, inc: Any) -> list[dict[str, Any]]:
-    """Disclosure deadlines on the incident itself (GET /api/v1/incidents/{id})."""
+def obligations_view(request: Request, session: Any, incident: Any, **_: Any) -> list[dict[str, Any]]:
+    """The incident view "obligations": disclosure deadlines on GET /api/v1/incidents/{id}."""
     rt = request.app.state.comms
-    return obligations.list_for(session, rt.cfg, inc.id, rt.clock())
-
-
-def shutdown(app: FastAPI) -> None:
-    rt = getattr(app.state, "comms", None)
-    if rt is not None:
-        delivery.unregister(rt)
+    return obligations.list_for(session, rt.cfg, incident.id, rt.clock())
 
 
 def check(config: Config) -> None:

@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.comms import channels, messages
 from fireline.comms.config import CommsConfig
 from fireline.comms.models import Delivery
@@ -63,47 +62,15 @@ class Runtime:
         if loop is not None and wake is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wake.set)
 
+    # --- bus handlers (subscribed by fireline.wiring): enqueue only ---
+    def on_opened(self, *, incident_id: str, **_: Any) -> None:
+        self.submit(Event("opened", incident_id))
 
-_runtimes: dict[int, Runtime] = {}
+    def on_changed(self, *, incident_id: str, state: str, actor: str | None = None, **_: Any) -> None:
+        self.submit(Event(state, incident_id, {"actor": actor}))
 
-
-def register(rt: Runtime) -> None:
-    _runtimes[id(rt.db)] = rt
-
-
-def unregister(rt: Runtime) -> None:
-    if _runtimes.get(id(rt.db)) is rt:
-        del _runtimes[id(rt.db)]
-
-
-def runtime_for(db: Database) -> Runtime | None:
-    return _runtimes.get(id(db))
-
-
-# --- bus handlers: enqueue only --------------------------------------------------------------
-
-def on_opened(db: Database, incident_id: str, **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event("opened", incident_id))
-
-
-def on_changed(db: Database, incident_id: str, state: str, actor: str | None = None, **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event(state, incident_id, {"actor": actor}))
-
-
-def on_sla_breached(db: Database, incident_id: str, clock: str | None = None, **_: Any) -> None:
-    rt = runtime_for(db)
-    if rt is not None:
-        rt.submit(Event("sla_breached", incident_id, {"clock": clock}))
-
-
-def subscribe() -> None:
-    events.subscribe("incident.opened", on_opened)
-    events.subscribe("incident.changed", on_changed)
-    events.subscribe("incident.sla_breached", on_sla_breached)
+    def on_sla_breached(self, *, incident_id: str, clock: str | None = None, **_: Any) -> None:
+        self.submit(Event("sla_breached", incident_id, {"clock": clock}))
 
 
 # --- routing into the outbox -----------------------------------------------------------------

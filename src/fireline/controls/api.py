@@ -9,11 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
-from fireline import events
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.config import Config
-from fireline.controls import link, ofrep, playbooks, service, stream
+from fireline.controls import ofrep, playbooks, service, stream
 from fireline.controls.notify import Listener
 from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
 from fireline.controls.service import ControlSpec
@@ -128,27 +127,10 @@ def startup(app: FastAPI) -> None:
     from fireline.api import spawn
 
     db: Database = app.state.db
-    config = app.state.config
-    conf = dict(config.section("controls") or {})
-    book = ControlBook(db, config)
-    app.state.controls = book
+    conf = dict(app.state.config.section("controls") or {})
+    book: ControlBook = app.state.controls  # made and subscribed by fireline.wiring
+    book.refresh()
     app.state.controls_closing = asyncio.Event()
-
-    def on_changed(*, db: Database, revision: int, **_: Any) -> None:
-        if db is book.db and revision != book.current().revision:
-            book.refresh()
-
-    auto = playbooks.on_incident_opened(config)
-
-    def on_opened(*, db: Database, **payload: Any) -> None:
-        if db is book.db:
-            auto(db=db, **payload)
-            book.refresh()
-
-    app.state.controls_handlers = [("controls.changed", on_changed), ("incident.opened", on_opened)]
-    for topic, handler in app.state.controls_handlers:
-        events.subscribe(topic, handler)
-    link.register_evidence_source("controls", service.evidence)
     spawn(app, _expiry_loop(app, float(conf.get("expiry_interval_s", 1.0))), "controls-expiry")
     spawn(app, _poll_loop(app, float(conf.get("poll_interval_s", 1.0))), "controls-poll")
     app.state.controls_listener = Listener(book).start() if db.dialect == "postgresql" else None
@@ -159,8 +141,6 @@ def shutdown(app: FastAPI) -> None:
     listener = getattr(app.state, "controls_listener", None)
     if listener is not None:
         listener.stop()
-    for topic, handler in getattr(app.state, "controls_handlers", []):
-        events.unsubscribe(topic, handler)
 
 
 def check(config: Config) -> None:

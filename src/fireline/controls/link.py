@@ -9,7 +9,6 @@ after our commit (fireline.incidents.bus).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +97,3 @@ def discard_pending(session: Session) -> None:
     if _incidents is not None:
         _bus.discard_pending(session)
 
-
-def register_evidence_source(name: str, fn: Callable[[Session, Any], Any]) -> bool:
-    if _incidents is None:
-        return False
-    _evidence.register_evidence_source(name, fn)
-    return True

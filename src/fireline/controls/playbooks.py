@@ -13,6 +13,7 @@ Config (`playbooks` section; a type's entry replaces the default for that type):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,8 +153,9 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
     return controls
 
 
-def on_incident_opened(config: Config) -> Any:
-    """An "incident.opened" handler applying the primary action under the auto_contain policy."""
+def on_incident_opened(config: Config, refresh: Callable[[], Any] | None = None) -> Any:
+    """An "incident.opened" handler applying the primary action under the auto_contain policy;
+    `refresh` (the process's ControlBook) runs after a containment so the gateway sees it at once."""
 
     def handler(*, db: Database, incident_id: str, type: str, severity: str, apps: list[str],
                 **_: Any) -> None:
@@ -167,6 +169,8 @@ def on_incident_opened(config: Config) -> Any:
             return
         log.warning("auto-contained %s (%s %s) with %s", incident_id, severity, type,
                     ", ".join(f"{c.kind} {c.id}" for c in controls))
+        if refresh is not None:
+            refresh()
 
     handler.__name__ = "auto_contain"
     return handler

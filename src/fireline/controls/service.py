@@ -12,7 +12,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.config import Config
 from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
@@ -234,7 +233,7 @@ def apply_in_session(session: Session, config: Config, spec: ControlSpec, actor:
 
 
 def published(db: Database, revision: int) -> None:
-    events.publish("controls.changed", db=db, revision=revision)
+    db.bus.publish("controls.changed", db=db, revision=revision)
 
 
 def apply_control(db: Database, config: Config, spec: ControlSpec, actor: str, *,

@@ -320,8 +320,12 @@ class ControlBook:
         self.limiter = RateLimiter()  # shared by every enforcer in this process (gateway)
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlState]]] = []
-        self._state = ControlState.empty(config.apps)
-        self.refresh()
+        self._state = ControlState.empty(config.apps)  # refresh() at start loads the stored state
+
+    def on_changed(self, *, revision: int, **_: Any) -> None:
+        """The "controls.changed" handler: a change made in this process is seen at once."""
+        if revision != self._state.revision:
+            self.refresh()
 
     def current(self) -> ControlState:
         return self._state

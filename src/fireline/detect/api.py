@@ -12,11 +12,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import select
 
-from fireline import events
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.calls import service as calls_service
-from fireline.calls.service import PreparedCall
 from fireline.config import Config, ConfigError
 from fireline.detect import canaries, reports
 from fireline.detect.detectors import build_detectors
@@ -24,7 +21,6 @@ from fireline.detect.models import MonitorAlert
 from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.runtime import DetectRuntime
 from fireline.detect.schemas import AlertOut, CanaryIn, CanaryOut, MonitorOut, ReportIn, ReportOut
-from fireline.metrics import REGISTRY
 
 router = APIRouter(prefix="/api/v1", tags=["detect"])
 
@@ -105,62 +101,33 @@ def monitor_alerts(request: Request, monitor: str | None = None, dedup_key: str 
 
 
 # ---- lifecycle and /metrics ----
-# The processor and the bus handler are module-level and serve the most recently started
-# server, so two apps alive in one process (tests, drills) never run the detectors twice.
-_current: list[DetectRuntime] = []
-
-
-def _process(batch: list[PreparedCall]) -> None:
-    if _current:
-        _current[-1].detection.process(batch)
-
-
-def _on_ingested(calls: list[PreparedCall], **kw: Any) -> None:
-    if _current:
-        _current[-1].on_ingested(calls, **kw)
-
-
 class MonitorCollector(Collector):
     """Monitor values at scrape time (labels: monitor and group keys, never content)."""
+
+    def __init__(self, rt: DetectRuntime) -> None:
+        self.rt = rt
 
     def collect(self) -> Iterator[Any]:
         value = GaugeMetricFamily("fireline_monitor_value", "Current monitor value", labels=["monitor", "group"])
         base = GaugeMetricFamily("fireline_monitor_baseline", "Monitor baseline", labels=["monitor", "group"])
         firing = GaugeMetricFamily("fireline_monitor_firing", "1 while firing", labels=["monitor", "group"])
         fired = CounterMetricFamily("fireline_monitor_alerts", "Alerts fired since start", labels=["monitor"])
-        for rt in _current[-1:]:
-            for m in rt.engine.snapshot(limit_groups=50):
-                fired.add_metric([m["name"]], m["alerts_fired"])
-                for g in m["groups"]:
-                    labels = [m["name"], g["group"]]
-                    value.add_metric(labels, g["value"] or 0.0)
-                    base.add_metric(labels, g["baseline"] or 0.0)
-                    firing.add_metric(labels, 1.0 if g["state"] == "firing" else 0.0)
+        for m in self.rt.engine.snapshot(limit_groups=50):
+            fired.add_metric([m["name"]], m["alerts_fired"])
+            for g in m["groups"]:
+                labels = [m["name"], g["group"]]
+                value.add_metric(labels, g["value"] or 0.0)
+                base.add_metric(labels, g["baseline"] or 0.0)
+                firing.add_metric(labels, 1.0 if g["state"] == "firing" else 0.0)
         yield from (value, base, firing, fired)
-
-
-REGISTRY.register(MonitorCollector())
 
 
 async def startup(app: FastAPI) -> None:
     from fireline.api import spawn
 
-    rt = DetectRuntime(app.state.db, app.state.config)
+    rt: DetectRuntime = app.state.detect  # made and subscribed by fireline.wiring
     await asyncio.to_thread(rt.start)
-    app.state.detect = rt
-    _current.append(rt)
-    calls_service.register_processor(_process)
-    events.subscribe("calls.ingested", _on_ingested)
     spawn(app, rt.clock(), "detect-monitors")
-
-
-def shutdown(app: FastAPI) -> None:
-    rt: DetectRuntime | None = getattr(app.state, "detect", None)
-    if rt is not None and rt in _current:
-        _current.remove(rt)
-    if not _current:
-        calls_service.unregister_processor(_process)
-        events.unsubscribe("calls.ingested", _on_ingested)
 
 
 def check(config: Config) -> None:

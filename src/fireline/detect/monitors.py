@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireline.detect.monitor_defs import MonitorDef
+from fireline.detect.onset import change_point
 from fireline.detect.series import Hit, Series, latency_bin, quantile
 from fireline.signals import Alert
 
@@ -225,9 +226,25 @@ class Monitor:
                 break
         return out
 
-    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False) -> Alert:
+    def onset(self, s: Series, hits: list[Hit]) -> dict[str, Any] | None:
+        """Where this group's rate changed (detect.onset), else the first hit of the window."""
+        if self.d.agg == "rate":
+            cp = change_point([(m, b.num, b.den) for m, b in s.buckets.items()],
+                              direction="down" if self.d.condition.op == "ratio_le" else "up")
+            if cp is not None:
+                return {"at": _iso(cp.minute), **{k: v for k, v in cp.as_dict().items() if k != "segments"}}
+        if hits:
+            return {"at": _iso(min(h.minute for h in hits)), "method": "first_in_window"}
+        return None
+
+    def alert(self, group: str, s: Series, at: datetime, resolved: bool = False, new: bool = False) -> Alert:
         d, v = self.d, s.values
         hits = self.linked(s, v["window_lo"])
+        details: dict[str, Any] = {}
+        if new:
+            onset = self.onset(s, hits)
+            if onset is not None:
+                details["onset"] = onset
 
         def uniq(xs: Iterable[str | None]) -> tuple[str, ...]:
             return tuple(sorted({x for x in xs if x and x != "-"}))
@@ -249,7 +266,7 @@ class Monitor:
             monitor=d.name, signal=signal,
             details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
                      "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),
-                     "condition": str(d.condition), "group": group, "resolved": resolved},
+                     "condition": str(d.condition), "group": group, "resolved": resolved, **details},
         )
 
 
@@ -259,6 +276,10 @@ def _group_value(group: str, key: str) -> str | None:
         if k == key:
             return v
     return None
+
+
+def _iso(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).isoformat()
 
 
 def _num(x: float | None) -> float | None:
@@ -331,9 +352,10 @@ class Engine:
             if v["firing"]:
                 due = s.last_fired is None or (now - s.last_fired).total_seconds() >= mon.d.repeat_minutes * 60
                 if s.state != "firing" or due:
+                    new = s.state != "firing"
                     s.state, s.last_fired = "firing", now
                     mon.alerts_fired += 1
-                    out.append(Fired(mon.d, group, mon.alert(group, s, now)))
+                    out.append(Fired(mon.d, group, mon.alert(group, s, now, new=new)))
             elif s.state == "firing":
                 s.state = "ok"
                 out.append(Fired(mon.d, group, mon.alert(group, s, now, resolved=True), resolved=True))

@@ -12,20 +12,15 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, case, cast, func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement as CE
 
 from fireline.calls.models import Call, CallFinding
 from fireline.db import Database
+from fireline.detect.minutes import minute_of
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitors import Engine, Fact, Monitor
 from fireline.detect.series import LATENCY_BOUNDS
-
-
-def minute_of(db: Database, col: Any) -> ColumnElement[Any]:
-    if db.is_sqlite:
-        return cast(func.strftime("%s", col), BigInteger) / 60
-    return cast(func.floor(func.extract("epoch", col) / 60), BigInteger)
 
 
 def _key_columns(model: Any, keys: list[str]) -> list[CE[Any]]:
@@ -60,7 +55,7 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
     mons = engine.monitors
     with db.session() as session:
         # calls: every monitor's denominator, plus errors / volume / cost numerators
-        minute = minute_of(db, Call.started_at)
+        minute = minute_of(db.dialect, Call.started_at)
         stmt = (select(minute.label("minute"), *_key_columns(Call, keys), Call.status, func.count().label("n"),
                        func.coalesce(func.sum(Call.cost_usd), 0.0).label("cost"))
                 .where(Call.started_at >= since).group_by(minute, *_key_columns(Call, keys), Call.status))
@@ -92,7 +87,7 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                     _seed(engine, mon, fact, 0.0, int(row.n), {int(row.bin): int(row.n)})
         fmons = [m for m in mons if m.d.signal == "findings"]
         if fmons:
-            fminute = minute_of(db, CallFinding.started_at)
+            fminute = minute_of(db.dialect, CallFinding.started_at)
             fkeys = _key_columns(Call, keys)
             stmt = (select(fminute.label("minute"), *fkeys, CallFinding.detector, CallFinding.kind,
                            CallFinding.location, CallFinding.severity,
@@ -111,7 +106,7 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                         _seed(engine, mon, fact, float(row.n), 0)
         rmons = [m for m in mons if m.d.signal == "reports"]
         if rmons:
-            rminute = minute_of(db, Report.at)
+            rminute = minute_of(db.dialect, Report.at)
             rkeys = _key_columns(Report, keys)
             stmt = (select(rminute.label("minute"), *rkeys, Report.kind, func.count().label("n"))
                     .where(Report.at >= since).group_by(rminute, *rkeys, Report.kind))

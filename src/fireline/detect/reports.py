@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events, pii
+from fireline import pii
 from fireline.calls.models import Call
 from fireline.calls.service import CallNotFound
 from fireline.db import utcnow
@@ -64,6 +64,3 @@ def on_calls_purged(session: Session, call_ids: list[str], **_: Any) -> None:
     """Reports live as long as the calls they are about: retention takes them together."""
     session.execute(delete(Report).where(Report.call_id.in_(call_ids)))
 
-
-events.subscribe("subject.erased", on_subject_erased)
-events.subscribe("calls.purged", on_calls_purged)

@@ -8,7 +8,6 @@ import logging
 import time
 from typing import Any
 
-from fireline import events
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
@@ -58,6 +57,10 @@ class DetectRuntime:
             self.canaries.refresh(self.db)  # tokens added through another replica
 
     # ---- data in ----
+    def process(self, calls: list[PreparedCall], **_: Any) -> None:
+        """The "calls.prepared" handler: detectors add findings before the batch is stored."""
+        self.detection.process(calls)
+
     def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
         self.engine.observe([fact_of(p) for p in calls])
 
@@ -78,4 +81,4 @@ class DetectRuntime:
         for f in fired:
             topic = "alert.resolved" if f.resolved else "alert.fired"
             log.info("%s %s", topic, f.alert.dedup_key)
-            events.publish(topic, db=self.db, alert=f.alert)
+            self.db.bus.publish(topic, db=self.db, alert=f.alert)

@@ -1,6 +1,6 @@
 """Detectors on every ingested call: an ingest processor that turns findings into rows.
 
-`Detection.process` is registered with `calls.service.register_processor`, so the native
+`Detection.process` runs as the "calls.prepared" handler (fireline.wiring), so the native
 API, the gateway and OTLP ingest (all through `calls.service.ingest`) run the same detectors
 before the call is stored. Besides the detectors of `detect.detectors`, it records the
 guardrail decisions the caller sent as findings (`guardrail` / `output_block`,

@@ -6,7 +6,6 @@ needs a responder key and is itself recorded on the timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -63,13 +62,9 @@ def declare(body: DeclareIn, request: Request, who: Principal = Depends(require(
     return _fresh(request, inc.id)
 
 
-# Later parts add what they know of one incident to its detail view (comms: disclosure deadlines).
-IncidentView = Callable[[Request, Session, Incident], Any]
-_views: dict[str, IncidentView] = {}
-
-
-def register_incident_view(name: str, fn: IncidentView) -> None:
-    _views[name] = fn
+# Later parts add what they know of one incident to its detail view (comms: disclosure deadlines):
+# named handlers of this topic, fn(request=..., session=..., incident=...) (fireline.wiring).
+VIEWS_TOPIC = "incident.view"
 
 
 @router.get("/incidents/{incident_id}")
@@ -78,8 +73,8 @@ def get_incident(incident_id: str, request: Request,
     with get_db(request).session() as session:
         inc = service.get_incident(session, incident_id)
         out = _out(session, inc)
-        for name, fn in _views.items():
-            out[name] = fn(request, session, inc)
+        for name, fn in get_db(request).bus.named(VIEWS_TOPIC):
+            out[name] = fn(request=request, session=session, incident=inc)
         return out
 
 

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from fireline import events
 from fireline.db import Database
 
 T = TypeVar("T")
@@ -34,7 +33,7 @@ def publish_pending(db: Database, session: Session) -> None:
         if topic is None:
             item()
         else:
-            events.publish(topic, db=db, **item)
+            db.bus.publish(topic, db=db, **item)
 
 
 def discard_pending(session: Session) -> None:

@@ -20,11 +20,10 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from fireline import events
 from fireline.calls import service as calls_service
 from fireline.calls.models import Call
 from fireline.calls.retention import place_hold
-from fireline.db import Database, insert_for, utcnow
+from fireline.db import Database, bus_of, insert_for, utcnow
 from fireline.errors import NotFound
 from fireline.incidents import bus
 from fireline.incidents.models import EvidenceBlob, Incident, Snapshot, SnapshotCall
@@ -42,25 +41,18 @@ from fireline.incidents.timeline import (
 
 log = logging.getLogger("fireline.evidence")
 FORMAT = "fireline-evidence/1"
-EvidenceSource = Callable[[Session, Incident], Any]
-_sources: dict[str, EvidenceSource] = {}
+# Evidence sources are named handlers of the "evidence.sources" topic (subscribed in fireline.wiring):
+# fn(session=..., incident=...) -> JSON-able, stored as `sources/<name>.json` in every snapshot.
+SOURCES_TOPIC = "evidence.sources"
+EvidenceSource = Callable[..., Any]
 
 
 class SnapshotNotFound(NotFound):
     pass
 
 
-def register_evidence_source(name: str, fn: EvidenceSource) -> None:
-    """Add `sources/<name>.json` to every later snapshot: fn(session, incident) -> JSON-able."""
-    _sources[name] = fn
-
-
-def unregister_evidence_source(name: str) -> None:
-    _sources.pop(name, None)
-
-
-def evidence_sources() -> list[str]:
-    return sorted(_sources)
+def evidence_sources(session: Session) -> list[tuple[str, EvidenceSource]]:
+    return sorted(bus_of(session).named(SOURCES_TOPIC), key=lambda pair: pair[0])
 
 
 def digest(data: bytes) -> str:
@@ -118,13 +110,13 @@ def _config(inc: Incident) -> dict[str, Any]:
 
 def _sources_members(session: Session, inc: Incident) -> list[tuple[str, bytes]]:
     out = []
-    for name in sorted(_sources):
+    for name, source in evidence_sources(session):
         try:
             guard = session.begin_nested() if session.get_bind().dialect.name == "postgresql" else nullcontext()
             with guard:
-                value: Any = jsonable(_sources[name](session, inc))
+                value: Any = jsonable(source(session=session, incident=inc))
         except Exception as exc:  # a broken source must not stop the evidence of the others
-            log.exception("evidence source %s failed", name)
+            bus_of(session).failed(SOURCES_TOPIC, name, exc, {"incident_id": inc.id})
             value = {"error": f"{exc.__class__.__name__}: {exc}"}
         out.append((f"sources/{name}.json", canonical(value)))
     return out
@@ -145,7 +137,7 @@ def snapshot_locked(session: Session, inc: Incident, actor: str, reason: str) ->
     listed = [{"name": name, "sha256": digest(data), "size": len(data)} for name, data in members]
     manifest = canonical({"format": FORMAT, "incident_id": inc.id, "taken_at": stamp(now), "actor": actor,
                           "reason": reason, "members": listed, "missing_calls": missing,
-                          "sources": sorted(_sources)})
+                          "sources": [name for name, _ in evidence_sources(session)]})
     snap_id = digest(manifest)
     insert = insert_for(session.get_bind().dialect.name)
     blobs = {m["sha256"]: data for m, (_, data) in zip(listed, members, strict=True)}
@@ -206,5 +198,3 @@ def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
         session.execute(delete(EvidenceBlob).where(EvidenceBlob.digest == row.digest))
         row.user_pseudonym = None
 
-
-events.subscribe("subject.erased", on_subject_erased)

@@ -42,6 +42,10 @@ class Incident(Base):
     timeline_head: Mapped[str] = mapped_column(String(64), default="")
     changed_seq: Mapped[int] = mapped_column(Integer, default=0)  # last alert/link/scope change
     snapshot_seq: Mapped[int] = mapped_column(Integer, default=0)  # timeline seq of the last snapshot
+    # Where the rate changed (fireline.detect.onset): set from the alert that opened the incident,
+    # or placed from the prompt log on first use; `onset` holds the test's evidence.
+    onset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    onset: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class IncidentDedup(Base):

@@ -1,6 +1,7 @@
 """Incidents as plain functions: open from alerts, declare, roles, severity, notes, links.
 
-Subscribes at import to "alert.fired", "alert.acknowledged" and "alert.resolved".
+`on_alert_fired`, `on_alert_acknowledged` and `on_alert_resolved` are the handlers of the alert
+topics (subscribed by fireline.wiring).
 Functions taking `target` accept a Database (own transaction, events published after the
 commit) or a Session (the caller's transaction; call bus.publish_pending(db, session) after it).
 """
@@ -17,11 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from fireline import events
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
-from fireline.incidents.evidence import register_evidence_source, take_snapshot
+from fireline.incidents.evidence import take_snapshot
 from fireline.incidents.lifecycle import ACTIVE, TERMINAL, transition, transition_locked
 from fireline.incidents.metrics import OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
@@ -33,7 +33,7 @@ from fireline.signals import SEVERITIES, Alert
 
 # The entry points other parts use, importable from here as well as from their modules.
 __all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
-           "on_alert_fired", "register_evidence_source", "set_severity", "take_snapshot", "transition"]
+           "on_alert_fired", "set_severity", "take_snapshot", "transition"]
 log = logging.getLogger("fireline.incidents")
 FALLBACK_TYPE = "availability"
 MAX_ATTEMPTS = 5
@@ -160,6 +160,7 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
                   severity=decided.severity, playbook=decided.playbook, source=alert.source,
                   detected_at=detected_at, dedup_key=alert.dedup_key, scope=_alert_scope(alert),
                   incident_id=inc_id)
+    _set_onset(inc, alert.details.get("onset"))
     data = {**_alert_data(alert), "triage": decided.rule, "severity": decided.severity,
             "playbook": decided.playbook}
     if type_name != alert.type:
@@ -169,6 +170,18 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
         inc.changed_seq = inc.timeline_seq
     _opened(session, inc)
     return inc, True
+
+
+def _set_onset(inc: Incident, onset: Any) -> None:
+    """The change point the monitor found (detect.onset), kept as the incident's onset."""
+    if not isinstance(onset, dict) or not isinstance(onset.get("at"), str):
+        return
+    try:
+        at = datetime.fromisoformat(onset["at"].replace("Z", "+00:00"))
+    except ValueError:
+        return
+    if at.tzinfo is not None and at <= inc.detected_at:
+        inc.onset_at, inc.onset = at, onset
 
 
 def _opened(session: Session, inc: Incident) -> None:
@@ -308,7 +321,3 @@ def link_calls(target: Database | Session, incident_id: str, call_ids: list[str]
         return n
     return bus.within(target, run)
 
-
-events.subscribe("alert.fired", on_alert_fired)
-events.subscribe("alert.acknowledged", on_alert_acknowledged)
-events.subscribe("alert.resolved", on_alert_resolved)

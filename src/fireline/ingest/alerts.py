@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fireline import events
 from fireline.db import Database
 from fireline.signals import SEVERITIES, Alert
 
@@ -56,5 +55,7 @@ def incident_type(value: str | None, config_section: Any) -> tuple[str, str | No
 
 
 def publish(db: Database, topic: str, alert: Alert) -> None:
-    """Hand the alert to the incidents part (synchronous handlers, run off the event loop)."""
-    events.publish(topic, db=db, alert=alert)
+    """Hand the alert to the incidents part (synchronous handlers, run off the event loop).
+    Raises events.HandlerFailed when it could not be recorded, so the receiver answers 503 and
+    the sender retries (the dedup key makes the retry attach instead of opening a second one)."""
+    db.bus.publish_strict(topic, db=db, alert=alert)

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
@@ -187,18 +187,11 @@ def list_changes(request: Request, app: str | None = None, kind: str | None = No
         return {"changes": [changes.ChangeOut.of(r).dump() for r in rows]}
 
 
-def _change_evidence(session: Any, incident: Any) -> dict[str, Any]:
+def change_evidence(session: Any, incident: Any, **_: Any) -> dict[str, Any]:
+    """The evidence source "changes": change markers of the 24 h before detection."""
     detected = getattr(incident, "detected_at", None)
     apps = getattr(incident, "apps", None)
+    if isinstance(apps, str):  # the incident row keeps its apps space-separated
+        apps = apps.split()
     apps = [a for a in apps if isinstance(a, str)] if isinstance(apps, list | tuple) else None
     return changes.evidence(session, onset=detected if isinstance(detected, datetime) else None, apps=apps or None)
-
-
-def startup(app: FastAPI) -> None:
-    """Snapshots carry the change markers of the 24 h before detection (when incidents is present)."""
-    try:
-        from fireline.incidents.evidence import register_evidence_source
-    except ImportError:
-        log.info("incidents part not present: change markers are not added to snapshots")
-        return
-    register_evidence_source("changes", _change_evidence)

@@ -1,7 +1,9 @@
 """Change correlation: the deploy and change markers in the window before an incident's onset.
 
-Onset is the first occurrence in production (the blast radius's earliest matching call), which
-may predate detection; the window runs from `hours` before onset until detection.
+The onset is where the incident's rate changed (`fireline.detect.onset`): the monitor that opened
+the incident places it when it fires; otherwise it is placed once from the prompt log (the
+incident's signature over its scope) and stored on the incident. Without a change in rate it is
+the first matching call. The window runs from `hours` before onset until detection.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fireline.incidents.blast import blast_radius
+from fireline.detect.onset import place_onset
+from fireline.incidents.blast import blast_radius, signature
 from fireline.incidents.models import Incident
 from fireline.ingest.changes import ChangeOut, changes_between
 
@@ -24,10 +27,33 @@ def _parse(value: Any) -> datetime | None:
     return None
 
 
+def incident_onset(session: Session, inc: Incident, *, store: bool = True) -> tuple[datetime, dict[str, Any]]:
+    """The incident's onset and how it was placed; placed from the prompt log (and stored on the
+    incident when `store`) if the opening alert did not carry one."""
+    if inc.onset_at is not None:
+        return inc.onset_at, dict(inc.onset or {"method": "stored"})
+    sig = signature(session, inc)
+    found = None
+    if sig["findings"] or sig["status"]:
+        found = place_onset(session, since=sig["since"], until=sig["until"], apps=sig["apps"],
+                            tenants=sig["tenants"], models=sig["models"], prompt_versions=sig["prompt_versions"],
+                            findings=sig["findings"], status=sig["status"])
+    at = _parse(found["at"]) if found else None
+    if at is None or found is None:
+        first = _parse(blast_radius(session, inc).get("first_occurrence"))
+        at, found = (first or inc.detected_at), {"method": "first_occurrence" if first else "detected_at"}
+    at = min(at, inc.detected_at)
+    found["at"] = at.isoformat()
+    if store:
+        inc.onset_at, inc.onset = at, found
+    return at, found
+
+
 def changes_before_onset(session: Session, inc: Incident, *, hours: float = 24.0,
                          first_occurrence: datetime | str | None = None) -> dict[str, Any]:
-    onset = _parse(first_occurrence) or _parse(blast_radius(session, inc).get("first_occurrence"))
-    onset = min(onset, inc.detected_at) if onset else inc.detected_at
+    explicit = _parse(first_occurrence)
+    onset, how = (explicit, {"method": "given"}) if explicit else incident_onset(session, inc)
+    onset = min(onset, inc.detected_at)
     since = onset - timedelta(hours=hours)
     apps = list((inc.scope or {}).get("apps", []))
     rows = changes_between(session, since, inc.detected_at, apps)
@@ -36,5 +62,5 @@ def changes_before_onset(session: Session, inc: Incident, *, hours: float = 24.0
         item = ChangeOut.of(row).dump()
         item["before_onset_s"] = round((onset - row.at).total_seconds(), 1)
         changes.append(item)
-    return {"onset": onset.isoformat(), "detected_at": inc.detected_at.isoformat(), "since": since.isoformat(),
-            "apps": apps, "changes": changes}
+    return {"onset": onset.isoformat(), "onset_method": how.get("method"), "detected_at": inc.detected_at.isoformat(),
+            "since": since.isoformat(), "apps": apps, "changes": changes}

@@ -19,5 +19,7 @@ def healthz(request: Request) -> dict[str, str]:
 
 
 @router.get("/metrics")
-def metrics() -> PlainTextResponse:
-    return PlainTextResponse(generate_latest(REGISTRY).decode(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> PlainTextResponse:
+    """The process's counters, then this app's collectors (monitors, outbox, database)."""
+    text = generate_latest(REGISTRY) + generate_latest(request.app.state.metrics)
+    return PlainTextResponse(text.decode(), media_type=CONTENT_TYPE_LATEST)

@@ -65,6 +65,7 @@ def _timeline(session: Session, f: Any) -> dict[str, Any]:
     inc = f.incident
     marks = [("first_occurrence", "First occurrence in production (earliest matching call)",
               f.blast.get("first_occurrence")),
+             ("onset", "Onset (where the rate changed)", _t(inc.onset_at)),
              ("monitor_fired", "Monitor fired", _monitor_fired(session, inc.id)),
              ("detected", "Detected (incident opened)", _t(inc.detected_at)),
              ("acknowledged", "Acknowledged", _t(inc.acknowledged_at)),
@@ -146,7 +147,7 @@ def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfi
     pm = {
         "incident_id": inc.id, "generated_at": stamp(now), "summary": summary, "timeline": _timeline(session, f),
         "impact": impact, "root_cause": rc, "reproduction": repro, "guardrails": guard,
-        "changes_before_onset": changes_before_onset(session, inc, first_occurrence=impact["first_occurrence"]),
+        "changes_before_onset": changes_before_onset(session, inc),
         "scope": {**scope, "controls": f.controls,
                   "obligations": [{k: o[k] for k in ("id", "kind", "title", "deadline", "status", "met_at", "missing")}
                                   for o in obs]},

@@ -5,8 +5,16 @@ the bottleneck when the gateway is measured.
 
   POST /v1/chat/completions   JSON, or SSE chunks ending `data: [DONE]` when stream=true
   GET  /v1/models, GET /health
-  POST /_script  {"mode", "params"?, "match"?: {"user"?, "app"?}, "times"?}  add a rule
+  POST /_script  {"mode", "params"?, "match"?: {...}, "times"?, "rate"?, "seed"?}  add a rule
   POST /_reset   forget rules and recorded requests;  GET /_requests  recent requests
+
+A rule's `match` narrows it to requests with every given key: `user`, `app` (the
+X-Fireline-App header), `model` (exact), `system_contains` (a substring of the system
+message), `input_contains` (a substring of the other messages). With `rate` (0..1) the rule
+answers only that share of the requests it matches (a seeded draw, `seed`, so a run repeats),
+the others fall through to older rules: a faulty model version that leaks 30 % of the time is
+`{"mode": "leak_canary", "match": {"model": "m-2"}, "rate": 0.3}`, and the fixed version is
+simply another model name that no rule matches.
 
 Modes: normal, refuse, leak_pii, leak_canary {token}, write_tool {tool, arguments},
 error {status, retry_after?}, slow {delay_ms}, token_explosion {tokens?}, hallucination
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import threading
 import time
 from collections import deque
@@ -37,12 +46,40 @@ STATUS_TEXT = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 429: b"Too Ma
                500: b"Internal Server Error", 502: b"Bad Gateway", 503: b"Service Unavailable"}
 
 
+MATCH_KEYS = ("user", "app", "model", "system_contains", "input_contains")
+
+
 @dataclass
 class Rule:
     mode: str
     params: dict[str, Any] = field(default_factory=dict)
     match: dict[str, str] = field(default_factory=dict)
     times: int | None = None  # None: until reset
+    rate: float = 1.0
+    seed: int = 0
+    rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.match) - set(MATCH_KEYS)
+        if unknown:
+            raise ValueError(f"match keys must be among {', '.join(MATCH_KEYS)}; not {', '.join(sorted(unknown))}")
+        if not 0.0 <= float(self.rate) <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self.rng = random.Random(self.seed)
+
+    def matches(self, user: str | None, app: str | None, body: dict[str, Any]) -> bool:
+        m = self.match
+        if "user" in m and m["user"] != user:
+            return False
+        if "app" in m and m["app"] != app:
+            return False
+        if "model" in m and m["model"] != body.get("model"):
+            return False
+        if "system_contains" in m and m["system_contains"] not in _prompt_text(body, system=True):
+            return False
+        if "input_contains" in m and m["input_contains"] not in _prompt_text(body, system=False):
+            return False
+        return self.rate >= 1.0 or self.rng.random() < self.rate
 
 
 @dataclass
@@ -53,10 +90,9 @@ class Script:
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
     count: int = 0
 
-    def pick(self, user: str | None, app: str | None) -> tuple[str, dict[str, Any]]:
-        for rule in self.rules:
-            want_user, want_app = rule.match.get("user"), rule.match.get("app")
-            if (want_user is None or want_user == user) and (want_app is None or want_app == app):
+    def pick(self, user: str | None, app: str | None, body: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        for rule in list(self.rules):
+            if rule.matches(user, app, body or {}):
                 if rule.times is not None:
                     rule.times -= 1
                     if rule.times <= 0:
@@ -69,10 +105,15 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _prompt_text(body: dict[str, Any]) -> str:
+def _prompt_text(body: dict[str, Any], system: bool | None = None) -> str:
+    """The text of the messages: all of them, only the system ones (True) or only the others (False)."""
     out = []
     for msg in body.get("messages") or []:
-        content = msg.get("content") if isinstance(msg, dict) else None
+        if not isinstance(msg, dict):
+            continue
+        if system is not None and (msg.get("role") in ("system", "developer")) != system:
+            continue
+        content = msg.get("content")
         if isinstance(content, str):
             out.append(content)
         elif isinstance(content, list):
@@ -258,8 +299,13 @@ class _Protocol(asyncio.Protocol):
             if spec.get("mode") not in MODES:
                 self._json(422, {"detail": f"mode must be one of {', '.join(MODES)}"})
                 return
-            srv.script.rules.insert(0, Rule(spec["mode"], dict(spec.get("params") or {}),
-                                            dict(spec.get("match") or {}), spec.get("times")))
+            try:
+                srv.script.rules.insert(0, Rule(spec["mode"], dict(spec.get("params") or {}),
+                                                dict(spec.get("match") or {}), spec.get("times"),
+                                                float(spec.get("rate", 1.0)), int(spec.get("seed", 0))))
+            except (ValueError, TypeError) as exc:
+                self._json(422, {"detail": str(exc)})
+                return
             self._json(200, {"rules": len(srv.script.rules)})
         elif path == b"/_reset" and method == b"POST":
             srv.reset()
@@ -285,7 +331,7 @@ class _Protocol(asyncio.Protocol):
         if mode_h:
             mode, params = mode_h.decode(), orjson.loads(headers.get(b"x-upstream-params", b"{}"))
         else:
-            mode, params = srv.script.pick(user, app)
+            mode, params = srv.script.pick(user, app, body)
         delay = float(params.get("delay_ms", 0 if mode != "slow" else 1000)) / 1000
         if delay > 0:
             await asyncio.sleep(delay)
@@ -337,11 +383,11 @@ class UpstreamServer:
         self.script = Script()
 
     def add_rule(self, mode: str, params: dict[str, Any] | None = None, match: dict[str, str] | None = None,
-                 times: int | None = None) -> None:
+                 times: int | None = None, rate: float = 1.0, seed: int = 0) -> None:
         """Script from the same process (thread-safe enough: the loop reads a list reference)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        self.script.rules.insert(0, Rule(mode, dict(params or {}), dict(match or {}), times))
+        self.script.rules.insert(0, Rule(mode, dict(params or {}), dict(match or {}), times, rate, seed))
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,82 @@
+"""Where the parts meet. The app factory calls `wire` once; every event handler, ingest
+processor, evidence source and incident view is subscribed here and nowhere else (nothing
+subscribes at import time). Data flows one way: ingest -> calls -> detect -> incidents ->
+controls -> comms; each line below is a later part reacting to an earlier one's fact.
+
+Topics (payloads in fireline.signals):
+- "calls.prepared"  before a batch is stored: detectors add findings (a failure costs no call)
+- "calls.ingested"  after it is committed: monitors count it
+- "alert.*"         monitors, Alertmanager, PagerDuty, reports -> incidents
+- "incident.*"      incidents -> controls (auto-containment), comms (notifications)
+- "controls.changed" controls -> this process's ControlBook
+- "subject.erased", "calls.purged"  erasure and retention, in the publisher's transaction
+- "evidence.sources" (named)  what each part adds to an evidence snapshot
+- "incident.view" (named)     what each part adds to GET /api/v1/incidents/{id}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from fireline.comms import delivery as comms_delivery
+from fireline.comms import obligations
+from fireline.comms.api import obligations_view
+from fireline.comms.config import load as load_comms
+from fireline.config import Config
+from fireline.controls import playbooks
+from fireline.controls import service as controls_service
+from fireline.controls.state import ControlBook
+from fireline.db import Database
+from fireline.detect import reports
+from fireline.detect.api import MonitorCollector
+from fireline.detect.runtime import DetectRuntime
+from fireline.events import EventBus
+from fireline.incidents import evidence
+from fireline.incidents import service as incidents
+from fireline.incidents.api import VIEWS_TOPIC
+from fireline.ingest.api import change_evidence
+
+
+def data_handlers(bus: EventBus) -> None:
+    """Handlers that erase or purge in the publisher's transaction (also wired by the admin CLI)."""
+    bus.subscribe("subject.erased", reports.on_subject_erased)
+    bus.subscribe("subject.erased", evidence.on_subject_erased)
+    bus.subscribe("calls.purged", reports.on_calls_purged)
+
+
+def wire(app: Any) -> None:
+    """Make the parts' runtimes (app.state.detect / controls / comms) and subscribe them on app.state.bus."""
+    bus: EventBus = app.state.bus
+    db: Database = app.state.db
+    config: Config = app.state.config
+    registry: CollectorRegistry = app.state.metrics
+
+    detect = app.state.detect = DetectRuntime(db, config)
+    book = app.state.controls = ControlBook(db, config)
+    comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))
+    comms.hooks.append(obligations.on_event)
+
+    data_handlers(bus)
+    # calls -> detect
+    bus.subscribe("calls.prepared", detect.process)
+    bus.subscribe("calls.ingested", detect.on_ingested)
+    registry.register(MonitorCollector(detect))
+    # alerts -> incidents
+    bus.subscribe("alert.fired", incidents.on_alert_fired)
+    bus.subscribe("alert.acknowledged", incidents.on_alert_acknowledged)
+    bus.subscribe("alert.resolved", incidents.on_alert_resolved)
+    # incidents -> controls (auto-containment first, so notifications already see the containment)
+    bus.subscribe("incident.opened", playbooks.on_incident_opened(config, refresh=book.refresh),
+                  name="auto_contain")
+    bus.subscribe("controls.changed", book.on_changed)
+    # incidents -> comms
+    bus.subscribe("incident.opened", comms.on_opened)
+    bus.subscribe("incident.changed", comms.on_changed)
+    bus.subscribe("incident.sla_breached", comms.on_sla_breached)
+    # what snapshots freeze besides calls, timeline, versions and config
+    bus.subscribe(evidence.SOURCES_TOPIC, controls_service.evidence, name="controls")
+    bus.subscribe(evidence.SOURCES_TOPIC, change_evidence, name="changes")
+    # what the incident detail view shows besides the record
+    bus.subscribe(VIEWS_TOPIC, obligations_view, name="obligations")

@@ -1,0 +1,48 @@
+"""The Wilson interval and the suite parser, checked as properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fireline.evals.stats import min_samples, wilson
+from fireline.evals.suite import SuiteError, parse
+
+
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_brackets_the_observed_rate(pair: tuple[int, int]) -> None:
+    failures, n = pair
+    lo, hi = wilson(failures, n)
+    assert 0.0 <= lo <= failures / n <= hi <= 1.0
+    assert hi - lo < 1.0
+
+
+@given(st.integers(2, 2000).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n))))
+def test_more_failures_never_lower_the_bounds(pair: tuple[int, int]) -> None:
+    k, n = pair
+    (lo1, hi1), (lo2, hi2) = wilson(k, n), wilson(k + 1, n)
+    assert lo1 <= lo2 and hi1 <= hi2
+
+
+def test_known_values() -> None:
+    lo, hi = wilson(0, 10)
+    assert lo == 0.0 and abs(hi - 0.2775) < 1e-3
+    lo, hi = wilson(5, 10)
+    assert abs(lo - 0.2366) < 1e-3 and abs(hi - 0.7634) < 1e-3
+    assert min_samples(0.05) == 73 and wilson(0, 73)[1] <= 0.05 < wilson(0, 72)[1]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=10)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "cases", "defaults", "fireline_eval", "app", "x"]), json_values))
+def test_any_mapping_parses_or_fails_with_a_suite_error(data: dict[str, Any]) -> None:
+    try:
+        parse(data, "f.yaml")
+    except SuiteError as exc:
+        assert str(exc).startswith("f.yaml:")
