@@ -103,6 +103,7 @@ def seed_admin(session: Session, token: str) -> None:
 # each request compares (one stat); processes on other hosts see it through the revocation poll
 # (`watch_revocations`, 1 s).
 _CACHE_TTL = 60.0
+_RETRY_S = 5.0  # while the database is away, a key's last known answer is re-checked this often
 _cache: dict[str, tuple[float, Principal | None]] = {}
 _cache_lock = threading.Lock()
 _epoch_file: Path | None = None
@@ -186,6 +187,8 @@ def authenticate(session_factory: object, key: str) -> Principal | None:
         if not is_unavailable(exc):
             raise
         if hit is not None:  # last known good: the database being away revokes nothing
+            with _cache_lock:  # and ask again in a few seconds, not on every request
+                _cache[digest] = (now - _CACHE_TTL + _RETRY_S, hit[1])
             return hit[1]
         raise DatabaseUnavailable("the database is unavailable and this key was not seen before; retry shortly") \
             from exc
