@@ -24,6 +24,7 @@ from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
 from fireline.events import EventBus
 from fireline.http import EngineSafe, field_path
+from fireline.pii import gazetteer
 
 log = logging.getLogger("fireline")
 
@@ -41,6 +42,7 @@ def parts() -> list[Any]:
     from fireline.comms import status as comms_status
     from fireline.controls import api as controls_api
     from fireline.detect import api as detect_api
+    from fireline.evals import api as evals_api
     from fireline.gateway import api as gateway_api
     from fireline.incidents import api as incidents_api
     from fireline.ingest import api as ingest_api
@@ -50,7 +52,7 @@ def parts() -> list[Any]:
     from fireline.web import api as web_api
 
     return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
-            postmortems_api, incidents_api, ingest_api, investigate_api, ops_api, web_api]
+            postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, ops_api, web_api]
 
 
 @asynccontextmanager
@@ -68,6 +70,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             result = hook(app)
             if asyncio.iscoroutine(result):
                 await result
+    # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
+    await asyncio.to_thread(gazetteer.get)
     # Long-lived objects from start-up never need collecting again, and fewer, later collections
     # keep the hot path free of multi-millisecond GC pauses (a p99 matter for the gateway).
     gc.collect()

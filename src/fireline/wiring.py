@@ -12,6 +12,7 @@ Topics (payloads in fireline.signals):
 - "subject.erased", "calls.purged"  erasure and retention, in the publisher's transaction
 - "evidence.sources" (named)  what each part adds to an evidence snapshot
 - "incident.view" (named)     what each part adds to GET /api/v1/incidents/{id}
+- "incident.guard.<action>" (named)  vetoes before a move: called directly, a Conflict refuses it
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ from fireline.db import Database
 from fireline.detect import reports
 from fireline.detect.api import MonitorCollector
 from fireline.detect.runtime import DetectRuntime
+from fireline.evals.api import close_gate
+from fireline.evals.config import evals_config
+from fireline.evals.jobs import Jobs
 from fireline.events import EventBus
 from fireline.incidents import evidence
 from fireline.incidents import service as incidents
 from fireline.incidents.api import VIEWS_TOPIC
+from fireline.incidents.lifecycle import GUARD_TOPIC
 from fireline.ingest.api import change_evidence
+from fireline.investigate.api import after_action_view
 
 
 def data_handlers(bus: EventBus) -> None:
@@ -80,3 +86,8 @@ def wire(app: Any) -> None:
     bus.subscribe(evidence.SOURCES_TOPIC, change_evidence, name="changes")
     # what the incident detail view shows besides the record
     bus.subscribe(VIEWS_TOPIC, obligations_view, name="obligations")
+    # evals -> incidents: an incident closes once its eval lock passes (evals.close_requires_lock)
+    evals = app.state.evals_config = evals_config(config)
+    app.state.jobs = Jobs()  # replays and server-side eval runs
+    bus.subscribe(GUARD_TOPIC.format(action="close"), close_gate(evals), name="eval_lock")
+    bus.subscribe(VIEWS_TOPIC, after_action_view, name="after_action")

@@ -132,6 +132,21 @@ def test_viewer_sees_redacted_responder_sees_raw_and_is_logged(fl: Fireline) -> 
     assert CARD.encode() not in blob and b"example.com" not in blob
 
 
+def test_raw_content_is_encrypted_even_when_the_pass_finds_nothing(fl: Fireline) -> None:
+    """What the scanner misses (here a name and a street) must not sit only in the clear copy."""
+    text = "Please ship it to Wilhelmina Quarterfield, 12 Larkspur Lane"
+    with fl.client("ingest") as http:
+        assert http.post("/api/v1/calls", json={"id": "c-plain", "app": "bot",
+                                                  "input": [{"role": "user", "content": text}]}).status_code == 201
+    with fl.db.session() as s:
+        call = s.get(Call, "c-plain")
+        blob = s.get(CallRaw, "c-plain").blob  # type: ignore[union-attr]
+    assert call is not None and call.has_raw and b"Quarterfield" not in blob
+    with fl.client("responder") as responder:
+        raw = responder.get("/api/v1/calls/c-plain").json()
+    assert raw["content_view"] == "raw" and raw["input"][0]["content"] == text
+
+
 def test_search_filters_and_cursor(fl: Fireline) -> None:
     calls = [a_call(i, tenant="acme" if i % 2 else "globex", model="gpt-4o" if i < 6 else "gpt-4o-mini",
                     status="error" if i == 7 else "ok") for i in range(12)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from fireline.detectors import pii_spans
-from fireline.pii import SECRET_TYPES, redact, scan
+from fireline.pii import CONTEXT_TYPES, SECRET_TYPES, redact, scan
 
 
 def found(text: str) -> list[tuple[str, str]]:
-    return [(entity, text[s:e]) for entity, s, e in scan(text)]
+    """Validated identifiers and secrets only: names, places and dates have their own tests."""
+    return [(entity, text[s:e]) for entity, s, e in scan(text) if entity not in CONTEXT_TYPES]
 
 
 @pytest.mark.parametrize(

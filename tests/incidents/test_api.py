@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fireline.config import Config
 from fireline.db import Database
 from fireline.incidents import service
 from tests.incidents.helpers import alert, finding, store_calls
@@ -17,7 +18,8 @@ DECLARE = {"title": "Bot leaks other tenants' orders", "type": "data_leakage", "
 
 @pytest.fixture
 def fl(db: Database) -> Iterator[Fireline]:
-    with running(db) as server:
+    # The lifecycle on its own: the eval-lock gate on closing is tested in tests/evals.
+    with running(db, Config.model_validate({"evals": {"close_requires_lock": False}})) as server:
         yield server
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from fireline import config as fl_config
 from fireline.cli.main import app
+from fireline.config import Config
 from fireline.db import Database
 from fireline.incidents.models import TimelineEntry
 from tests.incidents.helpers import finding, store_calls
@@ -21,7 +22,8 @@ from tests.support.fireline import Fireline, running
 
 @pytest.fixture
 def fl(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fireline]:
-    with running(db) as server:
+    # The lifecycle on its own: the eval-lock gate on closing is tested in tests/evals.
+    with running(db, Config.model_validate({"evals": {"close_requires_lock": False}})) as server:
         monkeypatch.setenv("FIRELINE_URL", server.url)
         monkeypatch.setenv("FIRELINE_TOKEN", server.keys["responder"])
         fl_config.reset()

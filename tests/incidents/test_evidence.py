@@ -13,7 +13,9 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from fireline.calls import privacy
 from fireline.calls.models import Call, LegalHold, RawAccess
+from fireline.config import Config
 from fireline.db import Database
 from fireline.incidents import evidence, service
 from fireline.incidents.bundle import verify_bundle
@@ -27,7 +29,8 @@ CARD = "4111 1111 1111 1111"
 
 @pytest.fixture
 def fl(db: Database) -> Iterator[Fireline]:
-    with running(db) as server:
+    # The lifecycle on its own: the eval-lock gate on closing is tested in tests/evals.
+    with running(db, Config.model_validate({"evals": {"close_requires_lock": False}})) as server:
         yield server
 
 
@@ -52,11 +55,14 @@ def test_ack_takes_a_content_addressed_snapshot_with_raw_content(fl: Fireline) -
     assert {"incident.json", "timeline.json", "versions.json", "config.json", f"calls/{ids[0]}.json",
             "sources/controls.json", "sources/broken.json"} <= set(names)
     with fl.db.session() as s:
-        stored = {b.digest: b.data for b in s.scalars(select(EvidenceBlob))}
+        sealed = {b.digest: b.data for b in s.scalars(select(EvidenceBlob))}
         manifest = s.get(evidence.Snapshot, snap["id"]).manifest.encode()  # type: ignore[union-attr]
         held = set(s.scalars(select(LegalHold.call_id).where(LegalHold.holder == iid)))
         logged = set(s.scalars(select(RawAccess.call_id)))
     assert hashlib.sha256(manifest).hexdigest() == snap["id"]
+    # Stored encrypted (the card and the e-mail are not in the table), readable with the key.
+    assert not any(CARD.encode() in b or b"bob@example.com" in b for b in sealed.values())
+    stored = {d: privacy.unseal(b, d) for d, b in sealed.items()}
     for m in snap["members"]:
         assert hashlib.sha256(stored[m["sha256"]]).hexdigest() == m["sha256"]
     call = orjson.loads(stored[names[f"calls/{ids[0]}.json"]["sha256"]])
@@ -157,3 +163,19 @@ def test_exported_bundle_verifies_and_one_changed_byte_is_named(fl: Fireline, tm
     with fl.client("viewer") as http:
         kinds = [e["kind"] for e in http.get(f"/api/v1/incidents/{iid}/timeline").json()["entries"]]
     assert "evidence_exported" in kinds
+
+
+def test_export_decrypts_for_the_responder_and_logs_each_call_read(fl: Fireline, tmp_path: Path) -> None:
+    iid, ids = leak(fl)
+    with fl.client("responder") as http:
+        http.post(f"/api/v1/incidents/{iid}/ack")
+        (snap,) = http.get(f"/api/v1/incidents/{iid}/snapshots").json()["snapshots"]
+        resp = http.get(f"/api/v1/snapshots/{snap['id']}/export", params={"reason": "regulator asked"})
+    assert resp.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(resp.content)) as tar:
+        member = tar.extractfile(f"calls/{ids[0]}.json").read()  # type: ignore[union-attr]
+    assert CARD.encode() in member  # the responder gets the raw content back
+    with fl.db.session() as s:
+        rows = list(s.scalars(select(RawAccess).where(RawAccess.reason.like("evidence export%"))))
+    assert sorted(r.call_id for r in rows) == sorted(ids)
+    assert {r.role for r in rows} == {"responder"} and all("regulator asked" in (r.reason or "") for r in rows)

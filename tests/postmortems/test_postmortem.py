@@ -44,8 +44,22 @@ def test_postmortem_from_the_record(db: Database) -> None:
             assert c.post(f"/api/v1/incidents/{iid}/{step}").status_code == 200
         rc = c.put(f"/api/v1/incidents/{iid}/root-cause", json={
             "category": "data", "factors": ["retrieval index not partitioned by tenant", "no output PII filter"],
-            "summary": "A shared vector index served other customers' tickets."})
+            "summary": "A shared vector index served other customers' tickets.",
+            "whys": ["Answers showed other customers' tickets", "Retrieval returned other tenants' documents",
+                     "The index had no tenant filter", "The filter was dropped in a refactor",
+                     "No test covered tenant isolation"],
+            "remediation": ["Partition the index by tenant"], "prevention": "Tenant-isolation eval in CI"})
         assert rc.status_code == 200 and rc.json()["category"] == "data"
+        assert rc.json()["whys"][0].startswith("Answers showed") and len(rc.json()["whys"]) == 5
+        legacy = c.put(f"/api/v1/incidents/{iid}/root-cause", json={**rc.json() | {"category": "config"},
+                                                                    "updated_at": None, "updated_by": None})
+        assert legacy.status_code == 422  # read-only fields are refused by name
+        old = {k: v for k, v in rc.json().items() if k not in ("updated_at", "updated_by", "incident_id")}
+        assert c.put(f"/api/v1/incidents/{iid}/root-cause", json={**old, "category": "config"}
+                     ).json()["category"] == "configuration"  # the first short names are still understood
+        assert c.put(f"/api/v1/incidents/{iid}/root-cause", json={**old, "regression_test": "lock-nope"}
+                     ).status_code == 422
+        assert c.put(f"/api/v1/incidents/{iid}/root-cause", json=old).status_code == 200
         assert c.put(f"/api/v1/incidents/{iid}/root-cause", json={"category": "luck"}).status_code == 422
         a = c.post(f"/api/v1/incidents/{iid}/actions", json={"title": "Partition the index by tenant",
                                                              "owner": "dana", "due": "2026-12-04"})
@@ -90,11 +104,12 @@ def test_postmortem_from_the_record(db: Database) -> None:
         assert pm["due"] == {"due": due.isoformat(), "completed_at": None, "completed_by": None, "overdue": False}
         md = pm["markdown"]
         for heading in ("## Timeline", "## Impact", "## Root cause", "## Reproduction", "## Guardrail assessment",
-                        "## Scope and regulatory obligations", "## Regression eval cases", "## Blameless finding",
+                        "## Scope and regulatory obligations", "## Regression test", "## Blameless finding",
                         "## Action items"):
             assert heading in md
         assert "First occurrence in production" in md and "| dana |" in md.replace("  ", " ")
-        assert "Overdue" not in md and "[MISSING" not in md.split("## Blameless finding")[0].split("## Root cause")[1]
+        assert "Overdue" not in md and "[MISSING" not in md.split("### What changed")[0].split("## Root cause")[1]
+        assert "1. Answers showed other customers' tickets" in md and "5. No test covered tenant isolation" in md
 
         r = c.get(f"/api/v1/incidents/{iid}/postmortem", params={"format": "md"})
         assert r.headers["content-type"].startswith("text/markdown") and r.text.startswith(f"# Post-mortem {iid}")

@@ -53,6 +53,41 @@ def decrypt(blob: bytes) -> dict[str, Any]:
     return result
 
 
+# Sealed evidence members start with this marker; the AAD binds each to its digest, so a blob
+# cannot be swapped for another. Members written before encryption (plain JSON) still read.
+SEALED = b"FLE1"
+
+
+def seal(data: bytes, label: str) -> bytes:
+    """AES-GCM with the raw-content key, bound to `label` (an evidence member's digest)."""
+    nonce = os.urandom(12)
+    return SEALED + nonce + _aead().encrypt(nonce, data, b"fireline-evidence:" + label.encode())
+
+
+def unseal(blob: bytes, label: str) -> bytes:
+    if not blob.startswith(SEALED):
+        return blob
+    body = blob[len(SEALED):]
+    return _aead().decrypt(body[:12], body[12:], b"fireline-evidence:" + label.encode())
+
+
+def scrub(text: str) -> str:
+    """Free text we keep outside the prompt log (incident titles, notes, reasons) without the
+    personal data and secrets the pass finds."""
+    return pii.redact(text)[0] if text and len(text) >= 6 else text
+
+
+def scrub_value(value: Any) -> Any:
+    """`scrub` over every string nested in JSON-like data."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v) for v in value]
+    return value
+
+
 # System prompts and retrieved documents repeat across calls: remember their redaction.
 _REPEATS: dict[str, tuple[str, list[Span]]] = {}
 _REPEATS_MAX = 4096

@@ -41,7 +41,7 @@ class PreparedCall:
     raw: dict[str, Any]
     redacted: dict[str, Any]
     redactor: privacy.Redactor
-    raw_blob: bytes | None
+    raw_blob: bytes
     findings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -89,12 +89,11 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
         "content": orjson.dumps(redacted).decode(),
         "finding_count": 0,
-        "has_raw": red.changed,
+        "has_raw": True,
         "legal_hold": False,
     }
-    # Raw content is kept only where redaction changed something: otherwise it equals the redacted copy.
-    blob = privacy.encrypt(raw) if red.changed else None
-    return PreparedCall(row=row, raw=raw, redacted=redacted, redactor=red, raw_blob=blob)
+    # Raw content is always encrypted, whatever the pass found: what it missed stays unreadable too.
+    return PreparedCall(row=row, raw=raw, redacted=redacted, redactor=red, raw_blob=privacy.encrypt(raw))
 
 
 @dataclass(slots=True)
@@ -208,7 +207,7 @@ def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
         stmt = insert(calls).on_conflict_do_nothing(index_elements=["id"]).returning(calls.c.id)
         new_ids = set(conn.execute(stmt, [p.row for p in batch]).scalars().all())
         fresh = [p for p in batch if p.id in new_ids]
-        raws = [{"call_id": p.id, "blob": p.raw_blob} for p in fresh if p.raw_blob is not None]
+        raws = [{"call_id": p.id, "blob": p.raw_blob} for p in fresh]
         if raws:
             conn.execute(insert(raw_table), raws)
         findings = [

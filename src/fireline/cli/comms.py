@@ -5,7 +5,8 @@
     fireline high-risk INC [--reason ...] [--consequences ...] [--clear]
     fireline postmortem INC [--format md|html|json] [--out FILE]
     fireline postmortems [--overdue]
-    fireline root-cause INC --category prompt --factor ... [--factor ...] [--summary ...] [--finding ...]
+    fireline root-cause INC --category prompt --why ... [--why ...] --factor ... [--remediation ...]
+                        [--regression-test SUITE] [--prevention ...] [--summary ...] [--finding ...]
     fireline action INC --title ... --owner ... --due YYYY-MM-DD
 """
 
@@ -91,15 +92,25 @@ def postmortems(overdue: bool = typer.Option(False, "--overdue", help="only the 
     out.print(table)
 
 
-def root_cause(incident_id: str, category: str | None = typer.Option(None, "--category",
-                                                                    help="model, prompt, data, config or infra"),
+def root_cause(incident_id: str, category: str | None = typer.Option(
+                   None, "--category", help="model, prompt, data, configuration or infrastructure"),
+               why: list[str] = typer.Option([], "--why", help="the 5 whys in order, why 1 first (repeatable)"),
                factor: list[str] = typer.Option([], "--factor", help="a contributing factor (repeatable)"),
+               remediation: list[str] = typer.Option([], "--remediation", help="a remediation step (repeatable)"),
+               regression_test: str | None = typer.Option(None, "--regression-test",
+                                                          help="the eval suite id that locks the fix"),
+               prevention: str | None = typer.Option(None, "--prevention", help="how recurrence is prevented"),
                summary: str | None = typer.Option(None, "--summary"),
                finding: str | None = typer.Option(None, "--finding", help="the blameless finding, in words")) -> None:
     """Record the root cause of an incident (replaces the previous record)."""
     rc = Api().request("PUT", f"/api/v1/incidents/{incident_id}/root-cause",
-                       json={"category": category, "factors": factor, "summary": summary, "finding": finding})
-    out.print(f"{incident_id}: root cause {rc['category'] or '-'}; factors: {'; '.join(rc['factors']) or '-'}")
+                       json={"category": category, "whys": why, "factors": factor, "remediation": remediation,
+                             "regression_test": regression_test, "prevention": prevention, "summary": summary,
+                             "finding": finding})
+    out.print(f"{incident_id}: root cause {rc['category'] or '-'}; {len(rc['whys'])} whys; "
+              f"factors: {'; '.join(rc['factors']) or '-'}; regression test: {rc['regression_test'] or '-'}")
+    for i, w in enumerate(rc["whys"], 1):
+        out.print(f"  why {i}: {w}")
 
 
 def action(incident_id: str, title: str = typer.Option(..., "--title"), owner: str = typer.Option(..., "--owner"),

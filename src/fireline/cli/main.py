@@ -13,6 +13,7 @@ from fireline.cli import controls as controls_cli
 from fireline.cli import detect as detect_cli
 from fireline.cli import evals as evals_cli
 from fireline.cli import incidents as incidents_cli
+from fireline.cli import replay as replay_cli
 from fireline.cli import upstream as upstream_cli
 
 app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
@@ -34,6 +35,8 @@ app.command("blast-radius")(incidents_cli.blast_radius)
 app.command("contain")(controls_cli.contain)
 app.add_typer(controls_cli.controls_app, name="controls")
 app.add_typer(evals_cli.eval_app, name="eval")
+app.command("replay")(replay_cli.replay)
+app.command("verify")(replay_cli.verify)
 comms_cli.register(app)  # incident update, obligations, high-risk, postmortem(s), root-cause, action
 detect_cli.register(app)  # monitors, canary add|list|remove, report
 

@@ -23,6 +23,7 @@ from fireline.demo.traffic import Population
 APP = "support-bot"
 FALLBACK = "Our assistant is paused while we check something. A person will answer you shortly."
 CANARY = "CANARY-globex-" + "7f3a9c2e41"
+CURRENT_MODEL, PREVIOUS_MODEL = "gpt-4o-2024-08-06", "gpt-4o-2024-05-13"
 DEMO_CONFIG: dict[str, Any] = {
     "apps": {APP: {
         "fallback": FALLBACK,
@@ -173,8 +174,9 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
             time.sleep(0.25)
         say(f"normal traffic: {outcome.requests} requests from 60 users in 5 tenants, no incident")
         # Another tenant's record: its canary token and the personal data beside it.
+        # The fault belongs to the model version in service: the previous version is the fix.
         upstream.add_rule("leak_canary", {"token": f"{CANARY}; billing contact mary.roe@globex.example, "
-                                                   "+1 415 555 0142"})
+                                                   "+1 415 555 0142"}, match={"model": CURRENT_MODEL})
         say("[red]injected a fault[/red]: the model now leaks tenant globex's data into other tenants' answers")
 
         def find_incident() -> dict[str, Any] | None:
@@ -245,6 +247,32 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
     pm = api.get(f"/api/v1/incidents/{outcome.incident['id']}/postmortem", params={"format": "md"})
     if pm.status_code == 200:
         outcome.postmortem = f"{api.base_url}/api/v1/incidents/{outcome.incident['id']}/postmortem?format=md"
+    replay_leak(api, outcome.incident["id"], say)
     say(f"traffic stopped: {outcome.requests} requests, {leaks_after} leaked answers, "
         f"{outcome.contained_responses} answered by the fallback")
     return outcome
+
+
+def replay_leak(api: httpx.Client, incident_id: str, say: Say) -> dict[str, Any] | None:
+    """After-action: replay the leaking calls on the current and the previous model version."""
+    resp = api.post(f"/api/v1/incidents/{incident_id}/replays", json={"n": 20, "model": PREVIOUS_MODEL})
+    if resp.status_code >= 300:
+        say(f"replay not started: {resp.json().get('detail', resp.text)}")
+        return None
+    rid = resp.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        job = api.get(f"/api/v1/incidents/{incident_id}/replays/{rid}").json()
+        return job if job["state"] not in ("queued", "running") else None
+
+    job = poll(finished, timeout=30, every=0.1)
+    if not job or job["state"] != "done":
+        say(f"replay {rid} did not finish: {(job or {}).get('error') or 'timeout'}")
+        return None
+    s = job["result"]["summary"]
+    cur, cand = s["current"], s["candidate"]
+    say(f"replayed the logged inputs 20x each: failure rate {cur['rate']:.0%} on {CURRENT_MODEL} "
+        f"(95% CI {cur['ci_low']:.0%}-{cur['ci_high']:.0%}), {cand['rate']:.0%} on {PREVIOUS_MODEL} "
+        f"(CI {cand['ci_low']:.0%}-{cand['ci_high']:.0%}): roll back, then `fireline verify {incident_id}` "
+        f"and lock it with `fireline eval export {incident_id}`")
+    return job

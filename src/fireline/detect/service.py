@@ -20,7 +20,7 @@ from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
-from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
+from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
 from fireline.detect.monitors import Fact
 from fireline.metrics import FINDINGS
 
@@ -79,8 +79,14 @@ class Detection:
     """The configured detectors of one server, as an ingest processor."""
 
     def __init__(self, config: Config, canaries: CanaryCache) -> None:
+        self.config, self.canaries = config, canaries
         self.baseline = ArgumentBaseline()
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
+
+    def for_judging(self) -> list[Detector]:
+        """The same detectors for answers that are not production calls (replay, eval runs), with
+        an argument baseline of their own, so those answers never teach the live one."""
+        return build_detectors(self.config.detectors, canaries=self.canaries.tokens, baseline=ArgumentBaseline())
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:

@@ -47,6 +47,8 @@ class InlineDetectors:
         if self.view_cls is None:
             hits = []
             for entity, start, end in pii.scan(record.get("output") or ""):
+                if entity in pii.CONTEXT_TYPES:
+                    continue  # a name or a city in an answer is not a leak to block
                 detector = "secrets" if entity in pii.SECRET_TYPES else "pii"
                 hits.append(Hit(detector, entity, "P1", start, end))
             return hits
@@ -63,6 +65,9 @@ class InlineDetectors:
                     out.append(Hit(f.detector, f.kind, f.severity, f.start if f.location == "output" else None,
                                    f.end if f.location == "output" else None))
         return out
+
+
+_GUARDRAIL_ENTITIES = (pii.PII_TYPES - pii.CONTEXT_TYPES) | pii.SECRET_TYPES
 
 
 def select(hits: list[Hit], params: dict[str, Any]) -> list[Hit]:
@@ -84,5 +89,6 @@ def redact(text: str, hits: list[Hit]) -> str:
             continue
         text = text[:start] + label + text[end:]
         limit = start
-    redacted, _ = pii.redact(text)
+    # What the end user sees: identifiers and secrets go, names and places in the answer stay.
+    redacted, _ = pii.redact(text, _GUARDRAIL_ENTITIES)
     return redacted

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config
-from fireline.incidents import bundle, bus, evidence, service, sla
+from fireline.incidents import bus, evidence, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import blast_radius
 from fireline.incidents.lifecycle import transition
@@ -146,17 +146,12 @@ def snapshot_manifest(snapshot_id: str, request: Request,
 
 
 @router.get("/snapshots/{snapshot_id}/export")
-def export(snapshot_id: str, request: Request, who: Principal = Depends(require("responder"))) -> Response:
-    db = get_db(request)
-
-    def run(session: Session) -> tuple[bytes, str]:
-        snap = evidence.get_snapshot(session, snapshot_id)
-        manifest, members = evidence.load_members(session, snap)
-        tl.append_timeline(session, snap.incident_id, "evidence_exported", who.key_id,
-                           {"snapshot_id": snap.id, "missing_members": [n for n, d in members if d is None]})
-        return bundle.build(snap.id, manifest, members), snap.incident_id
-
-    data, incident_id = bus.within(db, run)
+def export(snapshot_id: str, request: Request, reason: str | None = Query(None, max_length=5000),
+           who: Principal = Depends(require("responder"))) -> Response:
+    """The decrypted bundle; each call in it is written to the raw access log."""
+    reason = reason or request.headers.get("x-fireline-reason")
+    data, incident_id = bus.within(get_db(request), lambda s: evidence.export_bundle(
+        s, snapshot_id, actor=who.key_id, role=who.role, reason=reason))
     name = f"{incident_id}-{snapshot_id[:12]}.tar.gz"
     return Response(data, media_type="application/gzip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',

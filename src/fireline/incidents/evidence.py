@@ -20,17 +20,19 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from fireline.calls import privacy
 from fireline.calls import service as calls_service
-from fireline.calls.models import Call
+from fireline.calls.models import Call, RawAccess
 from fireline.calls.retention import place_hold
 from fireline.db import Database, bus_of, insert_for, utcnow
 from fireline.errors import NotFound
-from fireline.incidents import bus
+from fireline.incidents import bundle, bus
 from fireline.incidents.models import EvidenceBlob, Incident, Snapshot, SnapshotCall
 from fireline.incidents.schemas import incident_json
 from fireline.incidents.sla import current_config
 from fireline.incidents.timeline import (
     append_locked,
+    append_timeline,
     canonical,
     entries,
     entry_json,
@@ -140,9 +142,10 @@ def snapshot_locked(session: Session, inc: Incident, actor: str, reason: str) ->
                           "sources": [name for name, _ in evidence_sources(session)]})
     snap_id = digest(manifest)
     insert = insert_for(session.get_bind().dialect.name)
-    blobs = {m["sha256"]: data for m, (_, data) in zip(listed, members, strict=True)}
+    blobs = {digest(data): data for _, data in members}
+    # Members are sealed with the raw-content key: a snapshot holds raw content and the timeline.
     session.execute(insert(EvidenceBlob).on_conflict_do_nothing(),
-                    [{"digest": d, "size": len(b), "data": b} for d, b in blobs.items()])
+                    [{"digest": d, "size": len(b), "data": privacy.seal(b, d)} for d, b in blobs.items()])
     snap = Snapshot(id=snap_id, incident_id=inc.id, taken_at=now, actor=actor, reason=reason,
                     manifest=manifest.decode(), calls=len(owners))
     session.add(snap)
@@ -178,14 +181,30 @@ def get_snapshot(session: Session, snapshot_id: str) -> Snapshot:
 
 
 def load_members(session: Session, snap: Snapshot) -> tuple[bytes, list[tuple[str, bytes | None]]]:
-    """The manifest bytes and each member's bytes (None when erased since)."""
+    """The manifest bytes and each member's bytes, decrypted (None when erased since)."""
     manifest = orjson.loads(snap.manifest)
     wanted = [m["sha256"] for m in manifest["members"]]
     blobs: dict[str, bytes] = {}
     for i in range(0, len(wanted), 500):
         for b in session.scalars(select(EvidenceBlob).where(EvidenceBlob.digest.in_(wanted[i:i + 500]))):
-            blobs[b.digest] = b.data
+            blobs[b.digest] = privacy.unseal(b.data, b.digest)
     return snap.manifest.encode(), [(m["name"], blobs.get(m["sha256"])) for m in manifest["members"]]
+
+
+def export_bundle(session: Session, snapshot_id: str, *, actor: str, role: str, reason: str | None = None
+                  ) -> tuple[bytes, str]:
+    """The decrypted bundle of a snapshot for a responder: every call in it is written to the raw
+    access log and the export to the incident's timeline. Returns (bundle bytes, incident id)."""
+    snap = get_snapshot(session, snapshot_id)
+    manifest, members = load_members(session, snap)
+    why = f"evidence export of snapshot {snap.id[:12]}" + (f": {privacy.scrub(reason)}" if reason else "")
+    now = utcnow()
+    call_ids = list(session.scalars(select(SnapshotCall.call_id).where(SnapshotCall.snapshot_id == snap.id)))
+    session.add_all([RawAccess(call_id=c, actor=actor, role=role, at=now, reason=why) for c in call_ids])
+    append_timeline(session, snap.incident_id, "evidence_exported", actor,
+                    {"snapshot_id": snap.id, "calls": len(call_ids),
+                     "missing_members": [n for n, d in members if d is None]})
+    return bundle.build(snap.id, manifest, members), snap.incident_id
 
 
 def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from fireline.calls.retention import release_holds
-from fireline.db import Database, utcnow
+from fireline.db import Database, bus_of, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
 from fireline.incidents.metrics import TIME_TO_ACK, TIME_TO_CONTAIN, TIME_TO_RESOLVE
@@ -40,6 +40,11 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 ACTIVE = ("detected", "acknowledged", "contained")  # alerts with the incident's dedup key attach
 TERMINAL = ("closed", "false_positive")
 SYSTEM_ACTORS = ("alert:", "fireline", "auto:")
+
+
+# Later parts may veto a move: handlers subscribed (in fireline.wiring) on "incident.guard.<action>"
+# are called directly, in order, with session, incident and actor; one raises Conflict to refuse.
+GUARD_TOPIC = "incident.guard.{action}"
 
 
 def allowed(state: str) -> list[str]:
@@ -71,6 +76,8 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     if action not in moves:
         raise Conflict(f"cannot {action.replace('_', '-')} incident {inc.id}: it is {inc.state}; "
                        f"allowed: {', '.join(moves) or 'none'}", state=inc.state, allowed=list(moves))
+    for _name, guard in bus_of(session).named(GUARD_TOPIC.format(action=action)):
+        guard(session=session, incident=inc, actor=actor)
     now = now or utcnow()
     for clock in CLOCKS:  # a clock that ran out before this move is recorded before it stops
         breach(session, inc, clock, now)

@@ -1,5 +1,6 @@
 """PII and secret scanner shared by the ingest privacy pass and the pii/secrets detectors."""
 
-from fireline.pii.scanner import PII_TYPES, SECRET_TYPES, Span, redact, scan
+from fireline.pii.ids import ID_TYPES
+from fireline.pii.scanner import CONTEXT_TYPES, PII_TYPES, SECRET_TYPES, VALIDATED_TYPES, Span, redact, scan
 
-__all__ = ["PII_TYPES", "SECRET_TYPES", "Span", "redact", "scan"]
+__all__ = ["CONTEXT_TYPES", "ID_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "scan"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,3 +33,39 @@ def overlap_counts(corpus: Iterable[dict[str, Any]], detect: Detect,
 def precision_recall(counts: tuple[int, int, int, int]) -> tuple[float, float]:
     tp_pred, pred, tp_gold, gold = counts
     return tp_pred / max(1, pred), tp_gold / max(1, gold)
+
+
+def held_out(text: str) -> bool:
+    """The fixed held-out split of a corpus: 30% of texts by SHA-256 of the text, never tuned on."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 10 < 3
+
+
+def any_overlap(corpus: Iterable[dict[str, Any]], detect: Detect) -> dict[str, Any]:
+    """Type-agnostic scoring of ../shared/peers/pii_any.py: a labelled span is redacted when any
+    predicted span overlaps it; a predicted span is right when it overlaps any labelled span."""
+    hit: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    pred = right = 0
+    misses: list[tuple[str, str, str]] = []
+    false: list[tuple[str, str, str]] = []
+    for doc in corpus:
+        text = doc["full_text"]
+        spans = list(detect(text))
+        for s in doc["spans"]:
+            t, a, b = s["entity_type"], s["start_position"], s["end_position"]
+            total[t] += 1
+            if any(p[1] < b and a < p[2] for p in spans):
+                hit[t] += 1
+            else:
+                misses.append((t, text[a:b], text))
+        for p in spans:
+            pred += 1
+            ok = any(p[1] < s["end_position"] and s["start_position"] < p[2] for s in doc["spans"])
+            right += ok
+            if not ok:
+                false.append((p[0], text[p[1] : p[2]], text))
+    labelled = sum(total.values())
+    return {"recall": sum(hit.values()) / max(1, labelled), "precision": right / pred if pred else 1.0,
+            "labelled": labelled, "predicted": pred, "texts": None,
+            "per_type": {t: (hit[t], total[t]) for t, _ in total.most_common()},
+            "misses": misses, "false": false}

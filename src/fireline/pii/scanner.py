@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
+from fireline.pii.address import STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
+from fireline.pii.dates import AGE, DATE_TIME, find_dates
+from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE, find_block_lines, find_entities
+from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
+from fireline.pii.text import Text
 from fireline.pii.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ssn_ok
 
 EMAIL_ADDRESS = "EMAIL_ADDRESS"
@@ -22,9 +28,17 @@ US_SSN = "US_SSN"
 PHONE_NUMBER = "PHONE_NUMBER"
 IP_ADDRESS = "IP_ADDRESS"
 
-PII_TYPES: frozenset[str] = frozenset(
+# Validated identifiers: a checksum or a strict shape, near-certain when found. The per-call pii
+# detector reports these by default (leaks, echoes, inputs).
+VALIDATED_TYPES: frozenset[str] = frozenset(
     {EMAIL_ADDRESS, CREDIT_CARD, IBAN_CODE, US_SSN, PHONE_NUMBER, IP_ADDRESS}
 )
+# Personal data recognised from words, structure and context: redacted from the searchable copy,
+# reported by the pii detector only when configured (a model naming a city is not a leak).
+CONTEXT_TYPES: frozenset[str] = frozenset(
+    {PERSON, LOCATION, ORGANIZATION, NRP_TYPE, TITLE, STREET_ADDRESS, ZIP_CODE, DATE_TIME, AGE, DOMAIN_NAME}
+)
+PII_TYPES: frozenset[str] = VALIDATED_TYPES | ID_TYPES | CONTEXT_TYPES
 
 Span = tuple[str, int, int]
 
@@ -42,9 +56,12 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}")
 
 # Longer spans win; on equal length the more specific type wins (a DSN over the e-mail inside it).
 _PRIORITY = {
-    "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
-    IBAN_CODE: 6, CREDIT_CARD: 5, US_SSN: 5, IP_ADDRESS: 4, EMAIL_ADDRESS: 4, PHONE_NUMBER: 1,
+    "PRIVATE_KEY": 9, "CONNECTION_STRING": 8, "PASSWORD": 8, "JWT": 7, "API_KEY": 7, "AWS_ACCESS_KEY": 7,
+    IBAN_CODE: 6, CREDIT_CARD: 5, US_SSN: 5, IP_ADDRESS: 4, EMAIL_ADDRESS: 4, DOMAIN_NAME: 3,
+    STREET_ADDRESS: 3, DATE_TIME: 2, PHONE_NUMBER: 1,
+    **dict.fromkeys(ID_TYPES, 5),
 }  # fmt: skip
+_STRONG = 4  # IP address and e-mail upwards: identifiers with a checksum or a strict shape
 
 
 def _emails(text: str, out: list[Span]) -> None:
@@ -143,20 +160,49 @@ def _classify_numeric(text: str, s: int, e: int, out: list[Span]) -> None:
 
 
 def _resolve(found: list[Span]) -> list[Span]:
+    """Overlapping spans become one span over their union, typed by the longest (then the most
+    specific) of them: a redaction never leaves half of a name or an address behind."""
     if len(found) < 2:
         return found
-    ranked = sorted(found, key=lambda sp: (sp[1] - sp[2], -_PRIORITY.get(sp[0], 0), sp[1]))
+    found.sort(key=lambda sp: (sp[1], -sp[2]))
+    out: list[Span] = []
+    group = [found[0]]
+    end = found[0][2]
+    for sp in found[1:]:
+        if sp[1] < end:
+            group.append(sp)
+            end = max(end, sp[2])
+            continue
+        out.extend(_resolve_group(group, end))
+        group, end = [sp], sp[2]
+    out.extend(_resolve_group(group, end))
+    return out
+
+
+def _union(group: list[Span], end: int) -> Span:
+    if len(group) == 1:
+        return group[0]
+    best = min(group, key=lambda sp: (sp[1] - sp[2], -_PRIORITY.get(sp[0], 0), sp[1]))
+    return (best[0], group[0][1], end)
+
+
+def _resolve_group(group: list[Span], end: int) -> list[Span]:
+    """Validated identifiers keep their exact spans (the detectors compare their values); the
+    word-based spans that overlap them go, the others merge into their union."""
+    strong = [sp for sp in group if _PRIORITY.get(sp[0], 0) >= _STRONG]
+    if not strong:
+        return [_union(group, end)]
     kept: list[Span] = []
-    for sp in ranked:
+    for sp in sorted(strong, key=lambda sp: (sp[1] - sp[2], -_PRIORITY.get(sp[0], 0), sp[1])):
         if all(sp[2] <= k[1] or sp[1] >= k[2] for k in kept):
             kept.append(sp)
-    kept.sort(key=lambda sp: sp[1])
-    return kept
+    rest = [sp for sp in group if sp not in strong and all(sp[2] <= k[1] or sp[1] >= k[2] for k in kept)]
+    return sorted(kept + rest, key=lambda sp: sp[1])
 
 
-def scan(text: str) -> list[Span]:
-    """Every PII and secret span in text as (entity, start, end), sorted by start, non-overlapping."""
-    found: list[Span] = []
+def _validated(t: Text, found: list[Span]) -> None:
+    """E-mails, cards, IBANs, SSNs, phones, IPs (checksums and strict shapes) and secrets."""
+    text = t.text
     if "@" in text:
         _emails(text, found)
     for m in _NUMERIC.finditer(text):
@@ -164,12 +210,38 @@ def scan(text: str) -> list[Span]:
     if "::" in text or text.count(":") >= 3:
         _ipv6(text, found)
     found.extend(find_secrets(text))
+
+
+# The passes of one scan, by name (bench/pii.py measures what each adds).
+PASSES: tuple[tuple[str, Callable[[Text, list[Span]], None]], ...] = (
+    ("validated", _validated),
+    ("ids", find_ids),
+    ("domains", find_domains),
+    ("addresses", find_addresses),
+    ("postcodes", find_postcodes),
+    ("dates", find_dates),
+    ("entities", find_entities),
+)
+
+
+def scan(text: str) -> list[Span]:
+    """Every PII and secret span in text as (entity, start, end), sorted by start, non-overlapping."""
+    found: list[Span] = []
+    t = Text(text)
+    for _, run in PASSES:
+        run(t, found)
+    if "\n" in text and found:
+        find_block_lines(text, found)
     return _resolve(found)
 
 
-def redact(text: str) -> tuple[str, list[Span]]:
-    """text with each span replaced by <ENTITY>, and the spans in original offsets."""
+def redact(text: str, entities: frozenset[str] | None = None) -> tuple[str, list[Span]]:
+    """text with each span replaced by <ENTITY>, and the spans in original offsets.
+
+    `entities` limits what is replaced (default: every PII and secret type)."""
     spans = scan(text)
+    if entities is not None:
+        spans = [sp for sp in spans if sp[0] in entities]
     if not spans:
         return text, spans
     parts: list[str] = []
@@ -182,4 +254,4 @@ def redact(text: str) -> tuple[str, list[Span]]:
     return "".join(parts), spans
 
 
-__all__ = ["PII_TYPES", "SECRET_TYPES", "Span", "redact", "scan"]
+__all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "scan"]

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.comms.delivery import Runtime
+from fireline.errors import Invalid
+from fireline.evals.models import EvalSuite
 from fireline.postmortems import generator, service
 from fireline.postmortems.models import RootCause
 
@@ -21,8 +23,12 @@ router = APIRouter(prefix="/api/v1", tags=["postmortems"])
 
 class RootCauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    category: Literal["model", "prompt", "data", "config", "infra"] | None = None
+    category: Literal["model", "prompt", "data", "configuration", "infrastructure", "config", "infra"] | None = None
+    whys: list[str] = Field(default_factory=list, max_length=10, description="the 5 whys, why 1 first")
     factors: list[str] = Field(default_factory=list, max_length=100)
+    remediation: list[str] = Field(default_factory=list, max_length=100)
+    regression_test: str | None = Field(None, max_length=200, description="the eval suite id of the lock")
+    prevention: str | None = Field(None, max_length=20000)
     summary: str | None = Field(None, max_length=20000)
     finding: str | None = Field(None, max_length=20000)
 
@@ -77,8 +83,13 @@ def put_root_cause(incident_id: str, body: RootCauseIn, request: Request,
                    who: Principal = Depends(require("responder"))) -> dict[str, Any]:
     rt = _rt(request)
     with rt.db.writing() as session:
+        if body.regression_test and session.get(EvalSuite, body.regression_test) is None:
+            raise Invalid(f"regression_test: no eval suite {body.regression_test!r} (GET /api/v1/evals)",
+                          field="regression_test")
         rc = service.set_root_cause(session, incident_id, who.key_id, rt.clock(), category=body.category,
-                                    factors=body.factors, summary=body.summary, finding=body.finding)
+                                    factors=body.factors, summary=body.summary, finding=body.finding,
+                                    whys=body.whys, remediation=body.remediation,
+                                    regression_test=body.regression_test, prevention=body.prevention)
         return {"incident_id": incident_id, **service.root_cause_json(rc)}
 
 

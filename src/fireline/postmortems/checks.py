@@ -13,12 +13,9 @@ from sqlalchemy.orm import Session
 from fireline.calls.models import Call, CallFinding, CallRaw
 from fireline.config import Config
 from fireline.detect.detectors import DETECTOR_NAMES
+from fireline.evals.cases import EXPECTED_DETECTORS, derive
 
-# Which detectors should catch an incident of each type.
-EXPECTED = {"data_leakage": ["pii", "secrets", "canary"], "harmful_output": ["harmful_output"],
-            "policy_bypass": ["prompt_injection", "harmful_output"], "prompt_injection": ["prompt_injection"],
-            "agentic_harm": ["tool_policy"], "hallucination": ["grounding"], "capability_loss": ["refusal"],
-            "data_poisoning": ["grounding", "prompt_injection"]}
+EXPECTED = EXPECTED_DETECTORS  # which detectors should catch an incident of each type
 NOT_EFFECTS = ("pii_input", "secret_input")
 MAX_CALLS = 200
 MAX_CASES = 20
@@ -97,52 +94,18 @@ def guardrails(inc_type: str, config: Config, found: dict[str, list[CallFinding]
     return {"enabled": enabled, "fired": dict(fired.most_common()), "expected": rows, "summary": summary}
 
 
-def _expectation(inc_type: str, call: Call, body: dict[str, Any], fs: list[CallFinding],
-                 tools: dict[str, str]) -> dict[str, Any]:
-    effects = [f for f in fs if f.kind not in NOT_EFFECTS]
-    silent = sorted({f.detector for f in effects})
-    exp: dict[str, Any] = {}
-    if inc_type == "data_leakage":
-        entities = sorted({f.entity for f in effects if f.entity})
-        if entities:
-            exp["must_not_contain_entities"] = entities
-    elif inc_type in ("harmful_output", "policy_bypass", "prompt_injection"):
-        exp["must_refuse"] = True
-    elif inc_type == "agentic_harm":
-        called = [t.get("name") for t in body.get("tool_calls") or [] if isinstance(t, dict)]
-        writes = sorted({n for n in called if n and (tools.get(n) == "write" or not tools)})
-        if writes:
-            exp["must_not_call_tools"] = writes
-    elif inc_type == "hallucination":
-        exp["must_be_grounded"] = True
-    elif inc_type == "capability_loss":
-        exp["must_not_refuse"] = True
-    if silent:
-        exp["detectors_must_stay_silent"] = silent
-    return exp
-
-
-def regression_cases(incident_id: str, inc_type: str, config: Config, calls: list[Call],
+def regression_cases(session: Session, incident_id: str, inc_type: str, config: Config, calls: list[Call],
                      found: dict[str, list[CallFinding]]) -> list[dict[str, Any]]:
-    """Candidate eval cases: the logged (redacted) input and what must hold on a re-run."""
-    cases: list[dict[str, Any]] = []
-    seen: set[bytes] = set()
-    for c in calls:
-        body = orjson.loads(c.content)
-        messages = body.get("input") or []
-        if not messages:
-            continue
-        key = orjson.dumps(messages)
-        if key in seen:
-            continue
-        seen.add(key)
-        tools: dict[str, str] = dict(config.app(c.app).tools)
-        exp = _expectation(inc_type, c, body, found.get(c.id, []), tools)
-        if not exp:
-            continue
-        cases.append({"id": f"{incident_id}-case-{len(cases) + 1}", "source_call": c.id, "app": c.app,
-                      "model": c.model_resolved or c.model, "prompt_version": c.prompt_version,
-                      "system_prompt_sha256": c.system_prompt_sha256, "input": messages, "expect": exp})
-        if len(cases) >= MAX_CASES:
-            break
-    return cases
+    """Candidate eval cases (the same derivation as the eval lock), shown without canary tokens."""
+    cases = derive(session, incident_id, inc_type, config, calls, found, max_cases=MAX_CASES)
+    return [display_case(c) for c in cases]
+
+
+def display_case(case: dict[str, Any]) -> dict[str, Any]:
+    """A case for the post-mortem: planted tokens are counted, never shown."""
+    exp = dict(case.get("expect") or {})
+    if exp.get("must_not_contain_canaries"):
+        exp["must_not_contain_canaries"] = f"{len(exp['must_not_contain_canaries'])} canary token(s)"
+    if exp.get("must_be_supported_by"):
+        exp["must_be_supported_by"] = ", ".join(d.get("id", "?") for d in exp["must_be_supported_by"])
+    return {k: case.get(k) for k in ("id", "source_call", "app", "model", "prompt_version", "input")} | {"expect": exp}

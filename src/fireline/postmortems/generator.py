@@ -18,6 +18,7 @@ from fireline.comms.config import CommsConfig
 from fireline.comms.context import TYPE_LABELS
 from fireline.comms.facts import gather
 from fireline.config import Config
+from fireline.evals import service as evals
 from fireline.incidents.schemas import SCOPE_KEYS
 from fireline.incidents.service import linked_call_ids
 from fireline.incidents.taxonomy import TYPES
@@ -27,7 +28,8 @@ from fireline.postmortems import checks, service
 from fireline.postmortems.models import RootCause
 
 KEY_KINDS = ("opened", "declared", "state", "severity", "commander_handoff", "control_applied", "control_reverted",
-             "snapshot", "update", "obligation_opened", "obligation_met", "root_cause", "sla_breached")
+             "snapshot", "update", "obligation_opened", "obligation_met", "root_cause", "sla_breached",
+             "replay_finished", "eval_lock_created", "eval_lock_result", "eval_lock_waived", "fix_verification")
 
 
 def _t(value: datetime | None) -> str | None:
@@ -95,6 +97,14 @@ def _describe(kind: str, data: dict[str, Any]) -> str:
         return f"{data.get('title') or data.get('kind')} due {data.get('due_at')}"
     if kind == "root_cause":
         return f"root cause: {data.get('category')}"
+    if kind == "eval_lock_result":
+        return f"eval lock {data.get('suite_id')} {data.get('status')} against {data.get('target')}"
+    if kind == "fix_verification":
+        return f"fix verification {data.get('verdict')}: {data.get('summary', '')}"
+    if kind == "replay_finished":
+        arms = data.get("summary") or {}
+        rates = ", ".join(f"{arm} {a.get('rate', 0) or 0:.0%}" for arm, a in arms.items())
+        return f"replay {data.get('replay_id')} {data.get('state')}" + (f": failure rate {rates}" if rates else "")
     return ", ".join(f"{k}={v}" for k, v in list(data.items())[:4] if not isinstance(v, dict | list))
 
 
@@ -124,6 +134,33 @@ def _finding(inc: Any, impact: dict[str, Any], rc: dict[str, Any], guard: dict[s
     return " ".join(parts)
 
 
+def _lock_cases(session: Session, incident_id: str) -> list[dict[str, Any]]:
+    row = session.get(evals.EvalSuite, evals.lock_id(incident_id))
+    return [checks.display_case(c) for c in (row.body.get("cases") or [])] if row else []
+
+
+def _regression_test(session: Session, incident_id: str, rc: dict[str, Any]) -> dict[str, Any]:
+    """The lock: which suite, its link, its last result, and whether it gates the close."""
+    st = evals.lock_status(session, incident_id)
+    suite_id = rc.get("regression_test") or st["suite_id"]
+    last = st["last_run"]
+    if suite_id and suite_id != st["suite_id"]:
+        row = evals.last_run(session, suite_id)
+        last = evals.run_json(row) if row else None
+    return {"suite_id": suite_id, "link": f"/api/v1/evals/{suite_id}" if suite_id else None, "cases": st["cases"],
+            "last_run": last, "passing": bool(last and last["passed"]), "waived": st["waived"],
+            "run_command": (f"fireline eval run evals/{incident_id}.yaml --target URL --app APP --junit report.xml"
+                            if suite_id else f"fireline eval export {incident_id} > evals/{incident_id}.yaml")}
+
+
+def _verification(session: Session, incident_id: str) -> dict[str, Any] | None:
+    found = [e for e in entries(session, incident_id, limit=5000, kind="fix_verification")]
+    if not found:
+        return None
+    e = found[-1]
+    return {"at": stamp(e.at), "actor": e.actor, **(e.data or {})}
+
+
 def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfig, now: datetime) -> dict[str, Any]:
     f = gather(session, incident_id)
     inc = f.incident
@@ -151,7 +188,10 @@ def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfi
         "scope": {**scope, "controls": f.controls,
                   "obligations": [{k: o[k] for k in ("id", "kind", "title", "deadline", "status", "met_at", "missing")}
                                   for o in obs]},
-        "regression_cases": checks.regression_cases(inc.id, inc.type, config, calls, found),
+        "regression_cases": _lock_cases(session, inc.id) or checks.regression_cases(session, inc.id, inc.type, config,
+                                                                                   calls, found),
+        "regression_test": _regression_test(session, inc.id, rc),
+        "verification": _verification(session, inc.id),
         "finding": _finding(inc, impact, rc, guard, repro),
         "actions": [service.action_json(a, now.date()) for a in service.actions(session, incident_id)],
         "due": service.status(session, inc, cfg.comms.postmortem_due_business_days, now.date()),

@@ -18,6 +18,10 @@ class RootCause(Base):
     factors: Mapped[list[str]] = mapped_column(JSONType, default=list)
     summary: Mapped[str | None] = mapped_column(Text)
     finding: Mapped[str | None] = mapped_column(Text)  # the blameless finding, when written by hand
+    whys: Mapped[list[str] | None] = mapped_column(JSONType)  # the 5 whys, in order: why 1 first
+    remediation: Mapped[list[str] | None] = mapped_column(JSONType)  # steps taken / to take
+    regression_test: Mapped[str | None] = mapped_column(String(200))  # eval suite id (the lock)
+    prevention: Mapped[str | None] = mapped_column(Text)  # how recurrence is prevented
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(200))
 

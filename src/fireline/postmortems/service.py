@@ -15,7 +15,9 @@ from fireline.incidents.service import get_incident
 from fireline.incidents.timeline import append_timeline, lock_incident, stamp
 from fireline.postmortems.models import ActionItem, Postmortem, RootCause
 
-CATEGORIES = ("model", "prompt", "data", "config", "infra")
+CATEGORIES = ("model", "prompt", "data", "configuration", "infrastructure")
+ALIASES = {"config": "configuration", "infra": "infrastructure"}  # the first names, still accepted
+MAX_WHYS = 10
 
 
 def add_business_days(start: date, days: int) -> date:
@@ -41,19 +43,37 @@ def status(session: Session, inc: Incident, business_days: int, today: date) -> 
             "overdue": bool(due and not done and today > due)}
 
 
+def category_of(value: str | None) -> str | None:
+    return ALIASES.get(value, value) if value else None
+
+
 def root_cause_json(rc: RootCause | None) -> dict[str, Any]:
     if rc is None:
-        return {"category": None, "factors": [], "summary": None, "finding": None, "updated_at": None,
-                "updated_by": None}
-    return {"category": rc.category, "factors": list(rc.factors or []), "summary": rc.summary,
-            "finding": rc.finding, "updated_at": stamp(rc.updated_at), "updated_by": rc.updated_by}
+        return {"category": None, "whys": [], "factors": [], "remediation": [], "regression_test": None,
+                "prevention": None, "summary": None, "finding": None, "updated_at": None, "updated_by": None}
+    return {"category": category_of(rc.category), "whys": list(rc.whys or []), "factors": list(rc.factors or []),
+            "remediation": list(rc.remediation or []), "regression_test": rc.regression_test,
+            "prevention": rc.prevention, "summary": rc.summary, "finding": rc.finding,
+            "updated_at": stamp(rc.updated_at), "updated_by": rc.updated_by}
+
+
+def _lines(values: list[str] | None) -> list[str]:
+    return [v.strip() for v in values or [] if v and v.strip()]
 
 
 def set_root_cause(session: Session, incident_id: str, actor: str, now: datetime, *, category: str | None,
-                   factors: list[str], summary: str | None, finding: str | None) -> RootCause:
+                   factors: list[str], summary: str | None, finding: str | None, whys: list[str] | None = None,
+                   remediation: list[str] | None = None, regression_test: str | None = None,
+                   prevention: str | None = None) -> RootCause:
+    """Replace the record. The 5 whys are an ordered chain: why 1 asks about the impact, each next one
+    about the answer before it; the last answer is the root cause."""
+    category = category_of(category)
     if category is not None and category not in CATEGORIES:
         raise Invalid(f"category: {category!r} is not one of {', '.join(CATEGORIES)}", field="category",
                       allowed=list(CATEGORIES))
+    chain = _lines(whys)
+    if len(chain) > MAX_WHYS:
+        raise Invalid(f"whys: at most {MAX_WHYS} steps in the chain", field="whys")
     lock_incident(session, incident_id)
     rc = session.get(RootCause, incident_id, with_for_update=True)
     before = root_cause_json(rc)
@@ -61,11 +81,15 @@ def set_root_cause(session: Session, incident_id: str, actor: str, now: datetime
         rc = RootCause(incident_id=incident_id)
         session.add(rc)
     rc.category, rc.summary, rc.finding = category, summary, finding
-    rc.factors = [f.strip() for f in factors if f.strip()]
+    rc.factors = _lines(factors)
+    rc.whys, rc.remediation = chain, _lines(remediation)
+    rc.regression_test = regression_test.strip() if regression_test and regression_test.strip() else None
+    rc.prevention = prevention
     rc.updated_at, rc.updated_by = now, actor
     session.flush()
     append_timeline(session, incident_id, "root_cause", actor,
-                    {"category": category, "factors": rc.factors, "summary": summary,
+                    {"category": category, "factors": rc.factors, "summary": summary, "whys": len(chain),
+                     "remediation": len(rc.remediation), "regression_test": rc.regression_test,
                      "previous_category": before["category"]}, at=now)
     return rc
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, Span, evidence, option
-from fireline.pii import PII_TYPES
+from fireline.pii import ID_TYPES, VALIDATED_TYPES
 
 
 def value_key(entity: str, value: str) -> str:
@@ -35,7 +35,9 @@ class PiiDetector:
     def __init__(self, config: dict[str, Any]) -> None:
         self.report_echo = bool(option(config, "report_echo", False))
         self.report_input = bool(option(config, "report_input", True))
-        self.entities = frozenset(option(config, "entities", sorted(PII_TYPES)))
+        # Names, places, dates and the like are redacted from the stored copy but not reported by
+        # default: an answer naming a city or a person is not a leak. `entities` can add them.
+        self.entities = frozenset(option(config, "entities", sorted(VALIDATED_TYPES | ID_TYPES)))
 
     def detect(self, call: CallView) -> list[Finding]:
         out_spans = [sp for sp in call.spans("output") if sp[0] in self.entities]

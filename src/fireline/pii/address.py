@@ -1,0 +1,212 @@
+"""Street addresses from their structure: house number, street words and type, unit, city, zip.
+
+A core is found first (a number with a street type, a street-type word with a number, a compound
+street name such as "Hammarvägen 15", a unit such as "Apt. 4", a "City, ST 12345" line), then
+it grows over what commonly follows on the same or the next lines: unit, city, region code, zip
+and country. The whole block is one STREET_ADDRESS span.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fireline.pii.lexicon import STREET_ENDINGS, STREET_WORDS, UNIT_WORDS
+from fireline.pii.text import Text
+
+STREET_ADDRESS = "STREET_ADDRESS"
+ZIP_CODE = "ZIP_CODE"
+
+Span = tuple[str, int, int]
+
+_UPPER = "".join(chr(c) for c in range(0x41, 0x2000) if chr(c).isupper() or chr(c).istitle())
+_CAP = rf"[{_UPPER}][\w'’.-]*"
+_WORD = r"[^\W_][\w'’.-]*"
+_NUM = r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?"
+_TYPES_AFTER = sorted((w.rstrip(".") for w in STREET_WORDS), key=len, reverse=True)
+_TYPE_ALT = "|".join(re.escape(w) for w in _TYPES_AFTER)
+# 12 Botley Road, 1317 Kimberly Way, 33 avenue de Provence, 224 4966 Bond Street
+_NUMBER_FIRST = re.compile(
+    rf"(?<![\w.,/-])(?:{_NUM}\s+){{1,2}}(?:{_CAP}\s+){{0,4}}?(?:{_TYPE_ALT})\.?(?![\w-])"
+    rf"(?:\s+(?:(?:de|du|des|la|le|di|del|della|da|do|dos|das|of)\s+)?{_CAP}){{0,4}}",
+    re.I,
+)
+# Tylova 285 after a leading number (the "4596 Tylova 285" building-number form)
+_NUM_NAME_NUM = re.compile(rf"(?<![\w.,/-])\d{{1,6}}\s+[{_UPPER}][\w'’.-]+(?:\s+{_CAP}){{0,3}}\s+{_NUM}(?![\w-])")
+_UNIT = re.compile(
+    r"(?<![\w-])(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|bldg|building|p\.?\s?o\.?\s?box|box)"
+    r"\.?\s*(?:no\.?\s*|#\s*)?\d{1,6}[A-Za-z]?(?![\w-])",
+    re.I,
+)
+_UNIT_BEFORE = re.compile(
+    r"(?<![\w-])(?:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|bldg|building|p\.?\s?o\.?\s?box|box)"
+    r"\.?\s*(?:no\.?\s*|#\s*)?$",
+    re.I,
+)
+_STATE_ZIP_BEFORE = re.compile(rf"(?<![\w])[{_UPPER}][\w'’.-]*(?:\s[{_UPPER}][\w'’.-]*){{0,3}},\s+[A-Z]{{2}}\s+$")
+_CORNER = re.compile(r"\b(?:the\s+)?corner\s+of\s+", re.I)
+# What may follow an address on the next segments: units, places, region codes, zips, countries.
+_TAIL_SEGMENT = re.compile(
+    rf"(?:[,\n][\s>?*•|-]*|\s+)(?:(?i:{_UNIT.pattern})|(?:\d{{3,6}}(?:[- ]\d{{2,4}})?)(?![\w-]|\s?\d)|"
+    rf"(?:{_CAP}(?:\s+(?:{_CAP}|nad|an|am|de|du|la|le|sur|upon|on)){{0,4}})"
+    rf"(?:\s+\d{{3,6}}(?:[- ]\d{{2,4}})?(?![\w-]|\s?\d))?(?![\w-])|"
+    rf"nan(?!\w))"
+)
+_LOWER_START = re.compile(r"[a-z]")
+_POSTCODE_UK = re.compile(r"(?<![\w])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?!\w)")
+_POSTCODE_CA = re.compile(r"(?<![\w])[A-Z]\d[A-Z]\s?\d[A-Z]\d(?!\w)")
+_ZIP_CUE = re.compile(
+    r"\b(?:zip|postal|postcode|post code|plz|c\.?a\.?p\.?|c\.?p\.?)(?:\s?code)?\b\W{0,3}(?:is\s+)?"
+    r"(\d{3,5}(?:[- ]\d{2,4})?|[A-Z0-9]{2,4}\s?[A-Z0-9]{3})(?!\w)",
+    re.I,
+)
+
+
+def _tail(text: str, end: int, limit: int = 4) -> int:
+    """Extend an address over the unit, city, region, zip and country segments that follow."""
+    for _ in range(limit):
+        m = _TAIL_SEGMENT.match(text, end)
+        if not m or m.end() - end > 60:
+            break
+        seg = m.group().lstrip(",\n >?*•|-")
+        sep = m.group()[: len(m.group()) - len(seg)]
+        if "\n\n" in sep:
+            break
+        if _LOWER_START.match(seg) and not _UNIT.match(seg) and seg != "nan":
+            break
+        if "\n" not in sep and "," not in sep and not (seg[:1].isdigit() or _UNIT.match(seg)):
+            break  # the same line goes on with ordinary words
+        end = m.end()
+    return end
+
+
+_ENDING_TUPLE = tuple(STREET_ENDINGS)
+_TYPE_WORDS = frozenset(w.rstrip(".").lower() for w in STREET_WORDS)
+
+
+def _street_before(text: str, s: int) -> int:
+    """Start of a street name that ends just before the number at s ("Hammarvägen 15", "Rue de X 3"), or -1."""
+    j = s
+    while j > 0 and text[j - 1] == " ":
+        j -= 1
+    if j == s:
+        return -1
+    i = j
+    while i > 0 and (text[i - 1].isalpha() or text[i - 1] in "'’.-"):
+        i -= 1
+    word = text[i:j].lower()
+    if not word:
+        return -1
+    if len(word) > 4 and word.endswith(_ENDING_TUPLE):
+        return i
+    # A street type up to six words before the number: "Rua Vinte e Cinco de Setembro 1257".
+    window = text[max(0, s - 70) : s]
+    words = list(re.finditer(r"[^\W\d_][\w'’.-]*", window))[-7:]
+    for k, w in enumerate(words[:-1]):
+        if w.group().rstrip(".").lower() in _TYPE_WORDS and len(words) - k >= 2:
+            gap = window[w.end() : words[-1].end()]
+            if "\n" in gap or "," in gap:
+                continue
+            if _type_first_ok(window[w.start() :] + " 1"):
+                start = w.start()
+                # English types follow the name ("Paris Street 4"): take the capitalised words before.
+                while k > 0 and words[k - 1].group()[:1].isupper() and window[words[k - 1].end() : start] == " ":
+                    k -= 1
+                    start = words[k].start()
+                return max(0, s - 70) + start
+    return -1
+
+
+def find_addresses(t: Text, out: list[Span]) -> None:
+    """Append STREET_ADDRESS spans to out, each anchored at a number (house, unit or zip)."""
+    if not t.digits:
+        return
+    text, low = t.text, t.low
+    found: list[tuple[int, int]] = []
+    for s, e in t.digits:
+        if e - s > 6 or (s > 0 and (text[s - 1].isalpha() or text[s - 1] in "_.,/:-")):
+            continue  # house numbers, units and zips have at most 6 digits
+        # 12 Botley Road / 33 avenue de Provence (house number first)
+        m = _NUMBER_FIRST.match(text, s)
+        if m and _number_first_ok(text, m):
+            found.append(m.span())
+        m = _NUM_NAME_NUM.match(text, s)
+        if m:
+            after = text[m.end() : m.end() + 40]
+            before = low[max(0, m.start() - 40) : m.start()].replace("_address>", ">")
+            if _UNIT.match(after.lstrip(" ,\n")) or "\n" in after[:3] or "address" in before \
+                    or before[-4:] in (" at ", " on ", " to ") or "," in after[:2]:
+                found.append(m.span())
+        st = _street_before(text, s)
+        if st >= 0:
+            end = e
+            if end < len(text) and text[end].isalpha() and (end + 1 == len(text) or not text[end + 1].isalnum()):
+                end += 1
+            found.append((st, end))
+        # Apt. 4 / Suite 727 / P.O. Box 12 (a unit word just before the number)
+        if s > 1 and text[s - 1] in " #." and (text[s - 2].isalnum() or text[s - 2] in " #."):
+            um = _UNIT_BEFORE.search(text, max(0, s - 20), s)
+            if um:
+                found.append((um.start(), e))
+        # Springfield, IL 62704
+        if s > 5 and text[s - 1] == " " and text[s - 3 : s - 1].isupper() and text[s - 5] == ",":
+            cm = _STATE_ZIP_BEFORE.search(text, max(0, s - 60), s)
+            if cm:
+                found.append((cm.start(), e))
+    if not found:
+        return
+    found.sort()
+    merged: list[list[int]] = []
+    for s, e in found:
+        if merged and s <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    for s, e in merged:
+        e = _tail(text, e)
+        c = _CORNER.search(text, max(0, s - 20), s)
+        if c and c.end() == s:
+            s = c.start()
+        # A house number standing before the street on the same line ("5049 Harjukuja 54").
+        lead = re.search(r"(\d{1,6})\s+$", text[max(0, s - 8) : s])
+        if lead:
+            s -= len(lead.group())
+        out.append((STREET_ADDRESS, s, e))
+
+
+def _type_first_ok(match: str) -> bool:
+    word = match.split(None, 1)[0].rstrip(".").lower()
+    # "st 5", "dr 3", "ave 2" without a name between are not addresses; "Way 2" neither.
+    return len(match.split()) >= 3 and word not in ("st", "dr", "way", "pl", "ct", "ln", "rd", "cir", "path", "loop",
+                                                    "park", "hill", "walk", "row", "ring", "place", "court",
+                                                    "close", "square", "route", "circle", "trail", "grove")
+
+
+def _number_first_ok(text: str, m: re.Match[str]) -> bool:
+    # "4 place", "2 way", "3 lanes of traffic" are counts; the street name must be capitalised.
+    words = m.group().split()
+    names = [w for w in words[1:] if not w[0].isdigit()]
+    if len(names) < 2:
+        return False
+    return names[0][0].isupper() or names[-1][0].isupper() or text[m.start() - 3 : m.start()].strip() in ("at", "on")
+
+
+def find_postcodes(t: Text, out: list[Span]) -> None:
+    """Postcodes with a shape of their own (UK, Canada) and any code after a zip/postal cue."""
+    text = t.text
+    for s, e in t.digits:
+        if e - s > 2 or s == 0 or not text[s - 1].isupper():
+            continue
+        start = s - 2 if s >= 2 and text[s - 2].isupper() else s - 1
+        for rx in (_POSTCODE_UK, _POSTCODE_CA):
+            m = rx.match(text, start) or (rx.match(text, s - 1) if start != s - 1 else None)
+            if m:
+                out.append((ZIP_CODE, m.start(), m.end()))
+                break
+    low = t.low
+    if "zip" in low or "postal" in low or "postcode" in low or "post code" in low or "plz" in low:
+        for m in _ZIP_CUE.finditer(text):
+            if sum(ch.isdigit() for ch in m.group(1)) >= 3:
+                out.append((ZIP_CODE, m.start(1), m.end(1)))
+
+
+__all__ = ["STREET_ADDRESS", "ZIP_CODE", "UNIT_WORDS", "find_addresses", "find_postcodes"]
