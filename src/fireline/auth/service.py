@@ -15,7 +15,6 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from fireline.auth.models import ApiKey
-from fireline.config import data_dir
 from fireline.db import DatabaseUnavailable, is_unavailable, utcnow
 from fireline.errors import Invalid, NotFound
 
@@ -118,13 +117,6 @@ def configure(data_dir: Path) -> None:
     _epoch_seen = _epoch_stamp()
 
 
-def _epoch_path() -> Path:
-    if _epoch_file is None:
-        configure(data_dir())
-    assert _epoch_file is not None
-    return _epoch_file
-
-
 def _epoch_stamp() -> int:
     try:
         return os.stat(_epoch_file).st_mtime_ns if _epoch_file is not None else 0
@@ -135,10 +127,11 @@ def _epoch_stamp() -> int:
 def _after_commit(session: Session) -> None:
     def bump(_: Session) -> None:
         mark_stale()
+        if _epoch_file is None:  # not configured (a library caller): the revocation poll carries it
+            return
         try:
-            path = _epoch_path()
-            path.write_text(str(time.time_ns()))
-        except OSError as exc:  # the database poll still carries the revocation (within 1 s)
+            _epoch_file.write_text(str(time.time_ns()))
+        except OSError as exc:  # the revocation poll still carries it (within 1 s)
             log.warning("could not write the key epoch file: %s", exc)
 
     event.listen(session, "after_commit", bump, once=True)
