@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
 
-from fireline import __version__, metrics, wiring
+from fireline import __version__, background, metrics, wiring
 from fireline.auth import service as keys
 from fireline.config import Config, get_config, get_settings
 from fireline.config import data_dir as default_data_dir
@@ -70,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             result = hook(app)
             if asyncio.iscoroutine(result):
                 await result
+    background.spawn(app, app.state.outbox.run(), "outbox")
     # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
     await asyncio.to_thread(gazetteer.get)
     # Long-lived objects from start-up never need collecting again, and fewer, later collections
@@ -90,6 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await asyncio.to_thread(app.state.outbox.close)
 
 
 def create_app(db: Database | None = None, config: Config | None = None, *,
@@ -147,15 +149,5 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     return app
 
 
-def spawn(app: FastAPI, coro: Awaitable[None], name: str) -> None:
-    """Start a background loop that is cancelled at shutdown and whose failure is logged."""
-
-    async def guarded() -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background task %s failed", name)
-
-    app.state.tasks.append(asyncio.create_task(guarded(), name=name))
+# Parts start their loops with this (kept here for the parts that import it from the factory).
+spawn = background.spawn

@@ -8,6 +8,8 @@ does not stop the others: it is counted by topic (`on_failure`, exported on /met
 with ids only (payloads carry content, so neither they nor the exception message are logged).
 `publish_strict` runs every handler too, then raises `HandlerFailed` when one failed: for
 publishers that must tell their sender (a webhook answering 503) or abort their transaction.
+`publish_durable` is for events whose outbox entry (fireline.outbox) was written in the same
+transaction as the fact: handlers that fail are retried by the outbox worker, with backoff.
 Named subscriptions (`name=`) serve gathering topics such as evidence sources.
 """
 
@@ -70,6 +72,7 @@ class EventBus:
         # Tuples, replaced on subscribe: publish iterates without copying (the ingest hot path).
         self._handlers: dict[str, tuple[tuple[str, Handler], ...]] = {}
         self.on_failure = on_failure
+        self.on_delivered: Callable[[int, list[str]], None] | None = None  # the app's outbox
         self.failures: dict[str, int] = defaultdict(int)
 
     def subscribe(self, topic: str, handler: Handler, *, name: str | None = None) -> None:
@@ -101,6 +104,27 @@ class EventBus:
             except Exception as exc:
                 failed += 1
                 self.failed(topic, name, exc, payload)
+        return failed
+
+    def deliver(self, topic: str, only: list[str] | None = None, **payload: Any) -> list[str]:
+        """Run the handlers (those named in `only`, else all); returns the names that failed."""
+        failed: list[str] = []
+        for name, handler in self._handlers.get(topic, ()):
+            if only is not None and name not in only:
+                continue
+            try:
+                handler(**payload)
+            except Exception as exc:
+                failed.append(name)
+                self.failed(topic, name, exc, payload)
+        return failed
+
+    def publish_durable(self, topic: str, outbox_id: int | None, **payload: Any) -> list[str]:
+        """Deliver an event whose outbox entry was committed with its fact, then tell the outbox
+        (`on_delivered`) which handlers still owe it: none marks it done, others are retried."""
+        failed = self.deliver(topic, **payload)
+        if outbox_id is not None and self.on_delivered is not None:
+            self.on_delivered(outbox_id, failed)
         return failed
 
     def publish_strict(self, topic: str, **payload: Any) -> None:

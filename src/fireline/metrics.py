@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -20,8 +20,17 @@ HANDLER_FAILURES = Counter("fireline_event_handler_failures_total", "Event handl
 def handler_failed(topic: str, handler: str) -> None:
     """The event bus's failure hook (labels are topic and code names, never payload content)."""
     HANDLER_FAILURES.labels(topic, handler).inc()
-
-
-DATABASE_UP = Gauge("fireline_database_up", "1 when the last database write succeeded, 0 while it is unavailable",
-                    registry=REGISTRY)
-DATABASE_UP.set(1)
+BACKGROUND_FAILURES = Counter("fireline_background_failures_total", "Failed steps of background loops (retried)",
+                              ["task"], registry=REGISTRY)
+OUTBOX_REDELIVERED = Counter("fireline_outbox_redelivered_total", "Outbox entries delivered again by the worker",
+                             ["topic", "outcome"], registry=REGISTRY)
+RECORDS_SKIPPED = Counter("fireline_records_skipped_total", "Records a pipeline stage skipped alone (the rest of "
+                          "their batch went on)", ["stage"], registry=REGISTRY)
+ALERT_WRITE_FAILURES = Counter("fireline_monitor_alert_write_failures_total",
+                               "Monitor firings undone because their alert could not be recorded", registry=REGISTRY)
+AUTO_CONTAIN_FAILURES = Counter("fireline_auto_containment_failures_total",
+                                "Auto-containments that failed (retried: the outbox tries again)", ["outcome"],
+                                registry=REGISTRY)
+INTAKE_UNAVAILABLE = Counter("fireline_alert_intake_unavailable_total",
+                             "Alerts answered 503 because the incident could not be recorded", ["source"],
+                             registry=REGISTRY)

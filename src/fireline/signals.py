@@ -40,3 +40,24 @@ class Alert:
     monitor: str | None = None
     signal: str | None = None  # the detector/metric behind it, for the triage matrix
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def alert_to_json(alert: Alert) -> dict[str, Any]:
+    """An alert as stored in the outbox (tuples as lists, the time as ISO 8601)."""
+    data: dict[str, Any] = {name: getattr(alert, name) for name in Alert.__dataclass_fields__}
+    data["at"] = alert.at.isoformat()
+    for name in ("apps", "call_ids", "tenants", "models", "prompt_versions", "tools"):
+        data[name] = list(data[name])
+    return data
+
+
+def alert_of(value: Alert | dict[str, Any]) -> Alert:
+    """An Alert from itself or from its stored JSON (a redelivered outbox entry)."""
+    if isinstance(value, Alert):
+        return value
+    data = dict(value)
+    data["at"] = datetime.fromisoformat(data["at"])
+    for name in ("apps", "call_ids", "tenants", "models", "prompt_versions", "tools"):
+        data[name] = tuple(data.get(name) or ())
+    known = Alert.__dataclass_fields__
+    return Alert(**{k: v for k, v in data.items() if k in known})

@@ -43,6 +43,7 @@ from fireline.incidents.api import VIEWS_TOPIC
 from fireline.incidents.lifecycle import GUARD_TOPIC
 from fireline.ingest.api import change_evidence
 from fireline.investigate.api import after_action_view
+from fireline.outbox import Outbox, OutboxCollector
 
 
 def data_handlers(bus: EventBus) -> None:
@@ -59,6 +60,8 @@ def wire(app: Any) -> None:
     config: Config = app.state.config
     registry: CollectorRegistry = app.state.metrics
 
+    outbox = app.state.outbox = Outbox(db, bus)  # delivers what publish_durable could not
+    registry.register(OutboxCollector(outbox))
     detect = app.state.detect = DetectRuntime(db, config)
     book = app.state.controls = ControlBook(db, config)
     comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))

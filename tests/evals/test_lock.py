@@ -40,6 +40,11 @@ def test_the_lock_gates_ci_and_the_close(db: Database, tmp_path: Path) -> None:
         refused = api.post(f"/api/v1/incidents/{iid}/close")
         assert refused.status_code == 409 and "failed" in refused.json()["detail"]
 
+        # Through the gateway while the kill switch is on: fallbacks are not the model's answers.
+        code, text = invoke(fl, "ingest", "eval", "run", str(suite), "--target", fl.url, "--app", "support-bot",
+                            "--model", FAULTY, "-n", "3", "--no-report", "--json")
+        assert code == 1 and '"status": "error"' in text and "X-Fireline-Contained" in text
+
         # Against the fixed version: exit 0, reported, and now the incident may close.
         code, text = invoke(fl, "ingest", "eval", "run", str(suite.parent), "--target", up.base_url,
                             "--app", "support-bot", "--model", FIXED, "--junit", str(tmp_path / "fixed.xml"))

@@ -46,3 +46,18 @@ def test_any_mapping_parses_or_fails_with_a_suite_error(data: dict[str, Any]) ->
         parse(data, "f.yaml")
     except SuiteError as exc:
         assert str(exc).startswith("f.yaml:")
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 300), st.floats(0.01, 0.5)), min_size=1, max_size=5),
+       st.booleans())
+def test_a_reported_run_passes_only_when_every_upper_bound_is_under_its_threshold(
+        cases: list[tuple[int, int, float]], claimed: bool) -> None:
+    from fireline.evals.service import normalise
+
+    rows = [{"case_id": f"c{i}", "samples": max(a, b), "failures": min(a, b), "threshold": t}
+            for i, (a, b, t) in enumerate(cases)]
+    rep = normalise({"target": "t", "passed": claimed, "status": "passed" if claimed else "failed", "cases": rows})
+    expected = all(r["samples"] and wilson(r["failures"], r["samples"])[1] <= r["threshold"] for r in rows)
+    assert rep["passed"] is expected
+    assert all(c["status"] != "passed" or c["ci_high"] <= c["threshold"] for c in rep["cases"])

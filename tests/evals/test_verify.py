@@ -102,3 +102,22 @@ def test_verify_is_not_the_chain_check_and_needs_a_responder(db: Database) -> No
         assert code == 0, text  # the timeline's hash chain, unchanged
         bad = story.api.post(f"/api/v1/incidents/{iid}/fix-verification", json={"window": "soon"})
         assert bad.status_code == 422 and "window" in bad.json()["detail"]
+
+
+def test_the_server_verifies_on_its_own_after_a_pin(db: Database) -> None:
+    """The playbook step: after a model pin on an incident the verdict arrives without anyone asking."""
+    auto = {"evals": {"verify": {"window": "2s", "min_calls": 6, "every_s": 0.3}}}
+    with leak_story(db, auto) as story:
+        iid = story.incident["id"]
+        _pin(story, "model_pin", {"model": FIXED})
+        _lift_kill_switch(story)
+        _traffic(story)
+
+        def verdict() -> dict[str, Any] | None:
+            rows = story.api.get(f"/api/v1/incidents/{iid}/timeline", params={"kind": "fix_verification"}).json()
+            return next((e for e in rows["entries"] if e["actor"] == "fireline-verify"), None)
+
+        entry = wait(verdict, timeout=30)
+        assert entry["data"]["verdict"] == "passed", entry
+        assert story.api.get(f"/api/v1/incidents/{iid}").json()["after_action"]["fix_verification"]["verdict"] \
+            == "passed"

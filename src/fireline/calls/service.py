@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from fireline import outbox
 from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
@@ -43,6 +44,7 @@ class PreparedCall:
     redactor: privacy.Redactor
     raw_blob: bytes
     findings: list[dict[str, Any]] = field(default_factory=list)
+    outbox_id: int | None = None  # the "calls.ingested" outbox entry written with it
 
     @property
     def id(self) -> str:
@@ -192,11 +194,21 @@ def _published(db: Database, inserted: list[PreparedCall], source: str) -> None:
     if not inserted:
         return
     CALLS_INGESTED.labels(source).inc(len(inserted))
-    db.bus.publish("calls.ingested", calls=inserted, source=source)
+    published(db, inserted, source)
+
+
+def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
+    """After the commit: "calls.ingested" for the monitors, once per outbox entry (see store)."""
+    by_entry: dict[int | None, list[PreparedCall]] = {}
+    for p in inserted:
+        by_entry.setdefault(p.outbox_id, []).append(p)
+    for entry_id, calls in by_entry.items():
+        db.bus.publish_durable("calls.ingested", entry_id, calls=calls, source=source)
 
 
 def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
-    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones."""
+    """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones, and
+    the "calls.ingested" outbox entry naming them, so the monitors see them even after a crash."""
     if not batch:
         return []
     insert = insert_for(db.dialect)
@@ -217,6 +229,10 @@ def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
         ]
         if findings:
             conn.execute(insert(findings_table), findings)
+        if fresh:
+            entry = outbox.add(conn, "calls.ingested", {"call_ids": [p.id for p in fresh]})
+            for p in fresh:
+                p.outbox_id = entry
     return fresh
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from fastapi import FastAPI
 
+from fireline import background
 from fireline.calls.retention import run_retention
 from fireline.metrics import RETENTION_PURGED
 
@@ -28,12 +28,10 @@ def retention_once(app: FastAPI) -> None:
 
 async def _loop(app: FastAPI) -> None:
     interval = app.state.config.privacy.retention_interval_s
-    while True:
-        await asyncio.to_thread(retention_once, app)
-        await asyncio.sleep(interval)
+    # A failed run (the database away) is retried with backoff, up to every 10 minutes.
+    await background.every("retention", background.in_thread(retention_once, app), interval,
+                           cap=min(interval, 600.0), first_delay=0)
 
 
 def startup(app: FastAPI) -> None:
-    from fireline.api import spawn
-
-    spawn(app, _loop(app), "retention")
+    background.spawn(app, _loop(app), "retention")

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from fireline.background import Backoff
 from fireline.comms import channels, messages
 from fireline.comms.config import CommsConfig
 from fireline.comms.models import Delivery
@@ -82,6 +83,10 @@ def route(session: Session, rt: Runtime, event: Event, now: datetime) -> list[De
         log.warning("comms: event %s for unknown incident %s", event.name, event.incident_id)
         return []
     names = rt.cfg.notifications.channels_for(inc.severity, inc.type, event.name)
+    if names and event.name == "opened":  # "incident.opened" is delivered at least once (the outbox)
+        sent = set(session.scalars(select(Delivery.channel).where(Delivery.incident_id == inc.id,
+                                                                  Delivery.event == "opened")))
+        names = [n for n in names if n not in sent]
     if not names:
         return []
     message = messages.build(inc, event.name, event.data, now)
@@ -237,12 +242,15 @@ async def worker(rt: Runtime, periodic: list[Periodic]) -> None:
     rt.loop = asyncio.get_running_loop()
     rt.wake = asyncio.Event()
     interval = rt.cfg.notifications.poll_interval_s
+    backoff = Backoff(interval, 60.0)
     async with httpx.AsyncClient(timeout=rt.cfg.notifications.timeout_s) as client:
         while True:
             rt.wake.clear()
             try:
                 await tick(rt, client, periodic)
-            except Exception:
-                log.exception("comms: worker tick failed")
+            except Exception as exc:  # the database away: log, back off, carry on
+                await asyncio.sleep(backoff.failed("comms-delivery", exc))
+                continue
+            backoff.succeeded("comms-delivery")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(rt.wake.wait(), timeout=interval)

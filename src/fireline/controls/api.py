@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
+from fireline import background
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.config import Config
@@ -97,30 +98,16 @@ router.include_router(api)
 
 # --- startup -------------------------------------------------------------------------------
 
-async def _expiry_loop(app: FastAPI, interval: float) -> None:
-    db: Database = app.state.db
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            expired = await asyncio.to_thread(service.expire_due, db)
-        except Exception:
-            log.exception("control expiry failed")
-            continue
-        if expired:
-            log.info("expired controls: %s", ", ".join(expired))
+def _expire(db: Database) -> None:
+    expired = service.expire_due(db)
+    if expired:
+        log.info("expired controls: %s", ", ".join(expired))
 
 
-async def _poll_loop(app: FastAPI, interval: float) -> None:
+def _poll(book: ControlBook) -> None:
     """Changes made by other processes (other replicas, the CLI on the database) show up here."""
-    book: ControlBook = app.state.controls
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            stored = await asyncio.to_thread(book.stored_revision)
-            if stored != book.current().revision:
-                await asyncio.to_thread(book.refresh)
-        except Exception:
-            log.exception("control state poll failed")
+    if book.stored_revision() != book.current().revision:
+        book.refresh()
 
 
 def startup(app: FastAPI) -> None:
@@ -131,8 +118,10 @@ def startup(app: FastAPI) -> None:
     book: ControlBook = app.state.controls  # made and subscribed by fireline.wiring
     book.refresh()
     app.state.controls_closing = asyncio.Event()
-    spawn(app, _expiry_loop(app, float(conf.get("expiry_interval_s", 1.0))), "controls-expiry")
-    spawn(app, _poll_loop(app, float(conf.get("poll_interval_s", 1.0))), "controls-poll")
+    spawn(app, background.every("controls-expiry", background.in_thread(_expire, db),
+                                float(conf.get("expiry_interval_s", 1.0)), cap=30.0), "controls-expiry")
+    spawn(app, background.every("controls-poll", background.in_thread(_poll, book),
+                                float(conf.get("poll_interval_s", 1.0)), cap=30.0), "controls-poll")
     app.state.controls_listener = Listener(book).start() if db.dialect == "postgresql" else None
 
 

@@ -17,12 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from fireline.config import Config
 from fireline.controls import link, service
+from fireline.controls.models import ControlRow
 from fireline.controls.service import ControlSpec
 from fireline.controls.state import Control
 from fireline.db import Database
-from fireline.errors import Invalid
+from fireline.errors import FirelineError, Invalid
+from fireline.events import where
+from fireline.metrics import AUTO_CONTAIN_FAILURES
 
 log = logging.getLogger("fireline.controls")
 
@@ -153,9 +158,41 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
     return controls
 
 
+def already_auto_contained(db: Database, incident_id: str) -> bool:
+    """True once auto-containment applied controls to the incident, or it moved on without it
+    (contained, resolved by hand): a redelivered "incident.opened" must not contain twice."""
+    with db.session() as session:
+        if session.scalar(select(ControlRow.id).where(ControlRow.incident_id == incident_id,
+                                                      ControlRow.actor == AUTO_ACTOR).limit(1)) is not None:
+            return True
+        return link.get_incident(session, incident_id).state not in ("detected", "acknowledged")
+
+
 def on_incident_opened(config: Config, refresh: Callable[[], Any] | None = None) -> Any:
     """An "incident.opened" handler applying the primary action under the auto_contain policy;
-    `refresh` (the process's ControlBook) runs after a containment so the gateway sees it at once."""
+    `refresh` (the process's ControlBook) runs after a containment so the gateway sees it at once.
+
+    Delivered through the outbox, so it is idempotent. A failure is visible: a timeline entry
+    (`auto_containment_failed`, once per incident and process), a metric and a log line. A
+    transient failure (the database) raises, so the outbox retries it with backoff; a
+    configuration problem no retry can fix (no playbook applies) is recorded and not retried."""
+    noted: set[str] = set()
+
+    def record_failure(db: Database, incident_id: str, exc: BaseException, retried: bool) -> None:
+        AUTO_CONTAIN_FAILURES.labels("retried" if retried else "final").inc()
+        reason = exc.message if isinstance(exc, FirelineError) else type(exc).__name__
+        log.error("auto-containment of %s failed: %s at %s%s", incident_id, reason, where(exc),
+                  "; the outbox retries it" if retried else "")
+        if incident_id in noted:
+            return
+        try:
+            with db.writing() as session:
+                link.append_timeline(session, incident_id, "auto_containment_failed", AUTO_ACTOR,
+                                     {"error": reason[:500], "retried": retried})
+            noted.add(incident_id)
+        except Exception as write_exc:  # the database is likely what failed: the log line stands
+            log.error("auto-containment failure of %s not on the timeline: %s", incident_id,
+                      type(write_exc).__name__)
 
     def handler(*, db: Database, incident_id: str, type: str, severity: str, apps: list[str],
                 **_: Any) -> None:
@@ -163,10 +200,15 @@ def on_incident_opened(config: Config, refresh: Callable[[], Any] | None = None)
         if severity not in policy.get(type, []):
             return
         try:
+            if already_auto_contained(db, incident_id):
+                return
             controls = contain_incident(db, incident_id, AUTO_ACTOR, config=config)
-        except Exception:
-            log.exception("auto-containment of %s failed", incident_id)
+        except FirelineError as exc:
+            record_failure(db, incident_id, exc, retried=False)
             return
+        except Exception as exc:
+            record_failure(db, incident_id, exc, retried=True)
+            raise
         log.warning("auto-contained %s (%s %s) with %s", incident_id, severity, type,
                     ", ".join(f"{c.kind} {c.id}" for c in controls))
         if refresh is not None:

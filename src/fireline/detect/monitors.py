@@ -64,6 +64,7 @@ class Fired:
     group: str
     alert: Alert
     resolved: bool = False
+    before: tuple[str, datetime | None] = ("ok", None)  # the group's state and last firing before this
 
 
 class Monitor:
@@ -302,19 +303,26 @@ class Engine:
         self.clock = clock
         self.lock = threading.RLock()
         self._last_prune = 0
+        # Minutes older than every window and baseline can never matter (a call dated year 1).
+        self.reach = horizon + max((d.window for d in defs), default=0) + 2
+        self.retry: set[tuple[Monitor, str]] = set()  # firings whose alert could not be recorded
 
     def now_minute(self) -> int:
         return int(self.clock() // 60)
 
-    def observe(self, facts: Iterable[Fact]) -> None:
-        """Count a batch: accumulated per group x minute first, then one add per monitor x slot."""
+    def observe(self, facts: Iterable[Fact], *, count: bool = True) -> None:
+        """Count a batch: accumulated per group x minute first, then one add per monitor x slot.
+        With count=False (calls the startup rebuild already counted) only link and evaluate."""
         now_minute = self.now_minute()
         dens: dict[tuple[str, ...], dict[tuple[str, int], int]] = {gb: {} for gb in self.group_bys}
         acc: dict[tuple[Monitor, str, int], list[Any]] = {}
+        oldest = now_minute - self.reach
         with self.lock:
             for fact in facts:
                 if fact.minute > now_minute:
                     fact.minute = now_minute  # a clock ahead of ours: count it as now
+                elif fact.minute < oldest:
+                    continue
                 by_keys: dict[tuple[str, ...], list[str]] = {}
                 for gb, slots in dens.items():
                     groups = by_keys[gb] = self.monitors_by_gb[gb].groups(fact)
@@ -324,6 +332,11 @@ class Engine:
                 for mon in self.monitors:
                     mon.collect(fact, by_keys[mon.d.group_by], acc)
             touched: dict[tuple[Monitor, str], None] = {}
+            if not count:
+                for (mon, group, _), _slot in acc.items():
+                    touched[(mon, group)] = None
+                dens = {gb: {} for gb in self.group_bys}
+                acc = {}
             for mon in self.monitors:
                 if mon.d.signal != "latency":
                     for (group, minute), den in dens[mon.d.group_by].items():
@@ -353,9 +366,10 @@ class Engine:
                 due = s.last_fired is None or (now - s.last_fired).total_seconds() >= mon.d.repeat_minutes * 60
                 if s.state != "firing" or due:
                     new = s.state != "firing"
+                    before = (s.state, s.last_fired)
                     s.state, s.last_fired = "firing", now
                     mon.alerts_fired += 1
-                    out.append(Fired(mon.d, group, mon.alert(group, s, now, new=new)))
+                    out.append(Fired(mon.d, group, mon.alert(group, s, now, new=new), before=before))
             elif s.state == "firing":
                 s.state = "ok"
                 out.append(Fired(mon.d, group, mon.alert(group, s, now, resolved=True), resolved=True))
@@ -366,7 +380,8 @@ class Engine:
         now_minute = self.now_minute()
         with self.lock:
             pairs = [(m, g) for m in self.monitors for g, s in m.series.items()
-                     if s.state == "firing" or m.shift]
+                     if s.state == "firing" or m.shift or (m, g) in self.retry]
+            self.retry.clear()
             fired = self._evaluate(pairs, now_minute)
             if now_minute != self._last_prune:
                 self._last_prune = now_minute
@@ -384,6 +399,19 @@ class Engine:
                 s.prune(hist_lo)
                 if not s.buckets and s.state == "ok":
                     del mon.series[group]
+
+    def unfire(self, fired: Iterable[Fired]) -> None:
+        """Undo firings whose alert could not be recorded: no false "firing" state; the clock
+        evaluates these groups again on its next tick."""
+        with self.lock:
+            for f in fired:
+                for mon in self.monitors:
+                    if mon.d is f.monitor:
+                        s = mon.series.get(f.group)
+                        if s is not None:
+                            s.state, s.last_fired = f.before
+                            mon.alerts_fired = max(mon.alerts_fired - 1, 0)
+                            self.retry.add((mon, f.group))
 
     def seed(self, monitor: str, group: str, minute: int, num: float, den: int,
              latency_bins: dict[int, int] | None = None) -> None:

@@ -3,11 +3,11 @@ clock, and what happens when a monitor fires (alert history row, then "alert.fir
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
+from fireline import background, outbox
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
@@ -15,8 +15,11 @@ from fireline.detect import rebuild, reports
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import load_monitors
-from fireline.detect.monitors import Engine, Fired
-from fireline.detect.service import Detection, fact_of, warm_tool_baseline
+from fireline.detect.monitors import Engine, Fact, Fired
+from fireline.detect.service import Detection, fact_of, facts_from_db, warm_tool_baseline
+from fireline.events import where
+from fireline.metrics import ALERT_WRITE_FAILURES, RECORDS_SKIPPED
+from fireline.signals import alert_to_json
 
 log = logging.getLogger("fireline.detect")
 
@@ -34,21 +37,29 @@ class DetectRuntime:
         self.tick_seconds = 1.0
         self._last_canary_refresh = 0.0
         self.rebuilt: dict[str, int] = {}
+        self._alert_failure_logged = 0.0
 
     # ---- lifecycle ----
     def start(self) -> None:
-        """Load canaries and history (the api module then routes ingest and the bus here)."""
+        """Load canaries and history, then evaluate the batches no monitor saw before the last
+        stop (their "calls.ingested" outbox entries): the rebuild counted them, so they are
+        linked and evaluated, not counted twice."""
         self.canaries.refresh(self.db)
         self._last_canary_refresh = time.monotonic()
         t0 = time.perf_counter()
         self.rebuilt = rebuild.rebuild(self.db, self.engine)
         warm_tool_baseline(self.db, self.detection.baseline)
+        pending = outbox.take(self.db, "calls.ingested")
+        if pending:
+            ids = [c for entry in pending for c in entry.payload.get("call_ids", [])]
+            with self.db.session() as session:
+                facts = facts_from_db(session, ids)
+            self._observe(facts, count=False)
+            self.rebuilt["replayed_calls"] = len(facts)
         log.info("monitors rebuilt from %s rows in %.2f s", self.rebuilt, time.perf_counter() - t0)
 
     async def clock(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            await asyncio.to_thread(self.tick)
+        await background.every("detect-monitors", background.in_thread(self.tick), self.tick_seconds, cap=30.0)
 
     def tick(self) -> None:
         self.engine.tick()
@@ -61,24 +72,73 @@ class DetectRuntime:
         """The "calls.prepared" handler: detectors add findings before the batch is stored."""
         self.detection.process(calls)
 
-    def on_ingested(self, calls: list[PreparedCall], **_: Any) -> None:
-        self.engine.observe([fact_of(p) for p in calls])
+    def on_ingested(self, calls: list[PreparedCall] | None = None, call_ids: list[str] | None = None,
+                    **_: Any) -> None:
+        """The "calls.ingested" handler: in memory right after the commit, or read back by id when
+        the outbox redelivers it. Each record is turned into a fact on its own, so one odd
+        record (a call dated year 1) is skipped alone and never blinds its batch."""
+        if calls is not None:
+            facts = []
+            for p in calls:
+                try:
+                    facts.append(fact_of(p))
+                except Exception as exc:
+                    RECORDS_SKIPPED.labels("monitors").inc()
+                    log.error("monitors skip call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+        else:
+            with self.db.session() as session:
+                facts = facts_from_db(session, list(call_ids or ()))
+        self._observe(facts)
+
+    def _observe(self, facts: list[Fact], count: bool = True) -> None:
+        try:
+            self.engine.observe(facts, count=count)
+        except Exception:
+            if len(facts) <= 1:
+                raise
+            # Find the record the engine cannot take; the others still count.
+            for fact in facts:
+                try:
+                    self.engine.observe([fact], count=count)
+                except Exception as exc:
+                    RECORDS_SKIPPED.labels("monitors").inc()
+                    log.error("monitors skip call %s: %s at %s", fact.id, type(exc).__name__, where(exc))
 
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])
 
     # ---- alerts out ----
     def emit(self, fired: list[Fired]) -> None:
+        """Record new firings and their "alert.fired" outbox entries in one transaction, then
+        deliver. If that write fails the firings are undone (no false "firing" state) and the
+        clock evaluates those groups again."""
         new = [f for f in fired if not f.resolved]
+        entries: dict[int, int] = {}
         if new:
-            with self.db.writing() as session:
-                for f in new:
-                    a = f.alert
-                    session.add(MonitorAlert(dedup_key=a.dedup_key, monitor=f.monitor.name, group=f.group,
-                                             fired_at=a.at, type=a.type, severity=a.severity,
-                                             value=float(a.details.get("value") or 0.0),
-                                             baseline=a.details.get("baseline"), call_ids=list(a.call_ids)))
+            try:
+                with self.db.writing() as session:
+                    for f in new:
+                        a = f.alert
+                        session.add(MonitorAlert(dedup_key=a.dedup_key, monitor=f.monitor.name, group=f.group,
+                                                 fired_at=a.at, type=a.type, severity=a.severity,
+                                                 value=float(a.details.get("value") or 0.0),
+                                                 baseline=a.details.get("baseline"), call_ids=list(a.call_ids)))
+                        entries[id(f)] = outbox.add(session, "alert.fired", {"alert": alert_to_json(a)})
+            except Exception as exc:
+                self.engine.unfire(new)
+                ALERT_WRITE_FAILURES.inc()
+                now = time.monotonic()
+                if now - self._alert_failure_logged >= 60:  # the clock retries every second: log once a minute
+                    self._alert_failure_logged = now
+                    log.error("monitor alerts %s not recorded (%s at %s); retried on every tick",
+                              ", ".join(f.alert.dedup_key for f in new), type(exc).__name__, where(exc))
+                fired = [f for f in fired if f.resolved]
+            else:
+                self._alert_failure_logged = 0.0
         for f in fired:
             topic = "alert.resolved" if f.resolved else "alert.fired"
             log.info("%s %s", topic, f.alert.dedup_key)
-            self.db.bus.publish(topic, db=self.db, alert=f.alert)
+            if f.resolved:
+                self.db.bus.publish(topic, db=self.db, alert=f.alert)
+            else:
+                self.db.bus.publish_durable(topic, entries.get(id(f)), db=self.db, alert=f.alert)

@@ -9,20 +9,26 @@ guardrail decisions the caller sent as findings (`guardrail` / `output_block`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from fireline.calls.models import Call
+from fireline.calls.models import Call, CallFinding
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
 from fireline.detect.monitors import Fact
-from fireline.metrics import FINDINGS
+from fireline.events import where
+from fireline.metrics import FINDINGS, RECORDS_SKIPPED
+
+log = logging.getLogger("fireline.detect")
 
 BLOCK_WORDS = frozenset({"block", "blocked", "deny", "denied", "reject", "rejected", "refuse", "refused"})
 INPUT_STAGES = frozenset({"input", "request", "pre", "prompt"})
@@ -90,12 +96,56 @@ class Detection:
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
-            found = run_all(self.detectors, view_of(p))
-            rows = [finding_row(f) for f in found]
-            rows += guardrail_findings(p.raw.get("guardrails") or ())
+            try:
+                found = run_all(self.detectors, view_of(p))
+                rows = [finding_row(f) for f in found]
+                rows += guardrail_findings(p.raw.get("guardrails") or ())
+            except Exception as exc:  # one odd record must not cost the others their detection
+                RECORDS_SKIPPED.labels("detect").inc()
+                log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+                continue
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
+
+
+def minute_of_time(at: datetime) -> int:
+    """The minute number of a call's time (a naive time is UTC, as the database stores it)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return int(at.timestamp() // 60)
+
+
+def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
+    """The monitors' view of stored calls (a redelivered "calls.ingested"), read back by id."""
+    facts: list[Fact] = []
+    for i in range(0, len(call_ids), 500):
+        chunk = call_ids[i:i + 500]
+        found: dict[str, list[dict[str, Any]]] = {}
+        for f in session.execute(select(CallFinding.call_id, CallFinding.detector, CallFinding.kind,
+                                        CallFinding.location, CallFinding.severity, CallFinding.item)
+                                 .where(CallFinding.call_id.in_(chunk))):
+            found.setdefault(f.call_id, []).append({"detector": f.detector, "kind": f.kind, "location": f.location,
+                                                    "severity": f.severity, "item": f.item})
+        rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
+                                      Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms)
+                               .where(Call.id.in_(chunk)))
+        for r in rows:
+            try:
+                names = (r.tools or "").split()
+                findings = tuple({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
+                                  "severity": f["severity"],
+                                  "tool": names[f["item"]] if f["location"] == "tool" and f["item"] is not None
+                                  and 0 <= f["item"] < len(names) else None}
+                                 for f in found.get(r.id, []))
+                facts.append(Fact(id=r.id, minute=minute_of_time(r.started_at), app=r.app, tenant=r.tenant,
+                                  model=r.model_resolved or r.model, prompt_version=r.prompt_version,
+                                  tools=tuple(dict.fromkeys(names)), status=r.status or "ok", cost=r.cost_usd,
+                                  latency=r.latency_ms, findings=findings))
+            except Exception as exc:
+                RECORDS_SKIPPED.labels("monitors").inc()
+                log.error("monitors skip call %s: %s at %s", r.id, type(exc).__name__, where(exc))
+    return facts
 
 
 def fact_of(p: PreparedCall) -> Fact:
@@ -110,7 +160,7 @@ def fact_of(p: PreparedCall) -> Fact:
         findings.append({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
                          "severity": f["severity"], "tool": tool})
     tools = tuple(dict.fromkeys(str(t.get("name")) for t in tool_calls if t.get("name")))
-    return Fact(id=p.id, minute=int(row["started_at"].timestamp() // 60), app=row["app"], tenant=row.get("tenant"),
+    return Fact(id=p.id, minute=minute_of_time(row["started_at"]), app=row["app"], tenant=row.get("tenant"),
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
                 latency=row.get("latency_ms"), findings=tuple(findings))

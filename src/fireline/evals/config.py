@@ -7,7 +7,7 @@
       max_cases: 20                 # regression cases taken from one incident
       concurrency: 8                # samples in flight per job (replay, server-side eval runs)
       replay: {n: 20, max_samples: 20000}
-      verify: {window: 5m, min_calls: 20, settle_s: 0, auto: true, deadline: 60m}   # 30s, 5m, 1h
+      verify: {window: 5m, min_calls: 20, settle_s: 0, auto: true, deadline: 60m, every_s: 10}
     upstreams:                      # named targets for replay and server-side runs (never a URL
       staging:                      # from the API: content goes only where the config says)
         url: http://staging-llm:9000/v1
@@ -40,6 +40,7 @@ class VerifyConfig(BaseModel):
     settle_s: float = Field(0.0, ge=0)  # calls this soon after the pin are not judged (in-flight ones)
     auto: bool = True  # verify on its own after a model or prompt pin on an incident
     deadline: timedelta = timedelta(minutes=60)  # after the pin, an automatic verification gives up
+    every_s: float = Field(10.0, gt=0, le=3600)  # how often the automatic verification looks
 
     @field_validator("window", "deadline", mode="before")
     @classmethod

@@ -195,6 +195,10 @@ class Runner:
             except httpx.HTTPError as exc:
                 error = f"unreachable: {type(exc).__name__}"
             else:
+                if resp.status_code == 200 and resp.headers.get("x-fireline-contained"):
+                    # A kill switch's fallback or a guardrail's block is not the model's answer:
+                    # judging it would pass a case the model still fails.
+                    return None, "answered by Fireline containment (X-Fireline-Contained), not the model"
                 if resp.status_code == 200:
                     try:
                         return Answer.from_completion(resp.json()), None

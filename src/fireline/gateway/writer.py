@@ -31,7 +31,7 @@ from fireline.db import Database, DatabaseUnavailable, is_unavailable
 from fireline.gateway.enforce import message_text
 from fireline.gateway.responses import assemble_stream, message_of
 from fireline.gateway.spool import Spool
-from fireline.metrics import DATABASE_UP, REGISTRY
+from fireline.metrics import REGISTRY
 from fireline.validation import bounded_int, clean_json, clean_text
 
 log = logging.getLogger("fireline.gateway.writer")
@@ -152,10 +152,8 @@ class CallWriter:
                     if self.down:
                         self.down = False
                         log.warning("gateway writer: the database is back; storing the spooled calls")
-                    DATABASE_UP.set(1)
                 except DatabaseUnavailable:
                     WRITE_FAILURES.labels("database_unavailable").inc()
-                    DATABASE_UP.set(0)
                     if not self.down:
                         self.down = True
                         log.warning("gateway writer: the database is unavailable; calls stay in the spool and "

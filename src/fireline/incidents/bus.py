@@ -14,24 +14,30 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from fireline import outbox
 from fireline.db import Database
 
 T = TypeVar("T")
 KEY = "fireline.incidents.pending"
 
 
-def emit(session: Session, topic: str, **payload: Any) -> None:
-    session.info.setdefault(KEY, []).append((topic, payload))
+def emit(session: Session, topic: str, *, durable: bool = False, **payload: Any) -> None:
+    """Queue an event for after the commit. `durable`: also write its outbox entry now, in this
+    transaction, so a crash or a failing handler delays it instead of losing it (JSON payloads)."""
+    entry = outbox.add(session, topic, payload) if durable else None
+    session.info.setdefault(KEY, []).append((topic, payload, entry))
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
-    session.info.setdefault(KEY, []).append((None, fn))
+    session.info.setdefault(KEY, []).append((None, fn, None))
 
 
 def publish_pending(db: Database, session: Session) -> None:
-    for topic, item in session.info.pop(KEY, []):
+    for topic, item, entry in session.info.pop(KEY, []):
         if topic is None:
             item()
+        elif entry is not None:
+            db.bus.publish_durable(topic, entry, db=db, **item)
         else:
             db.bus.publish(topic, db=db, **item)
 

@@ -29,7 +29,7 @@ from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
 from fireline.incidents.sla import current_config, policy
 from fireline.incidents.taxonomy import TYPES, check_severity, incident_type, triage
 from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, lock_incident, stamp
-from fireline.signals import SEVERITIES, Alert
+from fireline.signals import SEVERITIES, Alert, alert_of
 
 # The entry points other parts use, importable from here as well as from their modules.
 __all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
@@ -187,11 +187,13 @@ def _set_onset(inc: Incident, onset: Any) -> None:
 def _opened(session: Session, inc: Incident) -> None:
     labels = (inc.severity, inc.type, inc.source)
     bus.after_commit(session, lambda: OPENED.labels(*labels).inc())
-    bus.emit(session, "incident.opened", incident_id=inc.id, type=inc.type, severity=inc.severity,
+    bus.emit(session, "incident.opened", durable=True, incident_id=inc.id, type=inc.type, severity=inc.severity,
              apps=list(inc.scope.get("apps", [])))
 
 
-def on_alert_fired(db: Database, alert: Alert, **_: Any) -> str:
+def on_alert_fired(db: Database, alert: Alert | dict[str, Any], **_: Any) -> str:
+    """The "alert.fired" handler (also given the stored JSON of a redelivered outbox entry)."""
+    alert = alert_of(alert)
     for attempt in range(MAX_ATTEMPTS):
         try:
             inc, _opened_new = bus.within(db, lambda s: open_or_attach(s, alert))

@@ -11,7 +11,6 @@ UPDATE on `*_breached_at IS NULL` makes a second checker (another replica) a no-
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from fireline import background
 from fireline.config import Config
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
@@ -135,9 +135,5 @@ def check_all(db: Database, now: datetime | None = None) -> int:
 
 
 async def loop(app: FastAPI, policy: SlaPolicy) -> None:
-    while True:
-        try:
-            await asyncio.to_thread(check_all, app.state.db)
-        except Exception:
-            log.exception("SLA check failed")
-        await asyncio.sleep(policy.interval_s)
+    await background.every("incident-sla", background.in_thread(check_all, app.state.db), policy.interval_s,
+                           first_delay=0)

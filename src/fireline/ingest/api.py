@@ -15,15 +15,18 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
 from fireline.db import Database, DatabaseUnavailable
+from fireline.events import HandlerFailed
 from fireline.http import ingest_limiter, read_body
 from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
+from fireline.metrics import INTAKE_UNAVAILABLE
+from fireline.signals import Alert
 
 log = logging.getLogger("fireline.ingest")
 router = APIRouter(tags=["ingest"])
@@ -138,9 +141,24 @@ async def alertmanager_webhook(request: Request, _: Principal = Depends(ingest_k
     """An Alertmanager webhook (version 4): a firing group fires one alert per groupKey."""
     hook = alertmanager.parse(await _json(request))
     topic, alert = alertmanager.to_alert(hook, _section(request, "alertmanager"))
-    await run_in_threadpool(alerts.publish, _db(request), topic, alert)
+    if not await _recorded(request, topic, alert):
+        raise HTTPException(503, "the incident could not be recorded; retry (the dedup key makes a retry safe)",
+                            headers={"Retry-After": "5"})
     return {"status": "ok", "event": topic, "dedup_key": alert.dedup_key, "severity": alert.severity,
             "type": alert.type, "apps": list(alert.apps), "alerts": len(hook.alerts)}
+
+
+async def _recorded(request: Request, topic: str, alert: Alert) -> bool:
+    """Hand the alert to the incidents part; False when it could not be recorded, so the
+    receiver answers 503 and the sender (Alertmanager, a PagerDuty client) retries."""
+    try:
+        await run_in_threadpool(alerts.publish, _db(request), topic, alert)
+    except (HandlerFailed, DBAPIError) as exc:
+        INTAKE_UNAVAILABLE.labels(alert.source).inc()
+        log.error("%s intake: %s not recorded (%s); answered 503", alert.source, alert.dedup_key,
+                  type(exc.__cause__ or exc).__name__)
+        return False
+    return True
 
 
 def _pd(status: int, body: dict[str, Any]) -> Response:
@@ -148,6 +166,7 @@ def _pd(status: int, body: dict[str, Any]) -> Response:
 
 
 @router.post("/api/v1/alerts/pagerduty", status_code=202)
+@router.post("/v2/enqueue", status_code=202)  # a sender pointed at Fireline instead of events.pagerduty.com
 async def pagerduty_event(request: Request) -> Response:
     """A PagerDuty Events API v2 body; answers as events.pagerduty.com/v2/enqueue does."""
     raw = await read_body(request, MAX_ALERT_BODY)
@@ -166,7 +185,11 @@ async def pagerduty_event(request: Request) -> Response:
     except pagerduty.InvalidEvent as exc:
         return _pd(400, exc.body())
     topic, dedup, alert = pagerduty.to_alert(event, _section(request, "pagerduty"))
-    await run_in_threadpool(alerts.publish, _db(request), topic, alert)
+    if not await _recorded(request, topic, alert):
+        body = {"status": "unavailable", "message": "the incident could not be recorded; retry",
+                "errors": ["the incident could not be recorded; retry with the same dedup_key"]}
+        return Response(orjson.dumps(body), status_code=503, media_type="application/json",
+                        headers={"Retry-After": "5"})
     return _pd(202, {"status": "success", "message": "Event processed", "dedup_key": dedup})
 
 

@@ -125,7 +125,7 @@ def startup(app: FastAPI) -> None:
 
     jobs.mark_interrupted(app.state.db)
     if app.state.evals_config.verify.auto:
-        spawn(app, auto_verify(app), "fix-verification")
+        spawn(app, auto_verify(app, app.state.evals_config.verify.every_s), "fix-verification")
 
 
 def check(config: Config) -> None:
