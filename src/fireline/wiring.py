@@ -77,8 +77,10 @@ def wire(app: Any) -> None:
     bus.subscribe("alert.acknowledged", incidents.on_alert_acknowledged)
     bus.subscribe("alert.resolved", incidents.on_alert_resolved)
     # incidents -> controls (auto-containment first, so notifications already see the containment)
-    bus.subscribe("incident.opened", playbooks.on_incident_opened(config, refresh=book.refresh),
-                  name="auto_contain")
+    auto_contain = playbooks.on_incident_opened(config, refresh=book.refresh)
+    bus.subscribe("incident.opened", auto_contain, name="auto_contain")
+    # a harm on later calls (or a responder's retype) raised it: containment reconsiders, once
+    bus.subscribe("incident.escalated", playbooks.on_incident_escalated(auto_contain), name="auto_contain")
     bus.subscribe("controls.changed", book.on_changed)
     # incidents -> comms
     bus.subscribe("incident.opened", comms.on_opened)

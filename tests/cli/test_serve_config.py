@@ -14,6 +14,8 @@ CASES = {
     "playbooks": ("playbooks:\n  data_leakage: {primary: {params: {}}}\n", "playbooks"),
     "apps": ("apps:\n  bot: {tools: {refund: sometimes}}\n", "apps.bot.tools.refund"),
     "yaml": ("apps: [unclosed\n", "not valid YAML"),
+    "policies": ("policies:\n  - {name: p, app: a, target: output, deny_patterns: ['(?<=x)y'], type: policy_bypass,"
+                 " severity: P1}\n", "policies[0].deny_patterns"),
 }
 
 

@@ -66,7 +66,7 @@ def test_a_control_on_an_incident_snapshots_first_and_is_on_its_timeline(fl: Fir
 
 
 def test_a_failed_snapshot_means_no_control(fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
-    inc = declare(fl, "data_leakage")
+    inc = declare(fl, "data_leakage", "P2")  # below the auto-containment default
 
     def broken(*_: Any, **__: Any) -> None:
         raise OSError("disk full")
@@ -151,12 +151,16 @@ def test_auto_containment_applies_the_primary_action_on_open(auto_fl: Fireline) 
 
 
 def test_no_auto_containment_outside_the_policy(fl: Fireline) -> None:
-    p1 = declare(fl, "data_leakage", "P1")
-    harmful = declare(fl, "harmful_output", "P0")
+    p2 = declare(fl, "data_leakage", "P2")
+    harmful = declare(fl, "harmful_output", "P1")
+    cost = declare(fl, "cost_runaway", "P1")
     with fl.client("viewer") as c:
-        for inc in (p1, harmful):
+        for inc in (p2, harmful, cost):
             assert c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"] == []
-    p0 = declare(fl, "data_leakage", "P0")  # the default policy: P0 data leakage only
-    with fl.client("viewer") as c:
-        assert [x["kind"] for x in c.get("/api/v1/controls", params={"incident_id": p0["id"]}).json()["controls"]] \
-            == ["kill_switch"]
+    # The default policy: P0 of every type, P1 agentic_harm and data_leakage.
+    for type_, severity, kind in (("data_leakage", "P1", "kill_switch"),
+                                  ("harmful_output", "P0", "guardrail_threshold"), ("agentic_harm", "P1", "read_only")):
+        inc = declare(fl, type_, severity)
+        with fl.client("viewer") as c:
+            controls = c.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
+        assert [x["kind"] for x in controls] == [kind], (type_, severity)

@@ -1,4 +1,4 @@
-"""Build pii_prompts.json (presidio-research's format) from pii_prompts.src.txt."""
+"""Build pii_prompts.json and pii_prompts_fresh.json (presidio-research's format) from their .src.txt."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ HERE = Path(__file__).resolve().parent
 _LABEL = re.compile(r"\[([A-Z_]+)\|([^\]]+)\]")
 
 
-def build() -> list[dict[str, object]]:
+def build(name: str = "pii_prompts") -> list[dict[str, object]]:
     out = []
-    for line in (HERE / "pii_prompts.src.txt").read_text().splitlines():
+    for line in (HERE / f"{name}.src.txt").read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         line = line.replace("\\n", "\n")
@@ -30,4 +30,5 @@ def build() -> list[dict[str, object]]:
 
 
 if __name__ == "__main__":
-    (HERE / "pii_prompts.json").write_text(json.dumps(build(), ensure_ascii=False, indent=1) + "\n")
+    for name in ("pii_prompts", "pii_prompts_fresh"):
+        (HERE / f"{name}.json").write_text(json.dumps(build(name), ensure_ascii=False, indent=1) + "\n")

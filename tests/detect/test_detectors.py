@@ -133,8 +133,9 @@ def test_forbidden_write_tool_and_argument_anomalies() -> None:
     assert kinds(detector.detect(call(tool_calls=[refund]))) == ["forbidden_write"]
     reader = ToolPolicyDetector({"min_samples": 20})
     for i in range(40):
-        usual = {"name": "refund", "arguments": {"amount": 20 + i % 5, "cur": "USD"}}
-        assert reader.detect(call(tool_calls=[usual])) == []
+        usual = call(tool_calls=[{"name": "refund", "arguments": {"amount": 20 + i % 5, "cur": "USD"}}])
+        assert reader.detect(usual) == []
+        reader.learn(usual)  # Detection teaches the baseline with unflagged calls only
     odd = reader.detect(call(tool_calls=[{"name": "refund", "arguments": {"amount": 5000, "cur": "BTC"}}]))
     assert [f.evidence.split(" ")[0] for f in odd] == ["refund.amount", "refund.cur"]
     assert all(f.kind == "argument_anomaly" and f.severity == "P2" for f in odd)

@@ -53,7 +53,7 @@ def test_defaults_load_and_are_typed_per_taxonomy() -> None:
               "cost_per_hour": ("cost_runaway", "P2"), "latency_p99": ("availability", "P2"),
               "error_rate": ("availability", "P1"), "thumbs_down_rate": ("quality_degradation", "P2"),
               "harmful_output_rate": ("harmful_output", "P1"), "injection_wave": ("prompt_injection", "P2"),
-              "ungrounded_citations": ("hallucination", "P2")}
+              "ungrounded_citations": ("hallucination", "P2"), "tool_data_egress": ("data_leakage", "P1")}
     assert {n: (m.type, m.severity) for n, m in mons.items()} == expect
     blocks = mons["output_guardrail_blocks"]
     assert blocks.window == 10 and str(blocks.condition) == "ratio >= 5"

@@ -70,7 +70,8 @@ def leak_story(db: Database, extra: dict[str, Any] | None = None) -> Iterator[St
             def leak_incident() -> dict[str, Any] | None:  # the canary one: P0, auto-contained
                 rows = api.get("/api/v1/incidents").json()["incidents"]
                 return next((r for r in rows if r["type"] == "data_leakage" and r["severity"] == "P0"
-                             and r["state"] == "contained" and r["linked_calls"]), None)
+                             and r["state"] == "contained" and r["linked_calls"]
+                             and str(r["dedup_key"]).startswith("monitor:canary_leak")), None)
 
             incident = wait(leak_incident)
             yield Story(fl, up, api, incident)

@@ -61,3 +61,19 @@ def test_a_reported_run_passes_only_when_every_upper_bound_is_under_its_threshol
     expected = all(r["samples"] and wilson(r["failures"], r["samples"])[1] <= r["threshold"] for r in rows)
     assert rep["passed"] is expected
     assert all(c["status"] != "passed" or c["ci_high"] <= c["threshold"] for c in rep["cases"])
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["choices", "message", "content", "tool_calls", "function", "name",
+                                         "arguments", "usage", "prompt_tokens", "text"]), inner, max_size=4),
+                    max_leaves=25))
+def test_any_upstream_body_is_an_answer_or_a_value_error(body: Any) -> None:
+    from fireline.evals.expect import Answer
+
+    try:
+        answer = Answer.from_completion(body)
+    except ValueError:
+        return
+    assert isinstance(answer.text, str) and answer.input_tokens >= 0

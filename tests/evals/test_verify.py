@@ -30,7 +30,9 @@ def _pin(story: Story, kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lift_kill_switch(story: Story) -> None:
-    for c in story.api.get("/api/v1/controls", params={"incident_id": story.incident["id"]}).json()["controls"]:
+    # Every kill switch on the app: the canary leak also opens the PII-in-output incident (raised to P0
+    # by the same harm), and auto-containment acts on each.
+    for c in story.api.get("/api/v1/controls", params={"app": APP}).json()["controls"]:
         if c["kind"] == "kill_switch":
             assert story.api.delete(f"/api/v1/controls/{c['id']}", params={"reason": "rolled back"}).status_code \
                 == 200

@@ -24,6 +24,7 @@ CONFIG: dict[str, Any] = {
                    "prompts": PROMPTS, "tools": {"issue_refund": "write", "lookup_order": "read"}},
              "plain-bot": {}},
     "gateway": {"timeout_s": 0.5},
+    "auto_contain": {},  # controls here are applied by hand; auto-containment is tested in tests/controls
 }
 TOOLS = [{"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object",
           "properties": {"order_id": {"type": "string"}}}}} for n in ("issue_refund", "lookup_order")]

@@ -18,8 +18,9 @@ DECLARE = {"title": "Bot leaks other tenants' orders", "type": "data_leakage", "
 
 @pytest.fixture
 def fl(db: Database) -> Iterator[Fireline]:
-    # The lifecycle on its own: the eval-lock gate on closing is tested in tests/evals.
-    with running(db, Config.model_validate({"evals": {"close_requires_lock": False}})) as server:
+    # The lifecycle by hand: auto-containment (P1 data_leakage by default) would move it first, and
+    # the eval-lock gate on closing is tested in tests/evals.
+    with running(db, Config.model_validate({"auto_contain": {}, "evals": {"close_requires_lock": False}})) as server:
         yield server
 
 

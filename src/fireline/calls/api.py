@@ -70,12 +70,13 @@ def call_filter(
     user: str | None = None, user_pseudonym: str | None = None, status: str | None = None,
     q: str | None = None, text: str | None = None, detector: str | None = None,
     finding: str | None = None, environment: str | None = None, trace_id: str | None = None,
+    api_key_id: str | None = Query(None, max_length=64),
 ) -> service.CallFilter:
     return service.CallFilter(since=since, until=until, app=app, model=model, prompt_version=prompt_version,
                               tenant=tenant, session_id=session or session_id, user=user,
                               user_pseudonym=user_pseudonym, status=status, text=q or text,
                               detector=detector, finding_kind=finding, environment=environment,
-                              trace_id=trace_id)
+                              trace_id=trace_id, api_key_id=api_key_id)
 
 
 @router.get("/calls", response_model=CallPage)

@@ -43,6 +43,7 @@ class Call(Base):
     trace_id: Mapped[str | None] = mapped_column(String(64))
     span_id: Mapped[str | None] = mapped_column(String(32))
     tools: Mapped[str | None] = mapped_column(String(1000))  # space-separated tool names called
+    api_key_id: Mapped[str | None] = mapped_column(String(64))  # the API key that made the call (gateway)
     # Redacted content as one JSON document: what viewers see and what text search scans.
     content: Mapped[str] = mapped_column(Text)
     finding_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -55,6 +56,7 @@ class Call(Base):
         Index("ix_calls_user_started", "user_pseudonym", "started_at"),
         Index("ix_calls_session", "session_id"),
         Index("ix_calls_trace", "trace_id"),
+        Index("ix_calls_api_key_started", "api_key_id", "started_at"),
     )
 
 

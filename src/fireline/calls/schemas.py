@@ -69,6 +69,7 @@ class CallIn(BaseModel):
     status: Status = "ok"
     trace_id: str | None = Field(None, max_length=64)
     span_id: str | None = Field(None, max_length=32)
+    api_key_id: str | None = Field(None, max_length=64)  # the key that made the call (its id, never the key)
     started_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -125,6 +126,7 @@ class CallOut(BaseModel):
     status: str
     trace_id: str | None
     span_id: str | None
+    api_key_id: str | None = None
     started_at: datetime
     ingested_at: datetime
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -89,6 +89,7 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "trace_id": call.trace_id,
         "span_id": call.span_id,
         "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
+        "api_key_id": call.api_key_id,
         "content": orjson.dumps(redacted).decode(),
         "finding_count": 0,
         "has_raw": True,
@@ -255,6 +256,7 @@ class CallFilter:
     finding_kind: str | None = None
     environment: str | None = None
     trace_id: str | None = None
+    api_key_id: str | None = None
 
     def apply(self, stmt: Select[Any]) -> Select[Any]:
         conds = []
@@ -265,6 +267,7 @@ class CallFilter:
         for col, val in ((Call.app, self.app), (Call.tenant, self.tenant), (Call.session_id, self.session_id),
                          (Call.prompt_version, self.prompt_version), (Call.status, self.status),
                          (Call.environment, self.environment), (Call.trace_id, self.trace_id),
+                         (Call.api_key_id, self.api_key_id),
                          (Call.user_pseudonym, self.user_pseudonym)):
             if val is not None:
                 conds.append(col == val)
@@ -358,7 +361,8 @@ def to_out(call: Call, findings: list[CallFinding], content: dict[str, Any] | No
         model_resolved=call.model_resolved, provider=call.provider, prompt_version=call.prompt_version,
         system_prompt_sha256=call.system_prompt_sha256, input_tokens=call.input_tokens,
         output_tokens=call.output_tokens, cost_usd=call.cost_usd, latency_ms=call.latency_ms,
-        status=call.status, trace_id=call.trace_id, span_id=call.span_id, started_at=call.started_at,
+        status=call.status, trace_id=call.trace_id, span_id=call.span_id, api_key_id=call.api_key_id,
+        started_at=call.started_at,
         ingested_at=call.ingested_at, legal_hold=call.legal_hold, content_view=view,  # type: ignore[arg-type]
         findings=[FindingOut(detector=f.detector, kind=f.kind, severity=f.severity, location=f.location,
                              start=f.start, end=f.end, entity=f.entity, confidence=f.confidence,

@@ -135,6 +135,18 @@ def severity(incident_id: str, level: str = typer.Argument(..., help="P0..P3"),
     out.print(f"{inc['id']} is {inc['severity']}; ack due {inc['sla']['ack_due_at']}")
 
 
+@incident_app.command("retype")
+def retype(incident_id: str, type_: str = typer.Argument(..., metavar="TYPE", help="an incident type of TAXONOMY.md"),
+           reason: str = typer.Option(..., "--reason"),
+           level: str | None = typer.Option(None, "--severity", help="P0..P3 (else unchanged)")) -> None:
+    """Correct the incident's type (on the timeline); its playbook follows the new type."""
+    body: dict[str, Any] = {"type": type_, "reason": reason}
+    if level:
+        body["severity"] = level
+    inc = Api().post(f"/api/v1/incidents/{incident_id}/type", json=body)
+    out.print(f"{inc['id']} is {inc['type']} {inc['severity']}; playbook {inc['playbook']}")
+
+
 @incident_app.command("note")
 def note(incident_id: str, text: str, kind: str = typer.Option("note", help="note, decision, hypothesis, action")
          ) -> None:

@@ -85,12 +85,12 @@ def revert(control_id: str, request: Request, reason: str | None = Query(None, m
 @api.post("/incidents/{incident_id}/playbook", status_code=201)
 def run_playbook(incident_id: str, request: Request, body: PlaybookIn | None = None,
                  who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    controls = playbooks.contain_incident(_db(request), incident_id, who.key_id,
-                                          all_actions=bool(body and body.all),
-                                          config=request.app.state.config)
+    done = playbooks.contain(_db(request), incident_id, who.key_id, all_actions=bool(body and body.all),
+                             config=request.app.state.config)
     _refresh(request)
-    rows = [service.get_control(_db(request), c.id) for c in controls]
-    return {"controls": [ControlOut(**r) for r in rows], "revision": max(c.revision for c in controls)}
+    rows = [service.get_control(_db(request), c.id) for c in done.controls]
+    revision = max((c.revision for c in done.controls), default=request.app.state.controls.current().revision)
+    return {"controls": [ControlOut(**r) for r in rows], "revoked_keys": done.revoked_keys, "revision": revision}
 
 
 router.include_router(api)

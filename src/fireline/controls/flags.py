@@ -29,7 +29,8 @@ def context_fields(context: Any) -> dict[str, str | None]:
     if not isinstance(context, Mapping):
         raise FlagError("INVALID_CONTEXT", "context must be a JSON object")
     out: dict[str, str | None] = {}
-    for name, key in (("user", "targetingKey"), ("tenant", "tenant"), ("model", "model"), ("cohort", "cohort")):
+    for name, key in (("user", "targetingKey"), ("tenant", "tenant"), ("model", "model"), ("cohort", "cohort"),
+                      ("session", "session")):
         value = context.get(key)
         if value is not None and not isinstance(value, str | int):
             raise FlagError("INVALID_CONTEXT", f"context.{key} must be a string")
@@ -64,7 +65,7 @@ def evaluate(state: ControlState, key: str, context: Any) -> dict[str, Any]:
         raise FlagError("FLAG_NOT_FOUND", f"unknown flag {key}; see docs/openfeature.md for the keys", 404)
     app = match.group("app")
     enf = state.for_request(app=app, user=ctx["user"], tenant=ctx["tenant"], model=ctx["model"],
-                            cohort=ctx["cohort"])
+                            cohort=ctx["cohort"], session=ctx["session"])
     cfg = state.app_config(app)
     groups = match.groupdict()
     rev = state.revision

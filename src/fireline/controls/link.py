@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fireline.auth import service as keys
+from fireline.calls.models import Call
 from fireline.db import Database
 from fireline.errors import NotFound
 
@@ -25,6 +29,7 @@ try:
     from fireline.incidents import lifecycle as _lifecycle
     from fireline.incidents import service as _incidents
     from fireline.incidents import timeline as _timeline
+    from fireline.incidents.models import IncidentCall
 except ImportError:  # pragma: no cover - the control plane without the incidents part
     _incidents = None  # type: ignore[assignment]
 
@@ -42,6 +47,14 @@ class IncidentInfo:
     apps: tuple[str, ...]
     playbook: str | None = None
     tools: tuple[str, ...] = ()
+    # The signature a playbook scopes its actions to (sessions, API key ids, tenants).
+    tenants: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    scope_by: str | None = None
+    detected_at: datetime | None = None
+    onset_at: datetime | None = None  # where the rate changed (detect.onset), when known
+    first_call_at: datetime | None = None  # the earliest linked call
 
 
 def get_incident(session: Session, incident_id: str) -> IncidentInfo:
@@ -49,9 +62,15 @@ def get_incident(session: Session, incident_id: str) -> IncidentInfo:
         raise NotFound(f"no incident {incident_id}: the incidents part is not installed", field="incident_id")
     inc = _incidents.get_incident(session, incident_id)
     scope = inc.scope or {}
+    first = session.scalar(select(func.min(Call.started_at)).where(Call.id.in_(
+        select(IncidentCall.call_id).where(IncidentCall.incident_id == inc.id))))
+    by = list(scope.get("scope_by") or ())
     return IncidentInfo(id=inc.id, type=inc.type, severity=inc.severity, state=inc.state,
                         apps=tuple(scope.get("apps") or ()), playbook=inc.playbook,
-                        tools=tuple(scope.get("tools") or ()))
+                        tools=tuple(scope.get("tools") or ()), tenants=tuple(scope.get("tenants") or ()),
+                        sessions=tuple(scope.get("sessions") or ()), keys=tuple(scope.get("keys") or ()),
+                        scope_by=str(by[0]) if by else None, detected_at=inc.detected_at,
+                        onset_at=getattr(inc, "onset_at", None), first_call_at=first)
 
 
 def check_incident(session: Session, incident_id: str) -> None:
@@ -85,6 +104,13 @@ def mark_contained(session: Session, incident_id: str, actor: str) -> bool:
         return False
     _lifecycle.transition_locked(session, inc, "contain", actor, "containment in force")
     return True
+
+
+def revoke_key(session: Session, incident_id: str, key_id: str, actor: str, reason: str) -> None:
+    """Revoke an API key for an incident (a playbook's revoke_key), on the incident's timeline."""
+    row = keys.revoke_key(session, key_id)
+    append_timeline(session, incident_id, "key_revoked", actor, {"key_id": key_id, "role": row.role,
+                                                                 "reason": reason})
 
 
 def publish_pending(db: Database, session: Session) -> None:

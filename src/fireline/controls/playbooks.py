@@ -6,8 +6,19 @@ Config (`playbooks` section; a type's entry replaces the default for that type):
       data_leakage:
         primary: kill_switch                      # or a list: the first applicable one
         secondary: [{kind: rate_limit, params: {per_minute: 5}}]
-    auto_contain:                                 # type -> severities contained on open
-      data_leakage: [P0]
+      cost_runaway:
+        primary: [revoke_key, {kind: kill_switch, when: [session]}, rate_limit]
+
+Actions are scoped to the incident's signature: the dimension the rule behind it names (a session
+over its limits: that session; a budget per key: that key), else its one tenant; app-wide only when
+it spans several (`signature: false` on an action keeps it
+app-wide). `when: [session, key, tenant, app]` makes an action apply only at those signatures.
+`revoke_key` is not a control: it revokes the incident's API key (signature `key` only). A
+model_pin or prompt_pin without a target rolls back to the version in effect before onset
+(controls.rollback), and does not apply when the version did not change at onset.
+    auto_contain:                                 # type -> severities contained on open ("*": every type)
+      "*": [P0]
+      data_leakage: [P0, P1]
 """
 
 from __future__ import annotations
@@ -18,9 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fireline.config import Config
-from fireline.controls import link, service
+from fireline.controls import link, rollback, service
 from fireline.controls.models import ControlRow
 from fireline.controls.service import ControlSpec
 from fireline.controls.state import Control
@@ -41,11 +53,15 @@ DEFAULT_PLAYBOOKS: dict[str, dict[str, Any]] = {
                          "secondary": ["guardrail_threshold", "prompt_pin"]},
     "quality_degradation": {"primary": "model_pin", "secondary": []},
     "hallucination": {"primary": ["prompt_pin", "guardrail_threshold"], "secondary": []},
-    "cost_runaway": {"primary": "rate_limit", "secondary": []},
+    # A stolen key is revoked; a session in a loop is stopped; otherwise requests are slowed per user.
+    "cost_runaway": {"primary": ["revoke_key", {"kind": "kill_switch", "when": ["session"]}, "rate_limit"],
+                     "secondary": []},
     # Refusal spikes follow prompt or model changes: roll the prompt back, then the model.
     "capability_loss": {"primary": "prompt_pin", "secondary": ["model_pin"]},
 }
-DEFAULT_AUTO_CONTAIN: dict[str, list[str]] = {"data_leakage": ["P0"]}
+# P0 of every type, and P1 where the harm is done by the time a person reads the page.
+DEFAULT_AUTO_CONTAIN: dict[str, list[str]] = {"*": ["P0"], "agentic_harm": ["P0", "P1"],
+                                              "data_leakage": ["P0", "P1"]}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "rate_limit": {"per_minute": 10, "key": "user"},
     "guardrail_threshold": {"action": "block"},
@@ -90,33 +106,76 @@ def auto_contain_policy(config: Config) -> dict[str, list[str]]:
             if v not in (False, None)}
 
 
+def contains(policy: dict[str, list[str]], type_name: str, severity: str) -> bool:
+    """Whether the auto_contain policy covers this type and severity (a type's own entry wins over "*")."""
+    severities = policy.get(type_name, policy.get("*", []))
+    return severity in severities
+
+
 def _previous(items: list[str]) -> str | None:
-    """The registry lists the current entry first; the rollback target is the next one."""
+    """The registry lists the current entry first; the next one is the fallback rollback target
+    when the prompt log holds no call from before onset."""
     return items[1] if len(items) > 1 else None
 
 
-def specs_for(action: Action, incident: link.IncidentInfo, config: Config) -> list[ControlSpec]:
+SIGNATURE = {"session": "sessions", "key": "keys", "tenant": "tenants"}
+
+
+def signature_scope(incident: link.IncidentInfo) -> dict[str, str]:
+    """What the incident is about, when it is one value: the dimension the rule behind it names
+    (a session over its limits: that session; a budget per key: that key), else its one tenant;
+    {} (app-wide) when it spans several. A session or a key is never guessed from the first calls
+    a monitor saw: a fault of the app reaches every session."""
+    dim = incident.scope_by if incident.scope_by in SIGNATURE else "tenant"
+    values = getattr(incident, SIGNATURE[dim])
+    return {dim: values[0]} if len(values) == 1 else {}
+
+
+def _rollback_target(session: Session | None, incident: link.IncidentInfo, app: str, kind: str,
+                     registry: list[str]) -> tuple[str | None, str]:
+    if session is None:
+        return _previous(registry), "the registry's previous entry"
+    target, evidence = rollback.version_before_onset(session, incident, app, kind, registry)
+    if target is not None:
+        return target, f"in effect before onset ({evidence['calls_before']} calls before {evidence['onset'][:19]})"
+    if evidence.get("reason") == "no calls before onset":
+        return _previous(registry), "no call before onset in the log: the registry's previous entry"
+    return None, str(evidence.get("reason"))
+
+
+def specs_for(action: Action, incident: link.IncidentInfo, config: Config,
+              session: Session | None = None) -> list[ControlSpec]:
     """Concrete controls for one action on the incident's apps ([] when not applicable)."""
     kind = action["kind"]
     params = {**DEFAULT_PARAMS.get(kind, {}), **(action.get("params") or {})}
-    base_scope = dict(action.get("scope") or {})
+    signature = signature_scope(incident) if action.get("signature", True) else {}
+    when = action.get("when")
+    if when and (next(iter(signature), "app") not in when):
+        return []
+    if kind == "revoke_key":
+        return []  # not a control: see key_revocations
+    base_scope = {**dict(action.get("scope") or {}), **signature}
     reason = f"playbook {incident.playbook or incident.type}: {kind}"
+    if signature:
+        reason += " for " + ", ".join(f"{k} {v}" for k, v in signature.items())
     apps: list[str | None] = list(incident.apps) or ([None] if kind not in ("model_pin", "prompt_pin") else [])
     specs: list[ControlSpec] = []
     for app in apps:
         scope = {**base_scope, **({"app": app} if app else {})}
         cfg = config.app(app) if app else None
         p = dict(params)
-        if kind == "model_pin":
-            target = p.get("model") or (_previous(cfg.models) if cfg else None)
+        if kind in ("model_pin", "prompt_pin"):
+            field = "model" if kind == "model_pin" else "version"
+            registry = (list(cfg.models) if kind == "model_pin" else list(cfg.prompts)) if cfg else []
+            why = "given"
+            target = p.get(field)
+            if not target and app:
+                target, why = _rollback_target(session, incident, app, kind, registry)
             if not target:
                 continue
-            p["model"] = target
-        elif kind == "prompt_pin":
-            target = p.get("version") or (_previous(list(cfg.prompts)) if cfg else None)
-            if not target:
-                continue
-            p["version"] = target
+            p[field] = target
+            specs.append(ControlSpec(kind, scope, p, incident.id, f"{reason}: {target} ({why})"))
+            continue
         elif kind == "disable_tool":
             tools = list(incident.tools) or ([t for t, k in cfg.tools.items() if k == "write"] if cfg else [])
             for tool in tools:
@@ -126,8 +185,22 @@ def specs_for(action: Action, incident: link.IncidentInfo, config: Config) -> li
     return specs
 
 
-def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bool = False,
-                     config: Config | None = None) -> list[Control]:
+def key_revocations(action: Action, incident: link.IncidentInfo) -> list[str]:
+    """The API key ids a revoke_key action revokes: the incident's key, when the key is its signature."""
+    if action["kind"] != "revoke_key":
+        return []
+    signature = signature_scope(incident)
+    return [signature["key"]] if "key" in signature else []
+
+
+@dataclass(slots=True)
+class Containment:
+    controls: list[Control]
+    revoked_keys: list[str]
+
+
+def contain(db: Database, incident_id: str, actor: str, all_actions: bool = False,
+            config: Config | None = None) -> Containment:
     """Apply the incident's playbook (primary; with `all_actions` the secondaries too) in one
     transaction after one evidence snapshot; move the incident to `contained`."""
     from fireline.config import get_config
@@ -140,22 +213,33 @@ def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bo
             raise Invalid(f"no playbook for incident type {incident.type}; add one under `playbooks`",
                           field="type")
         chosen: list[ControlSpec] = []
+        revoke: list[str] = []
         for action in book.primary:
-            chosen = specs_for(action, incident, config)
-            if chosen:
+            chosen, revoke = specs_for(action, incident, config, session), key_revocations(action, incident)
+            if chosen or revoke:
                 break
-        if not chosen:
+        if not chosen and not revoke:
             raise Invalid(f"playbook {book.name}: no primary action applies to apps "
                           f"{', '.join(incident.apps) or '(none)'} (check the app registry)", field="playbook")
         if all_actions:
             for action in book.secondary:
-                chosen.extend(specs_for(action, incident, config))
+                chosen.extend(specs_for(action, incident, config, session))
+                revoke.extend(key_revocations(action, incident))
         service.snapshot_first(session, incident_id, actor, f"before playbook {book.name}")
         rows = [service.apply_in_session(session, config, spec, actor, snapshot=False) for spec in chosen]
+        for key_id in dict.fromkeys(revoke):
+            link.revoke_key(session, incident_id, key_id, actor, f"playbook {book.name}: revoke_key")
         link.mark_contained(session, incident_id, actor)
         controls = [service.to_control(r) for r in rows]
-    service.published(db, max(c.revision for c in controls))
-    return controls
+    if controls:
+        service.published(db, max(c.revision for c in controls))
+    return Containment(controls, list(dict.fromkeys(revoke)))
+
+
+def contain_incident(db: Database, incident_id: str, actor: str, all_actions: bool = False,
+                     config: Config | None = None) -> list[Control]:
+    """The controls `contain` applied (key revocations are on the incident's timeline)."""
+    return contain(db, incident_id, actor, all_actions, config).controls
 
 
 def already_auto_contained(db: Database, incident_id: str) -> bool:
@@ -195,24 +279,34 @@ def on_incident_opened(config: Config, refresh: Callable[[], Any] | None = None)
                       type(write_exc).__name__)
 
     def handler(*, db: Database, incident_id: str, type: str, severity: str, apps: list[str],
-                **_: Any) -> None:
-        policy = auto_contain_policy(config)
-        if severity not in policy.get(type, []):
+                **extra: Any) -> None:
+        asked = extra.get("contain") is True  # the rule behind the alert asks for containment
+        if not asked and not contains(auto_contain_policy(config), type, severity):
             return
         try:
             if already_auto_contained(db, incident_id):
                 return
-            controls = contain_incident(db, incident_id, AUTO_ACTOR, config=config)
+            done = contain(db, incident_id, AUTO_ACTOR, config=config)
         except FirelineError as exc:
             record_failure(db, incident_id, exc, retried=False)
             return
         except Exception as exc:
             record_failure(db, incident_id, exc, retried=True)
             raise
-        log.warning("auto-contained %s (%s %s) with %s", incident_id, severity, type,
-                    ", ".join(f"{c.kind} {c.id}" for c in controls))
+        what = [f"{c.kind} {c.id}" for c in done.controls] + [f"revoked {k}" for k in done.revoked_keys]
+        log.warning("auto-contained %s (%s %s) with %s", incident_id, severity, type, ", ".join(what))
         if refresh is not None:
             refresh()
 
     handler.__name__ = "auto_contain"
+    return handler
+
+
+def on_incident_escalated(auto: Any) -> Any:
+    """An "incident.escalated" handler: the auto-containment handler, for an incident not yet contained."""
+
+    def handler(**payload: Any) -> None:
+        auto(**payload, escalated=True)
+
+    handler.__name__ = "auto_contain_escalated"
     return handler

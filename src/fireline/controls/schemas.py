@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["kill_switch", "model_pin", "prompt_pin", "disable_tool", "read_only", "rate_limit",
-               "guardrail_threshold", "block_pattern", "inject"]
+               "guardrail_threshold", "block_pattern", "inject", "budget"]
 
 
 class ControlIn(BaseModel):

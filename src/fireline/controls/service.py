@@ -16,8 +16,9 @@ from fireline.config import Config
 from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.notify import notify
-from fireline.controls.state import KINDS, SCOPE_KEYS, Control
+from fireline.controls.state import KINDS, RATE_KEYS, SCOPE_KEYS, Control
 from fireline.db import Database, insert_for, utcnow
+from fireline.detect.monitor_defs import parse_minutes
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
 from fireline.patterns import compile_linear
 from fireline.signals import SEVERITIES
@@ -157,8 +158,10 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
         per_minute = params.get("per_minute")
         if isinstance(per_minute, bool) or not isinstance(per_minute, int | float) or per_minute < 1:
             raise bad("per_minute", "must be a number >= 1")
-        if params.get("key", "user") not in ("user", "tenant"):
-            raise bad("key", "must be 'user' or 'tenant'")
+        if params.get("key", "user") not in RATE_KEYS:
+            raise bad("key", f"must be one of {', '.join(RATE_KEYS)}")
+    elif kind == "budget":
+        params = budget_params(params, bad)
     elif kind == "guardrail_threshold":
         params.setdefault("action", "block")
         if params["action"] not in GUARDRAIL_ACTIONS:
@@ -185,6 +188,33 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
         raise Invalid("expires_at: must be in the future", field="expires_at")
     return ControlSpec(kind=kind, scope=scope, params=params, incident_id=spec.incident_id,
                        reason=spec.reason, expires_at=spec.expires_at)
+
+
+BUDGET_PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+def budget_params(params: dict[str, Any], bad: Any) -> dict[str, Any]:
+    """A budget: `tokens` or `usd` per `per` (minute, hour, day or a duration such as '10m'),
+    counted per `key` (the API key id by default; user, tenant or session)."""
+    limits = [k for k in ("tokens", "usd") if k in params]
+    if len(limits) != 1:
+        raise bad("tokens", "a budget sets exactly one of tokens or usd")
+    limit = params[limits[0]]
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
+        raise bad(limits[0], "must be a number above 0")
+    per = params.get("per", "hour")
+    if per not in BUDGET_PERIODS:
+        try:
+            params["window_s"] = parse_minutes(per) * 60.0
+        except ValueError as exc:
+            raise bad("per", f"{exc}; or minute, hour, day") from None
+    else:
+        params["window_s"] = BUDGET_PERIODS[per]
+    params["per"] = per
+    params.setdefault("key", "key")
+    if params["key"] not in RATE_KEYS:
+        raise bad("key", f"must be one of {', '.join(RATE_KEYS)}")
+    return params
 
 
 # --- changes ---------------------------------------------------------------------------------

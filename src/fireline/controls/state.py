@@ -18,16 +18,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fireline.config import DEFAULT_FALLBACK, AppConfig, Config
+from fireline.counters import LocalCounter, WindowCounter
 from fireline.patterns import InvalidPattern, Pattern, compile_linear
 
 if TYPE_CHECKING:
     from fireline.db import Database
 
 KINDS = ("kill_switch", "model_pin", "prompt_pin", "disable_tool", "read_only", "rate_limit",
-         "guardrail_threshold", "block_pattern", "inject")
-SCOPE_KEYS = ("global", "app", "model", "tool", "tenant", "user", "cohort")
+         "guardrail_threshold", "block_pattern", "inject", "budget")
+SCOPE_KEYS = ("global", "app", "model", "tool", "tenant", "user", "cohort", "session", "key")
 # Scope keys that filter requests; "tool" names the target of disable_tool, "global" matches all.
-MATCH_KEYS = ("model", "tenant", "user", "cohort")
+# "session" is X-Fireline-Session, "key" the id of the API key that made the request.
+MATCH_KEYS = ("model", "tenant", "user", "cohort", "session", "key")
+NARROW_KEYS = ("session", "key")  # high-cardinality: looked at only when some control uses them
 _MEMO_LIMIT = 50_000
 log = logging.getLogger("fireline.controls")
 _EVERYTHING = compile_linear("(?s).", "params.pattern")
@@ -60,12 +63,12 @@ class Control:
         return self.expires_at is not None and self.expires_at <= now
 
     def matches(self, *, app: str | None, user: str | None, tenant: str | None, model: str | None,
-                cohort: str | None) -> bool:
+                cohort: str | None, session: str | None = None, key: str | None = None) -> bool:
         """True when every request-filtering key of the scope equals the request's value."""
         scope = self.scope
         if "app" in scope and scope["app"] != app:
             return False
-        values = {"model": model, "tenant": tenant, "user": user, "cohort": cohort}
+        values = {"model": model, "tenant": tenant, "user": user, "cohort": cohort, "session": session, "key": key}
         return all(scope[k] == values[k] for k in MATCH_KEYS if k in scope)
 
     @property
@@ -103,11 +106,12 @@ class Enforcement:
     guardrails: tuple[Control, ...] = ()
     block_patterns: tuple[tuple[Control, Pattern, str], ...] = ()
     inject: Control | None = None
+    budgets: tuple[Control, ...] = ()
 
     @property
     def active(self) -> bool:
         return bool(self.kill or self.model or self.prompt or self.disabled_tools or self.read_only
-                    or self.rate_limits or self.guardrails or self.block_patterns or self.inject)
+                    or self.rate_limits or self.guardrails or self.block_patterns or self.inject or self.budgets)
 
     def tool_allowed(self, name: str) -> bool:
         return name not in self.disabled_tools
@@ -128,7 +132,7 @@ class ControlState:
     """An immutable snapshot of the active controls at one revision."""
 
     __slots__ = ("revision", "controls", "apps", "_by_app", "_global", "_patterns", "_memo",
-                 "_memo_until", "_memo_lock")
+                 "_memo_until", "_memo_lock", "_narrow")
 
     def __init__(self, revision: int, controls: tuple[Control, ...] | list[Control],
                  apps: Mapping[str, AppConfig] | None = None) -> None:
@@ -160,6 +164,8 @@ class ControlState:
         expiries = [c.expires_at for c in self.controls if c.expires_at is not None]
         self._memo_until = min(expiries) if expiries else None
         self._memo_lock = threading.Lock()
+        self._narrow = any(k in c.scope for c in self.controls for k in NARROW_KEYS) or any(
+            c.kind in ("rate_limit", "budget") and c.params.get("key") in NARROW_KEYS for c in self.controls)
 
     @classmethod
     def empty(cls, apps: Mapping[str, AppConfig] | None = None) -> ControlState:
@@ -169,32 +175,34 @@ class ControlState:
         return self.apps.get(app) or AppConfig()
 
     def for_request(self, *, app: str, user: str | None = None, tenant: str | None = None,
-                    model: str | None = None, cohort: str | None = None,
-                    now: datetime | None = None) -> Enforcement:
-        key = (app, user, tenant, model, cohort)
+                    model: str | None = None, cohort: str | None = None, session: str | None = None,
+                    key: str | None = None, now: datetime | None = None) -> Enforcement:
+        if not self._narrow:  # no control looks at sessions or keys: keep the memo small
+            session = key = None
+        memo_key = (app, user, tenant, model, cohort, session, key)
         until = self._memo_until
         if now is None and until is not None:
             now = datetime.now(UTC)
         fresh = until is None or (now is not None and now < until)
         if fresh:
-            hit = self._memo.get(key)
+            hit = self._memo.get(memo_key)
             if hit is not None:
                 return hit
-        result = self._compute(app, user, tenant, model, cohort, now or datetime.now(UTC))
+        result = self._compute(app, user, tenant, model, cohort, session, key, now or datetime.now(UTC))
         if fresh:
             with self._memo_lock:
                 if len(self._memo) >= _MEMO_LIMIT:
                     self._memo.clear()
-                self._memo[key] = result
+                self._memo[memo_key] = result
         return result
 
     def _compute(self, app: str, user: str | None, tenant: str | None, model: str | None,
-                 cohort: str | None, now: datetime) -> Enforcement:
+                 cohort: str | None, session: str | None, key: str | None, now: datetime) -> Enforcement:
         cfg = self.app_config(app)
         by_kind: dict[str, list[Control]] = {}
         for c in (*self._global, *self._by_app.get(app, ())):
             if c.expired(now) or not c.matches(app=app, user=user, tenant=tenant, model=model,
-                                                 cohort=cohort):
+                                                 cohort=cohort, session=session, key=key):
                 continue
             by_kind.setdefault(c.kind, []).append(c)
         if not by_kind:
@@ -233,7 +241,7 @@ class ControlState:
             guardrails=tuple(by_kind.get("guardrail_threshold", [])),
             block_patterns=tuple((c, self._patterns[c.id], str(c.params.get("on", "output")))
                                  for c in by_kind.get("block_pattern", [])),
-            inject=inject)
+            inject=inject, budgets=tuple(by_kind.get("budget", [])))
 
     def active_at(self, now: datetime | None = None) -> tuple[Control, ...]:
         now = now or datetime.now(UTC)
@@ -259,56 +267,38 @@ class ControlState:
                    [Control.from_json(c) for c in data.get("controls") or []], apps)
 
 
-def rate_key(control: Control, *, user: str | None, tenant: str | None) -> str | None:
-    """The counter key of a rate_limit control for a request: per user unless the control
-    says tenant (params.key, or a tenant scope without a user)."""
+RATE_KEYS = ("user", "tenant", "session", "key")  # what a rate_limit or budget control counts per
+
+
+def rate_key(control: Control, *, user: str | None, tenant: str | None, session: str | None = None,
+             key: str | None = None) -> str | None:
+    """The counter key of a rate_limit or budget control for a request: per `params.key` (user,
+    tenant, session or key: the API key id), else per user unless the control is scoped to a
+    tenant without a user. None when the request lacks that attribute."""
     kind = control.params.get("key")
     if kind is None:
         kind = "tenant" if "tenant" in control.scope and "user" not in control.scope else "user"
-    value = tenant if kind == "tenant" else user
+    value = {"user": user, "tenant": tenant, "session": session, "key": key}.get(str(kind))
     return f"{kind}:{value}" if value is not None else None
 
 
 class RateLimiter:
-    """A sliding-window counter (two fixed windows, weighted) per (control id, key)."""
+    """Requests per minute per (control, key), counted in the process's one WindowCounter."""
 
     WINDOW = 60.0
 
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, str], list[float]] = {}  # [window start, previous, current]
-        self._lock = threading.Lock()
+    def __init__(self, counter: WindowCounter | None = None) -> None:
+        self.counter: WindowCounter = counter or LocalCounter()
 
     def check(self, control: Control, key: str, now: float) -> float | None:
+        """None when the request may go; else the seconds to wait (and nothing is counted)."""
         limit = float(control.params.get("per_minute") or 0)
         if limit <= 0:
             return None
-        w = self.WINDOW
-        start = now - (now % w)
-        slot = (control.id, key)
-        with self._lock:
-            entry = self._counts.get(slot)
-            if entry is None:
-                if len(self._counts) > 200_000:
-                    self._counts.clear()
-                entry = self._counts[slot] = [start, 0.0, 0.0]
-            if entry[0] != start:
-                entry[1] = entry[2] if start - entry[0] == w else 0.0
-                entry[0], entry[2] = start, 0.0
-            elapsed = now - start
-            estimate = entry[1] * (1 - elapsed / w) + entry[2]
-            if estimate + 1 <= limit:
-                entry[2] += 1
-                return None
-            if entry[1] > 0 and entry[2] + 1 <= limit:
-                # wait until the previous window's weight has decayed enough
-                need = (entry[1] + entry[2] + 1 - limit) / entry[1] * w - elapsed
-                return max(min(need, w - elapsed), 0.001)
-            return max(w - elapsed, 0.001)
+        return self.counter.take(f"rate|{control.id}|{key}", 1.0, limit, self.WINDOW, now)
 
     def forget(self, control_id: str) -> None:
-        with self._lock:
-            for slot in [s for s in self._counts if s[0] == control_id]:
-                del self._counts[slot]
+        self.counter.forget(f"rate|{control_id}|")
 
 
 class ControlBook:
@@ -317,7 +307,8 @@ class ControlBook:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.config = config
-        self.limiter = RateLimiter()  # shared by every enforcer in this process (gateway)
+        self.counter: WindowCounter = LocalCounter()  # the process's one counter: rate limits, budgets
+        self.limiter = RateLimiter(self.counter)
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlState]]] = []
         self._state = ControlState.empty(config.apps)  # refresh() at start loads the stored state

@@ -180,18 +180,23 @@ def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
         say("[red]injected a fault[/red]: the model now leaks tenant globex's data into other tenants' answers")
 
         def find_incident() -> dict[str, Any] | None:
-            rows = api.get("/api/v1/incidents").json()["incidents"]
-            return next((i for i in rows if i["type"] == "data_leakage"), None)
+            rows = [i for i in api.get("/api/v1/incidents").json()["incidents"] if i["type"] == "data_leakage"]
+            # the most severe first, then the first detected (the list is newest first)
+            return min(reversed(rows), key=lambda i: i["severity"], default=None)
 
         incident = poll(find_incident, timeout=20)
         if incident:
             outcome.detected, outcome.incident = True, incident
             outcome.detected_at = time.monotonic()
-            first = (incident.get("linked_calls") or [None])[0]
-            if first:
+            # A leaked answer served to another tenant (the owner's own answers carry no canary finding).
+            shown: tuple[str, list[str]] | None = None
+            for first in (incident.get("linked_calls") or [])[:10]:
                 found = api.get(f"/api/v1/calls/{first}", params={"raw": "false"}).json().get("findings", [])
-                hits = sorted({f"{f['detector']}:{f['kind']} ({f['severity']})" for f in found})
-                say(f"detector fired on call {first}: {', '.join(hits) or 'see the call'}")
+                shown = (first, sorted({f"{f['detector']}:{f['kind']} ({f['severity']})" for f in found}))
+                if any(h.startswith("canary:") for h in shown[1]):
+                    break
+            if shown is not None:
+                say(f"detector fired on call {shown[0]}: {', '.join(shown[1]) or 'see the call'}")
             say(f"[bold]incident {incident['id']}[/bold] opened: type {incident['type']}, severity "
                 f"{incident['severity']}, {len(incident.get('linked_calls') or [])} linked call(s)")
         else:

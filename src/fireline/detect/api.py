@@ -19,8 +19,10 @@ from fireline.detect import canaries, reports
 from fireline.detect.detectors import build_detectors
 from fireline.detect.models import MonitorAlert
 from fireline.detect.monitor_defs import load_monitors
+from fireline.detect.policies import load_policies
 from fireline.detect.runtime import DetectRuntime
 from fireline.detect.schemas import AlertOut, CanaryIn, CanaryOut, MonitorOut, ReportIn, ReportOut
+from fireline.detect.sessions import load_sessions
 
 router = APIRouter(prefix="/api/v1", tags=["detect"])
 
@@ -137,3 +139,5 @@ def check(config: Config) -> None:
         build_detectors(config.detectors)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    load_policies(config.section("policies"))
+    load_sessions(config.section("sessions"))

@@ -228,6 +228,16 @@ DEFAULTS_YAML = """
   type: data_leakage
   severity: P0
   title: "Another tenant's canary token served on {group}"
+- name: tool_data_egress
+  signal: findings
+  match: {detector: [pii, secrets, canary], kind: [pii_egress, secret_egress, canary_egress], location: [tool]}
+  aggregate: count
+  window: 15m
+  condition: any
+  group_by: [app, tool]
+  type: data_leakage
+  severity: P1
+  title: "Personal data, a secret or another tenant's data sent out through a tool call on {group}"
 - name: harmful_output_rate
   signal: findings
   match: {detector: [harmful_output], location: [output]}
@@ -263,7 +273,7 @@ DEFAULTS_YAML = """
   title: "Answers citing documents never retrieved: {value:.0%} ({ratio:.1f}x baseline) on {group}"
 - name: tool_argument_anomaly
   signal: findings
-  match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write]}
+  match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write, destructive_write]}
   aggregate: count
   window: 15m
   condition: any

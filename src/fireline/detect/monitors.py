@@ -50,6 +50,8 @@ class Fact:
     latency: float | None = None
     findings: tuple[dict[str, Any], ...] = ()
     report_kind: str | None = None  # set for a report instead of a call
+    session: str | None = None
+    api_key: str | None = None
 
     def key(self, name: str) -> tuple[str, ...]:
         if name == "tool":
@@ -164,7 +166,7 @@ class Monitor:
                 s = self.get(group)
                 if s is not None:
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
-                                      fact.prompt_version, fact.tools))
+                                      fact.prompt_version, fact.tools, fact.session, fact.api_key))
 
     # ---- evaluating ----
     def ranges(self, now_minute: int) -> tuple[int, int, int]:
@@ -264,6 +266,7 @@ class Monitor:
             models=uniq(h.model for h in hits), prompt_versions=uniq(h.prompt_version for h in hits),
             tools=uniq([t for h in hits for t in h.tools] if "tool" not in d.group_by
                        else [_group_value(group, "tool")]),
+            sessions=uniq(h.session for h in hits), keys=uniq(h.key for h in hits),
             monitor=d.name, signal=signal,
             details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
                      "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),

@@ -16,10 +16,20 @@ from fireline.detect.canaries import CanaryCache
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import load_monitors
 from fireline.detect.monitors import Engine, Fact, Fired
-from fireline.detect.service import Detection, fact_of, facts_from_db, warm_tool_baseline
+from fireline.detect.rule_alerts import RuleAlerts, RuleMeta
+from fireline.detect.service import (
+    Detection,
+    budget_meta,
+    fact_of,
+    facts_from_db,
+    policy_meta,
+    rule_calls_from_db,
+    session_meta,
+    warm_tool_baseline,
+)
 from fireline.events import where
 from fireline.metrics import ALERT_WRITE_FAILURES, RECORDS_SKIPPED
-from fireline.signals import alert_to_json
+from fireline.signals import Alert, alert_to_json
 
 log = logging.getLogger("fireline.detect")
 
@@ -34,6 +44,9 @@ class DetectRuntime:
         self.canaries = CanaryCache()
         self.detection = Detection(config, self.canaries)
         self.engine = Engine(self.defs, self.emit)
+        # Policies, session limits and budgets fire straight from their findings (no window).
+        self.rules = RuleAlerts(self.rule_meta, self.emit_alerts,
+                                repeat_s=float((config.section("rule_alerts") or {}).get("repeat_s", 10)))
         self.tick_seconds = 1.0
         self._last_canary_refresh = 0.0
         self.rebuilt: dict[str, int] = {}
@@ -63,6 +76,7 @@ class DetectRuntime:
 
     def tick(self) -> None:
         self.engine.tick()
+        self.rules.tick()
         if time.monotonic() - self._last_canary_refresh >= CANARY_REFRESH_S:
             self._last_canary_refresh = time.monotonic()
             self.canaries.refresh(self.db)  # tokens added through another replica
@@ -85,9 +99,12 @@ class DetectRuntime:
                 except Exception as exc:
                     RECORDS_SKIPPED.labels("monitors").inc()
                     log.error("monitors skip call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+            ruled: list[Any] = list(calls)
         else:
             with self.db.session() as session:
                 facts = facts_from_db(session, list(call_ids or ()))
+                ruled = rule_calls_from_db(session, list(call_ids or ()))
+        self.rules.observe(ruled)
         self._observe(facts)
 
     def _observe(self, facts: list[Fact], count: bool = True) -> None:
@@ -107,7 +124,37 @@ class DetectRuntime:
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])
 
+    def rule_meta(self, detector: str, finding: dict[str, Any]) -> RuleMeta | None:
+        if detector.startswith("policy:"):
+            return policy_meta(self.detection.policies, detector)
+        if detector == "session":
+            return session_meta(self.detection.sessions)
+        if detector == "budget":
+            return budget_meta(finding)
+        return None
+
     # ---- alerts out ----
+    def emit_alerts(self, alerts: list[Alert]) -> None:
+        """Rule alerts (policies, sessions, budgets): history rows and "alert.fired" outbox entries in one
+        transaction, then delivery; a failed write is logged and counted (the next violation fires again)."""
+        entries: list[int] = []
+        try:
+            with self.db.writing() as session:
+                for a in alerts:
+                    session.add(MonitorAlert(dedup_key=a.dedup_key, monitor=a.monitor or a.source,
+                                             group=str(a.details.get("group", ""))[:500], fired_at=a.at, type=a.type,
+                                             severity=a.severity, value=float(a.details.get("count") or 0),
+                                             baseline=None, call_ids=list(a.call_ids[:100])))
+                    entries.append(outbox.add(session, "alert.fired", {"alert": alert_to_json(a)}))
+        except Exception as exc:
+            ALERT_WRITE_FAILURES.inc()
+            log.error("rule alerts %s not recorded (%s at %s)", ", ".join(a.dedup_key for a in alerts),
+                      type(exc).__name__, where(exc))
+            return
+        for a, entry in zip(alerts, entries, strict=True):
+            log.info("alert.fired %s", a.dedup_key)
+            self.db.bus.publish_durable("alert.fired", entry, db=self.db, alert=a)
+
     def emit(self, fired: list[Fired]) -> None:
         """Record new firings and their "alert.fired" outbox entries in one transaction, then
         deliver. If that write fails the firings are undone (no false "firing" state) and the

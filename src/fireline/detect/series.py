@@ -107,6 +107,8 @@ class Hit:
     model: str | None
     prompt_version: str | None
     tools: tuple[str, ...]
+    session: str | None = None  # the signature a playbook scopes to (session, API key id)
+    key: str | None = None
 
 
 @dataclass(slots=True)

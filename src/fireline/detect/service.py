@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,10 @@ from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
 from fireline.detect.monitors import Fact
+from fireline.detect.policies import load_policies
+from fireline.detect.policy_match import PolicyEngine
+from fireline.detect.rule_alerts import RuleMeta
+from fireline.detect.sessions import SessionSignals
 from fireline.events import where
 from fireline.metrics import FINDINGS, RECORDS_SKIPPED
 
@@ -51,6 +56,30 @@ def guardrail_findings(guardrails: Iterable[Any]) -> list[dict[str, Any]]:
                     "confidence": 1.0, "location": where, "item": i, "start": None, "end": None,
                     "evidence": f"{name} blocked the {where}"})
     return out
+
+
+BUDGET_ROWS = {"key": "api_key_id", "user": "user_pseudonym", "tenant": "tenant", "session": "session_id"}
+
+
+def budget_findings(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gateway's budget decision on a call (metadata.budget) as a finding: `blocked` (the budget
+    stopped it) or `exceeded` (its spend took the budget over); entity `<control id>|<per what>`."""
+    b = metadata.get("budget") if isinstance(metadata, dict) else None
+    if not isinstance(b, dict) or not isinstance(b.get("control"), str):
+        return []
+    per = str(b.get("key") or "key")
+    what = f"${b.get('limit')}" if b.get("unit") == "usd" else f"{b.get('limit')} tokens"
+    return [{"detector": "budget", "kind": "blocked" if b.get("blocked") else "exceeded",
+             "entity": f"{b['control'][:40]}|{per[:16]}", "severity": "P1", "confidence": 1.0, "location": "session",
+             "item": None, "start": None, "end": None,
+             "evidence": f"budget {b['control']}: {what} per {b.get('per')} per {per}"
+                         + ("" if b.get("blocked") else f", spent {b.get('spent')}")}]
+
+
+def clean(found: Iterable[Finding]) -> bool:
+    """Whether a call may teach the baselines: no finding above P3 (a user's own e-mail address in
+    the input is P3), no broken policy, no session limit. Anomalies must not become the norm."""
+    return not any(f.severity != "P3" or f.detector.startswith("policy:") or f.detector == "session" for f in found)
 
 
 def finding_row(f: Finding) -> dict[str, Any]:
@@ -88,6 +117,9 @@ class Detection:
         self.config, self.canaries = config, canaries
         self.baseline = ArgumentBaseline()
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
+        self.learners: list[Any] = [d for d in self.detectors if callable(getattr(d, "learn", None))]
+        self.policies = policy_engine(config, self.detectors)
+        self.sessions = SessionSignals(config.section("sessions"))
 
     def for_judging(self) -> list[Detector]:
         """The same detectors for answers that are not production calls (replay, eval runs), with
@@ -97,16 +129,64 @@ class Detection:
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
             try:
-                found = run_all(self.detectors, view_of(p))
-                rows = [finding_row(f) for f in found]
-                rows += guardrail_findings(p.raw.get("guardrails") or ())
+                view = view_of(p)
+                found = run_all(self.detectors, view)
             except Exception as exc:  # one odd record must not cost the others their detection
                 RECORDS_SKIPPED.labels("detect").inc()
                 log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
                 continue
+            if self.policies:
+                try:
+                    found += [v.finding() for v in self.policies.check(view, found)]
+                except Exception as exc:  # a rule must never cost the call its place in the log
+                    RECORDS_SKIPPED.labels("policies").inc()
+                    log.error("policies failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+            try:
+                found += self.sessions.observe(p.row, view)
+                if self.learners and clean(found):
+                    for learner in self.learners:
+                        learner.learn(view)
+            except Exception as exc:
+                RECORDS_SKIPPED.labels("sessions").inc()
+                log.error("session signals failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+            rows = [finding_row(f) for f in found]
+            rows += guardrail_findings(p.raw.get("guardrails") or ())
+            rows += budget_findings(p.raw.get("metadata") or {})
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
+
+
+def policy_engine(config: Config, detectors: Iterable[Any] = ()) -> PolicyEngine:
+    """The config's policies, compiled; categories a policy names are computed by the detectors
+    that own them (harmful_output's lexicon categories)."""
+    categorizers = {d.name: d.categories for d in detectors if callable(getattr(d, "categories", None))}
+    return PolicyEngine(load_policies(config.section("policies")), categorizers)
+
+
+def session_meta(signals: SessionSignals) -> RuleMeta:
+    cfg = signals.config
+    return RuleMeta(name="session", type=cfg.type, severity=cfg.severity, group_by=("app", "session_id"),
+                    title="Session over its limits on {group} ({kinds})",
+                    details={"contain_kinds": list(cfg.contain_kinds), "scope_by": "session"})
+
+
+def budget_meta(finding: dict[str, Any]) -> RuleMeta:
+    control, _, per = str(finding.get("entity") or "|key").partition("|")
+    field = BUDGET_ROWS.get(per, "api_key_id")
+    return RuleMeta(name="budget", type="cost_runaway", severity="P1", group_by=("app", field),
+                    title="Spend over budget on {group} ({kinds})",
+                    details={"scope_by": per, "budget": control})
+
+
+def policy_meta(engine: PolicyEngine, detector: str) -> RuleMeta | None:
+    """The alert shape of a policy finding's rule."""
+    rule = engine.by_name.get(detector.removeprefix("policy:"))
+    if rule is None:
+        return None
+    return RuleMeta(name=rule.detector, type=rule.type, severity=rule.severity,
+                    title=rule.title or "Policy {rule} violated on {group} ({kinds})",
+                    details={"policy": rule.name, "target": rule.target, "action": rule.action})
 
 
 def minute_of_time(at: datetime) -> int:
@@ -128,7 +208,8 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
             found.setdefault(f.call_id, []).append({"detector": f.detector, "kind": f.kind, "location": f.location,
                                                     "severity": f.severity, "item": f.item})
         rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
-                                      Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms)
+                                      Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms,
+                                      Call.session_id, Call.api_key_id)
                                .where(Call.id.in_(chunk)))
         for r in rows:
             try:
@@ -141,11 +222,46 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
                 facts.append(Fact(id=r.id, minute=minute_of_time(r.started_at), app=r.app, tenant=r.tenant,
                                   model=r.model_resolved or r.model, prompt_version=r.prompt_version,
                                   tools=tuple(dict.fromkeys(names)), status=r.status or "ok", cost=r.cost_usd,
-                                  latency=r.latency_ms, findings=findings))
+                                  latency=r.latency_ms, findings=findings, session=r.session_id, api_key=r.api_key_id))
             except Exception as exc:
                 RECORDS_SKIPPED.labels("monitors").inc()
                 log.error("monitors skip call %s: %s at %s", r.id, type(exc).__name__, where(exc))
     return facts
+
+
+@dataclass(slots=True)
+class StoredCall:
+    """What rule alerts read of a stored call (a redelivered "calls.ingested"): row, tool calls, findings."""
+
+    row: dict[str, Any]
+    raw: dict[str, Any]
+    findings: list[dict[str, Any]]
+
+
+RULE_DETECTORS = ("session", "budget")
+
+
+def rule_calls_from_db(session: Session, call_ids: list[str]) -> list[StoredCall]:
+    """The stored calls that carry a rule finding (policy, session, budget), read back by id."""
+    out: list[StoredCall] = []
+    for i in range(0, len(call_ids), 500):
+        chunk = call_ids[i:i + 500]
+        found: dict[str, list[dict[str, Any]]] = {}
+        for f in session.execute(select(CallFinding.call_id, CallFinding.detector, CallFinding.kind,
+                                        CallFinding.location, CallFinding.item, CallFinding.entity)
+                                 .where(CallFinding.call_id.in_(chunk), CallFinding.detector.in_(RULE_DETECTORS)
+                                        | CallFinding.detector.like("policy:%"))):
+            found.setdefault(f.call_id, []).append({"detector": f.detector, "kind": f.kind, "location": f.location,
+                                                    "item": f.item, "entity": f.entity})
+        if not found:
+            continue
+        for c in session.scalars(select(Call).where(Call.id.in_(list(found)))):
+            row = {"id": c.id, "app": c.app, "tenant": c.tenant, "model": c.model, "model_resolved": c.model_resolved,
+                   "prompt_version": c.prompt_version, "session_id": c.session_id, "api_key_id": c.api_key_id,
+                   "user_pseudonym": c.user_pseudonym}
+            names = [{"name": n} for n in (c.tools or "").split()]
+            out.append(StoredCall(row, {"tool_calls": names}, found[c.id]))
+    return out
 
 
 def fact_of(p: PreparedCall) -> Fact:
@@ -163,15 +279,18 @@ def fact_of(p: PreparedCall) -> Fact:
     return Fact(id=p.id, minute=minute_of_time(row["started_at"]), app=row["app"], tenant=row.get("tenant"),
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
-                latency=row.get("latency_ms"), findings=tuple(findings))
+                latency=row.get("latency_ms"), findings=tuple(findings), session=row.get("session_id"),
+                api_key=row.get("api_key_id"))
 
 
 def warm_tool_baseline(db: Database, baseline: ArgumentBaseline, limit: int = 5000) -> int:
-    """Relearn numeric tool-argument baselines from the most recent calls, so a restart does not
-    blind the anomaly check. Only numbers: stored strings are redacted and would not match the raw
-    values the detector sees live."""
+    """Relearn numeric tool-argument baselines from the most recent unflagged calls, so a restart does
+    not blind the anomaly check. Only numbers: stored strings are redacted and would not match the raw
+    values the detector sees live. Flagged calls (a finding above P3) never teach the baseline."""
+    flagged = select(CallFinding.call_id).where(CallFinding.call_id == Call.id,
+                                                CallFinding.severity.in_(("P0", "P1", "P2")))
     with db.session() as session:
-        rows = session.execute(select(Call.app, Call.content).where(Call.tools.is_not(None))
+        rows = session.execute(select(Call.app, Call.content).where(Call.tools.is_not(None), ~flagged.exists())
                                .order_by(Call.started_at.desc()).limit(limit)).all()
     seen = 0
     for app, content in reversed(rows):

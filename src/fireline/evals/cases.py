@@ -123,7 +123,7 @@ def derive(session: Session, incident_id: str, inc_type: str, config: Config, ca
         if system is None and c.prompt_version and c.prompt_version in app_cfg.prompts:
             system = app_cfg.prompts[c.prompt_version]
         case: dict[str, Any] = {
-            "id": f"{incident_id}-case-{len(cases) + 1}", "source_call": c.id, "app": c.app,
+            "id": f"case-{len(cases) + 1}", "source_call": c.id, "app": c.app,
             "tenant": c.tenant, "model": c.model_resolved or c.model, "prompt_version": c.prompt_version,
             "system_prompt": system, "input": content.get("input") or messages,
             "tools": _tools_offered(body),

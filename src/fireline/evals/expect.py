@@ -139,24 +139,35 @@ class Answer:
     output_tokens: int = 0
 
     @classmethod
-    def from_completion(cls, body: dict[str, Any]) -> Answer:
-        choices = body.get("choices") or []
-        msg = (choices[0] or {}).get("message") or {} if choices else {}
+    def from_completion(cls, body: Any) -> Answer:
+        """The answer in an OpenAI chat completion; ValueError when it is not one."""
+        if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
+            raise ValueError("not a chat completion (no choices)")
+        first = body["choices"][0]
+        msg = first.get("message") if isinstance(first, dict) else None
+        if not isinstance(msg, dict):
+            raise ValueError("not a chat completion (no message)")
         content = msg.get("content")
         if isinstance(content, list):
-            content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
+            content = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
         calls = []
-        for call in msg.get("tool_calls") or []:
-            fn = (call or {}).get("function") or {}
+        raw_calls = msg.get("tool_calls")
+        for call in raw_calls if isinstance(raw_calls, list) else []:
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict):
+                continue
             args: Any = fn.get("arguments")
             if isinstance(args, str):
                 with contextlib.suppress(orjson.JSONDecodeError):
                     args = orjson.loads(args)
             calls.append({"name": str(fn.get("name") or ""), "arguments": args})
-        usage = body.get("usage") or {}
+        usage: dict[str, Any] = body["usage"] if isinstance(body.get("usage"), dict) else {}
         return cls(text=content if isinstance(content, str) else "", tool_calls=calls,
-                   input_tokens=int(usage.get("prompt_tokens") or 0),
-                   output_tokens=int(usage.get("completion_tokens") or 0))
+                   input_tokens=_int(usage.get("prompt_tokens")), output_tokens=_int(usage.get("completion_tokens")))
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else 0
 
 
 @dataclass(slots=True)

@@ -202,8 +202,8 @@ class Runner:
                 if resp.status_code == 200:
                     try:
                         return Answer.from_completion(resp.json()), None
-                    except ValueError:
-                        return None, "answer is not JSON"
+                    except ValueError as exc:  # not JSON, or not a chat completion
+                        return None, f"bad answer: {str(exc)[:80]}"
                 error = f"HTTP {resp.status_code}"
                 if resp.status_code not in RETRY_STATUSES:
                     return None, error

@@ -128,7 +128,19 @@ class Suite(BaseModel):
         return override or case.n or self.defaults.n or min_samples(threshold, self.defaults.confidence)
 
     def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+        """The file's content: empty lists and unset checks left out, so it reads like hand-written."""
+        out = self.model_dump(mode="json", exclude_none=True)
+        for case in out["cases"]:
+            for key in ("tools", "retrieval"):
+                if not case.get(key):
+                    case.pop(key, None)
+            exp = case["expect"]
+            for key in list(exp):
+                if exp[key] in (False, [], None):
+                    del exp[key]
+            if "must_be_supported_by" not in exp:
+                exp.pop("min_support", None)
+        return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.dump(), sort_keys=False, allow_unicode=True, width=100)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from fireline.config import AppConfig
+from fireline.controls.state import rate_key
 from fireline.gateway import inline
 from fireline.gateway.responses import message_of
 
@@ -44,6 +44,7 @@ class Stop:
     control: Any
     message: str
     retry_after: float | None = None
+    code: str = "rate_limit_exceeded"
 
 
 def is_active(enf: Any) -> bool:
@@ -80,45 +81,64 @@ def tool_block(name: str, enf: Any, app: AppConfig) -> Any:
     return control
 
 
-class LocalLimiter:
-    """Token bucket per (control, key), used when the control plane offers no RateLimiter."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, control: Any, key: str, now: float) -> float | None:
-        per_minute = max(float(control.params.get("per_minute", 60)), 1e-9)
-        rate = per_minute / 60.0
-        with self._lock:
-            tokens, at = self._buckets.get((control.id, key), (per_minute, now))
-            tokens = min(per_minute, tokens + (now - at) * rate)
-            if tokens >= 1:
-                self._buckets[(control.id, key)] = (tokens - 1, now)
-                return None
-            self._buckets[(control.id, key)] = (tokens, now)
-            return (1 - tokens) / rate
+def budget_limit(control: Any) -> tuple[str, float, float]:
+    """(unit, limit, window seconds) of a budget control."""
+    unit = "tokens" if "tokens" in control.params else "usd"
+    return unit, float(control.params[unit]), float(control.params.get("window_s") or 3600.0)
 
 
-def rate_key(control: Any, user: str | None, tenant: str | None) -> str:
-    per = control.params.get("per") or ("tenant" if control.scope.get("tenant") and not control.scope.get("user")
-                                        else "user")
-    value = tenant if per == "tenant" else user
-    return value or tenant or user or "anonymous"
+def _budget_slot(control: Any, key: str) -> str:
+    return f"budget|{control.id}|{key}"
 
 
-def before(enf: Any, body: dict[str, Any], app: AppConfig, out: Outcome, *, limiter: Any, user: str | None,
-           tenant: str | None, now: float) -> Stop | None:
-    """Apply the request-side controls to `body` in place; a Stop means do not call the upstream."""
+def spend(enf: Any, counter: Any, *, tokens: float, usd: float, who: dict[str, str | None],
+          now: float) -> list[dict[str, Any]]:
+    """Count a finished call against its budgets; the budgets it took over their limit."""
+    over = []
+    for control in enf.budgets:
+        key = rate_key(control, **who)
+        if key is None:
+            continue
+        unit, limit, window = budget_limit(control)
+        amount = tokens if unit == "tokens" else usd
+        if amount <= 0:
+            continue
+        total = counter.add(_budget_slot(control, key), amount, window, now)
+        if total > limit:
+            over.append({"control": control.id, "unit": unit, "limit": limit, "spent": round(total, 6),
+                         "per": control.params.get("per"), "key": key.split(":", 1)[0]})
+    return over
+
+
+def before(enf: Any, body: dict[str, Any], app: AppConfig, out: Outcome, *, limiter: Any,
+           who: dict[str, str | None], now: float) -> Stop | None:
+    """Apply the request-side controls to `body` in place; a Stop means do not call the upstream.
+    `who`: the request's user, tenant, session and key (the API key id) for per-key counters."""
     if enf.kill is not None:
         out.acted(enf.kill, "contained")
         return Stop(enf.kill, fallback_text(enf, app))
     for control in enf.rate_limits:
-        wait = limiter.check(control, rate_key(control, user, tenant), now)
+        key = rate_key(control, **who) or f"{control.params.get('key') or 'user'}:anonymous"
+        wait = limiter.check(control, key, now)
         if wait is not None:
             out.acted(control, "contained")
-            return Stop(control, "rate limit reached for this user or tenant; retry later",
+            return Stop(control, f"rate limit reached for this {key.split(':', 1)[0]}; retry later",
                         retry_after=max(1, math.ceil(wait)))
+    for control in enf.budgets:
+        budget_key = rate_key(control, **who)
+        if budget_key is None:
+            continue
+        unit, limit, window = budget_limit(control)
+        wait = limiter.counter.take(_budget_slot(control, budget_key), 0.0, limit, window, now)
+        if wait is not None:
+            out.acted(control, "contained")
+            per_what = budget_key.split(":", 1)[0]
+            out.notes["budget"] = {"control": control.id, "unit": unit, "limit": limit, "blocked": True,
+                                   "per": control.params.get("per"), "key": per_what}
+            what = f"${limit:g}" if unit == "usd" else f"{limit:g} tokens"
+            return Stop(control, f"budget of {what} per {control.params.get('per')} for this {per_what} is spent; "
+                                 "retry later",
+                        retry_after=max(1, math.ceil(wait)), code="budget_exceeded")
     messages = body.get("messages") or []
     if any(on == "input" for _, _, on in enf.block_patterns):
         text = "\n".join(message_text(m.get("content")) for m in messages

@@ -42,6 +42,16 @@ class InlineDetectors:
         except Exception as exc:  # the detect part is optional for the gateway
             log.info("inline detectors: using the PII/secret scanner only (%s)", exc)
 
+    def findings(self, view: Any) -> list[Any]:
+        """Every detector's findings on a call view (policies that name detectors read these)."""
+        out: list[Any] = []
+        for det in self.detectors:
+            try:
+                out.extend(det.detect(view))
+            except Exception:
+                log.exception("inline detector %s failed", getattr(det, "name", det))
+        return out
+
     def output_hits(self, record: dict[str, Any]) -> list[Hit]:
         """Findings located in the output of `record` (the CONTRACT call JSON)."""
         if self.view_cls is None:

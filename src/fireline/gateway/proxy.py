@@ -20,12 +20,15 @@ import aiohttp
 import orjson
 
 from fireline.auth import service as keys
+from fireline.auth.service import Principal
+from fireline.calls.pricing import cost_usd
 from fireline.config import AppConfig, data_dir, get_settings
 from fireline.db import DatabaseUnavailable
-from fireline.gateway import checks, enforce
+from fireline.detect.service import policy_engine
+from fireline.gateway import checks, enforce, policy
 from fireline.gateway.checks import header_text
 from fireline.gateway.inline import InlineDetectors
-from fireline.gateway.responses import JSON, SSE, as_sse, completion, error, message_of
+from fireline.gateway.responses import JSON, SSE, as_sse, assemble_stream, completion, error, message_of
 from fireline.gateway.spool import Spool
 from fireline.gateway.writer import CallWriter
 
@@ -81,7 +84,8 @@ class Gateway:
                                  max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024))
         detect = getattr(state, "detect", None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
-        self.local_limiter = enforce.LocalLimiter()
+        # The declared policies: the detect part's compiled set (one copy per process), else our own.
+        self.policies = detect.detection.policies if detect else policy_engine(self.config, self.detectors.detectors)
         self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
         self.key_check_timeout = float(section.get("key_check_timeout_s", 2.0))
         self.session: aiohttp.ClientSession | None = None
@@ -122,7 +126,7 @@ class Gateway:
                 out[key.decode("latin-1")] = value.decode("latin-1")
         return out
 
-    async def check_key(self, headers: dict[bytes, bytes]) -> None:
+    async def check_key(self, headers: dict[bytes, bytes]) -> Principal:
         """From memory on the hot path; a key not checked lately is checked in a worker thread
         with a deadline (never on the event loop), falling back to its last known answer."""
         auth = headers.get(b"authorization", b"")
@@ -143,6 +147,7 @@ class Gateway:
         if principal is None:
             raise Reply(401, error("invalid or revoked API key", code="invalid_api_key"),
                         [(b"www-authenticate", b"Bearer")])
+        return principal
 
     async def models(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -165,7 +170,7 @@ class Gateway:
         started = time.time()
         headers = dict(scope["headers"])
         try:
-            await self.check_key(headers)
+            principal = await self.check_key(headers)
             raw = await _read(receive)
             try:
                 body = orjson.loads(raw)
@@ -186,7 +191,7 @@ class Gateway:
         except Reply as r:
             await respond(send, r.status, r.body, headers=r.headers)
             return
-        await Call(self, headers, attribution, body, raw, t0, started).run(send)
+        await Call(self, headers, attribution, body, raw, t0, started, principal.key_id).run(send)
 
 
 ATTRIBUTION_HEADERS = (b"x-fireline-app", b"x-fireline-user", b"x-fireline-tenant", b"x-fireline-session",
@@ -197,7 +202,7 @@ class Call:
     """One proxied chat completion, from the parsed request to the pending log record."""
 
     def __init__(self, gw: Gateway, headers: dict[bytes, bytes], attribution: dict[bytes, str | None],
-                 body: dict[str, Any], raw: bytes, t0: float, started: float) -> None:
+                 body: dict[str, Any], raw: bytes, t0: float, started: float, key_id: str | None = None) -> None:
         self.gw, self.headers, self.body, self.raw, self.t0 = gw, headers, body, raw, t0
         h = attribution.get
         user = h(b"x-fireline-user")
@@ -213,7 +218,11 @@ class Call:
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
             "session": h(b"x-fireline-session"), "prompt_version": h(b"x-fireline-prompt-version"),
             "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
-            "retrieval": h(b"x-fireline-retrieval"), "status": "ok"}
+            "retrieval": h(b"x-fireline-retrieval"), "status": "ok", "api_key_id": key_id}
+        self.policies = gw.policies.for_app(self.app) if gw.policies else None
+        self.key_id = key_id
+        self.who = {"user": self.user, "tenant": self.tenant, "session": self.pending["session"], "key": key_id}
+        self.enf: Any = None
 
     def reply_headers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"x-fireline-call-id", self.id.encode())]
@@ -230,6 +239,10 @@ class Call:
         p = self.pending
         p.update(fields)
         p["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
+        if self.enf is not None and self.enf.budgets and p["status"] == "ok":
+            self.count_spend(p)
+        if "budget" in self.out.notes:
+            p["budget"] = self.out.notes["budget"]
         if self.out.controls:
             p["controls"] = self.out.controls
             p["notes"] = self.out.notes
@@ -240,6 +253,29 @@ class Call:
             if "prompt_pinned" in self.out.notes:
                 p["prompt_version"] = self.out.notes["prompt_pinned"]
         self.gw.writer.submit(p)
+
+    def count_spend(self, p: dict[str, Any]) -> None:
+        """Count the call's tokens and dollars against its budgets; note a budget it took over."""
+        answer = p.get("answer")
+        try:
+            if not isinstance(answer, dict) and p.get("raw") is not None:
+                raw = p["raw"]
+                answer = assemble_stream(b"".join(raw)) if p.get("stream") else orjson.loads(raw)
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            return
+        usage = (answer or {}).get("usage") if isinstance(answer, dict) else None
+        if not isinstance(usage, dict):
+            return
+        prompt, completion_ = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+        model = (answer or {}).get("model") or self.body.get("model")
+        usd = cost_usd(self.gw.writer.prices, model, prompt, completion_) or 0.0
+        book = getattr(self.gw.state, "controls", None)
+        if book is None:
+            return
+        over = enforce.spend(self.enf, book.counter, tokens=float(prompt + completion_), usd=usd, who=self.who,
+                             now=time.time())
+        if over:
+            self.out.notes["budget"] = over[0]
 
     async def answer(self, send: Send, comp: dict[str, Any], status: int = 200,
                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -253,13 +289,20 @@ class Call:
         gw, body = self.gw, self.body
         book = getattr(gw.state, "controls", None)
         enf = book.current().for_request(app=self.app, user=self.user, tenant=self.tenant, model=body.get("model"),
-                                         cohort=self.cohort) if book is not None else None
+                                         cohort=self.cohort, session=self.pending["session"],
+                                         key=self.key_id) if book is not None else None
+        self.enf = enf
         active = enforce.is_active(enf)
         app_cfg = gw.app_config(self.app)
+        pol = self.policies
+        if pol is not None and pol.enforces_input:
+            stop = policy.check_input(pol, self.app, body, self.out, enforce.fallback_text(enf, app_cfg))
+            if stop is not None:
+                await self.stopped(send, stop, None)
+                return
         if active:
-            limiter = getattr(gw.state, "rate_limiter", None) or getattr(book, "limiter", None) or gw.local_limiter
-            stop = enforce.before(enf, body, app_cfg, self.out, limiter=limiter, user=self.user, tenant=self.tenant,
-                                  now=time.time())
+            assert book is not None  # an enforcement comes from the control book
+            stop = enforce.before(enf, body, app_cfg, self.out, limiter=book.limiter, who=self.who, now=time.time())
             if stop is not None:
                 await self.stopped(send, stop, None)
                 return
@@ -270,7 +313,8 @@ class Call:
                 await self.inspect_and_answer(send, enf, fake, app_cfg)
                 return
         data = orjson.dumps(body) if self.out.controls else self.raw
-        if self.stream and not (active and enforce.needs_output(enf)):
+        inspect = (active and enforce.needs_output(enf)) or (pol is not None and pol.enforces_output)
+        if self.stream and not inspect:
             await self.relay_stream(send, data)
             return
         assert gw.session is not None
@@ -285,13 +329,11 @@ class Call:
         if status != 200:
             await self.upstream_error(send, status, payload, retry_after)
             return
-        if not active or not enforce.needs_output(enf):
+        if not inspect:
             self.finish(raw=payload)  # durable in the spool before the answer is released
             await respond(send, 200, payload, JSON, self.reply_headers())
             return
         try:
-            from fireline.gateway.responses import assemble_stream
-
             comp = assemble_stream(payload) if self.stream else orjson.loads(payload)
         except orjson.JSONDecodeError:
             await self.upstream_error(send, 502, payload, None)
@@ -303,7 +345,11 @@ class Call:
         original = msg.get("content") if isinstance(msg.get("content"), str) else None
         record = {"app": self.app, "tenant": self.tenant, "user": self.user, "input": self.body.get("messages"),
                   "output": original}
-        stop = enforce.after(enf, comp, app_cfg, self.out, self.gw.detectors, record)
+        stop = enforce.after(enf, comp, app_cfg, self.out, self.gw.detectors, record) \
+            if enforce.is_active(enf) else None
+        if stop is None and self.policies is not None and self.policies.enforces_output:
+            stop = policy.check_output(self.policies, self.app, comp, self.out, enforce.fallback_text(enf, app_cfg),
+                                       record, self.gw.detectors.findings)
         if stop is not None:
             await self.stopped(send, stop, comp, original)
             return
@@ -314,9 +360,10 @@ class Call:
     async def stopped(self, send: Send, stop: enforce.Stop, comp: dict[str, Any] | None,
                       original: str | None = None) -> None:
         if stop.retry_after is not None:
-            body = error(stop.message, "rate_limit_exceeded", "rate_limit_exceeded")
+            body = error(stop.message, "rate_limit_exceeded", stop.code)
+            what = "over budget" if stop.code == "budget_exceeded" else "rate limited"
             self.finish(answer=None, output=None, visible=None, http_status=429,
-                        error=f"rate limited by {stop.control.id}")
+                        error=f"{what} by {stop.control.id}")
             await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
             return
         model = str((comp or {}).get("model") or self.body.get("model") or "")

@@ -287,14 +287,15 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
         name = _text(fn.get("name"), 200) or "unknown"
         tool_calls.append({"name": name, "arguments": _arguments(fn.get("arguments")),
                            "id": _text(call.get("id"), 200), "kind": app_cfg.tools.get(name),
-                           "status": "refused" if call.get("refused_by") else "proposed"})
+                           "status": ("blocked" if call.get("blocked") else "refused") if call.get("refused_by")
+                           else "proposed"})
     raw_usage = answer.get("usage") if answer is not None else None
     usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     input_tokens, output_tokens = _tokens(usage.get("prompt_tokens")), _tokens(usage.get("completion_tokens"))
     output = p.get("output")
     output = _text(output if output is not None else msg.get("content"))
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
-    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served"):
+    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served", "budget"):
         if p.get(key):
             metadata[key] = clean_json(p[key])
     if not readable:
@@ -317,7 +318,7 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
         "user_visible_output": _text(p.get("visible")),
         "tool_calls": tool_calls, "guardrails": clean_json(p.get("guardrails") or []),
         "input_tokens": input_tokens, "output_tokens": output_tokens,
-        "latency_ms": p.get("latency_ms"), "status": p["status"],
+        "latency_ms": p.get("latency_ms"), "status": p["status"], "api_key_id": p.get("api_key_id"),
         "started_at": datetime.fromtimestamp(p["started"], UTC), "metadata": metadata,
     })
 

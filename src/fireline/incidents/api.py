@@ -27,6 +27,7 @@ from fireline.incidents.schemas import (
     LinkIn,
     MoveIn,
     NoteIn,
+    RetypeIn,
     SeverityIn,
     SnapshotIn,
     incident_json,
@@ -90,6 +91,13 @@ def assign(incident_id: str, body: AssignIn, request: Request,
 def severity(incident_id: str, body: SeverityIn, request: Request,
              who: Principal = Depends(require("responder"))) -> dict[str, Any]:
     service.set_severity(get_db(request), incident_id, body.severity, who.key_id, body.reason)
+    return _fresh(request, incident_id)
+
+
+@router.post("/incidents/{incident_id}/type")
+def retype(incident_id: str, body: RetypeIn, request: Request,
+           who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    service.retype(get_db(request), incident_id, body.type, who.key_id, body.reason, body.severity)
     return _fresh(request, incident_id)
 
 

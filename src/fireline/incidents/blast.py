@@ -101,6 +101,8 @@ def blast_radius(session: Session, inc: Incident, *, since: datetime | None = No
         "detected_at": stamp(inc.detected_at),
         "lead_time_s": round((inc.detected_at - first_at).total_seconds(), 3) if first_at else None,
         "pii": pii,
+        # Declared policies in the signature, by name (findings policy:<name>).
+        "policies": sorted({d.removeprefix("policy:") for d, _ in sig["findings"] if d.startswith("policy:")}),
         "signature": {**{k: v for k, v in sig.items() if k not in ("since", "until")},
                       "since": stamp(sig["since"]), "until": stamp(sig["until"])},
     }

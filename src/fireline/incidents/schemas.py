@@ -11,7 +11,9 @@ from fireline.incidents.models import Incident
 from fireline.incidents.taxonomy import TYPES
 from fireline.incidents.timeline import stamp
 
-SCOPE_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools")
+# The incident's scope and signature; users are pseudonyms, keys are API key ids (never the secret).
+# scope_by: the dimension the incident is about when a rule says so (session, key, tenant, user).
+SCOPE_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools", "sessions", "keys", "users", "scope_by")
 ROLE_NAMES = ("commander", "comms_lead", "scribe", "responder")
 
 
@@ -30,6 +32,8 @@ class DeclareIn(Strict):
     models: list[str] = Field(default_factory=list)
     prompt_versions: list[str] = Field(default_factory=list)
     tools: list[str] = Field(default_factory=list)
+    sessions: list[str] = Field(default_factory=list)
+    keys: list[str] = Field(default_factory=list)
     call_ids: list[str] = Field(default_factory=list, max_length=10000)
 
 
@@ -42,6 +46,12 @@ class AssignIn(Strict):
     who: str = Field(min_length=1, max_length=200)
     remove: bool = False  # responders only: take someone off the list
     reason: str | None = Field(None, max_length=5000)
+
+
+class RetypeIn(Strict):
+    type: str = Field(min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=5000)
+    severity: Literal["P0", "P1", "P2", "P3"] | None = None
 
 
 class SeverityIn(Strict):

@@ -22,12 +22,13 @@ from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
 from fireline.incidents.evidence import take_snapshot
+from fireline.incidents.harm import Harm, raises, worst_harm
 from fireline.incidents.lifecycle import ACTIVE, TERMINAL, transition, transition_locked
 from fireline.incidents.metrics import OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
 from fireline.incidents.sla import current_config, policy
-from fireline.incidents.taxonomy import TYPES, check_severity, incident_type, triage
+from fireline.incidents.taxonomy import TYPES, Triage, check_severity, incident_type, triage
 from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, lock_incident, stamp
 from fireline.signals import SEVERITIES, Alert, alert_of
 
@@ -103,8 +104,10 @@ def _alert_data(alert: Alert) -> dict[str, Any]:
 
 
 def _alert_scope(alert: Alert) -> dict[str, Iterable[str]]:
+    scope_by = alert.details.get("scope_by")
     return {"apps": alert.apps, "tenants": alert.tenants, "models": alert.models,
-            "prompt_versions": alert.prompt_versions, "tools": alert.tools}
+            "prompt_versions": alert.prompt_versions, "tools": alert.tools, "sessions": alert.sessions,
+            "keys": alert.keys, "users": alert.users, "scope_by": (scope_by,) if isinstance(scope_by, str) else ()}
 
 
 def _active_for_key(session: Session, dedup_key: str) -> Incident | None:
@@ -125,6 +128,28 @@ def _attach(session: Session, inc: Incident, alert: Alert) -> None:
     added = _merge_scope(inc, _alert_scope(alert))
     if linked or added:
         inc.changed_seq = entry.seq
+    if linked:
+        harm = worst_harm(session, alert.call_ids)
+        if harm is not None and raises(harm, inc.severity):
+            _escalate(session, inc, harm)
+
+
+def _escalate(session: Session, inc: Incident, harm: Harm) -> None:
+    """Raise an open incident to its harm's severity (and type), then let containment reconsider."""
+    before = (inc.type, inc.severity)
+    if harm.type != inc.type:
+        append_locked(session, inc, "retyped", "harm", {"from": inc.type, "to": harm.type,
+                                                        "reason": f"harm: {harm.label}", "harm": harm.as_json()})
+        inc.type = harm.type
+        inc.playbook = triage(current_config().section("triage"), harm.type, harm.detector).playbook
+    inc.severity = harm.severity
+    policy().set_due(inc)
+    append_locked(session, inc, "severity", "harm", {"from": before[1], "to": harm.severity,
+                                                     "reason": f"harm: {harm.label}", "harm": harm.as_json(),
+                                                     "ack_due_at": stamp(inc.ack_due_at),  # type: ignore[arg-type]
+                                                     "contain_due_at": stamp(inc.contain_due_at)})  # type: ignore[arg-type]
+    bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=inc.severity,
+             apps=list(inc.scope.get("apps", [])))
 
 
 def _create(session: Session, *, title: str, type_name: str, severity: str, playbook: str, source: str,
@@ -155,6 +180,14 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
     type_name = alert.type if alert.type in TYPES else FALLBACK_TYPE
     decided = triage(current_config().section("triage"), type_name, alert.signal,
                      alert.severity if alert.severity in SEVERITIES else None)
+    # The alert's calls are stored before it fires: their findings say what harm was done.
+    harm = worst_harm(session, alert.call_ids)
+    raised = raises(harm, decided.severity)
+    if raised and harm is not None:
+        original = (type_name, decided.severity)
+        type_name = harm.type
+        decided = Triage(harm.severity, triage(current_config().section("triage"), harm.type, harm.detector).playbook
+                         if harm.type != original[0] else decided.playbook, f"harm:{harm.detector}.{harm.kind}")
     detected_at = min(alert.at, now) if alert.at.tzinfo else now
     inc = _create(session, title=alert.title or f"{type_name} alert", type_name=type_name,
                   severity=decided.severity, playbook=decided.playbook, source=alert.source,
@@ -165,10 +198,13 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident, bool]:
             "playbook": decided.playbook}
     if type_name != alert.type:
         data["original_type"] = alert.type
+    if raised and harm is not None:
+        data["harm"] = harm.as_json()
+        data["original_severity"] = original[1]
     append_locked(session, inc, "opened", f"alert:{alert.source}", data, at=now)
     if _link(session, inc.id, alert.call_ids):
         inc.changed_seq = inc.timeline_seq
-    _opened(session, inc)
+    _opened(session, inc, contain=alert.details.get("contain") is True)
     return inc, True
 
 
@@ -184,11 +220,13 @@ def _set_onset(inc: Incident, onset: Any) -> None:
         inc.onset_at, inc.onset = at, onset
 
 
-def _opened(session: Session, inc: Incident) -> None:
+def _opened(session: Session, inc: Incident, contain: bool = False) -> None:
+    """`contain`: the rule behind the alert asks for containment whatever the auto_contain policy
+    says (a session over its limits is stopped inside its loop)."""
     labels = (inc.severity, inc.type, inc.source)
     bus.after_commit(session, lambda: OPENED.labels(*labels).inc())
     bus.emit(session, "incident.opened", durable=True, incident_id=inc.id, type=inc.type, severity=inc.severity,
-             apps=list(inc.scope.get("apps", [])))
+             apps=list(inc.scope.get("apps", [])), contain=contain)
 
 
 def on_alert_fired(db: Database, alert: Alert | dict[str, Any], **_: Any) -> str:
@@ -304,6 +342,35 @@ def set_severity(target: Database | Session, incident_id: str, severity: str, ac
         append_locked(session, inc, "severity", actor, {"from": before, "to": severity, "reason": reason,
                                                         "ack_due_at": stamp(inc.ack_due_at),  # type: ignore[arg-type]
                                                         "contain_due_at": stamp(inc.contain_due_at)})  # type: ignore[arg-type]
+        return inc
+    return bus.within(target, run)
+
+
+def retype(target: Database | Session, incident_id: str, type_name: str, actor: str, reason: str,
+           severity: str | None = None) -> Incident:
+    """A responder corrects the incident's type (and, optionally, severity): on the timeline, with
+    the playbook of the new type; a raised severity lets auto-containment reconsider."""
+    incident_type(type_name)
+    if severity is not None:
+        check_severity(severity)
+    if not reason.strip():
+        raise Invalid("reason: a type change needs a reason", field="reason")
+
+    def run(session: Session) -> Incident:
+        inc = _open_for_edit(session, incident_id)
+        if inc.type == type_name and severity in (None, inc.severity):
+            return inc
+        before = (inc.type, inc.severity, inc.playbook)
+        decided = triage(current_config().section("triage"), type_name, None, severity or inc.severity)
+        inc.type, inc.playbook = type_name, decided.playbook
+        data: dict[str, Any] = {"from": before[0], "to": type_name, "reason": reason, "playbook": decided.playbook}
+        if severity is not None and severity != before[1]:
+            inc.severity = severity
+            policy().set_due(inc)
+            data.update({"severity_from": before[1], "severity_to": severity})
+        append_locked(session, inc, "retyped", actor, data)
+        bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=inc.severity,
+                 apps=list(inc.scope.get("apps", [])))
         return inc
     return bus.within(target, run)
 

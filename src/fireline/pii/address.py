@@ -63,6 +63,7 @@ _ZIP_CUE = re.compile(
 
 def _tail(text: str, end: int, limit: int = 4) -> int:
     """Extend an address over the unit, city, region, zip and country segments that follow."""
+    after_zip = text[end - 1 : end].isdigit()
     for _ in range(limit):
         m = _TAIL_SEGMENT.match(text, end)
         if not m or m.end() - end > 60:
@@ -73,13 +74,17 @@ def _tail(text: str, end: int, limit: int = 4) -> int:
             break
         if _LOWER_START.match(seg) and not _UNIT.match(seg) and seg != "nan":
             break
-        if "\n" not in sep and "," not in sep and not (seg[:1].isdigit() or _UNIT.match(seg)):
-            break  # the same line goes on with ordinary words
+        # On the same line only a number, a unit, or the city after a zip ("69003 Lyon") follow.
+        if "\n" not in sep and "," not in sep and not (seg[:1].isdigit() or _UNIT.match(seg) or after_zip):
+            break
         end = m.end()
+        after_zip = seg[-1:].isdigit()
     return end
 
 
 _ENDING_TUPLE = tuple(STREET_ENDINGS)
+_ANY_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+_LEAD_NUMBER = re.compile(r"(?<![\w.,/-])\d{1,6}\s+$")
 _TYPE_WORDS = frozenset(w.rstrip(".").lower() for w in STREET_WORDS)
 
 
@@ -100,7 +105,7 @@ def _street_before(text: str, s: int) -> int:
         return i
     # A street type up to six words before the number: "Rua Vinte e Cinco de Setembro 1257".
     window = text[max(0, s - 70) : s]
-    words = list(re.finditer(r"[^\W\d_][\w'’.-]*", window))[-7:]
+    words = list(_ANY_WORD.finditer(window))[-7:]
     for k, w in enumerate(words[:-1]):
         if w.group().rstrip(".").lower() in _TYPE_WORDS and len(words) - k >= 2:
             gap = window[w.end() : words[-1].end()]
@@ -167,9 +172,9 @@ def find_addresses(t: Text, out: list[Span]) -> None:
         if c and c.end() == s:
             s = c.start()
         # A house number standing before the street on the same line ("5049 Harjukuja 54").
-        lead = re.search(r"(\d{1,6})\s+$", text[max(0, s - 8) : s])
+        lead = _LEAD_NUMBER.search(text, max(0, s - 8), s)
         if lead:
-            s -= len(lead.group())
+            s = lead.start()
         out.append((STREET_ADDRESS, s, e))
 
 

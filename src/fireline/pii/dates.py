@@ -108,11 +108,14 @@ def find_dates(t: Text, out: list[Span]) -> None:
                 after = low[e : e + 12].lstrip()
                 if not after.startswith(_UNITS_AFTER) and not (nxt and nxt in ".,/:" and text[e + 1 : e + 2].isdigit()):
                     out.append((AGE, s, e))
-    if "day" in low:
-        for name in _WEEKDAYS:
-            i = low.find(name)
-            while i != -1:
-                j = i + len(name)
-                if (i == 0 or not low[i - 1].isalpha()) and (j == n or not low[j].isalpha()):
-                    out.append((DATE_TIME, i, j))
-                i = low.find(name, j)
+    i = low.find("day")
+    while i != -1:
+        # Each "day" once, checked for a weekday name just before it ("yesterday", "days" are not).
+        j = i + 3
+        if j == n or not low[j].isalpha():
+            for name in _WEEKDAYS:
+                k = i + 3 - len(name)
+                if k >= 0 and low.startswith(name, k) and (k == 0 or not low[k - 1].isalpha()):
+                    out.append((DATE_TIME, k, j))
+                    break
+        i = low.find("day", j)

@@ -32,8 +32,19 @@ _UPPER = "".join(chr(c) for c in range(0x41, 0x2000) if chr(c).isupper() or chr(
 _CAPWORD = re.compile(rf"[{_UPPER}][\w'’-]*\.?")
 # Lower-case words allowed inside a name or place ("Ludwig van Beethoven", "Ostrov nad Ohří").
 _PARTICLES = words("de del della der den di da das do dos du van von la le zu ter ten bin ibn al el y e nad pod upon")
+# Words that make a text technical: there, unknown capitalised words are products, not companies.
+_TECH_WORDS = (
+    "install", "configur", "deploy", "server", "api", "code", "function", "python", "javascript", "sql",
+    "database", "docker", "query", "error", "library", "framework", "package", "version", "command",
+    "cluster", "container", "compile", "debug", "script", "proxy", "kernel", "linux", "repository", "endpoint",
+    "object", "class ", "module", "process", "thread",
+)
+_LANGUAGE_CUES = words("""
+into in speak speaks speaking spoke learn learning learned study studying studied translate translated
+native fluent teach teaching taught
+""")
 _STREET_ABBREVIATIONS = words("st rd ave av blvd ln dr ct pl sq hwy")
-_SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[')
+_SENTENCE_END = frozenset('.!?:;"“”(\n\r\t•*>-|[¿¡«')
 _LOC_PREPS = words("""
 in from to near at visit visiting visited around outside across via into towards toward of
 city town village capital
@@ -57,7 +68,12 @@ _ORG_CUES = (
     "member of",
 )
 _JOB_WORDS = ("work", "job", "employed")
+_RUN = re.compile(
+    rf"[{_UPPER}][\w'’-]*\.?(?:(?: (?:{'|'.join(sorted(_PARTICLES, key=len, reverse=True))}))? [{_UPPER}][\w'’-]*\.?)*"
+)
 _CODE_CHARS = re.compile(r"[\d_]")
+_NAME_PREFIX = re.compile(r"(?:Mc|Mac|O'|O’|De|Di|La|Le|Van|Von|[^-]+-)[A-Z]")
+_NEXT_WORD = re.compile(r"\W{0,3}?([\w']+)")
 _LOWER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
@@ -71,13 +87,16 @@ def _base(tok: str) -> str:
 
 def _is_code(tok: str) -> bool:
     """Identifiers and acronyms: digits, underscores, CamelCase past a name prefix, ALL CAPS of 2-5."""
+    body = tok.rstrip(".")
+    rest = body[1:]
+    if body.isalpha() and (not rest or rest.islower()):
+        return False  # the common case, decided by two C calls
     if _CODE_CHARS.search(tok):
         return True
-    body = tok.rstrip(".")
-    uppers = sum(1 for ch in body[1:] if ch.isupper())
+    uppers = sum(1 for ch in rest if ch.isupper())
     if uppers and not body.isupper():
         # McDonald, MacLeod, O'Brien, DeShawn, Jean-Luc: one inner capital after a known shape.
-        return not (uppers == 1 and re.match(r"(?:Mc|Mac|O'|O’|De|Di|La|Le|Van|Von|[^-]+-)[A-Z]", body))
+        return not (uppers == 1 and _NAME_PREFIX.match(body))
     return False
 
 
@@ -120,51 +139,101 @@ def _next_word(text: str, end: int) -> str:
     rest = text[end : end + 30].lstrip(" ")
     if rest[:1] in (",", ":", "!", "?"):
         return rest[0]
-    m = re.match(r"\W{0,3}?([\w']+)", rest)
+    m = _NEXT_WORD.match(rest)
     return m.group(1).lower() if m else ""
 
 
 def _runs(text: str) -> list[list[tuple[str, int, int]]]:
-    """Capitalised words grouped into runs separated by one space or a lower-case particle."""
+    """Capitalised words grouped into runs separated by one space or a lower-case particle.
+
+    One regex match per run, as strings (no match objects); a single word that no rule can make
+    an entity ("Thanks", "The") is dropped by a dictionary look-up before any offset is built."""
     runs: list[list[tuple[str, int, int]]] = []
-    cur: list[tuple[str, int, int]] = []
-    last_end = -10
-    for m in _CAPWORD.finditer(text):
-        s, e = m.span()
-        if s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\"):
-            continue  # inside an identifier, path or address
-        tok = m.group()
-        gap = text[last_end:s]
-        if cur and (gap == " " or (gap[:1] == " " and gap[-1:] == " " and gap.strip() in _PARTICLES)):
-            cur.append((tok, s, e))
-        else:
-            if cur:
-                runs.append(cur)
-            cur = [(tok, s, e)]
-        last_end = e if not tok.endswith(".") else e
-    if cur:
-        runs.append(cur)
+    pos = 0
+    plain = _PLAIN
+    for g in _RUN.findall(text):
+        s = text.find(g, pos)
+        pos = s + len(g)
+        if " " not in g:
+            hit = plain.get(g)
+            if hit is None:
+                hit = _plain_word(g)
+            if hit:
+                continue
+        inside = s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")  # identifier, path, address
+        if " " not in g:
+            if not inside:
+                runs.append([(g, s, pos)])
+            continue
+        toks: list[tuple[str, int, int]] = []
+        at = s
+        for part in g.split(" "):
+            if part[:1].isupper() or part[:1].istitle():
+                toks.append((part, at, at + len(part)))
+            at += len(part) + 1
+        if inside:
+            toks = toks[1:]
+        if toks:
+            runs.append(toks)
     return runs
 
 
-_PLAIN: dict[str, bool] = {}  # per word, shared by all scans (words only, never offsets or text)
+def _plain_word(tok: str) -> bool:
+    """A word no rule can make an entity on its own: a stop word, or frequent English that is no
+    name, place, nationality or title. Most capitalised words in prose are these. Cached per word."""
+    b = _base(tok)
+    g = gazetteer.get()
+    hit = b in STOP_CAPS or (
+        g.words.get(b, 0) >= COMMON and b not in g.given and b not in g.surname
+        and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
+        and not tok.rstrip(".").isupper()
+    )
+    if hit:  # only plain English words are remembered: no name a user typed stays in the cache
+        if len(_PLAIN) > 50_000:
+            _PLAIN.clear()
+        _PLAIN[tok] = hit
+    return hit
+
+
+# Per-word caches shared by all scans. They hold English vocabulary only (never a text, an offset
+# or a word English lacks), so no name a user typed outlives the scan in them.
+_PLAIN: dict[str, bool] = {}
+_FEATURES: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
 
 
 class _Reader:
-    __slots__ = ("g", "out", "text")
+    __slots__ = ("_technical", "g", "out", "text")
 
     def __init__(self, text: str, out: list[Span]) -> None:
         self.g = gazetteer.get()
         self.text = text
         self.out = out
+        self._technical: bool | None = None
 
     def common(self, b: str) -> bool:
-        return self.g.words.get(b, 0) >= COMMON
+        return self.g.words.get(b, 0) >= COMMON or b in self.g.foreign_common
+
+    def _features(self, w: str) -> tuple[bool, bool, bool, bool, bool]:
+        """(frequent word, given name, surname, place, nationality) of a lower-case word, cached."""
+        g = self.g
+        f = (self.common(w), w in g.given, w in g.surname, len(w) > 2 and w in g.place, _nrp(w))
+        if w in g.words:  # English vocabulary only: words a user typed that English lacks are not kept
+            if len(_FEATURES) > 100_000:
+                _FEATURES.clear()
+            _FEATURES[w] = f
+        return f
+
+    def technical(self) -> bool:
+        """Whether the text reads as technical (two or more software words): cached per scan."""
+        if self._technical is None:
+            low = self.text.lower()
+            self._technical = sum(1 for w in _TECH_WORDS if w in low) >= 2
+        return self._technical
 
     def known(self, b: str) -> bool:
         """An English word, or an inflection or compound of English words ("metaclasses", "built-in")."""
         w = self.g.words
-        if b in w:
+        if b in w or b in self.g.foreign or b in self.g.foreign_common:
             return True
         if "'" in b or "’" in b:
             head, _, tail = b.replace("’", "'").partition("'")
@@ -177,26 +246,9 @@ class _Reader:
                 return True
         return False
 
-    def plain(self, b: str) -> bool:
-        """A word no rule can make an entity on its own: a stop word, or frequent English that
-        is no name, place or nationality. Most capitalised words in prose are these."""
-        hit = _PLAIN.get(b)
-        if hit is None:
-            g = self.g
-            hit = b in STOP_CAPS or (
-                self.g.words.get(b, 0) >= COMMON and b not in g.given and b not in g.surname
-                and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
-            )
-            if len(_PLAIN) > 50_000:
-                _PLAIN.clear()
-            _PLAIN[b] = hit
-        return hit
-
     def run(self, run: list[tuple[str, int, int]]) -> None:
         g = self.g
         text = self.text
-        if len(run) == 1 and self.plain(_base(run[0][0])):
-            return
         toks = [(tok, s, e, _base(tok)) for tok, s, e in run]
         n = len(toks)
         i = 0
@@ -272,7 +324,6 @@ class _Reader:
         return best
 
     def _name_extent(self, toks: list[tuple[str, int, int, str]], i: int) -> tuple[int, str | None]:
-        g = self.g
         text = self.text
         tok, s, e, b = toks[i]
         initial = _sentence_initial(text, s)
@@ -285,22 +336,26 @@ class _Reader:
                 break
             j += 1
         span_words = [t[3] for t in toks[i:j]]
-        common = [self.common(w) for w in span_words]
-        given = [w in g.given for w in span_words]
-        sur = [w in g.surname for w in span_words]
-        place = [len(w) > 2 and w in g.place for w in span_words]
-        nrp = [_nrp(w) for w in span_words]
+        feats = [_FEATURES.get(w) or self._features(w) for w in span_words]
+        common = [f[0] for f in feats]
+        given = [f[1] for f in feats]
+        sur = [f[2] for f in feats]
+        place = [f[3] for f in feats]
+        nrp = [f[4] for f in feats]
         if j - i == 1:
             if nrp[0]:
-                return j, NRP_TYPE
+                # "into Spanish", "studying English": a language, not a nationality.
+                return j, None if _prev_word(text, s) in _LANGUAGE_CUES else NRP_TYPE
             if b in MONTHS or b in WEEKDAYS:
                 return j, None
             prev = _prev_word(text, s)
             nxt = _next_word(text, _end(text, toks[i]))
             if place[0] and not common[0] and not given[0]:
                 return j, LOCATION
-            if place[0] and prev in _LOC_PREPS and not initial:
-                return j, LOCATION
+            if place[0] and not initial and b not in TITLES and (
+                prev in _LOC_PREPS or (prev_char(text, s) == "," and not common[0])
+            ):
+                return j, LOCATION  # "in Lyon", "Lyon, France": a place, though also a name
             if b in _STREET_ABBREVIATIONS:
                 return j, None
             if nxt == ":" and _line_start(text, s) and not self.known(b) and len(b) >= 3:
@@ -321,7 +376,8 @@ class _Reader:
                     return j, LOCATION
                 if prev in _PERSON_CUES_BEFORE or nxt in _PERSON_VERBS_AFTER:
                     return j, PERSON
-                return j, ORGANIZATION
+                # In technical text an unknown capitalised word is mostly a product (Nginx, Kubernetes).
+                return j, None if self.technical() else ORGANIZATION
             if place[0] and not common[0]:
                 return j, LOCATION
             return j, None
@@ -337,11 +393,15 @@ class _Reader:
         ):
             return j, PERSON
         if unknown >= len(span_words) - 1 and (not initial or unknown >= 1 and len(span_words) - unknown <= 1):
-            return j, PERSON if any(given) else ORGANIZATION
+            if any(given):
+                return j, PERSON
+            return j, None if self.technical() else ORGANIZATION
         if all(place[k] or common[k] for k in range(len(span_words))) and any(
             place[k] and not common[k] for k in range(len(span_words))
         ):
             return j, LOCATION
+        if all(self.known(w) for w in span_words):
+            return j, None  # a title-cased phrase of English words ("Entertainment Weekly")
         return i + 1, None
 
 

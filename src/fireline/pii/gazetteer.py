@@ -20,6 +20,8 @@ class Gazetteer:
     place: frozenset[str]  # one or more words, joined by single spaces
     place_heads: frozenset[str]  # first word of every multi-word place
     words: dict[str, int]  # English word -> log2 frequency
+    foreign: frozenset[str] = frozenset()  # frequent words of other European languages (no names)
+    foreign_common: frozenset[str] = frozenset()  # their most frequent words, names included
 
 
 _lock = threading.Lock()
@@ -36,9 +38,11 @@ def _read() -> Gazetteer:
     for head, items in sections.items():
         if head.startswith("word "):
             words.update(dict.fromkeys(filter(None, items), int(head[5:])))
-    given, surname, place = (frozenset(filter(None, sections.get(k, ()))) for k in ("given", "surname", "place"))
+    given, surname, place, foreign, foreign_common = (
+        frozenset(filter(None, sections.get(k, ()))) for k in ("given", "surname", "place", "foreign", "foreign_common")
+    )
     heads = frozenset(p.split(" ", 1)[0] for p in place if " " in p)
-    return Gazetteer(given, surname, place, heads, words)
+    return Gazetteer(given, surname, place, heads, words, foreign, foreign_common)
 
 
 def get() -> Gazetteer:

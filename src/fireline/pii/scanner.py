@@ -224,6 +224,18 @@ PASSES: tuple[tuple[str, Callable[[Text, list[Span]], None]], ...] = (
 )
 
 
+_AGE_IN_PARENS = re.compile(r" ?\((\d{1,3})\)")
+
+
+def _ages_after_names(text: str, found: list[Span]) -> None:
+    """ "Anna Kowalczyk (34)": a small number in parentheses right after a name is an age."""
+    for entity, _, e in list(found):
+        if entity == PERSON:
+            m = _AGE_IN_PARENS.match(text, e)
+            if m and 0 < int(m.group(1)) <= 120:
+                found.append((AGE, m.start(1), m.end(1)))
+
+
 def scan(text: str) -> list[Span]:
     """Every PII and secret span in text as (entity, start, end), sorted by start, non-overlapping."""
     found: list[Span] = []
@@ -232,6 +244,8 @@ def scan(text: str) -> list[Span]:
         run(t, found)
     if "\n" in text and found:
         find_block_lines(text, found)
+    if "(" in text and found:
+        _ages_after_names(text, found)
     return _resolve(found)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from fireline.calls.models import Call, CallFinding, CallRaw
 from fireline.config import Config
 from fireline.detect.detectors import DETECTOR_NAMES
+from fireline.detect.policies import load_policies
 from fireline.evals.cases import EXPECTED_DETECTORS, derive
 
 EXPECTED = EXPECTED_DETECTORS  # which detectors should catch an incident of each type
@@ -103,9 +104,34 @@ def regression_cases(session: Session, incident_id: str, inc_type: str, config: 
 
 def display_case(case: dict[str, Any]) -> dict[str, Any]:
     """A case for the post-mortem: planted tokens are counted, never shown."""
-    exp = dict(case.get("expect") or {})
+    exp = {k: v for k, v in (case.get("expect") or {}).items() if v not in (False, [], None)}
+    if "must_be_supported_by" not in exp:
+        exp.pop("min_support", None)
     if exp.get("must_not_contain_canaries"):
         exp["must_not_contain_canaries"] = f"{len(exp['must_not_contain_canaries'])} canary token(s)"
     if exp.get("must_be_supported_by"):
         exp["must_be_supported_by"] = ", ".join(d.get("id", "?") for d in exp["must_be_supported_by"])
     return {k: case.get(k) for k in ("id", "source_call", "app", "model", "prompt_version", "input")} | {"expect": exp}
+
+
+def policies(config: Config, found: dict[str, list[CallFinding]]) -> list[dict[str, Any]]:
+    """The declared policies the linked calls broke, with the rule as configured and the count."""
+    declared = {r.name: r for r in load_policies(config.section("policies"))}
+    calls: Counter[str] = Counter()
+    kinds: dict[str, set[str]] = {}
+    for fs in found.values():
+        names = set()
+        for f in fs:
+            if f.detector.startswith("policy:"):
+                name = f.detector.removeprefix("policy:")
+                names.add(name)
+                kinds.setdefault(name, set()).add(f.kind)
+        calls.update(names)
+    out = []
+    for name, n in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0])):
+        rule = declared.get(name)
+        out.append({"name": name, "calls": n, "kinds": sorted(kinds[name]), "declared": rule is not None,
+                    "type": rule.type if rule else None, "severity": rule.severity if rule else None,
+                    "action": rule.action if rule else None, "target": rule.target if rule else None,
+                    "app": rule.app if rule else None})
+    return out

@@ -184,6 +184,7 @@ def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfi
     pm = {
         "incident_id": inc.id, "generated_at": stamp(now), "summary": summary, "timeline": _timeline(session, f),
         "impact": impact, "root_cause": rc, "reproduction": repro, "guardrails": guard,
+        "policies": checks.policies(config, found),
         "changes_before_onset": changes_before_onset(session, inc),
         "scope": {**scope, "controls": f.controls,
                   "obligations": [{k: o[k] for k in ("id", "kind", "title", "deadline", "status", "met_at", "missing")}

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import orjson
 
 from fireline.pii import redact, scan
 
@@ -31,6 +33,28 @@ class Finding:
     entity: str | None = None
     evidence: str = ""  # REDACTED evidence snippet, never raw PII
     item: int | None = None  # index of the message / retrieval doc / tool call
+
+
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, scalar) pairs of a JSON value; list items keep their parent's path."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from leaves(v, path)
+    else:
+        yield path, value
+
+
+def arguments_of(tool: dict[str, Any]) -> Any:
+    args = tool.get("arguments")
+    if isinstance(args, str):
+        try:
+            return orjson.loads(args)
+        except orjson.JSONDecodeError:
+            return {"": args}
+    return args if args is not None else {}
 
 
 def _text_of(content: Any) -> str:
@@ -64,13 +88,16 @@ class CallView:
     metadata: dict[str, Any] = field(default_factory=dict)
     tool_results: list[str] = field(default_factory=list)  # role "tool" messages, in order
     message_starts: list[int] = field(default_factory=list)  # offset of each joined message
+    message_roles: list[str] = field(default_factory=list)  # role of each joined message
     _scans: dict[str, list[Span]] = field(default_factory=dict, repr=False, compare=False)
+    _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> CallView:
         """Build the view from the CONTRACT call JSON (input: [{role, content}], content a string or parts)."""
         texts: list[str] = []
         starts: list[int] = []
+        roles: list[str] = []
         tool_results: list[str] = []
         system = d.get("system_prompt")
         pos = 0
@@ -88,6 +115,7 @@ class CallView:
                 system = system if system is not None else text
             else:
                 starts.append(pos)
+                roles.append(str(role or "user"))
                 texts.append(text)
                 pos += len(text) + 1
         for call in d.get("tool_calls") or []:
@@ -106,15 +134,39 @@ class CallView:
             metadata=dict(d.get("metadata") or {}),
             tool_results=tool_results,
             message_starts=starts,
+            message_roles=roles,
         )
 
     def spans(self, location: str) -> list[Span]:
-        """PII and secret spans of input_text or output_text, scanned once and shared by detectors."""
+        """PII and secret spans of input_text, output_text or a tool call's arguments ("tool:<i>",
+        offsets into `tool_text(i)`), scanned once and shared by detectors."""
         cached = self._scans.get(location)
         if cached is None:
-            cached = scan(self.input_text if location == "input" else self.output_text)
+            if location.startswith("tool:"):
+                text = self.tool_text(int(location[5:]))
+            else:
+                text = self.input_text if location == "input" else self.output_text
+            cached = scan(text)
             self._scans[location] = cached
         return cached
+
+    def tool_text(self, i: int) -> str:
+        """The string values of tool call i's arguments, joined with newlines (what leaves through it)."""
+        key = f"text:{i}"
+        cached = self._texts.get(key)
+        if cached is None:
+            args = arguments_of(self.tool_calls[i]) if i < len(self.tool_calls) else {}
+            cached = "\n".join(str(v) for _, v in leaves(args) if isinstance(v, str) and v)
+            self._texts[key] = cached
+        return cached
+
+    def latest_input_start(self) -> int:
+        """Offset in input_text where this call's new input begins: the messages after the last
+        assistant turn (earlier turns are history the app re-sends on every call)."""
+        for i in range(len(self.message_roles) - 1, -1, -1):
+            if self.message_roles[i] == "assistant":
+                return self.message_starts[i + 1] if i + 1 < len(self.message_starts) else len(self.input_text)
+        return 0
 
     def message_index(self, offset: int) -> int | None:
         """Index of the input message that holds input_text[offset]."""

@@ -46,20 +46,22 @@ class CanaryDetector:
         places: list[tuple[str, int | None, str]] = [("output", None, call.output_text)]
         places += [("retrieval", i, str(doc.get("text") or "")) for i, doc in enumerate(call.retrieval)]
         places += [("tool", i, text) for i, text in enumerate(call.tool_results)]
-        for location, item, text in places:
+        egress = [("tool_arguments", i, call.tool_text(i)) for i in range(len(call.tool_calls))]
+        for location, item, text in places + egress:
             for m in pattern.finditer(text):
                 owner = owners.get(m.group())
                 if owner is None or owner == call.tenant:
                     continue
                 served = location == "output"
+                sent = location == "tool_arguments"  # another tenant's data leaving through a tool call
                 findings.append(
                     Finding(
                         detector=self.name,
                         # In the context only, the model has not shown it yet: still a retrieval bug.
-                        kind="canary_leak" if served else "canary_in_context",
-                        severity="P0" if served else "P1",
+                        kind="canary_leak" if served else "canary_egress" if sent else "canary_in_context",
+                        severity="P0" if served or sent else "P1",
                         confidence=1.0,
-                        location=location,
+                        location="tool" if sent else location,
                         start=m.start(),
                         end=m.end(),
                         entity="CANARY",

@@ -5,6 +5,11 @@ kind "pii_leak", P1. PII the user typed and the model repeated back ("your order
 alice@example.com") is normal and NOT reported unless `report_echo` is on (kind "pii_echo",
 P3). PII in the input is reported as "pii_input" (P3) so the prompt log knows it holds personal
 data; `report_input: false` turns that off.
+
+Outbound data: PII in the arguments of a write tool (send_email, http_post, update_record...)
+that the user did not type is "pii_egress" (P1, location tool): personal data leaving the
+system through the agent, the data_leakage signal with a GDPR clock. Read tools are not
+scanned (a lookup by e-mail sends nothing anywhere); `report_egress: false` turns it off.
 """
 
 from __future__ import annotations
@@ -38,20 +43,24 @@ class PiiDetector:
         # Names, places, dates and the like are redacted from the stored copy but not reported by
         # default: an answer naming a city or a person is not a leak. `entities` can add them.
         self.entities = frozenset(option(config, "entities", sorted(VALIDATED_TYPES | ID_TYPES)))
+        self.report_egress = bool(option(config, "report_egress", True))
 
     def detect(self, call: CallView) -> list[Finding]:
         out_spans = [sp for sp in call.spans("output") if sp[0] in self.entities]
+        writes = [i for i, t in enumerate(call.tool_calls) if t.get("kind") == "write"] if self.report_egress else []
         in_spans = (
             [sp for sp in call.spans("input") if sp[0] in self.entities]
-            if (out_spans or self.report_input) and call.input_text
+            if (out_spans or writes or self.report_input) and call.input_text
             else []
         )
         findings: list[Finding] = []
         if self.report_input:
             findings.extend(self._input_findings(call, in_spans))
-        if not out_spans:
+        if not out_spans and not writes:
             return findings
         typed = {value_key(e, call.input_text[s:x]) for e, s, x in in_spans}
+        for i in writes:
+            findings.extend(self._egress(call, i, typed))
         for entity, s, e in out_spans:
             echoed = value_key(entity, call.output_text[s:e]) in typed
             if echoed and not self.report_echo:
@@ -70,6 +79,18 @@ class PiiDetector:
                 )
             )
         return findings
+
+    def _egress(self, call: CallView, i: int, typed: set[str]) -> list[Finding]:
+        text = call.tool_text(i)
+        spans = call.spans(f"tool:{i}")
+        name = str(call.tool_calls[i].get("name") or "")
+        return [
+            Finding(detector=self.name, kind="pii_egress", severity="P1",
+                    confidence=0.9 if entity != "PHONE_NUMBER" else 0.75, location="tool", start=s, end=e,
+                    entity=entity, evidence=f"{name}: " + evidence(text, s, e, entity, spans), item=i)
+            for entity, s, e in spans
+            if entity in self.entities and value_key(entity, text[s:e]) not in typed
+        ]
 
     def _input_findings(self, call: CallView, spans: list[Span]) -> list[Finding]:
         return [

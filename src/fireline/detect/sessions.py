@@ -1,0 +1,148 @@
+"""Per-session signals: steps, identical tool calls, tokens and spend of one session.
+
+An agent that calls the same tool with the same arguments forty times, or a session that burns a
+day's tokens in ten minutes, looks normal call by call; it shows only per session. Each call with
+a session id that started within the window (backfills are not counted) is counted in the one
+counter concept (fireline.counters), and a call that takes its session over a limit carries a
+`session` finding (kinds steps, tool_loop, tokens, spend). The alert groups by session, so the
+incident's signature is that session, and containment of the kinds listed in `contain` (by default
+the tool loop: a session repeating itself is broken; a long one may be busy) stops that session
+only, while its loop is still running.
+
+    sessions:
+      window: 1h                    # counts slide over this window (whole minutes: 30m, 1h)
+      max_steps: 500                # calls in one session
+      max_identical_tool_calls: 10  # the same tool with the same arguments
+      max_tokens: 2000000
+      max_cost_usd: 25
+      type: cost_runaway            # TAXONOMY: tool loops and denial of wallet
+      severity: P1
+      contain: [tool_loop]          # kinds that stop the session (kill switch scoped to it); true: all
+      apps: {research-agent: {max_steps: 500}}   # per-app overrides of any limit
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fireline.config import ConfigError
+from fireline.counters import LocalCounter, WindowCounter
+from fireline.detect.detectors.base import CallView, Finding, arguments_of
+from fireline.detect.monitor_defs import TYPES, parse_minutes
+
+KINDS = ("steps", "tool_loop", "tokens", "spend")
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_steps: int | None = Field(500, ge=1)
+    max_identical_tool_calls: int | None = Field(10, ge=1)
+    max_tokens: int | None = Field(2_000_000, ge=1)
+    max_cost_usd: float | None = Field(25.0, gt=0)
+
+
+class SessionConfig(Limits):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    window: int = 60  # minutes
+    type: str = "cost_runaway"
+    severity: Literal["P0", "P1", "P2", "P3"] = "P1"
+    contain: bool | tuple[Literal["steps", "tool_loop", "tokens", "spend"], ...] = ("tool_loop",)
+    apps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def contain_kinds(self) -> tuple[str, ...]:
+        if self.contain is True:
+            return KINDS
+        return () if self.contain is False else tuple(self.contain)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _minutes(cls, v: Any) -> Any:
+        return parse_minutes(v)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        if v not in TYPES:
+            raise ValueError(f"unknown incident type {v!r}; one of {', '.join(TYPES)}")
+        return v
+
+
+def load_sessions(section: Any) -> tuple[SessionConfig, dict[str, Limits]]:
+    """The `sessions` section and its per-app limits; a mistake is a ConfigError naming the field."""
+    try:
+        cfg = SessionConfig.model_validate(section or {})
+        base = {k: getattr(cfg, k) for k in Limits.model_fields}
+        per_app = {app: Limits.model_validate({**base, **(over or {})}) for app, over in cfg.apps.items()}
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"sessions.{where}: {first['msg'].removeprefix('Value error, ')}") from exc
+    return cfg, per_app
+
+
+def _signature(name: str, arguments: Any) -> str:
+    """Tool name and arguments, canonical (key order does not matter), as a short digest."""
+    canon = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS) if not isinstance(arguments, str) else arguments
+    return hashlib.blake2b(name.encode() + b"\0" + (canon if isinstance(canon, bytes) else canon.encode()),
+                           digest_size=12).hexdigest()
+
+
+class SessionSignals:
+    """Counts each session's calls and flags the ones over a limit (thread-safe through the counter)."""
+
+    def __init__(self, section: Any, counter: WindowCounter | None = None) -> None:
+        self.config, self.per_app = load_sessions(section)
+        self.counter: WindowCounter = counter or LocalCounter()
+        self.window_s = self.config.window * 60.0
+
+    def limits(self, app: str) -> Limits:
+        return self.per_app.get(app) or self.config
+
+    def observe(self, row: dict[str, Any], view: CallView, now: float | None = None) -> list[Finding]:
+        """Count one prepared call (its row and view); the findings of the limits it went over."""
+        session = row.get("session_id")
+        if not self.config.enabled or not session:
+            return []
+        now = time.time() if now is None else now
+        started = row.get("started_at")
+        if started is not None and started.timestamp() < now - self.window_s:
+            return []  # a backfill or a late batch: the session's window is long past
+        lim, w, c = self.limits(row["app"]), self.window_s, self.counter
+        base = f"session|{row['app']}|{session}|"
+        out: list[Finding] = []
+        if lim.max_steps is not None:
+            steps = c.add(base + "steps", 1.0, w, now)
+            if steps > lim.max_steps:
+                out.append(self._finding("steps", f"{steps:.0f} calls in the session (limit {lim.max_steps})"))
+        if lim.max_identical_tool_calls is not None:
+            for i, tool in enumerate(view.tool_calls):
+                name = str(tool.get("name") or "")
+                n = c.add(base + "tool|" + _signature(name, arguments_of(tool)), 1.0, w, now)
+                if n > lim.max_identical_tool_calls:
+                    out.append(self._finding("tool_loop", f"{name} called {n:.0f} times with the same arguments "
+                                                          f"(limit {lim.max_identical_tool_calls})", item=i))
+        tokens = float((row.get("input_tokens") or 0) + (row.get("output_tokens") or 0))
+        if lim.max_tokens is not None and tokens > 0:
+            total = c.add(base + "tokens", tokens, w, now)
+            if total > lim.max_tokens:
+                out.append(self._finding("tokens", f"{total:.0f} tokens in the session (limit {lim.max_tokens})"))
+        cost = float(row.get("cost_usd") or 0.0)
+        if lim.max_cost_usd is not None and cost > 0:
+            spent = c.add(base + "spend", cost, w, now)
+            if spent > lim.max_cost_usd:
+                out.append(self._finding("spend", f"${spent:.4f} spent in the session (limit ${lim.max_cost_usd:g})"))
+        return out
+
+    def _finding(self, kind: str, what: str, item: int | None = None) -> Finding:
+        return Finding(detector="session", kind=kind, severity=self.config.severity, confidence=1.0,
+                       location="tool" if item is not None else "session", start=None, end=None, evidence=what,
+                       item=item)
