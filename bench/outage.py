@@ -25,11 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fireline.db import Database  # noqa: E402
-from fireline.simulator.upstream import UpstreamServer  # noqa: E402
 from tests.reliability.conftest import ingest_key, serve  # noqa: E402
 from tests.reliability.load import Http, Outcome, client, gateway_call, native_batch, open_loop, wait_stored  # noqa: E402
 from tests.reliability.pgcluster import PgCluster, pg_bin  # noqa: E402
+
+from fireline.db import Database  # noqa: E402
+from fireline.simulator.upstream import UpstreamServer  # noqa: E402
 
 # Issue #12, measured before the fix: PostgreSQL stopped 30 s under gateway traffic.
 BEFORE = "before the fix (30 s outage): 4,492 HTTP 500s and zero successes; 76 of 8,895 answered calls lost"
@@ -88,7 +89,8 @@ def main() -> int:
         lat = [(o.ended - o.started) * 1000 for o in during]
         missing = len(set(answered) - found)
         share = len(ok) / len(during) if during else 0.0
-        print(f"outage {up - down:.1f} s at {args.rate:.0f} req/s of gateway traffic (PostgreSQL {bin_dir.parent.name}):")
+        print(f"outage {up - down:.1f} s at {args.rate:.0f} req/s of gateway traffic "
+              f"(PostgreSQL {bin_dir.parent.name}):")
         print(f"  during the outage: {len(ok)}/{len(during)} answered 2xx ({share:.4%}); latency p50 "
               f"{statistics.median(lat):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, max {max(lat):.1f} ms")
         print(f"  native ingest during the outage: {[(o.status, o.detail) for o in native]}")

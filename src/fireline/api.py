@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
 
-from fireline import __version__, background, metrics, wiring
+from fireline import __version__, background, metrics, openapi, wiring
 from fireline.auth import service as keys
 from fireline.config import Config, get_config, get_settings
 from fireline.config import data_dir as default_data_dir
@@ -118,6 +118,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)
     app.add_middleware(EngineSafe)  # the gateway's fast path is dispatched before it (own checks)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]  # errors and limits documented
 
     @app.exception_handler(FirelineError)
     async def domain_error(_: Request, exc: FirelineError) -> JSONResponse:

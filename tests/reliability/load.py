@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,25 @@ class Http:
 Request = Callable[[Http, int], Any]
 
 
+async def raw_post(base_url: str, path: str, headers: dict[str, Any], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request written byte for byte (header values that are not UTF-8 included)."""
+    host, port = base_url.split("//", 1)[1].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = [f"POST {path} HTTP/1.1".encode(), f"Host: {host}".encode(), b"Connection: close",
+            b"Content-Length: %d" % len(body)]
+    head += [k.encode() + b": " + (v if isinstance(v, bytes) else str(v).encode()) for k, v in headers.items()]
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    top, _, payload = data.partition(b"\r\n\r\n")
+    lines = top.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    pairs = (ln.partition(b":") for ln in lines[1:])
+    rh = {k.decode().lower(): v.decode(errors="replace").strip() for k, _, v in pairs}
+    return status, rh, payload
+
+
 async def gateway_call(http: Http, i: int, key: str, *, kind: str = "gateway", body: Any = None,
                        headers: dict[str, Any] | None = None, content: bytes | None = None) -> Outcome:
     t0 = time.monotonic()
@@ -69,8 +89,11 @@ async def gateway_call(http: Http, i: int, key: str, *, kind: str = "gateway", b
             "Content-Type": "application/json", **(headers or {})}
     data = content if content is not None else orjson.dumps(body if body is not None else chat_body(i))
     try:
-        status, rh, text = await http.post("/v1/chat/completions", data, hdrs)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        if any(isinstance(v, bytes) for v in hdrs.values()):
+            status, rh, text = await raw_post(http.base_url, "/v1/chat/completions", hdrs, data)
+        else:
+            status, rh, text = await http.post("/v1/chat/completions", data, hdrs)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return Outcome(kind, t0, time.monotonic(), None, error=type(exc).__name__)
     call_id = rh.get("x-fireline-call-id")
     return Outcome(kind, t0, time.monotonic(), status, [call_id] if call_id else [],
@@ -82,7 +105,7 @@ async def native_batch(http: Http, i: int, key: str, *, size: int = 5, prefix: s
     t0 = time.monotonic()
     batch = calls if calls is not None else [native_call(i * size + j, prefix) for j in range(size)]
     try:
-        status, rh, text = await http.post("/api/v1/calls", orjson.dumps({"calls": batch}),
+        status, rh, text = await http.post("/api/v1/calls", json.dumps({"calls": batch}).encode(),
                                            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     except (aiohttp.ClientError, TimeoutError) as exc:
         return Outcome(kind, t0, time.monotonic(), None, error=type(exc).__name__)

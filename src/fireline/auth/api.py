@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
@@ -52,7 +53,7 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 class KeyIn(BaseModel):
-    role: str
+    role: Literal["ingest", "viewer", "responder", "admin"]
     name: str | None = None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -15,10 +15,11 @@ from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls import dead_letters, retention, service
 from fireline.calls.models import RawAccess
-from fireline.calls.schemas import MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
+from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.http import ingest_limiter, read_body, validation_error
+from fireline.openapi import json_body
 from fireline.validation import check_json
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -50,7 +51,7 @@ def ingest_body(db: Database, body: bytes) -> service.IngestOutcome:
     return service.ingest(db, parse_calls(payload))
 
 
-@router.post("/calls", status_code=201)
+@router.post("/calls", status_code=201, openapi_extra=json_body(CallIn | Batch))
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
     # Parsing, validation, the privacy pass and detectors are CPU work: keep them off the event loop.
@@ -141,8 +142,8 @@ def list_dead_letters(request: Request, source: str | None = None, since: dateti
 
 
 @router.get("/dead-letters/{dead_id}")
-def get_dead_letter(dead_id: int, request: Request, content: bool = False, reason: str | None = None,
-                    who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+def get_dead_letter(request: Request, dead_id: int = Path(ge=1, le=INT32_MAX), content: bool = False,
+                    reason: str | None = None, who: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """One dead letter; `content=true` decrypts the record (written to the access log)."""
     with get_db(request).writing() as session:
         row = dead_letters.get(session, dead_id)

@@ -26,6 +26,7 @@ from fireline.events import HandlerFailed
 from fireline.http import ingest_limiter, read_body
 from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
 from fireline.metrics import INTAKE_UNAVAILABLE
+from fireline.openapi import json_body
 from fireline.signals import Alert
 
 log = logging.getLogger("fireline.ingest")
@@ -93,7 +94,17 @@ def _otlp_error(status: int, message: str, encoding: str, headers: dict[str, str
                     headers={"X-Fireline-Error": safe, **(headers or {})})
 
 
-@router.post("/v1/traces")
+OTLP_BODY = {"requestBody": {"required": True, "content": {
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+    "application/json": {"schema": {"type": "object", "description": "an ExportTraceServiceRequest",
+                                    "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}}}}}}
+PD_EVENT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["event_action"], "description": "a PagerDuty Events API v2 event",
+    "properties": {"routing_key": {"type": "string"}, "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
+                   "dedup_key": {"type": "string", "maxLength": 255}, "payload": {"type": "object"}}}}}}}
+
+
+@router.post("/v1/traces", openapi_extra=OTLP_BODY)
 async def otlp_traces(request: Request) -> Response:
     """OTLP/HTTP ExportTraceServiceRequest, protobuf or JSON, optionally gzip-compressed."""
     try:
@@ -136,7 +147,7 @@ async def otlp_traces(request: Request) -> Response:
 
 # ---- alerts ----
 
-@router.post("/api/v1/alerts/alertmanager")
+@router.post("/api/v1/alerts/alertmanager", openapi_extra=json_body(alertmanager.AmWebhook))
 async def alertmanager_webhook(request: Request, _: Principal = Depends(ingest_key)) -> dict[str, Any]:
     """An Alertmanager webhook (version 4): a firing group fires one alert per groupKey."""
     hook = alertmanager.parse(await _json(request))
@@ -165,8 +176,9 @@ def _pd(status: int, body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-@router.post("/api/v1/alerts/pagerduty", status_code=202)
-@router.post("/v2/enqueue", status_code=202)  # a sender pointed at Fireline instead of events.pagerduty.com
+@router.post("/api/v1/alerts/pagerduty", status_code=202, openapi_extra=PD_EVENT)
+# /v2/enqueue: a sender pointed at Fireline instead of events.pagerduty.com
+@router.post("/v2/enqueue", status_code=202, openapi_extra=PD_EVENT)
 async def pagerduty_event(request: Request) -> Response:
     """A PagerDuty Events API v2 body; answers as events.pagerduty.com/v2/enqueue does."""
     raw = await read_body(request, MAX_ALERT_BODY)
