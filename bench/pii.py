@@ -87,6 +87,7 @@ def only_passes(names: set[str], lists: str = "all") -> Iterator[None]:
 
     saved = scanner.PASSES
     g = gazetteer.get()
+    _clear_word_caches()
     scanner.PASSES = tuple(p for p in saved if p[0] in names)
     if lists != "all":
         empty: frozenset[str] = frozenset()
@@ -99,6 +100,15 @@ def only_passes(names: set[str], lists: str = "all") -> Iterator[None]:
     finally:
         scanner.PASSES = saved
         gazetteer._loaded = g
+        _clear_word_caches()
+
+
+def _clear_word_caches() -> None:
+    """The entity pass caches per-word look-ups; they must not outlive a change of word lists."""
+    from fireline.pii import entities
+
+    entities._PLAIN.clear()
+    entities._FEATURES.clear()
 
 
 def peer(corpus: list[dict[str, Any]], benign: bool) -> dict[str, str]:

@@ -4,7 +4,8 @@ Starts the scriptable upstream and `fireline serve` (SQLite) as subprocesses, lo
 cross-tenant leak (another tenant's canary in the output) through the native API, declares an
 incident linking them, then replays it through the real API (`POST /incidents/{id}/replays`,
 polled until done): every answer is judged by the incident's detectors (canary, pii, secrets).
-Run twice: the faulty model (every answer leaks, so every answer has findings) and the fixed one.
+Run twice: the current (faulty) model alone (every answer leaks, so every answer has findings), then
+current beside the fixed model as the candidate (half the answers clean).
 Beside it, from the same run: the same requests sent by a bare asyncio HTTP client at the same
 concurrency with no judging, the ceiling the simulator and loopback allow on this machine.
 
@@ -109,10 +110,11 @@ def main() -> None:
                 done = replay(api, iid, args.n, model)
                 arm = "candidate" if model else "current"
                 result = done["result"]
-                answers = result["summary"][arm]["samples"]
+                answers = sum(a["samples"] for a in result["summary"].values())  # every arm ran in the job
                 figures[label] = (answers / result["seconds"], result["summary"][arm]["rate"])
-                print(f"replay {label:6}: {answers} answers judged in {result['seconds']:.2f} s = "
-                      f"{figures[label][0]:.0f} cases/s at concurrency 8 (failure rate {figures[label][1]:.2f})")
+                print(f"replay {label:6}: {answers} answers ({len(result['summary'])} arm(s)) judged in "
+                      f"{result['seconds']:.2f} s = {figures[label][0]:.0f} cases/s at concurrency 8 "
+                      f"({arm} failure rate {figures[label][1]:.2f})")
             ceiling = asyncio.run(bare(up_url, FAULTY, 20 * args.n))
             print(f"bare client, same simulator, concurrency 8, no judging: {ceiling:.0f} requests/s")
             load = os.getloadavg()[0]

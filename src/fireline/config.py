@@ -8,6 +8,7 @@ prompts, tools and the tunables of each part. Every part reads its own section f
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from functools import lru_cache
@@ -85,15 +86,91 @@ class Config(BaseModel):
         return (self.model_extra or {}).get(name)
 
 
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core-schema scalars: only true/false are booleans, so
+    `on`, `off`, `yes`, `no`, `y`, `n` stay strings (YAML 1.1 read `on:` as the key True, which
+    silently disabled a block pattern's `on: input`); 010 is ten, 1:20 is a string."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                   list("tTfF"))
+Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                                   list("-+0123456789"))
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    value = str(loader.construct_scalar(node))
+    if value.startswith(("0o", "0x")):
+        return int(value, 0)
+    return int(value, 10)
+
+
+Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
+
+
+def _where(path: list[str]) -> str:
+    out = ""
+    for part in path:
+        out += part if part.startswith("[") else (f".{part}" if out else part)
+    return out or "(top level)"
+
+
+def _check_keys(node: yaml.Node, path: list[str]) -> None:
+    """Refuse what a mapping would silently lose: a key that is not a string, a repeated key."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                _check_keys(value, path)
+                continue
+            if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
+                shown = key.value if isinstance(key, yaml.ScalarNode) else "a collection"
+                raise ConfigError(f"{_where(path)}: the key {shown!r} (line {key.start_mark.line + 1}) is not a "
+                                  "string; quote it")
+            if key.value in seen:
+                raise ConfigError(f"{_where([*path, key.value])}: repeated key (line {key.start_mark.line + 1}); "
+                                  "the later one would silently replace the first")
+            seen.add(key.value)
+            _check_keys(value, [*path, key.value])
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_keys(item, [*path, f"[{i}]"])
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML as configuration (YAML 1.2 scalars; repeated or non-string keys refused with
+    their path, as ConfigError). One loader for every YAML Fireline reads."""
+    loader = Yaml12Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_keys(node, [])
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | None) -> Config:
     if not path:
         return Config()
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = load_yaml(Path(path).read_text()) or {}
     except OSError as exc:
         raise ConfigError(f"FIRELINE_CONFIG: cannot read {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"FIRELINE_CONFIG: {path} is not valid YAML: {exc}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"FIRELINE_CONFIG: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"FIRELINE_CONFIG: {path} must hold a mapping at the top level")
     try:

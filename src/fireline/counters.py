@@ -5,7 +5,7 @@ tool calls, tokens, spend) all count through a `WindowCounter`. The window is es
 fixed windows, the current one and the previous one weighted by how much of it still overlaps
 the sliding window (the scheme of Cloudflare's and most Redis rate limiters): O(1) memory and
 time per key, within a few percent of an exact log. `LocalCounter` keeps the counts in this
-process; a shared store (Redis, for several replicas) implements the same four methods.
+process; a shared store (Redis, for several replicas) implements the same five methods.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ class WindowCounter(Protocol):
 
     def add(self, key: str, amount: float, window_s: float, now: float) -> float:
         """Count `amount` at `now`; answers the new total."""
+        ...
+
+    def add_many(self, items: list[tuple[str, float]], window_s: float, now: float) -> list[float]:
+        """`add` for several keys at once (one lock, or one round trip to a shared store)."""
         ...
 
     def take(self, key: str, amount: float, limit: float, window_s: float, now: float) -> float | None:
@@ -72,6 +76,15 @@ class LocalCounter:
             slot = self._slot(key, window_s, now)
             slot[2] += amount
             return self._estimate(slot, window_s, now)
+
+    def add_many(self, items: list[tuple[str, float]], window_s: float, now: float) -> list[float]:
+        out = []
+        with self._lock:
+            for key, amount in items:
+                slot = self._slot(key, window_s, now)
+                slot[2] += amount
+                out.append(self._estimate(slot, window_s, now))
+        return out
 
     def take(self, key: str, amount: float, limit: float, window_s: float, now: float) -> float | None:
         with self._lock:

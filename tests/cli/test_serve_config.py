@@ -14,6 +14,15 @@ CASES = {
     "playbooks": ("playbooks:\n  data_leakage: {primary: {params: {}}}\n", "playbooks"),
     "apps": ("apps:\n  bot: {tools: {refund: sometimes}}\n", "apps.bot.tools.refund"),
     "yaml": ("apps: [unclosed\n", "not valid YAML"),
+    "control_param": ("playbooks:\n  prompt_injection:\n    primary: {kind: block_pattern, "
+                      "params: {pattern: x, on: inptu}}\n",
+                      "playbooks.prompt_injection.primary[0].params.on: must be 'input' or 'output'"),
+    "rate_param": ("playbooks:\n  data_leakage: {primary: [kill_switch], secondary: [{kind: rate_limit, "
+                   "params: {per_minute: 0}}]}\n", "playbooks.data_leakage.secondary[0].params.per_minute"),
+    "repeated_key": ("monitors: []\nmonitors: []\n", "monitors: repeated key (line 2)"),
+    "bool_key": ("detectors:\n  pii:\n    true: 1\n", "detectors.pii: the key 'true' (line 3) is not a string"),
+    "triage": ("triage:\n  data_leakage: {severity: P5}\n", "triage.data_leakage.severity: 'P5'"),
+    "auto_contain": ("auto_contain:\n  data_leak: [P0]\n", "auto_contain.data_leak: not an incident type"),
     "policies": ("policies:\n  - {name: p, app: a, target: output, deny_patterns: ['(?<=x)y'], type: policy_bypass,"
                  " severity: P1}\n", "policies[0].deny_patterns"),
 }

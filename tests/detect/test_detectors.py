@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fireline.detect.detectors import ArgumentBaseline, CallView, Finding, build_detectors, run_all
+from fireline.detect.detectors import DETECTOR_NAMES, ArgumentBaseline, CallView, Finding, build_detectors, run_all
 from fireline.detect.detectors.canary import CanaryDetector
 from fireline.detect.detectors.grounding import GroundingDetector
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
@@ -169,17 +169,42 @@ def test_citation_outside_the_retrieval_set_is_ungrounded() -> None:
         retrieval=[{"id": "kb-7", "source": "kb", "text": "..."}],
         output="Refunds take 5 days [kb-7]. Shipping is free (source: kb-99). See [doc:faq-2]. Also [1] and [link](http://x).",
     )
-    findings = detector.detect(view)
+    findings = [f for f in detector.detect(view) if f.kind == "ungrounded_citation"]
     assert [view.output_text[f.start : f.end] for f in findings if f.start is not None] == [
         "(source: kb-99)", "[doc:faq-2]",
     ]  # fmt: skip
-    assert all(f.kind == "ungrounded_citation" and f.severity == "P2" for f in findings)
+    assert all(f.severity == "P2" for f in findings)
+
+
+POLICY_DOC = ("Bereavement fares: reduced fares for travel because of the death of an immediate family member. "
+              "Requests must be made before travel; bereavement rates cannot be applied to completed travel. "
+              "Reduced fares are valid for thirty days.")
+
+
+def test_claims_the_retrieved_text_does_not_support_are_findings() -> None:
+    detector = GroundingDetector({})
+
+    def claims(output: str, question: str = "Can I get the bereavement fare after my trip?") -> list[tuple[str, str]]:
+        view = call(input=[{"role": "user", "content": question}], output=output,
+                    retrieval=[{"id": "kb-12", "text": POLICY_DOC}])
+        return [(f.kind, view.output_text[f.start:f.end]) for f in detector.detect(view)
+                if f.kind != "ungrounded_citation"]
+
+    invented = claims("You can claim it retroactively within 90 days [kb-12].")
+    assert ("contradicted_claim", "90 days") in invented and ("unsupported_claim", "retroactively") in invented
+    assert claims("Ask before you travel: the fare cannot be applied to completed travel and is valid for "
+                  "30 days [kb-12].") == []
+    assert claims("Our partner Lufthansa Miles gives a 20% refund [kb-12].") == [
+        ("unsupported_claim", "20%"), ("unsupported_claim", "refund"), ("unsupported_claim", "Lufthansa Miles")]
+    assert claims("Your booking 48213 is eligible (source: kb-12).", question="Is booking 48213 eligible?") == []
+    assert GroundingDetector({"check_support": False}).detect(
+        call(output="It is 90 days [kb-12].", retrieval=[{"id": "kb-12", "text": POLICY_DOC}])) == []
 
 
 def test_build_detectors_defaults_on_config_off_and_unknown_names_rejected() -> None:
-    assert len(build_detectors({})) == 8
+    assert len(build_detectors({})) == len(DETECTOR_NAMES) == 9
     names = [d.name for d in build_detectors({"refusal": {"enabled": False}})]
-    assert "refusal" not in names and len(names) == 7
+    assert "refusal" not in names and len(names) == 8
     with pytest.raises(ValueError, match="unknown detectors"):
         build_detectors({"nope": {}})
 
@@ -188,3 +213,29 @@ def test_run_all_collects_findings_of_every_detector() -> None:
     detectors = build_detectors({}, canaries=lambda: {"CANARY-x1": "globex"})
     view = call(output="I'm sorry, but I cannot share CANARY-x1 or bob@corp.example.")
     assert sorted(kinds(run_all(detectors, view))) == ["canary_leak", "pii_leak", "refusal"]
+
+
+def test_output_quality_flags_garbled_and_wrong_language_answers_only() -> None:
+    from fireline.detect import language
+
+    detector = build_detectors({"output_quality": {}})[-1]
+    assert detector.name == "output_quality"
+    question = "Where is my order 1042? It should have arrived yesterday and I need it for a trip."
+
+    def kinds_of(output: str, q: str = question) -> list[str]:
+        return [f.kind for f in detector.detect(call(input=[{"role": "user", "content": q}], output=output))]
+
+    assert kinds_of("Order 1042 left the warehouse yesterday and arrives within two days; "
+                    "you will get a tracking e-mail shortly.") == []
+    assert kinds_of("Ihre Bestellung 1042 hat gestern unser Lager verlassen und kommt in zwei Tagen an.") == [
+        "wrong_language"]
+    assert kinds_of("Ihre Bestellung 1042 hat gestern unser Lager verlassen und kommt in zwei Tagen an.",
+                    "Please translate into German: your order 1042 left our warehouse yesterday.") == []
+    assert kinds_of("Your order hasnâ€™t shipped yet â€” weâ€™ll notify you as soon as it leaves Ã©tÃ©.") == [
+        "garbled_output"]
+    assert kinds_of("zycidpyop mzgdpamn yyawoix hsdkaaaur mvg xaqhyo rhlhvh ojanr kkwp qlprt zzvx mnbq") == [
+        "garbled_output"]
+    assert kinds_of("Use `curl -s https://api.example.com/v1/orders/1042 | jq .status` to check the status, "
+                    "or the html page of the order in your account.") == []
+    assert language.script_of("您的订单已发出") == "Han" and language.script_of("Hello") == "Latin"
+    assert language.identify("Ihre Bestellung wurde gestern versandt.")[0] == "de"  # type: ignore[index]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fireline.config import ConfigError
-from fireline.detect.monitor_defs import DEFAULTS, Condition, load_monitors, parse_minutes
+from fireline.detect.monitor_defs import DEFAULTS, Condition, cohort_attributes, load_monitors, parse_minutes
 
 
 @given(st.integers(1, 60 * 24 * 31))
@@ -53,7 +53,13 @@ def test_defaults_load_and_are_typed_per_taxonomy() -> None:
               "cost_per_hour": ("cost_runaway", "P2"), "latency_p99": ("availability", "P2"),
               "error_rate": ("availability", "P1"), "thumbs_down_rate": ("quality_degradation", "P2"),
               "harmful_output_rate": ("harmful_output", "P1"), "injection_wave": ("prompt_injection", "P2"),
-              "ungrounded_citations": ("hallucination", "P2"), "tool_data_egress": ("data_leakage", "P1")}
+              "ungrounded_citations": ("hallucination", "P2"),
+              "corrupted_output_rate": ("quality_degradation", "P2"), "output_length": ("quality_degradation", "P2"),
+              "output_length_drop": ("quality_degradation", "P2"),
+              "output_language_shift": ("quality_degradation", "P2"),
+              "input_length_drift": ("distribution_shift", "P3"), "input_language_drift": ("distribution_shift", "P3"),
+              "input_topic_drift": ("distribution_shift", "P3"), "refusal_disparity": ("bias", "P2"),
+              "hallucination_rate": ("hallucination", "P2"), "tool_data_egress": ("data_leakage", "P1")}
     assert {n: (m.type, m.severity) for n, m in mons.items()} == expect
     blocks = mons["output_guardrail_blocks"]
     assert blocks.window == 10 and str(blocks.condition) == "ratio >= 5"
@@ -114,3 +120,28 @@ def test_any_section_loads_or_raises_config_error(section: list[dict[str, Any]])
 
 def test_defaults_are_plain_data() -> None:
     assert all(isinstance(d, dict) and d["name"] for d in DEFAULTS)
+
+
+def test_group_by_and_filter_keys_that_do_not_exist_are_refused_naming_the_field() -> None:
+    bad = {"name": "loan_refusals", "signal": "findings", "match": {"detector": ["refusal"]}, "condition": "any",
+           "type": "bias", "severity": "P2"}
+    with pytest.raises(ConfigError, match=r"monitors\[0\]\.group_by\[1\]: unknown key 'applicant_group'"):
+        load_monitors([{**bad, "group_by": ["app", "applicant_group"]}])
+    with pytest.raises(ConfigError, match=r"monitors\[0\]\.where\.segment: unknown key 'segment'"):
+        load_monitors([{**bad, "where": {"segment": "b"}}])
+    ok = load_monitors([{**bad, "group_by": ["app", "applicant_group"], "where": {"route": "/loans"}}],
+                       cohorts=cohort_attributes({"attributes": ["applicant_group"]}))
+    assert ok[-1].group_by == ("app", "applicant_group") and ok[-1].where == {"route": ("/loans",)}
+    with pytest.raises(ConfigError, match="cohorts.attributes"):
+        cohort_attributes({"attributes": "applicant_group"})
+    with pytest.raises(ConfigError, match=r"compare.across"):
+        load_monitors([{**bad, "condition": "ratio >= 2", "compare": {"across": "cohort"}}])
+
+
+def test_server_refuses_to_start_with_an_undeclared_group_key() -> None:
+    from fireline.api import create_app
+    from fireline.config import Config
+
+    config = Config.model_validate({"monitors": [{"name": "refusal_rate", "group_by": ["app", "segment"]}]})
+    with pytest.raises(ConfigError, match=r"monitors\[0\]\.group_by\[1\]: unknown key 'segment'"):
+        create_app(config=config)

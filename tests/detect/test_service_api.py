@@ -76,7 +76,9 @@ def test_reports_are_validated_redacted_and_erased_with_the_person(fl: Fireline)
     r = ingest.post("/api/v1/reports", json={"call_id": cid, "kind": "angry"})
     assert r.status_code == 422 and r.json()["field"] == "kind"
     r = ingest.post("/api/v1/reports", json={"call_id": "nope", "kind": "harmful"})
-    assert r.status_code == 404 and "nope" in r.json()["detail"]
+    assert r.status_code == 202 and r.json()["status"] == "pending"  # joined if the call lands
+    r = ingest.post("/api/v1/reports", json={"call_id": cid, "kind": "harmful", "at": "2026-11-22T10:00:00"})
+    assert r.status_code == 422 and r.json()["field"] == "at"
     assert fl.client(None).post("/api/v1/reports", json={"call_id": cid, "kind": "harmful"}).status_code == 401
     r = ingest.post("/api/v1/reports", json={"call_id": cid, "kind": "leak", "text": "it showed bob@example.com"})
     assert r.status_code == 201 and r.json()["text"] == "it showed <EMAIL_ADDRESS>"

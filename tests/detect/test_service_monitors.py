@@ -125,7 +125,7 @@ def test_tool_argument_anomaly(fl: Fireline) -> None:
 
 def test_cost_per_hour(fl: Fireline) -> None:
     run(fl, history(always(cost_usd=0.01)), recent(40, shape=always(cost_usd=0.01)),
-        recent(40, 1, always(cost_usd=0.5, output_tokens=20_000)),
+        recent(40, 1, always(cost_usd=0.5)),  # (20,000-token answers would fire output_length too)
         Spike("monitor:cost_per_hour:app=support-bot", "cost_runaway", "P2"))
 
 
@@ -187,6 +187,6 @@ def test_injection_wave(fl: Fireline) -> None:
 def test_ungrounded_citations(fl: Fireline) -> None:
     docs = [{"id": "kb-1", "source": "kb", "text": "Refunds within 30 days."}]
     grounded = always(retrieval=docs, output="Refunds are possible within 30 days [doc:kb-1].")
-    made_up = always(retrieval=docs, output="Bereavement fares can be claimed retroactively [doc:kb-9999].")
+    made_up = always(retrieval=docs, output="Refunds are possible within 30 days [doc:kb-9999].")  # a wrong source
     run(fl, history(grounded), recent(40, shape=grounded), recent(10, 1, made_up),
         Spike("monitor:ungrounded_citations:app=support-bot", "hallucination", "P2"))

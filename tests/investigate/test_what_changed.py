@@ -33,7 +33,7 @@ def test_changes_before_onset_on_the_api_and_in_the_postmortem(db: Database) -> 
             assert [(c["kind"], c["to"]) for c in got["changes"]] == [("prompt", "v12")]
             assert got["changes"][0]["before_onset_s"] == 7200
             wider = http.get(f"/api/v1/incidents/{inc['id']}/changes", params={"hours": 48}).json()
-            assert [c["kind"] for c in wider["changes"]] == ["model", "prompt"]
+            assert [c["kind"] for c in wider["changes"]] == ["prompt", "model"]  # nearer to onset first
             md = http.get(f"/api/v1/incidents/{inc['id']}/postmortem", params={"format": "md"}).text
             assert "What changed before onset" in md and "prompt change on support-bot (v11 -> v12)" in md
             assert http.get("/api/v1/incidents/INC-nope/changes").status_code == 404

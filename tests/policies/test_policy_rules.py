@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fireline.config import ConfigError
 from fireline.detect.detectors.base import CallView
+from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
 from fireline.detect.policies import load_policies
 from fireline.detect.policy_match import PolicyEngine, redact_spans
 
@@ -162,3 +163,13 @@ def test_apps_without_rules_cost_a_lookup() -> None:
     e = engine(rule(deny_terms=["x"]))
     assert e.for_app("unrelated") is None
     assert e.for_app("bot") is e.for_app("bot")
+
+
+def test_an_opt_in_lexicon_category_is_reported_only_through_a_policy_that_names_it() -> None:
+    detector = HarmfulOutputDetector({"lexicon": {"profanity": ["dang*"]}, "opt_in_categories": ["profanity"]})
+    answer = output("Dang it, the printer jammed again.", app="support")
+    assert detector.detect(answer) == []  # off by default
+    e = PolicyEngine(load_policies([rule(app="support", detectors=["profanity"], type="harmful_output",
+                                         action="redact")]), {"harmful_output": detector.categories})
+    [v] = e.check(answer, detector.detect(answer))
+    assert (v.kind, answer.output_text[v.start:v.end]) == ("detector", "Dang")

@@ -45,6 +45,8 @@ class PreparedCall:
     raw_blob: bytes
     findings: list[dict[str, Any]] = field(default_factory=list)
     outbox_id: int | None = None  # the "calls.ingested" outbox entry written with it
+    # What processors measured for later consumers (the detect part's quality profile), never stored.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -62,6 +64,12 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "guardrails": call.guardrails,
         "metadata": call.metadata,
     }
+    tools = call.metadata.get("tools")
+    if isinstance(tools, list) and tools and "tools_sha256" not in call.metadata:
+        # Tool definitions (names, schemas, descriptions) are logged with the call and hashed, so a
+        # changed definition is a change marker (detect.changes) and a searchable version.
+        call.metadata["tools_sha256"] = hashlib.sha256(
+            orjson.dumps(tools, option=orjson.OPT_SORT_KEYS)).hexdigest()
     redacted, red = privacy.redact_content(raw)
     sp_hash = call.system_prompt_sha256
     if call.system_prompt is not None:

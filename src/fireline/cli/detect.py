@@ -54,10 +54,14 @@ def canary_remove(canary_id: int) -> None:
 
 
 def report(call_id: str, kind: str = typer.Argument(..., help="harmful, wrong, leak, other or thumbs_down"),
-           text: str = typer.Option("", help="what the user said (stored PII-redacted)")) -> None:
-    """Report a call as a user would (feeds the report monitors)."""
-    r = Api().post("/api/v1/reports", json={"call_id": call_id, "kind": kind, "text": text or None})
-    out.print(f"report {r['id']} ({r['kind']}) on call {r['call_id']}")
+           text: str = typer.Option("", help="what the user said (stored PII-redacted)"),
+           at: str = typer.Option(None, help="when the user said it (ISO 8601, with a timezone)")) -> None:
+    """Report a call as a user would (feeds the report monitors). A report on a call not logged yet
+    waits for it (pending) and is joined when it lands."""
+    body = {"call_id": call_id, "kind": kind, "text": text or None, **({"at": at} if at else {})}
+    r = Api().post("/api/v1/reports", json=body)
+    waiting = " (pending: no such call logged yet; joined when it lands)" if r.get("status") == "pending" else ""
+    out.print(f"report {r['id']} ({r['kind']}) on call {r['call_id']}{waiting}")
 
 
 def register(app: typer.Typer) -> None:

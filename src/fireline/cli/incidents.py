@@ -155,12 +155,21 @@ def note(incident_id: str, text: str, kind: str = typer.Option("note", help="not
 
 
 @incident_app.command("verify")
-def verify(incident_id: str) -> None:
-    """Recompute the timeline's hash chain; exit 1 naming the first broken entry."""
-    result = Api().get(f"/api/v1/incidents/{incident_id}/verify")
+def verify(incident_id: str,
+           head: str | None = typer.Option(None, "--head", help="a head SEQ:HASH kept outside the database "
+                                                                  "(from a notification, an export or an earlier run)")
+           ) -> None:
+    """Recompute the timeline's hash chain and check every entry's signature (and an anchored
+    head); exit 1 naming the first broken entry. Prints the head to keep outside the database."""
+    result = Api().get(f"/api/v1/incidents/{incident_id}/verify", params={"head": head} if head else None)
     if not result["ok"]:
         fail(f"timeline of {incident_id} is broken at entry {result['first_broken']}: {result['reason']}")
-    out.print(f"timeline of {incident_id} verifies: {result['entries']} entries")
+    top = result.get("head") or {}
+    out.print(f"timeline of {incident_id} verifies: {result['entries']} entries signed by key {result.get('key_id')}"
+              + (f", anchored head {head} found" if head else ""))
+    if top:
+        out.print(f"head {top['seq']}:{top['hash']}  (keep it: `fireline incident verify {incident_id} --head ...`)",
+                  highlight=False, soft_wrap=True)
 
 
 def blast_radius(incident_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
@@ -196,11 +205,19 @@ def export(incident_id: str, out_path: Path = typer.Option(..., "--out", help="F
 
 @evidence_app.command("verify")
 def verify_file(path: Path, expect: str | None = typer.Option(None, "--expect", help="the snapshot id to expect"),
+                public_key: str | None = typer.Option(None, "--public-key",
+                                                      help="the server's signing key (base64, or @FILE); default "
+                                                           "the key of this machine's FIRELINE_SECRET, if any"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
-    """Check an exported bundle offline: manifest digest, every member, the timeline chain."""
+    """Check an exported bundle offline: its signature, manifest digest, every member, the timeline
+    chain and every entry's signature."""
+    from fireline import signing
     from fireline.incidents.bundle import verify_bundle
 
-    report = verify_bundle(path)
+    pinned = public_key
+    if pinned and pinned.startswith("@"):
+        pinned = Path(pinned[1:]).read_text().strip()
+    report = verify_bundle(path, pinned or signing.local_public_key())
     if expect and report.snapshot_id != expect:
         report.bad("SNAPSHOT", f"is {report.snapshot_id}, expected {expect}")
     if as_json:
@@ -212,4 +229,18 @@ def verify_file(path: Path, expect: str | None = typer.Option(None, "--expect", 
         more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
         fail(f"{path}: bad member {member}: {problem}{more}")
     if not as_json:
-        out.print(f"{path}: OK, snapshot {report.snapshot_id} of {report.incident_id}, {report.members} members")
+        out.print(f"{path}: OK, snapshot {report.snapshot_id} of {report.incident_id}, {report.members} members, "
+                  f"signed by key {report.key_id}", highlight=False, soft_wrap=True)
+        if report.head:
+            out.print(f"timeline head at export {report.head['seq']}:{report.head['hash']}", highlight=False,
+                      soft_wrap=True)
+        if not report.pinned:
+            err.print("[yellow]the signing key was not pinned[/yellow]: pass --public-key with the server's key "
+                      "(`fireline evidence public-key`) to rule out a re-signed bundle", highlight=False)
+
+
+@evidence_app.command("public-key")
+def public_key_cmd() -> None:
+    """The server's signing key (Ed25519), for auditors to pin with `evidence verify --public-key`."""
+    got = Api().get("/api/v1/signing-key")
+    out.print(f"{got['algorithm']} {got['public_key']}  (key id {got['key_id']})", highlight=False, soft_wrap=True)

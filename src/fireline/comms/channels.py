@@ -44,6 +44,11 @@ def webhook_body(message: dict[str, Any], delivery_id: str) -> dict[str, Any]:
             "text": message["text"], "incident": message["incident"], "sent_at": message.get("at")}
 
 
+def _head(inc: dict[str, Any]) -> str:
+    head = inc.get("timeline_head")
+    return f" · timeline head {head}" if head else ""
+
+
 def slack_body(message: dict[str, Any]) -> dict[str, Any]:
     inc = message["incident"]
     facts = [f"*Severity:* {inc['severity']}", f"*Type:* {inc['type']}", f"*State:* {inc['state']}"]
@@ -57,7 +62,8 @@ def slack_body(message: dict[str, Any]) -> dict[str, Any]:
             {"type": "header", "text": {"type": "plain_text", "text": message["subject"][:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": message["text"][:2900]}},
             {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{inc['id']} · {message['event']}"}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{inc['id']} · {message['event']}"
+                                                                       + _head(inc)}]},
         ],
     }
 
@@ -74,7 +80,8 @@ def pagerduty_body(message: dict[str, Any], routing_key: str) -> dict[str, Any] 
                            "severity": PD_SEVERITY.get(inc["severity"], "error"),
                            "component": ", ".join(inc.get("apps") or []) or None, "class": inc["type"],
                            "custom_details": {"incident_id": inc["id"], "title": inc["title"],
-                                              "state": inc["state"], "text": message["text"]}}
+                                              "state": inc["state"], "text": message["text"],
+                                              "timeline_head": inc.get("timeline_head")}}
         body["client"] = "Fireline"
     return body
 
@@ -86,7 +93,8 @@ def email_message(message: dict[str, Any], channel: Channel) -> EmailMessage:
     recipients = list(dict.fromkeys([*channel.to, *message.get("to_extra", [])]))
     mail["To"] = ", ".join(recipients)
     mail["X-Fireline-Incident"] = message["incident"]["id"]
-    mail.set_content(message["text"] + f"\n\n-- \nFireline · {message['incident']['id']} · {message['event']}\n")
+    mail.set_content(message["text"] + f"\n\n-- \nFireline · {message['incident']['id']} · {message['event']}"
+                     f"{_head(message['incident'])}\n")
     return mail
 
 

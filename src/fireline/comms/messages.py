@@ -19,7 +19,10 @@ def incident_brief(inc: Incident) -> dict[str, Any]:
     roles = inc.roles or {}
     return {"id": inc.id, "title": inc.title, "type": inc.type, "severity": inc.severity, "state": inc.state,
             "apps": list((inc.scope or {}).get("apps", [])), "commander": inc.commander,
-            "comms_lead": roles.get("comms_lead"), "detected_at": stamp(inc.detected_at)}
+            "comms_lead": roles.get("comms_lead"), "detected_at": stamp(inc.detected_at),
+            # The timeline's head when the message was made: a copy outside the database, so a rewritten
+            # or truncated timeline fails `fireline incident verify INC --head SEQ:HASH`.
+            "timeline_head": f"{inc.timeline_seq}:{inc.timeline_head}" if inc.timeline_seq else None}
 
 
 def _hours(seconds: float) -> str:

@@ -134,5 +134,4 @@ def shutdown(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `playbooks` or `auto_contain` section."""
-    playbooks.playbooks(config)
-    playbooks.auto_contain_policy(config)
+    playbooks.check_config(config)

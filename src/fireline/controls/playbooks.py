@@ -35,11 +35,13 @@ from fireline.config import Config
 from fireline.controls import link, rollback, service
 from fireline.controls.models import ControlRow
 from fireline.controls.service import ControlSpec
-from fireline.controls.state import Control
+from fireline.controls.state import KINDS, Control
 from fireline.db import Database
 from fireline.errors import FirelineError, Invalid
 from fireline.events import where
+from fireline.incidents.taxonomy import TYPES, check_triage
 from fireline.metrics import AUTO_CONTAIN_FAILURES
+from fireline.signals import SEVERITIES
 
 log = logging.getLogger("fireline.controls")
 
@@ -104,6 +106,79 @@ def auto_contain_policy(config: Config) -> dict[str, list[str]]:
         return {}
     return {str(k): list(v if isinstance(v, list) else [v]) for k, v in dict(section).items()
             if v not in (False, None)}
+
+
+# Playbook actions that are not controls (validated by the code that runs them).
+EXTRA_ACTIONS: frozenset[str] = frozenset({"revoke_key"})
+
+
+def check_config(config: Config) -> None:
+    """Every playbook action and the auto_contain policy, validated as containment would validate
+    them, when the server starts; Invalid names the field (playbooks.<type>.primary[0].params.on)."""
+    policy = auto_contain_policy(config)
+    for type_name, severities in policy.items():
+        if type_name not in TYPES and type_name != "*":
+            raise Invalid(f"auto_contain.{type_name}: not an incident type ({', '.join(sorted(TYPES))})",
+                          field=f"auto_contain.{type_name}")
+        for sev in severities:
+            if sev not in SEVERITIES:
+                raise Invalid(f"auto_contain.{type_name}: {sev!r} is not one of {', '.join(SEVERITIES)}",
+                              field=f"auto_contain.{type_name}")
+    section = config.section("playbooks") or {}
+    if not isinstance(section, dict):
+        raise Invalid("playbooks: a mapping of incident type -> {primary, secondary}", field="playbooks")
+    for name, spec in section.items():
+        if not isinstance(spec, dict):
+            raise Invalid(f"playbooks.{name}: a mapping with primary and secondary", field=f"playbooks.{name}")
+        unknown = set(spec) - {"primary", "secondary"}
+        if unknown:
+            raise Invalid(f"playbooks.{name}.{sorted(unknown)[0]}: unknown key; use primary and secondary",
+                          field=f"playbooks.{name}")
+    books = playbooks(config)
+    for name in check_triage(config.section("triage")):
+        if name not in books:
+            raise Invalid(f"triage: playbook {name!r} is not defined; add it under `playbooks`", field="triage")
+    apps = list(config.apps)
+    for book in books.values():
+        for which, actions in (("primary", book.primary), ("secondary", book.secondary)):
+            for i, action in enumerate(actions):
+                where = f"playbooks.{book.name}.{which}[{i}]"
+                try:
+                    _check_action(config, action, apps)
+                except Invalid as exc:
+                    raise Invalid(f"{where}.{exc.message}", field=where) from exc
+
+
+def _check_action(config: Config, action: Action, apps: list[str]) -> None:
+    kind = action["kind"]
+    unknown = set(action) - {"kind", "params", "scope", "when", "signature"}
+    if unknown:
+        raise Invalid(f"{sorted(unknown)[0]}: unknown key; use kind, params, scope, when, signature",
+                      field=sorted(unknown)[0])
+    when = action.get("when")
+    if when is not None and (not isinstance(when, list) or not set(when) <= {"session", "key", "tenant", "app"}):
+        raise Invalid("when: a list of session, key, tenant, app", field="when")
+    if kind in EXTRA_ACTIONS:
+        return
+    if kind not in KINDS:
+        raise Invalid(f"kind: {kind!r} is not one of {', '.join(KINDS)}", field="kind")
+    params = action.get("params") or {}
+    scope = action.get("scope") or {}
+    if not isinstance(params, dict) or not isinstance(scope, dict):
+        raise Invalid("params: a mapping", field="params")
+    params = {**DEFAULT_PARAMS.get(kind, {}), **params}
+    if kind in ("model_pin", "prompt_pin"):
+        key = "model" if kind == "model_pin" else "version"
+        if key not in params:
+            return  # the rollback target comes from the app registry at containment time
+        fits = [a for a in apps if params[key] in (config.app(a).models if kind == "model_pin"
+                                                   else config.app(a).prompts)]
+        if not fits:
+            raise Invalid(f"params.{key}: {params[key]!r} is in no app's registry", field=f"params.{key}")
+        scope = {**scope, "app": fits[0]}
+    if kind == "disable_tool":
+        scope = {"tool": "(from the incident)", **scope}
+    service.validate(config, ControlSpec(kind, scope, params, None, "config check"), allow_inject=True)
 
 
 def contains(policy: dict[str, list[str]], type_name: str, severity: str) -> bool:

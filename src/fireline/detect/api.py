@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -17,8 +17,8 @@ from fireline.auth.service import Principal
 from fireline.config import Config, ConfigError
 from fireline.detect import canaries, reports
 from fireline.detect.detectors import build_detectors
-from fireline.detect.models import MonitorAlert
-from fireline.detect.monitor_defs import load_monitors
+from fireline.detect.models import MonitorAlert, Report
+from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.policies import load_policies
 from fireline.detect.runtime import DetectRuntime
 from fireline.detect.schemas import AlertOut, CanaryIn, CanaryOut, MonitorOut, ReportIn, ReportOut
@@ -66,11 +66,17 @@ def delete_canary(request: Request, canary_id: int = Path(ge=1, le=2**31 - 1),
 
 # ---- reports ----
 @router.post("/reports", status_code=201, response_model=ReportOut)
-def add_report(body: ReportIn, request: Request, who: Principal = Depends(require("ingest"))) -> ReportOut:
+def add_report(body: ReportIn, request: Request, response: Response,
+               who: Principal = Depends(require("ingest"))) -> ReportOut:
+    """201 with the stored report; 202 (status "pending") for a call not written yet: joined when it lands."""
     with get_db(request).writing() as session:
-        report = reports.create(session, body.call_id, body.kind, body.text, actor=who.key_id)
+        report = reports.create(session, body.call_id, body.kind, body.text, actor=who.key_id, at=body.at)
         out = ReportOut(**reports.to_out(report))
-    runtime(request).on_report(report)
+    if isinstance(report, Report):
+        runtime(request).on_report(report)
+    else:
+        response.status_code = 202
+        runtime(request).wait_for(body.call_id)
     return out
 
 
@@ -135,7 +141,7 @@ async def startup(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `monitors` or `detectors` section."""
-    load_monitors(config.section("monitors"))
+    load_monitors(config.section("monitors"), cohorts=cohort_attributes(config.section("cohorts")))
     try:
         build_detectors(config.detectors)
     except ValueError as exc:

@@ -45,6 +45,21 @@ class Report(Base):
     __table_args__ = (Index("ix_detect_reports_kind_at", "kind", "at"),)
 
 
+class PendingReport(Base):
+    """A report on a call not written yet (the gateway's writer is a moment behind): joined to the
+    call when it lands, dropped after `PENDING_HOURS` if it never does."""
+
+    __tablename__ = "detect_pending_reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+
+
 class MonitorAlert(Base):
     """One firing of a monitor for one group (re-fires while still firing are rows too)."""
 

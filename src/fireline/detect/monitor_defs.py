@@ -31,15 +31,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fireline.config import ConfigError
 from fireline.signals import SEVERITIES
 
-GROUP_KEYS = ("app", "model", "prompt_version", "tool", "tenant")
-SIGNALS = ("findings", "calls", "errors", "cost", "latency", "reports")
+GROUP_KEYS = ("app", "model", "alias", "route", "prompt_version", "tool", "tenant")
+COHORT_KEY = "cohort"  # the X-Fireline-Cohort header (metadata "cohort"): always declared
+SIGNALS = ("findings", "calls", "errors", "cost", "latency", "reports", "distribution")
+FEATURES = ("output_tokens", "output_language", "output_script", "input_tokens", "input_language", "input_topic")
 REPORT_KINDS = ("harmful", "wrong", "leak", "other", "thumbs_down")
 TYPES = (
     "harmful_output", "policy_bypass", "data_leakage", "hallucination", "agentic_harm", "prompt_injection",
     "bias", "quality_degradation", "capability_loss", "cost_runaway", "distribution_shift", "data_poisoning",
     "model_extraction", "availability",
 )  # fmt: skip
-Aggregate = Literal["rate", "count", "sum", "p99"]
+Aggregate = Literal["rate", "count", "sum", "p99", "mean", "psi", "js", "disparity"]
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d)?\s*$")
 _CONDITION = re.compile(r"^\s*(?:(any)|(ratio|value)\s*(>=|<=)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?))\s*$")
@@ -121,11 +123,26 @@ class Match(BaseModel):
         return v
 
 
+class Disparity(BaseModel):
+    """How a disparity monitor compares one cohort's rate with the rest of its group."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    across: str = COHORT_KEY  # the cohort attribute (a group_by key) whose values are compared
+    measure: Literal["ratio", "difference"] = "ratio"  # cohort rate / rest rate, or cohort - rest
+    min_sample: int = Field(30, ge=1)  # calls of the cohort and of the rest in the window
+    alpha: float = Field(0.01, gt=0, lt=0.5)  # two-proportion z-test, one-sided
+
+
 class MonitorDef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    signal: Literal["findings", "calls", "errors", "cost", "latency", "reports"]
+    signal: Literal["findings", "calls", "errors", "cost", "latency", "reports", "distribution"]
+    feature: Literal["output_tokens", "output_language", "output_script", "input_tokens", "input_language",
+                     "input_topic"] | None = None  # distribution monitors: what is compared
+    compare: Disparity | None = None  # disparity monitors
+    where: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # only calls with these key values
     match: Match = Field(default_factory=Match)
     aggregate: Aggregate | None = None  # derived from the signal when absent
     window: int = 10  # minutes
@@ -134,7 +151,7 @@ class MonitorDef(BaseModel):
     min_volume: int = Field(0, ge=0)
     min_count: int = Field(1, ge=0)
     min_value: float = Field(0.0, ge=0)
-    group_by: tuple[Literal["app", "model", "prompt_version", "tool", "tenant"], ...] = ("app",)
+    group_by: tuple[str, ...] = ("app",)  # GROUP_KEYS or a declared cohort attribute
     type: str
     severity: Literal["P0", "P1", "P2", "P3"]
     repeat: int | None = None  # minutes between re-fires while firing; default: the window
@@ -158,12 +175,35 @@ class MonitorDef(BaseModel):
             raise ValueError(f"unknown incident type {v!r}; known: {list(TYPES)}")
         return v
 
+    @field_validator("where", mode="before")
+    @classmethod
+    def _where(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {k: (x,) if isinstance(x, str) else x for k, x in v.items()}
+
     @model_validator(mode="after")
     def _aggregate(self) -> MonitorDef:
         if self.aggregate is None:
             derived = {"findings": "rate", "errors": "rate", "calls": "count", "cost": "sum",
-                       "latency": "p99", "reports": "count"}[self.signal]
+                       "latency": "p99", "reports": "count", "distribution": "psi"}[self.signal]
+            if self.compare is not None:
+                derived = "disparity"
             object.__setattr__(self, "aggregate", derived)
+        if (self.signal == "distribution") != (self.feature is not None):
+            raise ValueError("a distribution monitor names its feature (and only it does): "
+                             f"one of {list(FEATURES)}")
+        if self.signal == "distribution" and self.aggregate not in ("psi", "js", "mean"):
+            raise ValueError("a distribution is aggregated as psi, js or mean")
+        if self.aggregate in ("psi", "js", "mean") and self.signal != "distribution":
+            raise ValueError(f"aggregate {self.aggregate} needs signal: distribution")
+        if (self.aggregate == "disparity") != (self.compare is not None):
+            raise ValueError("a disparity monitor has `compare: {across: <cohort attribute>}` and aggregate disparity")
+        if self.compare is not None:
+            if self.signal not in ("findings", "errors", "reports"):
+                raise ValueError("a disparity compares a rate: signal findings, errors or reports")
+            if self.compare.across not in self.group_by:
+                raise ValueError(f"compare.across {self.compare.across!r} must be one of group_by")
         if self.signal == "latency" and self.aggregate != "p99":
             raise ValueError("the latency signal is aggregated as p99")
         if self.signal in ("cost",) and self.aggregate != "sum":
@@ -262,7 +302,7 @@ DEFAULTS_YAML = """
   title: "Prompt-injection markers in {value:.0%} of calls ({ratio:.1f}x baseline) on {group}"
 - name: ungrounded_citations
   signal: findings
-  match: {detector: [grounding]}
+  match: {detector: [grounding], kind: [ungrounded_citation]}
   window: 10m
   condition: ratio >= 3
   min_volume: 10
@@ -271,6 +311,17 @@ DEFAULTS_YAML = """
   type: hallucination
   severity: P2
   title: "Answers citing documents never retrieved: {value:.0%} ({ratio:.1f}x baseline) on {group}"
+- name: hallucination_rate
+  signal: findings
+  match: {detector: [grounding], kind: [unsupported_claim, contradicted_claim]}
+  window: 1h
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.03, floor: 0.01, min_volume: 200}
+  type: hallucination
+  severity: P2
+  title: "Answers asserting what the retrieved documents do not say: {value:.0%} ({ratio:.1f}x baseline) on {group}"
 - name: tool_argument_anomaly
   signal: findings
   match: {detector: [tool_policy], kind: [argument_anomaly, forbidden_write, destructive_write]}
@@ -338,6 +389,100 @@ DEFAULTS_YAML = """
   type: quality_degradation
   severity: P2
   title: "Thumbs-down rate {value:.0%} is {ratio:.1f}x baseline on {group}"
+- name: corrupted_output_rate
+  signal: findings
+  match: {detector: [output_quality], kind: [garbled_output, wrong_language]}
+  window: 30m
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.01, floor: 0.005, min_volume: 200}
+  group_by: [app, model]
+  type: quality_degradation
+  severity: P2
+  title: "Garbled or wrong-language answers {value:.1%} ({ratio:.1f}x baseline) on {group}"
+- name: output_length
+  signal: distribution
+  feature: output_tokens
+  aggregate: mean
+  window: 30m
+  condition: ratio >= 2
+  min_volume: 20
+  min_count: 0
+  baseline: {days: 7, default: 0, floor: 1, min_volume: 200}
+  group_by: [app, alias, prompt_version]
+  type: quality_degradation
+  severity: P2
+  title: "Answers {ratio:.1f}x longer than baseline ({value:.0f} tokens) on {group}"
+- name: output_length_drop
+  signal: distribution
+  feature: output_tokens
+  aggregate: mean
+  window: 30m
+  condition: ratio <= 0.4
+  min_volume: 20
+  min_count: 0
+  baseline: {days: 7, default: 0, floor: 1, min_volume: 200}
+  group_by: [app, alias, prompt_version]
+  type: quality_degradation
+  severity: P2
+  title: "Answers shrank to {ratio:.0%} of baseline length on {group}"
+- name: output_language_shift
+  signal: distribution
+  feature: output_language
+  window: 1h
+  condition: value >= 0.25
+  min_volume: 50
+  min_count: 0
+  baseline: {days: 7, min_volume: 300}
+  group_by: [app, model]
+  type: quality_degradation
+  severity: P2
+  title: "Answer language mix shifted (PSI {value:.2f}) on {group}"
+- name: input_length_drift
+  signal: distribution
+  feature: input_tokens
+  window: 1h
+  condition: value >= 0.25
+  min_volume: 100
+  min_count: 0
+  baseline: {days: 7, min_volume: 500}
+  type: distribution_shift
+  severity: P3
+  title: "Input length distribution shifted (PSI {value:.2f}) on {group}"
+- name: input_language_drift
+  signal: distribution
+  feature: input_language
+  window: 1h
+  condition: value >= 0.25
+  min_volume: 100
+  min_count: 0
+  baseline: {days: 7, min_volume: 500}
+  type: distribution_shift
+  severity: P3
+  title: "Input language mix shifted (PSI {value:.2f}) on {group}"
+- name: input_topic_drift
+  signal: distribution
+  feature: input_topic
+  window: 1h
+  condition: value >= 0.25
+  min_volume: 100
+  min_count: 0
+  baseline: {days: 7, min_volume: 500}
+  type: distribution_shift
+  severity: P3
+  title: "What users ask about shifted (topic PSI {value:.2f}) on {group}"
+- name: refusal_disparity
+  signal: findings
+  match: {detector: [refusal]}
+  compare: {across: cohort, measure: ratio, min_sample: 30, alpha: 0.01}
+  window: 24h
+  condition: ratio >= 2
+  min_count: 5
+  group_by: [app, cohort]
+  type: bias
+  severity: P2
+  title: "Cohort refused {ratio:.1f}x as often as the rest ({value:.0%} vs {baseline:.0%}) on {group}"
 - name: traffic_drop
   enabled: false
   signal: calls
@@ -358,8 +503,36 @@ def _where(exc: ValidationError, index: int) -> str:
     return f"monitors[{index}]{'.' + loc if loc else ''}: {first['msg']}"
 
 
-def load_monitors(section: list[dict[str, Any]] | None,
-                  defaults: list[dict[str, Any]] | None = None) -> list[MonitorDef]:
+def cohort_attributes(section: Any) -> tuple[str, ...]:
+    """The declared cohort attributes (`cohorts: {attributes: [...]}` or a list): metadata keys that
+    monitors may group or filter by. `cohort` (the X-Fireline-Cohort header) is always declared."""
+    attrs = section.get("attributes") if isinstance(section, dict) else section
+    if attrs is None:
+        attrs = []
+    if not isinstance(attrs, list) or not all(isinstance(a, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", a)
+                                              for a in attrs):
+        raise ConfigError("cohorts.attributes: a list of metadata key names (letters, digits, _ . -)")
+    clash = [a for a in attrs if a in GROUP_KEYS]
+    if clash:
+        raise ConfigError(f"cohorts.attributes: {clash} are built-in keys already")
+    return tuple(dict.fromkeys([COHORT_KEY, *attrs]))
+
+
+def check_keys(d: MonitorDef, cohorts: tuple[str, ...], where: str) -> None:
+    """Refuse group-by and filter keys that do not exist, naming the field (never silently ignored)."""
+    known = [*GROUP_KEYS, *cohorts]
+    for i, key in enumerate(d.group_by):
+        if key not in known:
+            raise ConfigError(f"{where}.group_by[{i}]: unknown key {key!r}; use one of {known} "
+                              "(declare metadata keys under cohorts.attributes)")
+    for key in d.where:
+        if key not in known or key == "tool":
+            raise ConfigError(f"{where}.where.{key}: unknown key {key!r}; use one of "
+                              f"{[k for k in known if k != 'tool']} (declare metadata keys under cohorts.attributes)")
+
+
+def load_monitors(section: list[dict[str, Any]] | None, defaults: list[dict[str, Any]] | None = None,
+                  cohorts: tuple[str, ...] = (COHORT_KEY,)) -> list[MonitorDef]:
     """The defaults merged with the YAML section; a bad entry is a ConfigError naming its field."""
     merged: dict[str, dict[str, Any]] = {d["name"]: dict(d) for d in (DEFAULTS if defaults is None else defaults)}
     order = list(merged)
@@ -376,13 +549,14 @@ def load_monitors(section: list[dict[str, Any]] | None,
             order.append(name)
     out: list[MonitorDef] = []
     for name in order:
+        index = next((i for i, e in enumerate(section or []) if isinstance(e, dict) and e.get("name") == name), -1)
         try:
             out.append(MonitorDef.model_validate(merged[name]))
         except ValidationError as exc:
-            index = next((i for i, e in enumerate(section or []) if isinstance(e, dict) and e.get("name") == name), -1)
             raise ConfigError(_where(exc, index).replace("monitors[-1]", f"monitors.{name}")) from exc
+        check_keys(out[-1], cohorts, f"monitors[{index}]" if index >= 0 else f"monitors.{name}")
     return [m for m in out if m.enabled]
 
 
-__all__ = ["DEFAULTS", "GROUP_KEYS", "SEVERITIES", "SIGNALS", "Condition", "MonitorDef", "load_monitors",
-           "parse_minutes"]
+__all__ = ["DEFAULTS", "FEATURES", "GROUP_KEYS", "SEVERITIES", "SIGNALS", "Condition", "MonitorDef",
+           "cohort_attributes", "load_monitors", "parse_minutes"]

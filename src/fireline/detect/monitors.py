@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fireline.detect import distribution
 from fireline.detect.monitor_defs import MonitorDef
 from fireline.detect.onset import change_point
 from fireline.detect.series import Hit, Series, latency_bin, quantile
@@ -30,6 +31,8 @@ from fireline.signals import Alert
 log = logging.getLogger("fireline.detect.monitors")
 
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+_BUILTIN = frozenset({"app", "tenant", "model", "alias", "route", "prompt_version"})
+NUMERIC = frozenset({"output_tokens", "input_tokens"})
 MAX_GROUPS = 10_000
 MAX_LINKED = 100
 
@@ -52,11 +55,15 @@ class Fact:
     report_kind: str | None = None  # set for a report instead of a call
     session: str | None = None
     api_key: str | None = None
+    alias: str | None = None  # the model the app asked for (the resolved one is `model`)
+    route: str | None = None
+    attrs: dict[str, str] | None = None  # declared cohort attributes (metadata) of the call
+    features: dict[str, tuple[int, float]] | None = None  # distribution features: (bin, value)
 
     def key(self, name: str) -> tuple[str, ...]:
         if name == "tool":
             return self.tools or ("-",)
-        value = getattr(self, name)
+        value = getattr(self, name) if name in _BUILTIN else (self.attrs.get(name) if self.attrs else None)
         return (value if value is not None else "-",)
 
 
@@ -85,6 +92,12 @@ class Monitor:
         self._reports = frozenset(m.report_kind)
         self._status = frozenset(m.status)
         self.alerts_fired = 0
+        self.where = tuple((k, frozenset(v)) for k, v in sorted(d.where.items()))
+        self._by_tool = "tool" in d.group_by
+        self.family = (d.group_by, self.where)  # monitors sharing denominators
+
+    def admits(self, fact: Fact) -> bool:
+        return all(fact.key(k)[0] in values for k, values in self.where)
 
     # ---- feeding ----
     def _matching_findings(self, fact: Fact) -> list[dict[str, Any]]:
@@ -116,6 +129,8 @@ class Monitor:
         return 0.0, 0.0, None
 
     def groups(self, fact: Fact, only_tools: tuple[str, ...] | None = None) -> list[str]:
+        if not self._by_tool:  # one value per key: one group (the common case, kept cheap)
+            return [",".join([f"{key}={fact.key(key)[0]}" for key in self.d.group_by]) or "all"]
         parts: list[list[str]] = [[]]
         for key in self.d.group_by:
             values = fact.key(key)
@@ -141,13 +156,19 @@ class Monitor:
         sig = self.d.signal
         if sig == "findings" and not fact.findings and not is_report:
             return
-        num, score, tools = self.measure(fact)
         latency = None
+        if sig == "distribution":
+            if is_report or not fact.features or self.d.feature not in fact.features:
+                return
+            latency, num = fact.features[self.d.feature]  # (bin, value): a histogram like latency's
+            score, tools = float(latency), None
+        else:
+            num, score, tools = self.measure(fact)
         if sig == "latency" and not is_report and fact.latency is not None:
             latency = latency_bin(fact.latency)
-        elif num == 0:
+        elif num == 0 and sig != "distribution":
             return
-        keep = num > 0 or (score > 0 and sig in ("latency", "cost"))
+        keep = num > 0 or (score > 0 and sig in ("latency", "cost")) or sig == "distribution"
         # A finding on one tool call counts for that tool's group only.
         hit_groups = set(self.groups(fact, tools)) if tools is not None and "tool" in self.d.group_by else None
         for group in groups:
@@ -164,7 +185,7 @@ class Monitor:
                 slot[2][latency] = slot[2].get(latency, 0) + 1
             if keep:
                 s = self.get(group)
-                if s is not None:
+                if s is not None and (latency is None or sig != "distribution" or latency not in s.usual):
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                       fact.prompt_version, fact.tools, fact.session, fact.api_key))
 
@@ -181,9 +202,15 @@ class Monitor:
         s.history.move(s.buckets, hist_lo, lo)
         w, h = s.window, s.history
         agg = d.agg
-        if agg == "rate":
+        if agg == "disparity":
+            return self.evaluate_disparity(group, s, now_minute)
+        extra: dict[str, Any] = {}
+        if agg in ("rate", "mean"):
             value = w.num / w.den if w.den else 0.0
             trailing = h.num / h.den if h.den else 0.0
+        elif agg in ("psi", "js"):
+            value = (distribution.psi if agg == "psi" else distribution.js)(w.bins, h.bins)
+            trailing = 0.0
         elif agg == "p99":
             value = quantile(w.bins, 0.99)
             trailing = quantile(h.bins, 0.99)
@@ -192,7 +219,7 @@ class Monitor:
             start = max(h.lo, s.first if s.first is not None else h.hi)
             covered = max(h.hi - start, d.window)
             trailing = h.num * d.window / covered
-        count = w.den if agg in ("p99", "sum") else w.num
+        count = w.den if agg in ("p99", "sum", "mean", "psi", "js") else w.num
         trusted = self.horizon > 0 and h.den >= d.baseline.min_volume
         baseline = max(trailing if trusted else d.baseline.default, d.baseline.floor)
         ratio = value / baseline if baseline > 0 else (math.inf if value > 0 else 0.0)
@@ -201,20 +228,81 @@ class Monitor:
             firing = count >= max(d.min_count, 1)
         elif cond.op == "ratio_le":
             firing = trusted and baseline > 0 and ratio <= cond.threshold
+            if d.signal == "distribution":  # a shrinking mean needs calls to measure; silence is traffic_drop's
+                firing = firing and w.den >= d.min_volume
         else:
             enough = w.den >= d.min_volume and count >= d.min_count and value >= d.min_value
+            if d.signal == "distribution":
+                enough = enough and trusted  # a shift means something only against a real baseline
             if cond.op == "ratio_ge":
                 firing = enough and ratio >= cond.threshold
             elif cond.op == "value_ge":
                 firing = enough and value >= cond.threshold
             else:
                 firing = w.den >= d.min_volume and value <= cond.threshold
+        if agg in ("psi", "js"):
+            baseline, ratio = 0.0, 0.0
+        if d.signal == "distribution" and trusted:
+            # The bins history calls usual: calls in them are not kept to be linked to an alert.
+            rare = distribution.tail(h.bins, numeric=d.feature in NUMERIC)
+            s.usual = frozenset(k for k in h.bins if k not in rare)
         s.values = {"value": value, "baseline": baseline if cond.op != "any" else None, "ratio": ratio,
-                    "volume": w.den, "count": count, "trusted": trusted, "firing": firing, "window_lo": lo}
+                    "volume": w.den, "count": count, "trusted": trusted, "firing": firing, "window_lo": lo, **extra}
+        return s.values
+
+    def siblings(self, group: str) -> tuple[str, list[tuple[str, Series]]]:
+        """The cohort value of a group and the other cohorts' series with the same other keys."""
+        assert self.d.compare is not None
+        across = self.d.compare.across
+        parts = group.split(",")
+        mine = next((p for p in parts if p.startswith(across + "=")), "")
+        rest_key = [p for p in parts if p != mine]
+        out = []
+        for g, s in self.series.items():
+            if g == group:
+                continue
+            gp = g.split(",")
+            other = next((p for p in gp if p.startswith(across + "=")), "")
+            if other != f"{across}=-" and [p for p in gp if p != other] == rest_key:
+                out.append((g, s))
+        return mine.partition("=")[2], out
+
+    def evaluate_disparity(self, group: str, s: Series, now_minute: int) -> dict[str, Any]:
+        """One cohort's rate against the rest of its group: ratio (or difference), minimum samples on
+        both sides, and a one-sided two-proportion z-test at `compare.alpha`."""
+        d = self.d
+        assert d.compare is not None
+        lo, hi, hist_lo = self.ranges(now_minute)
+        cohort, others = self.siblings(group)
+        x1, n1 = s.window.num, s.window.den
+        x2 = n2 = 0.0
+        for _, o in others:
+            o.window.move(o.buckets, lo, hi)
+            o.history.move(o.buckets, hist_lo, lo)
+            x2 += o.window.num
+            n2 += o.window.den
+        p1 = x1 / n1 if n1 else 0.0
+        p2 = x2 / n2 if n2 else 0.0
+        ratio = p1 / p2 if p2 > 0 else (math.inf if p1 > 0 else 0.0)
+        diff = p1 - p2
+        pooled = (x1 + x2) / (n1 + n2) if n1 + n2 else 0.0
+        se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)) if n1 and n2 and 0 < pooled < 1 else 0.0
+        z = diff / se if se else 0.0
+        p_value = 0.5 * math.erfc(z / math.sqrt(2))
+        measured = ratio if d.compare.measure == "ratio" else diff
+        firing = (cohort not in ("", "-") and n1 >= d.compare.min_sample and n2 >= d.compare.min_sample
+                  and x1 >= d.min_count and p1 >= d.min_value and p_value < d.compare.alpha
+                  and measured >= d.condition.threshold)
+        s.values = {"value": p1, "baseline": p2, "ratio": ratio, "volume": int(n1), "count": x1, "trusted": True,
+                    "firing": firing, "window_lo": lo, "p_value": p_value, "difference": diff,
+                    "rest_volume": int(n2), "cohort": cohort}
         return s.values
 
     def linked(self, s: Series, lo: int) -> list[Hit]:
         hits = [h for h in s.hits if h.minute >= lo]
+        hot = self.hot(s)
+        if hot is not None:
+            hits = [h for h in hits if int(h.score) in hot]
         if self.d.signal in ("latency", "cost"):
             hits.sort(key=lambda h: h.score, reverse=True)
         else:
@@ -229,11 +317,27 @@ class Monitor:
                 break
         return out
 
+    def hot(self, s: Series) -> set[int] | None:
+        """For a distribution monitor, the bins that carry the shift (None for other monitors)."""
+        if self.d.signal != "distribution":
+            return None
+        numeric = self.d.feature in ("output_tokens", "input_tokens")
+        return distribution.hot_bins(s.window.bins, s.history.bins, numeric=numeric,
+                                     down=self.d.condition.op == "ratio_le")
+
     def onset(self, s: Series, hits: list[Hit]) -> dict[str, Any] | None:
-        """Where this group's rate changed (detect.onset), else the first hit of the window."""
-        if self.d.agg == "rate":
-            cp = change_point([(m, b.num, b.den) for m, b in s.buckets.items()],
-                              direction="down" if self.d.condition.op == "ratio_le" else "up")
+        """Where this group's rate changed (detect.onset), else the first hit of the window. A
+        distribution's rate is the share of calls in the bins that carry the shift."""
+        hot = self.hot(s)
+        series: list[tuple[int, float, float]] | None = None
+        if hot is not None:
+            series = [(m, float(sum(c for k, c in (b.bins or {}).items() if k in hot)), float(b.den))
+                      for m, b in s.buckets.items()]
+        elif self.d.agg in ("rate", "disparity"):
+            series = [(m, b.num, float(b.den)) for m, b in s.buckets.items()]
+        if series is not None:
+            cp = change_point(series, direction="down" if self.d.condition.op == "ratio_le" and hot is None
+                              else "up")
             if cp is not None:
                 return {"at": _iso(cp.minute), **{k: v for k, v in cp.as_dict().items() if k != "segments"}}
         if hits:
@@ -270,7 +374,9 @@ class Monitor:
             monitor=d.name, signal=signal,
             details={"value": _num(v["value"]), "baseline": _num(v["baseline"]), "ratio": _num(v["ratio"]),
                      "window": f"{d.window}m", "volume": v["volume"], "count": _num(v["count"]),
-                     "condition": str(d.condition), "group": group, "resolved": resolved, **details},
+                     "condition": str(d.condition), "group": group, "resolved": resolved, **details,
+                     **{k: (_num(v[k]) if isinstance(v[k], float) else v[k])
+                        for k in ("p_value", "difference", "rest_volume", "cohort") if k in v}},
         )
 
 
@@ -300,8 +406,12 @@ class Engine:
         horizon = max((int(d.baseline.days * 1440) for d in defs), default=0)
         self.horizon = horizon
         self.monitors = [Monitor(d, int(d.baseline.days * 1440)) for d in defs]
-        self.monitors_by_gb: dict[tuple[str, ...], Monitor] = {m.d.group_by: m for m in self.monitors}
-        self.group_bys: list[tuple[str, ...]] = list(self.monitors_by_gb)
+        # Monitors with the same group-by and filter share their denominators (calls per group x minute).
+        self.monitors_by_gb: dict[Any, Monitor] = {m.family: m for m in self.monitors}
+        self.group_bys: list[Any] = list(self.monitors_by_gb)
+        self.report_monitors = [m for m in self.monitors if m.d.signal == "reports"]
+        self.call_monitors = [m for m in self.monitors if m.d.signal != "reports"]
+        self.plain_monitors = [m for m in self.call_monitors if m.d.signal != "findings"]
         self.emit = emit
         self.clock = clock
         self.lock = threading.RLock()
@@ -317,7 +427,7 @@ class Engine:
         """Count a batch: accumulated per group x minute first, then one add per monitor x slot.
         With count=False (calls the startup rebuild already counted) only link and evaluate."""
         now_minute = self.now_minute()
-        dens: dict[tuple[str, ...], dict[tuple[str, int], int]] = {gb: {} for gb in self.group_bys}
+        dens: dict[Any, dict[tuple[str, int], int]] = {gb: {} for gb in self.group_bys}
         acc: dict[tuple[Monitor, str, int], list[Any]] = {}
         oldest = now_minute - self.reach
         with self.lock:
@@ -326,14 +436,27 @@ class Engine:
                     fact.minute = now_minute  # a clock ahead of ours: count it as now
                 elif fact.minute < oldest:
                     continue
-                by_keys: dict[tuple[str, ...], list[str]] = {}
+                by_keys: dict[Any, list[str]] = {}
                 for gb, slots in dens.items():
-                    groups = by_keys[gb] = self.monitors_by_gb[gb].groups(fact)
+                    first = self.monitors_by_gb[gb]
+                    if first.where and not first.admits(fact):
+                        by_keys[gb] = []
+                        continue
+                    groups = by_keys[gb] = first.groups(fact)
                     if fact.report_kind is None:
                         for g in groups:
                             slots[(g, fact.minute)] = slots.get((g, fact.minute), 0) + 1
-                for mon in self.monitors:
-                    mon.collect(fact, by_keys[mon.d.group_by], acc)
+                # Only the monitors this fact can feed: most calls carry no findings, no reports.
+                if fact.report_kind is not None:
+                    feeding = self.report_monitors
+                elif fact.findings:
+                    feeding = self.call_monitors
+                else:
+                    feeding = self.plain_monitors
+                for mon in feeding:
+                    groups = by_keys[mon.family]
+                    if groups:
+                        mon.collect(fact, groups, acc)
             touched: dict[tuple[Monitor, str], None] = {}
             if not count:
                 for (mon, group, _), _slot in acc.items():
@@ -341,8 +464,8 @@ class Engine:
                 dens = {gb: {} for gb in self.group_bys}
                 acc = {}
             for mon in self.monitors:
-                if mon.d.signal != "latency":
-                    for (group, minute), den in dens[mon.d.group_by].items():
+                if mon.d.signal not in ("latency", "distribution"):
+                    for (group, minute), den in dens[mon.family].items():
                         slot = acc.pop((mon, group, minute), None)
                         s = mon.get(group)
                         if s is not None:

@@ -8,129 +8,28 @@ those two passes only. Apps without a rule cost a dict lookup.
 
 from __future__ import annotations
 
-import math
-import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, arguments_of, evidence, leaves
-from fireline.detect.policies import PolicyRule, compile_re2, re2, re2_options
+from fireline.detect.policies import PolicyRule, compile_re2
+from fireline.detect.policy_text import (
+    EMAIL_RE,
+    HOST_RE,
+    SPLIT_RE,
+    URL_RE,
+    Hit,
+    TextMatcher,
+    as_number,
+    host_allowed,
+    hosts,
+    inflections,
+    redact_spans,
+)
 
-_APOSTROPHES = ("'", "\u2019")
-_VOWELS = set("aeiou")
-_NUMBER = re.compile(r"^\s*[$\u20ac\u00a3]?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*%?\s*$")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-_URL = re.compile(r"(?i)\b(?:https?|ftp)://([^\s/:?#@]+@)?([A-Za-z0-9.-]+)")
-_HOST = re.compile(r"^(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
-_SPLIT = re.compile(r"[,;]")
 Categorizer = Callable[[str], dict[str, list[tuple[int, int]]]]
-
-
-def inflections(term: str) -> set[str]:
-    """The term and its simple English inflections (plural, possessive, -ed, -ing), lower case."""
-    words = term.lower().split()
-    last, head = words[-1], words[:-1]
-    forms = {last}
-    if last.isalpha():
-        forms |= {last + "s", last + "es", *(last + a + "s" for a in _APOSTROPHES), last + "s'"}
-        if last.endswith("e"):
-            forms |= {last + "d", last[:-1] + "ing"}
-        else:
-            forms |= {last + "ed", last + "ing"}
-        if len(last) > 2 and last.endswith("y") and last[-2] not in _VOWELS:
-            forms |= {last[:-1] + "ies", last[:-1] + "ied"}
-        if (len(last) > 2 and last[-1] not in _VOWELS | set("wxy") and last[-2] in _VOWELS
-                and last[-3] not in _VOWELS):
-            forms |= {last + last[-1] + "ed", last + last[-1] + "ing"}
-    return {" ".join([*head, f]) for f in forms}
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def _term_regex(variant: str) -> str:
-    body = r"\s+".join(re.escape(w) for w in variant.split())
-    left = r"\b" if variant[0].isalnum() or variant[0] == "_" else ""
-    right = r"\b" if variant[-1].isalnum() or variant[-1] == "_" else ""
-    return left + body + right
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    rule: PolicyRule
-    kind: str  # deny_term | deny_pattern | not_allowed | above_max | below_min | not_a_number | detector
-    start: int | None = None
-    end: int | None = None
-
-
-class TextMatcher:
-    """The deny terms and deny patterns of several rules over one text, in two passes."""
-
-    def __init__(self, rules: Sequence[PolicyRule]) -> None:
-        self.rules = list(rules)
-        self.term_rules: dict[str, list[PolicyRule]] = {}
-        for rule in self.rules:
-            for term in rule.deny_terms:
-                for variant in inflections(term):
-                    bucket = self.term_rules.setdefault(variant, [])
-                    if rule not in bucket:
-                        bucket.append(rule)
-        self.terms: Any = None
-        if self.term_rules:
-            # Longest first: RE2's alternation is leftmost-first, so "fords" wins over "ford".
-            variants = sorted(self.term_rules, key=len, reverse=True)
-            self.terms = compile_re2("(?i)(?:" + "|".join(_term_regex(v) for v in variants) + ")")
-        self.patterns: list[tuple[PolicyRule, Any]] = [(r, compile_re2(p)) for r in self.rules
-                                                       for p in r.deny_patterns]
-        self.pattern_set: Any = None
-        if self.patterns and re2 is not None:
-            self.pattern_set = re2.Set.SearchSet(re2_options())
-            for rule in self.rules:
-                for p in rule.deny_patterns:
-                    self.pattern_set.Add(p)
-            self.pattern_set.Compile()
-
-    def hits(self, text: str) -> list[Hit]:
-        out: list[Hit] = []
-        if not text:
-            return out
-        if self.terms is not None:
-            for m in self.terms.finditer(text):
-                for rule in self.term_rules.get(_normal(m.group()), ()):
-                    out.append(Hit(rule, "deny_term", m.start(), m.end()))
-        if self.patterns:
-            matched = (self.pattern_set.Match(text) or ()) if self.pattern_set is not None \
-                else [i for i, (_, p) in enumerate(self.patterns) if p.search(text)]
-            for i in matched:
-                rule, pattern = self.patterns[i]
-                for m in pattern.finditer(text):
-                    out.append(Hit(rule, "deny_pattern", m.start(), max(m.end(), m.start())))
-        return out
-
-
-def hosts(text: str) -> list[str]:
-    """Hosts of the e-mail addresses and URLs in a text, lower case."""
-    found = [m.group(1).lower() for m in _EMAIL.finditer(text)]
-    found += [m.group(2).lower().rstrip(".") for m in _URL.finditer(text)]
-    return found
-
-
-def host_allowed(host: str, allowed: Iterable[str]) -> bool:
-    return any(host == d or host.endswith("." + d) for d in allowed)
-
-
-def as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        m = _NUMBER.match(value)
-        return float(m.group(1)) if m else None
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +58,8 @@ def _allow_hits(rule: PolicyRule, text: str, matchers: dict[str, list[Any]]) -> 
     if allow and not any(p.search(text) for p in allow):
         out.append(Hit(rule, "not_allowed"))
     if rule.allow_domains:
-        for m in [*_EMAIL.finditer(text), *_URL.finditer(text)]:
-            host = (m.group(1) if m.re is _EMAIL else m.group(2)).lower().rstrip(".")
+        for m in [*EMAIL_RE.finditer(text), *URL_RE.finditer(text)]:
+            host = (m.group(1) if m.re is EMAIL_RE else m.group(2)).lower().rstrip(".")
             if not host_allowed(host, rule.allow_domains):
                 out.append(Hit(rule, "not_allowed", m.start(), m.end()))
     return out
@@ -327,7 +226,7 @@ class AppPolicies:
         if matcher is not None:  # rules over every argument were scanned in one pass (_plan)
             out += [(h.kind, h.start, h.end) for h in matcher.hits(text)]
         if rule.allow_patterns or rule.allow_values or rule.allow_domains:
-            parts = [p.strip() for p in _SPLIT.split(text)] if rule.argument else [text]
+            parts = [p.strip() for p in SPLIT_RE.split(text)] if rule.argument else [text]
             for part in (p for p in parts if p):
                 if not self._allowed(rule, part):
                     start = text.find(part)
@@ -341,25 +240,12 @@ class AppPolicies:
         if patterns and any(p.search(value) for p in patterns):
             return True
         if rule.allow_domains:
-            found = hosts(value) or ([value.lower().rstrip(".")] if _HOST.match(value) else [])
+            found = hosts(value) or ([value.lower().rstrip(".")] if HOST_RE.match(value) else [])
             if found:
                 return all(host_allowed(h, rule.allow_domains) for h in found)
             if not rule.argument:
                 return True  # free text without a link or address: nothing leaves for a domain
         return False
-
-
-def redact_spans(text: str, spans: Sequence[tuple[int, int]], label: str = "[REDACTED]") -> str:
-    """Replace the spans (possibly overlapping) by one label per merged run."""
-    merged: list[list[int]] = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    for s, e in reversed(merged):
-        text = text[:s] + label + text[e:]
-    return text
 
 
 class PolicyEngine:

@@ -17,16 +17,32 @@ from sqlalchemy.sql.elements import ColumnElement as CE
 
 from fireline.calls.models import Call, CallFinding
 from fireline.db import Database
+from fireline.detect.distribution import LENGTH_BASE
 from fireline.detect.minutes import minute_of
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitors import Engine, Fact, Monitor
 from fireline.detect.series import LATENCY_BOUNDS
+from fireline.detect.service import production
+
+COLUMN_KEYS = frozenset({"app", "model", "alias", "prompt_version", "tool", "tenant"})
+LENGTH_BOUNDS = tuple(LENGTH_BASE ** (k + 1) - 1 for k in range(64))
+
+
+def rebuildable(mon: Monitor) -> bool:
+    """Monitors whose history the prompt log's columns hold: not those grouped or filtered by
+    metadata (route, cohorts), nor distributions other than token lengths (their windows refill)."""
+    d = mon.d
+    if d.where or not set(d.group_by) <= COLUMN_KEYS:
+        return False
+    return d.signal != "distribution" or d.feature in ("output_tokens", "input_tokens")
 
 
 def _key_columns(model: Any, keys: list[str]) -> list[CE[Any]]:
     cols: list[CE[Any]] = []
     for k in keys:
-        if k == "model":
+        if k == "alias":
+            col = model.model
+        elif k == "model":
             col = func.coalesce(model.model_resolved, model.model) if model is Call else model.model
         elif k == "tool":
             col = model.tools
@@ -42,7 +58,8 @@ def _fact(row: Any, keys: list[str], minute: int) -> Fact:
     return Fact(id="", minute=minute, app=values["app"] if "app" in keys else "-",
                 tenant=values["tenant"] if "tenant" in keys else None,
                 model=values["model"] if "model" in keys else None,
-                prompt_version=values["prompt_version"] if "prompt_version" in keys else None, tools=tools)
+                prompt_version=values["prompt_version"] if "prompt_version" in keys else None, tools=tools,
+                alias=values["alias"] if "alias" in keys else None)
 
 
 def rebuild(db: Database, engine: Engine) -> dict[str, int]:
@@ -50,22 +67,23 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
     now = datetime.fromtimestamp(engine.clock(), UTC)
     longest = max((m.d.window for m in engine.monitors), default=0)
     since = now - timedelta(minutes=engine.horizon + longest + 1)
-    keys = sorted({k for m in engine.monitors for k in m.d.group_by} | {"app"})
+    mons = [m for m in engine.monitors if rebuildable(m)]
+    keys = sorted({k for m in mons for k in m.d.group_by} | {"app"})
     counts: dict[str, int] = defaultdict(int)
-    mons = engine.monitors
     with db.session() as session:
         # calls: every monitor's denominator, plus errors / volume / cost numerators
         minute = minute_of(db.dialect, Call.started_at)
         stmt = (select(minute.label("minute"), *_key_columns(Call, keys), Call.status, func.count().label("n"),
                        func.coalesce(func.sum(Call.cost_usd), 0.0).label("cost"))
-                .where(Call.started_at >= since).group_by(minute, *_key_columns(Call, keys), Call.status))
+                .where(production(Call.environment), Call.started_at >= since)
+                .group_by(minute, *_key_columns(Call, keys), Call.status))
         for row in session.execute(stmt):
             counts["calls"] += 1
             fact = _fact(row, keys, int(row.minute))
             for mon in mons:
                 sig = mon.d.signal
-                if sig == "latency":
-                    continue  # latency samples come from the latency family
+                if sig in ("latency", "distribution"):
+                    continue  # their samples come from their own families
                 num = 0.0
                 if (sig == "errors" and row.status in mon.d.match.status) or sig == "calls":
                     num = float(row.n)
@@ -78,13 +96,28 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                         else_=literal(len(LATENCY_BOUNDS)))
             stmt = (select(minute.label("minute"), *_key_columns(Call, keys), bin_.label("bin"),
                            func.count().label("n"))
-                    .where(Call.started_at >= since, Call.latency_ms.is_not(None))
+                    .where(production(Call.environment), Call.started_at >= since, Call.latency_ms.is_not(None))
                     .group_by(minute, *_key_columns(Call, keys), bin_))
             for row in session.execute(stmt):
                 counts["latency"] += 1
                 fact = _fact(row, keys, int(row.minute))
                 for mon in lat:
                     _seed(engine, mon, fact, 0.0, int(row.n), {int(row.bin): int(row.n)})
+        for feature, column in (("output_tokens", Call.output_tokens), ("input_tokens", Call.input_tokens)):
+            dmons = [m for m in mons if m.d.signal == "distribution" and m.d.feature == feature]
+            if not dmons:
+                continue
+            lbin = case(*[(column <= b, literal(i)) for i, b in enumerate(LENGTH_BOUNDS)],
+                        else_=literal(len(LENGTH_BOUNDS)))
+            stmt = (select(minute.label("minute"), *_key_columns(Call, keys), lbin.label("bin"),
+                           func.count().label("n"), func.sum(column).label("total"))
+                    .where(production(Call.environment), Call.started_at >= since, column.is_not(None))
+                    .group_by(minute, *_key_columns(Call, keys), lbin))
+            for row in session.execute(stmt):
+                counts[feature] += 1
+                fact = _fact(row, keys, int(row.minute))
+                for mon in dmons:
+                    _seed(engine, mon, fact, float(row.total or 0), int(row.n), {int(row.bin): int(row.n)})
         fmons = [m for m in mons if m.d.signal == "findings"]
         if fmons:
             fminute = minute_of(db.dialect, CallFinding.started_at)
@@ -92,7 +125,8 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
             stmt = (select(fminute.label("minute"), *fkeys, CallFinding.detector, CallFinding.kind,
                            CallFinding.location, CallFinding.severity,
                            func.count(func.distinct(CallFinding.call_id)).label("n"))
-                    .join(Call, Call.id == CallFinding.call_id).where(CallFinding.started_at >= since)
+                    .join(Call, Call.id == CallFinding.call_id)
+                    .where(CallFinding.started_at >= since, production(Call.environment))
                     .group_by(fminute, *fkeys, CallFinding.detector, CallFinding.kind, CallFinding.location,
                               CallFinding.severity))
             for row in session.execute(stmt):

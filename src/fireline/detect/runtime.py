@@ -8,16 +8,19 @@ import time
 from typing import Any
 
 from fireline import background, outbox
+from fireline.calls.models import Call
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
 from fireline.detect import rebuild, reports
 from fireline.detect.canaries import CanaryCache
+from fireline.detect.changes import ChangeTracker
 from fireline.detect.models import MonitorAlert, Report
-from fireline.detect.monitor_defs import load_monitors
+from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.monitors import Engine, Fact, Fired
 from fireline.detect.rule_alerts import RuleAlerts, RuleMeta
 from fireline.detect.service import (
+    NOT_PRODUCTION,
     Detection,
     budget_meta,
     fact_of,
@@ -40,10 +43,13 @@ class DetectRuntime:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.config = config
-        self.defs = load_monitors(config.section("monitors"))
+        self.cohorts = cohort_attributes(config.section("cohorts"))
+        self.defs = load_monitors(config.section("monitors"), cohorts=self.cohorts)
         self.canaries = CanaryCache()
         self.detection = Detection(config, self.canaries)
         self.engine = Engine(self.defs, self.emit)
+        self.changes = ChangeTracker(db)
+        self.pending: set[str] = set()  # call ids that reports wait for
         # Policies, session limits and budgets fire straight from their findings (no window).
         self.rules = RuleAlerts(self.rule_meta, self.emit_alerts,
                                 repeat_s=float((config.section("rule_alerts") or {}).get("repeat_s", 10)))
@@ -62,6 +68,9 @@ class DetectRuntime:
         t0 = time.perf_counter()
         self.rebuilt = rebuild.rebuild(self.db, self.engine)
         warm_tool_baseline(self.db, self.detection.baseline)
+        self.changes.warm()
+        with self.db.session() as session:
+            self.pending = reports.pending_ids(session)
         pending = outbox.take(self.db, "calls.ingested")
         if pending:
             ids = [c for entry in pending for c in entry.payload.get("call_ids", [])]
@@ -80,6 +89,9 @@ class DetectRuntime:
         if time.monotonic() - self._last_canary_refresh >= CANARY_REFRESH_S:
             self._last_canary_refresh = time.monotonic()
             self.canaries.refresh(self.db)  # tokens added through another replica
+            with self.db.writing() as session:  # reports waiting here or on another replica
+                reports.expire_pending(session)
+                self.pending = reports.pending_ids(session)
 
     # ---- data in ----
     def process(self, calls: list[PreparedCall], **_: Any) -> None:
@@ -92,10 +104,13 @@ class DetectRuntime:
         the outbox redelivers it. Each record is turned into a fact on its own, so one odd
         record (a call dated year 1) is skipped alone and never blinds its batch."""
         if calls is not None:
+            # Eval and replay traffic is logged like any call but is not production: the monitors
+            # and change markers leave it out (a lock run against a faulty candidate opens nothing).
+            calls = [p for p in calls if p.row.get("environment") not in NOT_PRODUCTION]
             facts = []
             for p in calls:
                 try:
-                    facts.append(fact_of(p))
+                    facts.append(fact_of(p, self.cohorts))
                 except Exception as exc:
                     RECORDS_SKIPPED.labels("monitors").inc()
                     log.error("monitors skip call %s: %s at %s", p.id, type(exc).__name__, where(exc))
@@ -106,6 +121,16 @@ class DetectRuntime:
                 ruled = rule_calls_from_db(session, list(call_ids or ()))
         self.rules.observe(ruled)
         self._observe(facts)
+        if calls is not None:
+            # After the monitors counted: a failure here must not make the outbox redeliver (and the
+            # monitors count twice); it is logged and counted instead.
+            try:
+                if self.pending:
+                    self.join({p.id: p.row for p in calls if p.id in self.pending})
+                self.changes.observe(calls)
+            except Exception as exc:
+                RECORDS_SKIPPED.labels("change_markers").inc()
+                log.error("pending reports / change markers failed: %s at %s", type(exc).__name__, where(exc))
 
     def _observe(self, facts: list[Fact], count: bool = True) -> None:
         try:
@@ -120,6 +145,25 @@ class DetectRuntime:
                 except Exception as exc:
                     RECORDS_SKIPPED.labels("monitors").inc()
                     log.error("monitors skip call %s: %s at %s", fact.id, type(exc).__name__, where(exc))
+
+    def wait_for(self, call_id: str) -> None:
+        """A report is pending on this call: join it when the call lands (or now, if it just did)."""
+        self.pending.add(call_id)
+        with self.db.session() as session:
+            call = session.get(Call, call_id)
+            row = {c: getattr(call, c) for c in ("id", "app", "tenant", "model", "model_resolved", "prompt_version",
+                                                "tools", "user_pseudonym")} if call is not None else None
+        if row is not None:
+            self.join({call_id: row})
+
+    def join(self, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows:
+            return
+        with self.db.writing() as session:
+            joined = reports.join_pending(session, rows)
+        self.pending.difference_update(rows)
+        if joined:
+            self.engine.observe([reports.fact_of(r) for r in joined])
 
     def on_report(self, report: Report) -> None:
         self.engine.observe([reports.fact_of(report)])

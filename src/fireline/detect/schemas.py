@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 ReportKind = Literal["harmful", "wrong", "leak", "other", "thumbs_down"]
 
@@ -31,6 +31,8 @@ class ReportIn(BaseModel):
     call_id: str = Field(min_length=1, max_length=128)
     kind: ReportKind
     text: str | None = Field(None, max_length=10_000)
+    # When the user gave the feedback (backfilled history); default now. Needs a timezone.
+    at: datetime | None = Field(None, validation_alias=AliasChoices("at", "timestamp"))
 
 
 class ReportOut(BaseModel):
@@ -39,8 +41,9 @@ class ReportOut(BaseModel):
     kind: str
     text: str
     at: datetime
-    app: str
+    app: str | None
     tenant: str | None
+    status: Literal["stored", "pending"] = "stored"  # pending: the call is not written yet
 
 
 class MonitorGroup(BaseModel):

@@ -121,6 +121,7 @@ class Series:
     state: str = "ok"
     last_fired: datetime | None = None
     values: dict[str, Any] = field(default_factory=dict)  # the last evaluation, for the API
+    usual: frozenset[int] = frozenset()  # distribution bins common in the history (their calls are not linked)
 
     def add(self, minute: int, num: float, den: int, bins: dict[int, int] | None = None) -> None:
         b = self.buckets.get(minute)

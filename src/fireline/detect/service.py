@@ -16,15 +16,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call, CallFinding
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.db import Database
+from fireline.detect import distribution
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
+from fireline.detect.detectors.output_quality import last_user_text
+from fireline.detect.detectors.output_quality import profile as quality_profile
 from fireline.detect.monitors import Fact
 from fireline.detect.policies import load_policies
 from fireline.detect.policy_match import PolicyEngine
@@ -34,6 +37,14 @@ from fireline.events import where
 from fireline.metrics import FINDINGS, RECORDS_SKIPPED
 
 log = logging.getLogger("fireline.detect")
+
+NOT_PRODUCTION = ("eval", "replay")  # X-Fireline-Environment of the eval runner and replay
+
+
+def production(environment: Any) -> ColumnElement[bool]:
+    """Calls that are production traffic (not eval or replay runs), as SQL."""
+    return or_(environment.is_(None), environment.not_in(NOT_PRODUCTION))
+
 
 BLOCK_WORDS = frozenset({"block", "blocked", "deny", "denied", "reject", "rejected", "refuse", "refused"})
 INPUT_STAGES = frozenset({"input", "request", "pre", "prompt"})
@@ -122,15 +133,18 @@ class Detection:
         self.sessions = SessionSignals(config.section("sessions"))
 
     def for_judging(self) -> list[Detector]:
-        """The same detectors for answers that are not production calls (replay, eval runs), with
-        an argument baseline of their own, so those answers never teach the live one."""
-        return build_detectors(self.config.detectors, canaries=self.canaries.tokens, baseline=ArgumentBaseline())
+        """The same detectors and policies for answers that are not production calls (replay, eval
+        runs), with an argument baseline of their own, so those answers never teach the live one."""
+        return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
         for p in batch:
             try:
                 view = view_of(p)
                 found = run_all(self.detectors, view)
+                if view.profile is None and view.output_text:
+                    view.profile = quality_profile(view.output_text, last_user_text(view))
+                p.extras["profile"] = view.profile
             except Exception as exc:  # one odd record must not cost the others their detection
                 RECORDS_SKIPPED.labels("detect").inc()
                 log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
@@ -155,6 +169,58 @@ class Detection:
             for r in rows:
                 FINDINGS.labels(r["detector"], r["kind"]).inc()
             p.findings.extend(rows)
+
+
+class PolicyJudge:
+    """The config's policies as one detector (findings "policy:<name>"), for judging answers: the
+    policies see the other detectors' findings on the same answer, as on the ingest path."""
+
+    name = "policy"
+
+    def __init__(self, engine: PolicyEngine, detectors: list[Detector]) -> None:
+        self.engine, self.detectors = engine, detectors
+
+    def detect(self, call: CallView) -> list[Finding]:
+        return [v.finding() for v in self.engine.check(call, run_all(self.detectors, call))]
+
+
+def judging_detectors(config: Config, canaries: Any) -> list[Detector]:
+    """Detectors and policies for judging answers that are not production calls (fresh baseline)."""
+    detectors = build_detectors(config.detectors, canaries=canaries, baseline=ArgumentBaseline())
+    engine = policy_engine(config, detectors)
+    return [*detectors, PolicyJudge(engine, detectors)] if engine.rules else detectors
+
+
+def features_of(p: PreparedCall) -> dict[str, tuple[int, float]]:
+    """The distribution features of a call: (histogram bin, value) per feature."""
+    row, prof = p.row, p.extras.get("profile")
+    out: dict[str, tuple[int, float]] = {}
+    out_tokens = row.get("output_tokens")
+    if out_tokens is None and prof is not None:
+        out_tokens = prof.output_tokens_estimate
+    if out_tokens is not None:
+        out["output_tokens"] = (distribution.length_bin(out_tokens), float(out_tokens))
+    user = ""
+    for m in reversed(p.raw.get("input") or []):
+        if m.get("role") == "user" and isinstance(m.get("content"), str):
+            user = m["content"]
+            break
+    in_tokens = row.get("input_tokens")
+    if in_tokens is None and user:
+        in_tokens = (len(user) + 3) // 4
+    if in_tokens is not None:
+        out["input_tokens"] = (distribution.length_bin(in_tokens), float(in_tokens))
+    if prof is not None:
+        lang = prof.output_language if prof.output_confidence >= 0.5 else "und"
+        out["output_language"] = (distribution.category(lang), 0.0)
+        out["output_script"] = (distribution.script_bin(prof.output_script), 0.0)
+        if prof.input_language:
+            out["input_language"] = (distribution.category(prof.input_language), 0.0)
+    if user:
+        topic = distribution.topic_bucket(user)
+        if topic is not None:
+            out["input_topic"] = (topic, 0.0)
+    return out
 
 
 def policy_engine(config: Config, detectors: Iterable[Any] = ()) -> PolicyEngine:
@@ -210,7 +276,8 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
         rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
                                       Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms,
                                       Call.session_id, Call.api_key_id)
-                               .where(Call.id.in_(chunk)))
+                               .where(Call.id.in_(chunk),
+                                      production(Call.environment)))
         for r in rows:
             try:
                 names = (r.tools or "").split()
@@ -264,7 +331,7 @@ def rule_calls_from_db(session: Session, call_ids: list[str]) -> list[StoredCall
     return out
 
 
-def fact_of(p: PreparedCall) -> Fact:
+def fact_of(p: PreparedCall, cohorts: tuple[str, ...] = ("cohort",)) -> Fact:
     """What the monitors read of a stored call."""
     row = p.row
     tool_calls = p.raw.get("tool_calls") or []
@@ -276,11 +343,15 @@ def fact_of(p: PreparedCall) -> Fact:
         findings.append({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
                          "severity": f["severity"], "tool": tool})
     tools = tuple(dict.fromkeys(str(t.get("name")) for t in tool_calls if t.get("name")))
+    meta = p.raw.get("metadata") or {}
+    attrs = {k: str(meta[k])[:200] for k in cohorts if meta.get(k) is not None} if meta else {}
+    route = meta.get("route")
     return Fact(id=p.id, minute=minute_of_time(row["started_at"]), app=row["app"], tenant=row.get("tenant"),
                 model=row.get("model_resolved") or row.get("model"), prompt_version=row.get("prompt_version"),
                 tools=tools, status=row.get("status") or "ok", cost=row.get("cost_usd"),
                 latency=row.get("latency_ms"), findings=tuple(findings), session=row.get("session_id"),
-                api_key=row.get("api_key_id"))
+                api_key=row.get("api_key_id"), alias=row.get("model"),
+                route=str(route)[:200] if route is not None else None, attrs=attrs, features=features_of(p))
 
 
 def warm_tool_baseline(db: Database, baseline: ArgumentBaseline, limit: int = 5000) -> int:

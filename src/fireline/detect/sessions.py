@@ -116,30 +116,37 @@ class SessionSignals:
         started = row.get("started_at")
         if started is not None and started.timestamp() < now - self.window_s:
             return []  # a backfill or a late batch: the session's window is long past
-        lim, w, c = self.limits(row["app"]), self.window_s, self.counter
+        lim = self.limits(row["app"])
         base = f"session|{row['app']}|{session}|"
-        out: list[Finding] = []
+        # Every count of this call in one go: (key, amount, limit, kind, tool index).
+        counts: list[tuple[str, float, float, str, int | None]] = []
         if lim.max_steps is not None:
-            steps = c.add(base + "steps", 1.0, w, now)
-            if steps > lim.max_steps:
-                out.append(self._finding("steps", f"{steps:.0f} calls in the session (limit {lim.max_steps})"))
+            counts.append((base + "steps", 1.0, lim.max_steps, "steps", None))
         if lim.max_identical_tool_calls is not None:
             for i, tool in enumerate(view.tool_calls):
-                name = str(tool.get("name") or "")
-                n = c.add(base + "tool|" + _signature(name, arguments_of(tool)), 1.0, w, now)
-                if n > lim.max_identical_tool_calls:
-                    out.append(self._finding("tool_loop", f"{name} called {n:.0f} times with the same arguments "
-                                                          f"(limit {lim.max_identical_tool_calls})", item=i))
+                key = base + "tool|" + _signature(str(tool.get("name") or ""), arguments_of(tool))
+                counts.append((key, 1.0, lim.max_identical_tool_calls, "tool_loop", i))
         tokens = float((row.get("input_tokens") or 0) + (row.get("output_tokens") or 0))
         if lim.max_tokens is not None and tokens > 0:
-            total = c.add(base + "tokens", tokens, w, now)
-            if total > lim.max_tokens:
-                out.append(self._finding("tokens", f"{total:.0f} tokens in the session (limit {lim.max_tokens})"))
+            counts.append((base + "tokens", tokens, lim.max_tokens, "tokens", None))
         cost = float(row.get("cost_usd") or 0.0)
         if lim.max_cost_usd is not None and cost > 0:
-            spent = c.add(base + "spend", cost, w, now)
-            if spent > lim.max_cost_usd:
-                out.append(self._finding("spend", f"${spent:.4f} spent in the session (limit ${lim.max_cost_usd:g})"))
+            counts.append((base + "spend", cost, lim.max_cost_usd, "spend", None))
+        if not counts:
+            return []
+        totals = self.counter.add_many([(k, a) for k, a, _, _, _ in counts], self.window_s, now)
+        out: list[Finding] = []
+        for (_, _, limit, kind, item), total in zip(counts, totals, strict=True):
+            if total <= limit:
+                continue
+            if kind == "tool_loop" and item is not None:
+                name = str(view.tool_calls[item].get("name") or "")
+                what = f"{name} called {total:.0f} times with the same arguments (limit {limit:g})"
+            elif kind == "spend":
+                what = f"${total:.4f} spent in the session (limit ${limit:g})"
+            else:
+                what = f"{total:.0f} {'calls' if kind == 'steps' else 'tokens'} in the session (limit {limit:g})"
+            out.append(self._finding(kind, what, item))
         return out
 
     def _finding(self, kind: str, what: str, item: int | None = None) -> Finding:

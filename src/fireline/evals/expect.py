@@ -230,9 +230,12 @@ class Judging:
         """Effect findings (output, tool) of the named detectors (all when None); a detector
         object may report several names (policies: "policy:<name>")."""
         view = self.view(answer, ctx, documents)
-        found = _effects(run_all(self.detectors, view))
         if names is None:
-            return found
+            return _effects(run_all(self.detectors, view))
+        # Only the detectors asked for run (a judge per sample is on the replay's hot path).
+        wanted = {n.split(":", 1)[0] for n in names}
+        chosen = [d for d in self.detectors if d.name in wanted]
+        found = _effects(run_all(chosen, view))
         return [f for f in found if f.detector in names or f.detector.split(":", 1)[0] in names]
 
     def check(self, exp: Expectation, answer: Answer, ctx: Context) -> list[str]:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireline.config import Config
-from fireline.detect.detectors import Detector, build_detectors
+from fireline.detect.detectors import Detector
+from fireline.detect.service import judging_detectors
 from fireline.evals.expect import Answer, Context, Judging
 from fireline.evals.runner import Progress, Runner, Target, Trial, TrialResult
 from fireline.evals.stats import min_samples
@@ -32,7 +33,7 @@ def judging_for(config: Config, canaries: dict[str, str] | None = None,
     """The configured detectors (FIRELINE_CONFIG's `detectors:`), or the server's own set."""
     if detectors is None:
         tokens = dict(canaries or {})
-        detectors = build_detectors(config.detectors, canaries=lambda: tokens)
+        detectors = judging_detectors(config, lambda: tokens)
     return Judging(detectors)
 
 

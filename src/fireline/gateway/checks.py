@@ -16,9 +16,11 @@ from fireline.validation import MAX_DEPTH, first_problem, text_problem
 ATTRIBUTION = {
     b"x-fireline-app": "app", b"x-fireline-user": "user", b"x-fireline-tenant": "tenant",
     b"x-fireline-session": "session_id", b"x-fireline-prompt-version": "prompt_version",
+    b"x-fireline-environment": "environment",
 }
 COHORT_MAX = 200
 RETRIEVAL_MAX = 8192
+ROUTE_MAX = 200
 ROLE_MAX = 64
 
 
@@ -33,6 +35,7 @@ def _limit(field: str) -> int:
 LIMITS = {header: _limit(field) for header, field in ATTRIBUTION.items()}
 LIMITS[b"x-fireline-cohort"] = COHORT_MAX
 LIMITS[b"x-fireline-retrieval"] = RETRIEVAL_MAX
+LIMITS[b"x-fireline-route"] = ROUTE_MAX
 MODEL_MAX = _limit("model")
 USER_MAX = _limit("user")
 

@@ -195,7 +195,8 @@ class Gateway:
 
 
 ATTRIBUTION_HEADERS = (b"x-fireline-app", b"x-fireline-user", b"x-fireline-tenant", b"x-fireline-session",
-                       b"x-fireline-prompt-version", b"x-fireline-cohort", b"x-fireline-retrieval")
+                       b"x-fireline-prompt-version", b"x-fireline-cohort", b"x-fireline-retrieval",
+                       b"x-fireline-route", b"x-fireline-environment")
 
 
 class Call:
@@ -217,7 +218,8 @@ class Call:
         self.pending: dict[str, Any] = {
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
             "session": h(b"x-fireline-session"), "prompt_version": h(b"x-fireline-prompt-version"),
-            "cohort": self.cohort, "model_requested": body.get("model"), "body": body, "stream": self.stream,
+            "cohort": self.cohort, "route": h(b"x-fireline-route"), "environment": h(b"x-fireline-environment"),
+            "model_requested": body.get("model"), "body": body, "stream": self.stream,
             "retrieval": h(b"x-fireline-retrieval"), "status": "ok", "api_key_id": key_id}
         self.policies = gw.policies.for_app(self.app) if gw.policies else None
         self.key_id = key_id

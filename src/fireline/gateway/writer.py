@@ -295,7 +295,8 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     output = p.get("output")
     output = _text(output if output is not None else msg.get("content"))
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
-    for key in ("controls", "notes", "cohort", "error", "http_status", "injected", "fallback_served", "budget"):
+    for key in ("controls", "notes", "cohort", "route", "error", "http_status", "injected", "fallback_served",
+                "budget"):
         if p.get(key):
             metadata[key] = clean_json(p[key])
     if not readable:
@@ -303,12 +304,17 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     if body.get("tools"):
         metadata["tools_offered"] = [(t.get("function") or {}).get("name") for t in body["tools"]
                                      if isinstance(t, dict)]
+        metadata["tools"] = body["tools"]  # names, schemas, descriptions: hashed at ingest (tools_sha256)
+    fingerprint = _text(answer.get("system_fingerprint"), 200) if answer is not None else None
+    if fingerprint:
+        metadata["system_fingerprint"] = fingerprint
     model_resolved = _text(answer.get("model"), 200) if answer is not None else None
     model_resolved = model_resolved or body.get("model")
     retrieval = [{"id": doc_id.strip()[:500], "source": "x-fireline-retrieval"}
                  for doc_id in (p.get("retrieval") or "").split(",") if doc_id.strip()]
     return CallIn.model_validate({
         "id": p["id"], "app": p["app"], "tenant": p.get("tenant"), "session_id": p.get("session"),
+        "environment": p.get("environment"),
         "user": p.get("user"), "model": p.get("model_requested"),
         "model_resolved": model_resolved, "retrieval": retrieval,
         "cost_usd": cost_usd(prices, model_resolved, input_tokens, output_tokens),

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from fireline import signing
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config
@@ -32,6 +33,7 @@ from fireline.incidents.schemas import (
     SnapshotIn,
     incident_json,
 )
+from fireline.incidents.taxonomy import check_triage
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 ACTIONS = {"ack": "ack", "contain": "contain", "resolve": "resolve", "close": "close",
@@ -126,9 +128,19 @@ def timeline(incident_id: str, request: Request, after: int = Query(0, ge=0), ki
 
 
 @router.get("/incidents/{incident_id}/verify")
-def verify(incident_id: str, request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+def verify(incident_id: str, request: Request,
+           head: str | None = Query(None, description="an anchored head SEQ:HASH kept outside the database"),
+           _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """The hash chain, every entry's signature, the stored head, and (with `head`) an anchor."""
+    anchor = tl.parse_anchor(head) if head else None
     with get_db(request).session() as session:
-        return tl.verify(session, incident_id).as_json()
+        return tl.verify(session, incident_id, anchor).as_json()
+
+
+@router.get("/signing-key")
+def signing_key(_: Principal = Depends(require("viewer"))) -> dict[str, str]:
+    """The public key timeline entries and evidence bundles are signed with (for auditors)."""
+    return {"algorithm": signing.ALGORITHM, "public_key": signing.public_key_b64(), "key_id": signing.key_id()}
 
 
 @router.get("/incidents/{incident_id}/snapshots")
@@ -201,5 +213,8 @@ def shutdown(app: FastAPI) -> None:
 
 
 def check(config: Config) -> None:
-    """Fail at start, with the field named, on a bad `sla` or `triage` section."""
+    """Fail at start, with the field named, on a bad `sla` or `triage` section, or a config that
+    evidence snapshots could not freeze (no snapshot, no containment)."""
     sla.SlaPolicy.from_config(config)
+    check_triage(config.section("triage"))
+    evidence.check_config(config)

@@ -24,6 +24,7 @@ from fireline.calls import privacy
 from fireline.calls import service as calls_service
 from fireline.calls.models import Call, RawAccess
 from fireline.calls.retention import place_hold
+from fireline.config import Config, ConfigError
 from fireline.db import Database, bus_of, insert_for, utcnow
 from fireline.errors import NotFound
 from fireline.incidents import bundle, bus
@@ -102,12 +103,24 @@ def _versions(session: Session, inc: Incident, call_ids: list[str]) -> dict[str,
             "configured": apps}
 
 
-def _config(inc: Incident) -> dict[str, Any]:
-    config = current_config()
+CONFIG_SECTIONS = ("triage", "sla", "playbooks", "auto_contain", "monitors", "detectors")
+
+
+def _config(inc: Incident, config: Config | None = None) -> dict[str, Any]:
+    config = config or current_config()
     apps = {a: config.app(a).model_dump(mode="json") for a in inc.scope.get("apps", [])}
-    sections = {name: config.section(name) for name in ("triage", "sla", "playbooks", "auto_contain",
-                                                         "monitors", "detectors")}
+    sections = {name: config.section(name) for name in CONFIG_SECTIONS}
     return jsonable({"apps": apps, **sections})
+
+
+def check_config(config: Config) -> None:
+    """At start: every snapshot freezes these config sections, so they must serialise."""
+    for name in CONFIG_SECTIONS:
+        try:
+            canonical(jsonable(config.section(name)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"FIRELINE_CONFIG: {name}: cannot be frozen in evidence snapshots "
+                              f"({type(exc).__name__}: {exc})") from exc
 
 
 def _sources_members(session: Session, inc: Incident) -> list[tuple[str, bytes]]:
@@ -201,10 +214,12 @@ def export_bundle(session: Session, snapshot_id: str, *, actor: str, role: str, 
     now = utcnow()
     call_ids = list(session.scalars(select(SnapshotCall.call_id).where(SnapshotCall.snapshot_id == snap.id)))
     session.add_all([RawAccess(call_id=c, actor=actor, role=role, at=now, reason=why) for c in call_ids])
-    append_timeline(session, snap.incident_id, "evidence_exported", actor,
-                    {"snapshot_id": snap.id, "calls": len(call_ids),
-                     "missing_members": [n for n, d in members if d is None]})
-    return bundle.build(snap.id, manifest, members), snap.incident_id
+    entry = append_timeline(session, snap.incident_id, "evidence_exported", actor,
+                            {"snapshot_id": snap.id, "calls": len(call_ids),
+                             "missing_members": [n for n, d in members if d is None]})
+    # The signed export manifest carries the chain head as of this export: an anchor kept outside.
+    export = bundle.signed_export(snap.id, snap.incident_id, stamp(entry.at), (entry.seq, entry.hash))
+    return bundle.build(snap.id, manifest, members, export), snap.incident_id
 
 
 def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:

@@ -78,6 +78,7 @@ class TimelineEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    sig: Mapped[str | None] = mapped_column(String(200))  # Ed25519 over (incident, seq, hash): fireline.signing
 
     __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_incident_timeline_incident_seq"),)
 

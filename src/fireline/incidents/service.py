@@ -148,7 +148,7 @@ def _escalate(session: Session, inc: Incident, harm: Harm) -> None:
                                                      "reason": f"harm: {harm.label}", "harm": harm.as_json(),
                                                      "ack_due_at": stamp(inc.ack_due_at),  # type: ignore[arg-type]
                                                      "contain_due_at": stamp(inc.contain_due_at)})  # type: ignore[arg-type]
-    bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=inc.severity,
+    bus.emit(session, "incident.escalated", durable=True, incident_id=inc.id, type=inc.type, severity=inc.severity,
              apps=list(inc.scope.get("apps", [])))
 
 
@@ -369,7 +369,7 @@ def retype(target: Database | Session, incident_id: str, type_name: str, actor: 
             policy().set_due(inc)
             data.update({"severity_from": before[1], "severity_to": severity})
         append_locked(session, inc, "retyped", actor, data)
-        bus.emit(session, "incident.escalated", incident_id=inc.id, type=inc.type, severity=inc.severity,
+        bus.emit(session, "incident.escalated", durable=True, incident_id=inc.id, type=inc.type, severity=inc.severity,
                  apps=list(inc.scope.get("apps", [])))
         return inc
     return bus.within(target, run)

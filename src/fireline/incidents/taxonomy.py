@@ -87,6 +87,39 @@ class Triage:
     rule: str  # which row decided: "config:<type>.<signal>", "default:<type>", ...
 
 
+def check_triage(matrix: object) -> list[str]:
+    """Validate the `triage` section at start (Invalid naming the field); returns the playbook
+    names it refers to, so the controls part can check they exist."""
+    if matrix is None:
+        return []
+    if not isinstance(matrix, dict):
+        raise Invalid("triage: a mapping of incident type -> {severity, playbook, signals}", field="triage")
+    named: list[str] = []
+    for type_name, row in matrix.items():
+        where = f"triage.{type_name}"
+        if type_name not in TYPES:
+            raise Invalid(f"{where}: not an incident type ({', '.join(sorted(TYPES))})", field=where)
+        if not isinstance(row, dict):
+            raise Invalid(f"{where}: a mapping with severity, playbook, signals", field=where)
+        cells: list[tuple[str, object]] = [(where, row)]
+        unknown = set(row) - {"severity", "playbook", "signals"}
+        if unknown:
+            raise Invalid(f"{where}.{sorted(unknown)[0]}: unknown key; use severity, playbook, signals", field=where)
+        signals = row.get("signals") or {}
+        if not isinstance(signals, dict):
+            raise Invalid(f"{where}.signals: a mapping of signal -> {{severity, playbook}}", field=f"{where}.signals")
+        cells += [(f"{where}.signals.{name}", cell) for name, cell in signals.items()]
+        for path, cell in cells:
+            if not isinstance(cell, dict):
+                raise Invalid(f"{path}: a mapping with severity and playbook", field=path)
+            if cell.get("severity") is not None and cell["severity"] not in SEVERITIES:
+                raise Invalid(f"{path}.severity: {cell['severity']!r} is not one of {', '.join(SEVERITIES)}",
+                              field=f"{path}.severity")
+            if cell.get("playbook") is not None:
+                named.append(str(cell["playbook"]))
+    return named
+
+
 def triage(matrix: dict[str, object] | None, type_name: str, signal: str | None,
            fallback_severity: str | None = None) -> Triage:
     """Type x signal -> severity + playbook. The configured matrix wins over the defaults;

@@ -1,11 +1,12 @@
-"""HTTP for investigation: what changed before onset; replay jobs; verification of a fix."""
+"""HTTP for investigation: what changed before onset; replay jobs; verification of a fix; the
+labelling queue."""
 
 from __future__ import annotations
 
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +24,7 @@ from fireline.evals.run import judging_for
 from fireline.evals.runner import Runner
 from fireline.incidents import bus
 from fireline.incidents.service import get_incident
-from fireline.investigate import jobs, replay, verify
+from fireline.investigate import jobs, labels, replay, verify
 from fireline.investigate.replay import ReplayIn
 from fireline.investigate.service import changes_before_onset
 
@@ -223,3 +224,34 @@ def after_action_view(*, session: Session, incident: Any, **_: Any) -> dict[str,
                           "summary": (last.result or {}).get("summary")}
     return {"eval_lock": lock_status(session, incident.id), "last_replay": replay_summary,
             "fix_verification": verify.last_recorded(session, incident.id)}
+
+
+# ---- the labelling queue ----
+class LabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(min_length=1, max_length=128)
+    label: Literal["factual_error", "invented_citation", "confabulation", "other", "correct"]
+    note: str | None = Field(None, max_length=5000)
+
+
+@router.get("/incidents/{incident_id}/labels/queue")
+def label_queue(incident_id: str, request: Request, n: int = Query(50, ge=1, le=labels.MAX_SAMPLE),
+                _: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    """The next `n` affected calls nobody labelled (a stable random sample), with redacted answers."""
+    with get_db(request).session() as session:
+        return labels.queue(session, incident_id, n)
+
+
+@router.post("/incidents/{incident_id}/labels", status_code=201)
+def add_label(incident_id: str, body: LabelIn, request: Request,
+              who: Principal = Depends(require("responder"))) -> dict[str, Any]:
+    with get_db(request).writing() as session:
+        return labels.add(session, incident_id, body.call_id, body.label, actor=who.key_id, note=body.note)
+
+
+@router.get("/incidents/{incident_id}/labels")
+def list_labels(incident_id: str, request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with get_db(request).session() as session:
+        get_incident(session, incident_id)
+        return {"labels": labels.listing(session, incident_id), **labels.counts(session, incident_id)}

@@ -1,11 +1,12 @@
-"""Tables of investigation: replay jobs (parameters, progress, results; never the outputs)."""
+"""Tables of investigation: replay jobs (parameters, progress, results; never the outputs) and hand
+labels of an incident's affected calls (the labelling queue)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fireline.db import Base, JSONType, UTCDateTime
@@ -27,3 +28,17 @@ class Replay(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Label(Base):
+    __tablename__ = "incident_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(40))
+    call_id: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("incident_id", "call_id", name="uq_incident_labels_incident_call"),)

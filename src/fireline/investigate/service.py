@@ -17,6 +17,7 @@ from fireline.detect.onset import place_onset
 from fireline.incidents.blast import blast_radius, signature
 from fireline.incidents.models import Incident
 from fireline.ingest.changes import ChangeOut, changes_between
+from fireline.investigate import ranking
 
 
 def _parse(value: Any) -> datetime | None:
@@ -57,10 +58,24 @@ def changes_before_onset(session: Session, inc: Incident, *, hours: float = 24.0
     since = onset - timedelta(hours=hours)
     apps = list((inc.scope or {}).get("apps", []))
     rows = changes_between(session, since, inc.detected_at, apps)
+    scores = {r["id"]: r for r in ranking.rank(session, rows, metric_of(session, inc), onset, inc.detected_at)}
     changes = []
     for row in rows:
         item = ChangeOut.of(row).dump()
         item["before_onset_s"] = round((onset - row.at).total_seconds(), 1)
+        item.update({k: v for k, v in scores[row.id].items() if k != "id"})
         changes.append(item)
+    # The likeliest culprit first: the rate followed it, and it came closest to onset.
+    changes.sort(key=lambda c: (-c["score"], abs(c["before_onset_s"])))
+    for i, c in enumerate(changes, 1):
+        c["rank"] = i
     return {"onset": onset.isoformat(), "onset_method": how.get("method"), "detected_at": inc.detected_at.isoformat(),
             "since": since.isoformat(), "apps": apps, "changes": changes}
+
+
+def metric_of(session: Session, inc: Incident) -> ranking.Metric:
+    """What "the rate" of this incident is: its findings' share, its failures' share, or the mean
+    answer length for an answer-length incident."""
+    sig = signature(session, inc)
+    length = bool(inc.dedup_key and inc.dedup_key.startswith("monitor:output_length"))
+    return ranking.Metric(sig["findings"], sig["status"], length)

@@ -45,10 +45,12 @@ _UNIT_BEFORE = re.compile(
 _STATE_ZIP_BEFORE = re.compile(rf"(?<![\w])[{_UPPER}][\w'’.-]*(?:\s[{_UPPER}][\w'’.-]*){{0,3}},\s+[A-Z]{{2}}\s+$")
 _CORNER = re.compile(r"\b(?:the\s+)?corner\s+of\s+", re.I)
 # What may follow an address on the next segments: units, places, region codes, zips, countries.
+# Postcode shapes: 12345, 12345-6789, 123 45 (SE, CZ, SK, GR), 12-345 (PL), 1234 AB (NL), 12345-678 (BR).
+_ZIP = r"(?:\d{2}-\d{3}|\d{3,6}(?:[- ]\d{2,4})?|\d{4} ?[A-Z]{2})"
 _TAIL_SEGMENT = re.compile(
-    rf"(?:[,\n][\s>?*•|-]*|\s+)(?:(?i:{_UNIT.pattern})|(?:\d{{3,6}}(?:[- ]\d{{2,4}})?)(?![\w-]|\s?\d)|"
+    rf"(?:[,\n][\s>?*•|-]*|\s+)(?:(?i:{_UNIT.pattern})|{_ZIP}(?![\w-]|\s?\d)|"
     rf"(?:{_CAP}(?:\s+(?:{_CAP}|nad|an|am|de|du|la|le|sur|upon|on)){{0,4}})"
-    rf"(?:\s+\d{{3,6}}(?:[- ]\d{{2,4}})?(?![\w-]|\s?\d))?(?![\w-])|"
+    rf"(?:\s+{_ZIP}(?![\w-]|\s?\d))?(?![\w-])|"
     rf"nan(?!\w))"
 )
 _LOWER_START = re.compile(r"[a-z]")

@@ -35,6 +35,7 @@ _MONTH_BEFORE = re.compile(rf"(?<![\w]){_MONTH}\.?,?\s+$", re.I)
 _CLOCK = re.compile(r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[AaPp]\.?[Mm]\.?)?(?![\w:])|"
                     r"(?:1[0-2]|0?[1-9])\s?[AaPp]\.?[Mm]\.?(?!\w)")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_BY_STEM = {w[-6:-3]: w for w in _WEEKDAYS}  # the three letters before "day"
 _YEAR_CUES = words("""
 in since from until till by of year born founded established circa around during before after
 between and early late mid summer winter spring autumn fall class a the
@@ -42,7 +43,8 @@ between and early late mid summer winter spring autumn fall class a the
 # An age: a number with years-old phrasing after it, or an age word before it.
 _AGE_AFTER = re.compile(r"(?:\s*|-)(?:years?|yrs?|yo|y/o|y\.o\.)(?:(?:\s*|-)old)?(?!\w)", re.I)
 _AGE_BEFORE = re.compile(
-    r"\b(?:aged?|age:|age is|ages|turn(?:ed|ing|s)?|i'?m|i am|he'?s|she'?s|he is|she is|they'?re|is now)\s+$"
+    r"\b(?:aged?|age:|age is|ages|turn(?:ed|ing|s)?|i'?m|i am|he'?s|she'?s|he is|she is|they'?re|is now|"
+    r"(?:when|since|until) (?:i|he|she|we|they) (?:was|were))\s+$"
 )
 _BIRTH = re.compile(r"(?:born|birth(?:day|date)?|dob|d\.o\.b\.?)\W{0,3}(?:on|is|:|was)?\W{0,3}$")
 _UNITS_AFTER = ("min", "hou", "sec", "day", "wee", "mon", "tim", "ite", "of ", "per", "pag", "%", "x ", "km", "kg")
@@ -112,10 +114,9 @@ def find_dates(t: Text, out: list[Span]) -> None:
     while i != -1:
         # Each "day" once, checked for a weekday name just before it ("yesterday", "days" are not).
         j = i + 3
-        if j == n or not low[j].isalpha():
-            for name in _WEEKDAYS:
-                k = i + 3 - len(name)
-                if k >= 0 and low.startswith(name, k) and (k == 0 or not low[k - 1].isalpha()):
-                    out.append((DATE_TIME, k, j))
-                    break
+        name = _WEEKDAY_BY_STEM.get(low[i - 3 : i]) if i >= 3 and (j == n or not low[j].isalpha()) else None
+        if name:
+            k = i + 3 - len(name)
+            if k >= 0 and low.startswith(name, k) and (k == 0 or not low[k - 1].isalpha()):
+                out.append((DATE_TIME, k, j))
         i = low.find("day", j)

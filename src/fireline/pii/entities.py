@@ -434,7 +434,7 @@ _NAME_CUES: tuple[tuple[str, bool], ...] = (
 )
 
 
-def _name_after(text: str, pos: int, strong: bool, out: list[Span]) -> None:
+def _name_after(text: str, pos: int, strong: bool, out: list[Span], caseless: bool = False) -> None:
     """The name that follows a cue ending at pos ("my name is| Aoife Murphy")."""
     g = gazetteer.get()
     n = len(text)
@@ -454,7 +454,9 @@ def _name_after(text: str, pos: int, strong: bool, out: list[Span]) -> None:
             break
         # Lower-case words after a cue must be names, or after a strong cue ("call me") words
         # English does not know; capitalised ones need only not be common.
-        if w.group()[0].islower() and b not in g.given and b not in g.surname and not (strong and b not in g.words):
+        if (caseless or w.group()[0].islower()) and b not in g.given and b not in g.surname and not (
+            strong and b not in g.words
+        ):
             break
         words.append(w)
         pos = w.end()
@@ -531,8 +533,8 @@ def _title_in_lower_case(text: str, i: int, title: str, out: list[Span]) -> None
 
 def _compile_cues() -> Any:
     """One automaton for every cue phrase (RE2: one pass over the text, whatever their number)."""
-    phrases = sorted({c for c, _ in _NAME_CUES} | set(_ORG_CUES) | set(_TITLE_WORDS) | set(_JOB_WORDS),
-                     key=len, reverse=True)
+    phrases = sorted({c for c, _ in _NAME_CUES} | set(_ORG_CUES) | set(_TITLE_WORDS) | set(_JOB_WORDS)
+                     | _NRP_FORMS, key=len, reverse=True)
     pattern = r"\b(?:" + "|".join(re.escape(p) for p in phrases) + ")"
     try:
         import re2
@@ -542,13 +544,14 @@ def _compile_cues() -> Any:
         return re.compile(pattern)
 
 
+_NRP_FORMS = frozenset(NRP | {w + "s" for w in NRP} | {w + "es" for w in NRP})
 _CUES = _compile_cues()
 _STRONG = dict(_NAME_CUES)
 _ORG_SET = frozenset(_ORG_CUES)
 _TITLE_SET = frozenset(_TITLE_WORDS)
 
 
-def _cued(text: str, low: str, out: list[Span]) -> None:
+def _cued(text: str, low: str, out: list[Span], caseless: bool = False) -> None:
     """Names, organisations, titles and job titles after their cue phrases."""
     n = len(low)
     for m in _CUES.finditer(low):
@@ -556,8 +559,14 @@ def _cued(text: str, low: str, out: list[Span]) -> None:
         end = m.end()
         if cue[-1].isalpha() and end < n and low[end].isalnum():
             continue  # "named" inside "namedtuple", "ms" inside "msg"
-        if cue in _STRONG:
-            _name_after(text, end, _STRONG[cue], out)
+        if cue in _NRP_FORMS:
+            # Capitalised ones are read with their run; "we are proud bruneians" is not.
+            start = m.start()
+            if text[start].islower() and gazetteer.get().words.get(cue, 0) < COMMON \
+                    and _prev_word(text, start) not in _LANGUAGE_CUES:
+                out.append((NRP_TYPE, start, end))
+        elif cue in _STRONG:
+            _name_after(text, end, _STRONG[cue], out, caseless)
         elif cue in _TITLE_SET:
             _title_in_lower_case(text, m.start(), cue, out)
         else:
@@ -567,12 +576,17 @@ def _cued(text: str, low: str, out: list[Span]) -> None:
                 _job_title_after(text, low, end, out)
 
 
+_LIST_GAP = re.compile(r",\s*|\s+and\s+|,\s*and\s+|\s*&\s*")
+
+
 def _lower_case_text(text: str, out: list[Span]) -> None:
-    """Text typed without capitals: names and places from the lists alone, rare words only."""
+    """Text typed without capitals: names and places from the lists alone, rare words only. A
+    short or English-looking given name ("len", "eva", "colon") counts only beside another name
+    word ("eva kleist")."""
     g = gazetteer.get()
     words_ = g.words
-    prev_end = -2
     n = len(text)
+    names: list[tuple[int, int, bool]] = []  # (start, end, strong) of name words
     for m in _LOWER_WORD.finditer(text):
         b = _base(m.group())
         if len(b) < 3 or b in STOP_CAPS or b in MONTHS or b in WEEKDAYS:
@@ -582,23 +596,30 @@ def _lower_case_text(text: str, out: list[Span]) -> None:
                                                             and text[e + 1].isalnum())):
             continue  # part of an e-mail, a domain or a path
         rank = words_.get(b, 0)
-        kind = None
+        end = _end(text, (m.group(), s, e))
         if _nrp(b) and rank < COMMON:
-            kind = NRP_TYPE
+            out.append((NRP_TYPE, s, end))
         elif b in g.given and rank < 11:
-            kind = PERSON
-        elif b in g.place and rank < 9:
-            kind = LOCATION
-        elif b in g.surname and rank < 9 and out and out[-1][0] == PERSON and out[-1][2] == prev_end:
-            kind = PERSON
-        if kind is None:
-            continue
-        end = _end(text, (m.group(), m.start(), m.end()))
-        if kind == PERSON and out and out[-1][0] == PERSON and text[out[-1][2] : m.start()] == " ":
-            out[-1] = (PERSON, out[-1][1], end)  # "eva kleist": one name
+            names.append((s, end, len(b) > 3 and rank < 9))
+        elif b in g.place and rank < 9 and len(b) > 3:
+            out.append((LOCATION, s, end))
+        elif b in g.surname and rank < 9:
+            names.append((s, end, False))
+    # One name per run of name words joined by spaces; a run of weak words counts when a list of
+    # names surrounds it ("silvana, adam, chad and caleb").
+    groups: list[list[tuple[int, int, bool]]] = []
+    for nm in names:
+        if groups and text[groups[-1][-1][1] : nm[0]] == " ":
+            groups[-1].append(nm)
         else:
-            out.append((kind, m.start(), end))
-        prev_end = end
+            groups.append([nm])
+    for k, grp in enumerate(groups):
+        before = groups[k - 1] if k else None
+        after = groups[k + 1] if k + 1 < len(groups) else None
+        listed = (before is not None and _LIST_GAP.fullmatch(text[before[-1][1] : grp[0][0]]) is not None) or (
+            after is not None and _LIST_GAP.fullmatch(text[grp[-1][1] : after[0][0]]) is not None)
+        if len(grp) > 1 or grp[0][2] or listed:
+            out.append((PERSON, grp[0][0], grp[-1][1]))
 
 
 _BLOCK_ANCHORS = frozenset({PERSON, "STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS"})
@@ -652,13 +673,18 @@ def find_entities(t: Text, out: list[Span]) -> None:
     """Append PERSON, LOCATION, ORGANIZATION, NRP and TITLE spans of text to out (may overlap)."""
     text, low = t.text, t.low
     reader = _Reader(text, out)
-    for run in _runs(text):
-        reader.run(run)
-    if low == text and len(text) > 3:
-        mine: list[Span] = []
-        _lower_case_text(text, mine)
-        out.extend(mine)
-    _cued(text, low, out)
+    # Text without case (all lower, or all upper: shouting, old systems) carries no capitals to
+    # read: names and places come from the lists alone, and not at all in technical text.
+    caseless = len(text) > 3 and (low == text or (text.upper() == text and len(low) == len(text)))
+    if caseless:
+        if not reader.technical():
+            mine: list[Span] = []
+            _lower_case_text(low, mine)
+            out.extend(mine)
+    else:
+        for run in _runs(text):
+            reader.run(run)
+    _cued(text, low, out, caseless)
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look: python -m fireline.pii.entities "text"

@@ -23,6 +23,7 @@ from fireline.incidents.schemas import SCOPE_KEYS
 from fireline.incidents.service import linked_call_ids
 from fireline.incidents.taxonomy import TYPES
 from fireline.incidents.timeline import entries, stamp
+from fireline.investigate import labels
 from fireline.investigate.service import changes_before_onset
 from fireline.postmortems import checks, service
 from fireline.postmortems.models import RootCause
@@ -186,6 +187,7 @@ def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfi
         "impact": impact, "root_cause": rc, "reproduction": repro, "guardrails": guard,
         "policies": checks.policies(config, found),
         "changes_before_onset": changes_before_onset(session, inc),
+        "labels": labels.counts(session, inc.id),
         "scope": {**scope, "controls": f.controls,
                   "obligations": [{k: o[k] for k in ("id", "kind", "title", "deadline", "status", "met_at", "missing")}
                                   for o in obs]},

@@ -10,6 +10,7 @@ from fireline.detect.detectors.base import CallView, Detector, Finding
 from fireline.detect.detectors.canary import CanaryDetector, CanaryProvider
 from fireline.detect.detectors.grounding import GroundingDetector
 from fireline.detect.detectors.harmful_output import Classifier, HarmfulOutputDetector
+from fireline.detect.detectors.output_quality import OutputQualityDetector
 from fireline.detect.detectors.pii import PiiDetector
 from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
@@ -18,6 +19,7 @@ from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDe
 
 DETECTOR_NAMES = (
     "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "tool_policy", "grounding",
+    "output_quality",
 )  # fmt: skip
 
 
@@ -42,6 +44,7 @@ def build_detectors(
         "harmful_output": lambda c: HarmfulOutputDetector(c, classifiers),
         "tool_policy": lambda c: ToolPolicyDetector(c, baseline),
         "grounding": GroundingDetector,
+        "output_quality": OutputQualityDetector,
     }
     detectors: list[Detector] = []
     for name in DETECTOR_NAMES:

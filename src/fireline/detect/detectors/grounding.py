@@ -1,4 +1,6 @@
-"""grounding: the answer cites a document id that was not in the call's retrieval set.
+"""grounding: the answer cites a document id that was not in the call's retrieval set, or
+asserts what the retrieved text does not support (see `support.py`: `unsupported_claim`,
+`contradicted_claim`; option `check_support`, on by default).
 
 Recognised citation forms: [kb-7], [doc:abc], [source: kb-7], (source: kb-7), 【kb-7】. A cited
 id that matches neither a retrieved document's id nor its source is "ungrounded_citation"
@@ -12,6 +14,7 @@ import re
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option
+from fireline.detect.detectors.support import SupportChecker, config_flag
 
 # An id has a letter and a digit or separator, so words in brackets ("[sic]", "[citation]") are not ids.
 _ID = r"[A-Za-z][\w.:/-]*[\d_.:/-][\w.:/-]*|[A-Za-z][\w.-]*\d[\w.-]*"
@@ -29,8 +32,13 @@ class GroundingDetector:
         # Without retrieval, a citation is fabricated for sure, but apps that cite a static
         # catalogue would be flagged on every call: off unless asked for.
         self.flag_without_retrieval = bool(option(config, "flag_without_retrieval", False))
+        self.support = SupportChecker() if config_flag(config) else None
 
     def detect(self, call: CallView) -> list[Finding]:
+        claims = self.support.check(call, self.name) if self.support is not None and call.retrieval else []
+        return self.citations(call) + claims
+
+    def citations(self, call: CallView) -> list[Finding]:
         text = call.output_text
         if "[" not in text and "(" not in text and "\u3010" not in text:
             return []

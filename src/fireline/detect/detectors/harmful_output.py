@@ -101,6 +101,9 @@ class HarmfulOutputDetector:
         for category in config.get("disabled_categories") or []:
             lexicon.pop(category, None)
         self._lexicon = Lexicon(lexicon)
+        # Categories matched only for apps whose policies name them (`policies[].detectors`): the
+        # detector itself never reports them; the policy engine asks `categories()` for them.
+        self.opt_in = frozenset(config.get("opt_in_categories") or ())
         self.min_hits = int(option(config, "min_hits", 1))
         self.severity: dict[str, str] = {**DEFAULT_SEVERITY, **(config.get("severity") or {})}
         self.default_severity = str(option(config, "default_severity", "P2"))
@@ -122,6 +125,8 @@ class HarmfulOutputDetector:
         text = call.output_text
         findings = []
         for category, spans in self.categories(text).items():
+            if category in self.opt_in:
+                continue
             s, e = spans[0]
             findings.append(
                 Finding(
