@@ -27,6 +27,9 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"kind": "block_pattern", "scope": {"app": "bot"}, "params": {"pattern": "(unclosed", "on": "input"}},
      "params.pattern"),
     ({"kind": "block_pattern", "params": {"pattern": "x", "on": "sideways"}}, "params.on"),
+    # RE2 only (linear time): lookarounds and backreferences are refused, naming the field
+    ({"kind": "block_pattern", "params": {"pattern": r"(?=a)a+", "on": "input"}}, "params.pattern"),
+    ({"kind": "block_pattern", "params": {"pattern": r"(a)\1", "on": "input"}}, "params.pattern"),
     ({"kind": "rate_limit", "params": {"per_minute": 0}}, "params.per_minute"),
     ({"kind": "rate_limit", "params": {"per_minute": 5, "key": "ip"}}, "params.key"),
     ({"kind": "guardrail_threshold", "params": {"action": "shrug"}}, "params.action"),

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -57,7 +57,8 @@ def list_canaries(request: Request, tenant: str | None = None,
 
 
 @router.delete("/canaries/{canary_id}", status_code=204)
-def delete_canary(canary_id: int, request: Request, _: Principal = Depends(require("responder"))) -> None:
+def delete_canary(request: Request, canary_id: int = Path(ge=1, le=2**31 - 1),
+                  _: Principal = Depends(require("responder"))) -> None:
     with get_db(request).writing() as session:
         canaries.remove(session, canary_id)
     runtime(request).canaries.refresh(get_db(request))
