@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -15,13 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
 
-from fireline import __version__, background, metrics, wiring
+from fireline import __version__, background, metrics, openapi, wiring
 from fireline.auth import service as keys
 from fireline.config import Config, get_config, get_settings
-from fireline.db import Database, get_db
+from fireline.config import data_dir as default_data_dir
+from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
 from fireline.events import EventBus
-from fireline.http import field_path
+from fireline.http import EngineSafe, field_path
 from fireline.pii import gazetteer
 
 log = logging.getLogger("fireline")
@@ -92,11 +94,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(app.state.outbox.close)
 
 
-def create_app(db: Database | None = None, config: Config | None = None) -> FastAPI:
+def create_app(db: Database | None = None, config: Config | None = None, *,
+               data_dir: Path | None = None) -> FastAPI:
+    """data_dir: this server's local state (the gateway spool, the key-revocation epoch);
+    FIRELINE_DATA_DIR or beside a SQLite database by default."""
     app = FastAPI(title="Fireline", version=__version__, lifespan=lifespan,
                   description="Incident response for AI features in production.")
     app.state.db = db or get_db()
     app.state.config = config or get_config()
+    app.state.data_dir = data_dir or default_data_dir()
+    keys.configure(app.state.data_dir)
     app.state.parts = parts()
     for part in app.state.parts:
         # Each part checks its config section now, so a mistake is one clear line before start.
@@ -110,10 +117,14 @@ def create_app(db: Database | None = None, config: Config | None = None) -> Fast
     for part in app.state.parts:
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)
+    app.add_middleware(EngineSafe)  # the gateway's fast path is dispatched before it (own checks)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]  # errors and limits documented
 
     @app.exception_handler(FirelineError)
     async def domain_error(_: Request, exc: FirelineError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None and exc.status in (429, 503) else None
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -128,7 +139,11 @@ def create_app(db: Database | None = None, config: Config | None = None) -> Fast
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> PlainTextResponse:
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse | PlainTextResponse:
+        if is_unavailable(exc):  # the database is down or slow: the client should retry, not give up
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return JSONResponse({"detail": "the database is unavailable; retry shortly"}, status_code=503,
+                                headers={"Retry-After": str(DatabaseUnavailable.retry_after)})
         log.exception("unhandled error")
         return PlainTextResponse("internal error; see the server log", status_code=500)
 

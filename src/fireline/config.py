@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     upstream_key: str | None = None
     url: str = "http://127.0.0.1:8700"
     token: str | None = None
+    # Where the gateway's spool and other local state live (default: beside a SQLite database,
+    # else ./fireline-data).
+    data_dir: str | None = None
+    db_connect_timeout_s: float = 3.0
+    db_statement_timeout_s: float = 60.0
 
 
 class AppConfig(BaseModel):
@@ -227,6 +232,20 @@ def reset() -> None:
     get_settings.cache_clear()
     get_config.cache_clear()
     get_secret.cache_clear()
+
+
+def data_dir(settings: Settings | None = None) -> Path:
+    """Local state of this server (the gateway's spool, the key-revocation epoch): FIRELINE_DATA_DIR,
+    else the directory of a SQLite database, else ./fireline-data. Created when missing."""
+    settings = settings or get_settings()
+    if settings.data_dir:
+        path = Path(settings.data_dir)
+    elif settings.database_url.startswith("sqlite:///") and settings.database_url != "sqlite:///:memory:":
+        path = Path(settings.database_url[len("sqlite:///"):]).parent
+    else:
+        path = Path("fireline-data")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,13 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from fireline.config import get_settings
+from fireline.errors import FirelineError
 from fireline.events import EventBus
+from fireline.validation import INT_MAX, INT_MIN, Unstorable, text_problem
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,8 +88,99 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
 
+        _guard_values(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+    settings = get_settings()
+    statement_ms = int(settings.db_statement_timeout_s * 1000)
+    # A stopped or unreachable server must fail a request in seconds, not hang a thread: connect
+    # timeout, TCP keepalives and a TCP user timeout (a dead peer on an open connection), and a
+    # server-side statement timeout. Migrations lift the statement timeout (see `upgrade`).
+    connect_args = {"connect_timeout": max(1, int(settings.db_connect_timeout_s)),
+                    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                    "tcp_user_timeout": int(settings.db_connect_timeout_s * 1000) + statement_ms,
+                    "options": f"-c statement_timeout={statement_ms} -c idle_in_transaction_session_timeout="
+                               f"{statement_ms * 2}"}
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True,
+                           pool_timeout=settings.db_connect_timeout_s, connect_args=connect_args)
+    _guard_values(engine)
+    return engine
+
+
+class DatabaseUnavailable(FirelineError):
+    """The database cannot be reached or did not answer in time (503 with Retry-After)."""
+
+    status = 503
+    retry_after = 5
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for failures of the database itself (down, unreachable, timed out, locked), as
+    opposed to a statement it refused: the first is retried later, the second is the data's."""
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError
+                      | exc.TimeoutError | TimeoutError | ConnectionError)
+
+
+_SUFFIX = re.compile(r"__\d+$")  # insertmanyvalues names a row's parameters `column__<row>`
+INT32 = 2**31 - 1
+
+
+def _limits(context: Any) -> dict[str, tuple[int, int]]:
+    """Integer bounds per bound parameter of a compiled statement (INTEGER vs BIGINT)."""
+    compiled = getattr(context, "compiled", None)
+    binds = getattr(compiled, "binds", None) or {}
+    out: dict[str, tuple[int, int]] = {}
+    for name, bind in binds.items():
+        kind = bind.type
+        if isinstance(kind, TypeDecorator):
+            kind = kind.impl_instance
+        if isinstance(kind, BigInteger):
+            out[name] = (INT_MIN, INT_MAX)
+        elif isinstance(kind, Integer):
+            out[name] = (-INT32 - 1, INT32)
+    return out
+
+
+def _check_params(params: Any, limits: dict[str, tuple[int, int]], names: list[str]) -> None:
+    if isinstance(params, dict):
+        items: Any = params.items()
+    else:  # positional (SQLite): names from the compiled statement, repeated per VALUES row
+        width = len(names)
+        items = ((names[i % width] if width else f"parameter {i}", v) for i, v in enumerate(params or ()))
+    for name, value in items:
+        if isinstance(value, str):
+            reason = text_problem(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            low, high = limits.get(_SUFFIX.sub("", name), (INT_MIN, INT_MAX))
+            reason = None if low <= value <= high else "is outside the column's integer range"
+        else:
+            continue
+        if reason:
+            column = _SUFFIX.sub("", name)
+            raise Unstorable(f"{column}: {reason}", field=column)
+
+
+def _guard_values(engine: Engine) -> None:
+    """The last line: a parameter the engine would refuse (NUL, lone surrogate, integer out of
+    the column's range) raises Unstorable before the statement is sent, so the server never
+    logs a failed statement with content in it. Callers validate earlier, naming the field."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _guard(_conn: Any, _cursor: Any, _statement: str, parameters: Any, context: Any,
+               _executemany: bool) -> None:
+        if not parameters:
+            return
+        limits = _limits(context)
+        names = list(getattr(getattr(context, "compiled", None), "positiontup", None) or ())
+        # executemany passes rows; insertmanyvalues passes one flat batch even with executemany set
+        if isinstance(parameters, list | tuple) and isinstance(parameters[0], dict | list | tuple):
+            for row in parameters:
+                _check_params(row, limits, names)
+        else:
+            _check_params(parameters, limits, names)
 
 
 def insert_for(dialect_name: str) -> Any:
@@ -160,6 +254,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     from alembic import command
 
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # a migration may take longer than a request may
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

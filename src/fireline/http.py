@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
+import orjson
 from fastapi import HTTPException, Request
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fireline.errors import Invalid
+from fireline.validation import MAX_DEPTH, first_problem, text_problem
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -51,3 +57,95 @@ def ingest_limiter(app: Any) -> anyio.CapacityLimiter:
     if limiter is None:
         limiter = app.state.ingest_limiter = anyio.CapacityLimiter(1)
     return limiter
+
+
+# ---- values the database would refuse, for every route without a check of its own ----
+
+_PRESCAN = re.compile(rb"\\u0000|\\u[dD][89abAB]|\\u[dD][c-fC-F]|\d{19,}")
+_SCANNED_BODY_LIMIT = 8 * 1024 * 1024
+# Routes that check their own bodies (naming fields in their own shapes): native ingest walks the
+# parsed batch, OTLP rejects the offending span in its partial-success answer.
+_OWN_BODY_CHECK = ("/api/v1/calls", "/v1/traces", "/v1/logs", "/v1/metrics")
+
+
+def _nesting_may_exceed(body: bytes) -> bool:
+    return body.count(b"[") + body.count(b"{") > MAX_DEPTH
+
+
+def body_problem(body: bytes) -> tuple[str, str] | None:
+    """(field, reason) when a JSON body holds a value the engines refuse; cheap when it does not
+    (a byte scan first; the parse and walk only on a hit)."""
+    if not _PRESCAN.search(body) and not _nesting_may_exceed(body):
+        return None
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:  # FastAPI's own parser accepts lone surrogates, which orjson refuses
+            value = json.loads(body)
+        except (ValueError, RecursionError):
+            return None  # not JSON: the route answers its own 4xx
+    return first_problem(value)
+
+
+def query_problem(scope: Scope) -> tuple[str, str] | None:
+    path = scope.get("path", "")
+    reason = text_problem(path)
+    if reason:
+        return "path", reason
+    raw = scope.get("query_string", b"")
+    if raw:
+        for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+            reason = text_problem(key) or text_problem(value)
+            if reason:
+                return key, reason
+    return None
+
+
+class EngineSafe:
+    """ASGI middleware: a query parameter, path or JSON body holding a value the database refuses
+    (NUL, lone surrogate, integer beyond 64 bits, nesting past validation.MAX_DEPTH) is answered
+    422 naming the field before any route runs, so nothing of it reaches SQL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = query_problem(scope)
+        if problem is not None:
+            await _refuse(send, *problem)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH") or scope["path"] in _OWN_BODY_CHECK:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body") or size > _SCANNED_BODY_LIMIT:
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if size <= _SCANNED_BODY_LIMIT and messages[-1]["type"] == "http.request":
+            problem = body_problem(body)
+            if problem is not None:
+                await _refuse(send, *problem)
+                return
+        pending = list(messages)
+
+        async def replay() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, field: str, reason: str) -> None:
+    body = orjson.dumps({"detail": f"{field}: {reason}", "field": field})
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})

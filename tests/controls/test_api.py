@@ -34,6 +34,11 @@ INVALID: list[tuple[dict[str, Any], str]] = [
      "params.pattern"),
     ({"kind": "block_pattern", "scope": {"app": "bot"}, "params": {"pattern": "x", "on": "sideways"}},
      "params.on"),
+    # RE2 only (linear time): lookarounds and backreferences are refused, naming the field
+    ({"kind": "block_pattern", "scope": {"app": "bot"}, "params": {"pattern": r"(?=a)a+", "on": "input"}},
+     "params.pattern"),
+    ({"kind": "block_pattern", "scope": {"app": "bot"}, "params": {"pattern": r"(a)\1", "on": "input"}},
+     "params.pattern"),
     ({"kind": "rate_limit", "scope": {"app": "bot"}, "params": {"per_minute": 0}}, "params.per_minute"),
     ({"kind": "rate_limit", "scope": {"app": "bot"}, "params": {"per_minute": 5, "key": "ip"}}, "params.key"),
     ({"kind": "guardrail_threshold", "scope": {"app": "bot"}, "params": {"action": "shrug"}}, "params.action"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -99,8 +100,8 @@ def test_guard_sees_a_change_within_100ms_and_answers_from_memory(fl: Fireline) 
         assert (time.perf_counter() - start) / 10_000 < 20e-6
 
 
-def test_guard_keeps_last_state_when_server_goes_down_and_reconnects(db: Database) -> None:
-    server = ServerThread(create_app(db, make_config())).start()
+def test_guard_keeps_last_state_when_server_goes_down_and_reconnects(db: Database, tmp_path: Path) -> None:
+    server = ServerThread(create_app(db, make_config(), data_dir=tmp_path)).start()
     with db.writing() as session:
         _, key = keys.create_key(session, "responder", "guard-test")
     headers = {"Authorization": f"Bearer {key}"}
@@ -116,7 +117,7 @@ def test_guard_keeps_last_state_when_server_goes_down_and_reconnects(db: Databas
             assert time.monotonic() < deadline, "guard still connected to a stopped server"
             time.sleep(0.05)
         assert not guard.enabled() and guard.revision == revision  # last known state kept
-        server = ServerThread(create_app(db, make_config()), port=server.port).start()
+        server = ServerThread(create_app(db, make_config(), data_dir=tmp_path), port=server.port).start()
         with httpx.Client(base_url=server.url, headers=headers) as c:
             rev = c.delete(f"/api/v1/controls/{kill_id}").json()["revision"]
         assert guard.wait_for_revision(rev, 5) and guard.enabled()

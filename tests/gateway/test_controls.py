@@ -225,7 +225,11 @@ def test_canary_guardrail_blocks_another_tenants_token_before_the_user_sees_it(f
         made = http.post("/api/v1/canaries", json={"tenant": "globex", "token": "CANARY-globex-55aa77"})
         assert made.status_code == 201
     leak = {"X-Upstream-Mode": "leak_canary", "X-Upstream-Params": '{"token": "CANARY-globex-55aa77"}'}
-    assert "CANARY-globex-55aa77" in ask(c, headers=leak).parse().choices[0].message.content  # acme sees it
+    # Without a guardrail the token reaches the user. (Shown on another app: the leak opens a P0
+    # incident whose auto-containment kill-switches the app it happened on, which would race the
+    # guardrail below.)
+    unguarded = ask(c, headers={**leak, "X-Fireline-App": "plain-bot"}).parse().choices[0].message.content
+    assert "CANARY-globex-55aa77" in unguarded
     cid = apply(fl, "guardrail_threshold", detectors=["canary"], action="block")
     raw = ask(c, headers=leak)
     assert raw.parse().choices[0].message.content == FALLBACK and raw.headers["x-fireline-contained"] == cid

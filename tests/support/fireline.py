@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,9 +33,12 @@ class Fireline:
 
 @contextmanager
 def running(db: Database, config: Config | None = None, *, upstream_url: str | None = None,
-            upstream_key: str | None = None) -> Iterator[Fireline]:
-    """upstream_url/upstream_key: where the gateway forwards (else FIRELINE_UPSTREAM_URL/_KEY)."""
-    app = create_app(db, config or Config())
+            upstream_key: str | None = None, data_dir: Path | None = None) -> Iterator[Fireline]:
+    """upstream_url/upstream_key: where the gateway forwards (else FIRELINE_UPSTREAM_URL/_KEY);
+    data_dir: the server's local state (a fresh temporary directory by default)."""
+    own_dir = data_dir is None
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="fl-data-"))
+    app = create_app(db, config or Config(), data_dir=data_dir)
     if upstream_url is not None:
         app.state.upstream_url = upstream_url
     if upstream_key is not None:
@@ -46,3 +52,5 @@ def running(db: Database, config: Config | None = None, *, upstream_url: str | N
         yield fl
     finally:
         server.stop()
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from fireline.auth import service
 from fireline.auth.service import Principal
 from fireline.db import Database
+
+log = logging.getLogger("fireline.auth")
 
 
 def get_db(request: Request) -> Database:
@@ -48,7 +53,7 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 class KeyIn(BaseModel):
-    role: str
+    role: Literal["ingest", "viewer", "responder", "admin"]
     name: str | None = None
 
 
@@ -75,6 +80,12 @@ def create_key(body: KeyIn, request: Request, _: Principal = Depends(require("ad
         return KeyCreated(id=row.id, key=key, role=row.role, name=row.name)
 
 
+@router.get("/me")
+def whoami(who: Principal = Depends(require("ingest"))) -> dict[str, str]:
+    """The calling key's id and role (the console shows what the role allows)."""
+    return {"id": who.key_id, "role": who.role}
+
+
 @router.get("")
 def list_keys(request: Request, _: Principal = Depends(require("admin"))) -> dict[str, list[KeyInfo]]:
     with get_db(request).session() as session:
@@ -86,3 +97,21 @@ def revoke_key(key_id: str, request: Request, _: Principal = Depends(require("ad
     with get_db(request).writing() as session:
         row = service.revoke_key(session, key_id)
         return KeyInfo.model_validate(row, from_attributes=True)
+
+
+async def _revocation_poll(app: FastAPI, interval: float) -> None:
+    """Revocations made by other processes (other hosts, the CLI) reach this one within `interval`."""
+    db: Database = app.state.db
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(service.poll_revocations, db.sessionmaker), interval * 5)
+        except Exception as exc:  # the database is away: keys keep their last known answers
+            log.debug("key revocation poll failed: %s", type(exc).__name__)
+
+
+def startup(app: FastAPI) -> None:
+    from fireline.api import spawn
+
+    conf = app.state.config.section("auth") or {}
+    spawn(app, _revocation_poll(app, float(conf.get("revocation_poll_s", 1.0))), "auth-revocation-poll")

@@ -7,17 +7,20 @@ from typing import Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.calls import retention, service
-from fireline.calls.schemas import MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
-from fireline.db import Database
+from fireline.calls import dead_letters, retention, service
+from fireline.calls.models import RawAccess
+from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
+from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.http import ingest_limiter, read_body, validation_error
+from fireline.openapi import json_body
+from fireline.validation import check_json
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 _one = TypeAdapter(CallIn)
@@ -26,7 +29,10 @@ MAX_BODY = 32 * 1024 * 1024
 
 
 def parse_calls(payload: Any) -> list[CallIn]:
-    """One call or {"calls": [...]}; a batch with any invalid item is rejected whole."""
+    """One call or {"calls": [...]}; a batch with any invalid item is rejected whole (422
+    naming `calls[i].field`), including values the database would refuse (NUL, 64-bit overflow,
+    nesting deeper than validation.MAX_DEPTH), before anything reaches SQL."""
+    check_json(payload)
     try:
         if isinstance(payload, dict) and "calls" in payload and "app" not in payload:
             if isinstance(payload["calls"], list) and len(payload["calls"]) > MAX_BATCH:
@@ -45,13 +51,16 @@ def ingest_body(db: Database, body: bytes) -> service.IngestOutcome:
     return service.ingest(db, parse_calls(payload))
 
 
-@router.post("/calls", status_code=201)
+@router.post("/calls", status_code=201, openapi_extra=json_body(CallIn | Batch))
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
     # Parsing, validation, the privacy pass and detectors are CPU work: keep them off the event loop.
     outcome = await anyio.to_thread.run_sync(ingest_body, get_db(request), body,
                                              limiter=ingest_limiter(request.app))
-    result = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates, "ids": outcome.ids}
+    result: dict[str, Any] = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates,
+                              "ids": outcome.ids}
+    if outcome.dead:  # refused by the database on their own; the rest of the batch is stored
+        result["dead_lettered"] = [{"id": d.call_id, "reason": d.reason} for d in outcome.dead]
     return Response(orjson.dumps(result), status_code=201, media_type="application/json")
 
 
@@ -120,3 +129,27 @@ def erase_subject(user: str, request: Request, pseudonym: bool = False,
                   who: Principal = Depends(require("responder"))) -> ErasureReport:
     with get_db(request).writing() as session:
         return retention.erase_subject(session, user, actor=who.key_id, is_pseudonym=pseudonym)
+
+
+@router.get("/dead-letters")
+def list_dead_letters(request: Request, source: str | None = None, since: datetime | None = None,
+                      limit: int = Query(100, ge=1, le=1000),
+                      _: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Calls that could not be stored (the rest of their batch was), newest first, with the reason."""
+    with get_db(request).session() as session:
+        rows = dead_letters.listing(session, source=source, since=since, limit=limit)
+        return {"dead_letters": [dead_letters.to_out(r) for r in rows]}
+
+
+@router.get("/dead-letters/{dead_id}")
+def get_dead_letter(request: Request, dead_id: int = Path(ge=1, le=INT32_MAX), content: bool = False,
+                    reason: str | None = None, who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """One dead letter; `content=true` decrypts the record (written to the access log)."""
+    with get_db(request).writing() as session:
+        row = dead_letters.get(session, dead_id)
+        out = dead_letters.to_out(row)
+        if content:
+            out["record"] = dead_letters.content(row)
+            session.add(RawAccess(call_id=row.call_id or f"dead-letter-{row.id}", actor=who.key_id, role=who.role,
+                                  at=utcnow(), reason=reason or request.headers.get("x-fireline-reason")))
+        return out

@@ -135,3 +135,20 @@ class Erasure(Base):
     deleted_calls: Mapped[int] = mapped_column(Integer)
     held_calls: Mapped[int] = mapped_column(Integer)
     holders: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeadLetter(Base):
+    """A call that could not be stored (the rest of its batch was): why, and the record itself
+    AES-GCM encrypted like calls_raw, so nothing readable sits in a clear column. Purged with raw
+    content (privacy.raw_retention_days) and by erasure of its subject."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))  # api, gateway, otlp
+    call_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    user_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # prepare | store
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    blob: Mapped[bytes | None] = mapped_column(LargeBinary)

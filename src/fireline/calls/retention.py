@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from fireline.calls import privacy
+from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, LegalHold
 from fireline.calls.schemas import ErasureReport, RetentionReport
 from fireline.db import bus_of, utcnow
@@ -68,6 +68,7 @@ def erase_subject(session: Session, user: str, *, actor: str, is_pseudonym: bool
         session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
         session.execute(delete(CallFinding).where(CallFinding.call_id.in_(chunk)))
         session.execute(delete(Call).where(Call.id.in_(chunk)))
+    dead_letters.erase(session, pseudo)
     holders = holders_of(session, held)
     report = ErasureReport(user_pseudonym=pseudo, deleted_calls=len(free), deleted_raw=deleted_raw,
                            deleted_findings=deleted_findings, held_calls=len(held), held_by=holders)
@@ -89,6 +90,7 @@ def run_retention(session: Session, *, raw_days: int, record_days: int) -> Reten
         chunk = raw_ids[i:i + 500]
         session.execute(delete(CallRaw).where(CallRaw.call_id.in_(chunk)))
         session.execute(update(Call).where(Call.id.in_(chunk)).values(has_raw=False))
+    dead_letters.purge_before(session, raw_cutoff)  # they hold raw content (encrypted)
     old = list(session.scalars(select(Call.id).where(Call.started_at < record_cutoff,
                                                      Call.legal_hold.is_(False))))
     for i in range(0, len(old), 500):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["ok", "error", "blocked", "contained"]
 MAX_BATCH = 1000
+INT32_MAX = 2**31 - 1  # token counts are INTEGER columns
 
 
 class Message(BaseModel):
@@ -61,8 +62,8 @@ class CallIn(BaseModel):
     retrieval: list[RetrievalItem] = Field(default_factory=list)
     tool_calls: list[ToolCall] = Field(default_factory=list)
     guardrails: list[dict[str, Any]] = Field(default_factory=list)
-    input_tokens: int | None = Field(None, ge=0)
-    output_tokens: int | None = Field(None, ge=0)
+    input_tokens: int | None = Field(None, ge=0, le=INT32_MAX)
+    output_tokens: int | None = Field(None, ge=0, le=INT32_MAX)
     cost_usd: float | None = Field(None, ge=0)
     latency_ms: float | None = Field(None, ge=0)
     status: Status = "ok"

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from ulid import ULID
 
 from fireline import outbox
-from fireline.calls import privacy
+from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
-from fireline.db import Database, insert_for, utcnow
+from fireline.db import Database, DatabaseUnavailable, insert_for, is_unavailable, utcnow
 from fireline.errors import Invalid, NotFound
 from fireline.metrics import CALL_DUPLICATES, CALLS_INGESTED, INGEST_SECONDS
 
@@ -112,15 +112,41 @@ class IngestOutcome:
     ids: list[str]
     inserted: list[PreparedCall]
     duplicates: int
+    dead: list[dead_letters.Dead] = field(default_factory=list)
+
+
+def _pseudonym_of(user: str | None) -> str | None:
+    try:
+        return privacy.pseudonym(user) if user else None
+    except (UnicodeError, ValueError):
+        return None
+
+
+def _record_of(call: CallIn) -> dict[str, Any] | None:
+    try:
+        return call.model_dump(mode="json", exclude_none=True)
+    except (TypeError, ValueError):
+        return None
 
 
 def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> IngestOutcome:
-    """Validate-free fast path: `calls` are already validated. Durable when this returns."""
+    """Validate-free fast path: `calls` are already validated. Durable when this returns.
+
+    One transaction for the batch. If the database refuses it (not an outage), the batch is
+    retried row by row and each row it still refuses is dead-lettered with its reason, so one
+    bad record never costs the others. DatabaseUnavailable when the database is away (nothing
+    is lost: re-sending is idempotent by call id)."""
     now = utcnow()
     prepared: dict[str, PreparedCall] = {}
     ids: list[str] = []
+    dead: list[dead_letters.Dead] = []
     for call in calls:
-        p = prepare(call, now)
+        try:
+            p = prepare(call, now)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            dead.append(dead_letters.Dead(call.id, dead_letters.failure_reason(exc), "prepare", _record_of(call),
+                                          _pseudonym_of(call.user)))
+            continue
         ids.append(p.id)
         prepared.setdefault(p.id, p)  # the first of repeated ids in one batch wins
     batch = list(prepared.values())
@@ -129,12 +155,55 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
     bus.publish("calls.prepared", calls=batch, source=source)
     for p in batch:
         p.row["finding_count"] = len(p.findings)
-    with INGEST_SECONDS.labels(source).time():
-        inserted = store(db, batch)
+    inserted: list[PreparedCall] = []
+    try:
+        with INGEST_SECONDS.labels(source).time():
+            _store_or_split(db, batch, inserted, dead)
+        dead_letters.record(db, dead, source=source)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        _published(db, inserted, source)
+        raise DatabaseUnavailable("the database is unavailable; retry shortly") from exc
+    _published(db, inserted, source)
+    refused = {d.call_id for d in dead}
+    duplicates = len(ids) - sum(1 for i in ids if i in refused) - len(inserted)
+    CALL_DUPLICATES.inc(duplicates)
+    return IngestOutcome(ids=ids, inserted=inserted, duplicates=duplicates, dead=dead)
+
+
+def _store_or_split(db: Database, batch: list[PreparedCall], inserted: list[PreparedCall],
+                    dead: list[dead_letters.Dead]) -> None:
+    """Store the batch in one transaction; if the database refuses it (not an outage), retry
+    row by row and dead-letter each row it still refuses. Outages propagate."""
+    try:
+        inserted += store(db, batch)
+        return
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise
+        if len(batch) == 1:
+            dead.append(_dead(batch[0], exc))
+            return
+    for p in batch:
+        try:
+            inserted += store(db, [p])
+        except Exception as row_exc:
+            if is_unavailable(row_exc):
+                raise
+            dead.append(_dead(p, row_exc))
+
+
+def _dead(p: PreparedCall, error: BaseException) -> dead_letters.Dead:
+    record = {k: v for k, v in p.raw.items() if v is not None} | {"id": p.id, "app": p.row["app"]}
+    return dead_letters.Dead(p.id, dead_letters.failure_reason(error), "store", record, p.row.get("user_pseudonym"))
+
+
+def _published(db: Database, inserted: list[PreparedCall], source: str) -> None:
+    if not inserted:
+        return
     CALLS_INGESTED.labels(source).inc(len(inserted))
-    CALL_DUPLICATES.inc(len(ids) - len(inserted))
     published(db, inserted, source)
-    return IngestOutcome(ids=ids, inserted=inserted, duplicates=len(ids) - len(inserted))
 
 
 def published(db: Database, inserted: list[PreparedCall], source: str) -> None:

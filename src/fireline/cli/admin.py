@@ -10,7 +10,7 @@ from fireline import wiring
 from fireline.auth import service as keys_service
 from fireline.calls.retention import run_retention
 from fireline.cli.client import fail
-from fireline.config import ConfigError, get_config
+from fireline.config import ConfigError, data_dir, get_config
 from fireline.db import get_db
 from fireline.errors import FirelineError
 
@@ -64,6 +64,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     db = _database()
+    keys_service.configure(data_dir())  # servers sharing the data directory see it on their next request
     try:
         with db.writing() as session:
             keys_service.revoke_key(session, key_id)

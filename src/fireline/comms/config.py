@@ -49,14 +49,17 @@ def duration(value: Any) -> timedelta:
     """15 (minutes), "30s", "15m", "1h", "3d"."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return timedelta(minutes=float(value))
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-        if m and float(m.group(1)) > 0:
-            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}[m.group(2)]
-            return timedelta(**{unit: float(m.group(1))})
-    raise ValueError(f"{value!r} is not a duration such as 30, '30m', '6h' or '45s'")
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return timedelta(minutes=float(value))
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+            if m and float(m.group(1)) > 0:
+                unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}[m.group(2)]
+                return timedelta(**{unit: float(m.group(1))})
+    except OverflowError:  # longer than any timedelta (a year has 525,600 minutes; this is past 10**9 days)
+        raise ValueError(f"{str(value)[:40]} is too long a duration") from None
+    raise ValueError(f"{str(value)[:40]!r} is not a duration such as 30, '30m', '6h' or '45s'")
 
 
 class Strict(BaseModel):

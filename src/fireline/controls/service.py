@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from fireline.controls.state import KINDS, RATE_KEYS, SCOPE_KEYS, Control
 from fireline.db import Database, insert_for, utcnow
 from fireline.detect.monitor_defs import parse_minutes
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
+from fireline.patterns import compile_linear
 from fireline.signals import SEVERITIES
 
 GUARDRAIL_ACTIONS = ("block", "redact")
@@ -186,13 +186,7 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
         if params.get("min_severity") is not None and params["min_severity"] not in SEVERITIES:
             raise bad("min_severity", f"must be one of {', '.join(SEVERITIES)}")
     elif kind == "block_pattern":
-        pattern = params.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise bad("pattern", "must be a non-empty regular expression")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise bad("pattern", f"invalid regular expression: {exc}") from exc
+        compile_linear(params.get("pattern"), "params.pattern")  # RE2: linear time, or refused
         params.setdefault("on", "output")
         if params["on"] not in ("input", "output"):
             raise bad("on", "must be 'input' or 'output'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fireline.config import DEFAULT_FALLBACK, AppConfig, Config
 from fireline.counters import LocalCounter, WindowCounter
+from fireline.patterns import InvalidPattern, Pattern, compile_linear
 
 if TYPE_CHECKING:
     from fireline.db import Database
@@ -31,6 +32,8 @@ SCOPE_KEYS = ("global", "app", "model", "tool", "tenant", "user", "cohort", "ses
 MATCH_KEYS = ("model", "tenant", "user", "cohort", "session", "key")
 NARROW_KEYS = ("session", "key")  # high-cardinality: looked at only when some control uses them
 _MEMO_LIMIT = 50_000
+log = logging.getLogger("fireline.controls")
+_EVERYTHING = compile_linear("(?s).", "params.pattern")
 
 
 def _parse_dt(value: Any) -> datetime | None:
@@ -101,7 +104,7 @@ class Enforcement:
     read_only: Control | None = None
     rate_limits: tuple[Control, ...] = ()
     guardrails: tuple[Control, ...] = ()
-    block_patterns: tuple[tuple[Control, re.Pattern[str], str], ...] = ()
+    block_patterns: tuple[tuple[Control, Pattern, str], ...] = ()
     inject: Control | None = None
     budgets: tuple[Control, ...] = ()
 
@@ -138,10 +141,18 @@ class ControlState:
         self.apps: dict[str, AppConfig] = dict(apps or {})
         by_app: dict[str, list[Control]] = {}
         global_: list[Control] = []
-        patterns: dict[str, re.Pattern[str]] = {}
+        patterns: dict[str, Pattern] = {}
         for c in self.controls:
             if c.kind == "block_pattern":
-                patterns[c.id] = re.compile(str(c.params.get("pattern", "")))
+                try:
+                    patterns[c.id] = compile_linear(c.params.get("pattern"), "params.pattern")
+                except InvalidPattern:
+                    # Stored before patterns were checked with RE2: never run it with a backtracking
+                    # engine. Match everything in its scope instead: a block that over-blocks is
+                    # visible, one that silently stops blocking is not.
+                    log.error("block_pattern %s: its pattern is not RE2; it now blocks every request in "
+                              "its scope until replaced", c.id)
+                    patterns[c.id] = _EVERYTHING
             if "app" in c.scope:
                 by_app.setdefault(c.scope["app"], []).append(c)
             else:

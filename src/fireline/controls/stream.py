@@ -58,7 +58,9 @@ async def _events(book: ControlBook, queue: asyncio.Queue[ControlState], closing
         book.unsubscribe(queue)
 
 
-@router.get("/stream")
+@router.get("/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {"schema": {
+                "type": "object", "description": "each event: the control state (revision, controls, apps)"}}}}})
 async def stream(request: Request, _: Principal = Depends(require("ingest"))) -> StreamingResponse:
     book: ControlBook = request.app.state.controls
     queue = book.subscribe()

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config, ConfigError
-from fireline.detect import canaries, reports
+from fireline.detect import canaries, chart, reports
 from fireline.detect.detectors import build_detectors
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import cohort_attributes, load_monitors
@@ -57,7 +57,8 @@ def list_canaries(request: Request, tenant: str | None = None,
 
 
 @router.delete("/canaries/{canary_id}", status_code=204)
-def delete_canary(canary_id: int, request: Request, _: Principal = Depends(require("responder"))) -> None:
+def delete_canary(request: Request, canary_id: int = Path(ge=1, le=2**31 - 1),
+                  _: Principal = Depends(require("responder"))) -> None:
     with get_db(request).writing() as session:
         canaries.remove(session, canary_id)
     runtime(request).canaries.refresh(get_db(request))
@@ -93,6 +94,17 @@ def list_reports(request: Request, call_id: str | None = None, kind: str | None 
 async def list_monitors(request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, list[MonitorOut]]:
     snap = await run_in_threadpool(runtime(request).engine.snapshot)
     return {"monitors": [MonitorOut(**m) for m in snap]}
+
+
+@router.get("/monitors/{name}/series")
+def monitor_series(name: str, request: Request, group: str | None = Query(None, max_length=500),
+                   hours: float = Query(24.0, gt=0, le=744), step: int | None = Query(None, ge=1, le=1440),
+                   _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """One monitor's value, baseline, threshold band and firing periods over `hours` (the console's
+    chart): `group` defaults to the firing one (else the first); `step` in minutes, else about 240 points."""
+    got = chart.monitor_series(runtime(request).engine, name, group, hours=hours, step=step)
+    with get_db(request).session() as session:
+        return chart.with_alerts(session, got)
 
 
 @router.get("/monitors/alerts")

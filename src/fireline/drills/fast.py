@@ -7,9 +7,12 @@ a Fireline that is already running.
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fireline.config import Config
@@ -48,7 +51,8 @@ def drill_range(db: Database, config: dict[str, Any] | None = None) -> Iterator[
 
     upstream = UpstreamServer(port=0).start()
     cfg = Config.model_validate(config or DRILL_CONFIG)
-    app = create_app(db, cfg)
+    data_dir = Path(tempfile.mkdtemp(prefix="fl-drill-"))  # the range's own spool and key epoch
+    app = create_app(db, cfg, data_dir=data_dir)
     app.state.upstream_url = upstream.url + "/v1"
     server = ServerThread(app).start()
     try:
@@ -58,3 +62,4 @@ def drill_range(db: Database, config: dict[str, Any] | None = None) -> Iterator[
     finally:
         server.stop()
         upstream.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

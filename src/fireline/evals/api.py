@@ -7,7 +7,7 @@ import threading
 from typing import Any, Literal
 
 import yaml
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
@@ -145,7 +145,8 @@ def list_runs(suite_id: str, request: Request, limit: int = Query(50, ge=1, le=5
 
 
 @router.get("/eval-runs/{run_id}")
-def get_run(run_id: int, request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+def get_run(request: Request, run_id: int = Path(ge=1, le=2**31 - 1),
+            _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     with get_db(request).session() as session:
         run = session.get(EvalRun, run_id)
         if run is None:

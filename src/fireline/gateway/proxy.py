@@ -13,18 +13,23 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
-from fireline.auth.service import Principal, authenticate
+from fireline.auth import service as keys
+from fireline.auth.service import Principal
 from fireline.calls.pricing import cost_usd
-from fireline.config import AppConfig, get_settings
+from fireline.config import AppConfig, data_dir, get_settings
+from fireline.db import DatabaseUnavailable
 from fireline.detect.service import policy_engine
-from fireline.gateway import enforce, policy
+from fireline.gateway import checks, enforce, policy
+from fireline.gateway.checks import header_text
 from fireline.gateway.inline import InlineDetectors
 from fireline.gateway.responses import JSON, SSE, as_sse, assemble_stream, completion, error, message_of
+from fireline.gateway.spool import Spool
 from fireline.gateway.writer import CallWriter
 
 log = logging.getLogger("fireline.gateway")
@@ -67,14 +72,22 @@ class Gateway:
         self.upstream_key = getattr(state, "upstream_key", None) or settings.upstream_key or ""
         self.timeout = aiohttp.ClientTimeout(total=None, connect=float(section.get("connect_timeout_s", 5)),
                                              sock_read=float(section.get("timeout_s", 120)))
-        self.writer = CallWriter(self.db, self.config, batch_size=int(section.get("batch_size", 500)),
+        spool = None
+        if section.get("spool", True):
+            spool = Spool(Path(getattr(state, "data_dir", None) or data_dir()) / "spool",
+                          fsync=str(section.get("spool_fsync", "interval")),
+                          segment_bytes=int(float(section.get("spool_segment_mb", 64)) * 1024 * 1024))
+        self.writer = CallWriter(self.db, self.config, spool=spool, batch_size=int(section.get("batch_size", 500)),
                                  max_queue=int(section.get("max_queue", 100_000)),
-                                 flush_interval=float(section.get("flush_interval_s", 0.05)))
+                                 flush_interval=float(section.get("flush_interval_s", 0.05)),
+                                 fsync_interval=float(section.get("spool_fsync_interval_s", 1.0)),
+                                 max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024))
         detect = getattr(state, "detect", None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         # The declared policies: the detect part's compiled set (one copy per process), else our own.
         self.policies = detect.detection.policies if detect else policy_engine(self.config, self.detectors.detectors)
         self.switch_interval = float(section.get("switch_interval_s", sys.getswitchinterval()))
+        self.key_check_timeout = float(section.get("key_check_timeout_s", 2.0))
         self.session: aiohttp.ClientSession | None = None
         self.apps: dict[str, AppConfig] = {}
 
@@ -107,18 +120,30 @@ class Gateway:
             out["Authorization"] = f"Bearer {self.upstream_key}"
         app = headers.get(b"x-fireline-app")
         if app:
-            out["X-Fireline-App"] = app.decode()
+            out["X-Fireline-App"] = app.decode("latin-1")
         for key, value in headers.items():
-            if key.startswith(FORWARD_PREFIX):
-                out[key.decode()] = value.decode()
+            if key.startswith(FORWARD_PREFIX):  # forwarded byte for byte
+                out[key.decode("latin-1")] = value.decode("latin-1")
         return out
 
-    def check_key(self, headers: dict[bytes, bytes]) -> Principal:
+    async def check_key(self, headers: dict[bytes, bytes]) -> Principal:
+        """From memory on the hot path; a key not checked lately is checked in a worker thread
+        with a deadline (never on the event loop), falling back to its last known answer."""
         auth = headers.get(b"authorization", b"")
         if auth[:7].lower() != b"bearer " or not auth[7:].strip():
             raise Reply(401, error("missing API key: send Authorization: Bearer <Fireline key>",
                                    code="invalid_api_key"), [(b"www-authenticate", b"Bearer")])
-        principal = authenticate(self.db.sessionmaker, auth[7:].strip().decode())
+        key = auth[7:].strip().decode("latin-1")
+        fresh, principal = keys.cached(key)
+        if not fresh:
+            try:
+                principal = await asyncio.wait_for(
+                    asyncio.to_thread(keys.authenticate, self.db.sessionmaker, key), self.key_check_timeout)
+            except (TimeoutError, DatabaseUnavailable):
+                if principal is None:
+                    raise Reply(503, error("the key cannot be checked while the database is unavailable; retry "
+                                           "shortly", "api_error", "service_unavailable"),
+                                [(b"retry-after", b"5")]) from None
         if principal is None:
             raise Reply(401, error("invalid or revoked API key", code="invalid_api_key"),
                         [(b"www-authenticate", b"Bearer")])
@@ -127,7 +152,7 @@ class Gateway:
     async def models(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         try:
-            self.check_key(headers)
+            await self.check_key(headers)
             assert self.session is not None
             if not self.upstream:
                 raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
@@ -145,7 +170,7 @@ class Gateway:
         started = time.time()
         headers = dict(scope["headers"])
         try:
-            principal = self.check_key(headers)
+            principal = await self.check_key(headers)
             raw = await _read(receive)
             try:
                 body = orjson.loads(raw)
@@ -153,6 +178,11 @@ class Gateway:
                 raise Reply(400, error(f"body is not valid JSON: {exc}")) from None
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
                 raise Reply(400, error("body must be a JSON object with a 'messages' list", code="invalid_body"))
+            try:  # everything the log keeps must be storable: refuse it now, naming the field
+                attribution = {name: header_text(headers, name) for name in ATTRIBUTION_HEADERS}
+                checks.check_body(body)
+            except checks.BadRequest as bad:
+                raise Reply(400, error(bad.message, code="invalid_value", param=bad.param)) from None
             if not self.upstream:
                 raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
             if self.writer.full():
@@ -161,32 +191,36 @@ class Gateway:
         except Reply as r:
             await respond(send, r.status, r.body, headers=r.headers)
             return
-        await Call(self, headers, body, raw, t0, started, principal.key_id).run(send)
+        await Call(self, headers, attribution, body, raw, t0, started, principal.key_id).run(send)
+
+
+ATTRIBUTION_HEADERS = (b"x-fireline-app", b"x-fireline-user", b"x-fireline-tenant", b"x-fireline-session",
+                       b"x-fireline-prompt-version", b"x-fireline-cohort", b"x-fireline-retrieval",
+                       b"x-fireline-route", b"x-fireline-environment")
 
 
 class Call:
     """One proxied chat completion, from the parsed request to the pending log record."""
 
-    def __init__(self, gw: Gateway, headers: dict[bytes, bytes], body: dict[str, Any], raw: bytes,
-                 t0: float, started: float, key_id: str | None = None) -> None:
+    def __init__(self, gw: Gateway, headers: dict[bytes, bytes], attribution: dict[bytes, str | None],
+                 body: dict[str, Any], raw: bytes, t0: float, started: float, key_id: str | None = None) -> None:
         self.gw, self.headers, self.body, self.raw, self.t0 = gw, headers, body, raw, t0
-        h = headers.get
+        h = attribution.get
         user = h(b"x-fireline-user")
-        app = h(b"x-fireline-app")
-        self.app = app.decode() if app else "default"
-        self.user = user.decode() if user else (body.get("user") if isinstance(body.get("user"), str) else None)
-        self.tenant = _str(h(b"x-fireline-tenant"))
-        self.cohort = _str(h(b"x-fireline-cohort"))
+        self.app = h(b"x-fireline-app") or "default"
+        self.user = user if user else (body.get("user") if isinstance(body.get("user"), str) else None)
+        self.tenant = h(b"x-fireline-tenant")
+        self.cohort = h(b"x-fireline-cohort")
         self.stream = bool(body.get("stream"))
         self.id = call_id()
         self.out = enforce.Outcome()
+        self.finished = False
         self.pending: dict[str, Any] = {
             "id": self.id, "started": started, "app": self.app, "user": self.user, "tenant": self.tenant,
-            "session": _str(h(b"x-fireline-session")), "prompt_version": _str(h(b"x-fireline-prompt-version")),
-            "cohort": self.cohort, "route": _str(h(b"x-fireline-route")),
-            "environment": _str(h(b"x-fireline-environment")),
+            "session": h(b"x-fireline-session"), "prompt_version": h(b"x-fireline-prompt-version"),
+            "cohort": self.cohort, "route": h(b"x-fireline-route"), "environment": h(b"x-fireline-environment"),
             "model_requested": body.get("model"), "body": body, "stream": self.stream,
-            "retrieval": _str(h(b"x-fireline-retrieval")), "status": "ok", "api_key_id": key_id}
+            "retrieval": h(b"x-fireline-retrieval"), "status": "ok", "api_key_id": key_id}
         self.policies = gw.policies.for_app(self.app) if gw.policies else None
         self.key_id = key_id
         self.who = {"user": self.user, "tenant": self.tenant, "session": self.pending["session"], "key": key_id}
@@ -199,6 +233,11 @@ class Call:
         return out
 
     def finish(self, **fields: Any) -> None:
+        """Hand the call record to the writer (durable in the spool when this returns). Called
+        before the answer is released, once per call."""
+        if self.finished:
+            return
+        self.finished = True
         p = self.pending
         p.update(fields)
         p["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
@@ -293,11 +332,10 @@ class Call:
             await self.upstream_error(send, status, payload, retry_after)
             return
         if not inspect:
+            self.finish(raw=payload)  # durable in the spool before the answer is released
             await respond(send, 200, payload, JSON, self.reply_headers())
-            self.finish(raw=payload)
             return
         try:
-
             comp = assemble_stream(payload) if self.stream else orjson.loads(payload)
         except orjson.JSONDecodeError:
             await self.upstream_error(send, 502, payload, None)
@@ -318,21 +356,21 @@ class Call:
             await self.stopped(send, stop, comp, original)
             return
         visible = message_of(comp).get("content")
-        await self.answer(send, comp)
         self.finish(answer=comp, output=original, visible=visible if visible != original else None)
+        await self.answer(send, comp)
 
     async def stopped(self, send: Send, stop: enforce.Stop, comp: dict[str, Any] | None,
                       original: str | None = None) -> None:
         if stop.retry_after is not None:
             body = error(stop.message, "rate_limit_exceeded", stop.code)
-            await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
             what = "over budget" if stop.code == "budget_exceeded" else "rate limited"
             self.finish(answer=None, output=None, visible=None, http_status=429,
                         error=f"{what} by {stop.control.id}")
+            await respond(send, 429, body, JSON, [*self.reply_headers(), (b"retry-after", b"%d" % stop.retry_after)])
             return
         model = str((comp or {}).get("model") or self.body.get("model") or "")
-        await self.answer(send, completion(stop.message, model))
         self.finish(answer=comp, output=original if comp is not None else None, visible=stop.message)
+        await self.answer(send, completion(stop.message, model))
 
     async def relay_stream(self, send: Send, data: bytes) -> None:
         gw = self.gw
@@ -352,14 +390,14 @@ class Call:
                 async for chunk in resp.content.iter_any():
                     chunks.append(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            self.finish(raw=chunks)  # durable before the stream is closed
             await send({"type": "http.response.body", "body": b""})
-            self.finish(raw=chunks)
         except (aiohttp.ClientError, TimeoutError) as exc:
             if not started:
                 await self.upstream_failed(send, exc)
                 return
-            await send({"type": "http.response.body", "body": b""})
             self.finish(raw=chunks, status="error", error=f"upstream stream broke: {type(exc).__name__}")
+            await send({"type": "http.response.body", "body": b""})
         except OSError:  # the caller went away: keep what was relayed
             self.finish(raw=chunks, error="client disconnected")
 
@@ -381,17 +419,13 @@ class Call:
             payload = error(f"upstream answered HTTP {status}", "api_error", "upstream_error")
         message = str(detail or f"upstream answered HTTP {status}")[:500]
         if fallback is not None:
+            self.finish(status="error", error=message, http_status=status, fallback_served=True, visible=fallback)
             await self.answer(send, completion(fallback, str(self.body.get("model") or "")),
                               extra=[(b"x-fireline-fallback", b"upstream-error")])
-            self.finish(status="error", error=message, http_status=status, fallback_served=True, visible=fallback)
             return
         extra = [(b"retry-after", retry_after.encode())] if retry_after else []
-        await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
         self.finish(status="error", error=message, http_status=status)
-
-
-def _str(value: bytes | None) -> str | None:
-    return value.decode() if value else None
+        await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
 
 
 async def _read(receive: Receive) -> bytes:

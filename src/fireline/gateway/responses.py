@@ -50,8 +50,9 @@ def as_sse(comp: dict[str, Any]) -> bytes:
     return b"".join(out)
 
 
-def error(message: str, kind: str = "invalid_request_error", code: str | None = None) -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
+def error(message: str, kind: str = "invalid_request_error", code: str | None = None,
+          param: str | None = None) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}})
 
 
 def assemble_stream(raw: bytes) -> dict[str, Any]:
@@ -76,21 +77,30 @@ def assemble_stream(raw: bytes) -> dict[str, Any]:
         for key in meta:
             if chunk.get(key) and not meta[key]:
                 meta[key] = chunk[key]
-        if chunk.get("usage"):
+        if isinstance(chunk.get("usage"), dict):
             usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            delta = delta if isinstance(delta, dict) else {}
+            if isinstance(delta.get("content"), str) and delta["content"]:
                 content.append(delta["content"])
-            for frag in delta.get("tool_calls") or []:
-                slot = calls.setdefault(int(frag.get("index", 0)),
+            frags = delta.get("tool_calls")
+            for frag in frags if isinstance(frags, list) else []:
+                if not isinstance(frag, dict):
+                    continue
+                index = frag.get("index", 0)
+                slot = calls.setdefault(index if isinstance(index, int) else 0,
                                         {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-                if frag.get("id"):
+                if isinstance(frag.get("id"), str) and frag["id"]:
                     slot["id"] = frag["id"]
-                fn = frag.get("function") or {}
-                slot["function"]["name"] += fn.get("name") or ""
-                slot["function"]["arguments"] += fn.get("arguments") or ""
-            if choice.get("finish_reason"):
+                fn = frag.get("function")
+                fn = fn if isinstance(fn, dict) else {}
+                slot["function"]["name"] += fn.get("name") if isinstance(fn.get("name"), str) else ""
+                slot["function"]["arguments"] += fn.get("arguments") if isinstance(fn.get("arguments"), str) else ""
+            if isinstance(choice.get("finish_reason"), str):
                 finish = choice["finish_reason"]
     comp = completion("".join(content) if content else None, meta["model"] or "",
                       [calls[i] for i in sorted(calls)], finish, usage, cid=meta["id"])
@@ -101,6 +111,7 @@ def assemble_stream(raw: bytes) -> dict[str, Any]:
 
 
 def message_of(comp: dict[str, Any]) -> dict[str, Any]:
-    choices = comp.get("choices") or [{}]
-    msg = choices[0].get("message") if isinstance(choices[0], dict) else None
+    choices = comp.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    msg = first.get("message") if isinstance(first, dict) else None
     return msg if isinstance(msg, dict) else {}

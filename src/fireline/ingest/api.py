@@ -21,11 +21,12 @@ from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
-from fireline.db import Database
+from fireline.db import Database, DatabaseUnavailable
 from fireline.events import HandlerFailed
 from fireline.http import ingest_limiter, read_body
 from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
 from fireline.metrics import INTAKE_UNAVAILABLE
+from fireline.openapi import json_body
 from fireline.signals import Alert
 
 log = logging.getLogger("fireline.ingest")
@@ -51,6 +52,16 @@ def _authenticate(request: Request, key: str | None) -> Principal | None:
     if not key:
         return None
     principal = keys.authenticate(_db(request).sessionmaker, key)
+    return principal if principal is not None and principal.can("ingest") else None
+
+
+async def _authenticate_async(request: Request, key: str | None) -> Principal | None:
+    """From memory when the key was checked lately, else in a worker thread (not on the loop)."""
+    if not key:
+        return None
+    fresh, principal = keys.cached(key)
+    if not fresh:
+        return await run_in_threadpool(_authenticate, request, key)
     return principal if principal is not None and principal.can("ingest") else None
 
 
@@ -83,7 +94,17 @@ def _otlp_error(status: int, message: str, encoding: str, headers: dict[str, str
                     headers={"X-Fireline-Error": safe, **(headers or {})})
 
 
-@router.post("/v1/traces")
+OTLP_BODY = {"requestBody": {"required": True, "content": {
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+    "application/json": {"schema": {"type": "object", "description": "an ExportTraceServiceRequest",
+                                    "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}}}}}}
+PD_EVENT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["event_action"], "description": "a PagerDuty Events API v2 event",
+    "properties": {"routing_key": {"type": "string"}, "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
+                   "dedup_key": {"type": "string", "maxLength": 255}, "payload": {"type": "object"}}}}}}}
+
+
+@router.post("/v1/traces", openapi_extra=OTLP_BODY)
 async def otlp_traces(request: Request) -> Response:
     """OTLP/HTTP ExportTraceServiceRequest, protobuf or JSON, optionally gzip-compressed."""
     try:
@@ -91,7 +112,7 @@ async def otlp_traces(request: Request) -> Response:
     except otlp.Unsupported as exc:
         return _otlp_error(415, str(exc), otlp.JSON)
     key = presented_key(request)
-    if _authenticate(request, key) is None:
+    if await _authenticate_async(request, key) is None:
         why = "invalid or revoked API key" if key else "missing API key"
         return _otlp_error(401, f"{why}: send Authorization: Bearer <key> or X-Fireline-Key: <key>", encoding,
                            {"WWW-Authenticate": "Bearer"})
@@ -117,15 +138,16 @@ async def otlp_traces(request: Request) -> Response:
         mapped = await anyio.to_thread.run_sync(work, limiter=ingest_limiter(request.app))
     except otlp.Malformed as exc:
         return _otlp_error(400, str(exc), encoding)
-    except OperationalError:
-        log.exception("OTLP ingest could not write")
-        return _otlp_error(503, "the database is busy; retry", encoding, {"Retry-After": "1"})
+    except (OperationalError, DatabaseUnavailable):
+        log.warning("OTLP ingest could not write: the database is unavailable")
+        return _otlp_error(503, "the database is unavailable; retry", encoding,
+                           {"Retry-After": str(DatabaseUnavailable.retry_after)})
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
 
 
 # ---- alerts ----
 
-@router.post("/api/v1/alerts/alertmanager")
+@router.post("/api/v1/alerts/alertmanager", openapi_extra=json_body(alertmanager.AmWebhook))
 async def alertmanager_webhook(request: Request, _: Principal = Depends(ingest_key)) -> dict[str, Any]:
     """An Alertmanager webhook (version 4): a firing group fires one alert per groupKey."""
     hook = alertmanager.parse(await _json(request))
@@ -154,8 +176,9 @@ def _pd(status: int, body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-@router.post("/api/v1/alerts/pagerduty", status_code=202)
-@router.post("/v2/enqueue", status_code=202)  # a sender pointed at Fireline instead of events.pagerduty.com
+@router.post("/api/v1/alerts/pagerduty", status_code=202, openapi_extra=PD_EVENT)
+# /v2/enqueue: a sender pointed at Fireline instead of events.pagerduty.com
+@router.post("/v2/enqueue", status_code=202, openapi_extra=PD_EVENT)
 async def pagerduty_event(request: Request) -> Response:
     """A PagerDuty Events API v2 body; answers as events.pagerduty.com/v2/enqueue does."""
     raw = await read_body(request, MAX_ALERT_BODY)
@@ -165,7 +188,7 @@ async def pagerduty_event(request: Request) -> Response:
         return _pd(400, pagerduty.InvalidEvent(["Event object is not valid JSON"]).body())
     header_key = presented_key(request)
     routing = body.get("routing_key") if isinstance(body, dict) else None
-    if _authenticate(request, header_key or (routing if isinstance(routing, str) else None)) is None:
+    if await _authenticate_async(request, header_key or (routing if isinstance(routing, str) else None)) is None:
         why = "the Bearer / X-Fireline-Key key is invalid" if header_key else \
             "send a Fireline ingest key as routing_key, Authorization: Bearer or X-Fireline-Key"
         return _pd(401, {"status": "unauthorized", "message": why, "errors": [why]})

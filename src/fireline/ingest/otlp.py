@@ -26,6 +26,7 @@ from fireline.calls.schemas import CallIn
 from fireline.config import Config
 from fireline.ingest import spans
 from fireline.ingest.attrs import as_str, attributes
+from fireline.validation import first_problem
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -204,6 +205,11 @@ def map_request(req: ExportTraceServiceRequest, config: Config) -> Mapped:
     _attach(nodes, parents, llm, children, out, config)
     for node in llm:
         call = node.piece
+        problem = first_problem(call)  # a value the database refuses rejects this span, not the export
+        if problem is not None:
+            out.rejected += 1
+            out.errors.append(f"span {node.span_id.hex()}: {problem[0]}: {problem[1]}")
+            continue
         try:
             out.calls.append(_call.validate_python(call))
         except ValidationError as exc:

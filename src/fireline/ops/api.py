@@ -18,7 +18,8 @@ def healthz(request: Request) -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics(request: Request) -> PlainTextResponse:
     """The process's counters, then this app's collectors (monitors, outbox, database)."""
     text = generate_latest(REGISTRY) + generate_latest(request.app.state.metrics)

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - a declared dependency
     re2 = None
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
+from fireline.patterns import Pattern, compile_linear
 
 _TARGET = (
     r"(?:instructions?|prompts?|rules|directions|guidelines|guidance|context|constraints|"
@@ -80,13 +81,18 @@ _YOUR_CONTEXT = re.compile(
 class _Rules:
     """Gated marker rules over lowercased text (patterns are lowercased too: faster than re.I)."""
 
-    def __init__(self, rules: list[Rule]) -> None:
-        self._rules = [(gate, re.compile(pattern.lower(), re.MULTILINE)) for gate, pattern in rules]
+    def __init__(self, rules: list[tuple[tuple[str, ...], str, str | None]]) -> None:
+        # Our gated defaults run on `re`; markers from the config (those with a field name) run on
+        # RE2 (linear time) and are refused at start when RE2 cannot compile them.
+        self._rules: list[tuple[tuple[str, ...], Pattern]] = [
+            (gate, re.compile(pattern.lower(), re.MULTILINE) if field is None
+             else compile_linear("(?m)" + pattern.lower(), field))
+            for gate, pattern, field in rules]
         # One linear RE2 pass over all gate words first: most texts hold none, and then no rule can
         # match. When any gate is present, every rule is checked exactly as before.
-        gates = sorted({g for gate, _ in rules for g in gate})
+        gates = sorted({g for gate, _, _ in rules for g in gate})
         self._any_gate = (re2.compile("|".join(re.escape(g) for g in gates))
-                          if re2 is not None and gates and all(gate for gate, _ in rules) else None)
+                          if re2 is not None and gates and all(gate for gate, _, _ in rules) else None)
         # Retrieved documents and tool results repeat across calls: remember their verdicts.
         self._seen: dict[str, tuple[int, int] | None] = {}
 
@@ -108,7 +114,7 @@ class _Rules:
             if gate and not any(g in low for g in gate):
                 continue
             for m in pattern.finditer(low):
-                if pattern.pattern.startswith("your ") and not _YOUR_CONTEXT.search(
+                if gate and pattern.pattern.startswith("your ") and not _YOUR_CONTEXT.search(
                     low, max(0, m.start() - 30), m.end() + 45
                 ):
                     continue
@@ -118,11 +124,17 @@ class _Rules:
         return best
 
 
-def _rules(config: dict[str, Any], key: str, default: tuple[Rule, ...]) -> list[Rule]:
-    """Configured markers are plain regexes (ungated); the defaults keep their gates."""
+def _rules(config: dict[str, Any], key: str,
+           default: tuple[Rule, ...]) -> list[tuple[tuple[str, ...], str, str | None]]:
+    """Configured markers are plain RE2 regexes (ungated, named by their config field); the
+    defaults keep their gates."""
     ungated: tuple[str, ...] = ()
-    rules = list(default) if config.get(key) is None else [(ungated, p) for p in word_list(config, key, [])]
-    return rules + [(ungated, p) for p in word_list(config, "extra_markers", [])]
+    base = "detectors.prompt_injection"
+    rules: list[tuple[tuple[str, ...], str, str | None]] = (
+        [(gate, p, None) for gate, p in default] if config.get(key) is None
+        else [(ungated, p, f"{base}.{key}[{i}]") for i, p in enumerate(word_list(config, key, []))])
+    return rules + [(ungated, p, f"{base}.extra_markers[{i}]")
+                    for i, p in enumerate(word_list(config, "extra_markers", []))]
 
 
 class PromptInjectionDetector:

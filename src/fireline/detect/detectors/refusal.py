@@ -16,6 +16,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
+from fireline.patterns import Pattern, compile_linear
+
+
+def _linear(phrases: list[str], field: str) -> Pattern:
+    for i, phrase in enumerate(phrases):
+        compile_linear(phrase, f"{field}[{i}]")  # names the one RE2 refuses
+    return compile_linear("|".join(f"(?:{p})" for p in phrases).lower(), field)
 
 _AP = "['\u2019]"  # straight or curly apostrophe
 _NEG = (
@@ -62,12 +69,23 @@ class RefusalDetector:
     name = "refusal"
 
     def __init__(self, config: dict[str, Any]) -> None:
-        phrases = word_list(config, "phrases", DEFAULT_PHRASES) + word_list(config, "extra_phrases", [])
-        self._anchored = config.get("phrases") is None and not config.get("extra_phrases")
-        exceptions = word_list(config, "exceptions", DEFAULT_EXCEPTIONS)
+        # Our vetted defaults use lookaheads and run on `re`; phrases from the config run on RE2
+        # (linear time) and are refused at start when RE2 cannot compile them.
+        own = config.get("phrases") is None
+        extra = word_list(config, "extra_phrases", [])
+        self._anchored = own and not extra
         # Matching lowercased text with lowercased patterns is ~3x faster than re.IGNORECASE.
-        self._pattern = re.compile("|".join(f"(?:{p})" for p in phrases).lower())
-        self._exception = re.compile("|".join(f"(?:{p})" for p in exceptions).lower())
+        self._patterns: list[Pattern] = []
+        if own:
+            self._patterns.append(re.compile("|".join(f"(?:{p})" for p in DEFAULT_PHRASES).lower()))
+        configured = ([] if own else word_list(config, "phrases", [])) + extra
+        if configured:
+            self._patterns.append(_linear(configured, "detectors.refusal.phrases" if not own
+                                          else "detectors.refusal.extra_phrases"))
+        self._pattern = self._patterns[0] if self._patterns else re.compile("(?!)")
+        self._exception: Pattern = (re.compile("|".join(f"(?:{p})" for p in DEFAULT_EXCEPTIONS).lower())
+                                    if config.get("exceptions") is None else
+                                    _linear(word_list(config, "exceptions", []), "detectors.refusal.exceptions"))
         # A refusal that starts the answer is certain; one deep in a long answer is a caveat.
         self.max_offset = int(option(config, "max_offset", 400))
         self.severity = str(option(config, "severity", "P3"))
@@ -75,11 +93,19 @@ class RefusalDetector:
     def find(self, text: str) -> tuple[int, int] | None:
         """Span of the first refusal phrase in the first `max_offset` characters, if any."""
         head = text[: self.max_offset + 200].lower()
-        candidates: Iterable[re.Match[str] | None]
+        best: tuple[int, int] | None = None
+        for pattern in self._patterns:
+            hit = self._first(pattern, head)
+            if hit is not None and (best is None or hit[0] < best[0]):
+                best = hit
+        return best
+
+    def _first(self, pattern: Pattern, head: str) -> tuple[int, int] | None:
+        candidates: Iterable[Any]
         if self._anchored:
-            candidates = (self._pattern.match(head, a.start()) for a in _ANCHOR.finditer(head))
+            candidates = (pattern.match(head, a.start()) for a in _ANCHOR.finditer(head))
         else:
-            candidates = self._pattern.finditer(head)
+            candidates = pattern.finditer(head)
         for m in candidates:
             if m is None:
                 continue

@@ -1,0 +1,146 @@
+"""Values the storage engines refuse, caught before anything reaches SQL.
+
+PostgreSQL rejects a NUL character in text and in JSON (`\\u0000`), lone UTF-16 surrogates
+cannot be encoded as UTF-8 at all, BIGINT columns and orjson stop at 64 bits, and JSON nesting
+past a few hundred levels overflows the encoders. A request carrying any of these is refused
+with a 422 that names the field (`calls[3].input[0].content`), so a database server never logs
+a failed statement with prompt content in it, and one odd record never fails its batch.
+
+`check_json` walks a parsed JSON value once; `first_problem` is the same walk returning the
+problem instead of raising; `clean_text` makes text from a party that cannot be told "no" (an
+upstream model's answer) storable by replacing what the engines refuse.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from fireline.errors import Invalid
+
+MAX_DEPTH = 64  # JSON nesting accepted anywhere (a tool's JSON schema rarely passes 15)
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NUL = "\x00"
+
+
+class Unstorable(Invalid):
+    """A value the database cannot store (422, naming the field)."""
+
+
+def text_problem(s: str) -> str | None:
+    if _NUL in s:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    if not s.isascii() and _SURROGATE.search(s):
+        return "contains a lone UTF-16 surrogate, which is not valid Unicode text"
+    return None
+
+
+def _walk(value: Any, depth: int, max_depth: int) -> tuple[list[str | int], str] | None:
+    """(path to the offending value, innermost last but built reversed, reason) or None."""
+    if isinstance(value, str):
+        reason = text_problem(value)
+        return ([], reason) if reason else None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        if INT_MIN <= value <= INT_MAX:
+            return None
+        return [], "is outside the 64-bit integer range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ([], "must be a finite number")
+    if isinstance(value, dict):
+        if depth >= max_depth:
+            return [], f"is nested more than {max_depth} levels deep"
+        for key, item in value.items():
+            if isinstance(key, str):
+                reason = text_problem(key)
+                if reason:
+                    return [key], f"has a key that {reason}"
+            found = _walk(item, depth + 1, max_depth)
+            if found is not None:
+                found[0].append(str(key))
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        if depth >= max_depth:
+            return [], f"is nested more than {max_depth} levels deep"
+        for i, item in enumerate(value):
+            found = _walk(item, depth + 1, max_depth)
+            if found is not None:
+                found[0].append(i)
+                return found
+        return None
+    return None  # other types are for the schema to judge
+
+
+def join_path(prefix: str, parts: list[str | int]) -> str:
+    """'calls[3]' + ['input', 0, 'content'] -> 'calls[3].input[0].content'."""
+    out = prefix
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "body"
+
+
+def first_problem(value: Any, field: str = "", *, max_depth: int = MAX_DEPTH) -> tuple[str, str] | None:
+    """(field path, reason) of the first value the engines refuse, or None."""
+    found = _walk(value, 0, max_depth)
+    if found is None:
+        return None
+    parts, reason = found
+    parts.reverse()
+    return join_path(field, parts), reason
+
+
+def check_json(value: Any, field: str = "", *, max_depth: int = MAX_DEPTH) -> None:
+    """Raise Unstorable naming the field when `value` holds something the engines refuse."""
+    problem = first_problem(value, field, max_depth=max_depth)
+    if problem is not None:
+        where, reason = problem
+        raise Unstorable(f"{where}: {reason}", field=where)
+
+
+def check_text(value: str, field: str) -> None:
+    reason = text_problem(value)
+    if reason:
+        raise Unstorable(f"{field}: {reason}", field=field)
+
+
+def clean_text(value: str) -> str:
+    """The text with NUL and lone surrogates replaced by U+FFFD (for answers we must store)."""
+    if _NUL in value:
+        value = value.replace(_NUL, "\ufffd")
+    if not value.isascii() and _SURROGATE.search(value):
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+def clean_json(value: Any, depth: int = 0, max_depth: int = MAX_DEPTH) -> Any:
+    """A copy of `value` the engines accept: text cleaned, big integers as strings, non-finite
+    numbers as null, nesting past `max_depth` cut to a marker string."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if INT_MIN <= value <= INT_MAX else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict | list | tuple) and depth >= max_depth:
+        return f"[nested deeper than {max_depth} levels: cut]"
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v, depth + 1, max_depth) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v, depth + 1, max_depth) for v in value]
+    return clean_text(str(value))
+
+
+def bounded_int(value: Any) -> int | None:
+    """An integer the engines store (token counts from an upstream), else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= INT_MAX else None

@@ -1,0 +1,107 @@
+"""The gateway's spool: records in order, segments per process, orphans adopted and replayed,
+a cut last line skipped, and a full disk that costs no call."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from fireline.gateway.spool import Spool
+from fireline.gateway.writer import CallWriter
+from fireline.simulator.upstream import UpstreamServer
+from tests.gateway.conftest import APP, ask, client, rows, wait_rows
+from tests.support.fireline import Fireline
+
+
+def line(i: int) -> bytes:
+    return orjson.dumps({"n": i}, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def drain(spool: Spool) -> list[int]:
+    out = []
+    while (got := spool.read(7)) is not None:
+        segment, lines = got
+        out += [orjson.loads(text)["n"] for _, text in lines]
+        spool.mark_stored(segment, lines[-1][0], len(lines))
+    return out
+
+
+def test_records_come_back_in_order_across_segments_and_stored_segments_go(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_bytes=200)
+    for i in range(100):
+        spool.append(line(i))
+    assert len(list(tmp_path.glob("*.jsonl"))) >= 5  # rolled over at 200 bytes
+    assert spool.pending() == 100
+    assert drain(spool) == list(range(100))
+    assert spool.pending() == 0 and len(list(tmp_path.glob("*.jsonl"))) == 1  # only the active one is left
+    spool.close()
+    assert list(tmp_path.glob("*")) == []
+
+
+def test_a_dead_process_segments_are_adopted_once_and_replayed_first(tmp_path: Path) -> None:
+    dead = Spool(tmp_path)
+    for i in range(10):
+        dead.append(line(i))
+    first = dead.read(4)
+    assert first is not None
+    dead.mark_stored(first[0], first[1][-1][0], 4)  # 4 stored before the "crash"
+    alive = Spool(tmp_path)
+    assert alive.adopt_orphans() == 0  # its owner still holds the lock
+    for segment in list(dead.segments):
+        segment.close()  # the process dies: its locks are released, its files stay
+    alive.append(line(100))
+    assert alive.adopt_orphans() == 1
+    assert Spool(tmp_path).adopt_orphans() == 0  # adopted by one process only
+    assert drain(alive) == [4, 5, 6, 7, 8, 9, 100]
+
+
+def test_a_line_cut_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    dead = Spool(tmp_path)
+    dead.append(line(1))
+    dead.append(line(2))
+    os.write(dead.active.fd, b'{"n": 3, "cut')  # the write a crash interrupted: no newline
+    for segment in list(dead.segments):
+        segment.close()
+    alive = Spool(tmp_path)
+    alive.adopt_orphans()
+    assert drain(alive) == [1, 2]
+    alive.retire()
+    assert len(list(tmp_path.glob("*.jsonl"))) == 1  # the adopted segment is gone
+
+
+def test_a_full_disk_keeps_calls_in_memory_and_stores_them(fl: Fireline, upstream: UpstreamServer,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    writer: CallWriter = fl.app.state.gateway.writer
+    assert writer.spool is not None
+
+    def no_space(_: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer.spool, "append", no_space)
+    c = client(fl)
+    answers = [ask(c, f"question {i}") for i in range(5)]
+    assert all(a.http_response.status_code == 200 for a in answers)
+    assert wait_rows(fl.db, 5) == 5
+    assert writer.depth() == 0
+
+
+def test_answered_calls_left_in_the_spool_are_stored_by_the_next_server(fl: Fireline, tmp_path: Path) -> None:
+    # A spool a crashed server left in this server's data directory.
+    from fireline.gateway.writer import encode
+
+    spool_dir = Path(fl.app.state.data_dir) / "spool"
+    crashed = Spool(spool_dir)
+    for i in range(3):
+        crashed.append(encode({"id": f"gw-crashed-{i}", "started": 1_780_000_000.0 + i, "app": APP, "user": None,
+                               "tenant": "acme", "session": None, "prompt_version": None, "cohort": None,
+                               "model_requested": "gpt-4o-mini", "stream": False, "retrieval": None,
+                               "status": "ok", "latency_ms": 12.0,
+                               "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                               "raw": b'{"choices": [{"message": {"role": "assistant", "content": "hello"}}]}'}))
+    for segment in list(crashed.segments):
+        segment.close()
+    before = rows(fl.db)
+    assert wait_rows(fl.db, before + 3, timeout=30) == before + 3  # adopted within the 10 s scan
