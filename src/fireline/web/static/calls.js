@@ -45,7 +45,8 @@ PAGES.calls = async (page, _, params) => {
       el("td", {}, c.app, el("div", { class: "muted small" }, c.tenant || "-")),
       el("td", { class: "small" }, c.model_resolved || c.model || "-", el("div", { class: "muted" }, c.prompt_version || "")),
       el("td", {}, findingChips(c.findings), c.status !== "ok" ? badge(c.status, "error") : null),
-      el("td", { class: "clip" }, (c.output || "").slice(0, 160)))), { class: "list", id: "calls" }), pager);
+      el("td", { class: "clip" }, c.output ? c.output.slice(0, 160)
+        : el("span", { class: "muted" }, (c.user_visible_output || "").slice(0, 160))))), { class: "list", id: "calls" }), pager);
 };
 
 function findingChips(findings) {
