@@ -262,6 +262,7 @@ def test_viewer_sees_redacted_text_and_no_raw_button(browser: Any, demo: Demo) -
     text = viewer.page.inner_text("#content")
     assert "<EMAIL_ADDRESS>" in text and "mary.roe@globex.example" not in text
     assert viewer.page.query_selector("#show-raw") is None
+    assert "null" not in viewer.page.inner_text("#view").split()
     viewer.open("#/controls", "#controls")
     assert viewer.page.query_selector("#apply-form") is None and viewer.page.query_selector("button.revert") is None
     viewer.close()

@@ -79,7 +79,7 @@ PAGES.call = async (page, id) => {
       toast("raw content shown; the read was logged", "ok");
     } catch (e) { toast(e.message, "error"); }
   };
-  page.append(el("div", { class: "crumbs" }, el("a", { href: "#/calls" }, "Calls"), " / ", el("span", { class: "mono" }, c.id)),
+  append(page, [el("div", { class: "crumbs" }, el("a", { href: "#/calls" }, "Calls"), " / ", el("span", { class: "mono" }, c.id)),
     el("h2", {}, "Call ", el("span", { class: "mono" }, c.id)),
     el("div", { class: "meta" }, badge(c.status, c.status === "ok" ? "" : "error"),
       el("span", { class: "muted" }, [`app ${c.app}`, `tenant ${c.tenant || "-"}`, `user ${c.user_pseudonym || "-"}`, `session ${c.session_id || "-"}`,
@@ -91,5 +91,5 @@ PAGES.call = async (page, id) => {
     card("Findings", (c.findings || []).length ? table(["detector", "kind", "severity", "where", "entity"], c.findings.map((f) =>
       el("tr", {}, el("td", {}, f.detector), el("td", {}, f.kind), el("td", {}, sev(f.severity)), el("td", {}, f.location || ""),
         el("td", {}, f.entity || "")))) : empty("No finding.")),
-    (c.tool_calls || []).length ? card("Tool calls", el("pre", {}, JSON.stringify(c.tool_calls, null, 2))) : null);
+    (c.tool_calls || []).length ? card("Tool calls", el("pre", {}, JSON.stringify(c.tool_calls, null, 2))) : null]);
 };
