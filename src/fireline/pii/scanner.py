@@ -249,15 +249,7 @@ def scan(text: str) -> list[Span]:
     return _resolve(found)
 
 
-def redact(text: str, entities: frozenset[str] | None = None) -> tuple[str, list[Span]]:
-    """text with each span replaced by <ENTITY>, and the spans in original offsets.
-
-    `entities` limits what is replaced (default: every PII and secret type)."""
-    spans = scan(text)
-    if entities is not None:
-        spans = [sp for sp in spans if sp[0] in entities]
-    if not spans:
-        return text, spans
+def _replace(text: str, spans: list[Span]) -> str:
     parts: list[str] = []
     pos = 0
     for entity, s, e in spans:
@@ -265,7 +257,63 @@ def redact(text: str, entities: frozenset[str] | None = None) -> tuple[str, list
         parts.append(f"<{entity}>")
         pos = e
     parts.append(text[pos:])
-    return "".join(parts), spans
+    return "".join(parts)
+
+
+def _to_original(spans: list[Span], text: str, found: list[Span]) -> list[Span]:
+    """Spans found in the redacted text, mapped back to `text` and merged with the spans they cover."""
+    # Segments of the redacted text: (redacted start, redacted end, original start, original end, placeholder?).
+    segments: list[tuple[int, int, int, int, bool]] = []
+    r = pos = 0
+    for entity, s, e in spans:
+        segments.append((r, r + s - pos, pos, s, False))
+        r += s - pos
+        segments.append((r, r + len(entity) + 2, s, e, True))
+        r += len(entity) + 2
+        pos = e
+    segments.append((r, r + len(text) - pos, pos, len(text), False))
+
+    def original(offset: int, *, end: bool) -> int:
+        for rs, re_, os_, oe, placeholder in segments:
+            if rs <= offset < re_ or (end and offset == re_ and rs < re_):
+                if placeholder:
+                    return oe if end else os_
+                return os_ + offset - rs
+        return len(text)
+
+    merged = [(entity, original(s, end=False), original(e, end=True)) for entity, s, e in found]
+    out: list[Span] = []
+    for span in sorted(spans + merged, key=lambda sp: (sp[1], -(sp[2] - sp[1]))):
+        if out and span[1] < out[-1][2]:
+            if span[2] > out[-1][2]:
+                out[-1] = (out[-1][0], out[-1][1], span[2])
+            continue
+        out.append(span)
+    return out
+
+
+def redact(text: str, entities: frozenset[str] | None = None) -> tuple[str, list[Span]]:
+    """text with each span replaced by <ENTITY>, and the spans in original offsets.
+
+    `entities` limits what is replaced (default: every PII and secret type). The result is a
+    fixed point: scanning it again finds nothing new (a placeholder can complete a pattern that
+    its original words broke, e.g. an address around a name), so redacting twice changes nothing."""
+
+    def find(value: str) -> list[Span]:
+        found = scan(value)
+        return found if entities is None else [sp for sp in found if sp[0] in entities]
+
+    spans = find(text)
+    if not spans:
+        return text, spans
+    redacted = _replace(text, spans)
+    for _ in range(3):
+        again = [sp for sp in find(redacted) if redacted[sp[1]:sp[2]] != f"<{sp[0]}>"]
+        if not again:
+            break
+        spans = _to_original(spans, text, again)
+        redacted = _replace(text, spans)
+    return redacted, spans
 
 
 __all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "scan"]
