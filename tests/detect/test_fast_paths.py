@@ -14,8 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fireline.detect.detectors import CallView, Finding
-from fireline.detect.detectors import support
+from fireline.detect.detectors import CallView, Finding, support
 from fireline.detect.detectors.base import evidence
 
 WORDS = ["30", "90", "1,000", "2.5", "$350", "€20", "20%", "days", "day", "months", "business", "thirty",
