@@ -80,6 +80,12 @@ def create_key(body: KeyIn, request: Request, _: Principal = Depends(require("ad
         return KeyCreated(id=row.id, key=key, role=row.role, name=row.name)
 
 
+@router.get("/me")
+def whoami(who: Principal = Depends(require("ingest"))) -> dict[str, str]:
+    """The calling key's id and role (the console shows what the role allows)."""
+    return {"id": who.key_id, "role": who.role}
+
+
 @router.get("")
 def list_keys(request: Request, _: Principal = Depends(require("admin"))) -> dict[str, list[KeyInfo]]:
     with get_db(request).session() as session:

@@ -8,10 +8,28 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api
+from fireline.cli.tables import Col
 
 out = Console()
 calls_app = typer.Typer(help="Search and read logged calls (via the API).", no_args_is_help=True)
+
+
+CALL_COLUMNS = [
+    Col("id", lambda c: c["id"], id=True),
+    Col("started", lambda c: tables.when(c["started_at"], seconds=True)),
+    Col("app", lambda c: c["app"], wide=True),
+    Col("tenant", lambda c: c["tenant"], max_width=12),
+    Col("user", lambda c: (c["user_pseudonym"] or "")[:12], wide=True),
+    Col("session", lambda c: c.get("session_id"), wide=True),
+    Col("model", lambda c: c.get("model_resolved") or c["model"], wide=True),
+    Col("prompt", lambda c: c.get("prompt_version"), wide=True),
+    Col("status", lambda c: c["status"], wide=True),
+    Col("findings", lambda c: " ".join(sorted({f"{f['detector']}:{f['kind']}" for f in c["findings"]}))
+        or "-", grow=True),
+    Col("output", lambda c: (c["output"] or "")[:80], wide=True, grow=True),
+]
 
 
 @calls_app.command("search")
@@ -19,22 +37,22 @@ def search(app: str | None = None, model: str | None = None, tenant: str | None 
            user: str | None = typer.Option(None, help="raw user id; hashed the same way as at ingest"),
            session: str | None = None, status: str | None = None, prompt_version: str | None = None,
            text: str | None = typer.Option(None, "--text", "-q"), since: str | None = None,
-           until: str | None = None, detector: str | None = None, limit: int = 20,
-           as_json: bool = typer.Option(False, "--json")) -> None:
+           until: str | None = None, detector: str | None = None,
+           finding: str | None = typer.Option(None, help="a finding kind, e.g. canary_leak"),
+           limit: int = 20, cursor: str | None = typer.Option(None, help="the next page (printed under a full page)"),
+           wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """Search the prompt log, newest first (content redacted: `calls show --raw` for one call)."""
     params = {k: v for k, v in dict(app=app, model=model, tenant=tenant, user=user, session=session,
                                      status=status, prompt_version=prompt_version, q=text, since=since,
-                                     until=until, detector=detector, limit=limit).items() if v is not None}
+                                     until=until, detector=detector, finding=finding, limit=limit,
+                                     cursor=cursor).items() if v is not None}
     page = Api().get("/api/v1/calls", params=params)
     if as_json:
-        out.print_json(json.dumps(page))
+        tables.print_json(page)
         return
-    table = Table("id", "started", "app", "tenant", "user", "model", "status", "findings", "output")
-    for c in page["calls"]:
-        table.add_row(c["id"], c["started_at"][:19], c["app"], c["tenant"] or "", (c["user_pseudonym"] or "")[:12],
-                      c["model"] or "", c["status"], str(len(c["findings"])), (c["output"] or "")[:50])
-    out.print(table)
+    tables.show(page["calls"], CALL_COLUMNS, wide=wide, empty="no call matches")
     if page["next_cursor"]:
-        out.print(f"more: --cursor {page['next_cursor']}")
+        out.print(f"more: add --cursor {page['next_cursor']}", highlight=False, soft_wrap=True)
 
 
 @calls_app.command("show")

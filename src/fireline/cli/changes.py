@@ -6,9 +6,10 @@ import json
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api, fail
+from fireline.cli.tables import Col
 
 out = Console()
 KINDS = ("model", "prompt", "config", "guardrail", "retrieval_index", "code")
@@ -36,7 +37,7 @@ def change(kind: str = typer.Option(..., "--kind", help="model|prompt|config|gua
 
 
 def changes(app: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
-            limit: int = 50, as_json: bool = typer.Option(False, "--json")) -> None:
+            limit: int = 50, wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """List change markers, newest first."""
     params = {k: v for k, v in dict(app=app, kind=kind, since=since, until=until, limit=limit).items()
               if v is not None}
@@ -44,8 +45,13 @@ def changes(app: str | None = None, kind: str | None = None, since: str | None =
     if as_json:
         out.print_json(json.dumps(page))
         return
-    table = Table("id", "at", "app", "kind", "from", "to", "actor", "description")
-    for c in page["changes"]:
-        table.add_row(c["id"], c["at"][:19], c["app"], c["kind"], c["from"] or "", c["to"] or "", c["actor"],
-                      (c["description"] or "")[:40])
-    out.print(table)
+    tables.show(page["changes"], [
+        Col("id", lambda c: c["id"], id=True),
+        Col("at", lambda c: tables.when(c["at"])),
+        Col("app", lambda c: c["app"], wide=True),
+        Col("kind", lambda c: c["kind"], max_width=10),
+        Col("from", lambda c: c["from"], max_width=14),
+        Col("to", lambda c: c["to"], max_width=14),
+        Col("actor", lambda c: c["actor"], wide=True),
+        Col("description", lambda c: c["description"], wide=True, grow=True),
+    ], wide=wide, empty="no change marker")

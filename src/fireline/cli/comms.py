@@ -21,7 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api, fail
+from fireline.cli.tables import Col
 
 out = Console()
 
@@ -33,17 +35,23 @@ def update(incident_id: str, message: str = typer.Option(..., "--message", "-m",
     out.print(f"{incident_id}: {'public' if u['public'] else 'internal'} update posted at {u['at']}")
 
 
-def _obligation_table(obs: list[dict[str, Any]]) -> Table:
-    table = Table("id", "obligation", "deadline (UTC)", "status", "missing contents")
-    for o in obs:
-        table.add_row(o["id"], o["title"], o["deadline"][:16].replace("T", " "), o["status"],
-                      ", ".join(o["missing"]) or "-")
-    return table
+OBLIGATION_COLUMNS = [
+    Col("id", lambda o: o["id"], id=True),
+    Col("obligation", lambda o: o.get("kind") or o["title"], max_width=18),
+    Col("title", lambda o: o["title"], wide=True),
+    Col("due (UTC)", lambda o: tables.when(o["deadline"])),
+    Col("status", lambda o: o["status"]),
+    Col("missing contents", lambda o: o["missing"] or "-", wide=True, grow=True),
+]
+
+
+def _obligation_table(obs: list[dict[str, Any]], wide: bool = False) -> Table:
+    return tables.table(obs, OBLIGATION_COLUMNS, wide=wide)
 
 
 def obligations(incident_id: str, met: str | None = typer.Option(None, "--met", help="mark this obligation met"),
                 note: str | None = typer.Option(None, "--note", help="with --met: how it was met"),
-                as_json: bool = typer.Option(False, "--json")) -> None:
+                wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """Disclosure obligations (GDPR Art. 33/34) of an incident, with deadlines and required contents."""
     api = Api()
     if met:
@@ -55,7 +63,7 @@ def obligations(incident_id: str, met: str | None = typer.Option(None, "--met", 
     if not obs:
         out.print(f"{incident_id}: no disclosure obligations")
         return
-    out.print(_obligation_table(obs))
+    tables.console(wide).print(_obligation_table(obs, wide))
 
 
 def high_risk(incident_id: str, reason: str | None = typer.Option(None, "--reason"),
@@ -81,15 +89,21 @@ def postmortem(incident_id: str, format: str = typer.Option("md", "--format", he
         print(text, end="" if text.endswith("\n") else "\n")
 
 
-def postmortems(overdue: bool = typer.Option(False, "--overdue", help="only the overdue ones")) -> None:
+def postmortems(overdue: bool = typer.Option(False, "--overdue", help="only the overdue ones"),
+                wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """Post-mortems of resolved incidents: due dates, completion, overdue."""
-    rows = Api().get("/api/v1/postmortems", params={"overdue": str(overdue).lower()})["postmortems"]
-    table = Table("incident", "sev", "title", "resolved", "due", "status")
-    for r in rows:
-        state = "done" if r["completed_at"] else ("[red]overdue[/red]" if r["overdue"] else "open")
-        table.add_row(r["incident_id"], r["severity"], r["title"][:40], (r["resolved_at"] or "")[:10], r["due"] or "",
-                      state)
-    out.print(table)
+    got = Api().get("/api/v1/postmortems", params={"overdue": str(overdue).lower()})
+    if as_json:
+        tables.print_json(got)
+        return
+    tables.show(got["postmortems"], [
+        Col("incident", lambda r: r["incident_id"], id=True),
+        Col("sev", lambda r: r["severity"]),
+        Col("title", lambda r: r["title"], grow=True),
+        Col("resolved", lambda r: (r["resolved_at"] or "")[:10], wide=True),
+        Col("due", lambda r: r["due"]),
+        Col("status", lambda r: "done" if r["completed_at"] else ("overdue" if r["overdue"] else "open")),
+    ], wide=wide, empty="no post-mortem")
 
 
 def root_cause(incident_id: str, category: str | None = typer.Option(

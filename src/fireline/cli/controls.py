@@ -9,9 +9,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api, fail
+from fireline.cli.tables import Col
 
 out = Console()
 controls_app = typer.Typer(help="Containment controls: list, apply, revert (via the API).", no_args_is_help=True)
@@ -19,40 +20,51 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def _table(controls: list[dict[str, Any]]) -> Table:
-    table = Table("id", "kind", "scope", "params", "incident", "actor", "rev", "expires", "state")
-    for c in controls:
-        scope = " ".join(f"{k}={v}" for k, v in c["scope"].items()) or "global"
-        params = " ".join(f"{k}={v}" for k, v in c["params"].items() if k != "output")
-        state = "active" if c["active"] else f"reverted by {c['reverted_by']}" if c["reverted_by"] else "expired"
-        table.add_row(c["id"], c["kind"], scope, params[:40], c["incident_id"] or "", c["actor"],
-                      str(c["revision"]), (c["expires_at"] or "")[:19], state)
-    return table
+def _scope(c: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in c["scope"].items()) or "global"
+
+
+def _state(c: dict[str, Any]) -> str:
+    return "active" if c["active"] else "reverted" if c["reverted_by"] else "expired"
+
+
+CONTROL_COLUMNS = [
+    Col("id", lambda c: c["id"], id=True),
+    Col("kind", lambda c: c["kind"], max_width=19),
+    Col("scope", _scope, grow=True),
+    Col("params", lambda c: {k: v for k, v in c["params"].items() if k != "output"}, wide=True, max_width=40),
+    Col("incident", lambda c: c["incident_id"], wide=True),
+    Col("actor", lambda c: c["actor"], wide=True),
+    Col("rev", lambda c: c["revision"], wide=True),
+    Col("expires", lambda c: tables.when(c["expires_at"]), wide=True),
+    Col("state", _state, max_width=8),
+]
 
 
 def contain(incident_id: str,
             all_actions: bool = typer.Option(False, "--all", help="the secondary actions too"),
-            as_json: bool = typer.Option(False, "--json")) -> None:
+            wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """Apply the incident's playbook: the primary action (with --all, the secondaries too)."""
     result = Api().post(f"/api/v1/incidents/{incident_id}/playbook", json={"all": all_actions})
     if as_json:
         out.print_json(json.dumps(result))
         return
-    out.print(_table(result["controls"]))
+    tables.show(result["controls"], CONTROL_COLUMNS, wide=wide)
     out.print(f"{incident_id}: {len(result['controls'])} control(s) in force at revision {result['revision']}")
 
 
 @controls_app.command("list")
 def list_(show_all: bool = typer.Option(False, "--all", help="include reverted and expired controls"),
           incident: str | None = typer.Option(None, "--incident"), app: str | None = None,
-          kind: str | None = None, as_json: bool = typer.Option(False, "--json")) -> None:
+          kind: str | None = None, wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """Controls in force (with --all, reverted and expired ones too)."""
     params = {k: v for k, v in {"all": str(show_all).lower(), "incident_id": incident, "app": app,
                                 "kind": kind}.items() if v is not None}
     result = Api().get("/api/v1/controls", params=params)
     if as_json:
         out.print_json(json.dumps(result))
         return
-    out.print(_table(result["controls"]))
+    tables.show(result["controls"], CONTROL_COLUMNS, wide=wide, empty="no control in force")
     out.print(f"revision {result['revision']}")
 
 

@@ -19,7 +19,9 @@ out = Console()
 def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story and exit (0 only if contained)"),
          port: int = typer.Option(8700, help="port for the Fireline server"),
          workdir: Path = typer.Option(Path("demo-out"), "--dir", help="where the demo database lives"),
-         warmup: float = typer.Option(6.0, help="seconds of normal traffic before the fault")) -> None:
+         warmup: float = typer.Option(6.0, help="seconds of normal traffic before the fault"),
+         history: float = typer.Option(0.0, "--history", help="first log this many hours of past traffic "
+                                                             "(baselines and charts over hours)")) -> None:
     """Run Fireline and a simulated AI support app, inject a cross-tenant leak, watch it contained."""
     from fireline import config
     from fireline.api import create_app
@@ -50,7 +52,7 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
     try:
         with out.status("starting traffic...") as spinner:
             outcome = run_story(api, upstream, server.url, say, warmup_s=warmup,
-                                status=lambda s: spinner.update(s))
+                                status=lambda s: spinner.update(s), history_hours=history)
         table = Table("measure", "value", title="What happened")
         table.add_row("incident", f"{outcome.incident.get('id', '-')} {outcome.incident.get('type', '')} "
                                   f"{outcome.incident.get('severity', '')}")

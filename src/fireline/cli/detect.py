@@ -4,27 +4,46 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api
+from fireline.cli.tables import Col
 
 out = Console()
 canary_app = typer.Typer(help="Cross-tenant canary tokens.", no_args_is_help=True)
 
 
-def monitors(firing: bool = typer.Option(False, "--firing", help="only groups that are firing now")) -> None:
-    """Monitors with their current value, baseline and state per group."""
+MONITOR_COLUMNS = [
+    Col("monitor", lambda r: r["monitor"], id=True),
+    Col("group", lambda r: r["group"], grow=True),
+    Col("value", lambda r: _num(r["value"])),
+    Col("baseline", lambda r: _num(r["baseline"])),
+    Col("ratio", lambda r: _num(r["ratio"]), wide=True),
+    Col("calls", lambda r: r["volume"], wide=True),
+    Col("state", lambda r: r["state"]),
+    Col("last fired", lambda r: tables.when(r["last_fired"]), wide=True),
+]
+
+
+def monitors(firing: bool = typer.Option(False, "--firing", help="only groups that are firing now"),
+             name: str | None = typer.Option(None, "--name", help="only this monitor"),
+             wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """Monitors with their current value, baseline and state per group (firing first)."""
     body = Api().get("/api/v1/monitors")
-    table = Table("monitor", "group", "value", "baseline", "ratio", "calls", "state", "last fired")
+    if as_json:
+        tables.print_json(body)
+        return
+    rows = []
     for m in body["monitors"]:
+        if name and m["name"] != name:
+            continue
         groups = [g for g in m["groups"] if g["state"] == "firing" or not firing]
         if not groups and not firing:
-            table.add_row(m["name"], "-", "", "", "", "", "no data", "")
-        for g in groups:
-            table.add_row(m["name"], g["group"], _num(g["value"]), _num(g["baseline"]), _num(g["ratio"]),
-                          str(g["volume"]), "[red]firing[/red]" if g["state"] == "firing" else "ok",
-                          (g["last_fired"] or "")[:19])
-    out.print(table)
+            rows.append({"monitor": m["name"], "group": "-", "value": None, "baseline": None, "ratio": None,
+                         "volume": "", "state": "no data", "last_fired": None})
+        rows += [{"monitor": m["name"], **g} for g in groups]
+    rows.sort(key=lambda r: r["state"] != "firing")
+    tables.show(rows, MONITOR_COLUMNS, wide=wide, empty="nothing firing" if firing else "no monitor")
 
 
 def _num(x: float | None) -> str:
@@ -39,12 +58,14 @@ def canary_add(tenant: str, token: str) -> None:
 
 
 @canary_app.command("list")
-def canary_list(tenant: str | None = None) -> None:
+def canary_list(tenant: str | None = None, as_json: bool = tables.JSON) -> None:
     body = Api().get("/api/v1/canaries", params={"tenant": tenant} if tenant else None)
-    table = Table("id", "tenant", "token", "created")
-    for c in body["canaries"]:
-        table.add_row(str(c["id"]), c["tenant"], c["token"], c["created_at"][:19])
-    out.print(table)
+    if as_json:
+        tables.print_json(body)
+        return
+    tables.show(body["canaries"], [Col("id", lambda c: c["id"], id=True), Col("tenant", lambda c: c["tenant"]),
+                                   Col("token", lambda c: c["token"], grow=True),
+                                   Col("created", lambda c: tables.when(c["created_at"]))], empty="no canary")
 
 
 @canary_app.command("remove")

@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api, fail
+from fireline.cli.tables import Col
 
 eval_app = typer.Typer(help="The eval lock: regression suites from incidents, run in CI.", no_args_is_help=True)
 out = Console()
@@ -187,27 +189,37 @@ def export(incident_id: str, format: str = typer.Option("yaml", "--format", help
 
 
 @eval_app.command("list")
-def list_suites() -> None:
+def list_suites(wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """Eval suites in Fireline with their last result."""
-    rows = Api().get("/api/v1/evals")["evals"]
-    table = Table("suite", "incident", "cases", "last run", "result")
-    for s in rows:
-        last = s.get("last_run") or {}
-        table.add_row(s["id"], s.get("incident_id") or "", str(s["cases"]), (last.get("finished_at") or "")[:16],
-                      last.get("status") or "never run")
-    out.print(table)
+    got = Api().get("/api/v1/evals")
+    if as_json:
+        tables.print_json(got)
+        return
+    tables.show(got["evals"], [
+        Col("suite", lambda s: s["id"], id=True),
+        Col("incident", lambda s: s.get("incident_id"), wide=True),
+        Col("cases", lambda s: s["cases"]),
+        Col("last run", lambda s: tables.when((s.get("last_run") or {}).get("finished_at"))),
+        Col("result", lambda s: (s.get("last_run") or {}).get("status") or "never run"),
+    ], wide=wide, empty="no eval suite")
 
 
 @eval_app.command("show")
-def show(suite_id: str) -> None:
+def show(suite_id: str, wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """One suite: its cases and recent runs."""
     s = Api().get(f"/api/v1/evals/{suite_id}")
+    if as_json:
+        tables.print_json(s)
+        return
     out.print(f"[bold]{s['id']}[/bold] {s.get('title') or ''} (incident {s.get('incident_id') or '-'}, "
-              f"{s['cases']} cases)")
-    runs = Table("run", "finished", "target", "source", "result")
-    for r in s["runs"]:
-        runs.add_row(str(r["id"]), (r["finished_at"] or "")[:16], r["target"][:30], r["source"], r["status"])
-    out.print(runs)
+              f"{s['cases']} cases)", highlight=False, soft_wrap=True)
+    tables.show(s["runs"], [
+        Col("run", lambda r: r["id"], id=True),
+        Col("finished", lambda r: tables.when(r["finished_at"])),
+        Col("target", lambda r: r["target"], grow=True),
+        Col("source", lambda r: r["source"], wide=True),
+        Col("result", lambda r: r["status"]),
+    ], wide=wide, empty="no run yet")
 
 
 @eval_app.command("import")

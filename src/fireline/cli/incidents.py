@@ -12,9 +12,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api, err, fail
+from fireline.cli.tables import Col
 
 out = Console()
 incident_app = typer.Typer(help="Incidents: declare, acknowledge, assign, contain, resolve (via the API).",
@@ -46,34 +48,61 @@ def _print_incident(inc: dict[str, Any], as_json: bool) -> None:
     out.print(table)
 
 
+INCIDENT_COLUMNS = [
+    Col("id", lambda i: i["id"], id=True),
+    Col("sev", lambda i: i["severity"]),
+    Col("state", lambda i: i["state"], max_width=12),
+    Col("type", lambda i: i["type"], wide=True),
+    Col("title", lambda i: i["title"], grow=True),
+    Col("commander", lambda i: i["commander"], wide=True),
+    Col("apps", lambda i: i.get("apps") or [], wide=True),
+    Col("detected", lambda i: tables.when(i["detected_at"]), wide=True),
+]
+TIMELINE_COLUMNS = [
+    Col("seq", lambda e: e["seq"]),
+    Col("at", lambda e: tables.when(e["at"], seconds=True)),
+    Col("kind", lambda e: e["kind"], wide=True),
+    Col("what happened", lambda e: e.get("text") or f"{e['actor']} {e['kind']}", wrap=True),
+    Col("data", lambda e: json.dumps(e["data"], default=str), wide=True, max_width=60),
+]
+
+
 @incident_app.command("list")
 def list_(state: str | None = typer.Option(None, help="e.g. detected,acknowledged"),
           type: str | None = None, severity: str | None = None, app: str | None = None, limit: int = 50,
-          as_json: bool = typer.Option(False, "--json")) -> None:
+          wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """Incidents, newest first."""
     params = {k: v for k, v in dict(state=state, type=type, severity=severity, app=app, limit=limit).items()
               if v is not None}
     got = Api().get("/api/v1/incidents", params=params)["incidents"]
     if as_json:
-        out.print_json(json.dumps({"incidents": got}))
+        tables.print_json({"incidents": got})
         return
-    table = Table("sev", "state", "type", "title", "commander", "detected")
-    table.columns.insert(0, Column("id", no_wrap=True))
-    for i in got:
-        table.add_row(i["id"], i["severity"], i["state"], i["type"], i["title"][:50], i["commander"] or "",
-                      i["detected_at"][:19])
-    out.print(table)
+    tables.show(got, INCIDENT_COLUMNS, wide=wide, empty="no incident")
 
 
 @incident_app.command("show")
 def show(incident_id: str, timeline: bool = typer.Option(False, "--timeline", help="print the timeline too"),
-         as_json: bool = typer.Option(False, "--json")) -> None:
+         wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     api = Api()
     _print_incident(api.get(f"/api/v1/incidents/{incident_id}"), as_json)
     if timeline:
-        table = Table("seq", "at", "actor", "kind", "data")
-        for e in api.get(f"/api/v1/incidents/{incident_id}/timeline")["entries"]:
-            table.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["kind"], json.dumps(e["data"])[:80])
-        out.print(table)
+        entries = api.get(f"/api/v1/incidents/{incident_id}/timeline")["entries"]
+        if as_json:
+            tables.print_json({"entries": entries})
+        else:
+            tables.show(entries, TIMELINE_COLUMNS, wide=wide, title="timeline")
+
+
+@incident_app.command("timeline")
+def timeline_cmd(incident_id: str, kind: str | None = typer.Option(None, help="only entries of this kind"),
+                 wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """The incident's timeline, oldest first (`--json` for every field of every entry)."""
+    entries = Api().get(f"/api/v1/incidents/{incident_id}/timeline", params={"kind": kind} if kind else None)
+    if as_json:
+        tables.print_json(entries)
+        return
+    tables.show(entries["entries"], TIMELINE_COLUMNS, wide=wide, empty="no entry")
 
 
 def _split(values: list[str]) -> list[str]:

@@ -7,39 +7,56 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api
+from fireline.cli.tables import Col
 
 out = Console()
 
 
-def what_changed(incident_id: str, hours: float = typer.Option(24.0, help="how far before onset to look")) -> None:
+def what_changed(incident_id: str, hours: float = typer.Option(24.0, help="how far before onset to look"),
+                 wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """Deploys and changes (model, prompt, config, ...) in the window before the first matching call."""
     got = Api().get(f"/api/v1/incidents/{incident_id}/changes", params={"hours": hours})
+    if as_json:
+        tables.print_json(got)
+        return
     out.print(f"onset {got['onset']} (detected {got['detected_at']}); apps: {', '.join(got['apps']) or 'all'}")
     if not got["changes"]:
         out.print(f"no change markers in the {hours:g} h before onset")
         return
-    table = Table("#", "at", "kind", "app", "from", "to", "actor", "before onset", "lift")
-    for c in got["changes"]:
-        table.add_row(str(c.get("rank", "")), c["at"][:19], c["kind"], c["app"], (c.get("from") or "")[:16],
-                      (c.get("to") or "")[:16], c.get("actor") or "", f"{c['before_onset_s'] / 60:.0f} min",
-                      f"{c.get('lift', 1):.1f}x")
-    out.print(table)
+    tables.show(got["changes"], [
+        Col("#", lambda c: c.get("rank")),
+        Col("at", lambda c: tables.when(c["at"])),
+        Col("kind", lambda c: c["kind"]),
+        Col("app", lambda c: c["app"], wide=True),
+        Col("from", lambda c: c.get("from"), max_width=16),
+        Col("to", lambda c: c.get("to"), max_width=16),
+        Col("actor", lambda c: c.get("actor"), wide=True),
+        Col("before onset", lambda c: f"{c['before_onset_s'] / 60:.0f} min"),
+        Col("lift", lambda c: f"{c.get('lift', 1):.1f}x"),
+    ], wide=wide)
 
 
 labels_app = typer.Typer(help="The labelling queue: categorise a sample of an incident's affected answers.")
 
 
 @labels_app.command("queue")
-def labels_queue(incident_id: str, n: int = typer.Option(10, "-n", help="how many calls to show")) -> None:
+def labels_queue(incident_id: str, n: int = typer.Option(10, "-n", help="how many calls to show"),
+                 wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """The next unlabelled affected calls (a stable random sample)."""
     got = Api().get(f"/api/v1/incidents/{incident_id}/labels/queue", params={"n": n})
-    out.print(f"{got['labelled']} labelled, {got['remaining']} to go; labels: {', '.join(got['labels'])}")
-    table = Table("call", "model", "answer (redacted)", "findings")
-    for c in got["calls"]:
-        table.add_row(c["call_id"], c.get("model") or "", (c.get("output") or "")[:60].replace("\n", " "),
-                      ", ".join(c["findings"])[:30])
-    out.print(table)
+    if not as_json:
+        out.print(f"{got['labelled']} labelled, {got['remaining']} to go; labels: {', '.join(got['labels'])}")
+    if as_json:
+        tables.print_json(got)
+        return
+    tables.show(got["calls"], [
+        Col("call", lambda c: c["call_id"], id=True),
+        Col("model", lambda c: c.get("model"), wide=True),
+        Col("answer (redacted)", lambda c: c.get("output"), grow=True),
+        Col("findings", lambda c: c["findings"], max_width=24),
+    ], wide=wide, empty="nothing left to label")
 
 
 @labels_app.command("add")

@@ -38,6 +38,7 @@ app.add_typer(controls_cli.controls_app, name="controls")
 app.add_typer(evals_cli.eval_app, name="eval")
 app.command("replay")(replay_cli.replay)
 app.command("verify")(replay_cli.verify)
+app.command("replays")(replay_cli.replays)
 comms_cli.register(app)  # incident update, obligations, high-risk, postmortem(s), root-cause, action
 detect_cli.register(app)  # monitors, canary add|list|remove, report
 

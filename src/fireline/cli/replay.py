@@ -22,8 +22,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fireline.cli import tables
 from fireline.cli.client import Api, fail
 from fireline.cli.evals import progress_bar
+from fireline.cli.tables import Col
 
 out = Console()
 err = Console(stderr=True)
@@ -132,6 +134,22 @@ def print_result(rid: str, result: dict[str, Any]) -> None:
     out.print(f"{sum(a['samples'] for a in result['summary'].values())} answers judged by "
               f"{', '.join(result['judges'])} in {result['seconds']:.1f} s"
               + (f"; [yellow]{errors} requests failed[/yellow]" if errors else ""))
+
+
+def replays(incident_id: str, wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """The incident's replay jobs, newest first (`fireline replay` starts one)."""
+    got = Api().get(f"/api/v1/incidents/{incident_id}/replays")
+    if as_json:
+        tables.print_json(got)
+        return
+    tables.show(got["replays"], [
+        Col("replay", lambda j: j["id"], id=True),
+        Col("state", lambda j: j["state"]),
+        Col("done", lambda j: f"{j['progress']['done']}/{j['progress']['total']}"),
+        Col("started", lambda j: tables.when(j.get("started_at") or j.get("created_at"))),
+        Col("arms", lambda j: (j.get("estimate") or {}).get("arms"), wide=True),
+        Col("by", lambda j: j.get("created_by"), wide=True),
+    ], wide=wide, empty=f"{incident_id}: no replay yet")
 
 
 PENDING_EXIT = 3

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
+from fireline.demo import history
 from fireline.demo.traffic import Population
 
 APP = "support-bot"
@@ -159,11 +160,17 @@ def poll(fn: Callable[[], Any], timeout: float, every: float = 0.05) -> Any:
 
 
 def run_story(api: httpx.Client, upstream: Any, gateway_url: str, say: Say, *,
-              warmup_s: float = 6.0, status: Callable[[str], None] | None = None) -> Outcome:
+              warmup_s: float = 6.0, status: Callable[[str], None] | None = None,
+              history_hours: float = 0.0) -> Outcome:
     outcome = Outcome()
     api.post("/api/v1/canaries", json={"tenant": "globex", "token": CANARY}).raise_for_status()
     say(f"registered a canary token for tenant [bold]globex[/bold] ({CANARY[:14]}...)")
     ingest_key = api.post("/api/v1/keys", json={"role": "ingest", "name": "support-bot"}).json()["key"]
+    if history_hours > 0:
+        rows = history.calls(APP, CURRENT_MODEL, "You are ACME's friendly support assistant.", history_hours)
+        history.backfill(api, ingest_key, rows, progress=(lambda done, total: status(
+            f"logging {history_hours:g} h of past traffic: {done}/{total} calls")) if status else None)
+        say(f"logged {len(rows)} calls of the last {history_hours:g} h (the monitors' baseline)")
     traffic = Traffic(gateway_url, ingest_key, outcome)
     traffic.start()
     try:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config, ConfigError
-from fireline.detect import canaries, reports
+from fireline.detect import canaries, chart, reports
 from fireline.detect.detectors import build_detectors
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import cohort_attributes, load_monitors
@@ -94,6 +94,17 @@ def list_reports(request: Request, call_id: str | None = None, kind: str | None 
 async def list_monitors(request: Request, _: Principal = Depends(require("viewer"))) -> dict[str, list[MonitorOut]]:
     snap = await run_in_threadpool(runtime(request).engine.snapshot)
     return {"monitors": [MonitorOut(**m) for m in snap]}
+
+
+@router.get("/monitors/{name}/series")
+def monitor_series(name: str, request: Request, group: str | None = Query(None, max_length=500),
+                   hours: float = Query(24.0, gt=0, le=744), step: int | None = Query(None, ge=1, le=1440),
+                   _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """One monitor's value, baseline, threshold band and firing periods over `hours` (the console's
+    chart): `group` defaults to the firing one (else the first); `step` in minutes, else about 240 points."""
+    got = chart.monitor_series(runtime(request).engine, name, group, hours=hours, step=step)
+    with get_db(request).session() as session:
+        return chart.with_alerts(session, got)
 
 
 @router.get("/monitors/alerts")

@@ -20,8 +20,10 @@ from fireline.config import Config
 from fireline.incidents import bus, evidence, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import blast_radius
+from fireline.incidents.blast_series import blast_series
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.models import Incident
+from fireline.incidents.narrate import sentence
 from fireline.incidents.schemas import (
     AssignIn,
     DeclareIn,
@@ -33,7 +35,7 @@ from fireline.incidents.schemas import (
     SnapshotIn,
     incident_json,
 )
-from fireline.incidents.taxonomy import check_triage
+from fireline.incidents.taxonomy import TYPES, check_triage
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 ACTIONS = {"ack": "ack", "contain": "contain", "resolve": "resolve", "close": "close",
@@ -57,6 +59,13 @@ def list_incidents(request: Request, state: str | None = None, type: str | None 
     with get_db(request).session() as session:
         rows = service.list_incidents(session, state=state, type=type, severity=severity, app=app, limit=limit)
         return {"incidents": [_out(session, r) for r in rows]}
+
+
+@router.get("/incident-types")
+def incident_types(_: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
+    """The incident types (TAXONOMY.md) with their default severity and playbook, for forms."""
+    return {"types": [{"name": t.name, "severity": t.severity, "playbook": t.playbook, "owasp": t.owasp}
+                      for t in TYPES.values()]}
 
 
 @router.post("/incidents", status_code=201)
@@ -123,8 +132,8 @@ def timeline(incident_id: str, request: Request, after: int = Query(0, ge=0), ki
              _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
     with get_db(request).session() as session:
         service.get_incident(session, incident_id)
-        return {"entries": [tl.entry_json(e) for e in tl.entries(session, incident_id, after=after,
-                                                                   limit=limit, kind=kind)]}
+        return {"entries": [{**tl.entry_json(e), "text": sentence(e.kind, e.actor, e.data)}
+                            for e in tl.entries(session, incident_id, after=after, limit=limit, kind=kind)]}
 
 
 @router.get("/incidents/{incident_id}/verify")
@@ -183,6 +192,14 @@ def blast(incident_id: str, request: Request, since: datetime | None = None, unt
           _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     with get_db(request).session() as session:
         return blast_radius(session, service.get_incident(session, incident_id), since=since, until=until)
+
+
+@router.get("/incidents/{incident_id}/blast-radius/series")
+def blast_over_time(incident_id: str, request: Request, points: int = Query(60, ge=5, le=500),
+                    _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Affected calls per time step and tenant, from before onset through containment."""
+    with get_db(request).session() as session:
+        return blast_series(session, service.get_incident(session, incident_id), points=points)
 
 
 def _mover(action: str) -> Any:

@@ -1,0 +1,136 @@
+"""A monitor's history for one group, as the console draws it: the value it judged at each step,
+its baseline, the threshold band, and when it was firing.
+
+Read from the engine's own minute buckets (the same ones it evaluates, rebuilt from the log at
+start, as far back as its baseline horizon), so the chart shows what the monitor saw. At each step
+end the monitor is evaluated exactly as it would have been then (window, trailing baseline, trust,
+floor, condition). When a step is longer than the monitor's window, a rate, mean, count or sum is
+aggregated over the whole step instead (a count scaled to one window), so no spike between two
+samples is lost. Firing periods are the steps where the condition held, plus the recorded alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fireline.detect.models import MonitorAlert
+from fireline.detect.monitors import Engine, Monitor
+from fireline.detect.series import Series
+from fireline.errors import Invalid, NotFound
+
+NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
+MAX_POINTS = 400
+
+
+def pick_step(minutes: int, points: int = 240) -> int:
+    want = max(1, minutes // points)
+    return next((s for s in NICE_STEPS if s >= want), NICE_STEPS[-1])
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or (isinstance(x, float) and (math.isinf(x) or math.isnan(x))):
+        return None
+    return round(float(x), 6)
+
+
+def _iso(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _band(mon: Monitor, baseline: float | None) -> tuple[float | None, float | None]:
+    """(low, high) of the values that fire, for the chart's threshold band."""
+    cond = mon.d.condition
+    if cond.op == "any":  # fires on a count: a band only where the value is that count
+        return (float(max(mon.d.min_count, 1)), None) if mon.d.agg in ("count", "sum") else (None, None)
+    if cond.op == "ratio_ge":
+        return (baseline * cond.threshold if baseline is not None else None), None
+    if cond.op == "ratio_le":
+        return None, (baseline * cond.threshold if baseline is not None else None)
+    if cond.op == "value_ge":
+        return cond.threshold, None
+    return None, cond.threshold  # value_le
+
+
+def _aggregate(mon: Monitor, s: Series, lo: int, hi: int) -> float | None:
+    num = den = 0.0
+    for m in range(lo, hi):
+        b = s.buckets.get(m)
+        if b is not None:
+            num += b.num
+            den += b.den
+    agg = mon.d.agg
+    if agg in ("rate", "mean"):
+        return num / den if den else 0.0
+    if agg in ("count", "sum"):
+        return num * mon.d.window / max(hi - lo, 1)
+    return None
+
+
+def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float, step: int | None = None,
+                   now: float | None = None) -> dict[str, Any]:
+    if not 0 < hours <= 24 * 31:
+        raise Invalid("hours: between 0 and 744", field="hours")
+    mon = next((m for m in engine.monitors if m.d.name == name), None)
+    if mon is None:
+        raise NotFound(f"no monitor named {name}")
+    now_minute = int((now if now is not None else engine.clock()) // 60)
+    minutes = int(hours * 60)
+    step = step or pick_step(minutes)
+    if step < 1 or minutes // step > MAX_POINTS * 4:
+        raise Invalid(f"step: at least {max(1, minutes // (MAX_POINTS * 4))} minutes for {hours:g} hours",
+                      field="step")
+    start = now_minute + 1 - minutes
+    with engine.lock:
+        groups = sorted(mon.series, key=lambda g: (mon.series[g].state != "firing", g))
+        chosen = group if group is not None else (groups[0] if groups else None)
+        points: list[dict[str, Any]] = []
+        firing: list[dict[str, Any]] = []
+        series = mon.series.get(chosen) if chosen is not None else None
+        if chosen is not None and group is not None and series is None:
+            raise NotFound(f"monitor {name} has no data for group {group}")
+        if series is not None:
+            # A copy sharing the buckets: evaluating it never moves the live series' running sums.
+            probe = Series(buckets=series.buckets, first=series.first)
+            for end in range(start + step - 1, now_minute + 1, step):
+                v = mon.evaluate(chosen or "", probe, end)
+                value = v["value"]
+                if step > mon.d.window:
+                    lo = end + 1 - step - mon.shift
+                    value = _aggregate(mon, probe, lo, lo + step) if mon.d.agg in ("rate", "mean", "count",
+                                                                                    "sum") else value
+                baseline = v["baseline"]
+                low, high = _band(mon, baseline)
+                points.append({"t": _iso(end + 1), "value": _num(value), "baseline": _num(baseline),
+                               "band_low": _num(low), "band_high": _num(high), "calls": v["volume"],
+                               "firing": bool(v["firing"])})
+            for p_prev, p in zip([None, *points], points, strict=False):
+                if p["firing"] and (p_prev is None or not p_prev["firing"]):
+                    firing.append({"from": _iso(_minute(p["t"]) - step), "to": p["t"], "source": "condition"})
+                elif p["firing"] and firing:
+                    firing[-1]["to"] = p["t"]
+    return {"monitor": name, "group": chosen, "groups": groups[:200], "definition": mon.d.public(),
+            "step_minutes": step, "since": _iso(start), "until": _iso(now_minute + 1),
+            "state": series.state if series is not None else "no data", "points": points, "firing": firing}
+
+
+def _minute(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() // 60)
+
+
+def with_alerts(session: Session, chart: dict[str, Any]) -> dict[str, Any]:
+    """Adds the alerts recorded for this monitor and group in the chart's range."""
+    if chart["group"] is None:
+        chart["alerts"] = []
+        return chart
+    since = datetime.fromisoformat(chart["since"].replace("Z", "+00:00"))
+    rows = session.scalars(select(MonitorAlert).where(
+        MonitorAlert.monitor == chart["monitor"], MonitorAlert.group == chart["group"],
+        MonitorAlert.fired_at >= since).order_by(MonitorAlert.fired_at).limit(500))
+    chart["alerts"] = [{"id": a.id, "at": a.fired_at.isoformat().replace("+00:00", "Z"), "value": _num(a.value),
+                        "baseline": _num(a.baseline), "calls": len(a.call_ids or [])} for a in rows]
+    return chart
