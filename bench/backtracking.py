@@ -56,6 +56,10 @@ def main() -> int:
             made = http.post("/api/v1/controls", json={"kind": "block_pattern", "scope": {"app": "bot"},
                                                        "params": {"pattern": PATTERN, "on": "input"}})
             assert made.status_code == 201, made.text
+            for _ in range(20):  # warm up: connections, detectors, key cache (not measured)
+                http.post("/v1/chat/completions", headers={"X-Fireline-App": "bot"},
+                          json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]})
+                http.get("/healthz")
             health: list[float] = []
             stop = threading.Event()
 

@@ -42,6 +42,7 @@ def parts() -> list[Any]:
     from fireline.comms import status as comms_status
     from fireline.controls import api as controls_api
     from fireline.detect import api as detect_api
+    from fireline.drills import api as drills_api
     from fireline.evals import api as evals_api
     from fireline.gateway import api as gateway_api
     from fireline.incidents import api as incidents_api
@@ -52,7 +53,7 @@ def parts() -> list[Any]:
     from fireline.web import api as web_api
 
     return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
-            postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, ops_api, web_api]
+            postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, drills_api, ops_api, web_api]
 
 
 @asynccontextmanager

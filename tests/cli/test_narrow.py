@@ -22,7 +22,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def cli(demo: Demo, *args: str, columns: int = 80, role: str = "admin") -> str:
     e = {**env(), "COLUMNS": str(columns), "FIRELINE_URL": demo.url, "FIRELINE_TOKEN": demo.keys[role]}
-    proc = subprocess.run([FIRELINE, *args], env=e, capture_output=True, text=True, timeout=60, cwd=Path.cwd())
+    proc = subprocess.run([FIRELINE, *args], env=e, capture_output=True, text=True, timeout=180, cwd=Path.cwd())
     assert proc.returncode == 0, f"fireline {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
     return proc.stdout
 

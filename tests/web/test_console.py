@@ -262,6 +262,7 @@ def test_viewer_sees_redacted_text_and_no_raw_button(browser: Any, demo: Demo) -
     text = viewer.page.inner_text("#content")
     assert "<EMAIL_ADDRESS>" in text and "mary.roe@globex.example" not in text
     assert viewer.page.query_selector("#show-raw") is None
+    assert "null" not in viewer.page.inner_text("#view").split()
     viewer.open("#/controls", "#controls")
     assert viewer.page.query_selector("#apply-form") is None and viewer.page.query_selector("button.revert") is None
     viewer.close()
@@ -299,3 +300,19 @@ def test_markup_in_prompts_and_titles_stays_text(admin: Console, demo: Demo) -> 
     admin.open(f"#/incidents/{inc['id']}", "#timeline li")
     assert p.query_selector("#view img") is None and p.query_selector("#view script") is None
     assert p.evaluate("window.__xss") is None
+
+
+def test_launches_a_drill_and_reads_its_report(admin: Console, demo: Demo) -> None:
+    p = admin.page
+    admin.open("#/drills", "#drill-form")
+    p.select_option("#drill-form select[name=scenario]", "data_leak")
+    p.click("#drill-form button[type=submit]")
+    admin.confirm()
+    card = p.wait_for_selector("section.card.drill")
+    drill_id = card.get_attribute("data-id")
+    p.wait_for_selector(f"section.drill[data-id='{drill_id}'] details >> text=report (Markdown)", timeout=90_000)
+    text = p.inner_text(f"section.drill[data-id='{drill_id}']")
+    assert "to detect" in text and "to contain" in text
+    with demo.client("viewer") as http:
+        job = http.get(f"/api/v1/drills/{drill_id}").json()
+    assert job["state"] == "done" and job["report"]["detected"] and job["report"]["contained"]

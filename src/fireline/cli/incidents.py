@@ -261,14 +261,17 @@ def export(incident_id: str, out_path: Path = typer.Option(..., "--out", help="F
            snapshot: str | None = typer.Option(None, "--snapshot", help="a snapshot id; default the latest"),
            take: bool = typer.Option(False, "--take", help="take a fresh snapshot first")) -> None:
     api = Api()
-    if take:
-        snapshot = api.post(f"/api/v1/incidents/{incident_id}/snapshots", json={"reason": "export"})["id"]
-    if snapshot is None:
-        snaps = api.get(f"/api/v1/incidents/{incident_id}/snapshots")["snapshots"]
-        if not snaps:
-            fail(f"{incident_id} has no snapshot yet: use --take")
-        snapshot = snaps[-1]["id"]
-    data = api.get(f"/api/v1/snapshots/{snapshot}/export")
+    with err.status(f"exporting the evidence of {incident_id}...") as status:
+        if take:
+            status.update(f"taking a snapshot of {incident_id}...")
+            snapshot = api.post(f"/api/v1/incidents/{incident_id}/snapshots", json={"reason": "export"})["id"]
+        if snapshot is None:
+            snaps = api.get(f"/api/v1/incidents/{incident_id}/snapshots")["snapshots"]
+            if not snaps:
+                fail(f"{incident_id} has no snapshot yet: use --take")
+            snapshot = snaps[-1]["id"]
+        status.update(f"downloading snapshot {snapshot[:12]}...")
+        data = api.get(f"/api/v1/snapshots/{snapshot}/export")
     out_path.write_bytes(data)
     out.print(f"wrote {out_path} ({len(data):,} bytes), snapshot {snapshot}")
 

@@ -65,7 +65,8 @@ def delete_canary(request: Request, canary_id: int = Path(ge=1, le=2**31 - 1),
 
 
 # ---- reports ----
-@router.post("/reports", status_code=201, response_model=ReportOut)
+@router.post("/reports", status_code=201, response_model=ReportOut,
+             responses={202: {"model": ReportOut, "description": "The call is not stored yet: the report is pending"}})
 def add_report(body: ReportIn, request: Request, response: Response,
                who: Principal = Depends(require("ingest"))) -> ReportOut:
     """201 with the stored report; 202 (status "pending") for a call not written yet: joined when it lands."""

@@ -29,6 +29,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]")
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN_WORD = re.compile(r"(?<![^\W\d_])[A-Za-z]{4,}(?![^\W\d_])")
 _NO_VOWEL = re.compile(r"(?<![^\W\d_])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{4,}(?![^\W\d_])")  # y counts as a vowel
+# In ASCII text the letters are [A-Za-z], so `[A-Za-z]{4,}` finds exactly the maximal runs of 4+ (a
+# shorter run cannot match from any of its positions): the same words without the lookarounds.
+_ASCII_WORD = re.compile(r"[A-Za-z]{4,}")
+_VOWELS = frozenset("aeiouyAEIOUY")
 _TRANSLATE = re.compile(r"(?i)\b(translat\w*|übersetz\w*|tradu\w*|in (?:english|french|german|spanish|"
                         r"italian|portuguese|chinese|japanese|korean|russian|arabic|hindi|dutch))\b")
 SAMPLE = 600
@@ -56,7 +60,8 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
     if n < 20:
         return 0.0
     score = 0.0
-    bad = len(_CONTROL.findall(sample)) + len(_MOJIBAKE.findall(sample)) * 2
+    ascii_only = sample.isascii()
+    bad = len(_CONTROL.findall(sample)) + (0 if ascii_only else len(_MOJIBAKE.findall(sample)) * 2)
     if bad:
         score = max(score, min(1.0, bad / max(n / 100, 1) / 3))
     words = sample.split()
@@ -67,12 +72,18 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
         if distinct < 0.25:
             score = max(score, min(1.0, (0.25 - distinct) * 6 + 0.5))
     prose = _CODE.sub(" ", sample) if ("`" in sample or "://" in sample) else sample
-    latin = len(_LATIN_WORD.findall(prose))
+    if ascii_only:
+        runs = _ASCII_WORD.findall(prose)
+        latin = len(runs)
+        no_vowel = sum(1 for w in runs if _VOWELS.isdisjoint(w)) if latin >= 10 else 0
+    else:
+        latin = len(_LATIN_WORD.findall(prose))
+        no_vowel = len(_NO_VOWEL.findall(prose)) if latin >= 10 else 0
     if latin >= 10:
-        frac = len(_NO_VOWEL.findall(prose)) / latin
+        frac = no_vowel / latin
         if frac > 0.15:
             score = max(score, min(1.0, frac * 2.0))
-    if not sample.isascii():
+    if not ascii_only:
         letters = _WORD.findall(sample)
         mixed = sum(1 for w in letters if len(w) >= 3 and not w.isascii() and _mixed_script(w))
         if mixed:

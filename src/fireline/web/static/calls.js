@@ -45,7 +45,8 @@ PAGES.calls = async (page, _, params) => {
       el("td", {}, c.app, el("div", { class: "muted small" }, c.tenant || "-")),
       el("td", { class: "small" }, c.model_resolved || c.model || "-", el("div", { class: "muted" }, c.prompt_version || "")),
       el("td", {}, findingChips(c.findings), c.status !== "ok" ? badge(c.status, "error") : null),
-      el("td", { class: "clip" }, (c.output || "").slice(0, 160)))), { class: "list", id: "calls" }), pager);
+      el("td", { class: "clip" }, c.output ? c.output.slice(0, 160)
+        : el("span", { class: "muted" }, (c.user_visible_output || "").slice(0, 160))))), { class: "list", id: "calls" }), pager);
 };
 
 function findingChips(findings) {
@@ -78,7 +79,7 @@ PAGES.call = async (page, id) => {
       toast("raw content shown; the read was logged", "ok");
     } catch (e) { toast(e.message, "error"); }
   };
-  page.append(el("div", { class: "crumbs" }, el("a", { href: "#/calls" }, "Calls"), " / ", el("span", { class: "mono" }, c.id)),
+  append(page, [el("div", { class: "crumbs" }, el("a", { href: "#/calls" }, "Calls"), " / ", el("span", { class: "mono" }, c.id)),
     el("h2", {}, "Call ", el("span", { class: "mono" }, c.id)),
     el("div", { class: "meta" }, badge(c.status, c.status === "ok" ? "" : "error"),
       el("span", { class: "muted" }, [`app ${c.app}`, `tenant ${c.tenant || "-"}`, `user ${c.user_pseudonym || "-"}`, `session ${c.session_id || "-"}`,
@@ -90,5 +91,5 @@ PAGES.call = async (page, id) => {
     card("Findings", (c.findings || []).length ? table(["detector", "kind", "severity", "where", "entity"], c.findings.map((f) =>
       el("tr", {}, el("td", {}, f.detector), el("td", {}, f.kind), el("td", {}, sev(f.severity)), el("td", {}, f.location || ""),
         el("td", {}, f.entity || "")))) : empty("No finding.")),
-    (c.tool_calls || []).length ? card("Tool calls", el("pre", {}, JSON.stringify(c.tool_calls, null, 2))) : null);
+    (c.tool_calls || []).length ? card("Tool calls", el("pre", {}, JSON.stringify(c.tool_calls, null, 2))) : null]);
 };

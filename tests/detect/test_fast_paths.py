@@ -1,0 +1,170 @@
+"""The hot path's shortcuts answer exactly what the plain version answered.
+
+The claim-support check (grounding) caches each retrieved document's index, reads the user's
+words only when a claim is missing from the documents, and runs its number pattern only next to
+digits; these properties hold it to the straightforward implementation it replaced, on generated
+answers, documents and questions rich in numbers, units, currency, policy words and names.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fireline.detect.detectors import CallView, Finding, support
+from fireline.detect.detectors.base import evidence
+
+WORDS = ["30", "90", "1,000", "2.5", "$350", "€20", "20%", "days", "day", "months", "business", "thirty",
+         "two", "Two", "ninety", "forty-five", "refund", "refunds", "Refundable", "waiver", "eligible",
+         "Acme Corp", "Bank of America", "NASA", "FAQ", "I", "the", "policy", "within", "[kb-7]",
+         "(source: kb-2)", "【doc-1】", "\n", ".", ",", " ", "a90", "x.5", "(", ")", "£ 5", "$ 7"]
+texts = st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join) | st.text(
+    alphabet=st.sampled_from(list("0123456789 ,.$€%£abdyTsAaN\n([])")), max_size=80)
+
+
+def reference_check(call: CallView) -> list[Finding]:
+    """The claim-support check as it was written first: every text scanned with plain patterns."""
+    spelled = re.compile(r"\b(" + "|".join(sorted(support._NUMBER_WORDS, key=len, reverse=True))
+                         + r")\b\s?([A-Za-z%]+)?", re.IGNORECASE)
+    policy = re.compile(r"\b(" + "|".join(re.escape(p) for p in support._POLICY) + r")\w*", re.IGNORECASE)
+    entity = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:of|de|la|the|and|&)?\s*[A-Z][a-z]+)+|[A-Z]{3,}\b)")
+
+    def numbers(text: str) -> list[tuple[str, str | None, int, int]]:
+        out = []
+        for m in support._NUM.finditer(text):
+            currency, whole, frac, after = m.groups()
+            value = whole.replace(",", "") + (f".{frac}" if frac else "")
+            unit = support._UNITS.get((after or "").lower()) or (
+                {"$": "$", "€": "€", "£": "£"}.get(currency or "") if currency else None)
+            out.append((value.lstrip("0") or "0", unit, m.start(), m.end()))
+        return out
+
+    def doc_numbers(text: str) -> tuple[set[str], dict[str, set[str]]]:
+        values: set[str] = set()
+        by_unit: dict[str, set[str]] = {}
+        for value, unit, _, _ in numbers(text):
+            values.add(value)
+            if unit:
+                by_unit.setdefault(unit, set()).add(value)
+        for m in spelled.finditer(text):
+            value = str(support._NUMBER_WORDS[m.group(1).lower()])
+            values.add(value)
+            unit = support._UNITS.get((m.group(2) or "").lower())
+            if unit:
+                by_unit.setdefault(unit, set()).add(value)
+        return values, by_unit
+
+    def sentence_start(text: str, pos: int) -> bool:
+        before = text[:pos].rstrip()
+        return not before or before[-1] in ".!?:\n-*"
+
+    docs = [str(d.get("text")) for d in call.retrieval if isinstance(d.get("text"), str) and d.get("text")]
+    answer = call.output_text
+    if not docs or not answer:
+        return []
+    source = "\n".join(docs)
+    low_source, low_given = source.lower(), call.input_text.lower()
+    # Each document is read on its own: a number at the end of one never takes its unit from the
+    # start of the next (the joined text did that; the per-document index is the intended reading).
+    values: set[str] = set()
+    by_unit: dict[str, set[str]] = {}
+    for doc in docs:
+        doc_values, doc_units = doc_numbers(doc)
+        values |= doc_values
+        for unit, vals in doc_units.items():
+            by_unit.setdefault(unit, set()).update(vals)
+    given_values, _ = doc_numbers(call.input_text)
+    found: list[Finding] = []
+
+    def add(kind: str, start: int, end: int, why: str, confidence: float) -> None:
+        if len(found) < support.MAX_FINDINGS:
+            found.append(Finding(detector="grounding", kind=kind, severity="P2", confidence=confidence,
+                                 location="output", start=start, end=end,
+                                 evidence=f"{why}: {evidence(answer, start, end)}"))
+
+    for value, unit, start, end in numbers(answer):
+        if value in given_values or support._inside_citation(answer, start):
+            continue
+        if unit and unit in by_unit and value not in by_unit[unit]:
+            add("contradicted_claim", start, end, f"the documents give other {unit} figures", 0.8)
+        elif value not in values:
+            add("unsupported_claim", start, end, "number not in the retrieved text", 0.7)
+    for m in policy.finditer(answer):
+        stem = m.group(1).lower()
+        if stem not in low_source and stem not in low_given:
+            add("unsupported_claim", m.start(), m.end(), "policy term not in the retrieved text", 0.6)
+    for m in entity.finditer(answer):
+        name = m.group(1)
+        if name in support._NOT_ENTITIES or sentence_start(answer, m.start()) and " " not in name:
+            continue
+        if name.lower() not in low_source and name.lower() not in low_given:
+            add("unsupported_claim", m.start(), m.end(), "name not in the retrieved text", 0.5)
+    return found
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=texts)
+def test_numbers_are_found_where_the_plain_pattern_finds_them(text: str) -> None:
+    assert [m.span() for m in support._number_matches(text)] == [m.span() for m in support._NUM.finditer(text)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(answer=texts, docs=st.lists(texts, min_size=1, max_size=3), question=texts)
+def test_claim_support_answers_as_the_plain_check_did(answer: str, docs: list[str], question: str) -> None:
+    record: dict[str, Any] = {"app": "a", "input": [{"role": "user", "content": question}], "output": answer,
+                              "retrieval": [{"id": f"kb-{i}", "text": d} for i, d in enumerate(docs)]}
+    view = CallView.from_record(record)
+    assert support.SupportChecker().check(view, "grounding") == reference_check(view)
+    # the same documents again come from the cache: same answer
+    assert support.SupportChecker().check(CallView.from_record(record), "grounding") == reference_check(view)
+
+
+def reference_corruption(text: str, lang_confidence: float | None = None) -> float:
+    """output_quality's corruption score as first written (every pattern on every text)."""
+    from fireline.detect.detectors import output_quality as oq
+
+    sample = text[:oq.SAMPLE]
+    n = len(sample)
+    if n < 20:
+        return 0.0
+    score = 0.0
+    bad = len(oq._CONTROL.findall(sample)) + len(oq._MOJIBAKE.findall(sample)) * 2
+    if bad:
+        score = max(score, min(1.0, bad / max(n / 100, 1) / 3))
+    words = sample.split()
+    if not words:
+        return score
+    if len(words) >= 20:
+        distinct = len(set(words)) / len(words)
+        if distinct < 0.25:
+            score = max(score, min(1.0, (0.25 - distinct) * 6 + 0.5))
+    prose = oq._CODE.sub(" ", sample) if ("`" in sample or "://" in sample) else sample
+    latin = len(oq._LATIN_WORD.findall(prose))
+    if latin >= 10:
+        frac = len(oq._NO_VOWEL.findall(prose)) / latin
+        if frac > 0.15:
+            score = max(score, min(1.0, frac * 2.0))
+    if not sample.isascii():
+        letters = oq._WORD.findall(sample)
+        mixed = sum(1 for w in letters if len(w) >= 3 and not w.isascii() and oq._mixed_script(w))
+        if mixed:
+            score = max(score, min(1.0, mixed / max(len(letters), 1) * 5))
+    if lang_confidence is not None and n >= 80 and lang_confidence < 0.35:
+        score = max(score, 0.5 + (0.35 - lang_confidence))
+    return round(min(score, 1.0), 3)
+
+
+garble = st.lists(st.sampled_from(["the", "strngth", "xkcd", "bcdfg", "rhythm", "Ãa", "\x07", "`code`",
+                                   "http://x.io/zzzz", "word", "wörd", "слово", "mixеd", "12ab", "_x_", "\ufffd",
+                                   " ", "\n", "qwrtp", "sky", "dry"]), max_size=120).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=garble | st.text(max_size=200), confidence=st.none() | st.floats(0, 1))
+def test_corruption_score_is_the_plain_score(text: str, confidence: float | None) -> None:
+    from fireline.detect.detectors.output_quality import corruption_score
+
+    assert corruption_score(text, confidence) == reference_corruption(text, confidence)
