@@ -13,6 +13,9 @@ import pytest
 
 from tests.support.demo import FIRELINE, Demo, env, running_demo
 
+# the first test also starts the shared demo (seconds alone, minutes on a loaded machine)
+pytestmark = pytest.mark.timeout(400)
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:

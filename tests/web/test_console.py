@@ -14,7 +14,9 @@ import pytest
 from tests.support.demo import Demo, running_demo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+# the first test also starts the shared demo (seconds alone, minutes on a loaded machine)
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+              pytest.mark.timeout(400)]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
