@@ -172,7 +172,8 @@ SENSES: tuple[str, ...] = (
     "spread the word", "spread out", "spread across", "spread over", "spreadsheet", "chaos theory",
     "exposed to", "exposed by", "exposed as an", "exposed through", "breaking change", "bypass surgery",
     "illegal instruction", "illegal character", "illegal value", "illegal argument", "illegal state",
-    "wake up call", "spic and span", "coon hound", "coonhound", "fire retardant", "flame retardant", "wake up early", "panic attack", "kernel panic", "dick van dyke",
+    "wake up call", "spic and span", "coon hound", "coonhound", "fire retardant", "flame retardant",
+    "wake up early", "panic attack", "kernel panic", "dick van dyke",
 )
 
 # Words that aim an ambiguous ("@") term at a person when they come just before it.
