@@ -122,10 +122,26 @@ class Config(BaseModel):
         return (self.model_extra or {}).get(name)
 
 
+_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_YAML11 = yaml.resolver.Resolver()  # how a YAML 1.1 writer (PyYAML's dumper) decides what to quote
+
+
 class Yaml12Loader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2 core-schema scalars: only true/false are booleans, so
     `on`, `off`, `yes`, `no`, `y`, `n` stay strings (YAML 1.1 read `on:` as the key True, which
-    silently disabled a block pattern's `on: input`); 010 is ten, 1:20 is a string."""
+    silently disabled a block pattern's `on: input`); 010 is ten, 1:20 is a string.
+
+    A plain scalar is a number only where YAML 1.1 does not read it as a string: a 1.1 writer
+    (PyYAML's `safe_dump`, which Fireline itself writes config with) leaves such strings unquoted,
+    so `1e5`, `0E0`, `1.5e3`, `08`, `0o17` and `+.5` stay the strings a writer meant. Write
+    `1.0e+5`, `1500.0`, `8`, `15` for numbers; a numeric field still accepts them (validated)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        if (kind is yaml.ScalarNode and implicit[0] and tag in (_INT, _FLOAT)
+                and _YAML11.resolve(kind, value, implicit) == _STR):
+            return _STR
+        return tag
 
 
 Yaml12Loader.yaml_implicit_resolvers = {
