@@ -44,6 +44,12 @@ class Call(Base):
     span_id: Mapped[str | None] = mapped_column(String(32))
     tools: Mapped[str | None] = mapped_column(String(1000))  # space-separated tool names called
     api_key_id: Mapped[str | None] = mapped_column(String(64))  # the API key that made the call (gateway)
+    # Distribution features measured at ingest (detect.features), so monitors rebuild their histograms:
+    # a language code, a script name, a topic bucket number. No content.
+    output_language: Mapped[str | None] = mapped_column(String(16))
+    output_script: Mapped[str | None] = mapped_column(String(16))
+    input_language: Mapped[str | None] = mapped_column(String(16))
+    input_topic: Mapped[int | None] = mapped_column(Integer)
     # Redacted content as one JSON document: what viewers see and what text search scans.
     content: Mapped[str] = mapped_column(Text)
     finding_count: Mapped[int] = mapped_column(Integer, default=0)

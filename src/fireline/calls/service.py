@@ -102,6 +102,7 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "span_id": call.span_id,
         "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
         "api_key_id": call.api_key_id,
+        "output_language": None, "output_script": None, "input_language": None, "input_topic": None,
         "content": orjson.dumps(redacted).decode(),
         "finding_count": 0,
         "has_raw": True,

@@ -38,6 +38,7 @@ CONTROL_COLUMNS = [
     Col("rev", lambda c: c["revision"], wide=True),
     Col("expires", lambda c: tables.when(c["expires_at"]), wide=True),
     Col("state", _state, max_width=8),
+    Col("reverted by", lambda c: c["reverted_by"], wide=True),
 ]
 
 

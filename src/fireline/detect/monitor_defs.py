@@ -41,6 +41,12 @@ TYPES = (
     "bias", "quality_degradation", "capability_loss", "cost_runaway", "distribution_shift", "data_poisoning",
     "model_extraction", "availability",
 )  # fmt: skip
+# Monitors of what the model answered (its quality, length, language, latency, and what users ask of
+# it) leave out the calls Fireline's containment or a guardrail answered instead (a kill switch's
+# fallback, a rate limit's 429, a blocked answer): those say nothing about the model or its users'
+# questions, and a kill switch would otherwise look like a drift of its own.
+MODEL_TYPES = ("quality_degradation", "distribution_shift", "hallucination", "capability_loss", "bias")
+CONTAINED_STATUSES = ("contained", "blocked")
 Aggregate = Literal["rate", "count", "sum", "p99", "mean", "psi", "js", "disparity"]
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d)?\s*$")
@@ -214,6 +220,11 @@ class MonitorDef(BaseModel):
     def agg(self) -> Aggregate:
         assert self.aggregate is not None
         return self.aggregate
+
+    @property
+    def answers_only(self) -> bool:
+        """Whether calls with a CONTAINED_STATUSES status are left out (numerator and calls)."""
+        return self.signal in ("distribution", "latency") or self.type in MODEL_TYPES
 
     @property
     def repeat_minutes(self) -> int:
