@@ -19,7 +19,7 @@ from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.notify import notify
 from fireline.controls.state import ERASED, KINDS, MATCH, PSEUDONYM, RATE_KEYS, SCOPE_KEYS, Control, user_digest
 from fireline.db import Database, insert_for, utcnow
-from fireline.detect.monitor_defs import parse_minutes
+from fireline.durations import parse_minutes
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
 from fireline.patterns import compile_linear
 from fireline.signals import SEVERITIES
