@@ -143,6 +143,21 @@ class Erasure(Base):
     holders: Mapped[str] = mapped_column(Text, default="")
 
 
+class ErasureRequest(Base):
+    """An erasure that legal hold blocked in part: queued, and carried out when the holds on its
+    calls are released (`done_at`). The Erasure rows record each run."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(64))
+    holders: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class DeadLetter(Base):
     """A call that could not be stored (the rest of its batch was): why, and the record itself
     AES-GCM encrypted like calls_raw, so nothing readable sits in a clear column. Purged with raw
