@@ -296,7 +296,7 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     output = _text(output if output is not None else msg.get("content"))
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
     for key in ("controls", "notes", "cohort", "route", "error", "http_status", "injected", "fallback_served",
-                "budget"):
+                "budget", "api", "response_id", "previous_response_id", "embeddings"):
         if p.get(key):
             metadata[key] = clean_json(p[key])
     if not readable:
