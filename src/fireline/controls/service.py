@@ -191,6 +191,9 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
             raise bad("detectors", "must be a list of detector names")
         if params.get("min_severity") is not None and params["min_severity"] not in SEVERITIES:
             raise bad("min_severity", f"must be one of {', '.join(SEVERITIES)}")
+        sure = params.get("min_confidence")
+        if sure is not None and (isinstance(sure, bool) or not isinstance(sure, int | float) or not 0 <= sure <= 1):
+            raise bad("min_confidence", "must be a number from 0 to 1")
     elif kind == "block_pattern":
         compile_linear(params.get("pattern"), "params.pattern")  # RE2: linear time, or refused
         params.setdefault("on", "output")
