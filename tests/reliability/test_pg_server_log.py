@@ -8,7 +8,6 @@ import json
 import os
 from collections.abc import Iterator
 
-import httpx
 import openai
 import psycopg
 import pytest
