@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fireline.calls import dead_letters, privacy
-from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, LegalHold
+from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, ErasureRequest, LegalHold
 from fireline.calls.schemas import ErasureReport, RetentionReport
 from fireline.db import bus_of, utcnow
 
@@ -74,9 +74,36 @@ def erase_subject(session: Session, user: str, *, actor: str, is_pseudonym: bool
                            deleted_findings=deleted_findings, held_calls=len(held), held_by=holders)
     # Later parts (reports, evidence) erase their own copies in the same transaction: all or nothing.
     bus_of(session).publish_strict("subject.erased", session=session, user_pseudonym=pseudo, report=report)
-    session.add(Erasure(user_pseudonym=pseudo, at=utcnow(), actor=actor, deleted_calls=len(free),
+    now = utcnow()
+    session.add(Erasure(user_pseudonym=pseudo, at=now, actor=actor, deleted_calls=len(free),
                         held_calls=len(held), holders=",".join(holders)))
+    pending = session.scalars(select(ErasureRequest).where(ErasureRequest.user_pseudonym == pseudo,
+                                                           ErasureRequest.done_at.is_(None))).first()
+    if held and pending is None:  # queued: carried out when the last hold on these calls is released
+        session.add(ErasureRequest(user_pseudonym=pseudo, requested_at=now, requested_by=actor,
+                                   holders=",".join(holders)))
+        report.queued = True
+    elif held and pending is not None:
+        pending.holders = ",".join(holders)
+        report.queued = True
+    elif pending is not None:
+        pending.done_at, pending.done_by = now, actor
+    # SQLite: once committed, checkpoint the WAL so the erased content does not linger in -wal.
+    session.info["wal_checkpoint"] = True
     return report
+
+
+def run_queued_erasures(session: Session, *, actor: str) -> int:
+    """Carry out the erasures that legal hold blocked and whose calls are free now (after a hold
+    release, in its transaction). Returns how many requests were completed."""
+    done = 0
+    for request in list(session.scalars(select(ErasureRequest).where(ErasureRequest.done_at.is_(None))
+                                        .order_by(ErasureRequest.id))):
+        report = erase_subject(session, request.user_pseudonym, actor=f"erasure queue ({actor})"[:64],
+                               is_pseudonym=True)
+        if not report.queued:
+            done += 1
+    return done
 
 
 def run_retention(session: Session, *, raw_days: int, record_days: int) -> RetentionReport:

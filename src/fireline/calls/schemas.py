@@ -153,6 +153,7 @@ class ErasureReport(BaseModel):
     deleted_findings: int
     held_calls: int
     held_by: list[str]
+    queued: bool = False  # held calls remain: erased when their holds are released
 
 
 class RetentionReport(BaseModel):

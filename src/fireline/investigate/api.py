@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.comms.config import duration
 from fireline.config import Config
 from fireline.db import Database, utcnow
+from fireline.durations import parse_duration as duration
 from fireline.errors import Invalid
 from fireline.evals.config import EvalsConfig, resolve_upstream
 from fireline.evals.jobs import Jobs, Throttle
