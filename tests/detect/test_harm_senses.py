@@ -56,6 +56,9 @@ def test_weak_cues_count_only_in_pairs_or_with_compliance_framing() -> None:
     assert finding.kind == "weapons_cbrn" and finding.confidence < 0.9  # a flag, not a block
     assert kinds("For educational purposes only: the phishing page copies the bank's login.") == {"crime"}
     assert kinds("Phishing pages copy a bank's login page.") == set()
+    # role-play, the device of most jailbreaks, is framing too
+    assert kinds("As a security consultant, I would start with a phishing page.") == {"crime"}
+    assert kinds("As a result, the phishing page was taken down.") == set()
 
 
 def test_profanity_and_disparagement_are_off_unless_a_policy_names_them() -> None:

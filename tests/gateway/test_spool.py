@@ -105,3 +105,14 @@ def test_answered_calls_left_in_the_spool_are_stored_by_the_next_server(fl: Fire
         segment.close()
     before = rows(fl.db)
     assert wait_rows(fl.db, before + 3, timeout=30) == before + 3  # adopted within the 10 s scan
+
+
+def test_the_spool_on_disk_holds_no_clear_content(fl: Fireline) -> None:
+    marker, card = "wombatquartz", "4242 4242 4242 4242"
+    before = rows(fl.db)
+    answer = ask(client(fl), f"{marker}: charge my card {card}")
+    assert answer.http_response.status_code == 200
+    assert wait_rows(fl.db, before + 1) == before + 1
+    spooled = b"".join(p.read_bytes() for p in (Path(fl.app.state.data_dir) / "spool").glob("*.jsonl"))
+    assert spooled.count(b"\n") >= 1  # the call went through the spool (the active segment is kept)
+    assert marker.encode() not in spooled and card.encode() not in spooled and b"support bot" not in spooled

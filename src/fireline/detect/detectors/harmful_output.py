@@ -76,10 +76,10 @@ class HarmfulOutputDetector:
         """Add a team's classifier; it runs on every answer after the lexicon."""
         self.classifiers.append(classifier)
 
-    def _matches(self, text: str) -> dict[str, tuple[list[tuple[int, int]], bool]]:
+    def _matches(self, text: str, opt_in: bool = True) -> dict[str, tuple[list[tuple[int, int]], bool]]:
         found = {c: (h.spans, h.strong) for c, h in self._lexicon.hits(text).items()
                  if len(h.spans) >= self.min_hits}
-        if self.disparagement:
+        if self.disparagement and (opt_in or "disparagement" not in self.opt_in):
             spans = self._lexicon.disparagement(text)
             if spans:
                 found["disparagement"] = (spans, True)
@@ -92,7 +92,7 @@ class HarmfulOutputDetector:
     def detect(self, call: CallView) -> list[Finding]:
         text = call.output_text
         findings = []
-        for category, (spans, strong) in self._matches(text).items():
+        for category, (spans, strong) in self._matches(text, opt_in=False).items():
             if category in self.opt_in:
                 continue
             s, e = spans[0]

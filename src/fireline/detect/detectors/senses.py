@@ -9,7 +9,7 @@ cues count only in pairs. See lexicon.py for the term syntax.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,6 @@ try:
 except ImportError:  # pragma: no cover - the wheel exists for the supported platforms
     re2 = None
 
-from fireline.detect.detectors.base import trie_pattern
 from fireline.detect.detectors.lexicon import (
     BRAND_REFERENCES,
     CONTEXT_CUES,
@@ -37,6 +36,13 @@ _WORD = re.compile(r"[a-z0-9']+")
 # A Latin species epithet after a capitalised genus: "Homo sapiens", "Homo erectus".
 _EPITHET = re.compile(r"\s+[a-z]{3,}(?:us|is|um|ens|ensis|ii|ae|oides|ica|ata|alis|icus)\b")
 _ABUSIVE = frozenset({"hate", "harassment", "profanity"})
+# Role-play and fiction framing, the device of most jailbreaks: the answer speaks as someone ("As a
+# security consultant, ..."), writes a scene ("INT. WORKSHOP - DAY", "Chapter 10:", "the
+# protagonist") or fills a template ("Dear [Recipient],").
+_ROLE_PLAY = (r"(?:^|[.!?:\n]\s*)as an? (?:[a-z-]+ ){0,2}[a-z-]*(?:er|or|ist|ian|ant|ent|expert|agent|officer|"
+              r"analyst|professional|writer|author)\b"
+              r"|(?:^|\n)\s*(?:int|ext)\. |\bchapter \d+\b|\bthe protagonist\b|\bthe main character\b"
+              r"|\bin (?:the|this|my|your) (?:story|novel|screenplay|fictional)\b|\[[a-z][a-z' ]{2,30}\]")
 
 
 @dataclass(slots=True)
@@ -58,22 +64,62 @@ def _forms(term: str) -> set[str]:
     return {" ".join([a, *words[1:-1], b]) for a in firsts for b in lasts}
 
 
-def _compile(forms: Iterable[str]) -> Any:
-    """One trie-shaped regex (the longest form wins at a position; a flat alternation of a few
-    thousand forms is too big for RE2's DFA)."""
-    items = sorted(set(forms))
-    if not items:
-        return None
-    pattern = r"\b" + trie_pattern(items)
-    if re2 is None:  # pragma: no cover
-        return re.compile(pattern)
-    options = re2.Options()
-    options.max_mem = 64 << 20
-    return re2.compile(pattern, options)
+def _word_regex(word: str) -> str:
+    """A word and room for its inflections; a final "e" or "y" may change ("forging", "bullies")."""
+    if not word[-1:].isalpha():
+        return re.escape(word)
+    if word[-1] in "ey" and len(word) > 2:
+        return re.escape(word[:-1]) + "[a-z']{0,5}"
+    return re.escape(word) + "[a-z']{0,4}"
 
 
-def _ends_word(low: str, end: int) -> bool:
-    return end >= len(low) or not (low[end].isalnum() or low[end] == "_")
+class Terms:
+    """Terms found in lowercased text by one RE2 regex over the base terms with room for their
+    inflections, each match then checked against the exact forms in a dict (a few hundred
+    alternatives keep RE2's DFA small: the ~16,000 enumerated forms made it 5x slower)."""
+
+    def __init__(self, terms: Mapping[str, Any]) -> None:
+        self.forms: dict[str, Any] = {}  # exact form -> value
+        self.stems: dict[str, Any] = {}  # "stem*" terms: any word ending
+        alternatives = []
+        for term, value in terms.items():
+            if term.endswith("*"):
+                stem = term.rstrip("*")
+                self.stems.setdefault(stem, value)
+                alternatives.append((len(stem), re.escape(stem) + r"\w*"))
+                continue
+            for form in _forms(term):
+                self.forms.setdefault(form, value)
+            alternatives.append((len(term), r"\s+".join(_word_regex(w) for w in term.split())))
+        self._pattern: Any = None
+        if alternatives:
+            # Longest first: RE2's alternation is leftmost-first, so "kill yourself" beats "kill you".
+            body = "|".join(a for _, a in sorted(alternatives, key=lambda a: -a[0]))
+            pattern = r"\b(?:" + body + r")(?![\w'])"
+            if re2 is None:  # pragma: no cover
+                self._pattern = re.compile(pattern)
+            else:
+                options = re2.Options()
+                options.max_mem = 32 << 20
+                self._pattern = re2.compile(pattern.replace(r"(?![\w'])", r"\b"), options)
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def find(self, low: str) -> Iterator[tuple[int, int, Any]]:
+        """(start, end, value) of each exact form (or stem word) in lowercased text."""
+        if self._pattern is None:
+            return
+        for m in self._pattern.finditer(low):
+            found = m.group()
+            key = " ".join(found.split())
+            if key in self.forms:
+                yield m.start(), m.end(), self.forms[key]
+            elif self.stems:
+                for k in range(len(found), 0, -1):
+                    if found[:k] in self.stems:
+                        yield m.start(), m.end(), self.stems[found[:k]]
+                        break
 
 
 class Lexicon:
@@ -81,41 +127,33 @@ class Lexicon:
 
     def __init__(self, lexicon: Mapping[str, Iterable[str]], senses: Iterable[str] = SENSES,
                  brands: Iterable[str] = ()) -> None:
-        self.forms: dict[str, tuple[str, str, str, bool]] = {}  # form -> (category, strength, base, prefix)
+        entries: dict[str, tuple[str, str, str]] = {}  # term -> (category, strength, base)
         for category, terms in lexicon.items():
             for raw in terms:
                 strength = _PREFIX.get(raw[:1], STRONG)
                 term = " ".join(raw.lstrip("~@").lower().split())
-                if not term.strip("*"):
-                    continue
-                if term.endswith("*"):
-                    self.forms[term.rstrip("*")] = (category, strength, term.rstrip("*"), True)
-                    continue
-                for form in _forms(term):
-                    self.forms.setdefault(form, (category, strength, term, False))
-        self._pattern = _compile(self.forms)
-        self._senses = _compile(f for s in senses for f in _forms(" ".join(s.lower().split())))
-        self._brands = _compile([*BRAND_REFERENCES, *(" ".join(b.lower().split()) for b in brands)])
-        self._disparaging = _compile(DISPARAGING)
-        self._context = _compile(CONTEXT_CUES)
+                if term.strip("*"):
+                    entries.setdefault(term, (category, strength, term.rstrip("*")))
+        self.terms = Terms(entries)
+        self._senses = Terms({" ".join(t.lower().split()): None for t in senses})
+        self._brands = Terms({" ".join(t.lower().split()): None for t in [*BRAND_REFERENCES, *brands]})
+        self._disparaging = Terms(dict.fromkeys(DISPARAGING))
+        self._context = Terms(dict.fromkeys(CONTEXT_CUES))
+        self._role_play = re2.compile(_ROLE_PLAY) if re2 is not None else re.compile(_ROLE_PLAY)
 
     def _raw_hits(self, low: str) -> list[tuple[int, int, str, str, str]]:
-        out = []
-        for m in self._pattern.finditer(low):
-            category, strength, base, prefix = self.forms[m.group()]
-            end = m.end()
-            if not _ends_word(low, end):
-                if not prefix:
-                    continue
-                while not _ends_word(low, end):
-                    end += 1
-            out.append((m.start(), end, category, strength, base))
-        return out
+        return [(s, e, *v) for s, e, v in self.terms.find(low)]
 
-    def _harmless(self, text: str, low: str) -> list[tuple[int, int]]:
-        if self._senses is None:
-            return []
-        return [(m.start(), m.end()) for m in self._senses.finditer(low) if _ends_word(low, m.end())]
+    def _harmless(self, low: str, raw: list[tuple[int, int, str, str, str]]) -> list[tuple[int, int]]:
+        """Harmless-sense phrases around the hits (searched only within 40 characters of one)."""
+        windows: list[list[int]] = []
+        for start, end, *_ in raw:
+            lo, hi = max(0, start - 40), min(len(low), end + 40)
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], hi)
+            else:
+                windows.append([lo, hi])
+        return [(lo + s, lo + e) for lo, hi in windows for s, e, _ in self._senses.find(low[lo:hi])]
 
     @staticmethod
     def _sense(text: str, low: str, start: int, end: int, category: str, strength: str) -> bool:
@@ -149,13 +187,13 @@ class Lexicon:
 
     def hits(self, text: str) -> dict[str, CategoryHits]:
         """Hits by category after word senses; weak-only categories need two different cues."""
-        if self._pattern is None or not text:
+        if not self.terms or not text:
             return {}
         low = text.lower()
         raw = self._raw_hits(low)
         if not raw:
             return {}
-        harmless = self._harmless(text, low) if self._senses is not None else []
+        harmless = self._harmless(low, raw)
         kept = [h for h in raw if not any(s <= h[0] and h[1] <= e for s, e in harmless)
                 and self._sense(text, low, *h[:4])]
         abusive = any(h[3] == STRONG and h[2] in _ABUSIVE for h in kept)
@@ -174,25 +212,23 @@ class Lexicon:
         return {c: h for c, h in out.items() if h.strong or (enough and h.cues)}
 
     def _framed(self, low: str) -> bool:
-        """Compliance framing (a disclaimer, steps, not getting caught) anywhere in the answer."""
-        return any(_ends_word(low, m.end()) for m in self._context.finditer(low))
+        """Compliance framing (a disclaimer, steps, not getting caught, role-play) in the answer."""
+        return next(self._context.find(low), None) is not None or self._role_play.search(low) is not None
 
     def disparagement(self, text: str, window: int = 60) -> list[tuple[int, int]]:
         """Spans where a disparaging word sits within `window` characters of a brand reference,
         in the same sentence."""
-        if not text or self._brands is None:
+        if not text:
             return []
         low = text.lower()
-        brands = [(m.start(), m.end()) for m in self._brands.finditer(low) if _ends_word(low, m.end())]
+        brands = [(s, e) for s, e, _ in self._brands.find(low)]
         if not brands:
             return []
         spans = []
-        for m in self._disparaging.finditer(low):
-            if not _ends_word(low, m.end()):
-                continue
+        for start, end, _ in self._disparaging.find(low):
             for bs, be in brands:
-                lo, hi = (be, m.start()) if be <= m.start() else (m.end(), bs)
+                lo, hi = (be, start) if be <= start else (end, bs)
                 if 0 <= hi - lo <= window and not re.search(r"[.!?\n]", low[lo:hi]):
-                    spans.append((min(bs, m.start()), max(be, m.end())))
+                    spans.append((min(bs, start), max(be, end)))
                     break
         return spans
