@@ -45,9 +45,18 @@ def test_erasure_blocked_by_a_hold_is_queued_and_done_when_the_hold_is_released(
         assert first["deleted_calls"] == 1 and first["held_calls"] == 1 and first["queued"] is True
         assert first["held_by"] == [inc["id"]]
         assert calls_of(fl.db, "dora@example.com") == 1
+        with fl.client("admin") as admin:
+            (queued,) = admin.get("/api/v1/erasures", params={"status": "queued"}).json()["erasures"]
+        assert queued["user_pseudonym"] == privacy.pseudonym("dora@example.com") and queued["held_by"] == [inc["id"]]
         for action in ("contain", "resolve", "close"):
             moved = http.post(f"/api/v1/incidents/{inc['id']}/{action}", json={"reason": action})
             assert moved.status_code == 200, moved.text
+        with fl.client("admin") as admin:
+            assert admin.get("/api/v1/erasures", params={"status": "queued"}).json()["erasures"] == []
+            (done,) = admin.get("/api/v1/erasures").json()["erasures"]
+        with fl.client("viewer") as viewer:
+            assert viewer.get("/api/v1/erasures").status_code == 403
+        assert done["status"] == "done" and [r["deleted_calls"] for r in done["runs"]] == [1, 1]
     assert calls_of(fl.db, "dora@example.com") == 0
     with fl.db.session() as s:
         request = s.scalars(select(ErasureRequest)).one()

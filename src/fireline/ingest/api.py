@@ -28,6 +28,7 @@ from fireline.ingest import alertmanager, alerts, changes, logs, otlp, pagerduty
 from fireline.metrics import INTAKE_UNAVAILABLE
 from fireline.openapi import json_body
 from fireline.signals import Alert
+from fireline.validation import Instant
 
 log = logging.getLogger("fireline.ingest")
 router = APIRouter(tags=["ingest"])
@@ -275,8 +276,8 @@ def record_change(body: changes.ChangeIn, request: Request, who: Principal = Dep
 
 
 @router.get("/api/v1/changes")
-def list_changes(request: Request, app: str | None = None, kind: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None, limit: int = Query(100, ge=1, le=changes.MAX_LIST),
+def list_changes(request: Request, app: str | None = None, kind: str | None = None, since: Instant | None = None,
+                 until: Instant | None = None, limit: int = Query(100, ge=1, le=changes.MAX_LIST),
                  _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
     with _db(request).session() as session:
         rows = changes.search(session, app=app, kind=kind, since=since, until=until, limit=limit)
