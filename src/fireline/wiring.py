@@ -51,6 +51,7 @@ def data_handlers(bus: EventBus) -> None:
     """Handlers that erase or purge in the publisher's transaction (also wired by the admin CLI)."""
     bus.subscribe("subject.erased", reports.on_subject_erased)
     bus.subscribe("subject.erased", evidence.on_subject_erased)
+    bus.subscribe("subject.erased", controls_service.on_subject_erased)
     bus.subscribe("calls.purged", reports.on_calls_purged)
 
 

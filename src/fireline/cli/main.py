@@ -62,6 +62,12 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
         fail(str(exc))
     except FirelineError as exc:
         fail(f"FIRELINE_CONFIG: {exc.message}")
+    from fireline.calls.privacy import key_problem
+
+    problem = key_problem(application.state.db)
+    if problem:  # one line, unwrapped, naming the key file
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
 
 

@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fireline.config import ConfigError
+from fireline.durations import parse_minutes
 from fireline.signals import SEVERITIES
 
 GROUP_KEYS = ("app", "model", "alias", "route", "prompt_version", "tool", "tenant")
@@ -49,24 +50,7 @@ MODEL_TYPES = ("quality_degradation", "distribution_shift", "hallucination", "ca
 CONTAINED_STATUSES = ("contained", "blocked")
 Aggregate = Literal["rate", "count", "sum", "p99", "mean", "psi", "js", "disparity"]
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d)?\s*$")
 _CONDITION = re.compile(r"^\s*(?:(any)|(ratio|value)\s*(>=|<=)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?))\s*$")
-_UNIT_MINUTES = {None: 1, "m": 1, "min": 1, "h": 60, "d": 1440}
-
-
-def parse_minutes(value: Any) -> int:
-    """'10m' / '1h' / '2d' / 10 -> whole minutes (at least 1)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of minutes or a string like '10m', '1h', '7d'")
-    if isinstance(value, int):
-        minutes = value
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        minutes = int(m.group(1)) * _UNIT_MINUTES[m.group(2)]
-    else:
-        raise ValueError(f"{value!r} is not a duration: use whole minutes like '10m', '1h', '7d'")
-    if minutes < 1 or minutes > 60 * 24 * 31:
-        raise ValueError(f"duration {value!r} must be between 1 minute and 31 days")
-    return minutes
 
 
 class Condition(BaseModel):
