@@ -130,6 +130,15 @@ def erase_subject(user: str, request: Request, pseudonym: bool = False,
         return retention.erase_subject(session, user, actor=who.key_id, is_pseudonym=pseudonym)
 
 
+@router.get("/erasures")
+def list_erasures(request: Request, status: str | None = Query(None, pattern="^(queued|done)$"),
+                  limit: int = Query(100, ge=1, le=1000),
+                  _: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Erasure requests that legal hold blocked: `queued` until the hold is released, then `done`."""
+    with get_db(request).session() as session:
+        return {"erasures": retention.erasure_requests(session, status=status, limit=limit)}
+
+
 @router.get("/dead-letters")
 def list_dead_letters(request: Request, source: str | None = None, since: Instant | None = None,
                       limit: int = Query(100, ge=1, le=1000),
