@@ -118,4 +118,4 @@ def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, t
     assert len(lines) == 1 and str(expected) in lines[0] and "cannot open" in lines[0], out
     assert expected.exists() and not (elsewhere / ".fireline-secret").exists()
     proc = serve(url, elsewhere, FIRELINE_SECRET="not-the-key")
-    assert proc.returncode == 1 and "FIRELINE_SECRET" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "the key from FIRELINE_SECRET cannot open" in proc.stderr, proc.stderr
