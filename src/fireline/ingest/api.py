@@ -95,10 +95,16 @@ def _otlp_error(status: int, message: str, encoding: str, headers: dict[str, str
                     headers={"X-Fireline-Error": safe, **(headers or {})})
 
 
-OTLP_BODY = {"requestBody": {"required": True, "content": {
-    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
-    "application/json": {"schema": {"type": "object", "description": "an ExportTraceServiceRequest",
-                                    "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}}}}}}
+def _otlp_body(message: str, top: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {"schema": {"type": "object", "description": f"an {message}",
+                                        "properties": {top: {"type": "array", "items": {"type": "object"}}}}}}}}
+
+
+OTLP_BODY = _otlp_body("ExportTraceServiceRequest", "resourceSpans")
+OTLP_LOGS_BODY = _otlp_body("ExportLogsServiceRequest", "resourceLogs")
+OTLP_METRICS_BODY = _otlp_body("ExportMetricsServiceRequest", "resourceMetrics")
 PD_EVENT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["event_action"], "description": "a PagerDuty Events API v2 event",
     "properties": {"routing_key": {"type": "string"}, "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
@@ -169,7 +175,7 @@ async def otlp_traces(request: Request) -> Response:
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
 
 
-@router.post("/v1/logs", openapi_extra=OTLP_BODY)
+@router.post("/v1/logs", openapi_extra=OTLP_LOGS_BODY)
 async def otlp_logs(request: Request) -> Response:
     """OTLP/HTTP ExportLogsServiceRequest: GenAI events joined to the calls of their spans."""
     got = await _otlp_request(request)
@@ -190,7 +196,7 @@ async def otlp_logs(request: Request) -> Response:
     return Response(logs.response("logs", out.rejected, out.message(), encoding), media_type=encoding)
 
 
-@router.post("/v1/metrics", openapi_extra=OTLP_BODY)
+@router.post("/v1/metrics", openapi_extra=OTLP_METRICS_BODY)
 async def otlp_metrics(request: Request) -> Response:
     """OTLP/HTTP ExportMetricsServiceRequest: acknowledged; GenAI client metrics counted."""
     got = await _otlp_request(request)
