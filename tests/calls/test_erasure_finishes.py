@@ -45,9 +45,18 @@ def test_erasure_blocked_by_a_hold_is_queued_and_done_when_the_hold_is_released(
         assert first["deleted_calls"] == 1 and first["held_calls"] == 1 and first["queued"] is True
         assert first["held_by"] == [inc["id"]]
         assert calls_of(fl.db, "dora@example.com") == 1
+        with fl.client("admin") as admin:
+            (queued,) = admin.get("/api/v1/erasures", params={"status": "queued"}).json()["erasures"]
+        assert queued["user_pseudonym"] == privacy.pseudonym("dora@example.com") and queued["held_by"] == [inc["id"]]
         for action in ("contain", "resolve", "close"):
             moved = http.post(f"/api/v1/incidents/{inc['id']}/{action}", json={"reason": action})
             assert moved.status_code == 200, moved.text
+        with fl.client("admin") as admin:
+            assert admin.get("/api/v1/erasures", params={"status": "queued"}).json()["erasures"] == []
+            (done,) = admin.get("/api/v1/erasures").json()["erasures"]
+        with fl.client("viewer") as viewer:
+            assert viewer.get("/api/v1/erasures").status_code == 403
+        assert done["status"] == "done" and [r["deleted_calls"] for r in done["runs"]] == [1, 1]
     assert calls_of(fl.db, "dora@example.com") == 0
     with fl.db.session() as s:
         request = s.scalars(select(ErasureRequest)).one()
@@ -109,4 +118,4 @@ def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, t
     assert len(lines) == 1 and str(expected) in lines[0] and "cannot open" in lines[0], out
     assert expected.exists() and not (elsewhere / ".fireline-secret").exists()
     proc = serve(url, elsewhere, FIRELINE_SECRET="not-the-key")
-    assert proc.returncode == 1 and "FIRELINE_SECRET" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "the key from FIRELINE_SECRET cannot open" in proc.stderr, proc.stderr

@@ -6,11 +6,13 @@ JSON or bytea column of PostgreSQL. Only the encrypted copy holds them (a respon
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 import httpx
 import openai
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -109,7 +111,10 @@ def postgres_hits(db: Database, values: tuple[str, ...]) -> list[str]:
     return hits
 
 
-def test_no_personal_data_in_the_clear_anywhere_in_the_database(db: Database, tmp_path: Path) -> None:
+def test_no_personal_data_in_the_clear_anywhere_in_the_database(db: Database, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="fireline")
+    caplog.set_level(logging.INFO)
     with UpstreamServer() as upstream, \
             running(db, Config.model_validate(CONFIG), upstream_url=upstream.base_url) as fl:
         send_native(fl)
@@ -134,3 +139,7 @@ def test_no_personal_data_in_the_clear_anywhere_in_the_database(db: Database, tm
         assert postgres_hits(db, (MARK,))
         found = postgres_hits(db, CLEAR)
     assert found == [], found
+    # nor in our logs (ids only), whatever level they run at
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.split(".")[0] in ("fireline", "uvicorn",
+                                                                                        "sqlalchemy"))
+    assert [v for v in (*CLEAR, MARK) if v in ours] == []

@@ -48,3 +48,16 @@ def test_titles_notes_and_reasons_are_scrubbed_before_they_are_stored(fl: Fireli
     text = "\n".join(x or "" for x in stored)
     for value in CLEAR:
         assert value not in text, value
+
+
+def test_the_reason_of_a_raw_read_is_scrubbed_in_the_access_log(fl: Fireline) -> None:
+    from tests.incidents.helpers import store_calls
+
+    (call_id,) = store_calls(fl.db, [{}])
+    with fl.client("responder") as http:
+        raw = http.get(f"/api/v1/calls/{call_id}", params={"raw": "true", "reason": f"triage: {PASTED}"})
+        assert raw.status_code == 200, raw.text
+    with fl.client("admin") as admin:
+        (entry,) = admin.get("/api/v1/access-log", params={"call_id": call_id}).json()["entries"]
+    assert entry["reason"].startswith("triage: ") and "<CREDIT_CARD>" in entry["reason"]
+    assert not [v for v in CLEAR if v in entry["reason"]]

@@ -14,7 +14,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from fireline.db import Base, UTCDateTime
 
@@ -113,6 +113,13 @@ class RawAccess(Base):
     role: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+
+    @validates("reason")
+    def _scrub_reason(self, _key: str, value: str | None) -> str | None:
+        """A reason is free text ("customer Jane Roe complained"): through the privacy pass."""
+        from fireline.calls.privacy import scrub
+
+        return scrub(value) if value else value
 
 
 class LegalHold(Base):

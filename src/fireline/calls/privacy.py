@@ -62,8 +62,13 @@ _IDENTITY_KEY = re.compile(
 _IDENTITY_MAX_DEPTH = 4
 
 
+_IDENTITY_HINT = re.compile(r"user|mail|customer|member|person|patient", re.IGNORECASE)
+
+
 def is_identity_key(key: str) -> bool:
     """On the last dotted segment, or the last two joined (`enduser.id`, `user.id`)."""
+    if not _IDENTITY_HINT.search(key):  # the common case, cheaply
+        return False
     parts = key.rsplit(".", 2)
     return bool(_IDENTITY_KEY.fullmatch(parts[-1]) or (len(parts) > 1 and _IDENTITY_KEY.fullmatch(
         f"{parts[-2]}_{parts[-1]}")))
@@ -77,6 +82,9 @@ def pseudonymise_identities(metadata: dict[str, Any]) -> tuple[dict[str, Any], s
     def walk(value: Any, depth: int) -> Any:
         if not isinstance(value, dict) or depth > _IDENTITY_MAX_DEPTH:
             return value
+        if not any(isinstance(item, dict) for item in value.values()) and \
+                not _IDENTITY_HINT.search(" ".join(str(k) for k in value)):
+            return value  # no identity key here and nothing nested: the common case
         out: dict[str, Any] = {}
         for key, item in value.items():
             if isinstance(item, str | int) and not isinstance(item, bool) and is_identity_key(str(key)):

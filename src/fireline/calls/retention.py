@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -91,6 +92,25 @@ def erase_subject(session: Session, user: str, *, actor: str, is_pseudonym: bool
     # SQLite: once committed, checkpoint the WAL so the erased content does not linger in -wal.
     session.info["wal_checkpoint"] = True
     return report
+
+
+def erasure_requests(session: Session, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The queued (and done) erasure requests, newest first, with the runs recorded for each person."""
+    stmt = select(ErasureRequest).order_by(ErasureRequest.id.desc()).limit(limit)
+    if status == "queued":
+        stmt = stmt.where(ErasureRequest.done_at.is_(None))
+    elif status == "done":
+        stmt = stmt.where(ErasureRequest.done_at.is_not(None))
+    out = []
+    for r in session.scalars(stmt):
+        runs = session.scalars(select(Erasure).where(Erasure.user_pseudonym == r.user_pseudonym,
+                                                     Erasure.at >= r.requested_at).order_by(Erasure.id))
+        out.append({"user_pseudonym": r.user_pseudonym, "status": "done" if r.done_at else "queued",
+                    "requested_at": r.requested_at, "requested_by": r.requested_by,
+                    "held_by": [h for h in r.holders.split(",") if h], "done_at": r.done_at, "done_by": r.done_by,
+                    "runs": [{"at": e.at, "actor": e.actor, "deleted_calls": e.deleted_calls,
+                              "held_calls": e.held_calls} for e in runs]})
+    return out
 
 
 def run_queued_erasures(session: Session, *, actor: str) -> int:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fireline import background
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config
@@ -178,12 +179,9 @@ def last_verification(incident_id: str, request: Request,
 
 
 async def auto_verify(app: FastAPI, every_s: float = 10.0) -> None:
-    """The playbook step after a model or prompt pin: verify until it passes, or fails at the deadline."""
-    import asyncio
-
-    while True:
-        await asyncio.sleep(every_s)
-        await asyncio.to_thread(verify_pending, app)
+    """The playbook step after a model or prompt pin: verify until it passes, or fails at the deadline.
+    A failing run (the database away) is logged, counted, backed off and retried."""
+    await background.every("fix-verification", background.in_thread(verify_pending, app), every_s, cap=300.0)
 
 
 def verify_pending(app: FastAPI) -> list[str]:
