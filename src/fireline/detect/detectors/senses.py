@@ -1,9 +1,11 @@
 """The harmful-output lexicon matcher: terms with their inflections, strengths and word senses.
 
-One regex (google-re2, a DFA linear in the text; the CPython `re` trie as fallback) finds every
-term form; then, in Python and only for the few hits: harmless senses (an allow-list of
-phrases, scientific binomials), the person cue an ambiguous term needs, and the rule that weak
-cues count only in pairs. See lexicon.py for the term syntax.
+One regex (google-re2, a DFA linear in the text; CPython `re` as fallback) finds the base terms
+with room for their inflections, and each match is checked against the exact forms; then, in
+Python and only for the few hits: harmless senses (an allow-list of phrases searched near the
+hits, binomials, names, insults as verbs, hedged dangers), the person cue an ambiguous term
+needs, and the rule that weak cues count only in pairs or beside compliance framing. See
+lexicon.py for the term syntax and docs/detectors.md for the measured figures.
 """
 
 from __future__ import annotations
