@@ -119,3 +119,24 @@ def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, t
     assert expected.exists() and not (elsewhere / ".fireline-secret").exists()
     proc = serve(url, elsewhere, FIRELINE_SECRET="not-the-key")
     assert proc.returncode == 1 and "the key from FIRELINE_SECRET cannot open" in proc.stderr, proc.stderr
+
+
+def test_a_queued_erasure_waits_for_the_last_hold(fl: Fireline) -> None:
+    (call,) = store_calls(fl.db, [{"user": "gus@example.com"}])
+    with fl.client("responder") as http:
+        first, second = (http.post("/api/v1/incidents", json={"title": f"leak {n}", "type": "data_leakage",
+                                                              "call_ids": [call], "apps": ["support-bot"]}).json()
+                         for n in (1, 2))
+        assert first["id"] != second["id"]
+        queued = http.delete("/api/v1/subjects/gus@example.com").json()
+        assert queued["queued"] is True and sorted(queued["held_by"]) == sorted([first["id"], second["id"]])
+        for action in ("contain", "resolve", "close"):
+            assert http.post(f"/api/v1/incidents/{first['id']}/{action}", json={"reason": action}).status_code == 200
+        assert calls_of(fl.db, "gus@example.com") == 1  # still held by the second incident
+        with fl.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Erasure)) == 1  # nothing run, nothing recorded
+        for action in ("contain", "resolve", "close"):
+            assert http.post(f"/api/v1/incidents/{second['id']}/{action}", json={"reason": action}).status_code == 200
+    assert calls_of(fl.db, "gus@example.com") == 0
+    with fl.db.session() as s:
+        assert s.scalars(select(ErasureRequest)).one().done_at is not None
