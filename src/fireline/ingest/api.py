@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from fireline import background
 from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
@@ -183,11 +184,10 @@ async def otlp_logs(request: Request) -> Response:
         return got
     encoding, zipped, gzipped, limit = got
     db, config = _db(request), request.app.state.config
-    ttl = float((_section(request, "ingest") or {}).get("otlp_event_ttl_s", 3600))
 
     def work() -> logs.LogsOutcome:
         grouped, out = logs.map_logs(logs.decode_logs(otlp.gunzip(zipped, limit) if gzipped else zipped, encoding))
-        logs.ingest_logs(db, config, grouped, out, ttl)
+        logs.ingest_logs(db, config, grouped, out)
         return out
 
     out = await _otlp_run(request, encoding, work)
@@ -298,3 +298,11 @@ def change_evidence(session: Any, incident: Any, **_: Any) -> dict[str, Any]:
         apps = apps.split()
     apps = [a for a in apps if isinstance(a, str)] if isinstance(apps, list | tuple) else None
     return changes.evidence(session, onset=detected if isinstance(detected, datetime) else None, apps=apps or None)
+
+
+def startup(app: Any) -> None:
+    """GenAI events whose span never came are deleted after `ingest.otlp_event_ttl_s` (default 1 h)."""
+    ttl = float((app.state.config.section("ingest") or {}).get("otlp_event_ttl_s", 3600))
+    background.spawn(app, background.every("otlp-pending-events", background.in_thread(logs.purge_expired,
+                                                                                         app.state.db, ttl),
+                                            min(ttl, 300.0), cap=600.0), "otlp-pending-events")
