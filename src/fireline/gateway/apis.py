@@ -161,6 +161,13 @@ class ApiCall(Call):
         self.base, self.base_comp, self.base_sig = obj, comp, _sig(comp)
         if self.api is RESPONSES and isinstance(obj.get("id"), str):
             self.pending["response_id"] = obj["id"]
+        if self.api is RESPONSES and obj.get("status") in ("failed", "incomplete", "cancelled"):
+            # a stream that ended in response.failed / .incomplete: the caller saw it, the log says it
+            detail = obj.get("error") or obj.get("incomplete_details") or {}
+            reason = detail.get("message") or detail.get("reason") if isinstance(detail, dict) else None
+            self.pending["error"] = f"response {obj['status']}" + (f": {str(reason)[:300]}" if reason else "")
+            if obj["status"] == "failed":
+                self.pending["status"] = "error"
         if "embeddings" in comp:
             self.pending["embeddings"] = comp["embeddings"]
 

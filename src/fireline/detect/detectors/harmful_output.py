@@ -1,10 +1,12 @@
 """harmful_output: the answer contains harmful content, by category.
 
-Two sources: a lexicon (one trie-shaped regex over the lowercased answer; the matched term
-names its category) and any number of plug-in classifiers a team registers
-(`Classifier.classify(text) -> [(category, score)]`, reported when score >= threshold). The
-lexicon is a cheap tripwire, not a moderation model: it cannot tell quoting from endorsing,
-and it misses harm phrased in ordinary words (see docs/detectors.md for measured figures).
+Two sources: a lexicon with word senses (senses.py, lexicon.py: the matched term names its
+category; a strong term is a finding at confidence 0.95, precise enough to block on, weak cues
+only in pairs or beside compliance framing at 0.6, a flag) and any number of plug-in classifiers
+a team registers (`Classifier.classify(text) -> [(category, score)]`, reported when score >=
+threshold). Profanity and brand disparagement are opt-in: reported only through a policy that
+names them. The lexicon is a cheap tripwire, not a moderation model: it cannot tell quoting from
+endorsing, and it misses harm phrased in ordinary words (docs/detectors.md has measured figures).
 """
 
 from __future__ import annotations
