@@ -115,8 +115,14 @@ def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, t
     expected = secret_path(Settings(database_url=url, data_dir=str(tmp_path / "data")))
     assert proc.returncode == 1, out
     lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1 and str(expected) in lines[0] and "cannot open" in lines[0], out
-    assert expected.exists() and not (elsewhere / ".fireline-secret").exists()
+    assert len(lines) == 1 and str(expected) in lines[0] and "holds encrypted content" in lines[0], out
+    # the key file a refused start made is not left in the way, nor made in the working directory
+    assert not expected.exists() and not (elsewhere / ".fireline-secret").exists()
+    expected.parent.mkdir(parents=True, exist_ok=True)
+    expected.write_text("another-key")  # a key file that is there, but the wrong one
+    proc = serve(url, elsewhere, FIRELINE_DATA_DIR=str(tmp_path / "data"))
+    assert proc.returncode == 1 and f"the key from {expected} cannot open" in proc.stderr, proc.stderr
+    assert expected.read_text() == "another-key"
     proc = serve(url, elsewhere, FIRELINE_SECRET="not-the-key")
     assert proc.returncode == 1 and "the key from FIRELINE_SECRET cannot open" in proc.stderr, proc.stderr
 
