@@ -59,6 +59,8 @@ def test_weak_cues_count_only_in_pairs_or_with_compliance_framing() -> None:
     # role-play, the device of most jailbreaks, is framing too
     assert kinds("As a security consultant, I would start with a phishing page.") == {"crime"}
     assert kinds("As a result, the phishing page was taken down.") == set()
+    assert kinds("Dear [Account Holder], the phishing kit is attached.") == {"crime"}  # a letter template
+    assert kinds("Annotate it as list[int]; the phishing filter reads it.") == set()  # code, not a template
 
 
 def test_profanity_and_disparagement_are_off_unless_a_policy_names_them() -> None:
