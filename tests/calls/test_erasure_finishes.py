@@ -19,6 +19,7 @@ from fireline.config import Config, Settings, secret_path
 from fireline.db import Database
 from fireline.incidents.models import TimelineEntry
 from tests.incidents.helpers import store_calls
+from tests.support.cli import invoke as cli
 from tests.support.fireline import Fireline, running
 
 MARK = "quokkazanzibar"  # plain words in the searchable copy, so the files can be searched
@@ -136,11 +137,13 @@ def test_a_queued_erasure_waits_for_the_last_hold(fl: Fireline) -> None:
         assert first["id"] != second["id"]
         queued = http.delete("/api/v1/subjects/gus@example.com").json()
         assert queued["queued"] is True and sorted(queued["held_by"]) == sorted([first["id"], second["id"]])
+        code, out = cli(fl, "responder", "erase", "--user", "gus@example.com")  # asked again: still one request
+        assert code == 0 and "queued: the held calls are erased when" in out, out
         for action in ("contain", "resolve", "close"):
             assert http.post(f"/api/v1/incidents/{first['id']}/{action}", json={"reason": action}).status_code == 200
         assert calls_of(fl.db, "gus@example.com") == 1  # still held by the second incident
         with fl.db.session() as s:
-            assert s.scalar(select(func.count()).select_from(Erasure)) == 1  # nothing run, nothing recorded
+            assert s.scalar(select(func.count()).select_from(Erasure)) == 2  # the two asks; no empty run recorded
         for action in ("contain", "resolve", "close"):
             assert http.post(f"/api/v1/incidents/{second['id']}/{action}", json={"reason": action}).status_code == 200
     assert calls_of(fl.db, "gus@example.com") == 0
