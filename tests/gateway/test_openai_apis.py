@@ -208,3 +208,17 @@ def test_a_token_budget_counts_responses_calls_and_stops_the_next(fl: Fireline) 
     assert stopped.value.code == "budget_exceeded"
     other = c.responses.create(model="gpt-4o-mini", input="hi", user="someone-else", extra_headers=HEADERS)
     assert other.output_text == NORMAL  # a budget per user: another user is not stopped
+
+
+def test_stored_responses_are_passed_through(fl: Fireline, upstream: UpstreamServer) -> None:
+    c = client(fl)
+    made = c.responses.create(model="gpt-4o-mini", input="hello there", extra_headers=HEADERS)
+    assert c.responses.retrieve(made.id).output_text == NORMAL
+    items = c.responses.input_items.list(made.id)
+    assert items.data[0].content[0].text == "hello there"  # type: ignore[union-attr]
+    c.responses.delete(made.id)
+    with pytest.raises(openai.NotFoundError) as gone:
+        c.responses.retrieve(made.id)
+    assert "No response found" in gone.value.message
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=fl.url + "/v1", api_key="wrong", max_retries=0).responses.retrieve(made.id)
