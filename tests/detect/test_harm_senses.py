@@ -80,6 +80,12 @@ def test_disparagement_needs_the_brand_and_the_insult_in_one_sentence() -> None:
     assert kinds("Honestly, Acme Cars is a rip-off.") == set()  # the default detector knows no brand
 
 
+@pytest.mark.parametrize("key", ["opt_in_categories", "allow", "brands"])
+def test_a_word_list_option_that_is_not_a_list_is_refused_by_name(key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        HarmfulOutputDetector({key: "profanity"})
+
+
 def test_a_team_allow_list_adds_harmless_senses() -> None:
     text = "Our bakery's signature is the cracker-crust pizza; order the pipe bomb sandwich."
     assert kinds(text) == {"weapons_cbrn"}

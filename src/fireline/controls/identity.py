@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from fireline.calls import privacy
 from fireline.controls.models import ControlRow
-from fireline.controls.state import ERASED, PSEUDONYM, user_digest
+from fireline.controls.users import ERASED, PSEUDONYM, user_digest
 from fireline.db import Database
 from fireline.errors import Invalid
 

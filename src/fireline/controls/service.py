@@ -18,7 +18,8 @@ from fireline.controls import link
 from fireline.controls.identity import user_scope
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.notify import notify
-from fireline.controls.state import KINDS, MATCH, RATE_KEYS, SCOPE_KEYS, Control
+from fireline.controls.state import KINDS, RATE_KEYS, SCOPE_KEYS, Control
+from fireline.controls.users import MATCH
 from fireline.db import Database, insert_for, utcnow
 from fireline.durations import parse_minutes
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound

@@ -63,8 +63,7 @@ class HarmfulOutputDetector:
         # Categories matched only for apps whose policies name them (`policies[].detectors`): the
         # detector itself never reports them; the policy engine asks `categories()` for them.
         # Profanity and brand disparagement are such categories unless the config says otherwise.
-        opt_in = config.get("opt_in_categories")
-        self.opt_in = frozenset(DEFAULT_OPT_IN if opt_in is None else opt_in)
+        self.opt_in = frozenset(word_list(config, "opt_in_categories", DEFAULT_OPT_IN))
         self.disparagement = "disparagement" not in disabled
         self.min_hits = int(option(config, "min_hits", 1))
         self.severity: dict[str, str] = {**DEFAULT_SEVERITY, **(config.get("severity") or {})}
