@@ -84,6 +84,15 @@ async def run(url: str, pid: int, total: int, batch: int, senders: int) -> dict[
             "stored": stored, "server_cpu_us_per_call": cpu / done * 1e6, "server_rss_mb": rss_mb(pid)}
 
 
+def db_bytes(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", type=int, default=50_000)
@@ -103,8 +112,12 @@ def main() -> None:
             with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
-                with fireline_server(args.pg.rsplit("/", 1)[0] + "/" + name) as (url, pid):
-                    results["postgresql"] = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+                db_url = args.pg.rsplit("/", 1)[0] + "/" + name
+                with fireline_server(db_url) as (url, pid):
+                    empty = db_bytes(db_url)
+                    results["postgresql"] = r = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+                    # on disk: heap, TOAST and indexes of everything a call writes (docs/scaling.md)
+                    r["disk_bytes_per_call"] = (db_bytes(db_url) - empty) / max(r["stored"], 1)
             finally:
                 with psycopg.connect(args.pg, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -114,7 +127,8 @@ def main() -> None:
         print(f"{engine:10s} {r['calls_per_s']:9.0f} calls/s  p50 batch {r['p50_batch_ms']:6.1f} ms  "
               f"p99 batch {r['p99_batch_ms']:6.1f} ms  {r['bytes_per_call']:.0f} B/call  "
               f"server CPU {r['server_cpu_us_per_call']:.0f} us/call  RSS {r['server_rss_mb']:.0f} MB  "
-              f"stored {r['stored']:.0f}")
+              f"stored {r['stored']:.0f}"
+              + (f"  {r['disk_bytes_per_call']:.0f} B/call on disk" if "disk_bytes_per_call" in r else ""))
     sq = results["sqlite"]["calls_per_s"]
     print(f"vs Phoenix on SQLite (~40 spans/s stored): {sq / 40:.0f}x; target 10,000 calls/s: "
           f"{'met' if sq >= 10_000 else 'not met'}")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from fireline.calls.models import Call, CallFinding
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
+from fireline.counters import WindowCounter
 from fireline.db import Database
 from fireline.detect import distribution
 from fireline.detect.canaries import CanaryCache
@@ -124,13 +125,13 @@ def view_of(p: PreparedCall) -> CallView:
 class Detection:
     """The configured detectors of one server, as an ingest processor."""
 
-    def __init__(self, config: Config, canaries: CanaryCache) -> None:
+    def __init__(self, config: Config, canaries: CanaryCache, counter: WindowCounter | None = None) -> None:
         self.config, self.canaries = config, canaries
         self.baseline = ArgumentBaseline()
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
         self.learners: list[Any] = [d for d in self.detectors if callable(getattr(d, "learn", None))]
         self.policies = policy_engine(config, self.detectors)
-        self.sessions = SessionSignals(config.section("sessions"))
+        self.sessions = SessionSignals(config.section("sessions"), counter)
 
     def for_judging(self) -> list[Detector]:
         """The same detectors and policies for answers that are not production calls (replay, eval
@@ -138,6 +139,7 @@ class Detection:
         return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
+        checked: list[tuple[PreparedCall, CallView, list[Finding]]] = []
         for p in batch:
             try:
                 view = view_of(p)
@@ -155,8 +157,18 @@ class Detection:
                 except Exception as exc:  # a rule must never cost the call its place in the log
                     RECORDS_SKIPPED.labels("policies").inc()
                     log.error("policies failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+            checked.append((p, view, found))
+        # Session limits count the whole batch at once (one round trip when the counter is shared).
+        try:
+            over = self.sessions.observe_many([(p.row, view) for p, view, _ in checked])
+        except Exception as exc:
+            RECORDS_SKIPPED.labels("sessions").inc(len(checked))
+            log.error("session signals failed on a batch of %d: %s at %s", len(checked), type(exc).__name__,
+                      where(exc))
+            over = [[] for _ in checked]
+        for (p, view, found), session_found in zip(checked, over, strict=True):
             try:
-                found += self.sessions.observe(p.row, view)
+                found += session_found
                 if self.learners and clean(found):
                     for learner in self.learners:
                         learner.learn(view)

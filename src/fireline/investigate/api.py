@@ -183,7 +183,8 @@ async def auto_verify(app: FastAPI, every_s: float = 10.0) -> None:
 
     while True:
         await asyncio.sleep(every_s)
-        await asyncio.to_thread(verify_pending, app)
+        if app.state.leader.is_leader():  # one process of the deployment verifies
+            await asyncio.to_thread(verify_pending, app)
 
 
 def verify_pending(app: FastAPI) -> list[str]:
