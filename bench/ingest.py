@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=50_000)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1, help="server processes on PostgreSQL (serve --workers)")
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
                     help="admin URL to create a scratch database ('' to skip)")
     args = ap.parse_args()
@@ -113,9 +114,10 @@ def main() -> None:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
                 db_url = args.pg.rsplit("/", 1)[0] + "/" + name
-                with fireline_server(db_url) as (url, pid):
+                with fireline_server(db_url, workers=args.workers) as (url, pid):
                     empty = db_bytes(db_url)
-                    results["postgresql"] = r = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+                    engine = "postgresql" if args.workers == 1 else f"pg_w{args.workers}"
+                    results[engine] = r = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
                     # on disk: heap, TOAST and indexes of everything a call writes (docs/scaling.md)
                     r["disk_bytes_per_call"] = (db_bytes(db_url) - empty) / max(r["stored"], 1)
             finally:

@@ -137,7 +137,8 @@ class SharedCounter:
     `_forget`). While the store fails, this process's own counts stand in for it."""
 
     store = "shared"
-    RETRY_S = 1.0  # after a failure, the store is tried again this much later
+    RETRY_S = 5.0  # after a failure, the store is tried again this much later (a hung store costs a
+    # timeout once per RETRY_S, on the request that tries it)
 
     def __init__(self) -> None:
         self.local = LocalCounter()
@@ -290,9 +291,17 @@ class PostgresCounter(SharedCounter):
     store = "postgresql"
     PRUNE_S = 60.0
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, timeout_s: float = 0.5) -> None:
+        from sqlalchemy import create_engine
+
         super().__init__()
-        self.engine = engine
+        # Its own small pool with short timeouts: the gateway asks on its request path, and a database
+        # that is away must cost a request half a second, not the request timeout.
+        ms = int(timeout_s * 1000)
+        self.engine = create_engine(engine.url, pool_size=4, max_overflow=8, pool_timeout=timeout_s,
+                                    pool_pre_ping=True, hide_parameters=True,
+                                    connect_args={"connect_timeout": max(1, round(timeout_s)),
+                                                  "options": f"-c statement_timeout={ms} -c lock_timeout={ms}"})
         self._pruned_at = 0.0
 
     def _apply(self, mode: str, items: Items, limit: float, window_s: float, now: float) -> list[float]:
