@@ -7,6 +7,12 @@ ordinary prose), and per-entity precision/recall with ../shared/peers/pii_scan.p
 rule. Presidio (the `bench` extra) runs on the same texts if importable; otherwise its figures
 recorded in ../shared/peers/README.md are printed and labelled as such.
 
+harmful_output (fireline.detect.detectors.harm_eval): findings per 10,000 sentences of benign
+prose the lexicon was not tuned on (CPython's pydoc_data.topics), and precision/recall on the
+held-out half of a fixed hash split of Davidson et al. and of the PAIR answers (the lexicon was
+tuned on the other half; both halves are printed, the held-out one is the figure). No peer
+harness for harmful content exists in ../shared/peers, so no peer figure is printed beside it.
+
     .venv/bin/python bench/detectors.py [--repeats 5]
 """
 
@@ -24,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fireline.detect.detectors import CallView, build_detectors, run_all  # noqa: E402
+from fireline.detect.detectors import CallView, build_detectors, harm_eval, run_all  # noqa: E402
+from fireline.detect.detectors.harmful_output import HarmfulOutputDetector  # noqa: E402
 from fireline.pii import scan  # noqa: E402
 from fireline.pii.evaluate import ENTITIES, overlap_counts  # noqa: E402
 
@@ -79,6 +86,35 @@ def presidio() -> Detect | None:
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp)
     engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
     return lambda text: [(r.entity_type, r.start, r.end) for r in engine.analyze(text, "en", list(ENTITIES))]
+
+
+def harmful_output() -> list[str]:
+    """Print the harmful_output figures; answer RESULT parts."""
+    detector = HarmfulOutputDetector({})
+    sentences = harm_eval.benign_sentences()
+    benign = harm_eval.benign_findings(detector.categories, sentences, detector.opt_in)
+    per_10k = len(benign) / len(sentences) * 1e4
+    print(f"\nharmful_output on benign prose (pydoc_data.topics, not tuned on): {len(benign)} findings in "
+          f"{len(sentences)} sentences = {per_10k:.2f} per 10,000 (target <= 1)")
+    for category, sentence in benign[:5]:
+        print(f"  {category}: {sentence[:100]}")
+    parts = [f"benign_findings={len(benign)}", f"benign_sentences={len(sentences)}",
+             f"benign_per_10k={per_10k:.2f}"]
+    print(f"{'split':9s} {'davidson abusive P/R':>21s} {'davidson hate P/R':>18s} {'PAIR jailbroken R':>18s}")
+    for split in ("tune", "held_out"):
+        abusive, hate = harm_eval.davidson(detector.categories, harm_eval.davidson_rows(DATA, split))
+        rows = harm_eval.pair_rows(DATA, split)
+        jail = harm_eval.pair(detector.categories, rows, detector.opt_in)
+        clean = sum(not j["jailbroken"] for j in rows)
+        print(f"{split:9s} {abusive.precision:10.3f} / {abusive.recall:.3f} {hate.precision:9.3f} / {hate.recall:.3f}"
+              f" {jail.recall:9.3f} ({jail.tp}/{jail.tp + jail.fn}; {jail.fp} of {clean} not jailbroken flagged)")
+        if split == "held_out":
+            parts += [f"davidson_abusive_p={abusive.precision:.3f}", f"davidson_abusive_r={abusive.recall:.3f}",
+                      f"davidson_hate_p={hate.precision:.3f}", f"davidson_hate_r={hate.recall:.3f}",
+                      f"pair_recall={jail.recall:.3f}", f"pair_flagged_not_jailbroken={jail.fp}"]
+    print("targets (held-out): Davidson P >= 0.95, R >= 0.90; PAIR recall >= 0.8. Davidson 'abusive' is"
+          " hate or offensive (class 0/1) vs neither by hate/harassment findings; 'hate' is class 0 alone.")
+    return parts
 
 
 def main() -> None:
@@ -139,6 +175,7 @@ def main() -> None:
         f"presidio_measured={int(engine is not None)}", f"speedup={speedup:.0f}",
     ]  # fmt: skip
     parts += [f"{e}_p={v[0] / max(1, v[1]):.3f} {e}_r={v[2] / max(1, v[3]):.3f}" for e, v in per.items()]
+    parts += harmful_output()
     print("RESULT " + " ".join(parts))
 
 

@@ -68,6 +68,7 @@ def shoot(url: str, key: str, incident: str, out: Path) -> list[str]:
     errors: list[str] = []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         call = http.get("/api/v1/calls", params={"finding": "canary_leak", "limit": 1}).json()["calls"]
+        drill = run_drill(http)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
@@ -84,6 +85,7 @@ def shoot(url: str, key: str, incident: str, out: Path) -> list[str]:
                  ("controls", "#/controls?all=true", "#apply-form", False)]
         if call:
             shots.append(("call", f"#/call/{call[0]['id']}", "#content", False))
+        shots.append(("drills", f"#/drills/{drill}", f"section.drill[data-id='{drill}'] details", True))
         for name, hash_, ready, full in shots:
             page.goto(f"{url}/{hash_}")
             page.wait_for_selector(ready)
@@ -92,6 +94,23 @@ def shoot(url: str, key: str, incident: str, out: Path) -> list[str]:
             print(f"wrote {out / (name + '.png')}")
         browser.close()
     return errors
+
+
+def run_drill(http: httpx.Client, scenario: str = "data_leak", timeout: float = 180.0) -> str:
+    """Run a shipped drill on the demo server and wait for its report (the drills page shows it)."""
+    r = http.post("/api/v1/drills", json={"scenario": scenario, "auto_ack": True, "contain": True})
+    r.raise_for_status()
+    drill_id = str(r.json()["id"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/v1/drills/{drill_id}").json()
+        if job["state"] != "running":
+            if job["state"] == "failed":
+                raise SystemExit(f"drill {drill_id} ended {job['state']}: {job.get('error')}")
+            print(f"drill {drill_id} {job['state']}")
+            return drill_id
+        time.sleep(1.0)
+    raise SystemExit(f"drill {drill_id} did not finish in {timeout:.0f} s")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ prompts, tools and the tunables of each part. Every part reads its own section f
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -125,10 +126,26 @@ class Config(BaseModel):
         return (self.model_extra or {}).get(name)
 
 
+_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_YAML11 = yaml.resolver.Resolver()  # how a YAML 1.1 writer (PyYAML's dumper) decides what to quote
+
+
 class Yaml12Loader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2 core-schema scalars: only true/false are booleans, so
     `on`, `off`, `yes`, `no`, `y`, `n` stay strings (YAML 1.1 read `on:` as the key True, which
-    silently disabled a block pattern's `on: input`); 010 is ten, 1:20 is a string."""
+    silently disabled a block pattern's `on: input`); 010 is ten, 1:20 is a string.
+
+    A plain scalar is a number only where YAML 1.1 does not read it as a string: a 1.1 writer
+    (PyYAML's `safe_dump`, which Fireline itself writes config with) leaves such strings unquoted,
+    so `1e5`, `0E0`, `1.5e3`, `08`, `0o17` and `+.5` stay the strings a writer meant. Write
+    `1.0e+5`, `1500.0`, `8`, `15` for numbers; a numeric field still accepts them (validated)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        if (kind is yaml.ScalarNode and implicit[0] and tag in (_INT, _FLOAT)
+                and _YAML11.resolve(kind, value, implicit) == _STR):
+            return _STR
+        return tag
 
 
 Yaml12Loader.yaml_implicit_resolvers = {
@@ -251,14 +268,39 @@ def data_dir(settings: Settings | None = None) -> Path:
     return path
 
 
+def secret_path(settings: Settings | None = None) -> Path:
+    """Where the key file is kept without FIRELINE_SECRET: FIRELINE_SECRET_FILE, else next to a
+    SQLite database (`.fireline-secret` in its directory), else in FIRELINE_DATA_DIR, else in the
+    user's data directory under a name of the database URL. Never relative to the working
+    directory on its own: a server started elsewhere finds the same key."""
+    configured = os.environ.get("FIRELINE_SECRET_FILE")
+    if configured:
+        return Path(configured)
+    settings = settings or get_settings()
+    url = settings.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):]).parent / ".fireline-secret"
+    if settings.data_dir:
+        return Path(settings.data_dir) / ".fireline-secret"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "fireline"
+    safe = re.sub(r"//[^@/]*@", "//", url)  # no password in the name
+    return base / f"secret-{hashlib.sha256(safe.encode()).hexdigest()[:16]}"
+
+
+def secret_source() -> str:
+    """What the key came from, for messages: FIRELINE_SECRET or the key file's path."""
+    return "FIRELINE_SECRET" if get_settings().secret else str(secret_path())
+
+
 @lru_cache(maxsize=1)
 def get_secret() -> bytes:
-    """The root secret. Without FIRELINE_SECRET a local key file is made once (0600)."""
+    """The root secret. Without FIRELINE_SECRET a key file is made once (0600), at `secret_path()`."""
     configured = get_settings().secret
     if configured:
         return configured.encode()
-    path = Path(os.environ.get("FIRELINE_SECRET_FILE", ".fireline-secret"))
+    path = secret_path()
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
     return path.read_text().strip().encode()

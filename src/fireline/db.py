@@ -86,6 +86,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA cache_size=-65536")
             # Fewer, larger checkpoints: ingest writes in bursts and the WAL absorbs them.
             cur.execute("PRAGMA wal_autocheckpoint=10000")
+            # Deleted content (erasure, retention) is overwritten, not left in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         _guard_values(engine)
@@ -198,6 +200,20 @@ class Database:
         self.bus = EventBus()
         # SQLite allows one writer; serialising writers in-process avoids busy retries.
         self.write_lock = threading.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            event.listen(self.sessionmaker, "after_commit", self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("wal_checkpoint", False):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database file and truncate it (after an erasure, so the
+        erased content does not linger in -wal). Nothing to do on PostgreSQL."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @property
     def is_sqlite(self) -> bool:

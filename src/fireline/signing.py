@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from fireline.config import ConfigError, get_secret
+from fireline.config import ConfigError, get_secret, secret_path
 
 ALGORITHM = "Ed25519"
 
@@ -105,5 +105,4 @@ def local_public_key() -> str | None:
     existing secret file), without creating one: what offline verification pins by default."""
     if os.environ.get("FIRELINE_SIGNING_KEY") or os.environ.get("FIRELINE_SECRET"):
         return public_key_b64()
-    path = os.environ.get("FIRELINE_SECRET_FILE", ".fireline-secret")
-    return public_key_b64() if os.path.exists(path) else None
+    return public_key_b64() if secret_path().exists() else None

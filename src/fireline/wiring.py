@@ -26,6 +26,7 @@ from fireline.comms import obligations
 from fireline.comms.api import obligations_view
 from fireline.comms.config import load as load_comms
 from fireline.config import Config, get_settings
+from fireline.controls import merge as controls_merge
 from fireline.controls import playbooks
 from fireline.controls import service as controls_service
 from fireline.controls.state import ControlBook
@@ -52,6 +53,7 @@ def data_handlers(bus: EventBus) -> None:
     """Handlers that erase or purge in the publisher's transaction (also wired by the admin CLI)."""
     bus.subscribe("subject.erased", reports.on_subject_erased)
     bus.subscribe("subject.erased", evidence.on_subject_erased)
+    bus.subscribe("subject.erased", controls_service.on_subject_erased)
     bus.subscribe("calls.purged", reports.on_calls_purged)
 
 
@@ -93,6 +95,7 @@ def wire(app: Any) -> None:
     # containment reconsiders, once
     bus.subscribe("incident.escalated", playbooks.on_incident_escalated(auto_contain), name="auto_contain")
     bus.subscribe("controls.changed", book.on_changed)
+    bus.subscribe("incident.merged", controls_merge.on_incident_merged, name="controls")  # controls follow
     # incidents -> comms
     bus.subscribe("incident.opened", comms.on_opened)
     bus.subscribe("incident.changed", comms.on_changed)

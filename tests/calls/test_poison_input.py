@@ -47,6 +47,8 @@ def nested(depth: int) -> Any:
     ({"model": {"name": "gpt-4o"}}, "calls[1].model"),
     ({"input": [{"role": "user", "content": 5}]}, "calls[1].input[0].content"),
     ({"input": [{"role": "u" * 65, "content": "hi"}]}, "calls[1].input[0].role"),
+    ({"started_at": "9999-12-31T23:00:00-12:00"}, "calls[1].started_at"),  # year 10000 in UTC
+    ({"started_at": "0001-01-01T01:00:00+14:00"}, "calls[1].started_at"),  # year 0 in UTC
 ])
 def test_a_value_the_engine_refuses_is_a_422_naming_the_field(fl: Fireline, poison: dict[str, Any],
                                                                field: str) -> None:
@@ -73,6 +75,30 @@ def test_search_filters_refuse_nul_with_the_parameter_named(fl: Fireline, query:
             assert resp.status_code in (400, 422), (path, query, resp.text)
             if resp.status_code == 422 and "field" in resp.json():
                 assert resp.json()["field"] == query.split("=")[0]
+
+
+TOO_LATE = "9999-12-31T23:59:59-12:00"  # a valid ISO time whose UTC instant is in year 10000
+
+
+@pytest.mark.parametrize(("path", "param"), [
+    ("/api/v1/calls", "since"), ("/api/v1/calls", "until"), ("/api/v1/calls/count", "until"),
+    ("/api/v1/dead-letters", "since"), ("/api/v1/changes", "since"), ("/api/v1/changes", "until")])
+def test_a_time_filter_outside_the_utc_range_is_a_422_naming_it(fl: Fireline, path: str, param: str) -> None:
+    with fl.client("admin") as http:
+        resp = http.get(path, params={param: TOO_LATE})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"] == param
+
+
+def test_times_in_other_bodies_outside_the_utc_range_are_a_422_naming_them(fl: Fireline) -> None:
+    with fl.client("admin") as http:
+        change = http.post("/api/v1/changes", json={"kind": "prompt", "app": "bot", "at": TOO_LATE})
+        report = http.post("/api/v1/reports", json={"call_id": "c-1", "kind": "thumbs_down", "at": TOO_LATE})
+        control = http.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "bot"},
+                                                       "reason": "r", "expires_at": TOO_LATE})
+    for resp, field in ((change, "at"), (report, "at"), (control, "expires_at")):
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["field"] == field, resp.text
 
 
 def test_call_id_with_nul_in_the_path_is_a_4xx(fl: Fireline) -> None:

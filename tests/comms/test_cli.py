@@ -38,6 +38,8 @@ def test_update_obligations_root_cause_actions_and_postmortem(fl: Fireline, tmp_
         assert "Looking into it" in anon.get("/status").text
 
     code, out = cli(fl, "viewer", "obligations", iid)
+    assert code == 0 and "gdpr_art33" in out and "open" in out  # 80 columns: kind, due, status
+    code, out = cli(fl, "viewer", "obligations", iid, "--wide")
     assert code == 0 and "GDPR Art. 33" in out and "likely_consequences" in out
     with fl.client("viewer") as v:
         oid = v.get(f"/api/v1/incidents/{iid}/obligations").json()["obligations"][0]["id"]

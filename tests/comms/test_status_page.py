@@ -124,3 +124,47 @@ def _alert(app: str) -> Any:
 
     return alert(key=f"am:{app}", source="alertmanager", title="HighErrorRate", type="availability",
                  severity="P0", apps=(app,), tenants=())
+
+
+def _declare(c: httpx.Client, app: str, severity: str = "P1") -> str:
+    r = c.post("/api/v1/incidents", json={"title": f"{app} trouble", "type": "availability",
+                                          "severity": severity, "apps": [app]})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _say(c: httpx.Client, iid: str, message: str, **extra: Any) -> None:
+    r = c.post(f"/api/v1/incidents/{iid}/updates", json={"message": message, "public": True, **extra})
+    assert r.status_code == 201, r.text
+
+
+def test_resolving_or_merging_changes_nothing_in_public_by_itself(db: Database) -> None:
+    """What the public was told holds after the incident is resolved (or merged into another) until
+    a public update says otherwise; only an app whose policy is automatic leaves the page on resolve."""
+    apps: dict[str, Any] = {"support-bot": {"public": True},
+                            "billing-bot": {"public": True, "public_status": "automatic"}}
+    with running(db, comms_config(apps=apps)) as fl, fl.client("responder") as c, fl.client(None) as anon:
+        told, auto = _declare(c, "support-bot"), _declare(c, "billing-bot")
+        c.post(f"/api/v1/incidents/{auto}/ack")
+        _say(c, told, "Some answers are slow.", impact="degraded")
+        assert states_of(anon) == {"support-bot": "degraded", "billing-bot": "degraded"}
+        for iid in (told, auto):
+            assert c.post(f"/api/v1/incidents/{iid}/resolve").status_code == 200
+        assert states_of(anon) == {"support-bot": "degraded", "billing-bot": "operational"}
+        (shown,) = anon.get("/status.json").json()["incidents"]
+        assert shown["status"] == "investigating" and shown["resolved_at"] is None  # as announced
+        _say(c, told, "Resolved: answers are fast again.")
+        assert states_of(anon)["support-bot"] == "operational"
+        (shown,) = anon.get("/status.json").json()["incidents"]
+        assert shown["status"] == "resolved" and shown["impact"] == "none" and shown["resolved_at"]
+
+        # Merged: the announcement of the merged incident counts for the one that carries on.
+        first, second = _declare(c, "support-bot"), _declare(c, "support-bot")
+        _say(c, first, "Answers are failing for many users.", impact="partial_outage")
+        r = c.post(f"/api/v1/incidents/{first}/merge", json={"into": second, "reason": "same outage"})
+        assert r.status_code == 200, r.text
+        assert states_of(anon)["support-bot"] == "partial_outage"
+        assert c.post(f"/api/v1/incidents/{second}/resolve").status_code == 200
+        assert states_of(anon)["support-bot"] == "partial_outage"
+        _say(c, second, "Fixed.")
+        assert states_of(anon)["support-bot"] == "operational"

@@ -38,7 +38,9 @@ def test_apply_list_revert(server: Fireline) -> None:
     code, out = cli(server, "responder", "controls", "revert", control_id, "--reason", "fixed")
     assert code == 0 and f"reverted model_pin {control_id} at revision 2" in out
     code, out = cli(server, "viewer", "controls", "list", "--all")
-    assert "reverted by" in out
+    assert code == 0 and control_id in out and "reverted" in out  # 80 columns: the state
+    code, out = cli(server, "viewer", "controls", "list", "--all", "--wide")
+    assert code == 0 and control_id in out and "reverted by" in out
     assert server.app.state.controls.current().for_request(app="bot").model is None
 
 

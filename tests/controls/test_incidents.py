@@ -183,6 +183,8 @@ def test_contain_twice_applies_nothing_twice(fl: Fireline) -> None:
         assert sorted(x["kind"] for x in active) == ["guardrail_threshold", "prompt_pin"]
         # the same control by hand: 200 with the one in force, not a duplicate
         guard = next(x for x in active if x["kind"] == "guardrail_threshold")
+        # blocks only harmful_output's precise findings (strong terms); weak cues stay flags
+        assert guard["params"] == {"action": "block", "detectors": ["harmful_output"], "min_confidence": 0.9}
         body = {"kind": "guardrail_threshold", "scope": guard["scope"], "params": guard["params"],
                 "incident_id": inc["id"], "reason": "again"}
         again = c.post("/api/v1/controls", json=body)

@@ -146,7 +146,12 @@ def test_rate_limiter_allows_per_minute_then_answers_retry_after() -> None:
 
 
 def test_rate_key_is_user_unless_tenant_is_asked() -> None:
-    assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user="u", tenant="t") == "user:u"
+    per_user = ctl("rate_limit", {}, {"per_minute": 1})
+    alice = rate_key(per_user, user="alice@example.com", tenant="t")
+    # per user, stable, and the counter (a Redis key too) never holds the raw user id
+    assert alice is not None and alice.startswith("user:") and "alice" not in alice
+    assert alice == rate_key(per_user, user="alice@example.com", tenant="u")
+    assert alice != rate_key(per_user, user="bob", tenant="t")
     assert rate_key(ctl("rate_limit", {}, {"per_minute": 1, "key": "tenant"}), user="u", tenant="t") == "tenant:t"
     assert rate_key(ctl("rate_limit", {"tenant": "t"}, {"per_minute": 1}), user="u", tenant="t") == "tenant:t"
     assert rate_key(ctl("rate_limit", {}, {"per_minute": 1}), user=None, tenant="t") is None

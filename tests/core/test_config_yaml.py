@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fireline.config import ConfigError, load_config, load_yaml
@@ -36,13 +36,21 @@ def test_yaml11_booleans_stay_strings_as_keys_and_values(key: str, value: str) -
 @given(st.dictionaries(st.text(min_size=1, max_size=12), st.one_of(st.none(), st.booleans(),
                                                                      st.integers(-10**12, 10**12),
                                                                      st.text(max_size=20)), max_size=8))
+@example({"a": "0E0"})
+@example({"1e5": "1.5e3", "08": "0o17", "+.5": "-1E-3"})
 def test_what_a_yaml_writer_dumps_reads_back_the_same(data: dict[str, object]) -> None:
     assert load_yaml(yaml.safe_dump(data)) == data
 
 
 def test_yaml12_numbers() -> None:
-    assert load_yaml("a: 010\nb: 0o17\nc: 0x1f\nd: 1:20\ne: 1.5e3\nf: true\ng: ~") == {
-        "a": 10, "b": 15, "c": 31, "d": "1:20", "e": 1500.0, "f": True, "g": None}
+    assert load_yaml("a: 010\nb: 0x1f\nc: 1:20\nd: 1.5e+3\ne: 2.5\nf: true\ng: ~\nh: -7\ni: .5") == {
+        "a": 10, "b": 31, "c": "1:20", "d": 1500.0, "e": 2.5, "f": True, "g": None, "h": -7, "i": 0.5}
+
+
+def test_what_a_yaml11_writer_leaves_unquoted_stays_a_string() -> None:
+    # YAML 1.2 reads these as numbers, but a YAML 1.1 writer (PyYAML) writes the strings unquoted
+    assert load_yaml("a: 1e5\nb: 0E0\nc: 1.5e3\nd: 08\ne: 0o17\nf: +.5") == {
+        "a": "1e5", "b": "0E0", "c": "1.5e3", "d": "08", "e": "0o17", "f": "+.5"}
 
 
 def test_repeated_and_non_string_keys_are_refused_with_their_path() -> None:

@@ -5,12 +5,13 @@ Figures and their meaning are in docs/detectors.md; bench/detectors.py prints th
 
 from __future__ import annotations
 
+from fireline.detect.detectors import harm_eval
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
 from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.pii import scan
 from fireline.pii.evaluate import ENTITIES, overlap_counts, precision_recall
-from tests.detect.corpora import load_csv, load_json, load_jsonl
+from tests.detect.corpora import load_csv, load_json, load_jsonl, path
 
 # Measured: P 1.000 for all six, R 1.000 except CREDIT_CARD 0.993 (a 12-digit number starting 0).
 PII_FLOOR = {e: (0.97, 0.97) for e in ENTITIES} | {"CREDIT_CARD": (0.98, 0.98)}
@@ -61,21 +62,25 @@ def test_injection_direct_on_jbc_and_indirect_on_bipia() -> None:
         assert hits / total >= floor, f"{corpus}: {hits / total:.3f}"
 
 
-def test_harmful_output_on_davidson_tweets_and_pair_responses() -> None:
+def test_harmful_output_on_the_held_out_halves_of_davidson_and_pair() -> None:
+    """Floors on the held-out half of the fixed hash split (harm_eval.held_out); the lexicon was
+    tuned on the other half only."""
     detector = HarmfulOutputDetector({})
-    tp = fp = fn = 0
-    for row in load_csv("hate-speech-and-offensive-language/labeled_data.csv"):
-        flagged = bool({"hate", "harassment"} & set(detector.categories(row["tweet"])))
-        positive = row["class"] in ("0", "1")  # hate speech or offensive
-        tp += flagged and positive
-        fp += flagged and not positive
-        fn += positive and not flagged
-    precision, recall = tp / (tp + fp), tp / (tp + fn)
-    assert precision >= 0.97 and recall >= 0.90, (precision, recall)  # measured 0.986 / 0.918
+    data = path("hate-speech-and-offensive-language/labeled_data.csv").parents[1]
+    abusive, hate = harm_eval.davidson(detector.categories, harm_eval.davidson_rows(data))
+    assert abusive.precision >= 0.98 and abusive.recall >= 0.90, abusive  # measured 0.989 / 0.919
+    assert hate.recall >= 0.60, hate  # hate alone: P 0.229, R 0.678; a lexicon cannot tell hate from offence
+    jailbroken = harm_eval.pair(detector.categories, harm_eval.pair_rows(data), detector.opt_in)
+    assert jailbroken.recall >= 0.58, jailbroken  # measured 0.629 (22 of 35): below the 0.8 target
 
-    pair = load_json("jailbreakbench-artifacts/PAIR/gpt-3.5-turbo-1106.json")["jailbreaks"]
-    harmful = [j["response"] for j in pair if j["jailbroken"] and j["response"]]
-    recall_pair = sum(bool(detector.categories(t)) for t in harmful) / len(harmful)
-    assert recall_pair >= 0.40, recall_pair  # measured 0.437 of 71: a lexicon misses plain-worded harm
-    truthful = [r["Best Answer"] for r in load_csv("TruthfulQA/TruthfulQA.csv")]
-    assert sum(bool(detector.categories(t)) for t in truthful) / len(truthful) <= 0.01  # measured 0.003
+
+def test_harmful_output_flags_no_benign_prose() -> None:
+    """Benign text the lexicon was not tuned on: the language reference shipped with Python."""
+    detector = HarmfulOutputDetector({})
+    sentences = harm_eval.benign_sentences()
+    assert len(sentences) > 4000
+    assert harm_eval.benign_findings(detector.categories, sentences, detector.opt_in) == []  # 0 of 4,036
+    truthful = load_csv("TruthfulQA/TruthfulQA.csv")  # tuning text
+    answers = [r["Best Answer"] for r in truthful] + [r["Correct Answers"] for r in truthful]
+    flagged = [a for a in answers if set(detector.categories(a)) - detector.opt_in]
+    assert len(flagged) / len(answers) <= 0.005, flagged

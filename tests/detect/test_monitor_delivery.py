@@ -61,7 +61,8 @@ def test_monitors_catch_up_after_a_restart(db: Database, monkeypatch: pytest.Mon
     with running(db) as second:
         (inc,) = wait_for(lambda: incidents(second), what="the leak incident after the restart")
         assert set(leaks) <= set(inc["linked_calls"])
-        assert second.app.state.detect.rebuilt["replayed_calls"] == len(leaks)
+        # the year-one call is replayed too, unless retention (which runs at start) purged it first
+        assert second.app.state.detect.rebuilt["replayed_calls"] in (len(leaks), len(leaks) + 1)
         with second.client("viewer") as http:
             mon = next(m for m in http.get("/api/v1/monitors").json()["monitors"] if m["name"] == "pii_secret_leak")
         assert mon["groups"][0]["volume"] == len(leaks)  # counted once: by the rebuild, not again by the replay

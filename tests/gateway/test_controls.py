@@ -192,6 +192,33 @@ def test_guardrail_blocks_or_redacts_leaked_pii(fl: Fireline) -> None:
     assert "jane.roe@example.com" in ask(c, headers=leak).parse().choices[0].message.content
 
 
+def test_a_playbook_guardrail_blocks_precise_harm_and_lets_weak_cues_through(fl: Fireline) -> None:
+    """The harmful_output playbook's guardrail (detectors [harmful_output], min_confidence 0.9):
+    a slur or a direct threat is blocked; an answer that only touches a harmful topic is a flag."""
+    import json
+
+    c = client(fl)
+    cid = apply(fl, "guardrail_threshold", action="block", detectors=["harmful_output"], min_confidence=0.9)
+
+    def says(text: str) -> Any:
+        return ask(c, headers={"X-Upstream-Mode": "leak_pii", "X-Upstream-Params": json.dumps({"text": text})})
+
+    raw = says("Listen, you cracker, I will kill you.")
+    assert raw.parse().choices[0].message.content == FALLBACK and raw.headers["x-fireline-contained"] == cid
+    weak = "Phishing e-mails and malware are the usual start of an account takeover; enable 2FA."
+    raw = says(weak)
+    assert raw.parse().choices[0].message.content == weak and "x-fireline-contained" not in raw.headers
+    call = logged(fl, raw.headers["x-fireline-call-id"])
+    assert call["status"] != "blocked"
+    assert [(f["kind"], f["confidence"] < 0.9) for f in call["findings"] if f["detector"] == "harmful_output"] \
+        == [("crime", True)]  # still a finding: flagged, not blocked
+    revert(fl, cid)
+    with fl.client("admin") as http:
+        r = http.post("/api/v1/controls", json={"kind": "guardrail_threshold", "scope": {"app": APP},
+                                                "params": {"min_confidence": 2}, "reason": "test"})
+    assert r.status_code in (400, 422) and "min_confidence" in r.text
+
+
 def test_block_pattern_on_input_and_output(fl: Fireline, upstream: UpstreamServer) -> None:
     c = client(fl)
     cid = apply(fl, "block_pattern", pattern="(?i)ignore previous instructions", on="input")

@@ -105,3 +105,61 @@ def test_answered_calls_left_in_the_spool_are_stored_by_the_next_server(fl: Fire
         segment.close()
     before = rows(fl.db)
     assert wait_rows(fl.db, before + 3, timeout=30) == before + 3  # adopted within the 10 s scan
+
+
+def test_always_makes_each_record_durable_before_append_returns(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Power loss: with `spool_fsync: always` a record is on the disk (fdatasync of its segment) before
+    append returns, i.e. before its answer is released; a new segment's name is synced with its directory."""
+    synced: list[tuple[str, int]] = []  # (what, bytes in the file when synced)
+    real_fdatasync, real_fsync = os.fdatasync, os.fsync
+
+    def fdatasync(fd: int) -> None:
+        real_fdatasync(fd)
+        synced.append(("data", os.fstat(fd).st_size))
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        synced.append(("directory" if os.path.isdir(f"/proc/self/fd/{fd}") else "file", 0))
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    spool = Spool(tmp_path, fsync="always", segment_bytes=64)
+    assert synced == [("directory", 0)]  # the first segment's name
+    size = 0
+    for i in range(6):
+        record = line(i)
+        synced.clear()
+        spool.append(record)
+        size += len(record)
+        assert synced[0] == ("data", size), synced  # the whole record was synced before append returned
+        if size >= 64:  # rotated: the next segment's name is synced too
+            assert synced[1:] == [("directory", 0)]
+            size = 0
+    assert drain(spool) == list(range(6))
+
+
+def test_interval_syncs_what_was_appended_since_the_last_sync(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (real_fdatasync(fd), synced.append(os.fstat(fd).st_size)))
+    spool = Spool(tmp_path, fsync="interval")
+    spool.append(line(1))
+    spool.append(line(2))
+    assert synced == []  # not on the request path
+    spool.sync()  # the writer thread, every spool_fsync_interval_s
+    assert synced == [len(line(1)) + len(line(2))]
+    spool.sync()
+    assert synced == [len(line(1)) + len(line(2))]  # nothing new: no flush
+
+
+def test_the_spool_on_disk_holds_no_clear_content(fl: Fireline) -> None:
+    marker, card = "wombatquartz", "4242 4242 4242 4242"
+    before = rows(fl.db)
+    answer = ask(client(fl), f"{marker}: charge my card {card}")
+    assert answer.http_response.status_code == 200
+    assert wait_rows(fl.db, before + 1) == before + 1
+    spooled = b"".join(p.read_bytes() for p in (Path(fl.app.state.data_dir) / "spool").glob("*.jsonl"))
+    assert spooled.count(b"\n") >= 1  # the call went through the spool (the active segment is kept)
+    assert marker.encode() not in spooled and card.encode() not in spooled and b"support bot" not in spooled

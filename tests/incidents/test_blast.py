@@ -83,6 +83,10 @@ def test_blast_radius_runs_from_the_change_in_rate_to_containment(fl: Fireline) 
     assert got["signature"]["findings"] == [["pii", "pii_leak"]] and got["signature"]["apps"] == ["support-bot"]
     for key in ("users", "sessions", "tenants", "calls", "first_occurrence", "pii"):  # the CONTRACT keys
         assert key in got
+    with fl.client("viewer") as http:  # the console's chart draws the same calls
+        series = http.get(f"/api/v1/incidents/{iid}/blast-radius/series").json()
+    assert series["calls"] == got["calls"] == sum(t["total"] for t in series["tenants"])
+    assert {t["tenant"] for t in series["tenants"]} == tenants
 
 
 def test_an_external_alert_without_calls_has_an_unknown_blast_radius(fl: Fireline) -> None:

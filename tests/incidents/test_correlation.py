@@ -164,3 +164,37 @@ def test_link_and_merge_by_api_and_cli(db: Database) -> None:
         assert code == 1 and "merged" in output
         code, output = invoke(fl, "viewer", "incident", "show", x)
         assert code == 0 and f"{y} (merged from)" in output
+
+
+def test_a_merge_moves_the_merged_incidents_controls(db: Database) -> None:
+    """Two leak incidents on one app, each auto-contained with a kill switch, plus a tool disabled
+    for the first. Merged: the first incident's controls belong to the one that carries on (its page
+    lists them), the duplicate kill switch is reverted (one stays in force, the gateway state holds),
+    containing again adds nothing, and both timelines say what moved."""
+    with running(db) as fl, fl.client("responder") as c, fl.client("admin") as admin:
+        a, b = (c.post("/api/v1/incidents", json={"title": t, "type": "data_leakage", "severity": "P1",
+                                                  "apps": ["support-bot"]}).json()["id"]
+                for t in ("Leak seen by tenant A", "Leak seen by tenant B"))
+
+        def of(iid: str) -> dict[str, Any]:
+            return {x["id"]: x for x in c.get("/api/v1/controls", params={"incident_id": iid, "all": "true"})
+                    .json()["controls"]}
+        (kill_a,), (kill_b,) = of(a), of(b)  # auto-containment: one kill switch each
+        r = admin.post("/api/v1/controls", json={"kind": "disable_tool", "scope": {"app": "support-bot"},
+                                                 "params": {"tool": "export_invoices"}, "incident_id": a,
+                                                 "reason": "leak"})
+        assert r.status_code == 201, r.text
+        tool = r.json()["id"]
+        assert c.post(f"/api/v1/incidents/{a}/merge", json={"into": b, "reason": "one leak"}).status_code == 200
+        assert set(of(b)) == {kill_a, kill_b, tool} and of(a) == {}
+        active = {x["id"] for x in c.get("/api/v1/controls").json()["controls"]}
+        assert active == {kill_b, tool}  # the duplicate kill switch is reverted, the survivor's holds
+        assert "duplicate after merging" in of(b)[kill_a]["revert_reason"]
+        assert admin.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "support-bot"},
+                                                    "incident_id": b, "reason": "again"}).json()["id"] == kill_b
+        assert {x["id"] for x in c.get("/api/v1/controls").json()["controls"]} == active
+        moved = [e for e in c.get(f"/api/v1/incidents/{b}/timeline").json()["entries"] if e["kind"] == "controls.moved"]
+        assert len(moved) == 1 and f"moved 2 control(s) here from merged incident {a}" in moved[0]["text"]
+        assert any(e["kind"] == "controls.moved" for e in c.get(f"/api/v1/incidents/{a}/timeline").json()["entries"])
+        for iid in (a, b):
+            assert c.get(f"/api/v1/incidents/{iid}/verify").json()["ok"] is True

@@ -94,13 +94,14 @@ def test_hold_blocks_erasure_until_close_releases_it(fl: Fireline) -> None:
         http.post(f"/api/v1/incidents/{iid}/ack")
         erased = http.delete("/api/v1/subjects/bob@example.com").json()
         assert erased["held_calls"] == 1 and erased["held_by"] == [iid] and erased["deleted_calls"] == 0
+        assert erased["queued"] is True
         for action in ("contain", "resolve", "close"):
             http.post(f"/api/v1/incidents/{iid}/{action}")
         entries = http.get(f"/api/v1/incidents/{iid}/timeline").json()["entries"]
         (released,) = [e for e in entries if e["kind"] == "hold_released"]
-        assert released["data"] == {"calls": 2}
+        assert released["data"] == {"calls": 2, "queued_erasures_done": 1}  # the queued erasure ran at close
         again = http.delete("/api/v1/subjects/bob@example.com").json()
-    assert again["deleted_calls"] == 1 and again["held_calls"] == 0
+    assert again["deleted_calls"] == 0 and again["held_calls"] == 0 and again["queued"] is False
     with fl.db.session() as s:
         assert s.get(Call, ids[0]) is None
         blobs = {b.digest for b in s.scalars(select(EvidenceBlob))}

@@ -83,7 +83,10 @@ def test_cli_change_and_changes(db: Database, monkeypatch: pytest.MonkeyPatch) -
         code, out = cli("ingest", "change", "--kind", "code", "--app", "x", "--at", "yesterday")
         assert code == 1 and "422" in out and "Traceback" not in out
         code, out = cli("viewer", "changes", "--app", "support-bot")
-        assert code == 0 and "alice" in out  # a Rich table (narrow terminal here)
+        assert code == 0 and "alice" in out and "chg_" in out  # a Rich table (80 columns here), ids whole
+        assert "gpt-4.1-mini" in out and "gpt-4o-mini" not in out  # the version before: --wide
+        code, out = cli("viewer", "changes", "--app", "support-bot", "--wide")
+        assert code == 0 and "gpt-4o-mini" in out and "gpt-4.1-mini" in out
         code, out = cli("viewer", "changes", "--json")
         assert code == 0 and '"from": "gpt-4o-mini"' in out
     config.reset()

@@ -318,3 +318,48 @@ def test_launches_a_drill_and_reads_its_report(admin: Console, demo: Demo) -> No
     with demo.client("viewer") as http:
         job = http.get(f"/api/v1/drills/{drill_id}").json()
     assert job["state"] == "done" and job["report"]["detected"] and job["report"]["contained"]
+
+
+def test_labels_affected_answers_and_the_counts_reach_the_post_mortem(admin: Console, demo: Demo) -> None:
+    """The labelling queue of the demo's incident: one affected answer at a time, a category each;
+    the tally on the page and the post-mortem count them."""
+    p = admin.page
+    admin.open(f"#/incidents/{demo.incident}", "#label-next")
+    first = p.get_attribute("#label-next", "data-call")
+    assert first and p.inner_text("#label-next pre.answer").strip()
+    admin.act("#label-next button[data-label=factual_error]")
+    second = p.wait_for_selector("#label-next").get_attribute("data-call")
+    assert second and second != first
+    admin.act("#label-next button[data-label=invented_citation]")
+    assert p.inner_text("#label-counts tr[data-label=factual_error] td.num") == "1"
+    assert p.inner_text("#label-counts tr[data-label=invented_citation] td.num") == "1"
+    with demo.client("viewer") as http:
+        labels = http.get(f"/api/v1/incidents/{demo.incident}/labels").json()
+        md = http.get(f"/api/v1/incidents/{demo.incident}/postmortem", params={"format": "md"}).text
+    assert {x["call_id"]: x["label"] for x in labels["labels"]} == {first: "factual_error", second: "invented_citation"}
+    assert "factual_error: 1" in md and "invented_citation: 1" in md
+
+
+def test_links_and_merges_incidents_and_marks_drills(admin: Console, demo: Demo) -> None:
+    p = admin.page
+    with demo.client("responder") as http:
+        a, b, d = (http.post("/api/v1/incidents", json={"title": t, "type": "quality_degradation", "severity": "P3",
+                                                        "apps": ["notes-bot"], "drill": drill}).json()["id"]
+                   for t, drill in (("Short answers", False), ("Truncated answers", False), ("Game day", True)))
+        c = http.post("/api/v1/incidents", json={"title": "Odd summaries", "type": "quality_degradation",
+                                                 "severity": "P3", "apps": ["notes-bot"]}).json()["id"]
+    admin.open(f"#/incidents/{a}", "#link-incident")
+    assert p.query_selector("#drill-banner") is None
+    admin.act("#link-incident", {"other": c, "reason": "same deploy"})
+    assert c in p.inner_text("#incident-links li[data-kind=related]")
+    p.wait_for_selector("text=as related (same deploy)")  # the timeline says it in a sentence
+    admin.act("#merge-incident", {"into": b, "reason": "one truncation bug"})
+    p.wait_for_selector(f"#incident-links li[data-kind=merged_from] >> text={a}")
+    assert f"#/incidents/{b}" in p.url
+    admin.open(f"#/incidents/{a}", "#merged-banner")
+    assert b in p.inner_text("#merged-banner") and p.query_selector("#merge-incident") is None
+    with demo.client("viewer") as http:
+        assert http.get(f"/api/v1/incidents/{a}").json()["merged_into"] == b
+    admin.open(f"#/incidents/{d}", "#drill-banner")
+    assert "DRILL" in p.inner_text("#drill-banner") and "never opened" in p.inner_text("#drill-banner")
+    admin.open("#/incidents?drill=true", f"tr[data-id='{d}'] .badge.drill")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import anyio
@@ -20,7 +19,7 @@ from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.http import ingest_limiter, read_body, validation_error
 from fireline.openapi import json_body
-from fireline.validation import check_json
+from fireline.validation import Instant, check_json
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 _one = TypeAdapter(CallIn)
@@ -65,7 +64,7 @@ async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"
 
 
 def call_filter(
-    since: datetime | None = None, until: datetime | None = None, app: str | None = None,
+    since: Instant | None = None, until: Instant | None = None, app: str | None = None,
     model: str | None = None, prompt_version: str | None = None, tenant: str | None = None,
     session: str | None = Query(None, alias="session"), session_id: str | None = None,
     user: str | None = None, user_pseudonym: str | None = None, status: str | None = None,
@@ -131,8 +130,17 @@ def erase_subject(user: str, request: Request, pseudonym: bool = False,
         return retention.erase_subject(session, user, actor=who.key_id, is_pseudonym=pseudonym)
 
 
+@router.get("/erasures")
+def list_erasures(request: Request, status: str | None = Query(None, pattern="^(queued|done)$"),
+                  limit: int = Query(100, ge=1, le=1000),
+                  _: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Erasure requests that legal hold blocked: `queued` until the hold is released, then `done`."""
+    with get_db(request).session() as session:
+        return {"erasures": retention.erasure_requests(session, status=status, limit=limit)}
+
+
 @router.get("/dead-letters")
-def list_dead_letters(request: Request, source: str | None = None, since: datetime | None = None,
+def list_dead_letters(request: Request, source: str | None = None, since: Instant | None = None,
                       limit: int = Query(100, ge=1, le=1000),
                       _: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Calls that could not be stored (the rest of their batch was), newest first, with the reason."""

@@ -14,7 +14,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from fireline.db import Base, UTCDateTime
 
@@ -44,6 +44,12 @@ class Call(Base):
     span_id: Mapped[str | None] = mapped_column(String(32))
     tools: Mapped[str | None] = mapped_column(String(1000))  # space-separated tool names called
     api_key_id: Mapped[str | None] = mapped_column(String(64))  # the API key that made the call (gateway)
+    # Distribution features measured at ingest (detect.features), so monitors rebuild their histograms:
+    # a language code, a script name, a topic bucket number. No content.
+    output_language: Mapped[str | None] = mapped_column(String(16))
+    output_script: Mapped[str | None] = mapped_column(String(16))
+    input_language: Mapped[str | None] = mapped_column(String(16))
+    input_topic: Mapped[int | None] = mapped_column(Integer)
     # Redacted content as one JSON document: what viewers see and what text search scans.
     content: Mapped[str] = mapped_column(Text)
     finding_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -108,6 +114,13 @@ class RawAccess(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
 
+    @validates("reason")
+    def _scrub_reason(self, _key: str, value: str | None) -> str | None:
+        """A reason is free text ("customer Jane Roe complained"): through the privacy pass."""
+        from fireline.calls.privacy import scrub
+
+        return scrub(value) if value else value
+
 
 class LegalHold(Base):
     """A call held by an incident: exempt from retention and erasure until released."""
@@ -135,6 +148,21 @@ class Erasure(Base):
     deleted_calls: Mapped[int] = mapped_column(Integer)
     held_calls: Mapped[int] = mapped_column(Integer)
     holders: Mapped[str] = mapped_column(Text, default="")
+
+
+class ErasureRequest(Base):
+    """An erasure that legal hold blocked in part: queued, and carried out when the holds on its
+    calls are released (`done_at`). The Erasure rows record each run."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(64))
+    holders: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    done_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DeadLetter(Base):

@@ -1,23 +1,46 @@
-"""Cost of a call from its tokens, for sources that report tokens but not money (the gateway).
+"""Cost of a call from its tokens, for sources that report tokens but not money (the gateway, OTLP).
 
-Config section `pricing`: model -> {input, output} in USD per million tokens. A model is matched
-exactly, then by the longest configured prefix (so `gpt-4o` prices `gpt-4o-2024-08-06`).
+The default list ships with Fireline (calls/prices.yaml, built from pydantic's maintained
+genai-prices database by scripts/build_prices.py); config section `pricing` (model ->
+{input, output} in USD per million tokens) adds models and overrides the defaults. A model is
+matched exactly, then by the longest listed prefix (so `gpt-4o` prices `gpt-4o-2024-08-06`).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 from fireline.config import Config
 
 
-def price_table(config: Config) -> dict[str, tuple[float, float]]:
-    section = config.section("pricing") or {}
+@lru_cache(maxsize=1)
+def default_prices() -> dict[str, tuple[float, float]]:
+    text = resources.files("fireline.calls").joinpath("prices.yaml").read_text(encoding="utf-8")
+    return _table(yaml.safe_load(text) or {})
+
+
+def _table(section: dict[str, Any]) -> dict[str, tuple[float, float]]:
     table: dict[str, tuple[float, float]] = {}
     for model, prices in section.items():
         if isinstance(prices, dict):
             table[str(model)] = (float(prices.get("input", 0.0)), float(prices.get("output", 0.0)))
     return table
+
+
+class PriceTable(dict[str, tuple[float, float]]):
+    """model -> (input, output) USD per million tokens, remembering the prefix each model matched."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.prefixed: dict[str, tuple[float, float] | None] = {}
+
+
+def price_table(config: Config) -> dict[str, tuple[float, float]]:
+    return PriceTable({**default_prices(), **_table(config.section("pricing") or {})})
 
 
 def cost_usd(table: dict[str, tuple[float, float]], model: str | None, input_tokens: Any,
@@ -26,8 +49,13 @@ def cost_usd(table: dict[str, tuple[float, float]], model: str | None, input_tok
         return None
     prices = table.get(model)
     if prices is None:
-        prefixes = [m for m in table if model.startswith(m)]
-        if not prefixes:
+        memo = table.prefixed if isinstance(table, PriceTable) else {}
+        if model not in memo:
+            prefixes = [m for m in table if model.startswith(m)]
+            if len(memo) > 4096:
+                memo.clear()
+            memo[model] = table[max(prefixes, key=len)] if prefixes else None
+        prices = memo[model]
+        if prices is None:
             return None
-        prices = table[max(prefixes, key=len)]
     return round(((input_tokens or 0) * prices[0] + (output_tokens or 0) * prices[1]) / 1_000_000, 8)

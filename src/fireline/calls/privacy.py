@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -33,14 +34,72 @@ def _aead() -> AESGCM:
     return AESGCM(_derive(b"fireline raw content v1"))
 
 
+@lru_cache(maxsize=1)
+def match_salt() -> str:
+    """The deployment's public salt for user-scoped controls (published with the control state, so
+    SDKs can match a user without the secret). Not the pseudonym key: it opens nothing else."""
+    return _derive(b"fireline control match salt v1").hex()[:32]
+
+
 def reset_keys() -> None:
     _pseudonym_key.cache_clear()
     _aead.cache_clear()
+    match_salt.cache_clear()
 
 
 def pseudonym(user: str) -> str:
     """Keyed HMAC-SHA256: stable per user, not reversible without FIRELINE_SECRET."""
     return "u_" + hmac.new(_pseudonym_key(), user.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+# Metadata keys that name a person (OTel enduser.id, OpenInference user.id, Traceloop's
+# association properties user_id, an app's own customer_email...): their values are stored as the
+# pseudonym, and the first one is the call's user when it names none, so erasure and the blast
+# radius see it. Matched on the last dotted segment, case-insensitively.
+_IDENTITY_KEY = re.compile(
+    r"(?:end_?user|user|customer|member|person|patient)(?:[_-]?(?:id|name|email|e_?mail|login|handle"
+    r"|key))?|(?:[a-z]+[_-]?)?e[_-]?mail(?:[_-]?address)?", re.IGNORECASE)
+_IDENTITY_MAX_DEPTH = 4
+
+
+_IDENTITY_HINT = re.compile(r"user|mail|customer|member|person|patient", re.IGNORECASE)
+
+
+def is_identity_key(key: str) -> bool:
+    """On the last dotted segment, or the last two joined (`enduser.id`, `user.id`)."""
+    if not _IDENTITY_HINT.search(key):  # the common case, cheaply
+        return False
+    parts = key.rsplit(".", 2)
+    return bool(_IDENTITY_KEY.fullmatch(parts[-1]) or (len(parts) > 1 and _IDENTITY_KEY.fullmatch(
+        f"{parts[-2]}_{parts[-1]}")))
+
+
+def pseudonymise_identities(metadata: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """`metadata` with every identity value (string or number, under an identity key, nested up to
+    a few levels) replaced by its pseudonym, and the first such value (raw), or None."""
+    first: list[str] = []
+
+    def walk(value: Any, depth: int) -> Any:
+        if not isinstance(value, dict) or depth > _IDENTITY_MAX_DEPTH:
+            return value
+        if not any(isinstance(item, dict) for item in value.values()) and \
+                not _IDENTITY_HINT.search(" ".join(str(k) for k in value)):
+            return value  # no identity key here and nothing nested: the common case
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(item, str | int) and not isinstance(item, bool) and is_identity_key(str(key)):
+                raw = str(item)
+                if not raw or raw.startswith("u_"):  # empty, or a pseudonym already
+                    out[key] = item
+                    continue
+                first.append(raw)
+                out[key] = pseudonym(raw)
+            else:
+                out[key] = walk(item, depth + 1)
+        return out
+
+    result = walk(metadata, 0)
+    return result, first[0] if first else None
 
 
 def encrypt(data: dict[str, Any]) -> bytes:
@@ -175,3 +234,32 @@ def redact_content(content: dict[str, Any]) -> tuple[dict[str, Any], Redactor]:
     ]
     out["tool_calls"] = [redact_tool_call(tc, red, i) for i, tc in enumerate(content.get("tool_calls") or [])]
     return out, red
+
+
+def key_problem(db: Any) -> str | None:
+    """One line when the database holds encrypted data (raw content, sealed evidence) that the
+    configured key cannot open, else None. `serve` refuses to start on it: a server with another
+    key would write content nobody can read back and erase by pseudonyms that match nothing."""
+    from cryptography.exceptions import InvalidTag
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fireline.calls.models import CallRaw
+    from fireline.config import secret_source
+    from fireline.incidents.models import EvidenceBlob
+
+    try:
+        with db.session() as session:
+            raw = session.scalar(select(CallRaw.blob).limit(1))
+            member = session.execute(select(EvidenceBlob.digest, EvidenceBlob.data).limit(1)).first()
+    except SQLAlchemyError:  # a database without the tables yet holds nothing to open
+        return None
+    try:
+        if raw is not None:
+            decrypt(raw)
+        if member is not None:
+            unseal(bytes(member.data), member.digest)
+    except InvalidTag:
+        return (f"the key from {secret_source()} cannot open the encrypted content in this database; "
+                "start with the key it was written with (FIRELINE_SECRET or FIRELINE_SECRET_FILE)")
+    return None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fireline.calls import dead_letters, privacy
-from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, LegalHold
+from fireline.calls.models import Call, CallFinding, CallRaw, Erasure, ErasureRequest, LegalHold
 from fireline.calls.schemas import ErasureReport, RetentionReport
 from fireline.db import bus_of, utcnow
 
@@ -74,9 +75,55 @@ def erase_subject(session: Session, user: str, *, actor: str, is_pseudonym: bool
                            deleted_findings=deleted_findings, held_calls=len(held), held_by=holders)
     # Later parts (reports, evidence) erase their own copies in the same transaction: all or nothing.
     bus_of(session).publish_strict("subject.erased", session=session, user_pseudonym=pseudo, report=report)
-    session.add(Erasure(user_pseudonym=pseudo, at=utcnow(), actor=actor, deleted_calls=len(free),
+    now = utcnow()
+    session.add(Erasure(user_pseudonym=pseudo, at=now, actor=actor, deleted_calls=len(free),
                         held_calls=len(held), holders=",".join(holders)))
+    pending = session.scalars(select(ErasureRequest).where(ErasureRequest.user_pseudonym == pseudo,
+                                                           ErasureRequest.done_at.is_(None))).first()
+    if held and pending is None:  # queued: carried out when the last hold on these calls is released
+        session.add(ErasureRequest(user_pseudonym=pseudo, requested_at=now, requested_by=actor,
+                                   holders=",".join(holders)))
+        report.queued = True
+    elif held and pending is not None:
+        pending.holders = ",".join(holders)
+        report.queued = True
+    elif pending is not None:
+        pending.done_at, pending.done_by = now, actor
+    # SQLite: once committed, checkpoint the WAL so the erased content does not linger in -wal.
+    session.info["wal_checkpoint"] = True
     return report
+
+
+def erasure_requests(session: Session, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The queued (and done) erasure requests, newest first, with the runs recorded for each person."""
+    stmt = select(ErasureRequest).order_by(ErasureRequest.id.desc()).limit(limit)
+    if status == "queued":
+        stmt = stmt.where(ErasureRequest.done_at.is_(None))
+    elif status == "done":
+        stmt = stmt.where(ErasureRequest.done_at.is_not(None))
+    out = []
+    for r in session.scalars(stmt):
+        runs = session.scalars(select(Erasure).where(Erasure.user_pseudonym == r.user_pseudonym,
+                                                     Erasure.at >= r.requested_at).order_by(Erasure.id))
+        out.append({"user_pseudonym": r.user_pseudonym, "status": "done" if r.done_at else "queued",
+                    "requested_at": r.requested_at, "requested_by": r.requested_by,
+                    "held_by": [h for h in r.holders.split(",") if h], "done_at": r.done_at, "done_by": r.done_by,
+                    "runs": [{"at": e.at, "actor": e.actor, "deleted_calls": e.deleted_calls,
+                              "held_calls": e.held_calls} for e in runs]})
+    return out
+
+
+def run_queued_erasures(session: Session, *, actor: str) -> int:
+    """Carry out the erasures that legal hold blocked and whose calls are free now (after a hold
+    release, in its transaction). Returns how many requests were completed."""
+    done = 0
+    for request in list(session.scalars(select(ErasureRequest).where(ErasureRequest.done_at.is_(None))
+                                        .order_by(ErasureRequest.id))):
+        report = erase_subject(session, request.user_pseudonym, actor=f"erasure queue ({actor})"[:64],
+                               is_pseudonym=True)
+        if not report.queued:
+            done += 1
+    return done
 
 
 def run_retention(session: Session, *, raw_days: int, record_days: int) -> RetentionReport:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fireline.validation import Instant
+
 Status = Literal["ok", "error", "blocked", "contained"]
 MAX_BATCH = 1000
 INT32_MAX = 2**31 - 1  # token counts are INTEGER columns
@@ -70,7 +72,7 @@ class CallIn(BaseModel):
     trace_id: str | None = Field(None, max_length=64)
     span_id: str | None = Field(None, max_length=32)
     api_key_id: str | None = Field(None, max_length=64)  # the key that made the call (its id, never the key)
-    started_at: datetime | None = None
+    started_at: Instant | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -153,6 +155,7 @@ class ErasureReport(BaseModel):
     deleted_findings: int
     held_calls: int
     held_by: list[str]
+    queued: bool = False  # held calls remain: erased when their holds are released
 
 
 class RetentionReport(BaseModel):

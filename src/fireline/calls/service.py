@@ -70,7 +70,11 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         # changed definition is a change marker (detect.changes) and a searchable version.
         call.metadata["tools_sha256"] = hashlib.sha256(
             orjson.dumps(tools, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    redacted, red = privacy.redact_content(raw)
+    # Identities in metadata (enduser.id, user_id, e-mail keys) are stored as pseudonyms; the first
+    # is the call's user when it names none, so erasure and the blast radius find the call.
+    metadata, identity = privacy.pseudonymise_identities(call.metadata)
+    redacted, red = privacy.redact_content({**raw, "metadata": metadata})
+    user = call.user or identity
     sp_hash = call.system_prompt_sha256
     if call.system_prompt is not None:
         sp_hash = hashlib.sha256(call.system_prompt.encode()).hexdigest()
@@ -83,7 +87,7 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "environment": call.environment,
         "tenant": call.tenant,
         "session_id": call.session_id,
-        "user_pseudonym": privacy.pseudonym(call.user) if call.user else None,
+        "user_pseudonym": privacy.pseudonym(user) if user else None,
         "model": call.model,
         "model_resolved": call.model_resolved or call.model,
         "provider": call.provider,
@@ -98,6 +102,7 @@ def prepare(call: CallIn, now: datetime) -> PreparedCall:
         "span_id": call.span_id,
         "tools": " ".join(t.name for t in call.tool_calls)[:1000] or None,
         "api_key_id": call.api_key_id,
+        "output_language": None, "output_script": None, "input_language": None, "input_topic": None,
         "content": orjson.dumps(redacted).decode(),
         "finding_count": 0,
         "has_raw": True,

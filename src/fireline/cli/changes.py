@@ -50,8 +50,8 @@ def changes(app: str | None = None, kind: str | None = None, since: str | None =
         Col("at", lambda c: tables.when(c["at"])),
         Col("app", lambda c: c["app"], wide=True),
         Col("kind", lambda c: c["kind"], max_width=10),
-        Col("from", lambda c: c["from"], max_width=14),
+        Col("from", lambda c: c["from"], wide=True),
         Col("to", lambda c: c["to"], max_width=14),
-        Col("actor", lambda c: c["actor"], wide=True),
+        Col("actor", lambda c: c["actor"], max_width=12),
         Col("description", lambda c: c["description"], wide=True, grow=True),
     ], wide=wide, empty="no change marker")

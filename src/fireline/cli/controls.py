@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -13,11 +12,10 @@ from rich.console import Console
 from fireline.cli import tables
 from fireline.cli.client import Api, fail
 from fireline.cli.tables import Col
+from fireline.durations import parse_duration
 
 out = Console()
 controls_app = typer.Typer(help="Containment controls: list, apply, revert (via the API).", no_args_is_help=True)
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def _scope(c: dict[str, Any]) -> str:
@@ -38,6 +36,7 @@ CONTROL_COLUMNS = [
     Col("rev", lambda c: c["revision"], wide=True),
     Col("expires", lambda c: tables.when(c["expires_at"]), wide=True),
     Col("state", _state, max_width=8),
+    Col("reverted by", lambda c: c["reverted_by"], wide=True),
 ]
 
 
@@ -102,10 +101,10 @@ def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_p
     body: dict[str, Any] = {"kind": kind, "scope": scope, "params": params, "incident_id": incident,
                             "reason": reason}
     if duration:
-        match = _DURATION.match(duration.strip())
-        if not match:
-            fail(f"--for {duration!r}: use a number and s, m, h or d (e.g. 30m)")
-        delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            delta = parse_duration(duration)
+        except ValueError as e:
+            fail(f"--for: {e}")
         body["expires_at"] = (datetime.now(UTC) + delta).isoformat()
     result = Api().post("/api/v1/controls", json=body)
     if as_json:

@@ -68,6 +68,12 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
         fail(str(exc))
     except FirelineError as exc:
         fail(f"FIRELINE_CONFIG: {exc.message}")
+    from fireline.calls.privacy import key_problem
+
+    problem = key_problem(application.state.db)
+    if problem:  # one line, unwrapped, naming the key file
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
     if application.state.db.is_sqlite:
         if workers is not None and workers > 1:
             logging.getLogger("fireline").warning(

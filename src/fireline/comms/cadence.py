@@ -27,7 +27,9 @@ PHASES = {"detected": "investigating", "acknowledged": "investigating", "contain
 
 def impact(inc: Incident) -> str:
     """What an incident means for its apps as a public state: an uncontained P0 is a major outage,
-    any other P0-P2 degraded, a P3 leaves them operational."""
+    any other P0-P2 degraded, a P3 or an incident that is over leaves them operational."""
+    if inc.state not in ACTIVE:
+        return "operational"
     if inc.severity == "P0" and inc.state != "contained":
         return "major_outage"
     return "degraded" if inc.severity in ("P0", "P1", "P2") else "operational"

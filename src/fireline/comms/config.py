@@ -32,34 +32,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fireline.config import Config, ConfigError
+from fireline.durations import parse_duration as duration
 from fireline.signals import SEVERITIES
 
 CHANNEL_TYPES = ("webhook", "slack", "pagerduty", "email")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
-
-
-def duration(value: Any) -> timedelta:
-    """15 (minutes), "30s", "15m", "1h", "3d"."""
-    if isinstance(value, timedelta):
-        return value
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return timedelta(minutes=float(value))
-        if isinstance(value, str):
-            m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-            if m and float(m.group(1)) > 0:
-                unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}[m.group(2)]
-                return timedelta(**{unit: float(m.group(1))})
-    except OverflowError:  # longer than any timedelta (a year has 525,600 minutes; this is past 10**9 days)
-        raise ValueError(f"{str(value)[:40]} is too long a duration") from None
-    raise ValueError(f"{str(value)[:40]!r} is not a duration such as 30, '30m', '6h' or '45s'")
 
 
 class Strict(BaseModel):

@@ -2,12 +2,13 @@
 
 Only apps declared public (`apps.<name>.public: true`) are listed. Their state changes by
 decision, never by itself: a public update on an incident (its `impact`, frozen when it was
-posted), `fireline status set` (a state set by hand holds until set again or overtaken by a later
-public update), or, for an app whose `public_status` is `automatic`, an incident a person has
-confirmed (acknowledged or declared by hand). An incident no one confirmed, a drill, or an
-internal update changes nothing. Incidents appear only through the updates a responder marked
-public, under a neutral title; nothing else of the record (titles, notes, calls, users, tenants,
-evidence) is read into the page.
+posted, and held after the incident is resolved until a later public update says otherwise),
+`fireline status set` (a state set by hand holds until set again or overtaken by a later public
+update), or, for an app whose `public_status` is `automatic`, an incident a person has confirmed
+(acknowledged or declared by hand), shown while it is active. An incident no one confirmed, a
+drill, resolving without a public update, or an internal update changes nothing. Incidents
+appear only through the updates a responder marked public, under a neutral title; nothing else
+of the record (titles, notes, calls, users, tenants, evidence) is read into the page.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from fireline.auth.api import require
 from fireline.auth.service import Principal
-from fireline.comms.cadence import PHASES, impact
+from fireline.comms.cadence import impact
 from fireline.comms.config import CommsConfig
 from fireline.comms.models import StatusComponent, Update
 from fireline.comms.templates import env_for
@@ -63,24 +64,66 @@ def public_apps(config: Config) -> list[str]:
     return sorted(name for name, app in config.apps.items() if app.public)
 
 
+def _latest_public(session: Session) -> tuple[dict[str, Incident], dict[str, Update]]:
+    """Real incidents that are active or ever spoke in public (and those they were merged into),
+    and the latest public update of each."""
+    spoke = select(Update.incident_id).where(Update.public.is_(True))
+    incs = {i.id: i for i in session.scalars(select(Incident).where(
+        Incident.drill.is_(False), or_(Incident.state.in_(ACTIVE), Incident.id.in_(spoke))))}
+    missing = {i.merged_into for i in incs.values() if i.merged_into and i.merged_into not in incs}
+    if missing:
+        incs.update({i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(missing)))})
+    latest: dict[str, Update] = {}
+    for u in session.scalars(select(Update).where(Update.public.is_(True), Update.incident_id.in_(list(incs)))
+                             .order_by(Update.at.desc(), Update.id.desc())):
+        latest.setdefault(u.incident_id, u)
+    return incs, latest
+
+
+def _root(incs: dict[str, Incident], inc: Incident) -> Incident:
+    """The incident that carries on for `inc` (follows merges)."""
+    for _ in range(10):
+        nxt = incs.get(inc.merged_into) if inc.merged_into else None
+        if nxt is None:
+            return inc
+        inc = nxt
+    return inc
+
+
 def components(session: Session, config: Config) -> list[dict[str, Any]]:
-    """Each public app's state, with what decided it (`manual`, `public_update`, `automatic`)."""
+    """Each public app's state, with what decided it (`manual`, `public_update`, `automatic`).
+
+    A public update's impact holds, also after the incident is resolved, until a later public update
+    or `fireline status set` says otherwise: resolving changes nothing in public by itself. Only for
+    an app whose `public_status` is `automatic` does the incident's own state decide: a confirmed
+    active incident shows, and it stops showing when it is over. A merged incident's updates count
+    for the incident it was merged into."""
     names = public_apps(config)
     manual = {r.component: r for r in session.scalars(select(StatusComponent).where(
         StatusComponent.component.in_(names)))} if names else {}
     decided: dict[str, list[tuple[str, datetime, str]]] = {n: [] for n in names}  # (state, at, source)
-    for inc in session.scalars(select(Incident).where(Incident.state.in_(ACTIVE), Incident.drill.is_(False))):
-        touched = [a for a in _apps(inc) if a in decided]
-        if not touched:
+    incs, latest = _latest_public(session) if names else ({}, {})
+    said: dict[str, Update] = {}  # root incident id -> its latest public update (its own or a merged one's)
+    for inc_id, u in latest.items():
+        root = _root(incs, incs[inc_id])
+        if root.id not in said or (u.at, u.id) > (said[root.id].at, said[root.id].id):
+            said[root.id] = u
+    for inc in incs.values():
+        if inc.merged_into:
             continue
-        last = session.scalars(select(Update).where(Update.incident_id == inc.id, Update.public.is_(True))
-                               .order_by(Update.at.desc(), Update.id.desc()).limit(1)).first()
+        touched = [a for a in _apps(inc) if a in decided]
+        last = said.get(inc.id)
         for app in touched:
-            if last is not None:
-                decided[app].append((last.impact or impact(inc), last.at, "public_update"))
-            elif config.app(app).public_status == "automatic" and confirmed(inc):
-                assert inc.acknowledged_at is not None
-                decided[app].append((impact(inc), inc.acknowledged_at, "automatic"))
+            if config.app(app).public_status == "automatic":
+                if inc.state not in ACTIVE:
+                    continue  # over: the app's policy takes it off the page
+                if last is not None:
+                    decided[app].append((last.impact or impact(inc), last.at, "public_update"))
+                elif confirmed(inc):
+                    assert inc.acknowledged_at is not None
+                    decided[app].append((impact(inc), inc.acknowledged_at, "automatic"))
+            elif last is not None:
+                decided[app].append((last.impact or "operational", last.at, "public_update"))
     out = []
     for name in names:
         row = manual.get(name)
@@ -89,9 +132,9 @@ def components(session: Session, config: Config) -> list[dict[str, Any]]:
             state, source, since = row.status, "manual", row.at
         if decided[name]:
             worst = max(decided[name], key=lambda d: RANK.get(d[0], 0))
-            latest = max(d[1] for d in decided[name])
-            if row is None or latest > row.at:  # the latest decision wins
-                state, source, since = worst[0], worst[2], latest
+            latest_at = max(d[1] for d in decided[name])
+            if row is None or latest_at > row.at:  # the latest decision wins
+                state, source, since = worst[0], worst[2], latest_at
         out.append({"name": name, "status": state, "source": source, "since": stamp(since) if since else None,
                     "message": row.message if row is not None and source == "manual" else None})
     return out
@@ -103,9 +146,7 @@ def snapshot(session: Session, config: Config, cfg: CommsConfig, now: datetime) 
     since = now - timedelta(days=cfg.comms.status_page.history_days)
     shown = session.scalars(select(Incident).where(
         Incident.id.in_(select(Update.incident_id).where(Update.public.is_(True))), Incident.drill.is_(False),
-        Incident.merged_into.is_(None),
-        or_(Incident.state.in_(ACTIVE), Incident.resolved_at >= since, Incident.closed_at >= since))
-        .order_by(Incident.detected_at.desc()))
+        Incident.merged_into.is_(None)).order_by(Incident.detected_at.desc()))
     incidents = []
     for inc in shown:
         apps = [a for a in _apps(inc) if a in shown_apps]
@@ -113,13 +154,17 @@ def snapshot(session: Session, config: Config, cfg: CommsConfig, now: datetime) 
             continue
         ups = list(session.scalars(select(Update).where(Update.incident_id == inc.id, Update.public.is_(True))
                                    .order_by(Update.at.desc(), Update.id.desc())))
-        phase = PHASES.get(inc.state, "investigating")
+        # What the public was told last: an incident resolved internally stays as it was announced
+        # until a public update says it is resolved.
+        phase = ups[0].status
         ended = inc.resolved_at or inc.closed_at
+        if phase == "resolved" and ups[0].at < since and (ended is None or ended < since):
+            continue
         incidents.append({
             "id": public_ref(inc.id), "name": f"Incident affecting {', '.join(apps)}",
-            "status": phase, "impact": (ups[0].impact or impact(inc)) if inc.state in ACTIVE else "none",
+            "status": phase, "impact": (ups[0].impact or impact(inc)) if phase != "resolved" else "none",
             "components": apps, "started_at": stamp(ups[-1].at),
-            "resolved_at": stamp(ended) if phase == "resolved" and ended else None,
+            "resolved_at": stamp(ended or ups[0].at) if phase == "resolved" else None,
             "updates": [{"at": stamp(u.at), "status": u.status, "message": u.message} for u in ups]})
     overall = max((c["status"] for c in comps), key=lambda s: RANK.get(s, 0), default="operational")
     return {"page": {"title": cfg.comms.status_page.title, "updated_at": stamp(now)},

@@ -48,7 +48,10 @@ log = logging.getLogger("fireline.controls")
 Action = dict[str, Any]  # {"kind": ..., "params": {...}, "scope": {...}}
 
 DEFAULT_PLAYBOOKS: dict[str, dict[str, Any]] = {
-    "harmful_output": {"primary": "guardrail_threshold", "secondary": ["prompt_pin"]},
+    # Blocks only what harmful_output finds from strong terms (measured precise enough, see
+    # docs/detectors.md); findings from weak cues stay flags.
+    "harmful_output": {"primary": {"kind": "guardrail_threshold", "params": {"detectors": ["harmful_output"]}},
+                       "secondary": ["prompt_pin"]},
     "data_leakage": {"primary": "kill_switch", "secondary": ["rate_limit"]},
     "agentic_harm": {"primary": "read_only", "secondary": ["disable_tool"]},
     "prompt_injection": {"primary": {"kind": "rate_limit", "params": {"per_minute": 5, "key": "user"}},
@@ -66,7 +69,10 @@ DEFAULT_AUTO_CONTAIN: dict[str, list[str]] = {"*": ["P0"], "agentic_harm": ["P0"
                                               "data_leakage": ["P0", "P1"]}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "rate_limit": {"per_minute": 10, "key": "user"},
-    "guardrail_threshold": {"action": "block"},
+    # A playbook's guardrail blocks only findings at least this sure: PII, secrets, canaries and
+    # harmful_output's strong terms (0.9-1.0); weak-cue harmful_output (0.6), injection markers
+    # (0.7) and grounding (0.6-0.8) stay flags. A control made by hand has no floor unless it sets one.
+    "guardrail_threshold": {"action": "block", "min_confidence": 0.9},
 }
 AUTO_ACTOR = "auto-contain"
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fireline.validation import Instant
+
 Kind = Literal["kill_switch", "model_pin", "prompt_pin", "disable_tool", "read_only", "rate_limit",
                "guardrail_threshold", "block_pattern", "inject", "budget"]
 
@@ -19,7 +21,7 @@ class ControlIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     incident_id: str | None = Field(None, max_length=64)
     reason: str | None = Field(None, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
 
 
 class RevertIn(BaseModel):

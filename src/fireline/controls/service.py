@@ -12,13 +12,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from fireline.calls import privacy
 from fireline.config import Config
 from fireline.controls import link
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.notify import notify
-from fireline.controls.state import KINDS, RATE_KEYS, SCOPE_KEYS, Control
+from fireline.controls.state import ERASED, KINDS, MATCH, PSEUDONYM, RATE_KEYS, SCOPE_KEYS, Control, user_digest
 from fireline.db import Database, insert_for, utcnow
-from fireline.detect.monitor_defs import parse_minutes
+from fireline.durations import parse_minutes
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
 from fireline.patterns import compile_linear
 from fireline.signals import SEVERITIES
@@ -124,6 +125,7 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
     if spec.kind not in KINDS:
         raise Invalid(f"kind: must be one of {', '.join(KINDS)}", field="kind")
     scope = {str(k): str(v) for k, v in (spec.scope or {}).items()}
+    match = scope.pop("user_match", None)  # from a control validated before (validation is idempotent)
     for key in scope:
         if key not in SCOPE_KEYS:
             raise Invalid(f"scope.{key}: unknown scope key; use {', '.join(SCOPE_KEYS)}", field=f"scope.{key}")
@@ -138,6 +140,10 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
     elif not (set(scope) - {"tool"}):
         raise Invalid("scope: a control without app, tenant, user, model or cohort acts on every app; "
                       "say so with scope.global=true (CLI --global) and a reason", field="scope")
+    if "user" in scope:
+        scope.update(user_scope(scope["user"]))
+        if match and "user_match" not in scope and MATCH.fullmatch(match):
+            scope["user_match"] = match
     params = dict(spec.params or {})
     kind = spec.kind
 
@@ -185,6 +191,9 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
             raise bad("detectors", "must be a list of detector names")
         if params.get("min_severity") is not None and params["min_severity"] not in SEVERITIES:
             raise bad("min_severity", f"must be one of {', '.join(SEVERITIES)}")
+        sure = params.get("min_confidence")
+        if sure is not None and (isinstance(sure, bool) or not isinstance(sure, int | float) or not 0 <= sure <= 1):
+            raise bad("min_confidence", "must be a number from 0 to 1")
     elif kind == "block_pattern":
         compile_linear(params.get("pattern"), "params.pattern")  # RE2: linear time, or refused
         params.setdefault("on", "output")
@@ -199,8 +208,21 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
             raise bad("cohort", "must be a string")
     if spec.expires_at is not None and spec.expires_at <= (now or utcnow()):
         raise Invalid("expires_at: must be in the future", field="expires_at")
+    reason = privacy.scrub(spec.reason) if spec.reason else spec.reason
     return ControlSpec(kind=kind, scope=scope, params=params, incident_id=spec.incident_id,
-                       reason=spec.reason, expires_at=spec.expires_at)
+                       reason=reason, expires_at=spec.expires_at)
+
+
+def user_scope(user: str) -> dict[str, str]:
+    """What a control stores for `scope.user`: the keyed pseudonym (the one calls carry, so erasure
+    and the blast radius see it) and, when given the raw id, its digest under the published match
+    salt, so SDKs without the secret can match. A pseudonym given as is stays as is."""
+    user = user.strip()
+    if not user:
+        raise Invalid("scope.user: must not be empty", field="scope.user")
+    if PSEUDONYM.fullmatch(user):
+        return {"user": user}
+    return {"user": privacy.pseudonym(user), "user_match": user_digest(privacy.match_salt(), user)}
 
 
 BUDGET_PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -389,3 +411,17 @@ def evidence(session: Session, *_: Any, **__: Any) -> dict[str, Any]:
     """The control-plane state for evidence snapshots: revision and active controls."""
     revision = session.scalar(select(ControlRevision.revision).where(ControlRevision.id == 1)) or 0
     return {"revision": int(revision), "controls": [to_control(r).to_json() for r in active_rows(session)]}
+
+
+def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
+    """Erasure reaches controls scoped to the person: the scope keeps no pseudonym or digest of
+    them (such a control then matches no one), and the state's revision moves so every process
+    and SDK drops it. Incident timelines keep the entries as signed (the pseudonym only)."""
+    changed = False
+    for row in session.scalars(select(ControlRow)):
+        if (row.scope or {}).get("user") != user_pseudonym:
+            continue
+        row.scope = {k: v for k, v in row.scope.items() if k != "user_match"} | {"user": ERASED}
+        changed = True
+    if changed:
+        bump_revision(session)

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,51 @@ NARROW_KEYS = ("session", "key")  # high-cardinality: looked at only when some c
 _MEMO_LIMIT = 50_000
 log = logging.getLogger("fireline.controls")
 _EVERYTHING = compile_linear("(?s).", "params.pattern")
+
+
+# A user in a control's scope is never stored raw: `scope.user` holds the keyed pseudonym (the
+# one calls carry, so erasure and the blast radius find it) and `scope.user_match` a digest of the
+# user under the deployment's public match salt, which SDKs without the secret compare against.
+PSEUDONYM = re.compile(r"u_[0-9a-f]{40}")
+MATCH = re.compile(r"m_[0-9a-f]{40}")
+ERASED = "u_erased"  # scope.user of a control whose user was erased: it matches no one
+
+
+def user_digest(salt: str, user: str) -> str:
+    """What `scope.user_match` holds for `user` (SHA-256 under the published match salt)."""
+    return "m_" + hashlib.sha256(f"{salt}\x00{user}".encode()).hexdigest()[:40]
+
+
+class UserRef:
+    """A request's user as the matchers need it, each form computed at most once."""
+
+    __slots__ = ("raw", "_salt", "_pseudonymize", "_digest", "_pseudonym")
+
+    def __init__(self, raw: str | None, salt: str | None = None,
+                 pseudonymize: Callable[[str], str] | None = None) -> None:
+        self.raw, self._salt, self._pseudonymize = raw, salt, pseudonymize
+        self._digest: str | None = None
+        self._pseudonym: str | None = None
+
+    def digest(self) -> str | None:
+        if self._digest is None and self.raw is not None and self._salt:
+            self._digest = user_digest(self._salt, self.raw)
+        return self._digest
+
+    def pseudonym(self) -> str | None:
+        if self._pseudonym is None and self.raw is not None and self._pseudonymize is not None:
+            self._pseudonym = self._pseudonymize(self.raw)
+        return self._pseudonym
+
+    def matches(self, scope: Mapping[str, str]) -> bool:
+        if "user_match" in scope:
+            return self.raw is not None and self.digest() == scope["user_match"]
+        wanted = scope["user"]
+        if wanted == ERASED:
+            return False
+        if PSEUDONYM.fullmatch(wanted):  # made from a pseudonym: only a process with the secret knows
+            return self.pseudonym() == wanted
+        return self.raw == wanted  # stored before pseudonymised scopes
 
 
 def _parse_dt(value: Any) -> datetime | None:
@@ -63,13 +109,17 @@ class Control:
         return self.expires_at is not None and self.expires_at <= now
 
     def matches(self, *, app: str | None, user: str | None, tenant: str | None, model: str | None,
-                cohort: str | None, session: str | None = None, key: str | None = None) -> bool:
-        """True when every request-filtering key of the scope equals the request's value."""
+                cohort: str | None, session: str | None = None, key: str | None = None,
+                who: UserRef | None = None) -> bool:
+        """True when every request-filtering key of the scope equals the request's value (the
+        user through its pseudonym or match digest, `who`)."""
         scope = self.scope
         if "app" in scope and scope["app"] != app:
             return False
-        values = {"model": model, "tenant": tenant, "user": user, "cohort": cohort, "session": session, "key": key}
-        return all(scope[k] == values[k] for k in MATCH_KEYS if k in scope)
+        values = {"model": model, "tenant": tenant, "cohort": cohort, "session": session, "key": key}
+        if "user" in scope and not (who or UserRef(user)).matches(scope):
+            return False
+        return all(scope[k] == values[k] for k in MATCH_KEYS if k in scope and k != "user")
 
     @property
     def specificity(self) -> int:
@@ -131,12 +181,17 @@ def _pick(controls: list[Control]) -> Control | None:
 class ControlState:
     """An immutable snapshot of the active controls at one revision."""
 
-    __slots__ = ("revision", "controls", "apps", "_by_app", "_global", "_patterns", "_memo",
-                 "_memo_until", "_memo_lock", "_narrow")
+    __slots__ = ("revision", "controls", "apps", "user_salt", "pseudonymize", "_by_app", "_global", "_patterns",
+                 "_memo", "_memo_until", "_memo_lock", "_narrow")
 
     def __init__(self, revision: int, controls: tuple[Control, ...] | list[Control],
-                 apps: Mapping[str, AppConfig] | None = None) -> None:
+                 apps: Mapping[str, AppConfig] | None = None, *, user_salt: str | None = None,
+                 pseudonymize: Callable[[str], str] | None = None) -> None:
         self.revision = revision
+        # user_salt is published with the state (SDKs match scope.user_match with it); pseudonymize
+        # (the server's keyed pseudonym) is not: it matches scopes made from a pseudonym.
+        self.user_salt = user_salt
+        self.pseudonymize = pseudonymize
         self.controls = tuple(sorted(controls, key=lambda c: c.revision))
         self.apps: dict[str, AppConfig] = dict(apps or {})
         by_app: dict[str, list[Control]] = {}
@@ -200,9 +255,10 @@ class ControlState:
                  cohort: str | None, session: str | None, key: str | None, now: datetime) -> Enforcement:
         cfg = self.app_config(app)
         by_kind: dict[str, list[Control]] = {}
+        who = UserRef(user, self.user_salt, self.pseudonymize)
         for c in (*self._global, *self._by_app.get(app, ())):
             if c.expired(now) or not c.matches(app=app, user=user, tenant=tenant, model=model,
-                                                 cohort=cohort, session=session, key=key):
+                                                 cohort=cohort, session=session, key=key, who=who):
                 continue
             by_kind.setdefault(c.kind, []).append(c)
         if not by_kind:
@@ -255,7 +311,7 @@ class ControlState:
 
     def to_json(self) -> dict[str, Any]:
         return {"revision": self.revision, "controls": [c.to_json() for c in self.active_at()],
-                "apps": self.apps_json()}
+                "apps": self.apps_json(), "user_salt": self.user_salt}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ControlState:
@@ -263,8 +319,10 @@ class ControlState:
                                 tools=a.get("tools") or {}, fail_closed=bool(a.get("fail_closed")),
                                 prompts={v: "" for v in (a.get("prompts") or {})})
                 for name, a in (data.get("apps") or {}).items()}
+        salt = data.get("user_salt")
         return cls(int(data.get("revision") or 0),
-                   [Control.from_json(c) for c in data.get("controls") or []], apps)
+                   [Control.from_json(c) for c in data.get("controls") or []], apps,
+                   user_salt=salt if isinstance(salt, str) else None)
 
 
 RATE_KEYS = ("user", "tenant", "session", "key")  # what a rate_limit or budget control counts per
@@ -279,6 +337,8 @@ def rate_key(control: Control, *, user: str | None, tenant: str | None, session:
     if kind not in RATE_KEYS:
         kind = "tenant" if "tenant" in control.scope and "user" not in control.scope else "user"
     value = {"user": user, "tenant": tenant, "session": session, "key": key}.get(str(kind))
+    if kind == "user" and value is not None:  # counters (Redis keys included) never hold a raw user id
+        value = "h" + hashlib.sha256(value.encode()).hexdigest()[:32]
     return f"{kind}:{value}" if value is not None else None
 
 
@@ -329,13 +389,15 @@ class ControlBook:
         return self._state
 
     def refresh(self) -> ControlState:
+        from fireline.calls import privacy
         from fireline.controls import service
 
         with self._lock:
             revision, controls = service.load_state(self.db)
             if revision == self._state.revision and self._state.revision != 0:
                 return self._state
-            state = ControlState(revision, controls, self.config.apps)
+            state = ControlState(revision, controls, self.config.apps, user_salt=privacy.match_salt(),
+                                 pseudonymize=privacy.pseudonym)
             changed = state.revision != self._state.revision
             self._state = state
             subscribers = list(self._subscribers)

@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fireline.config import ConfigError
+from fireline.durations import parse_minutes
 from fireline.signals import SEVERITIES
 
 GROUP_KEYS = ("app", "model", "alias", "route", "prompt_version", "tool", "tenant")
@@ -41,26 +42,15 @@ TYPES = (
     "bias", "quality_degradation", "capability_loss", "cost_runaway", "distribution_shift", "data_poisoning",
     "model_extraction", "availability",
 )  # fmt: skip
+# Monitors of what the model answered (its quality, length, language, latency, and what users ask of
+# it) leave out the calls Fireline's containment or a guardrail answered instead (a kill switch's
+# fallback, a rate limit's 429, a blocked answer): those say nothing about the model or its users'
+# questions, and a kill switch would otherwise look like a drift of its own.
+MODEL_TYPES = ("quality_degradation", "distribution_shift", "hallucination", "capability_loss", "bias")
+CONTAINED_STATUSES = ("contained", "blocked")
 Aggregate = Literal["rate", "count", "sum", "p99", "mean", "psi", "js", "disparity"]
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d)?\s*$")
 _CONDITION = re.compile(r"^\s*(?:(any)|(ratio|value)\s*(>=|<=)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?))\s*$")
-_UNIT_MINUTES = {None: 1, "m": 1, "min": 1, "h": 60, "d": 1440}
-
-
-def parse_minutes(value: Any) -> int:
-    """'10m' / '1h' / '2d' / 10 -> whole minutes (at least 1)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of minutes or a string like '10m', '1h', '7d'")
-    if isinstance(value, int):
-        minutes = value
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        minutes = int(m.group(1)) * _UNIT_MINUTES[m.group(2)]
-    else:
-        raise ValueError(f"{value!r} is not a duration: use whole minutes like '10m', '1h', '7d'")
-    if minutes < 1 or minutes > 60 * 24 * 31:
-        raise ValueError(f"duration {value!r} must be between 1 minute and 31 days")
-    return minutes
 
 
 class Condition(BaseModel):
@@ -214,6 +204,11 @@ class MonitorDef(BaseModel):
     def agg(self) -> Aggregate:
         assert self.aggregate is not None
         return self.aggregate
+
+    @property
+    def answers_only(self) -> bool:
+        """Whether calls with a CONTAINED_STATUSES status are left out (numerator and calls)."""
+        return self.signal in ("distribution", "latency") or self.type in MODEL_TYPES
 
     @property
     def repeat_minutes(self) -> int:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireline.detect import distribution
-from fireline.detect.monitor_defs import MonitorDef
+from fireline.detect.monitor_defs import CONTAINED_STATUSES, MonitorDef
 from fireline.detect.onset import change_point
 from fireline.detect.series import Hit, Series, latency_bin, quantile
 from fireline.signals import Alert
@@ -96,9 +96,13 @@ class Monitor:
         self.alerts_fired = 0
         self.where = tuple((k, frozenset(v)) for k, v in sorted(d.where.items()))
         self._by_tool = "tool" in d.group_by
-        self.family = (d.group_by, self.where)  # monitors sharing denominators
+        self.answers_only = d.answers_only
+        self.family = (d.group_by, self.where, self.answers_only)  # monitors sharing denominators
+        self.filtered = bool(self.where) or self.answers_only
 
     def admits(self, fact: Fact) -> bool:
+        if self.answers_only and fact.report_kind is None and fact.status in CONTAINED_STATUSES:
+            return False  # answered by containment, not by the model (monitor_defs.MODEL_TYPES)
         return all(fact.key(k)[0] in values for k, values in self.where)
 
     # ---- feeding ----
@@ -451,7 +455,7 @@ class Engine:
                 by_keys: dict[Any, list[str]] = {}
                 for gb, slots in dens.items():
                     first = self.monitors_by_gb[gb]
-                    if first.where and not first.admits(fact):
+                    if first.filtered and not first.admits(fact):
                         by_keys[gb] = []
                         continue
                     groups = by_keys[gb] = first.groups(fact)

@@ -13,7 +13,8 @@ change-point scan, applied recursively (binary segmentation):
 3. Recurse into both halves (depth-limited), giving segments with their rates.
 4. The onset is the start of the earliest segment of the rising staircase that ends in the last
    segment: walking back from the last segment while the one before has a clearly lower rate
-   (a drop, for `direction="down"`). So 0.8% then 16% on top of a 1% background puts the onset
+   (a drop, for `direction="down"`); each step before the last must differ from its neighbour
+   with `STAIR_FACTOR` times the evidence on its own. So 0.8% then 16% on top of a 1% background puts the onset
    where 0.8% began, and stationary noise gives no change point (the caller falls back).
 
 Pure functions over plain lists: the monitor engine runs it on its in-memory minute buckets
@@ -38,6 +39,7 @@ MAX_BINS = 2000
 MIN_SCORE = 20.0
 MIN_RATIO = 1.25
 MAX_DEPTH = 4
+STAIR_FACTOR = 1.75  # the evidence an earlier step of a staircase needs, in units of min_score
 
 Direction = Literal["up", "down"]
 
@@ -78,6 +80,11 @@ def _ll(x: float, n: float) -> float:
         return 0.0
     p = x / n
     return x * math.log(p) + (n - x) * math.log1p(-p)
+
+
+def _step_score(a: Segment, b: Segment) -> float:
+    """2*LLR of two adjacent segments having different rates rather than one."""
+    return 2.0 * (_ll(a.matches, a.calls) + _ll(b.matches, b.calls) - _ll(a.matches + b.matches, a.calls + b.calls))
 
 
 def binned(series: Sequence[tuple[int, float, float]], max_bins: int = MAX_BINS) -> list[tuple[int, float, float]]:
@@ -170,8 +177,12 @@ def change_point(series: Sequence[tuple[int, float, float]], *, direction: Direc
             return later.rate >= min_ratio * earlier.rate and later.rate > earlier.rate
         return earlier.rate >= min_ratio * later.rate and earlier.rate > later.rate
 
+    # The last rise needs only its cut's significance; every step further back must also stand on
+    # its own against its neighbour, with `STAIR_FACTOR` times the evidence: a small wobble in
+    # days of background noise is not the start of the staircase.
     k = len(segs) - 1
-    while k > 0 and worse(segs[k - 1], segs[k]):
+    while k > 0 and worse(segs[k - 1], segs[k]) and (
+            k == len(segs) - 1 or _step_score(segs[k - 1], segs[k]) >= STAIR_FACTOR * min_score):
         k -= 1
     if k == len(segs) - 1:
         return None  # the last segment is no rise over the one before: nothing is getting worse now

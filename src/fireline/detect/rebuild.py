@@ -1,9 +1,11 @@
 """Startup: rebuild the monitors' minute buckets from the database, so a restart keeps baselines.
 
 One aggregate query per monitor family, grouped by minute and by the group keys in use:
-calls (volume, errors, cost), latency (histogram bins), findings, reports. Then the last
-firing of each monitor x group comes back from the alert history, so a restart does not
-re-open what already fired.
+calls (volume, errors, cost), latency (histogram bins), length histograms, the categorical
+histograms (language, script, topic: columns written at ingest, detect.features), findings,
+reports. Calls that containment answered are left out of the monitors that leave them out live
+(MonitorDef.answers_only). Then the last firing of each monitor x group comes back from the alert
+history, so a restart does not re-open what already fired.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from sqlalchemy.sql.elements import ColumnElement as CE
 
 from fireline.calls.models import Call, CallFinding
 from fireline.db import Database
+from fireline.detect import features
 from fireline.detect.distribution import LENGTH_BASE
 from fireline.detect.minutes import minute_of
 from fireline.detect.models import MonitorAlert, Report
+from fireline.detect.monitor_defs import CONTAINED_STATUSES
 from fireline.detect.monitors import Engine, Fact, Monitor
 from fireline.detect.series import LATENCY_BOUNDS
 from fireline.detect.service import production
@@ -30,11 +34,9 @@ LENGTH_BOUNDS = tuple(LENGTH_BASE ** (k + 1) - 1 for k in range(64))
 
 def rebuildable(mon: Monitor) -> bool:
     """Monitors whose history the prompt log's columns hold: not those grouped or filtered by
-    metadata (route, cohorts), nor distributions other than token lengths (their windows refill)."""
+    metadata (route, cohorts); their windows refill."""
     d = mon.d
-    if d.where or not set(d.group_by) <= COLUMN_KEYS:
-        return False
-    return d.signal != "distribution" or d.feature in ("output_tokens", "input_tokens")
+    return not d.where and set(d.group_by) <= COLUMN_KEYS
 
 
 def _key_columns(model: Any, keys: list[str]) -> list[CE[Any]]:
@@ -84,6 +86,8 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                 sig = mon.d.signal
                 if sig in ("latency", "distribution"):
                     continue  # their samples come from their own families
+                if mon.answers_only and row.status in CONTAINED_STATUSES:
+                    continue
                 num = 0.0
                 if (sig == "errors" and row.status in mon.d.match.status) or sig == "calls":
                     num = float(row.n)
@@ -96,7 +100,8 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                         else_=literal(len(LATENCY_BOUNDS)))
             stmt = (select(minute.label("minute"), *_key_columns(Call, keys), bin_.label("bin"),
                            func.count().label("n"))
-                    .where(production(Call.environment), Call.started_at >= since, Call.latency_ms.is_not(None))
+                    .where(production(Call.environment), Call.started_at >= since, Call.latency_ms.is_not(None),
+                           Call.status.not_in(CONTAINED_STATUSES))
                     .group_by(minute, *_key_columns(Call, keys), bin_))
             for row in session.execute(stmt):
                 counts["latency"] += 1
@@ -111,30 +116,48 @@ def rebuild(db: Database, engine: Engine) -> dict[str, int]:
                         else_=literal(len(LENGTH_BOUNDS)))
             stmt = (select(minute.label("minute"), *_key_columns(Call, keys), lbin.label("bin"),
                            func.count().label("n"), func.sum(column).label("total"))
-                    .where(production(Call.environment), Call.started_at >= since, column.is_not(None))
+                    .where(production(Call.environment), Call.started_at >= since, column.is_not(None),
+                           Call.status.not_in(CONTAINED_STATUSES))
                     .group_by(minute, *_key_columns(Call, keys), lbin))
             for row in session.execute(stmt):
                 counts[feature] += 1
                 fact = _fact(row, keys, int(row.minute))
                 for mon in dmons:
                     _seed(engine, mon, fact, float(row.total or 0), int(row.n), {int(row.bin): int(row.n)})
+        for feature, name in features.COLUMNS.items():
+            dmons = [m for m in mons if m.d.signal == "distribution" and m.d.feature == feature]
+            if not dmons:
+                continue
+            label = getattr(Call, name)
+            stmt = (select(minute.label("minute"), *_key_columns(Call, keys), label.label("label"),
+                           func.count().label("n"))
+                    .where(production(Call.environment), Call.started_at >= since, label.is_not(None),
+                           Call.status.not_in(CONTAINED_STATUSES))
+                    .group_by(minute, *_key_columns(Call, keys), label))
+            for row in session.execute(stmt):
+                counts[feature] += 1
+                fact = _fact(row, keys, int(row.minute))
+                for mon in dmons:
+                    _seed(engine, mon, fact, 0.0, int(row.n), {features.bin_of(feature, row.label): int(row.n)})
         fmons = [m for m in mons if m.d.signal == "findings"]
         if fmons:
             fminute = minute_of(db.dialect, CallFinding.started_at)
             fkeys = _key_columns(Call, keys)
             stmt = (select(fminute.label("minute"), *fkeys, CallFinding.detector, CallFinding.kind,
-                           CallFinding.location, CallFinding.severity,
+                           CallFinding.location, CallFinding.severity, Call.status,
                            func.count(func.distinct(CallFinding.call_id)).label("n"))
                     .join(Call, Call.id == CallFinding.call_id)
                     .where(CallFinding.started_at >= since, production(Call.environment))
                     .group_by(fminute, *fkeys, CallFinding.detector, CallFinding.kind, CallFinding.location,
-                              CallFinding.severity))
+                              CallFinding.severity, Call.status))
             for row in session.execute(stmt):
                 counts["findings"] += 1
                 fact = _fact(row, keys, int(row.minute))
                 fact.findings = ({"detector": row.detector, "kind": row.kind, "location": row.location,
                                   "severity": row.severity, "tool": None},)
                 for mon in fmons:
+                    if mon.answers_only and row.status in CONTAINED_STATUSES:
+                        continue
                     num, _, _ = mon.measure(fact)
                     if num:
                         _seed(engine, mon, fact, float(row.n), 0)

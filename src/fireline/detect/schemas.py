@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from fireline.validation import Instant
+
 ReportKind = Literal["harmful", "wrong", "leak", "other", "thumbs_down"]
 
 
@@ -32,7 +34,7 @@ class ReportIn(BaseModel):
     kind: ReportKind
     text: str | None = Field(None, max_length=10_000)
     # When the user gave the feedback (backfilled history); default now. Needs a timezone.
-    at: datetime | None = Field(None, validation_alias=AliasChoices("at", "timestamp"))
+    at: Instant | None = Field(None, validation_alias=AliasChoices("at", "timestamp"))
 
 
 class ReportOut(BaseModel):

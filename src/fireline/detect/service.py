@@ -24,11 +24,12 @@ from fireline.calls.service import PreparedCall
 from fireline.config import Config
 from fireline.counters import WindowCounter
 from fireline.db import Database
-from fireline.detect import distribution
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
 from fireline.detect.detectors.output_quality import last_user_text
 from fireline.detect.detectors.output_quality import profile as quality_profile
+from fireline.detect.features import COLUMNS as FEATURE_COLUMNS
+from fireline.detect.features import categorical, features_of, labels_of, lengths
 from fireline.detect.monitors import Fact
 from fireline.detect.policies import load_policies
 from fireline.detect.policy_match import PolicyEngine
@@ -147,6 +148,9 @@ class Detection:
                 if view.profile is None and view.output_text:
                     view.profile = quality_profile(view.output_text, last_user_text(view))
                 p.extras["profile"] = view.profile
+                labels = p.extras["labels"] = labels_of(p)
+                for feature, column in FEATURE_COLUMNS.items():
+                    p.row[column] = labels.get(feature)
             except Exception as exc:  # one odd record must not cost the others their detection
                 RECORDS_SKIPPED.labels("detect").inc()
                 log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
@@ -203,38 +207,6 @@ def judging_detectors(config: Config, canaries: Any) -> list[Detector]:
     return [*detectors, PolicyJudge(engine, detectors)] if engine.rules else detectors
 
 
-def features_of(p: PreparedCall) -> dict[str, tuple[int, float]]:
-    """The distribution features of a call: (histogram bin, value) per feature."""
-    row, prof = p.row, p.extras.get("profile")
-    out: dict[str, tuple[int, float]] = {}
-    out_tokens = row.get("output_tokens")
-    if out_tokens is None and prof is not None:
-        out_tokens = prof.output_tokens_estimate
-    if out_tokens is not None:
-        out["output_tokens"] = (distribution.length_bin(out_tokens), float(out_tokens))
-    user = ""
-    for m in reversed(p.raw.get("input") or []):
-        if m.get("role") == "user" and isinstance(m.get("content"), str):
-            user = m["content"]
-            break
-    in_tokens = row.get("input_tokens")
-    if in_tokens is None and user:
-        in_tokens = (len(user) + 3) // 4
-    if in_tokens is not None:
-        out["input_tokens"] = (distribution.length_bin(in_tokens), float(in_tokens))
-    if prof is not None:
-        lang = prof.output_language if prof.output_confidence >= 0.5 else "und"
-        out["output_language"] = (distribution.category(lang), 0.0)
-        out["output_script"] = (distribution.script_bin(prof.output_script), 0.0)
-        if prof.input_language:
-            out["input_language"] = (distribution.category(prof.input_language), 0.0)
-    if user:
-        topic = distribution.topic_bucket(user)
-        if topic is not None:
-            out["input_topic"] = (topic, 0.0)
-    return out
-
-
 def policy_engine(config: Config, detectors: Iterable[Any] = ()) -> PolicyEngine:
     """The config's policies, compiled; categories a policy names are computed by the detectors
     that own them (harmful_output's lexicon categories)."""
@@ -287,7 +259,8 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
                                                     "severity": f.severity, "item": f.item})
         rows = session.execute(select(Call.id, Call.started_at, Call.app, Call.tenant, Call.model, Call.model_resolved,
                                       Call.prompt_version, Call.tools, Call.status, Call.cost_usd, Call.latency_ms,
-                                      Call.session_id, Call.api_key_id)
+                                      Call.session_id, Call.api_key_id, Call.output_tokens, Call.input_tokens,
+                                      *(getattr(Call, c) for c in FEATURE_COLUMNS.values()))
                                .where(Call.id.in_(chunk),
                                       production(Call.environment)))
         for r in rows:
@@ -301,7 +274,10 @@ def facts_from_db(session: Session, call_ids: list[str]) -> list[Fact]:
                 facts.append(Fact(id=r.id, minute=minute_of_time(r.started_at), app=r.app, tenant=r.tenant,
                                   model=r.model_resolved or r.model, prompt_version=r.prompt_version,
                                   tools=tuple(dict.fromkeys(names)), status=r.status or "ok", cost=r.cost_usd,
-                                  latency=r.latency_ms, findings=findings, session=r.session_id, api_key=r.api_key_id))
+                                  latency=r.latency_ms, findings=findings, session=r.session_id, api_key=r.api_key_id,
+                                  alias=r.model,
+                                  features={**lengths(r.output_tokens, r.input_tokens), **categorical(
+                                      {f: getattr(r, c) for f, c in FEATURE_COLUMNS.items()})}))
             except Exception as exc:
                 RECORDS_SKIPPED.labels("monitors").inc()
                 log.error("monitors skip call %s: %s at %s", r.id, type(exc).__name__, where(exc))

@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fireline.config import ConfigError
 from fireline.counters import LocalCounter, WindowCounter
 from fireline.detect.detectors.base import CallView, Finding, arguments_of
-from fireline.detect.monitor_defs import TYPES, parse_minutes
+from fireline.detect.monitor_defs import TYPES
+from fireline.durations import parse_minutes
 from fireline.events import where
 from fireline.metrics import RECORDS_SKIPPED
 

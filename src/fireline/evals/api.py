@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
@@ -84,7 +85,7 @@ async def put_suite(request: Request, response: Response,
         response.status_code = 201 if created else 200
         return service.suite_json(session, row)
 
-    return bus.within(get_db(request), run)
+    return await run_in_threadpool(bus.within, get_db(request), run)  # never the database on the event loop
 
 
 @router.get("/evals/{suite_id}")
@@ -132,7 +133,8 @@ async def post_result(suite_id: str, request: Request,
     body = await _suite_body(request)
     if not isinstance(body, dict):
         raise Invalid("body: a run report object (as `fireline eval run --json` prints)", field="body")
-    run = bus.within(get_db(request), lambda s: service.record_result(s, suite_id, body, who.key_id, utcnow()))
+    run = await run_in_threadpool(bus.within, get_db(request),
+                                  lambda s: service.record_result(s, suite_id, body, who.key_id, utcnow()))
     return service.run_json(run, report=True)
 
 

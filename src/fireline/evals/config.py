@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fireline.comms.config import duration
 from fireline.config import Config, ConfigError, get_settings
+from fireline.durations import parse_duration as duration
 from fireline.evals.runner import MAX_CONCURRENCY, Target
 
 

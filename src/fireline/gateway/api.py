@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from fireline.gateway import apis
 from fireline.gateway.proxy import Gateway, respond
 from fireline.gateway.responses import error
 
@@ -33,7 +34,7 @@ router.routes.append(Route("/v1/models", _Endpoint("models"), methods=["GET"], i
 
 
 class FastPath:
-    """Dispatches the two gateway paths before FastAPI's middleware and router (measured: they
+    """Dispatches the gateway paths before FastAPI's middleware and router (measured: they
     cost about half as much CPU again as the proxying itself); everything else passes through."""
 
     def __init__(self, inner: Any, gateway: Gateway) -> None:
@@ -47,6 +48,10 @@ class FastPath:
                 return
             if path == "/v1/models" and method == "GET":
                 await guarded(self.gateway.models, scope, receive, send)
+                return
+            handler = apis.route(self.gateway, path, method)  # the other OpenAI routes, OpenAI's 404/405
+            if handler is not None:
+                await guarded(handler, scope, receive, send)
                 return
         await self.inner(scope, receive, send)
 

@@ -24,6 +24,7 @@ class Hit:
     severity: str
     start: int | None
     end: int | None
+    confidence: float = 1.0
 
 
 class InlineDetectors:
@@ -73,7 +74,7 @@ class InlineDetectors:
             for f in found:
                 if f.location in ("output", "tool"):
                     out.append(Hit(f.detector, f.kind, f.severity, f.start if f.location == "output" else None,
-                                   f.end if f.location == "output" else None))
+                                   f.end if f.location == "output" else None, f.confidence))
         return out
 
 
@@ -81,12 +82,15 @@ _GUARDRAIL_ENTITIES = (pii.PII_TYPES - pii.CONTEXT_TYPES) | pii.SECRET_TYPES
 
 
 def select(hits: list[Hit], params: dict[str, Any]) -> list[Hit]:
-    """The hits a guardrail control cares about: its detectors (all when absent) at or above min_severity."""
+    """The hits a guardrail control cares about: its detectors (all when absent) at or above
+    min_severity and min_confidence (a playbook's guardrail blocks only precise findings; the
+    others stay findings, flagged)."""
     names = params.get("detectors")
     wanted = set(names) if names else None
     floor = SEVERITY_RANK.get(str(params.get("min_severity") or "P3"), 3)
+    sure = float(params.get("min_confidence") or 0.0)
     return [h for h in hits if (wanted is None or h.detector in wanted or h.kind in wanted)
-            and SEVERITY_RANK.get(h.severity, 3) <= floor]
+            and SEVERITY_RANK.get(h.severity, 3) <= floor and h.confidence >= sure]
 
 
 def redact(text: str, hits: list[Hit]) -> str:

@@ -115,8 +115,20 @@ class Spool:
             raise OSError(f"spool segment {path.name} is locked by another process")
         segment = Segment(path=path, fd=fd, size=0, done=0)
         segment.save_done()
+        if self.fsync != "off":  # the new file's name must survive a power cut too, not only its data
+            self._sync_directory()
         self.segments.append(segment)
         return segment
+
+    def _sync_directory(self) -> None:
+        try:
+            dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            log.warning("gateway spool: could not sync the spool directory: %s", exc)
 
     def append(self, line: bytes) -> None:
         """Write one record (ending in a newline) before its answer is released. Raises OSError

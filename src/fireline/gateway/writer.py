@@ -12,6 +12,8 @@ idempotent (call ids). A call that cannot be spooled (disk full) is kept in memo
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import threading
 import time
@@ -20,10 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
-from fireline.calls import dead_letters, service
+from fireline.calls import dead_letters, privacy, service
 from fireline.calls.pricing import cost_usd, price_table
 from fireline.calls.schemas import INT32_MAX, CallIn
 from fireline.config import Config
@@ -52,15 +55,33 @@ GATEWAY_CALLS = Counter("fireline_gateway_calls_total", "Calls through the gatew
 MAX_BACKOFF = 5.0
 
 
+SEALED_LINE = b"E1:"  # a spool line sealed with the raw-content key: base64 of privacy.seal(JSON)
+
+
 def encode(pending: dict[str, Any]) -> bytes:
-    """One spool line: the pending record as JSON (upstream bytes as text), newline-terminated."""
+    """One spool line: the pending record as JSON (upstream bytes as text), sealed with the raw-content
+    key (AES-GCM: the spool is a copy of raw content on disk), base64, newline-terminated."""
     raw = pending.get("raw")
     if raw is not None and not isinstance(raw, str):
         pending["raw"] = (b"".join(raw) if isinstance(raw, list) else bytes(raw)).decode("utf-8", "replace")
     try:
-        return orjson.dumps(pending, option=orjson.OPT_APPEND_NEWLINE)
+        data = orjson.dumps(pending)
     except (TypeError, orjson.JSONEncodeError):  # an upstream answer orjson refuses: store it cleaned
-        return orjson.dumps(clean_json(pending), option=orjson.OPT_APPEND_NEWLINE)
+        data = orjson.dumps(clean_json(pending))
+    return SEALED_LINE + base64.b64encode(privacy.seal(data, "gateway-spool")) + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """A spool line back to its record (lines written before sealing are plain JSON). ValueError
+    when the line is damaged or was sealed with another key."""
+    line = line.rstrip(b"\n")
+    if line.startswith(SEALED_LINE):
+        try:
+            line = privacy.unseal(base64.b64decode(line[len(SEALED_LINE):], validate=True), "gateway-spool")
+        except (InvalidTag, binascii.Error) as exc:
+            raise ValueError("a spool line that cannot be opened") from exc
+    record: dict[str, Any] = orjson.loads(line)
+    return record
 
 
 class CallWriter:
@@ -186,7 +207,7 @@ class CallWriter:
         """Store one batch: calls held in memory first, else the oldest unstored spool lines."""
         if self.memory:
             held = [self.memory[i] for i in range(min(self.batch_size, len(self.memory)))]
-            self._store([orjson.loads(line) for line in held])
+            self._store([decode(line) for line in held])
             for _ in held:
                 self.memory.popleft()
             return
@@ -198,8 +219,8 @@ class CallWriter:
         records = []
         for _, line in lines:
             try:
-                records.append(orjson.loads(line))
-            except orjson.JSONDecodeError:  # a damaged line (power loss): nothing to store
+                records.append(decode(line))
+            except ValueError:  # a damaged line (power loss), or sealed with another key: nothing to store
                 DROPPED.labels("spool_damaged").inc()
                 log.error("gateway spool: a damaged record in %s was skipped", segment.path.name)
         self._store(records)
@@ -296,7 +317,7 @@ def build_call(p: dict[str, Any], config: Config, prices: dict[str, tuple[float,
     output = _text(output if output is not None else msg.get("content"))
     metadata: dict[str, Any] = {"source": "gateway", "stream": bool(body.get("stream"))}
     for key in ("controls", "notes", "cohort", "route", "error", "http_status", "injected", "fallback_served",
-                "budget"):
+                "budget", "api", "response_id", "previous_response_id", "embeddings"):
         if p.get(key):
             metadata[key] = clean_json(p[key])
     if not readable:

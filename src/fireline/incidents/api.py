@@ -6,7 +6,6 @@ needs a responder key and is itself recorded on the timeline.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -42,6 +41,7 @@ from fireline.incidents.schemas import (
     incident_json,
 )
 from fireline.incidents.taxonomy import TYPES, check_triage
+from fireline.validation import Instant
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 ACTIONS = {"ack": "ack", "contain": "contain", "resolve": "resolve", "close": "close",
@@ -218,7 +218,7 @@ def export(snapshot_id: str, request: Request, reason: str | None = Query(None, 
 
 
 @router.get("/incidents/{incident_id}/blast-radius")
-def blast(incident_id: str, request: Request, since: datetime | None = None, until: datetime | None = None,
+def blast(incident_id: str, request: Request, since: Instant | None = None, until: Instant | None = None,
           _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     db = get_db(request)
     with db.session() as session:

@@ -185,7 +185,7 @@ def window(session: Session, inc: Incident, sig: dict[str, Any], since: datetime
     return start, end, how
 
 
-def _hits(inc: Incident, sig: dict[str, Any], start: datetime, end: datetime) -> Any:
+def hits(inc: Incident, sig: dict[str, Any], start: datetime, end: datetime) -> Any:
     """The blast radius as a CTE of calls: linked calls plus matching calls no other incident holds."""
     linked = select(IncidentCall.call_id.label("id")).where(IncidentCall.incident_id == inc.id)
     column = CallFinding.call_id if sig["findings"] else Call.id
@@ -216,7 +216,7 @@ def blast_radius(session: Session, inc: Incident, *, since: datetime | None = No
                 "first_occurrence": None, "lead_time_s": None, "pii": {}, "answered_after_containment": None,
                 "reason": "no calls are linked to this incident: link the affected calls "
                           "(POST /api/v1/incidents/{id}/calls) to measure who it reached"}
-    hit = _hits(inc, sig, start, end)
+    hit = hits(inc, sig, start, end)
     row = session.execute(select(func.count(), func.count(distinct(hit.c.user_pseudonym)),
                                  func.count(distinct(hit.c.session_id)), func.count(distinct(hit.c.tenant)),
                                  func.min(hit.c.started_at))).one()
@@ -243,7 +243,7 @@ def affected(session: Session, inc: Incident, *, limit: int = MAX_LISTED) -> dic
     start, end, _ = window(session, inc, sig)
     if not sig["linked"]:
         return {"status": "unknown", "users": [], "sessions": [], "tenants": [], "calls": []}
-    hit = _hits(inc, sig, start, end)
+    hit = hits(inc, sig, start, end)
 
     def values(col: Any) -> list[str]:
         return [str(v) for v in session.scalars(select(col).where(col.is_not(None)).distinct()

@@ -7,13 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fireline.calls.models import Call, CallFinding
 from fireline.db import utcnow
-from fireline.incidents.blast import signature
-from fireline.incidents.models import Incident, IncidentCall
+from fireline.incidents.blast import hits, signature, window
+from fireline.incidents.models import Incident
 from fireline.incidents.timeline import stamp
 
 MAX_CALLS = 200_000
@@ -29,28 +28,12 @@ def _aware(at: Any) -> datetime:
 
 
 def affected_calls(session: Session, inc: Incident) -> list[tuple[datetime, str | None]]:
-    """(started_at, tenant) of the calls in the blast radius: linked calls plus calls in scope and window
-    that carry the signature."""
+    """(started_at, tenant) of the calls in the blast radius: the blast radius's own set (linked calls
+    plus calls in scope and window that carry the signature), so the chart and the count agree."""
     sig = signature(session, inc)
-    c, f = Call, CallFinding
-    conds: list[Any] = [c.started_at >= sig["since"], c.started_at < sig["until"]]
-    if sig["apps"]:
-        conds.append(c.app.in_(sig["apps"]))
-    if sig["tenants"]:
-        conds.append(c.tenant.in_(sig["tenants"]))
-    if sig["models"]:
-        conds.append(or_(c.model.in_(sig["models"]), c.model_resolved.in_(sig["models"])))
-    if sig["prompt_versions"]:
-        conds.append(c.prompt_version.in_(sig["prompt_versions"]))
-    if sig["findings"]:
-        carrying = select(f.call_id).where(or_(*[and_(f.detector == d, f.kind == k) for d, k in sig["findings"]]),
-                                           f.started_at >= sig["since"], f.started_at < sig["until"])
-        conds.append(c.id.in_(carrying))
-    elif sig["status"]:
-        conds.append(c.status == sig["status"])
-    linked = select(IncidentCall.call_id).where(IncidentCall.incident_id == inc.id)
-    rows = session.execute(select(c.started_at, c.tenant).where(or_(c.id.in_(linked), and_(*conds)))
-                           .order_by(c.started_at).limit(MAX_CALLS))
+    start, end, _ = window(session, inc, sig, place=False)
+    hit = hits(inc, sig, start, end)
+    rows = session.execute(select(hit.c.started_at, hit.c.tenant).order_by(hit.c.started_at).limit(MAX_CALLS))
     return [(_aware(at), tenant) for at, tenant in rows]
 
 

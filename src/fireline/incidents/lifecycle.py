@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from fireline.calls.retention import release_holds
+from fireline.calls.retention import release_holds, run_queued_erasures
 from fireline.db import Database, bus_of, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import bus
@@ -125,7 +125,10 @@ def transition_locked(session: Session, inc: Incident, action: str, actor: str,
     if target in TERMINAL:
         released = release_holds(session, holder=inc.id, actor=actor)
         if released:
-            append_locked(session, inc, "hold_released", actor, {"calls": released})
+            # Erasures the hold blocked are carried out now, in this transaction, and recorded.
+            erased = run_queued_erasures(session, actor=actor)
+            append_locked(session, inc, "hold_released", actor,
+                          {"calls": released, **({"queued_erasures_done": erased} if erased else {})})
     event = "acknowledged" if action == "ack" else target
     _observe(session, inc, event, now)
     bus.emit(session, "incident.changed", incident_id=inc.id, state=target, actor=actor, event=event,

@@ -4,7 +4,8 @@ are about one thing), "merged" (one incident folded into another, which carries 
 
 A merge moves the calls, scope and dedup keys of the merged incident to the one it joins (the
 highest severity wins), freezes the evidence of the survivor (its snapshot holds the calls), and
-ends the merged one in state `merged` (`merged_into` names the survivor).
+ends the merged one in state `merged` (`merged_into` names the survivor). "incident.merged"
+(durable) lets the controls part move the merged incident's controls to the survivor.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ def merge(target: Database | Session, incident_id: str, into_id: str, actor: str
                       at=now)
         src.merged_into = into.id
         transition_locked(session, src, "merge", actor, f"merged into {into.id}: {reason}", now=now)
+        # Later parts follow (the controls part re-points the merged incident's controls).
+        bus.emit(session, "incident.merged", durable=True, incident_id=src.id, into=into.id, actor=actor)
         return into
     return bus.within(target, run)
 

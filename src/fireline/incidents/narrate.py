@@ -77,6 +77,12 @@ SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "control.reverted": lambda d: f"reverted {d.get('kind', 'a control')} on {_scope(d.get('scope'))} "
                                   f"({d.get('control_id', '')}){_because(d)}",
     "control.expired": lambda d: f"let {d.get('kind', 'a control')} expire ({d.get('control_id', '')})",
+    "controls.moved": lambda d: (f"moved {len(d.get('controls') or [])} control(s) here from merged incident "
+                                 f"{d['from']}" if d.get("from") else
+                                 f"moved {len(d.get('controls') or [])} control(s) to {d.get('into', '?')}"),
+    "merged": lambda d: (f"merged {d['from']} into this incident ({d.get('calls', 0)} call(s)){_because(d)}"
+                         if d.get("from") else f"merged this incident into {d.get('into', '?')}{_because(d)}"),
+    "related": lambda d: f"marked {d.get('incident_id', '?')} as related{_because(d)}",
     "auto_containment_failed": lambda d: f"could not contain automatically: {d.get('error') or d.get('reason', '')}",
     "obligation_opened": lambda d: f"opened the obligation \"{d.get('title', d.get('kind', ''))}\", due "
                                    f"{d.get('due_at', '?')}",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ulid import ULID
 
 from fireline.calls.models import Call, CallFinding
+from fireline.calls.privacy import scrub
 from fireline.db import Database, insert_for, utcnow
 from fireline.errors import Conflict, Invalid
 from fireline.incidents import blast, bus, correlate, links
@@ -151,7 +152,9 @@ def _escalate(session: Session, inc: Incident, harm: Harm) -> None:
 def _create(session: Session, *, title: str, type_name: str, severity: str, playbook: str, source: str,
             detected_at: datetime, dedup_key: str | None, scope: dict[str, Any], drill: bool = False,
             summary: str | None = None, incident_id: str | None = None) -> Incident:
-    inc = Incident(id=incident_id or new_id(), title=title[:500], summary=summary, type=type_name, severity=severity,
+    # Titles and summaries are free text (an alert's, a person's): through the privacy pass first.
+    inc = Incident(id=incident_id or new_id(), title=scrub(title)[:500], summary=scrub(summary) if summary else summary,
+                   type=type_name, severity=severity,
                    state="detected", playbook=playbook, source=source, dedup_key=dedup_key, commander=None,
                    roles={"comms_lead": None, "scribe": None, "responders": []}, scope={}, apps="",
                    detected_at=detected_at, timeline_seq=0, timeline_head="", changed_seq=0, snapshot_seq=0,

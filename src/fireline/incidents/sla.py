@@ -15,7 +15,6 @@ incident is contained or over. A breach is written once per clock: the condition
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from fireline import background
+from fireline import background, durations
 from fireline.config import Config
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
@@ -48,17 +47,10 @@ def running(inc: Incident, clock: str) -> bool:
 
 
 def parse_duration(value: Any, where: str) -> timedelta:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return timedelta(minutes=float(value))
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-        if m:
-            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "": "minutes"}[m.group(2)]
-            amount = float(m.group(1))
-            if amount > 0:
-                return timedelta(**{unit: amount})
-    raise Invalid(f"sla.{where}: {value!r} is not a duration such as 15, '15m', '1h' or '30s'",
-                  field=f"sla.{where}")
+    try:
+        return durations.parse_duration(value)
+    except ValueError as e:
+        raise Invalid(f"sla.{where}: {e}", field=f"sla.{where}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ severity) through the `severity` map, type from `type_labels` (default fireline_
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -16,6 +15,7 @@ from fireline.db import utcnow
 from fireline.http import validation_error
 from fireline.ingest import alerts
 from fireline.signals import Alert
+from fireline.validation import Instant
 
 ZERO_YEAR = 1900  # Go's zero time (0001-01-01) means "not ended"
 
@@ -26,8 +26,8 @@ class AmAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None  # the wire names
-    endsAt: datetime | None = None
+    startsAt: Instant | None = None  # the wire names
+    endsAt: Instant | None = None
     generatorURL: str = ""
     fingerprint: str = ""
 

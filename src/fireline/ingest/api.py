@@ -1,4 +1,4 @@
-"""HTTP for ingest: OTLP/HTTP traces, Alertmanager and PagerDuty receivers, change markers.
+"""HTTP for ingest: OTLP/HTTP traces, logs and metrics, Alertmanager and PagerDuty receivers, change markers.
 
 Auth: `Authorization: Bearer <key>` or `X-Fireline-Key: <key>` (role ingest or higher) on
 every endpoint; PagerDuty also takes an ingest key as `routing_key` (docs/ingest.md).
@@ -24,10 +24,11 @@ from fireline.calls import service as calls_service
 from fireline.db import Database, DatabaseUnavailable
 from fireline.events import HandlerFailed
 from fireline.http import ingest_limiter, read_body
-from fireline.ingest import alertmanager, alerts, changes, otlp, pagerduty
+from fireline.ingest import alertmanager, alerts, changes, logs, otlp, pagerduty
 from fireline.metrics import INTAKE_UNAVAILABLE
 from fireline.openapi import json_body
 from fireline.signals import Alert
+from fireline.validation import Instant
 
 log = logging.getLogger("fireline.ingest")
 router = APIRouter(tags=["ingest"])
@@ -104,9 +105,8 @@ PD_EVENT = {"requestBody": {"required": True, "content": {"application/json": {"
                    "dedup_key": {"type": "string", "maxLength": 255}, "payload": {"type": "object"}}}}}}}
 
 
-@router.post("/v1/traces", openapi_extra=OTLP_BODY)
-async def otlp_traces(request: Request) -> Response:
-    """OTLP/HTTP ExportTraceServiceRequest, protobuf or JSON, optionally gzip-compressed."""
+async def _otlp_request(request: Request) -> tuple[str, bytes, bool, int] | Response:
+    """Content type, key, encoding and size checked: (encoding, body, gzipped, limit), or the error answer."""
     try:
         encoding = otlp.encoding_of(request.headers.get("content-type"))
     except otlp.Unsupported as exc:
@@ -125,24 +125,86 @@ async def otlp_traces(request: Request) -> Response:
         body = await read_body(request, limit)
     except HTTPException as exc:
         return _otlp_error(exc.status_code, str(exc.detail), encoding)
-    db, config = _db(request), request.app.state.config
+    return encoding, body, gzip == "gzip", limit
 
-    def work() -> otlp.Mapped:
-        raw = otlp.gunzip(body, limit) if gzip == "gzip" else body
-        mapped = otlp.map_request(otlp.decode(raw, encoding), config)
-        if mapped.calls:
-            calls_service.ingest(db, mapped.calls, source="otlp")
-        return mapped
 
+async def _otlp_run(request: Request, encoding: str, work: Any) -> Any:
     try:
-        mapped = await anyio.to_thread.run_sync(work, limiter=ingest_limiter(request.app))
+        return await anyio.to_thread.run_sync(work, limiter=ingest_limiter(request.app))
     except otlp.Malformed as exc:
         return _otlp_error(400, str(exc), encoding)
     except (OperationalError, DatabaseUnavailable):
         log.warning("OTLP ingest could not write: the database is unavailable")
         return _otlp_error(503, "the database is unavailable; retry", encoding,
                            {"Retry-After": str(DatabaseUnavailable.retry_after)})
+
+
+@router.post("/v1/traces", openapi_extra=OTLP_BODY)
+async def otlp_traces(request: Request) -> Response:
+    """OTLP/HTTP ExportTraceServiceRequest, protobuf or JSON, optionally gzip-compressed."""
+    got = await _otlp_request(request)
+    if isinstance(got, Response):
+        return got
+    encoding, zipped, gzipped, limit = got
+    db, config = _db(request), request.app.state.config
+
+    def work() -> otlp.Mapped:
+        req = otlp.decode(otlp.gunzip(zipped, limit) if gzipped else zipped, encoding)
+        waiting = logs.take(db, otlp.span_ids(req)) if logs.any_waiting(db) else {}
+        mapped = otlp.map_request(req, config, waiting)
+        if mapped.calls:
+            try:
+                calls_service.ingest(db, mapped.calls, source="otlp")
+            except Exception:
+                logs.put_back(db, waiting)  # the span is retried by its exporter: its events wait again
+                raise
+            empty = [c for c in mapped.calls if c.output is None and not c.input]
+            if empty and logs.any_waiting(db):
+                logs.fill_late(db, empty)
+        return mapped
+
+    mapped = await _otlp_run(request, encoding, work)
+    if isinstance(mapped, Response):
+        return mapped
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
+
+
+@router.post("/v1/logs", openapi_extra=OTLP_BODY)
+async def otlp_logs(request: Request) -> Response:
+    """OTLP/HTTP ExportLogsServiceRequest: GenAI events joined to the calls of their spans."""
+    got = await _otlp_request(request)
+    if isinstance(got, Response):
+        return got
+    encoding, zipped, gzipped, limit = got
+    db, config = _db(request), request.app.state.config
+    ttl = float((_section(request, "ingest") or {}).get("otlp_event_ttl_s", 3600))
+
+    def work() -> logs.LogsOutcome:
+        grouped, out = logs.map_logs(logs.decode_logs(otlp.gunzip(zipped, limit) if gzipped else zipped, encoding))
+        logs.ingest_logs(db, config, grouped, out, ttl)
+        return out
+
+    out = await _otlp_run(request, encoding, work)
+    if isinstance(out, Response):
+        return out
+    return Response(logs.response("logs", out.rejected, out.message(), encoding), media_type=encoding)
+
+
+@router.post("/v1/metrics", openapi_extra=OTLP_BODY)
+async def otlp_metrics(request: Request) -> Response:
+    """OTLP/HTTP ExportMetricsServiceRequest: acknowledged; GenAI client metrics counted."""
+    got = await _otlp_request(request)
+    if isinstance(got, Response):
+        return got
+    encoding, zipped, gzipped, limit = got
+
+    def work() -> int:
+        return logs.ingest_metrics(logs.decode_metrics(otlp.gunzip(zipped, limit) if gzipped else zipped, encoding))
+
+    done = await _otlp_run(request, encoding, work)
+    if isinstance(done, Response):
+        return done
+    return Response(logs.response("metrics", 0, "", encoding), media_type=encoding)
 
 
 # ---- alerts ----
@@ -214,8 +276,8 @@ def record_change(body: changes.ChangeIn, request: Request, who: Principal = Dep
 
 
 @router.get("/api/v1/changes")
-def list_changes(request: Request, app: str | None = None, kind: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None, limit: int = Query(100, ge=1, le=changes.MAX_LIST),
+def list_changes(request: Request, app: str | None = None, kind: str | None = None, since: Instant | None = None,
+                 until: Instant | None = None, limit: int = Query(100, ge=1, le=changes.MAX_LIST),
                  _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
     with _db(request).session() as session:
         rows = changes.search(session, app=app, kind=kind, since=since, until=until, limit=limit)

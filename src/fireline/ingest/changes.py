@@ -15,6 +15,7 @@ from ulid import ULID
 from fireline.db import utcnow
 from fireline.errors import Invalid
 from fireline.ingest.models import Change
+from fireline.validation import Instant
 
 Kind = Literal["model", "prompt", "config", "guardrail", "retrieval_index", "code"]
 KINDS: tuple[str, ...] = ("model", "prompt", "config", "guardrail", "retrieval_index", "code")
@@ -31,7 +32,7 @@ class ChangeIn(BaseModel):
     from_: str | None = Field(None, alias="from", max_length=500)
     to: str | None = Field(None, max_length=500)
     actor: str | None = Field(None, max_length=200)
-    at: datetime | None = Field(None, validation_alias=AliasChoices("at", "time"))
+    at: Instant | None = Field(None, validation_alias=AliasChoices("at", "time"))
     description: str | None = Field(None, max_length=10_000)
     details: dict[str, Any] = Field(default_factory=dict)
 

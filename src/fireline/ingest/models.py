@@ -1,11 +1,12 @@
-"""Tables of the ingest part: change markers (deploys of models, prompts, configs, ...)."""
+"""Tables of the ingest part: change markers (deploys of models, prompts, configs, ...) and GenAI
+events that arrived over OTLP logs before the span they belong to."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fireline.db import Base, JSONType, UTCDateTime
@@ -27,3 +28,15 @@ class Change(Base):
     recorded_by: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_changes_app_at", "app", "at"),)
+
+
+class PendingEvents(Base):
+    """GenAI events (OTLP log records) waiting for their span: content, so encrypted like raw
+    calls; joined into the call when the span arrives, purged after `ingest.otlp_event_ttl_s`."""
+
+    __tablename__ = "otlp_pending_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(128), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from pydantic import TypeAdapter, ValidationError
 
+from fireline.calls.pricing import cost_usd, price_table
 from fireline.calls.schemas import CallIn
 from fireline.config import Config
 from fireline.ingest import spans
@@ -173,7 +174,15 @@ def _stamp(ns: int) -> datetime | None:
         return None
 
 
-def map_request(req: ExportTraceServiceRequest, config: Config) -> Mapped:
+def span_ids(req: ExportTraceServiceRequest) -> list[str]:
+    """The call id each span of the request would have (for joining GenAI log events)."""
+    return [f"otlp-{span.trace_id.hex()}-{span.span_id.hex()}"
+            for rs in req.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+def map_request(req: ExportTraceServiceRequest, config: Config,
+                logged: dict[str, list[spans.Event]] | None = None) -> Mapped:
+    """`logged`: GenAI events that arrived as log records, by call id (ingest.logs)."""
     out = Mapped()
     nodes: dict[bytes, Node] = {}
     parents: dict[bytes, bytes] = {}  # every span's parent, skipped spans included
@@ -181,14 +190,16 @@ def map_request(req: ExportTraceServiceRequest, config: Config) -> Mapped:
     children: list[Node] = []
     for rs in req.resource_spans:
         res = attributes(rs.resource.attributes)
-        app = as_str(res.get("fireline.app") or res.get("service.name"), 200) or "unknown_service"
+        # Phoenix's register(project_name=...) names the app; so does fireline.app; else service.name.
+        app = as_str(res.get("fireline.app") or res.get("openinference.project.name") or res.get("service.name"),
+                     200) or "unknown_service"
         env = as_str(res.get("deployment.environment.name") or res.get("deployment.environment"), 64)
         extra: dict[str, Any] = {k: res[k] for k in ("service.version", "service.namespace") if k in res}
         for ss in rs.scope_spans:
             for span in ss.spans:
                 parents[span.span_id] = span.parent_span_id
                 try:
-                    node = _node(span, app, env, extra)
+                    node = _node(span, app, env, extra, logged)
                 except Exception as exc:  # a span we cannot read is rejected, never the whole export
                     out.rejected += 1
                     out.errors.append(f"span {span.span_id.hex() or '?'}: unreadable ({type(exc).__name__})")
@@ -203,8 +214,12 @@ def map_request(req: ExportTraceServiceRequest, config: Config) -> Mapped:
                 nodes[node.span_id] = node
                 (llm if node.kind == "llm" else children).append(node)
     _attach(nodes, parents, llm, children, out, config)
+    prices = price_table(config) if llm else {}
     for node in llm:
         call = node.piece
+        if call.get("cost_usd") is None:  # priced from the table when the instrumentation did not say
+            call["cost_usd"] = cost_usd(prices, call.get("model_resolved") or call.get("model"),
+                                        _count(call.get("input_tokens")), _count(call.get("output_tokens")))
         problem = first_problem(call)  # a value the database refuses rejects this span, not the export
         if problem is not None:
             out.rejected += 1
@@ -220,7 +235,12 @@ def map_request(req: ExportTraceServiceRequest, config: Config) -> Mapped:
     return out
 
 
-def _node(span: Any, app: str, env: str | None, extra: dict[str, Any]) -> Node | str | None:
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 else None
+
+
+def _node(span: Any, app: str, env: str | None, extra: dict[str, Any],
+          logged: dict[str, list[spans.Event]] | None = None) -> Node | str | None:
     if len(span.trace_id) != 16 or not any(span.trace_id):
         return f"span {span.span_id.hex() or '?'}: trace_id must be 16 bytes and not all zero"
     if len(span.span_id) != 8 or not any(span.span_id):
@@ -232,9 +252,10 @@ def _node(span: Any, app: str, env: str | None, extra: dict[str, Any]) -> Node |
     error = span.status.code == spans.ERROR
     piece: Any
     if kind == "llm":
-        piece = spans.llm_call(span, attrs, app, env)
         trace_hex, span_hex = span.trace_id.hex(), span.span_id.hex()
-        piece["id"] = f"otlp-{trace_hex}-{span_hex}"
+        cid = f"otlp-{trace_hex}-{span_hex}"
+        piece = spans.llm_call(span, attrs, app, env, logged.get(cid) if logged else None)
+        piece["id"] = cid
         piece["trace_id"], piece["span_id"] = trace_hex, span_hex
         piece["started_at"] = _stamp(span.start_time_unix_nano)
         if span.end_time_unix_nano >= span.start_time_unix_nano > 0:

@@ -10,6 +10,7 @@ from typing import Any
 from fireline.db import utcnow
 from fireline.ingest import alerts
 from fireline.signals import Alert
+from fireline.validation import in_utc_range
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 PD_SEVERITIES = ("critical", "error", "warning", "info")
@@ -75,8 +76,8 @@ def _when(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        at = in_utc_range(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:  # unparsable, or outside the years 1-9999 in UTC: as if not given
         return None
     return at if at.tzinfo else None
 

@@ -148,17 +148,20 @@ def guardrail_span_of(attrs: dict[str, Any], name: str, error: bool) -> dict[str
     return entry
 
 
-def _events(span: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Structured-event content: details attributes, input messages, choices, guardrails; plus errors."""
+Event = tuple[str, dict[str, Any]]  # (event name, attributes; a log record's body as "body")
+
+
+def _events(events: list[Event]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
+                                          list[dict[str, Any]]]:
+    """Structured-event content: details attributes, input messages, choices, guardrails; plus errors.
+    The events are the span's own and the log records (OTLP /v1/logs) joined to it."""
     details: dict[str, Any] = {}
     inputs: list[Any] = []
     choices: list[Any] = []
     guards: list[dict[str, Any]] = []
-    for ev in span.events:
-        name = ev.name
+    for name, a in events:
         if not (name.startswith("gen_ai.") or name in ("exception", "guardrail")):
             continue
-        a = attributes(ev.attributes)
         if name == "exception":
             details.setdefault("error.type", as_str(a.get("exception.type"), 200))
             details.setdefault("error.message", as_str(a.get("exception.message"), 1000))
@@ -193,10 +196,15 @@ def _legacy(group: dict[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
-def llm_call(span: Any, attrs: dict[str, Any], app: str, environment: str | None) -> dict[str, Any]:
-    """The call record (as a CallIn dict) of an LLM span; child spans are attached later."""
+def llm_call(span: Any, attrs: dict[str, Any], app: str, environment: str | None,
+             logged: list[Event] | None = None) -> dict[str, Any]:
+    """The call record (as a CallIn dict) of an LLM span; child spans are attached later.
+    `logged`: GenAI events that arrived as log records for this span."""
     plain, groups = _split(attrs)
-    details, ev_inputs, ev_choices, ev_guards = _events(span) if len(span.events) else ({}, [], [], [])
+    events = [(ev.name, attributes(ev.attributes)) for ev in span.events] if len(span.events) else []
+    if logged:
+        events += logged
+    details, ev_inputs, ev_choices, ev_guards = _events(events) if events else ({}, [], [], [])
 
     # input and system prompt: GenAI attribute > GenAI event > OpenInference > legacy > input.value
     system = msgs.instructions(_first(plain, "gen_ai.system_instructions") or details.get("gen_ai.system_instructions"))
@@ -239,18 +247,25 @@ def llm_call(span: Any, attrs: dict[str, Any], app: str, environment: str | None
     if requested is None and isinstance(invocation, dict):
         requested = invocation.get("model")
     resolved = _first(plain, "gen_ai.response.model", "llm.model_name")
-    tenant = _first(plain, "fireline.tenant", "tenant.id", "tenant")
-    if tenant is None and isinstance(oi_meta, dict):
-        tenant = _first(oi_meta, "tenant", "tenant_id", "tenant.id")
+    tenant = _first(plain, *TENANT_KEYS)
+    user = _first(plain, *USER_KEYS)
+    session = _first(plain, *SESSION_KEYS)
+    if isinstance(oi_meta, dict):  # OpenInference `using_metadata`: identity there is consumed too
+        oi_meta = dict(oi_meta)
+        tenant = tenant if tenant is not None else _first(oi_meta, *META_TENANT)
+        user = user if user is not None else _first(oi_meta, *META_USER)
+        session = session if session is not None else _first(oi_meta, *META_SESSION)
+        for key in (*META_TENANT, *META_USER, *META_SESSION):
+            oi_meta.pop(key, None)
     error = span.status.code == ERROR
 
     call: dict[str, Any] = {
-        "app": as_str(plain.get("fireline.app"), 200) or app,
+        "app": as_str(_first(plain, "fireline.app", "openinference.project.name"), 200) or app,
         "environment": as_str(_first(plain, "fireline.environment", "deployment.environment.name",
                                      "deployment.environment"), 64) or environment,
         "tenant": as_str(tenant, 200),
-        "session_id": as_str(_first(plain, "session.id", "gen_ai.conversation.id"), 200),
-        "user": as_str(_first(plain, "enduser.id", "user.id"), 500),
+        "session_id": as_str(session, 200),
+        "user": as_str(user, 500),
         "model": as_str(requested or resolved, 200),
         "model_resolved": as_str(resolved, 200),
         "provider": as_str(_first(plain, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"), 100),
@@ -294,7 +309,20 @@ def llm_call(span: Any, attrs: dict[str, Any], app: str, environment: str | None
     return call
 
 
-_USED = frozenset({
+# Identity: OTel enduser.id, OpenInference user.id / session.id (and `using_metadata`), Traceloop's
+# association properties, GenAI conversation id. Consumed: a raw user id never reaches metadata.
+TRACELOOP = "traceloop.association.properties."
+USER_KEYS = ("enduser.id", "user.id", TRACELOOP + "user_id", TRACELOOP + "userId", TRACELOOP + "user",
+             TRACELOOP + "enduser.id")
+SESSION_KEYS = ("session.id", "gen_ai.conversation.id", TRACELOOP + "session_id", TRACELOOP + "sessionId",
+                TRACELOOP + "conversation_id", TRACELOOP + "thread_id")
+TENANT_KEYS = ("fireline.tenant", "tenant.id", "tenant", TRACELOOP + "tenant_id", TRACELOOP + "tenantId",
+               TRACELOOP + "tenant")
+META_USER = ("user_id", "userId", "user")
+META_SESSION = ("session_id", "sessionId")
+META_TENANT = ("tenant", "tenant_id", "tenant.id")
+
+_USED = frozenset({*USER_KEYS, *SESSION_KEYS, *TENANT_KEYS, "openinference.project.name",
     "gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.request.model",
     "gen_ai.response.model", "llm.model_name", "fireline.tenant", "tenant.id", "tenant", "fireline.app",
     "fireline.environment", "deployment.environment.name", "deployment.environment", "session.id",

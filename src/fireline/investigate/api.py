@@ -12,11 +12,12 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fireline import background
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.comms.config import duration
 from fireline.config import Config
 from fireline.db import Database, utcnow
+from fireline.durations import parse_duration as duration
 from fireline.errors import Invalid
 from fireline.evals.config import EvalsConfig, resolve_upstream
 from fireline.evals.jobs import Jobs, Throttle
@@ -178,13 +179,11 @@ def last_verification(incident_id: str, request: Request,
 
 
 async def auto_verify(app: FastAPI, every_s: float = 10.0) -> None:
-    """The playbook step after a model or prompt pin: verify until it passes, or fails at the deadline."""
-    import asyncio
-
-    while True:
-        await asyncio.sleep(every_s)
-        if app.state.leader.is_leader():  # one process of the deployment verifies
-            await asyncio.to_thread(verify_pending, app)
+    """The playbook step after a model or prompt pin: verify until it passes, or fails at the deadline.
+    A failing run (the database away) is logged, counted, backed off and retried; one process of the
+    deployment (the leader) verifies."""
+    await background.every("fix-verification", background.in_thread(verify_pending, app), every_s, cap=300.0,
+                           only_if=app.state.leader.is_leader)
 
 
 def verify_pending(app: FastAPI) -> list[str]:

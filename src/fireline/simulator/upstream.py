@@ -4,7 +4,8 @@ Raw asyncio (uvloop when importable), HTTP/1.1 keep-alive, no framework: it must
 the bottleneck when the gateway is measured.
 
   POST /v1/chat/completions   JSON, or SSE chunks ending `data: [DONE]` when stream=true
-  GET  /v1/models, GET /health
+  POST /v1/responses, /v1/completions, /v1/embeddings  the same script in those shapes (simulator.apis)
+  GET  /v1/models, /v1/models/{id}, GET /health
   POST /_script  {"mode", "params"?, "match"?: {...}, "times"?, "rate"?, "seed"?}  add a rule
   POST /_reset   forget rules and recorded requests;  GET /_requests  recent requests
 
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from fireline.simulator import apis
 
 MODES = ("normal", "refuse", "leak_pii", "leak_canary", "write_tool", "error", "slow",
          "token_explosion", "hallucination")
@@ -291,6 +294,10 @@ class _Protocol(asyncio.Protocol):
         srv = self.server
         if path.endswith(b"/chat/completions") and method == b"POST":
             await self._chat(headers, data)
+        elif method == b"POST" and (kind := apis.kind_of(path)) is not None:
+            await self._chat(headers, data, kind)
+        elif b"/models/" in path and method == b"GET":
+            self._json(*apis.model_object(path.rsplit(b"/", 1)[1].decode(), srv.models))
         elif path.endswith(b"/models"):
             self._json(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "fireline-sim"}
@@ -318,7 +325,7 @@ class _Protocol(asyncio.Protocol):
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
-    async def _chat(self, headers: dict[bytes, bytes], data: bytes) -> None:
+    async def _chat(self, headers: dict[bytes, bytes], data: bytes, kind: str = "chat") -> None:
         srv = self.server
         try:
             body = orjson.loads(data)
@@ -326,25 +333,33 @@ class _Protocol(asyncio.Protocol):
             self._json(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
             return
         srv.script.count += 1
-        user, app = body.get("user"), headers.get(b"x-fireline-app", b"").decode() or None
+        view = body if kind == "chat" else apis.view_of(kind, body)
+        user, app = view.get("user"), headers.get(b"x-fireline-app", b"").decode() or None
         if srv.record:
-            srv.script.requests.append({"body": body, "app": app,
+            srv.script.requests.append({"body": body, "app": app, "path": kind,
                                         "authorization": headers.get(b"authorization", b"").decode()})
         mode_h = headers.get(b"x-upstream-mode")
         if mode_h:
             mode, params = mode_h.decode(), orjson.loads(headers.get(b"x-upstream-params", b"{}"))
         else:
-            mode, params = srv.script.pick(user, app, body)
+            mode, params = srv.script.pick(user, app, view)
         delay = float(params.get("delay_ms", 0 if mode != "slow" else 1000)) / 1000
         if delay > 0:
             await asyncio.sleep(delay)
-        ans = answer(mode, params, body)
+        ans = answer(mode, params, view)
         model = str(body.get("model") or "sim-model")
         if "error" in ans:
             extra = b"Retry-After: %d\r\n" % int(ans["retry_after"]) if ans.get("retry_after") else b""
             self._json(ans["status"], {"error": ans["error"]}, extra)
             return
         srv.seq += 1
+        if kind != "chat":
+            status, payload, stream = apis.reply(kind, ans, body, model, srv.seq, srv.responses)
+            if not stream:
+                self._json(status, payload)
+                return
+            self._send(_head(status, b"text/event-stream", len(payload), b"Cache-Control: no-cache\r\n") + payload)
+            return
         cid, created = f"chatcmpl-sim{srv.seq}", int(time.time())
         if not body.get("stream"):
             self._json(200, completion_json(ans, model, cid, created))
@@ -368,6 +383,7 @@ class UpstreamServer:
         self.host, self.port, self.record, self.models = host, port, record, models
         self.script = Script()
         self.seq = 0
+        self.responses: set[str] = set()  # Responses ids issued (previous_response_id must name one)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None

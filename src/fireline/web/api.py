@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
 STATIC = Path(__file__).parent / "static"
-SCRIPTS = ("core.js", "charts.js", "incidents.js", "incident.js", "monitors.js", "calls.js", "controls.js",
-           "drills.js", "uPlot.iife.min.js")
+SCRIPTS = ("core.js", "charts.js", "incidents.js", "incident.js", "incident_more.js", "monitors.js", "calls.js",
+           "controls.js", "drills.js", "uPlot.iife.min.js")
 # uPlot 1.6.32 (MIT, uPlot.LICENSE.txt), vendored from its npm package: no CDN, no build step.
 ASSETS = {**{name: "text/javascript" for name in SCRIPTS}, "app.css": "text/css", "uPlot.min.css": "text/css",
           "uPlot.LICENSE.txt": "text/plain"}

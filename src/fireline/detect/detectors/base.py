@@ -190,6 +190,12 @@ def evidence(text: str, start: int, end: int, label: str | None = None, spans: l
     as <label>.
     """
     found = scan(text) if spans is None else spans
+    # A hit inside (or across) a PII/secret span (a digit of a password, a word of an address) is
+    # shown as that span's label: showing the hit would show the rest of the span around it.
+    around = [(e, s, x) for e, s, x in found if s < end and x > start and (s, x) != (start, end)]
+    if around:
+        start, end = min(start, *(s for _, s, _ in around)), max(end, *(x for _, _, x in around))
+        label = label or max(around, key=lambda sp: sp[2] - sp[1])[0]
     lo = max(0, start - _EVIDENCE_CONTEXT)
     hi = min(len(text), end + _EVIDENCE_CONTEXT)
     hidden = [(e, s, x) for e, s, x in found if s < hi and x > lo and (x <= start or s >= end)]

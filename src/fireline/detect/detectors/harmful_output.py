@@ -10,19 +10,18 @@ and it misses harm phrased in ordinary words (see docs/detectors.md for measured
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-try:
-    import re2
-except ImportError:  # pragma: no cover - the wheel exists for the supported platforms
-    re2 = None
+from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
+from fireline.detect.detectors.lexicon import DEFAULT_LEXICON, DEFAULT_OPT_IN, SENSES
+from fireline.detect.detectors.senses import Lexicon
 
-from fireline.detect.detectors.base import CallView, Finding, evidence, option, trie_pattern
-from fireline.detect.detectors.lexicon import DEFAULT_LEXICON
-
-DEFAULT_SEVERITY = {"self_harm": "P1", "weapons_cbrn": "P1", "hate": "P2"}
+DEFAULT_SEVERITY = {"self_harm": "P1", "weapons_cbrn": "P1", "hate": "P2", "profanity": "P3"}
+# A finding from a strong term (a slur, a direct threat, a named nerve agent) is precise enough
+# to block on (docs/detectors.md has the measured precision); one from weak cues only is a flag.
+STRONG_CONFIDENCE = 0.95
+WEAK_CONFIDENCE = 0.6
 
 
 class Classifier(Protocol):
@@ -31,50 +30,6 @@ class Classifier(Protocol):
     name: str
 
     def classify(self, text: str) -> Iterable[tuple[str, float]]: ...
-
-
-class Lexicon:
-    """Every category's terms in one regex; the matched stem names its category, and a stem
-    without "*" must end at a word boundary.
-
-    Measured on 2 KB of prose: CPython `re` with a flat alternation of ~250 terms 240 us, with
-    the same terms as a trie 67 us, google-re2 (a DFA, linear in the text) ~9 us. RE2 is the
-    engine; the `re` trie is kept as the fallback where the wheel is unavailable.
-    """
-
-    def __init__(self, lexicon: dict[str, Iterable[str]]) -> None:
-        self.terms: dict[str, tuple[str, bool]] = {}  # stem -> (category, prefix allowed)
-        for category, terms in lexicon.items():
-            for term in terms:
-                term = " ".join(term.lower().split())
-                if term.strip("*"):
-                    self.terms[term.rstrip("*")] = (category, term.endswith("*"))
-        self._pattern: Any = None
-        if not self.terms:
-            return
-        if re2 is not None:
-            # Longest stem first: RE2 alternation is leftmost-first, like the trie's greediness.
-            stems = sorted(self.terms, key=len, reverse=True)
-            self._pattern = re2.compile(r"\b(?:" + "|".join(re.escape(t) for t in stems) + ")")
-        else:
-            self._pattern = re.compile(r"\b" + trie_pattern(sorted(self.terms)))
-
-    def hits(self, text: str) -> dict[str, list[tuple[int, int]]]:
-        out: dict[str, list[tuple[int, int]]] = {}
-        if self._pattern is None or not text:
-            return out
-        low = text.lower()
-        n = len(low)
-        for m in self._pattern.finditer(low):
-            category, prefix = self.terms[m.group()]
-            end = m.end()
-            if end < n and (low[end].isalnum() or low[end] == "_"):
-                if not prefix:
-                    continue
-                while end < n and (low[end].isalnum() or low[end] == "_"):
-                    end += 1
-            out.setdefault(category, []).append((m.start(), end))
-        return out
 
 
 def load_classifier(path: str, where: str) -> Classifier:
@@ -98,12 +53,17 @@ class HarmfulOutputDetector:
         lexicon: dict[str, Iterable[str]] = dict(DEFAULT_LEXICON)
         for category, terms in (config.get("lexicon") or {}).items():
             lexicon[category] = terms
-        for category in config.get("disabled_categories") or []:
+        disabled = set(config.get("disabled_categories") or [])
+        for category in disabled:
             lexicon.pop(category, None)
-        self._lexicon = Lexicon(lexicon)
+        senses = [*SENSES, *word_list(config, "allow", [])]
+        self._lexicon = Lexicon(lexicon, senses, word_list(config, "brands", []))
         # Categories matched only for apps whose policies name them (`policies[].detectors`): the
         # detector itself never reports them; the policy engine asks `categories()` for them.
-        self.opt_in = frozenset(config.get("opt_in_categories") or ())
+        # Profanity and brand disparagement are such categories unless the config says otherwise.
+        opt_in = config.get("opt_in_categories")
+        self.opt_in = frozenset(DEFAULT_OPT_IN if opt_in is None else opt_in)
+        self.disparagement = "disparagement" not in disabled
         self.min_hits = int(option(config, "min_hits", 1))
         self.severity: dict[str, str] = {**DEFAULT_SEVERITY, **(config.get("severity") or {})}
         self.default_severity = str(option(config, "default_severity", "P2"))
@@ -116,15 +76,23 @@ class HarmfulOutputDetector:
         """Add a team's classifier; it runs on every answer after the lexicon."""
         self.classifiers.append(classifier)
 
+    def _matches(self, text: str, opt_in: bool = True) -> dict[str, tuple[list[tuple[int, int]], bool]]:
+        found = {c: (h.spans, h.strong) for c, h in self._lexicon.hits(text).items()
+                 if len(h.spans) >= self.min_hits}
+        if self.disparagement and (opt_in or "disparagement" not in self.opt_in):
+            spans = self._lexicon.disparagement(text)
+            if spans:
+                found["disparagement"] = (spans, True)
+        return found
+
     def categories(self, text: str) -> dict[str, list[tuple[int, int]]]:
-        """Lexicon hits by category (spans in text)."""
-        hits = self._lexicon.hits(text)
-        return {c: spans for c, spans in hits.items() if len(spans) >= self.min_hits}
+        """Lexicon hits by category (spans in text), opt-in categories included."""
+        return {c: spans for c, (spans, _) in self._matches(text).items()}
 
     def detect(self, call: CallView) -> list[Finding]:
         text = call.output_text
         findings = []
-        for category, spans in self.categories(text).items():
+        for category, (spans, strong) in self._matches(text, opt_in=False).items():
             if category in self.opt_in:
                 continue
             s, e = spans[0]
@@ -133,11 +101,11 @@ class HarmfulOutputDetector:
                     detector=self.name,
                     kind=category,
                     severity=self.severity.get(category, self.default_severity),
-                    confidence=min(0.9, 0.4 + 0.15 * len(spans)),
+                    confidence=STRONG_CONFIDENCE if strong else WEAK_CONFIDENCE,
                     location="output",
                     start=s,
                     end=e,
-                    entity=f"lexicon:{len(spans)}",
+                    entity=f"lexicon:{'term' if strong else 'cues'}:{len(spans)}",
                     evidence=evidence(text, s, e),
                 )
             )

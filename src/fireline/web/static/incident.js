@@ -13,16 +13,18 @@ const soft = (p) => p.catch(() => null);
 
 PAGES.incident = async (page, id) => {
   const base = `/api/v1/incidents/${encodeURIComponent(id)}`;
-  const [inc, tl, verify, blast, series, controls, snaps, updates, rc, pm, actions, types] = await Promise.all([
+  const responder = can("responder");
+  const [inc, tl, verify, blast, series, controls, snaps, updates, rc, pm, actions, types, links, labelled, queue] = await Promise.all([
     api("GET", base), api("GET", base + "/timeline"), soft(api("GET", base + "/verify")),
     soft(api("GET", base + "/blast-radius")), soft(api("GET", base + "/blast-radius/series")),
     soft(api("GET", "/api/v1/controls?" + qs({ incident_id: id, all: "true" }))),
     soft(api("GET", base + "/snapshots")), soft(api("GET", base + "/updates")),
     soft(api("GET", base + "/root-cause")), soft(api("GET", base + "/postmortem?format=json")),
-    soft(api("GET", base + "/actions")), incidentTypes(),
+    soft(api("GET", base + "/actions")), incidentTypes(), soft(api("GET", base + "/links")),
+    soft(api("GET", base + "/labels")), responder ? soft(api("GET", base + "/labels/queue?n=50")) : null,
   ]);
-  const responder = can("responder");
   page.append(header(inc, base, responder, types));
+  for (const banner of [drillBanner(inc), mergedBanner(inc)]) if (banner) page.append(banner);
   const grid = el("div", { class: "columns" });
   const main = el("div", { class: "main-col" });
   const side = el("div", { class: "side-col" });
@@ -33,7 +35,8 @@ PAGES.incident = async (page, id) => {
   main.append(blastCard(blast, series), timelineCard(tl.entries, verify, base, responder));
   main.append(updatesCard(inc, base, updates, responder));
   side.append(controlsCard(controls, responder), evidenceCard(snaps, base, id, responder));
-  main.append(afterActionCard(inc, base, responder));
+  side.append(linksCard(inc, links, base, responder));
+  main.append(afterActionCard(inc, base, responder), labelsCard(base, labelled, queue, responder));
   main.append(rootCauseCard(rc, base, responder), postmortemCard(pm, actions, base, responder));
 };
 

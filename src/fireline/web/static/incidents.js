@@ -43,7 +43,7 @@ PAGES.incidents = async (page, id, params) => {
   page.append(table(["", "Incident", "State", "Type", "Apps", "Detected", "Contained in"], rows.map((i) =>
     el("tr", { class: "link", "data-id": i.id, onclick: () => go("#/incidents/" + encodeURIComponent(i.id)) },
       el("td", {}, sev(i.severity)),
-      el("td", {}, el("div", { class: "title" }, i.title), el("div", { class: "muted mono" }, i.id, i.drill ? " · drill" : "")),
+      el("td", {}, el("div", { class: "title" }, i.title), el("div", { class: "muted mono" }, i.id, " ", i.drill ? badge("drill", "drill") : null)),
       el("td", {}, stateBadge(i.state)),
       el("td", {}, words(i.type)),
       el("td", {}, (i.apps || []).join(", ")),

@@ -1,0 +1,74 @@
+"""Fill in the content of a stored call that arrived without it (an OTLP span whose GenAI events
+came later, as log records). Only what is missing is filled: a call's content is never replaced.
+
+The filled call goes through the same privacy pass and detectors as at ingest (its findings are
+recomputed), in one transaction. The monitors counted the call when it was stored; they are not
+told again (a call is counted once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+
+from fireline.calls import privacy
+from fireline.calls.models import Call, CallFinding, CallRaw
+from fireline.calls.schemas import CallIn
+from fireline.calls.service import prepare
+from fireline.db import Database, utcnow
+
+FILLABLE = ("system_prompt", "input", "output", "tool_calls")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == [] or value == ""
+
+
+def fill(db: Database, call_id: str, found: dict[str, Any], metadata: dict[str, Any] | None = None) -> bool:
+    """Fill `call_id`'s missing content from `found` (CallIn keys). False when there is no such
+    call, nothing was missing, its raw content was purged, or it is on legal hold (frozen evidence)."""
+    with db.session() as session:
+        row = session.get(Call, call_id)
+        raw_row = session.get(CallRaw, call_id) if row is not None else None
+        if row is None or raw_row is None or row.legal_hold:
+            return False
+        blob = raw_row.blob
+        raw = privacy.decrypt(blob)
+        changed = [k for k in FILLABLE if _missing(raw.get(k)) and not _missing(found.get(k))]
+        if not changed:
+            return False
+        for key in changed:
+            raw[key] = found[key]
+        meta = dict(raw.get("metadata") or {})
+        meta.pop("content_captured", None)
+        meta.update({k: v for k, v in (metadata or {}).items() if k not in meta})
+        meta["content_joined_late"] = True
+        call = CallIn.model_validate({
+            **{k: raw.get(k) for k in ("system_prompt", "input", "output", "user_visible_output")},
+            "retrieval": raw.get("retrieval") or [], "tool_calls": raw.get("tool_calls") or [],
+            "guardrails": raw.get("guardrails") or [], "metadata": meta,
+            "id": row.id, "app": row.app, "environment": row.environment, "tenant": row.tenant,
+            "session_id": row.session_id, "model": row.model, "model_resolved": row.model_resolved,
+            "provider": row.provider, "prompt_version": row.prompt_version, "status": row.status,
+            "input_tokens": row.input_tokens, "output_tokens": row.output_tokens, "cost_usd": row.cost_usd,
+            "latency_ms": row.latency_ms, "trace_id": row.trace_id, "span_id": row.span_id,
+            "started_at": row.started_at})
+        pseudonym, started, app, tenant = row.user_pseudonym, row.started_at, row.app, row.tenant
+    p = prepare(call, utcnow())
+    p.row["user_pseudonym"] = pseudonym  # the raw user id is not kept: keep its pseudonym
+    db.bus.publish("calls.prepared", calls=[p], source="otlp")  # the detectors, as at ingest
+    with db.writing() as session:
+        row = session.get(Call, call_id)
+        raw_row = session.get(CallRaw, call_id) if row is not None else None
+        if row is None or raw_row is None or raw_row.blob != blob or row.legal_hold:
+            return False  # changed meanwhile (filled by another request, erased, put on hold)
+        row.content = p.row["content"]
+        row.system_prompt_sha256 = p.row["system_prompt_sha256"]
+        row.tools = p.row["tools"]
+        row.finding_count = len(p.findings)
+        raw_row.blob = p.raw_blob
+        session.execute(delete(CallFinding).where(CallFinding.call_id == call_id))
+        session.add_all(CallFinding(**{**f, "call_id": call_id, "started_at": started, "app": app,
+                                       "tenant": tenant}) for f in p.findings)
+    return True
