@@ -140,10 +140,23 @@ class Detection:
         return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
-        checked: list[tuple[PreparedCall, CallView, list[Finding]]] = []
+        views: list[tuple[PreparedCall, CallView]] = []
         for p in batch:
             try:
-                view = view_of(p)
+                views.append((p, view_of(p)))
+            except Exception as exc:  # one odd record must not cost the others their detection
+                RECORDS_SKIPPED.labels("detect").inc()
+                log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+        # Session limits count the whole batch at once (one round trip when the counter is shared).
+        try:
+            over = self.sessions.observe_many([(p.row, view) for p, view in views])
+        except Exception as exc:
+            RECORDS_SKIPPED.labels("sessions").inc(len(views))
+            log.error("session signals failed on a batch of %d: %s at %s", len(views), type(exc).__name__,
+                      where(exc))
+            over = [[] for _ in views]
+        for (p, view), session_found in zip(views, over, strict=True):
+            try:
                 found = run_all(self.detectors, view)
                 if view.profile is None and view.output_text:
                     view.profile = quality_profile(view.output_text, last_user_text(view))
@@ -161,18 +174,9 @@ class Detection:
                 except Exception as exc:  # a rule must never cost the call its place in the log
                     RECORDS_SKIPPED.labels("policies").inc()
                     log.error("policies failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
-            checked.append((p, view, found))
-        # Session limits count the whole batch at once (one round trip when the counter is shared).
-        try:
-            over = self.sessions.observe_many([(p.row, view) for p, view, _ in checked])
-        except Exception as exc:
-            RECORDS_SKIPPED.labels("sessions").inc(len(checked))
-            log.error("session signals failed on a batch of %d: %s at %s", len(checked), type(exc).__name__,
-                      where(exc))
-            over = [[] for _ in checked]
-        for (p, view, found), session_found in zip(checked, over, strict=True):
+            found += session_found
             try:
-                found += session_found
+                # learned call by call: the next call of the batch is judged against this one too
                 if self.learners and clean(found):
                     for learner in self.learners:
                         learner.learn(view)
