@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,7 @@ class Leadership:
         self._set(bool(row and row[0]))
 
     def _run(self) -> None:
+        logged = 0.0
         while not self._stop.is_set():
             try:
                 conn, self._conn = self._conn or self._connect(), None
@@ -88,7 +90,9 @@ class Leadership:
             except Exception as exc:
                 self._set(False)
                 if not self._stop.is_set():
-                    log.warning("leader election: %s; trying again", type(exc).__name__)
+                    if time.monotonic() - logged >= 60:  # retried every second: logged once a minute
+                        logged = time.monotonic()
+                        log.warning("leader election: %s; trying again", type(exc).__name__)
                     self._stop.wait(self.retry_s)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,7 @@ class Feed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()  # set while subscribed
+        self._logged = -60.0
 
     def start(self, receive: Receive) -> Feed:
         self.receive = receive
@@ -75,8 +77,14 @@ class Feed:
         try:
             self._send(encode(facts))
         except Exception as exc:  # the other processes miss these facts; this one counted them
-            SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
-            log.warning("monitor feed (%s): %s; %d facts not shared", self.store, type(exc).__name__, len(facts))
+            self._publish_failed(exc, len(facts))
+
+    def _publish_failed(self, exc: BaseException, n: int) -> None:
+        SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
+        if time.monotonic() - self._logged >= 60:  # once a minute while it keeps failing
+            self._logged = time.monotonic()
+            log.warning("monitor feed (%s): %s; %d facts not shared (counted in the metric from now on)",
+                        self.store, type(exc).__name__, n)
 
     def _deliver(self, message: bytes) -> None:
         origin, _, body = message.partition(b"\n")
@@ -89,6 +97,7 @@ class Feed:
             log.error("monitor feed (%s): a message was not counted: %s", self.store, type(exc).__name__)
 
     def _loop(self) -> None:
+        logged = 0.0
         while not self._stop.is_set():
             try:
                 self._listen()
@@ -96,7 +105,9 @@ class Feed:
                 self.listening.clear()
                 if not self._stop.is_set():
                     SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
-                    log.warning("monitor feed (%s) listener: %s; reconnecting", self.store, type(exc).__name__)
+                    if time.monotonic() - logged >= 60:  # retried every second: logged once a minute
+                        logged = time.monotonic()
+                        log.warning("monitor feed (%s) listener: %s; reconnecting", self.store, type(exc).__name__)
                     self._stop.wait(1.0)
 
     def _send(self, body: bytes) -> None:
@@ -167,8 +178,7 @@ class PostgresFeed(Feed):
             with self.engine.begin() as conn:
                 conn.execute(text("SELECT pg_notify(:c, :p)"), payloads)
         except Exception as exc:
-            SHARED_STATE_FAILURES.labels("postgresql-feed").inc()
-            log.warning("monitor feed (postgresql): %s; %d facts not shared", type(exc).__name__, len(facts))
+            self._publish_failed(exc, len(facts))
 
     def _listen(self) -> None:
         import psycopg
