@@ -51,7 +51,11 @@ def fireline_server(database_url: str | None = None, env: dict[str, str] | None 
         yield url, proc.pid
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still working off a backlog the bench left: stop it anyway
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def family(pid: int) -> list[int]:
