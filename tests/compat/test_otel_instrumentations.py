@@ -3,17 +3,22 @@ calls its provider (the simulator) directly and Fireline stores each call from t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from opentelemetry import baggage, context
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.processor.baggage import ALLOW_ALL_BAGGAGE_KEYS, BaggageSpanProcessor
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -68,8 +73,13 @@ def test_opentelemetry_instrumentation_openai_v2(fl: Fireline, upstream: Upstrea
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
     tracer, logs = _providers(fl, {"service.name": APP})
+    metrics_app = f"v2-metrics-{genai_mode}-{uuid.uuid4().hex[:6]}"  # its GenAI client metrics, on their own
+    meters = MeterProvider(resource=Resource.create({"service.name": metrics_app}), metric_readers=[
+        PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=f"{fl.url}/v1/metrics",
+                                                         headers={"X-Fireline-Key": fl.keys["ingest"]}),
+                                      export_interval_millis=60_000)])
     instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer, logger_provider=logs)
+    instrumentor.instrument(tracer_provider=tracer, logger_provider=logs, meter_provider=meters)
     user = f"v2-{genai_mode}@example.com"
     token = context.attach(baggage.set_baggage("session.id", f"s-{genai_mode}",
                                                baggage.set_baggage("enduser.id", user)))
@@ -78,20 +88,28 @@ def test_opentelemetry_instrumentation_openai_v2(fl: Fireline, upstream: Upstrea
     finally:
         context.detach(token)
         instrumentor.uninstrument()
-    assert logs.force_flush(10_000) and tracer.force_flush(10_000)
+    assert logs.force_flush(10_000) and tracer.force_flush(10_000) and meters.force_flush(10_000)
     logs.shutdown()
     tracer.shutdown()
+    meters.shutdown()
     call = stored(fl, user=user)
     assert_complete(call, user=user, session=f"s-{genai_mode}")
     assert call["system_prompt"] == "You are support."
+    counted = [ln for ln in httpx.get(f"{fl.url}/metrics").text.splitlines()
+               if ln.startswith("fireline_otlp_genai_tokens_total{") and f'app="{metrics_app}"' in ln]
+    assert {ln.split('type="')[1].split('"')[0] for ln in counted} == {"input", "output"}
+    assert sum(float(ln.rsplit(" ", 1)[1]) for ln in counted) == call["input_tokens"] + call["output_tokens"]
 
 
-def test_openinference_instrumentation_openai(fl: Fireline, upstream: UpstreamServer) -> None:
+def test_openinference_instrumentation_openai_registered_with_phoenix(fl: Fireline, upstream: UpstreamServer) -> None:
     from openinference.instrumentation import using_attributes
     from openinference.instrumentation.openai import OpenAIInstrumentor
+    from phoenix.otel import register
 
-    # phoenix.otel.register(project_name=...) names the project with this resource attribute
-    tracer, logs = _providers(fl, {"openinference.project.name": "phoenix-project"})
+    # Phoenix's own setup, pointed at Fireline: the project name is the app
+    tracer = register(project_name="phoenix-project", endpoint=f"{fl.url}/v1/traces", protocol="http/protobuf",
+                      headers={"X-Fireline-Key": fl.keys["ingest"]}, set_global_tracer_provider=False,
+                      verbose=False)
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=tracer)
     try:
@@ -101,7 +119,6 @@ def test_openinference_instrumentation_openai(fl: Fireline, upstream: UpstreamSe
         instrumentor.uninstrument()
     assert tracer.force_flush(10_000)
     tracer.shutdown()
-    logs.shutdown()
     assert_complete(stored(fl, user="oi@example.com"), user="oi@example.com", session="s-oi",
                     app="phoenix-project")
 
