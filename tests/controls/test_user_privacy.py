@@ -11,9 +11,10 @@ from sqlalchemy import select, text
 
 from fireline.calls import privacy
 from fireline.controls.models import ControlRow
+from fireline.db import Database, utcnow
 from fireline.guard import Guard
 from fireline.incidents.models import TimelineEntry
-from tests.support.fireline import Fireline
+from tests.support.fireline import Fireline, running
 
 USER = "mallory.smith@example.com"
 
@@ -96,3 +97,20 @@ def test_metadata_identities_are_pseudonymised_and_erasure_finds_the_call(fl: Fi
     assert "carol" not in str(content)
     with fl.client("responder") as c:
         assert c.delete("/api/v1/subjects/carol-77").json()["deleted_calls"] == 1
+
+
+def test_a_control_stored_with_a_raw_user_is_pseudonymised_at_start(db: Database) -> None:
+    from fireline.controls import service
+    from tests.controls.conftest import make_config
+
+    with db.writing() as s:
+        revision = service.bump_revision(s)
+        s.add(ControlRow(id="ctl_legacy", kind="kill_switch", scope={"app": "bot", "user": USER}, params={},
+                         incident_id=None, actor="old", reason=None, created_at=utcnow(), expires_at=None,
+                         revision=revision))
+    with running(db, make_config()) as fl:
+        with db.session() as s:
+            scope = s.get(ControlRow, "ctl_legacy").scope  # type: ignore[union-attr]
+        assert scope["user"] == privacy.pseudonym(USER) and scope["user_match"].startswith("m_")
+        assert USER not in stored_text(fl)
+        assert enabled_for(fl, USER) is False and enabled_for(fl, "alice@example.com") is True

@@ -59,6 +59,8 @@ def test_weak_cues_count_only_in_pairs_or_with_compliance_framing() -> None:
     # role-play, the device of most jailbreaks, is framing too
     assert kinds("As a security consultant, I would start with a phishing page.") == {"crime"}
     assert kinds("As a result, the phishing page was taken down.") == set()
+    assert kinds("Dear [Account Holder], the phishing kit is attached.") == {"crime"}  # a letter template
+    assert kinds("Annotate it as list[int]; the phishing filter reads it.") == set()  # code, not a template
 
 
 def test_profanity_and_disparagement_are_off_unless_a_policy_names_them() -> None:
@@ -76,6 +78,12 @@ def test_disparagement_needs_the_brand_and_the_insult_in_one_sentence() -> None:
     assert kinds("Honestly, Acme Cars is a rip-off.", detector) == {"disparagement"}
     assert kinds("Acme Cars opens at nine. Traffic was terrible today.", detector) == set()
     assert kinds("Honestly, Acme Cars is a rip-off.") == set()  # the default detector knows no brand
+
+
+@pytest.mark.parametrize("key", ["opt_in_categories", "allow", "brands"])
+def test_a_word_list_option_that_is_not_a_list_is_refused_by_name(key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        HarmfulOutputDetector({key: "profanity"})
 
 
 def test_a_team_allow_list_adds_harmless_senses() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fireline.evals.stats import min_samples, wilson
-from fireline.evals.suite import SuiteError, parse
+from fireline.evals.suite import SuiteError, parse, parse_text
 
 
 @given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
@@ -77,3 +78,15 @@ def test_any_upstream_body_is_an_answer_or_a_value_error(body: Any) -> None:
     except ValueError:
         return
     assert isinstance(answer.text, str) and answer.input_tokens >= 0
+
+
+def test_a_hand_written_suite_reads_yaml_12_scalars_and_refuses_a_repeated_key() -> None:
+    """The config's loader: `no`, `off` stay the strings written (YAML 1.1 read them as booleans and
+    the suite was refused, or a tenant named `no` became False); a repeated key is refused by path."""
+    text = ("id: s1\ncases:\n  - id: c1\n    tenant: no\n    input: [{role: user, content: is the store open}]\n"
+            "    expect: {must_refuse: true, must_not_contain: [off, 1e5]}\n")
+    case = parse_text(text).cases[0]
+    assert case.tenant == "no" and case.expect.must_refuse is True
+    assert case.expect.must_not_contain == ["off", "1e5"]
+    with pytest.raises(SuiteError, match=r"cases\[0\]\.id: repeated key"):
+        parse_text(text.replace("  - id: c1\n", "  - id: c1\n    id: c2\n"))

@@ -195,3 +195,30 @@ def test_models_retrieve_and_openai_error_shapes(fl: Fireline) -> None:
         err = r.json()["error"]
         assert set(err) == {"message", "type", "param", "code"} and (err["code"], err["param"]) == (code, param)
     assert httpx.post(fl.url + "/v1/responses", headers=key, content=b"{").json()["error"]["message"]
+
+
+def test_a_token_budget_counts_responses_calls_and_stops_the_next(fl: Fireline) -> None:
+    apply(fl, "budget", tokens=1000, per="hour", key="user")
+    c = client(fl)
+    over = respond(c, headers={"X-Upstream-Mode": "token_explosion", "X-Upstream-Params": '{"tokens": 5000}'})
+    call = logged(fl, over.headers["x-fireline-call-id"])  # type: ignore[attr-defined]
+    assert call["output_tokens"] == 5000 and call["metadata"]["budget"]["unit"] == "tokens"
+    with pytest.raises(openai.RateLimitError) as stopped:
+        respond(c)
+    assert stopped.value.code == "budget_exceeded"
+    other = c.responses.create(model="gpt-4o-mini", input="hi", user="someone-else", extra_headers=HEADERS)
+    assert other.output_text == NORMAL  # a budget per user: another user is not stopped
+
+
+def test_stored_responses_are_passed_through(fl: Fireline, upstream: UpstreamServer) -> None:
+    c = client(fl)
+    made = c.responses.create(model="gpt-4o-mini", input="hello there", extra_headers=HEADERS)
+    assert c.responses.retrieve(made.id).output_text == NORMAL
+    items = c.responses.input_items.list(made.id)
+    assert items.data[0].content[0].text == "hello there"  # type: ignore[union-attr]
+    c.responses.delete(made.id)
+    with pytest.raises(openai.NotFoundError) as gone:
+        c.responses.retrieve(made.id)
+    assert "No response found" in gone.value.message
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=fl.url + "/v1", api_key="wrong", max_retries=0).responses.retrieve(made.id)

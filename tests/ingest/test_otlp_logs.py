@@ -166,3 +166,19 @@ def test_identity_from_traceloop_and_phoenix_is_pseudonymised_priced_and_erasabl
             erased = http.delete("/api/v1/subjects/dave@example.com")
             assert erased.status_code == 200, erased.text
             assert http.get(f"/api/v1/calls/{call['id']}").status_code == 404
+
+
+def test_events_whose_span_never_came_expire(db: Database) -> None:
+    from fireline.ingest import logs
+
+    trace, span = "ab" * 16, "cd" * 8
+    body = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"eventName": "gen_ai.user.message", "traceId": trace, "spanId": span,
+         "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": "hello"}}]}}}]}]}]}
+    with running(db, CONFIG) as fl:
+        r = httpx.post(f"{fl.url}/v1/logs", content=orjson.dumps(body),
+                       headers={"Content-Type": "application/json", "X-Fireline-Key": fl.keys["ingest"]})
+        assert r.status_code == 200 and "partialSuccess" not in r.json()
+        assert logs.any_waiting(db)
+        assert logs.purge_expired(db, ttl_s=3600) == 0  # young: kept
+        assert logs.purge_expired(db, ttl_s=0) == 1 and not logs.any_waiting(db)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from fireline.auth import service
 from fireline.auth.service import Principal
 from fireline.db import Database
+from fireline.metrics import BACKGROUND_FAILURES
 
 log = logging.getLogger("fireline.auth")
 
@@ -107,6 +108,7 @@ async def _revocation_poll(app: FastAPI, interval: float) -> None:
         try:
             await asyncio.wait_for(asyncio.to_thread(service.poll_revocations, db.sessionmaker), interval * 5)
         except Exception as exc:  # the database is away: keys keep their last known answers
+            BACKGROUND_FAILURES.labels("auth-revocation-poll").inc()
             log.debug("key revocation poll failed: %s", type(exc).__name__)
 
 

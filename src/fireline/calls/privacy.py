@@ -236,10 +236,11 @@ def redact_content(content: dict[str, Any]) -> tuple[dict[str, Any], Redactor]:
     return out, red
 
 
-def key_problem(db: Any) -> str | None:
+def key_problem(db: Any, *, made_now: bool = False) -> str | None:
     """One line when the database holds encrypted data (raw content, sealed evidence) that the
     configured key cannot open, else None. `serve` refuses to start on it: a server with another
-    key would write content nobody can read back and erase by pseudonyms that match nothing."""
+    key would write content nobody can read back and erase by pseudonyms that match nothing.
+    `made_now`: the key file did not exist before this start (it was just made)."""
     from cryptography.exceptions import InvalidTag
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
@@ -260,6 +261,9 @@ def key_problem(db: Any) -> str | None:
         if member is not None:
             unseal(bytes(member.data), member.digest)
     except InvalidTag:
+        if made_now:
+            return (f"no key file was at {secret_source()} and FIRELINE_SECRET is unset, but this database holds "
+                    "encrypted content; put the key it was written with there (or set FIRELINE_SECRET)")
         return (f"the key from {secret_source()} cannot open the encrypted content in this database; "
                 "start with the key it was written with (FIRELINE_SECRET or FIRELINE_SECRET_FILE)")
     return None

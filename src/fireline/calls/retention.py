@@ -119,6 +119,12 @@ def run_queued_erasures(session: Session, *, actor: str) -> int:
     done = 0
     for request in list(session.scalars(select(ErasureRequest).where(ErasureRequest.done_at.is_(None))
                                         .order_by(ErasureRequest.id))):
+        free = session.scalar(select(func.count()).select_from(Call).where(
+            Call.user_pseudonym == request.user_pseudonym, Call.legal_hold.is_(False))) or 0
+        held = session.scalar(select(func.count()).select_from(Call).where(
+            Call.user_pseudonym == request.user_pseudonym, Call.legal_hold.is_(True))) or 0
+        if held and not free:
+            continue  # still all held (by another incident): nothing to do, nothing to record
         report = erase_subject(session, request.user_pseudonym, actor=f"erasure queue ({actor})"[:64],
                                is_pseudonym=True)
         if not report.queued:

@@ -68,7 +68,8 @@ def show(call_id: str, raw: bool | None = typer.Option(None, "--raw/--redacted")
 
 def erase(user: str = typer.Option(..., "--user", help="the raw user id (or --pseudonym)"),
           pseudonym: bool = typer.Option(False, "--pseudonym", help="USER is already a pseudonym")) -> None:
-    """Delete one person's content everywhere; calls on legal hold are reported, not deleted."""
+    """Delete one person's content everywhere; calls on legal hold are reported, and erased when
+    the hold is released."""
     report = Api().delete(f"/api/v1/subjects/{user}", params={"pseudonym": str(pseudonym).lower()})
     table = Table("what", "count")
     for key in ("deleted_calls", "deleted_raw", "deleted_findings", "held_calls"):
@@ -76,3 +77,5 @@ def erase(user: str = typer.Option(..., "--user", help="the raw user id (or --ps
     out.print(table)
     if report["held_by"]:
         out.print(f"held by: {', '.join(report['held_by'])}")
+    if report.get("queued"):
+        out.print("queued: the held calls are erased when their incidents release the hold")

@@ -19,7 +19,8 @@ controls_app = typer.Typer(help="Containment controls: list, apply, revert (via 
 
 
 def _scope(c: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in c["scope"].items()) or "global"
+    # user_match is the SDKs' matching digest of scope.user (the pseudonym shown): not for people
+    return " ".join(f"{k}={v}" for k, v in c["scope"].items() if k != "user_match") or "global"
 
 
 def _state(c: dict[str, Any]) -> str:

@@ -60,8 +60,10 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
     from fireline.config import ConfigError, get_secret, get_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fireline.config import secret_path
     from fireline.errors import FirelineError
 
+    made_now = not get_settings().secret and not secret_path().exists()
     try:
         application = create_app()  # also checks the config: one clear line before any worker starts
     except ConfigError as exc:
@@ -70,8 +72,10 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
         fail(f"FIRELINE_CONFIG: {exc.message}")
     from fireline.calls.privacy import key_problem
 
-    problem = key_problem(application.state.db)
+    problem = key_problem(application.state.db, made_now=made_now)
     if problem:  # one line, unwrapped, naming the key file
+        if made_now:  # the key file this start made opens nothing: do not leave it in the way
+            secret_path().unlink(missing_ok=True)
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1)
     if application.state.db.is_sqlite:

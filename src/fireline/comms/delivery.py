@@ -28,9 +28,10 @@ from fireline.comms import channels, messages
 from fireline.comms.config import CommsConfig
 from fireline.comms.models import Delivery
 from fireline.config import get_settings
-from fireline.db import Database, utcnow
+from fireline.db import Database, is_unavailable, utcnow
 from fireline.incidents.models import Incident
 from fireline.incidents.timeline import append_timeline
+from fireline.metrics import BACKGROUND_FAILURES
 
 log = logging.getLogger("fireline.comms")
 ACTOR = "fireline:comms"
@@ -237,8 +238,14 @@ async def tick(rt: Runtime, client: httpx.AsyncClient, periodic: list[Periodic])
         for check in periodic:
             try:
                 await asyncio.to_thread(check, rt, now)
-            except Exception:
-                log.exception("comms: periodic check %s failed", getattr(check, "__name__", check))
+            except Exception as exc:
+                name = getattr(check, "__name__", str(check))
+                BACKGROUND_FAILURES.labels(f"comms-{name}").inc()
+                if is_unavailable(exc):  # one line, not a traceback per check while the database is away
+                    log.warning("comms: periodic check %s skipped: the database is unavailable (%s)", name,
+                                type(exc).__name__)
+                else:
+                    log.exception("comms: periodic check %s failed", name)
         await asyncio.to_thread(drain, rt)
     groups = await asyncio.to_thread(claim_due, rt, rt.clock())
     if groups:

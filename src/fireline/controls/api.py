@@ -13,7 +13,7 @@ from fireline import background
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.config import Config
-from fireline.controls import ofrep, playbooks, service, stream
+from fireline.controls import identity, ofrep, playbooks, service, stream
 from fireline.controls.notify import Listener
 from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
 from fireline.controls.service import ControlSpec
@@ -120,6 +120,7 @@ def startup(app: FastAPI) -> None:
     db: Database = app.state.db
     conf = dict(app.state.config.section("controls") or {})
     book: ControlBook = app.state.controls  # made and subscribed by fireline.wiring
+    identity.pseudonymise_stored_scopes(db)  # no raw user id left in a stored scope
     book.refresh()
     app.state.controls_closing = asyncio.Event()
     spawn(app, background.every("controls-expiry", background.in_thread(_expire, db),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -44,10 +45,14 @@ class Listener:
     def _run(self) -> None:
         import psycopg
 
+        failures, logged_at = 0, 0.0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if failures:
+                        log.warning("controls LISTEN reconnected after %d failures", failures)
+                        failures = 0
                     self.book.refresh()  # whatever changed while we were not listening
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
@@ -55,5 +60,10 @@ class Listener:
                                 self.book.refresh()
             except Exception as exc:
                 if not self._stop.is_set():
-                    log.warning("controls LISTEN failed (%s); the poll loop covers until it reconnects", exc)
+                    failures += 1
+                    now = time.monotonic()
+                    if failures == 1 or now - logged_at >= 60:  # not a line a second while the database is away
+                        logged_at = now
+                        log.warning("controls LISTEN failed (%s, %d in a row); the poll loop covers until it "
+                                    "reconnects", type(exc).__name__, failures)
                     self._stop.wait(1.0)

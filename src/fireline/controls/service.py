@@ -15,9 +15,11 @@ from ulid import ULID
 from fireline.calls import privacy
 from fireline.config import Config
 from fireline.controls import link
+from fireline.controls.identity import user_scope
 from fireline.controls.models import ControlRevision, ControlRow
 from fireline.controls.notify import notify
-from fireline.controls.state import ERASED, KINDS, MATCH, PSEUDONYM, RATE_KEYS, SCOPE_KEYS, Control, user_digest
+from fireline.controls.state import KINDS, RATE_KEYS, SCOPE_KEYS, Control
+from fireline.controls.users import MATCH
 from fireline.db import Database, insert_for, utcnow
 from fireline.durations import parse_minutes
 from fireline.errors import Conflict, FirelineError, Forbidden, Invalid, NotFound
@@ -213,18 +215,6 @@ def validate(config: Config, spec: ControlSpec, *, allow_inject: bool = False,
                        reason=reason, expires_at=spec.expires_at)
 
 
-def user_scope(user: str) -> dict[str, str]:
-    """What a control stores for `scope.user`: the keyed pseudonym (the one calls carry, so erasure
-    and the blast radius see it) and, when given the raw id, its digest under the published match
-    salt, so SDKs without the secret can match. A pseudonym given as is stays as is."""
-    user = user.strip()
-    if not user:
-        raise Invalid("scope.user: must not be empty", field="scope.user")
-    if PSEUDONYM.fullmatch(user):
-        return {"user": user}
-    return {"user": privacy.pseudonym(user), "user_match": user_digest(privacy.match_salt(), user)}
-
-
 BUDGET_PERIODS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
 
 
@@ -412,16 +402,3 @@ def evidence(session: Session, *_: Any, **__: Any) -> dict[str, Any]:
     revision = session.scalar(select(ControlRevision.revision).where(ControlRevision.id == 1)) or 0
     return {"revision": int(revision), "controls": [to_control(r).to_json() for r in active_rows(session)]}
 
-
-def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
-    """Erasure reaches controls scoped to the person: the scope keeps no pseudonym or digest of
-    them (such a control then matches no one), and the state's revision moves so every process
-    and SDK drops it. Incident timelines keep the entries as signed (the pseudonym only)."""
-    changed = False
-    for row in session.scalars(select(ControlRow)):
-        if (row.scope or {}).get("user") != user_pseudonym:
-            continue
-        row.scope = {k: v for k, v in row.scope.items() if k != "user_match"} | {"user": ERASED}
-        changed = True
-    if changed:
-        bump_revision(session)

@@ -35,6 +35,9 @@ def labels_of(p: PreparedCall) -> dict[str, Any]:
         out["output_script"] = str(prof.output_script)[:16]
         if prof.input_language:
             out["input_language"] = str(prof.input_language)[:16]
+    if p.extras.get("topic") is not None:  # the semantic detector's embedding bucket
+        out["input_topic"] = int(p.extras["topic"])
+        return out
     user = last_user(p.raw)
     if user:
         topic = distribution.topic_bucket(user)

@@ -161,6 +161,8 @@ class Detection:
                 if view.profile is None and view.output_text:
                     view.profile = quality_profile(view.output_text, last_user_text(view))
                 p.extras["profile"] = view.profile
+                if view.topic is not None:
+                    p.extras["topic"] = view.topic
                 labels = p.extras["labels"] = labels_of(p)
                 for feature, column in FEATURE_COLUMNS.items():
                     p.row[column] = labels.get(feature)

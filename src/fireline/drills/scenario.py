@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fireline.config import ConfigError, load_yaml
 from fireline.errors import Invalid, NotFound
 
 
@@ -90,6 +91,6 @@ def load(name_or_path: str) -> Scenario:
             raise NotFound(f"no scenario {name_or_path!r}; shipped: {', '.join(builtin_names())}")
         text = res.read_text()
     try:
-        return Scenario.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        return Scenario.model_validate(load_yaml(text))
+    except (yaml.YAMLError, ValidationError, ConfigError) as exc:
         raise Invalid(f"scenario {name_or_path}: {exc}") from exc

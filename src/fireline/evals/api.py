@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.config import Config
+from fireline.config import Config, ConfigError, load_yaml
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.evals import promptfoo, service
@@ -70,9 +70,11 @@ async def _suite_body(request: Request) -> Any:
     if len(raw) > MAX_SUITE_BYTES:
         raise Invalid(f"suite: over the limit of {MAX_SUITE_BYTES} bytes", field="suite")
     try:
-        return yaml.safe_load(raw.decode("utf-8"))  # JSON is YAML too
+        return load_yaml(raw.decode("utf-8"))  # JSON is YAML too
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise Invalid(f"suite: not valid YAML or JSON: {str(exc).splitlines()[0]}", field="suite") from None
+    except ConfigError as exc:  # a repeated or non-string key, named by its path
+        raise Invalid(f"suite: {exc}", field="suite") from None
 
 
 @router.put("/evals")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from fireline.gateway import apis
+from fireline.gateway import routes
 from fireline.gateway.proxy import Gateway, respond
 from fireline.gateway.responses import error
 
@@ -49,7 +49,7 @@ class FastPath:
             if path == "/v1/models" and method == "GET":
                 await guarded(self.gateway.models, scope, receive, send)
                 return
-            handler = apis.route(self.gateway, path, method)  # the other OpenAI routes, OpenAI's 404/405
+            handler = routes.route(self.gateway, path, method)  # the other OpenAI routes, OpenAI's 404/405
             if handler is not None:
                 await guarded(handler, scope, receive, send)
                 return

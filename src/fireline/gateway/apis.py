@@ -11,7 +11,6 @@ controls did not touch is relayed byte for byte (ids such as a response's, which
 from __future__ import annotations
 
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -161,6 +160,13 @@ class ApiCall(Call):
         self.base, self.base_comp, self.base_sig = obj, comp, _sig(comp)
         if self.api is RESPONSES and isinstance(obj.get("id"), str):
             self.pending["response_id"] = obj["id"]
+        if self.api is RESPONSES and obj.get("status") in ("failed", "incomplete", "cancelled"):
+            # a stream that ended in response.failed / .incomplete: the caller saw it, the log says it
+            detail = obj.get("error") or obj.get("incomplete_details") or {}
+            reason = detail.get("message") or detail.get("reason") if isinstance(detail, dict) else None
+            self.pending["error"] = f"response {obj['status']}" + (f": {str(reason)[:300]}" if reason else "")
+            if obj["status"] == "failed":
+                self.pending["status"] = "error"
         if "embeddings" in comp:
             self.pending["embeddings"] = comp["embeddings"]
 
@@ -330,59 +336,3 @@ async def handle(gw: Gateway, api: Api, scope: dict[str, Any], receive: Receive,
         await respond(send, r.status, r.body, headers=r.headers)
         return
     await ApiCall(gw, api, headers, attribution, body, raw, t0, started, principal.key_id).run(send)
-
-
-async def model(gw: Gateway, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    """GET /v1/models/{id}: the upstream's answer."""
-    headers = dict(scope["headers"])
-    name = scope["path"][len("/v1/models/"):]
-    try:
-        await gw.check_key(headers)
-        assert gw.session is not None
-        if not gw.upstream:
-            raise Reply(502, error("no upstream configured (FIRELINE_UPSTREAM_URL)", "api_error"))
-        try:
-            async with gw.session.get(gw.upstream + "/models/" + urllib.parse.quote(name, safe=""),
-                                      headers=gw.upstream_headers(headers)) as r:
-                body, status = await r.read(), r.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Reply(502, error(f"upstream unreachable: {type(exc).__name__}", "api_error",
-                                   "upstream_error")) from None
-        if status != 200:
-            try:
-                shaped = isinstance(orjson.loads(body).get("error"), dict)
-            except (orjson.JSONDecodeError, AttributeError):
-                shaped = False
-            if not shaped:
-                body = error(f"upstream answered HTTP {status}", "api_error", "upstream_error")
-        await respond(send, status, body)
-    except Reply as r:
-        await respond(send, r.status, r.body, headers=r.headers)
-
-
-GATEWAY_PATHS = {"/v1/chat/completions": "POST", "/v1/models": "GET", **{p: "POST" for p in ROUTES}}
-OTLP_PATHS = frozenset({"/v1/traces", "/v1/logs", "/v1/metrics"})
-
-
-async def unknown(scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    path, method = scope["path"], scope["method"]
-    if path in GATEWAY_PATHS or path.startswith("/v1/models/"):
-        allowed = GATEWAY_PATHS.get(path, "GET")
-        await respond(send, 405, error(f"{method} is not allowed on {path}; use {allowed}",
-                                       code="method_not_allowed"), headers=[(b"allow", allowed.encode())])
-        return
-    await respond(send, 404, error(f"Unknown request URL: {method} {path[:200]}. Fireline's gateway serves "
-                                   "/v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings and "
-                                   "/v1/models.", code="unknown_url"))
-
-
-def route(gw: Gateway, path: str, method: str) -> Callable[[Any, Any, Any], Any] | None:
-    """The handler of a gateway path (OTLP's /v1 paths are not the gateway's: None)."""
-    api = ROUTES.get(path)
-    if api is not None and method == "POST":
-        return lambda scope, receive, send: handle(gw, api, scope, receive, send)
-    if path.startswith("/v1/models/") and len(path) > len("/v1/models/") and method == "GET":
-        return lambda scope, receive, send: model(gw, scope, receive, send)
-    if path.startswith("/v1/") and path not in OTLP_PATHS:
-        return unknown
-    return None

@@ -1,10 +1,13 @@
 """The gateway's durable spool: every call is appended here before its answer is released.
 
-Layout: `<data_dir>/spool/<owner>-<seq>.jsonl`, one JSON record per line, append-only, and a
-`.done` file beside each segment holding how far the writer has stored it. Each process owns
+Layout: `<data_dir>/spool/<created>-<owner>-<seq>.jsonl`, one JSON record per line, append-only,
+and a `.done` file beside each segment holding how far the writer has stored it. Each process owns
 its own segments (`owner` = host, pid and a random tag) and holds an exclusive `flock` on each
 while it lives, so several worker processes never share a file. A segment whose lock can be
-taken belongs to a process that died: the next process to look adopts and replays it.
+taken belongs to a process that died: the next process to look adopts and replays it, oldest
+first (`created`, the wall-clock nanoseconds at which the segment was opened, leads the name, so
+the segments of processes that died one after another replay in the order they were written,
+whatever their pids).
 
 Durability: `append` is one `write()` of the whole line before the response goes out, so the
 record is in the kernel's page cache and survives kill -9 of the process. Power loss is covered
@@ -23,6 +26,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +112,7 @@ class Spool:
 
     def _open_segment(self) -> Segment:
         self.seq += 1
-        path = self.directory / f"{self.owner}-{self.seq:06d}{SUFFIX}"
+        path = self.directory / f"{time.time_ns():020d}-{self.owner}-{self.seq:06d}{SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         if not _lock(fd):  # cannot happen for a fresh name; refuse rather than share a file
             os.close(fd)

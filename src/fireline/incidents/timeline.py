@@ -33,7 +33,7 @@ from fireline.incidents.models import Incident, TimelineEntry
 GENESIS = "0" * 64
 # Free text people and alert sources write into entries: it goes through the PII and secret pass
 # before it is hashed and stored (a note quoting a customer keeps no e-mail, card or API key).
-FREE_TEXT = frozenset({"title", "summary", "text", "reason", "revert_reason", "message", "note"})
+FREE_TEXT = frozenset({"title", "summary", "text", "reason", "revert_reason", "note"})
 
 
 class IncidentNotFound(NotFound):

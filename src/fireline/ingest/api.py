@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from fireline import background
 from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
@@ -95,10 +96,16 @@ def _otlp_error(status: int, message: str, encoding: str, headers: dict[str, str
                     headers={"X-Fireline-Error": safe, **(headers or {})})
 
 
-OTLP_BODY = {"requestBody": {"required": True, "content": {
-    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
-    "application/json": {"schema": {"type": "object", "description": "an ExportTraceServiceRequest",
-                                    "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}}}}}}
+def _otlp_body(message: str, top: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {"schema": {"type": "object", "description": f"an {message}",
+                                        "properties": {top: {"type": "array", "items": {"type": "object"}}}}}}}}
+
+
+OTLP_BODY = _otlp_body("ExportTraceServiceRequest", "resourceSpans")
+OTLP_LOGS_BODY = _otlp_body("ExportLogsServiceRequest", "resourceLogs")
+OTLP_METRICS_BODY = _otlp_body("ExportMetricsServiceRequest", "resourceMetrics")
 PD_EVENT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["event_action"], "description": "a PagerDuty Events API v2 event",
     "properties": {"routing_key": {"type": "string"}, "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
@@ -169,7 +176,7 @@ async def otlp_traces(request: Request) -> Response:
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
 
 
-@router.post("/v1/logs", openapi_extra=OTLP_BODY)
+@router.post("/v1/logs", openapi_extra=OTLP_LOGS_BODY)
 async def otlp_logs(request: Request) -> Response:
     """OTLP/HTTP ExportLogsServiceRequest: GenAI events joined to the calls of their spans."""
     got = await _otlp_request(request)
@@ -177,11 +184,10 @@ async def otlp_logs(request: Request) -> Response:
         return got
     encoding, zipped, gzipped, limit = got
     db, config = _db(request), request.app.state.config
-    ttl = float((_section(request, "ingest") or {}).get("otlp_event_ttl_s", 3600))
 
     def work() -> logs.LogsOutcome:
         grouped, out = logs.map_logs(logs.decode_logs(otlp.gunzip(zipped, limit) if gzipped else zipped, encoding))
-        logs.ingest_logs(db, config, grouped, out, ttl)
+        logs.ingest_logs(db, config, grouped, out)
         return out
 
     out = await _otlp_run(request, encoding, work)
@@ -190,7 +196,7 @@ async def otlp_logs(request: Request) -> Response:
     return Response(logs.response("logs", out.rejected, out.message(), encoding), media_type=encoding)
 
 
-@router.post("/v1/metrics", openapi_extra=OTLP_BODY)
+@router.post("/v1/metrics", openapi_extra=OTLP_METRICS_BODY)
 async def otlp_metrics(request: Request) -> Response:
     """OTLP/HTTP ExportMetricsServiceRequest: acknowledged; GenAI client metrics counted."""
     got = await _otlp_request(request)
@@ -292,3 +298,11 @@ def change_evidence(session: Any, incident: Any, **_: Any) -> dict[str, Any]:
         apps = apps.split()
     apps = [a for a in apps if isinstance(a, str)] if isinstance(apps, list | tuple) else None
     return changes.evidence(session, onset=detected if isinstance(detected, datetime) else None, apps=apps or None)
+
+
+def startup(app: Any) -> None:
+    """GenAI events whose span never came are deleted after `ingest.otlp_event_ttl_s` (default 1 h)."""
+    ttl = float((app.state.config.section("ingest") or {}).get("otlp_event_ttl_s", 3600))
+    background.spawn(app, background.every("otlp-pending-events", background.in_thread(logs.purge_expired,
+                                                                                         app.state.db, ttl),
+                                            min(ttl, 300.0), cap=600.0), "otlp-pending-events")

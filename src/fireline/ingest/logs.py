@@ -189,8 +189,7 @@ def _found(events: list[spans.Event], app: str) -> tuple[dict[str, Any], dict[st
     return {k: call.get(k) for k in amend.FILLABLE}, meta
 
 
-def ingest_logs(db: Database, config: Config, grouped: dict[str, list[spans.Event]], out: LogsOutcome,
-                ttl_s: float) -> None:
+def ingest_logs(db: Database, config: Config, grouped: dict[str, list[spans.Event]], out: LogsOutcome) -> None:
     if not grouped:
         return
     ids = list(grouped)
@@ -205,7 +204,6 @@ def ingest_logs(db: Database, config: Config, grouped: dict[str, list[spans.Even
         with db.writing() as session:
             session.add_all(PendingEvents(call_id=cid, received_at=now, blob=privacy.encrypt({"events": evs}))
                             for cid, evs in waiting.items())
-            session.execute(delete(PendingEvents).where(PendingEvents.received_at < now - timedelta(seconds=ttl_s)))
         # The span may have been stored meanwhile (another request, another process): meet it now.
         with db.session() as session:
             late = dict(session.execute(select(Call.id, Call.app).where(Call.id.in_(list(waiting)))).tuples().all())
@@ -240,6 +238,16 @@ def take(db: Database, ids: list[str]) -> dict[str, list[spans.Event]]:
         if rid in mine:
             out.setdefault(cid, []).extend((str(n), dict(a)) for n, a in privacy.decrypt(blob)["events"])
     return out
+
+
+def purge_expired(db: Database, ttl_s: float) -> int:
+    """Events whose span never arrived, older than the TTL: deleted (counted as expired)."""
+    with db.writing() as session:
+        gone = session.execute(delete(PendingEvents).where(
+            PendingEvents.received_at < utcnow() - timedelta(seconds=ttl_s)).returning(PendingEvents.id)).all()
+    if gone:
+        EVENTS.labels("expired").inc(len(gone))
+    return len(gone)
 
 
 def any_waiting(db: Database) -> bool:

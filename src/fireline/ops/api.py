@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from fireline import __version__
 from fireline.metrics import REGISTRY
@@ -12,10 +11,15 @@ router = APIRouter(tags=["ops"])
 
 
 @router.get("/healthz")
-def healthz(request: Request) -> dict[str, str]:
-    with request.app.state.db.session() as session:
-        session.execute(text("select 1"))
-    return {"status": "ok", "version": __version__}
+async def healthz(request: Request) -> dict[str, str]:
+    """Liveness: 200 while this process serves, without asking the database. The gateway keeps
+    answering through a database outage, so an orchestrator restarting it then would take the AI
+    feature down (and a server cannot start without its database). `database` is the last known
+    state, from the outbox worker's last step (every 0.5 s; while the database is away its retries
+    back off up to 30 s, so "unavailable" can outlast an outage by that much; `fireline_database_up`)."""
+    up = request.app.state.outbox.db_up
+    return {"status": "ok", "version": __version__,
+            "database": "unknown" if up is None else "up" if up else "unavailable"}
 
 
 @router.get("/metrics", response_class=PlainTextResponse,

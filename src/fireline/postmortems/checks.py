@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call, CallFinding, CallRaw
 from fireline.config import Config
-from fireline.detect.detectors import DETECTOR_NAMES
+from fireline.detect.detectors import DETECTOR_NAMES, OFF_BY_DEFAULT
 from fireline.detect.policies import load_policies
 from fireline.evals.cases import EXPECTED_DETECTORS, derive
 
@@ -78,7 +78,7 @@ def reproduction(call_ids: list[str], calls: list[Call], raw: set[str]) -> dict[
 
 def guardrails(inc_type: str, config: Config, found: dict[str, list[CallFinding]]) -> dict[str, Any]:
     section = config.detectors or {}
-    enabled = [n for n in DETECTOR_NAMES if (section.get(n) or {}).get("enabled", True)]
+    enabled = [n for n in DETECTOR_NAMES if (section.get(n) or {}).get("enabled", n not in OFF_BY_DEFAULT)]
     fired: Counter[str] = Counter()
     for fs in found.values():
         fired.update({f.detector for f in fs if f.kind not in NOT_EFFECTS})

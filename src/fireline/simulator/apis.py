@@ -63,7 +63,7 @@ def embeddings(body: Obj, view: Obj, model: str) -> Obj:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
-def reply(kind: str, ans: Obj, body: Obj, model: str, seq: int, known: set[str]) -> tuple[int, bytes, bool]:
+def reply(kind: str, ans: Obj, body: Obj, model: str, seq: int, known: dict[str, Obj]) -> tuple[int, bytes, bool]:
     """(status, body bytes, is an event stream) for a scripted answer `ans` of the chat simulator."""
     if kind == "embeddings":
         return 200, orjson.dumps(embeddings(body, view_of(kind, body), model)), False
@@ -82,7 +82,7 @@ def reply(kind: str, ans: Obj, body: Obj, model: str, seq: int, known: set[str])
     obj["id"] = f"resp_sim{seq}"
     for n, item in enumerate(obj["output"]):
         item["id"] = f"{'msg' if item['type'] == 'message' else 'fc'}_sim{seq}_{n}"
-    known.add(obj["id"])
+    known[obj["id"]] = {"response": obj, "input": body.get("input")}
     return 200, wire.response_sse(obj) if stream else orjson.dumps(obj), stream
 
 
@@ -91,3 +91,24 @@ def model_object(name: str, models: tuple[str, ...]) -> tuple[int, Obj]:
         return 200, {"id": name, "object": "model", "created": 1700000000, "owned_by": "fireline-sim"}
     return 404, {"error": {"message": f"The model '{name}' does not exist", "type": "invalid_request_error",
                            "param": None, "code": "model_not_found"}}
+
+
+def stored_response(path: str, method: str, known: dict[str, Obj]) -> tuple[int, Obj]:
+    """GET /v1/responses/{id}, its /input_items, DELETE /v1/responses/{id}."""
+    rest = path.split("/responses/", 1)[1]
+    rid, _, sub = rest.partition("/")
+    entry = known.get(rid)
+    if entry is None:
+        return 404, {"error": {"message": f"No response found with id '{rid}'.", "type": "invalid_request_error",
+                               "param": None, "code": None}}
+    if method == "DELETE":
+        known.pop(rid, None)
+        return 200, {"id": rid, "object": "response", "deleted": True}
+    if sub == "input_items":
+        items = entry["input"]
+        items = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": items}]}] \
+            if isinstance(items, str) else items or []
+        data = [{"id": f"msg_in_{rid}_{n}", **it} for n, it in enumerate(items)]
+        return 200, {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                     "last_id": data[-1]["id"] if data else None, "has_more": False}
+    return 200, dict(entry["response"])

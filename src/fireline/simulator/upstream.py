@@ -5,6 +5,7 @@ the bottleneck when the gateway is measured.
 
   POST /v1/chat/completions   JSON, or SSE chunks ending `data: [DONE]` when stream=true
   POST /v1/responses, /v1/completions, /v1/embeddings  the same script in those shapes (simulator.apis)
+  GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items
   GET  /v1/models, /v1/models/{id}, GET /health
   POST /_script  {"mode", "params"?, "match"?: {...}, "times"?, "rate"?, "seed"?}  add a rule
   POST /_reset   forget rules and recorded requests;  GET /_requests  recent requests
@@ -296,6 +297,8 @@ class _Protocol(asyncio.Protocol):
             await self._chat(headers, data)
         elif method == b"POST" and (kind := apis.kind_of(path)) is not None:
             await self._chat(headers, data, kind)
+        elif b"/responses/" in path and method in (b"GET", b"DELETE"):
+            self._json(*apis.stored_response(path.decode(), method.decode(), srv.responses))
         elif b"/models/" in path and method == b"GET":
             self._json(*apis.model_object(path.rsplit(b"/", 1)[1].decode(), srv.models))
         elif path.endswith(b"/models"):
@@ -383,7 +386,7 @@ class UpstreamServer:
         self.host, self.port, self.record, self.models = host, port, record, models
         self.script = Script()
         self.seq = 0
-        self.responses: set[str] = set()  # Responses ids issued (previous_response_id must name one)
+        self.responses: dict[str, Any] = {}  # Responses issued, by id (previous_response_id must name one)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None

@@ -19,8 +19,9 @@ from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDe
 
 DETECTOR_NAMES = (
     "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "tool_policy", "grounding",
-    "output_quality",
+    "output_quality", "semantic",
 )  # fmt: skip
+OFF_BY_DEFAULT = frozenset({"semantic"})  # needs the `semantic` extra: on with `enabled: true`
 
 
 def build_detectors(
@@ -30,7 +31,8 @@ def build_detectors(
     classifiers: Iterable[Classifier] = (),
     baseline: ArgumentBaseline | None = None,
 ) -> list[Detector]:
-    """Every detector, on unless its section says `enabled: false`; unknown names are an error."""
+    """Every detector, on unless its section says `enabled: false` (those in OFF_BY_DEFAULT only with
+    `enabled: true`); unknown names are an error."""
     config = config or {}
     unknown = set(config) - set(DETECTOR_NAMES)
     if unknown:
@@ -45,15 +47,22 @@ def build_detectors(
         "tool_policy": lambda c: ToolPolicyDetector(c, baseline),
         "grounding": GroundingDetector,
         "output_quality": OutputQualityDetector,
+        "semantic": _semantic,
     }
     detectors: list[Detector] = []
     for name in DETECTOR_NAMES:
         section = config.get(name) or {}
         if not isinstance(section, dict):
             raise ValueError(f"detectors.{name} must be a mapping")
-        if section.get("enabled", True):
+        if section.get("enabled", name not in OFF_BY_DEFAULT):
             detectors.append(factories[name](section))
     return detectors
+
+
+def _semantic(config: dict[str, Any]) -> Detector:
+    from fireline.detect.detectors.semantic import SemanticDetector  # the extra's imports stay lazy
+
+    return SemanticDetector(config)
 
 
 def run_all(detectors: Iterable[Detector], call: CallView) -> list[Finding]:

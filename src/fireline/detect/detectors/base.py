@@ -90,6 +90,7 @@ class CallView:
     message_starts: list[int] = field(default_factory=list)  # offset of each joined message
     message_roles: list[str] = field(default_factory=list)  # role of each joined message
     profile: Any = None  # output_quality.Profile, measured once and shared with the monitors
+    topic: int | None = None  # the semantic detector's topic bucket of the question (input_topic)
     _scans: dict[str, list[Span]] = field(default_factory=dict, repr=False, compare=False)
     _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 

@@ -1,10 +1,12 @@
 """harmful_output: the answer contains harmful content, by category.
 
-Two sources: a lexicon (one trie-shaped regex over the lowercased answer; the matched term
-names its category) and any number of plug-in classifiers a team registers
-(`Classifier.classify(text) -> [(category, score)]`, reported when score >= threshold). The
-lexicon is a cheap tripwire, not a moderation model: it cannot tell quoting from endorsing,
-and it misses harm phrased in ordinary words (see docs/detectors.md for measured figures).
+Two sources: a lexicon with word senses (senses.py, lexicon.py: the matched term names its
+category; a strong term is a finding at confidence 0.95, precise enough to block on, weak cues
+only in pairs or beside compliance framing at 0.6, a flag) and any number of plug-in classifiers
+a team registers (`Classifier.classify(text) -> [(category, score)]`, reported when score >=
+threshold). Profanity and brand disparagement are opt-in: reported only through a policy that
+names them. The lexicon is a cheap tripwire, not a moderation model: it cannot tell quoting from
+endorsing, and it misses harm phrased in ordinary words (docs/detectors.md has measured figures).
 """
 
 from __future__ import annotations
@@ -61,8 +63,7 @@ class HarmfulOutputDetector:
         # Categories matched only for apps whose policies name them (`policies[].detectors`): the
         # detector itself never reports them; the policy engine asks `categories()` for them.
         # Profanity and brand disparagement are such categories unless the config says otherwise.
-        opt_in = config.get("opt_in_categories")
-        self.opt_in = frozenset(DEFAULT_OPT_IN if opt_in is None else opt_in)
+        self.opt_in = frozenset(word_list(config, "opt_in_categories", DEFAULT_OPT_IN))
         self.disparagement = "disparagement" not in disabled
         self.min_hits = int(option(config, "min_hits", 1))
         self.severity: dict[str, str] = {**DEFAULT_SEVERITY, **(config.get("severity") or {})}

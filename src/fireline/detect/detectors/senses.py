@@ -1,9 +1,11 @@
 """The harmful-output lexicon matcher: terms with their inflections, strengths and word senses.
 
-One regex (google-re2, a DFA linear in the text; the CPython `re` trie as fallback) finds every
-term form; then, in Python and only for the few hits: harmless senses (an allow-list of
-phrases, scientific binomials), the person cue an ambiguous term needs, and the rule that weak
-cues count only in pairs. See lexicon.py for the term syntax.
+One regex (google-re2, a DFA linear in the text; CPython `re` as fallback) finds the base terms
+with room for their inflections, and each match is checked against the exact forms; then, in
+Python and only for the few hits: harmless senses (an allow-list of phrases searched near the
+hits, binomials, names, insults as verbs, hedged dangers), the person cue an ambiguous term
+needs, and the rule that weak cues count only in pairs or beside compliance framing. See
+lexicon.py for the term syntax and docs/detectors.md for the measured figures.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ _WORD = re.compile(r"[a-z0-9']+")
 _EPITHET = re.compile(r"\s+[a-z]{3,}(?:us|is|um|ens|ensis|ii|ae|oides|ica|ata|alis|icus)\b")
 _ABUSIVE = frozenset({"hate", "harassment", "profanity"})
 # Role-play and fiction framing, the device of most jailbreaks: the answer speaks as someone ("As a
-# security consultant, ..."), writes a scene ("INT. WORKSHOP - DAY", "Chapter 10:", "the
-# protagonist") or fills a template ("Dear [Recipient],").
+# security consultant, I ..."), writes a scene ("INT. WORKSHOP - DAY", "Chapter 10:", "the
+# protagonist").
 _ROLE_PLAY = (r"(?:^|[.!?:\n]\s*)as an? (?:[a-z-]+ ){0,2}[a-z-]*(?:er|or|ist|ian|ant|ent|expert|agent|officer|"
-              r"analyst|professional|writer|author)\b"
+              r"analyst|professional|writer|author), (?:i|my|we|our)\b"
               r"|(?:^|\n)\s*(?:int|ext)\. |\bchapter \d+\b|\bthe protagonist\b|\bthe main character\b"
-              r"|\bin (?:the|this|my|your) (?:story|novel|screenplay|fictional)\b|\[[a-z][a-z' ]{2,30}\]")
+              r"|\bin (?:the|this|my|your) (?:story|novel|screenplay|fictional)\b")
+# A letter template's placeholder, capitalised ("[Recipient]", "[Your Name]"; not code's "[int]").
+_PLACEHOLDER = r"\[[A-Z][a-z]+(?: [A-Z]?[a-z]+){0,3}\]"
 
 
 @dataclass(slots=True)
@@ -140,6 +144,7 @@ class Lexicon:
         self._disparaging = Terms(dict.fromkeys(DISPARAGING))
         self._context = Terms(dict.fromkeys(CONTEXT_CUES))
         self._role_play = re2.compile(_ROLE_PLAY) if re2 is not None else re.compile(_ROLE_PLAY)
+        self._placeholder = re2.compile(_PLACEHOLDER) if re2 is not None else re.compile(_PLACEHOLDER)
 
     def _raw_hits(self, low: str) -> list[tuple[int, int, str, str, str]]:
         return [(s, e, *v) for s, e, v in self.terms.find(low)]
@@ -208,12 +213,13 @@ class Lexicon:
         # Weak cues corroborate each other across categories (a blackmail letter: "exposed" and
         # "in exchange for my silence"); compliance framing makes one cue enough.
         weak = {cue for h in out.values() if not h.strong for cue in h.cues}
-        enough = len(weak) >= 2 or (len(weak) == 1 and self._framed(low))
+        enough = len(weak) >= 2 or (len(weak) == 1 and self._framed(text, low))
         return {c: h for c, h in out.items() if h.strong or (enough and h.cues)}
 
-    def _framed(self, low: str) -> bool:
+    def _framed(self, text: str, low: str) -> bool:
         """Compliance framing (a disclaimer, steps, not getting caught, role-play) in the answer."""
-        return next(self._context.find(low), None) is not None or self._role_play.search(low) is not None
+        return (next(self._context.find(low), None) is not None or self._role_play.search(low) is not None
+                or self._placeholder.search(text) is not None)
 
     def disparagement(self, text: str, window: int = 60) -> list[tuple[int, int]]:
         """Spans where a disparaging word sits within `window` characters of a brand reference,

@@ -324,7 +324,7 @@ function postmortemCard(pm, actions, base, responder) {
 }
 
 function scopeText(scope) {
-  const parts = Object.entries(scope || {}).map(([k, v]) => `${k} ${v}`);
+  const parts = Object.entries(scope || {}).filter(([k]) => k !== "user_match").map(([k, v]) => `${k} ${v}`);
   return parts.length ? parts.join(" · ") : "everywhere";
 }
 
