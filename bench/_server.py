@@ -24,15 +24,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def fireline_server(database_url: str | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """Yields (url, pid). Without a URL the database is a fresh SQLite file."""
+def fireline_server(database_url: str | None = None, env: dict[str, str] | None = None,
+                    workers: int = 1) -> Iterator[tuple[str, int]]:
+    """Yields (url, pid). Without a URL the database is a fresh SQLite file. `workers` > 1 (PostgreSQL):
+    that many worker processes on the port (`cpu_seconds` and `rss_mb` count them with the server)."""
     tmp = tempfile.mkdtemp(prefix="fireline-bench-")
     port = free_port()
     full_env = {**os.environ, "FIRELINE_DATABASE_URL": database_url or f"sqlite:///{tmp}/fireline.db",
                 "FIRELINE_ADMIN_TOKEN": ADMIN, "FIRELINE_SECRET": "bench-secret", **(env or {})}
     full_env.pop("FIRELINE_CONFIG", None) if "FIRELINE_CONFIG" not in (env or {}) else None
     fireline = str(Path(sys.executable).with_name("fireline"))
-    proc = subprocess.Popen([fireline, "serve", "--port", str(port), "--log-level", "warning"], env=full_env,
+    proc = subprocess.Popen([fireline, "serve", "--port", str(port), "--log-level", "warning",
+                             "--workers", str(workers)], env=full_env,
                             cwd=tmp)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -48,18 +51,37 @@ def fireline_server(database_url: str | None = None, env: dict[str, str] | None 
         yield url, proc.pid
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still working off a backlog the bench left: stop it anyway
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def family(pid: int) -> list[int]:
+    """The server and its live child processes (workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a process and its workers, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0.0
+    for p in family(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak resident memory of the server and its workers, summed."""
+    total = 0.0
+    for p in family(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total

@@ -84,14 +84,75 @@ async def run(url: str, pid: int, total: int, batch: int, senders: int) -> dict[
             "stored": stored, "server_cpu_us_per_call": cpu / done * 1e6, "server_rss_mb": rss_mb(pid)}
 
 
+async def open_loop(url: str, pid: int, rate: float, seconds: float) -> dict[str, float]:
+    """One call per request, sent at `rate` requests/s whatever the answers' pace (open loop, as SDKs
+    and exporters send): achieved rate and latency percentiles of the answers."""
+    rng = random.Random(11)
+    n = int(rate * seconds)
+    bodies = [orjson.dumps(make_call(i, rng)) for i in range(n)]
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    failed = 0
+    conn = aiohttp.TCPConnector(limit=1000)
+    async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async def one(body: bytes) -> None:
+            nonlocal failed
+            t0 = time.perf_counter()
+            try:
+                async with session.post(url + "/api/v1/calls", data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 201:
+                        failed += 1
+                        return
+            except (TimeoutError, aiohttp.ClientError):
+                failed += 1
+                return
+            latencies.append(time.perf_counter() - t0)
+
+        async with session.post(url + "/api/v1/calls", data=bodies[0], headers=headers) as resp:
+            await resp.read()  # warm-up
+        cpu0 = cpu_seconds(pid)
+        start = time.perf_counter()
+        tasks = []
+        for i, body in enumerate(bodies[1:], 1):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(body)))
+        sent = time.perf_counter() - start
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(pid) - cpu0
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return {"sent_per_s": (n - 1) / sent, "answered_per_s": len(latencies) / elapsed, "failed": failed,
+            "p50_ms": pick(0.5), "p99_ms": pick(0.99), "server_cpu_us_per_call": cpu / max(len(latencies), 1) * 1e6}
+
+
+def db_bytes(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", type=int, default=50_000)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1, help="server processes on PostgreSQL (serve --workers)")
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
                     help="admin URL to create a scratch database ('' to skip)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="one call per request at this many requests/s (open loop) instead of batches")
+    ap.add_argument("--seconds", type=float, default=20.0, help="how long the --rate run sends")
     args = ap.parse_args()
+    if args.rate:
+        single(args)
+        return
     results: dict[str, dict[str, float]] = {}
     with fireline_server() as (url, pid):
         results["sqlite"] = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
@@ -103,8 +164,13 @@ def main() -> None:
             with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
-                with fireline_server(args.pg.rsplit("/", 1)[0] + "/" + name) as (url, pid):
-                    results["postgresql"] = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+                db_url = args.pg.rsplit("/", 1)[0] + "/" + name
+                with fireline_server(db_url, workers=args.workers) as (url, pid):
+                    empty = db_bytes(db_url)
+                    engine = "postgresql" if args.workers == 1 else f"pg_w{args.workers}"
+                    results[engine] = r = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
+                    # on disk: heap, TOAST and indexes of everything a call writes (docs/scaling.md)
+                    r["disk_bytes_per_call"] = (db_bytes(db_url) - empty) / max(r["stored"], 1)
             finally:
                 with psycopg.connect(args.pg, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -114,11 +180,39 @@ def main() -> None:
         print(f"{engine:10s} {r['calls_per_s']:9.0f} calls/s  p50 batch {r['p50_batch_ms']:6.1f} ms  "
               f"p99 batch {r['p99_batch_ms']:6.1f} ms  {r['bytes_per_call']:.0f} B/call  "
               f"server CPU {r['server_cpu_us_per_call']:.0f} us/call  RSS {r['server_rss_mb']:.0f} MB  "
-              f"stored {r['stored']:.0f}")
+              f"stored {r['stored']:.0f}"
+              + (f"  {r['disk_bytes_per_call']:.0f} B/call on disk" if "disk_bytes_per_call" in r else ""))
     sq = results["sqlite"]["calls_per_s"]
     print(f"vs Phoenix on SQLite (~40 spans/s stored): {sq / 40:.0f}x; target 10,000 calls/s: "
           f"{'met' if sq >= 10_000 else 'not met'}")
     print("RESULT " + " ".join(f"{e}_{k}={v:.1f}" for e, r in results.items() for k, v in r.items()))
+
+
+def single(args: argparse.Namespace) -> None:
+    """--rate: one call per request on SQLite and PostgreSQL; target 500 req/s at p99 <= 20 ms."""
+    import subprocess
+
+    import psycopg
+
+    out: dict[str, dict[str, float]] = {}
+    with fireline_server() as (url, pid):
+        out["sqlite"] = asyncio.run(open_loop(url, pid, args.rate, args.seconds))
+    if args.pg:
+        name = f"fireline_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with fireline_server(args.pg.rsplit("/", 1)[0] + "/" + name, workers=args.workers) as (url, pid):
+                out["postgresql" if args.workers == 1 else f"pg_w{args.workers}"] = asyncio.run(
+                    open_loop(url, pid, args.rate, args.seconds))
+        finally:
+            with psycopg.connect(args.pg, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for engine, r in out.items():
+        print(f"{engine:10s} one call per request at {args.rate:.0f}/s: sent {r['sent_per_s']:.0f}/s, "
+              f"answered {r['answered_per_s']:.0f}/s, failed {r['failed']:.0f}, p50 {r['p50_ms']:.1f} ms, "
+              f"p99 {r['p99_ms']:.1f} ms (target 20), server CPU {r['server_cpu_us_per_call']:.0f} us/call")
+    print("load: " + subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ privacy pass and the detectors, so only the monitor work is timed:
 
 - `monitors` (after two days of the same traffic, so baselines are trusted): each call's facts
   (group keys, cohort attributes, the distribution features: length bins, language, script, topic)
-  and `Engine.observe` for every default monitor (23: the 13 of before, the quality, drift,
-  hallucination and disparity ones, and the policies' tool_data_egress), in batches of 100 as
+  and `Engine.observe` for every default monitor (25: the 13 of before, the quality, drift,
+  hallucination and disparity ones, the policies' tool_data_egress, and the semantic extra's two,
+  which see no findings here), in batches of 100 as
   ingest hands them over; plus the change tracker (model, fingerprint, prompt,
   tools, guardrail versions). Also the 13 older monitors alone, for the "before" figure.
 - `quality profile`: the output_quality detector's measurements (fastText language ID on up to

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def main() -> int:
     finally:
         upstream.stop()
         cluster.destroy()
+        shutil.rmtree(work, ignore_errors=True)  # the server's data directory (spool, log)
 
 
 if __name__ == "__main__":

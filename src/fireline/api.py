@@ -24,6 +24,7 @@ from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
 from fireline.events import EventBus
 from fireline.http import EngineSafe, field_path
+from fireline.leader import Leadership
 from fireline.pii import gazetteer
 
 log = logging.getLogger("fireline")
@@ -65,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with db.writing() as session:
             keys.seed_admin(session, token)
     app.state.tasks = []
+    app.state.leader.start()  # PostgreSQL: one process of the deployment runs the once-only loops
     for part in app.state.parts:
         hook = getattr(part, "startup", None)
         if hook is not None:
@@ -93,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await asyncio.to_thread(app.state.outbox.close)
+        await asyncio.to_thread(app.state.leader.stop)
 
 
 def create_app(db: Database | None = None, config: Config | None = None, *,
@@ -106,6 +109,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     app.state.data_dir = data_dir or default_data_dir()
     keys.configure(app.state.data_dir)
     app.state.parts = parts()
+    app.state.leader = Leadership(app.state.db.engine)
     for part in app.state.parts:
         # Each part checks its config section now, so a mistake is one clear line before start.
         check = getattr(part, "check", None)

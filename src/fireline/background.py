@@ -45,11 +45,15 @@ class Backoff:
 
 
 async def every(name: str, step: Callable[[], Awaitable[Any]], interval: float, *, cap: float = 60.0,
-                first_delay: float | None = None) -> None:
-    """Run `step` every `interval` seconds forever; failures back off up to `cap` seconds."""
+                first_delay: float | None = None, only_if: Callable[[], bool] | None = None) -> None:
+    """Run `step` every `interval` seconds forever; failures back off up to `cap` seconds.
+    `only_if`: the step runs only while it answers True (the leader's loops, fireline.leader)."""
     backoff = Backoff(interval, cap)
     await asyncio.sleep(interval if first_delay is None else first_delay)
     while True:
+        if only_if is not None and not only_if():
+            await asyncio.sleep(interval)
+            continue
         try:
             await step()
         except asyncio.CancelledError:

@@ -272,6 +272,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":  # a migration may take longer than a request may
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            # Workers and replicas starting together migrate one at a time (the others then find head).
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(1179405639)")  # "FLMG" (the leader holds "FIRE")
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

@@ -34,3 +34,6 @@ AUTO_CONTAIN_FAILURES = Counter("fireline_auto_containment_failures_total",
 INTAKE_UNAVAILABLE = Counter("fireline_alert_intake_unavailable_total",
                              "Alerts answered 503 because the incident could not be recorded", ["source"],
                              registry=REGISTRY)
+SHARED_STATE_FAILURES = Counter("fireline_shared_state_failures_total",
+                                "Operations on shared state (Redis, PostgreSQL counters) that failed; this process's "
+                                "own state stood in", ["store"], registry=REGISTRY)

@@ -25,15 +25,17 @@ from fireline.comms import delivery as comms_delivery
 from fireline.comms import obligations
 from fireline.comms.api import obligations_view
 from fireline.comms.config import load as load_comms
-from fireline.config import Config
+from fireline.config import Config, get_settings
 from fireline.controls import identity as controls_identity
 from fireline.controls import merge as controls_merge
 from fireline.controls import playbooks
 from fireline.controls import service as controls_service
 from fireline.controls.state import ControlBook
+from fireline.counters import LocalCounter, make_counter
 from fireline.db import Database
 from fireline.detect import reports
 from fireline.detect.api import MonitorCollector
+from fireline.detect.feed import make_feed
 from fireline.detect.runtime import DetectRuntime
 from fireline.evals.api import close_gate
 from fireline.evals.config import evals_config
@@ -65,8 +67,16 @@ def wire(app: Any) -> None:
 
     outbox = app.state.outbox = Outbox(db, bus)  # delivers what publish_durable could not
     registry.register(OutboxCollector(outbox))
-    detect = app.state.detect = DetectRuntime(db, config)
-    book = app.state.controls = ControlBook(db, config)
+    # The one counter of rate limits, budgets and session limits: Redis (FIRELINE_REDIS_URL) or
+    # PostgreSQL when several processes share the state, this process's memory on SQLite.
+    redis_url = get_settings().redis_url
+    counter = app.state.counter = make_counter(db.url, db.engine, redis_url)
+    # Session limits count every call (a batch at a time): through Redis when there is one, else in
+    # this process (a locked row per session in PostgreSQL would cost ingest too much).
+    sessions = counter if redis_url else LocalCounter()
+    detect = app.state.detect = DetectRuntime(db, config, sessions, make_feed(db.engine, db.url, redis_url))
+    detect.leading = app.state.leader.is_leader  # one process records what the monitors fire
+    book = app.state.controls = ControlBook(db, config, counter)
     comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))
     comms.hooks.append(obligations.on_event)
 

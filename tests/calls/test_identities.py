@@ -3,12 +3,15 @@ at any nesting the walk covers, and nothing else changes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fireline.calls import privacy
+from fireline.db import Database
+from tests.support.fireline import running
 
 IDENTITY_KEYS = ["user", "user_id", "userId", "UserName", "enduser.id", "user.id", "customer", "customer_email",
                  "email", "e-mail", "traceloop.association.properties.user_id", "member_id", "patient.id"]
@@ -50,3 +53,26 @@ def test_identity_values_become_pseudonyms_and_the_rest_stays(meta: dict[str, An
         else:
             assert after[path] == value
     assert first == (identities[0] if identities else None)
+
+
+def test_an_otlp_identity_in_association_properties_is_the_calls_user_and_erasure_finds_it(db: Database) -> None:
+    attrs = [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+             {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
+             {"key": "traceloop.association.properties.user_id", "value": {"stringValue": "hank-42"}},
+             {"key": "gen_ai.input.messages", "value": {"stringValue": json.dumps(
+                 [{"role": "user", "parts": [{"type": "text", "content": "where is my parcel?"}]}])}}]
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bot"}}]},
+                               "scopeSpans": [{"spans": [{"traceId": "0af7651916cd43dd8448eb211c80319c",
+                                                          "spanId": "b7ad6b7169203331", "name": "chat",
+                                                          "startTimeUnixNano": "1780000000000000000",
+                                                          "endTimeUnixNano": "1780000001000000000",
+                                                          "attributes": attrs}]}]}]}
+    with running(db) as fl:
+        with fl.client("ingest") as http:
+            assert http.post("/v1/traces", json=body).status_code == 200
+        with fl.client("viewer") as http:
+            (call,) = http.get("/api/v1/calls", params={"app": "bot"}).json()["calls"]
+        assert call["user_pseudonym"] == privacy.pseudonym("hank-42")
+        assert "hank-42" not in json.dumps(call)
+        with fl.client("responder") as http:
+            assert http.delete("/api/v1/subjects/hank-42").json()["deleted_calls"] == 1

@@ -60,7 +60,8 @@ def test_defaults_load_and_are_typed_per_taxonomy() -> None:
               "output_language_shift": ("quality_degradation", "P2"),
               "input_length_drift": ("distribution_shift", "P3"), "input_language_drift": ("distribution_shift", "P3"),
               "input_topic_drift": ("distribution_shift", "P3"), "refusal_disparity": ("bias", "P2"),
-              "hallucination_rate": ("hallucination", "P2"), "tool_data_egress": ("data_leakage", "P1")}
+              "hallucination_rate": ("hallucination", "P2"), "tool_data_egress": ("data_leakage", "P1"),
+              "semantic_jailbreak_wave": ("prompt_injection", "P2"), "complaint_rate": ("quality_degradation", "P2")}
     assert {n: (m.type, m.severity) for n, m in mons.items()} == expect
     blocks = mons["output_guardrail_blocks"]
     assert blocks.window == 10 and str(blocks.condition) == "ratio >= 5"

@@ -21,11 +21,12 @@ class ServeProcess:
 
     def __init__(self, database_url: str, data_dir: Path, *, admin_token: str, port: int | None = None,
                  upstream_url: str | None = None, config: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, workers: int = 1) -> None:
         self.database_url, self.data_dir, self.admin_token = database_url, data_dir, admin_token
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.upstream_url, self.config, self.extra_env = upstream_url, config, env or {}
+        self.workers = workers  # `serve` defaults to one per core on PostgreSQL; tests say how many
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"serve-{self.port}.log"
 
@@ -47,7 +48,8 @@ class ServeProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fireline.cli.main", "serve", "--port", str(self.port), "--log-level", "warning"],
+            [sys.executable, "-m", "fireline.cli.main", "serve", "--port", str(self.port), "--log-level", "warning",
+             "--workers", str(self.workers)],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir)
         log.close()
         deadline = time.monotonic() + timeout

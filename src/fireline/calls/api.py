@@ -13,11 +13,12 @@ from pydantic import TypeAdapter, ValidationError
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls import dead_letters, retention, service
+from fireline.calls.group import GroupCommit
 from fireline.calls.models import RawAccess
 from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
-from fireline.http import ingest_limiter, read_body, validation_error
+from fireline.http import read_body, validation_error
 from fireline.openapi import json_body
 from fireline.validation import Instant, check_json
 
@@ -42,20 +43,33 @@ def parse_calls(payload: Any) -> list[CallIn]:
         raise validation_error(exc) from None
 
 
-def ingest_body(db: Database, body: bytes) -> service.IngestOutcome:
+def parse_body(body: bytes) -> list[CallIn]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Invalid(f"body is not valid JSON: {exc}") from None
-    return service.ingest(db, parse_calls(payload))
+    return parse_calls(payload)
+
+
+def group_commit(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
+    """The app's one group commit of native ingest (requests arriving together share a transaction),
+    and the threads its waiting requests may hold: their own, so a burst of ingest never takes the
+    threads of the other routes."""
+    group = getattr(app.state, "ingest_group", None)
+    if group is None:
+        db: Database = app.state.db
+        group = app.state.ingest_group = (GroupCommit(lambda calls: service.ingest(db, calls), parse_body,
+                                                      max_calls=MAX_BATCH), anyio.CapacityLimiter(64))
+    return group  # type: ignore[no-any-return]
 
 
 @router.post("/calls", status_code=201, openapi_extra=json_body(CallIn | Batch))
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
-    # Parsing, validation, the privacy pass and detectors are CPU work: keep them off the event loop.
-    outcome = await anyio.to_thread.run_sync(ingest_body, get_db(request), body,
-                                             limiter=ingest_limiter(request.app))
+    # Parsing, validation, the privacy pass and detectors are CPU work: off the event loop, one
+    # group of requests at a time (calls.group).
+    group, threads = group_commit(request.app)
+    outcome = await anyio.to_thread.run_sync(group.ingest, body, limiter=threads)
     result: dict[str, Any] = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates,
                               "ids": outcome.ids}
     if outcome.dead:  # refused by the database on their own; the rest of the batch is stored

@@ -30,7 +30,7 @@ async def _loop(app: FastAPI) -> None:
     interval = app.state.config.privacy.retention_interval_s
     # A failed run (the database away) is retried with backoff, up to every 10 minutes.
     await background.every("retention", background.in_thread(retention_once, app), interval,
-                           cap=min(interval, 600.0), first_delay=0)
+                           cap=min(interval, 600.0), first_delay=0, only_if=app.state.leader.is_leader)
 
 
 def startup(app: FastAPI) -> None:

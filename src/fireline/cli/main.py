@@ -45,21 +45,27 @@ detect_cli.register(app)  # monitors, canary add|list|remove, report
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8700,
+          workers: int | None = typer.Option(None, "--workers", min=1,
+                                             help="processes sharing the port (default: the number of cores; "
+                                                  "1 on SQLite)"),
           log_level: str = typer.Option("info", help="debug, info, warning, error")) -> None:
-    """API, gateway, OTLP, OFREP, metrics and console in one process."""
+    """API, gateway, OTLP, OFREP, metrics and console. Several workers share the port and their
+    state (PostgreSQL, and Redis when FIRELINE_REDIS_URL is set); one of them leads the once-only loops."""
+    import os
+
     import uvicorn
 
     from fireline.api import create_app
     from fireline.cli.client import fail
-    from fireline.config import ConfigError
+    from fireline.config import ConfigError, get_secret, get_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from fireline.config import get_settings, secret_path
+    from fireline.config import secret_path
     from fireline.errors import FirelineError
 
     made_now = not get_settings().secret and not secret_path().exists()
     try:
-        application = create_app()
+        application = create_app()  # also checks the config: one clear line before any worker starts
     except ConfigError as exc:
         fail(str(exc))
     except FirelineError as exc:
@@ -72,7 +78,28 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
             secret_path().unlink(missing_ok=True)
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1)
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+    if application.state.db.is_sqlite:
+        if workers is not None and workers > 1:
+            logging.getLogger("fireline").warning(
+                "SQLite allows one writing process: serving with 1 worker (use PostgreSQL for --workers %d)", workers)
+        workers = 1
+    elif workers is None:
+        workers = os.cpu_count() or 1
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    # Workers are separate processes: whatever they must agree on exists before they start.
+    get_secret()  # the key file, when FIRELINE_SECRET is unset
+    try:
+        application.state.db.upgrade()
+    except Exception as exc:
+        fail(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    application.state.db.dispose()
+    if get_settings().redis_url is None:
+        logging.getLogger("fireline").info("%d workers share counters and monitor windows through PostgreSQL "
+                                           "(set FIRELINE_REDIS_URL to use Redis)", workers)
+    uvicorn.run("fireline.api:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level, access_log=False)
 
 
 if __name__ == "__main__":

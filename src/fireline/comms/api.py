@@ -174,7 +174,18 @@ def startup(app: FastAPI) -> None:
     clock = getattr(app.state, "comms_clock", None)
     if clock is not None:  # tests and drills run the clocks on their own time
         rt.clock = clock
-    spawn(app, delivery.worker(rt, [cadence.check, obligations.check]), "comms-delivery")
+    # Deliveries are claimed row by row (any process sends); the reminders and clocks run on the leader.
+    spawn(app, delivery.worker(rt, [leader_only(app, cadence.check), leader_only(app, obligations.check)]),
+          "comms-delivery")
+
+
+def leader_only(app: FastAPI, check: delivery.Periodic) -> delivery.Periodic:
+    def run(rt: Runtime, now: Any) -> None:
+        if app.state.leader.is_leader():
+            check(rt, now)
+
+    run.__name__ = getattr(check, "__name__", "check")
+    return run
 
 
 def obligations_view(request: Request, session: Any, incident: Any, **_: Any) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
 from fireline.controls.service import ControlSpec
 from fireline.controls.state import ControlBook, prompt_hash
 from fireline.db import Database
+from fireline.leader import leading
 
 log = logging.getLogger("fireline.controls")
 
@@ -123,7 +124,8 @@ def startup(app: FastAPI) -> None:
     book.refresh()
     app.state.controls_closing = asyncio.Event()
     spawn(app, background.every("controls-expiry", background.in_thread(_expire, db),
-                                float(conf.get("expiry_interval_s", 1.0)), cap=30.0), "controls-expiry")
+                                float(conf.get("expiry_interval_s", 1.0)), cap=30.0, only_if=leading(app)),
+          "controls-expiry")
     spawn(app, background.every("controls-poll", background.in_thread(_poll, book),
                                 float(conf.get("poll_interval_s", 1.0)), cap=30.0), "controls-poll")
     app.state.controls_listener = Listener(book).start() if db.dialect == "postgresql" else None

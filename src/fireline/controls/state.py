@@ -325,10 +325,11 @@ class RateLimiter:
 class ControlBook:
     """The process-local holder of the current ControlState (gateway, API, SSE)."""
 
-    def __init__(self, db: Database, config: Config) -> None:
+    def __init__(self, db: Database, config: Config, counter: WindowCounter | None = None) -> None:
         self.db = db
         self.config = config
-        self.counter: WindowCounter = LocalCounter()  # the process's one counter: rate limits, budgets
+        # the process's one counter (rate limits, budgets), shared by replicas when it is Redis or PostgreSQL
+        self.counter: WindowCounter = counter or LocalCounter()
         self.limiter = RateLimiter(self.counter)
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlState]]] = []

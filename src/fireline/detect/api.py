@@ -151,6 +151,10 @@ async def startup(app: FastAPI) -> None:
     spawn(app, rt.clock(), "detect-monitors")
 
 
+def shutdown(app: FastAPI) -> None:
+    app.state.detect.stop()
+
+
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `monitors` or `detectors` section."""
     load_monitors(config.section("monitors"), cohorts=cohort_attributes(config.section("cohorts")))

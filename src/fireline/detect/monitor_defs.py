@@ -467,6 +467,29 @@ DEFAULTS_YAML = """
   type: distribution_shift
   severity: P3
   title: "What users ask about shifted (topic PSI {value:.2f}) on {group}"
+- name: semantic_jailbreak_wave
+  signal: findings
+  match: {detector: [semantic], kind: [jailbreak_like]}
+  window: 10m
+  condition: ratio >= 3
+  min_volume: 20
+  min_count: 5
+  baseline: {days: 7, default: 0.01, floor: 0.005, min_volume: 200}
+  type: prompt_injection
+  severity: P2
+  title: "Jailbreak-like messages {value:.0%} ({ratio:.1f}x baseline) on {group}"
+- name: complaint_rate
+  signal: findings
+  match: {detector: [semantic], kind: [complaint]}
+  window: 1h
+  condition: ratio >= 2
+  min_volume: 20
+  min_count: 5
+  min_value: 0.05
+  baseline: {days: 7, default: 0.02, floor: 0.01, min_volume: 200}
+  type: quality_degradation
+  severity: P2
+  title: "Users complain in {value:.0%} of messages ({ratio:.1f}x baseline) on {group}"
 - name: refusal_disparity
   signal: findings
   match: {detector: [refusal]}

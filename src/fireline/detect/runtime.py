@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fireline import background, outbox
 from fireline.calls.models import Call
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
+from fireline.counters import WindowCounter
 from fireline.db import Database
 from fireline.detect import rebuild, reports
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.changes import ChangeTracker
+from fireline.detect.feed import Feed
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import cohort_attributes, load_monitors
 from fireline.detect.monitors import Engine, Fact, Fired
@@ -40,13 +43,18 @@ CANARY_REFRESH_S = 5.0
 
 
 class DetectRuntime:
-    def __init__(self, db: Database, config: Config) -> None:
+    def __init__(self, db: Database, config: Config, counter: WindowCounter | None = None,
+                 feed: Feed | None = None) -> None:
         self.db = db
+        # Several processes: the others' facts come through `feed`, and only the leader records and
+        # delivers what fires (`leading`, set by fireline.wiring); alone, this process does both.
+        self.feed = feed
+        self.leading: Callable[[], bool] = lambda: True
         self.config = config
         self.cohorts = cohort_attributes(config.section("cohorts"))
         self.defs = load_monitors(config.section("monitors"), cohorts=self.cohorts)
         self.canaries = CanaryCache()
-        self.detection = Detection(config, self.canaries)
+        self.detection = Detection(config, self.canaries, counter)
         self.engine = Engine(self.defs, self.emit)
         self.changes = ChangeTracker(db)
         self.pending: set[str] = set()  # call ids that reports wait for
@@ -79,6 +87,12 @@ class DetectRuntime:
             self._observe(facts, count=False)
             self.rebuilt["replayed_calls"] = len(facts)
         log.info("monitors rebuilt from %s rows in %.2f s", self.rebuilt, time.perf_counter() - t0)
+        if self.feed is not None:
+            self.feed.start(self._observe)  # the other processes' facts, from now on
+
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
 
     async def clock(self) -> None:
         await background.every("detect-monitors", background.in_thread(self.tick), self.tick_seconds, cap=30.0)
@@ -121,6 +135,8 @@ class DetectRuntime:
                 ruled = rule_calls_from_db(session, list(call_ids or ()))
         self.rules.observe(ruled)
         self._observe(facts)
+        if self.feed is not None:
+            self.feed.publish(facts)
         if calls is not None:
             # After the monitors counted: a failure here must not make the outbox redeliver (and the
             # monitors count twice); it is logged and counted instead.
@@ -163,10 +179,15 @@ class DetectRuntime:
             joined = reports.join_pending(session, rows)
         self.pending.difference_update(rows)
         if joined:
-            self.engine.observe([reports.fact_of(r) for r in joined])
+            self._share([reports.fact_of(r) for r in joined])
 
     def on_report(self, report: Report) -> None:
-        self.engine.observe([reports.fact_of(report)])
+        self._share([reports.fact_of(report)])
+
+    def _share(self, facts: list[Fact]) -> None:
+        self.engine.observe(facts)
+        if self.feed is not None:
+            self.feed.publish(facts)
 
     def rule_meta(self, detector: str, finding: dict[str, Any]) -> RuleMeta | None:
         if detector.startswith("policy:"):
@@ -205,6 +226,8 @@ class DetectRuntime:
         clock evaluates those groups again. New calls of a group that fires already (updates) go out
         the same durable way, without a history row (they are no new firing). The most severe
         first: the incident it opens is the one the batch's related alerts join."""
+        if not self.leading():
+            return  # the leader's engine counted the same facts and records this firing
         fired = sorted(fired, key=lambda f: (f.resolved, f.update, f.alert.severity))
         new = [f for f in fired if not f.resolved]
         entries: dict[int, int] = {}

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from fireline.calls.models import Call, CallFinding
 from fireline.calls.service import PreparedCall
 from fireline.config import Config
+from fireline.counters import WindowCounter
 from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
@@ -125,13 +126,13 @@ def view_of(p: PreparedCall) -> CallView:
 class Detection:
     """The configured detectors of one server, as an ingest processor."""
 
-    def __init__(self, config: Config, canaries: CanaryCache) -> None:
+    def __init__(self, config: Config, canaries: CanaryCache, counter: WindowCounter | None = None) -> None:
         self.config, self.canaries = config, canaries
         self.baseline = ArgumentBaseline()
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
         self.learners: list[Any] = [d for d in self.detectors if callable(getattr(d, "learn", None))]
         self.policies = policy_engine(config, self.detectors)
-        self.sessions = SessionSignals(config.section("sessions"))
+        self.sessions = SessionSignals(config.section("sessions"), counter)
 
     def for_judging(self) -> list[Detector]:
         """The same detectors and policies for answers that are not production calls (replay, eval
@@ -139,9 +140,23 @@ class Detection:
         return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
+        views: list[tuple[PreparedCall, CallView]] = []
         for p in batch:
             try:
-                view = view_of(p)
+                views.append((p, view_of(p)))
+            except Exception as exc:  # one odd record must not cost the others their detection
+                RECORDS_SKIPPED.labels("detect").inc()
+                log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+        # Session limits count the whole batch at once (one round trip when the counter is shared).
+        try:
+            over = self.sessions.observe_many([(p.row, view) for p, view in views])
+        except Exception as exc:
+            RECORDS_SKIPPED.labels("sessions").inc(len(views))
+            log.error("session signals failed on a batch of %d: %s at %s", len(views), type(exc).__name__,
+                      where(exc))
+            over = [[] for _ in views]
+        for (p, view), session_found in zip(views, over, strict=True):
+            try:
                 found = run_all(self.detectors, view)
                 if view.profile is None and view.output_text:
                     view.profile = quality_profile(view.output_text, last_user_text(view))
@@ -161,8 +176,9 @@ class Detection:
                 except Exception as exc:  # a rule must never cost the call its place in the log
                     RECORDS_SKIPPED.labels("policies").inc()
                     log.error("policies failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+            found += session_found
             try:
-                found += self.sessions.observe(p.row, view)
+                # learned call by call: the next call of the batch is judged against this one too
                 if self.learners and clean(found):
                     for learner in self.learners:
                         learner.learn(view)

@@ -24,6 +24,7 @@ only, while its loop is still running.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any, Literal
 
@@ -35,8 +36,13 @@ from fireline.counters import LocalCounter, WindowCounter
 from fireline.detect.detectors.base import CallView, Finding, arguments_of
 from fireline.detect.monitor_defs import TYPES
 from fireline.durations import parse_minutes
+from fireline.events import where
+from fireline.metrics import RECORDS_SKIPPED
+
+log = logging.getLogger("fireline.detect.sessions")
 
 KINDS = ("steps", "tool_loop", "tokens", "spend")
+Count = tuple[str, float, float, str, int | None]  # key, amount, limit, kind, tool index
 
 
 class Limits(BaseModel):
@@ -110,17 +116,40 @@ class SessionSignals:
 
     def observe(self, row: dict[str, Any], view: CallView, now: float | None = None) -> list[Finding]:
         """Count one prepared call (its row and view); the findings of the limits it went over."""
-        session = row.get("session_id")
-        if not self.config.enabled or not session:
-            return []
+        return self.observe_many([(row, view)], now)[0]
+
+    def observe_many(self, items: list[tuple[dict[str, Any], CallView]], now: float | None = None
+                     ) -> list[list[Finding]]:
+        """`observe` for a batch: one `add_many` (one round trip to a shared counter), in order."""
+        if not self.config.enabled:
+            return [[] for _ in items]
         now = time.time() if now is None else now
+        per_item: list[list[Count]] = []
+        for row, view in items:
+            try:
+                per_item.append(self._counts(row, view, now))
+            except Exception as exc:  # one odd record is not counted; the others are
+                RECORDS_SKIPPED.labels("sessions").inc()
+                log.error("session signals failed on call %s: %s at %s", row.get("id"), type(exc).__name__, where(exc))
+                per_item.append([])
+        flat = [(k, a) for counts in per_item for k, a, _, _, _ in counts]
+        if not flat:
+            return [[] for _ in items]
+        totals = iter(self.counter.add_many(flat, self.window_s, now))
+        return [self._over(counts, [next(totals) for _ in counts], view)
+                for counts, (_, view) in zip(per_item, items, strict=True)]
+
+    def _counts(self, row: dict[str, Any], view: CallView, now: float) -> list[Count]:
+        """Every count of this call: (key, amount, limit, kind, tool index)."""
+        session = row.get("session_id")
+        if not session:
+            return []
         started = row.get("started_at")
         if started is not None and started.timestamp() < now - self.window_s:
             return []  # a backfill or a late batch: the session's window is long past
         lim = self.limits(row["app"])
         base = f"session|{row['app']}|{session}|"
-        # Every count of this call in one go: (key, amount, limit, kind, tool index).
-        counts: list[tuple[str, float, float, str, int | None]] = []
+        counts: list[Count] = []
         if lim.max_steps is not None:
             counts.append((base + "steps", 1.0, lim.max_steps, "steps", None))
         if lim.max_identical_tool_calls is not None:
@@ -133,9 +162,10 @@ class SessionSignals:
         cost = float(row.get("cost_usd") or 0.0)
         if lim.max_cost_usd is not None and cost > 0:
             counts.append((base + "spend", cost, lim.max_cost_usd, "spend", None))
-        if not counts:
-            return []
-        totals = self.counter.add_many([(k, a) for k, a, _, _, _ in counts], self.window_s, now)
+        return counts
+
+    def _over(self, counts: list[Count], totals: list[float],
+              view: CallView) -> list[Finding]:
         out: list[Finding] = []
         for (_, _, limit, kind, item), total in zip(counts, totals, strict=True):
             if total <= limit:

@@ -142,4 +142,4 @@ def check_all(db: Database, now: datetime | None = None) -> int:
 
 async def loop(app: FastAPI, policy: SlaPolicy) -> None:
     await background.every("incident-sla", background.in_thread(check_all, app.state.db), policy.interval_s,
-                           first_delay=0)
+                           first_delay=0, only_if=app.state.leader.is_leader)

@@ -180,8 +180,10 @@ def last_verification(incident_id: str, request: Request,
 
 async def auto_verify(app: FastAPI, every_s: float = 10.0) -> None:
     """The playbook step after a model or prompt pin: verify until it passes, or fails at the deadline.
-    A failing run (the database away) is logged, counted, backed off and retried."""
-    await background.every("fix-verification", background.in_thread(verify_pending, app), every_s, cap=300.0)
+    A failing run (the database away) is logged, counted, backed off and retried; one process of the
+    deployment (the leader) verifies."""
+    await background.every("fix-verification", background.in_thread(verify_pending, app), every_s, cap=300.0,
+                           only_if=app.state.leader.is_leader)
 
 
 def verify_pending(app: FastAPI) -> list[str]:

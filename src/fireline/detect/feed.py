@@ -1,0 +1,205 @@
+"""Monitor windows across workers and replicas: every process sends the facts it counted (what
+the monitors read of a call or a report: ids, attributes, findings' kinds, never content) to the
+others, which count them too, so each process holds the deployment's windows, not its share of
+them. Through Redis pub/sub when FIRELINE_REDIS_URL is set, else PostgreSQL NOTIFY (chunked under
+its 8000-byte payload limit); on SQLite there is one process and no feed. Only the leader
+(fireline.leader) records and delivers what fires, so one spike opens one incident.
+
+Delivery is at most once: facts sent while a process is reconnecting are not counted there (a
+window is short-lived; a restart rebuilds the windows from the stored calls).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from fireline.detect.monitors import Fact
+from fireline.metrics import SHARED_STATE_FAILURES
+
+log = logging.getLogger("fireline.detect.feed")
+
+FIELDS = ("id", "minute", "app", "tenant", "model", "prompt_version", "tools", "status", "cost", "latency",
+          "findings", "report_kind", "session", "api_key", "alias", "route", "attrs", "features")
+PG_LIMIT = 7900  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
+Receive = Callable[[list[Fact]], None]
+
+
+def encode(facts: list[Fact]) -> bytes:
+    return orjson.dumps([[getattr(f, k) for k in FIELDS] for f in facts])
+
+
+def decode(data: bytes | str) -> list[Fact]:
+    out = []
+    for row in orjson.loads(data):
+        f = Fact(**dict(zip(FIELDS, row, strict=True)))
+        f.tools = tuple(f.tools)
+        f.findings = tuple(f.findings)
+        if f.features is not None:
+            f.features = {k: (int(v[0]), float(v[1])) for k, v in f.features.items()}
+        out.append(f)
+    return out
+
+
+class Feed:
+    """Sends this process's facts and counts the others' (`receive`), from a listener thread."""
+
+    store = "feed"
+
+    def __init__(self) -> None:
+        self.origin = uuid.uuid4().hex[:16].encode()
+        self.receive: Receive | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listening = threading.Event()  # set while subscribed
+        self._logged = -60.0
+
+    def start(self, receive: Receive) -> Feed:
+        self.receive = receive
+        self._thread = threading.Thread(target=self._loop, name=f"fireline-{self.store}-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+
+    def publish(self, facts: list[Fact]) -> None:
+        if not facts:
+            return
+        try:
+            self._send(encode(facts))
+        except Exception as exc:  # the other processes miss these facts; this one counted them
+            self._publish_failed(exc, len(facts))
+
+    def _publish_failed(self, exc: BaseException, n: int) -> None:
+        SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
+        if time.monotonic() - self._logged >= 60:  # once a minute while it keeps failing
+            self._logged = time.monotonic()
+            log.warning("monitor feed (%s): %s; %d facts not shared (counted in the metric from now on)",
+                        self.store, type(exc).__name__, n)
+
+    def _deliver(self, message: bytes) -> None:
+        origin, _, body = message.partition(b"\n")
+        if origin == self.origin or self.receive is None:
+            return
+        try:
+            self.receive(decode(body))
+        except Exception as exc:
+            SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
+            log.error("monitor feed (%s): a message was not counted: %s", self.store, type(exc).__name__)
+
+    def _loop(self) -> None:
+        logged = 0.0
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except Exception as exc:
+                self.listening.clear()
+                if not self._stop.is_set():
+                    SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
+                    if time.monotonic() - logged >= 60:  # retried every second: logged once a minute
+                        logged = time.monotonic()
+                        log.warning("monitor feed (%s) listener: %s; reconnecting", self.store, type(exc).__name__)
+                    self._stop.wait(1.0)
+
+    def _send(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    def _listen(self) -> None:
+        raise NotImplementedError
+
+
+class RedisFeed(Feed):
+    store = "redis"
+
+    def __init__(self, url: str, channel: str) -> None:
+        import redis
+
+        super().__init__()
+        self.channel = channel
+        self.client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.url = url
+
+    def _send(self, body: bytes) -> None:
+        self.client.publish(self.channel, self.origin + b"\n" + body)
+
+    def _listen(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=2.0, health_check_interval=10)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self.channel)
+            self.listening.set()
+            while not self._stop.is_set():
+                msg = pubsub.get_message(timeout=0.5)
+                if msg is not None and msg.get("type") == "message":
+                    self._deliver(msg["data"])
+        finally:
+            self.listening.clear()
+            pubsub.close()
+            client.close()
+
+
+class PostgresFeed(Feed):
+    store = "postgresql"
+
+    def __init__(self, engine: Any, channel: str = "fireline_monitor_facts") -> None:
+        super().__init__()
+        self.engine = engine
+        self.channel = channel
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def chunks(self, facts: list[Fact]) -> list[bytes]:
+        body = encode(facts)
+        if len(body) + len(self.origin) + 1 <= PG_LIMIT:
+            return [body]
+        if len(facts) == 1:
+            log.warning("monitor feed: a fact of %d bytes is too large to share", len(body))
+            return []
+        half = len(facts) // 2
+        return self.chunks(facts[:half]) + self.chunks(facts[half:])
+
+    def publish(self, facts: list[Fact]) -> None:
+        if not facts:
+            return
+        try:
+            from sqlalchemy import text
+
+            payloads = [{"c": self.channel, "p": (self.origin + b"\n" + b).decode()} for b in self.chunks(facts)]
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT pg_notify(:c, :p)"), payloads)
+        except Exception as exc:
+            self._publish_failed(exc, len(facts))
+
+    def _listen(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"LISTEN {self.channel}")
+            self.listening.set()
+            try:
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=0.5):
+                        self._deliver(note.payload.encode())
+            finally:
+                self.listening.clear()
+
+
+def make_feed(engine: Any, database_url: str, redis_url: str | None) -> Feed | None:
+    """Redis when configured, else PostgreSQL NOTIFY, else none (SQLite: one process)."""
+    from fireline.counters import namespace
+
+    if redis_url:
+        return RedisFeed(redis_url, namespace(database_url) + "facts")
+    if engine.dialect.name == "postgresql":
+        return PostgresFeed(engine)
+    return None

@@ -1,0 +1,101 @@
+"""Which process runs the loops that must run once per deployment (retention, SLA clocks, control
+expiry, fix verification, comms reminders, monitor alerts), when several workers or replicas share
+one PostgreSQL: the holder of a session-level advisory lock. A leader whose connection dies loses
+the lock with it (PostgreSQL releases it), and another process takes over within `retry_s`. On
+SQLite there is one process: it always leads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("fireline.leader")
+
+LOCK_KEY = 0x46495245  # "FIRE": the advisory lock of the leader of one database
+
+
+class Leadership:
+    def __init__(self, engine: Any, retry_s: float = 1.0) -> None:
+        self.shared = engine.dialect.name == "postgresql"
+        self._leading = not self.shared
+        self._led = threading.Event()
+        if self._leading:
+            self._led.set()
+        self.retry_s = retry_s
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+
+    def is_leader(self) -> bool:
+        return self._leading
+
+    def start(self) -> Leadership:
+        """On PostgreSQL the first try is made now, so a lone server leads from its first loop step."""
+        if self.shared and self._thread is None:
+            try:
+                self._conn = self._connect()
+                self._try(self._conn)
+            except Exception as exc:
+                self._conn = None
+                log.warning("leader election: %s; trying again", type(exc).__name__)
+            self._thread = threading.Thread(target=self._run, name="fireline-leader", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._set(not self.shared)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until this process leads (tests, the benches); answers whether it does."""
+        return self._led.wait(timeout)
+
+    def _set(self, leading: bool) -> None:
+        if leading == self._leading:
+            return
+        self._leading = leading
+        (self._led.set if leading else self._led.clear)()
+        log.info("this process %s the leader", "is now" if leading else "is no longer")
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
+
+    def _try(self, conn: Any) -> None:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+        self._set(bool(row and row[0]))
+
+    def _run(self) -> None:
+        logged = 0.0
+        while not self._stop.is_set():
+            try:
+                conn, self._conn = self._conn or self._connect(), None
+                with conn:
+                    while not self._stop.wait(self.retry_s):
+                        if not self._leading:
+                            self._try(conn)
+                        else:
+                            conn.execute("SELECT 1")  # the lock lives as long as this connection
+                    if self._leading:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            except Exception as exc:
+                self._set(False)
+                if not self._stop.is_set():
+                    if time.monotonic() - logged >= 60:  # retried every second: logged once a minute
+                        logged = time.monotonic()
+                        log.warning("leader election: %s; trying again", type(exc).__name__)
+                    self._stop.wait(self.retry_s)
+
+
+def leading(app: Any) -> Callable[[], bool]:
+    """The `only_if` of a loop that runs on the leader only."""
+    return lambda: app.state.leader.is_leader()

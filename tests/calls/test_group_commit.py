@@ -1,0 +1,125 @@
+"""Group commit: many one-call requests at once are stored in few transactions, and each request
+gets exactly the answer it would have got alone (its ids, accepted, duplicates, dead letters), a
+call id sent twice counting once as when the requests come one after the other."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fireline.calls import service
+from fireline.calls.api import parse_calls
+from fireline.calls.group import GroupCommit, split
+from fireline.db import Database
+
+
+def call(cid: str | None) -> dict[str, Any]:
+    c: dict[str, Any] = {"app": "bot", "input": [{"role": "user", "content": f"where is order {cid}?"}],
+                         "output": "it ships tomorrow"}
+    if cid is not None:
+        c["id"] = cid
+    return c
+
+
+def parsed(request: list[tuple[str | None, bool]], n: int) -> list[Any]:
+    calls = parse_calls({"calls": [call(cid) for cid, _ in request]})
+    for j, (c, (_, bad)) in enumerate(zip(calls, request, strict=True)):
+        if bad:  # what validation missed (a plug-in's bypass): the database refuses the row
+            c.tenant, c.id = "acme\x00", f"bad-{n}-{j}"  # (a refused row's id is its own: no duplicate)
+    return calls
+
+
+def test_concurrent_one_call_requests_share_transactions(db: Database) -> None:
+    group = GroupCommit(lambda calls: service.ingest(db, calls))
+    n = 40
+    start = threading.Barrier(n)
+    answers: dict[int, Any] = {}
+
+    def send(i: int) -> None:
+        start.wait()
+        answers[i] = group.ingest(parse_calls(call(f"g-{i}")))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(answers[i].ids == [f"g-{i}"] and len(answers[i].inserted) == 1 for i in range(n))
+    assert group.groups < n  # some requests shared a commit
+    with db.session() as s:
+        assert service.count(s, service.CallFilter()) == n
+
+
+def test_a_failing_store_fails_every_request_of_its_group() -> None:
+    def store(_: Any) -> Any:
+        raise RuntimeError("database away")
+
+    group = GroupCommit(store)
+    with pytest.raises(RuntimeError, match="database away"):
+        group.ingest(parse_calls(call("x")))
+    with pytest.raises(RuntimeError):  # the next request is stored (tried) too: nothing stays stuck
+        group.ingest(parse_calls(call("y")))
+
+
+requests = st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", None]), st.booleans()),
+                             min_size=1, max_size=4), min_size=1, max_size=5)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reqs=requests)
+def test_each_request_gets_what_it_would_alone(reqs: list[list[tuple[str | None, bool]]], tmp_path: Path,
+                                               sqlite_template: Path) -> None:
+    def fresh() -> Database:
+        path = tmp_path / f"{uuid.uuid4().hex}.db"
+        shutil.copy(sqlite_template, path)
+        return Database(f"sqlite:///{path}")
+
+    alone_db, grouped_db = fresh(), fresh()
+    alone = [service.ingest(alone_db, parsed(r, n)) for n, r in enumerate(reqs)]
+    batches = [parsed(r, n) for n, r in enumerate(reqs)]
+    for calls in batches:
+        for c in calls:
+            c.id = c.id or f"auto-{uuid.uuid4().hex}"
+    grouped = split(service.ingest(grouped_db, [c for b in batches for c in b]), batches)
+
+    def shape(o: Any) -> tuple[Any, ...]:
+        return ([i if not i.startswith("auto-") and len(i) != 26 else "*" for i in o.ids], len(o.inserted),
+                o.duplicates, sorted((d.call_id if d.call_id and len(d.call_id) != 26 and not
+                                      d.call_id.startswith("auto-") else "*", d.stage) for d in o.dead))
+    assert [shape(o) for o in grouped] == [shape(o) for o in alone]
+    assert not any(bad for r in reqs for _, bad in r) or any(o.dead for o in grouped)
+    alone_db.dispose()
+    grouped_db.dispose()
+
+
+def test_a_body_that_does_not_parse_fails_its_own_request_only(db: Database) -> None:
+    from fireline.calls.api import parse_body
+    from fireline.errors import Invalid
+
+    group = GroupCommit(lambda calls: service.ingest(db, calls), parse_body)
+    start = threading.Barrier(6)
+    answers: dict[int, Any] = {}
+
+    def send(i: int) -> None:
+        body = b'{"app": "bot", "input": ' if i == 3 else orjson.dumps(call(f"p-{i}"))
+        start.wait()
+        try:
+            answers[i] = group.ingest(body)
+        except Invalid as exc:
+            answers[i] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert isinstance(answers[3], Invalid) and "not valid JSON" in answers[3].message
+    assert all(answers[i].ids == [f"p-{i}"] for i in range(6) if i != 3)

@@ -1,0 +1,62 @@
+"""Leader election on PostgreSQL: one leader among the processes of a database, a successor when
+it goes, and the once-only loops run only while leading; SQLite's one process always leads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from fireline.background import every
+from fireline.db import Database
+from fireline.leader import Leadership
+
+
+def test_one_leader_and_a_successor(pg_url: str) -> None:
+    db = Database(pg_url)
+    a = Leadership(db.engine, retry_s=0.1).start()
+    b = Leadership(db.engine, retry_s=0.1).start()
+    c = Leadership(db.engine, retry_s=0.1).start()
+    try:
+        assert a.is_leader()  # the first one leads from its start
+        time.sleep(0.5)
+        assert [a.is_leader(), b.is_leader(), c.is_leader()] == [True, False, False]
+        a.stop()
+        assert not a.is_leader()
+        deadline = time.monotonic() + 5
+        while not (b.is_leader() or c.is_leader()):
+            assert time.monotonic() < deadline, "no successor"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert b.is_leader() != c.is_leader()  # exactly one
+    finally:
+        for x in (a, b, c):
+            x.stop()
+        db.dispose()
+
+
+def test_sqlite_always_leads(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/f.db")
+    leader = Leadership(db.engine).start()
+    assert leader.is_leader() and leader.wait(0)
+    leader.stop()
+    assert leader.is_leader()
+
+
+def test_a_loop_runs_only_while_its_condition_holds() -> None:
+    ran: list[float] = []
+    leading = [False]
+
+    async def step() -> None:
+        ran.append(time.monotonic())
+
+    async def main() -> None:
+        task = asyncio.create_task(every("t", step, 0.02, first_delay=0, only_if=lambda: leading[0]))
+        await asyncio.sleep(0.2)
+        assert ran == []
+        leading[0] = True
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    asyncio.run(main())
+    assert len(ran) >= 3
