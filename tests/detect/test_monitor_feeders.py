@@ -218,3 +218,16 @@ def test_fast_path_counts_links_and_fires_like_the_reference(batches: list[Any],
         ref.tick()
         assert firings(fast_out) == firings(ref_out)
         assert state(fast) == state(ref)
+
+
+def test_unhashable_key_values_are_grouped_like_hashable_ones() -> None:
+    """A fact whose tools came as a list (not a tuple) is counted in the same groups."""
+    defs = load_monitors(None, defaults=[d for d in EXTRA if d["name"] in ("errors_where", "refusal_fast")])
+    out: list[Fired] = []
+    engine = Engine(defs, out.extend, clock=Clock())
+    now = engine.now_minute()
+    engine.observe([Fact(id="x", minute=now, app="a", tenant=None, model="m1", prompt_version=None,
+                         tools=["search", "refund"], status="error")])  # type: ignore[arg-type]
+    errors = next(m for m in engine.monitors if m.d.name == "errors_where")
+    assert {g: s.buckets[now].num for g, s in errors.series.items()} == {"app=a,tool=search": 1.0,
+                                                                          "app=a,tool=refund": 1.0}

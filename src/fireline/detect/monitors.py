@@ -596,9 +596,12 @@ class Engine:
                         by_family.append(())
                         continue
                     values = fam.values(fact)
-                    groups = fam.cache.get(values)
-                    if groups is None:
-                        groups = fam.groups(fact, values)
+                    try:
+                        groups = fam.cache.get(values)
+                        if groups is None:
+                            groups = fam.groups(fact, values)
+                    except TypeError:  # an unhashable key value (a list of tools): named, not remembered
+                        groups = tuple(fam.first.groups(fact))
                     by_family.append(groups)
                     if is_call:
                         for g in groups:
