@@ -30,9 +30,15 @@ class Leadership:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: Any = None
+        self._following = False  # connected, and another process holds the lock
 
     def is_leader(self) -> bool:
         return self._leading
+
+    def is_follower(self) -> bool:
+        """Known to follow: connected, and another process leads. While the election cannot be
+        held (the database away), a process is neither leader nor follower."""
+        return self._following
 
     def start(self) -> Leadership:
         """On PostgreSQL the first try is made now, so a lone server leads from its first loop step."""
@@ -52,6 +58,7 @@ class Leadership:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._following = False
         self._set(not self.shared)
 
     def wait(self, timeout: float) -> bool:
@@ -72,7 +79,9 @@ class Leadership:
 
     def _try(self, conn: Any) -> None:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-        self._set(bool(row and row[0]))
+        got = bool(row and row[0])
+        self._following = not got
+        self._set(got)
 
     def _run(self) -> None:
         logged = 0.0
@@ -88,6 +97,7 @@ class Leadership:
                     if self._leading:
                         conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
             except Exception as exc:
+                self._following = False
                 self._set(False)
                 if not self._stop.is_set():
                     if time.monotonic() - logged >= 60:  # retried every second: logged once a minute

@@ -75,7 +75,7 @@ def wire(app: Any) -> None:
     # this process (a locked row per session in PostgreSQL would cost ingest too much).
     sessions = counter if redis_url else LocalCounter()
     detect = app.state.detect = DetectRuntime(db, config, sessions, make_feed(db.engine, db.url, redis_url))
-    detect.leading = app.state.leader.is_leader  # one process records what the monitors fire
+    detect.following = app.state.leader.is_follower  # one process records what the monitors fire
     book = app.state.controls = ControlBook(db, config, counter)
     comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))
     comms.hooks.append(obligations.on_event)

@@ -21,6 +21,7 @@ def test_one_leader_and_a_successor(pg_url: str) -> None:
         assert a.is_leader()  # the first one leads from its start
         time.sleep(0.5)
         assert [a.is_leader(), b.is_leader(), c.is_leader()] == [True, False, False]
+        assert [a.is_follower(), b.is_follower(), c.is_follower()] == [False, True, True]
         a.stop()
         assert not a.is_leader()
         deadline = time.monotonic() + 5
@@ -33,6 +34,18 @@ def test_one_leader_and_a_successor(pg_url: str) -> None:
         for x in (a, b, c):
             x.stop()
         db.dispose()
+
+
+def test_without_its_database_a_process_neither_leads_nor_follows() -> None:
+    """So the monitors of a lone server still record what fires the moment the database is back."""
+    from sqlalchemy import create_engine
+
+    leader = Leadership(create_engine("postgresql+psycopg://postgres@127.0.0.1:1/x"), retry_s=0.1).start()
+    try:
+        time.sleep(0.3)
+        assert not leader.is_leader() and not leader.is_follower()
+    finally:
+        leader.stop()
 
 
 def test_sqlite_always_leads(tmp_path: Path) -> None:

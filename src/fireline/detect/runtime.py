@@ -47,9 +47,11 @@ class DetectRuntime:
                  feed: Feed | None = None) -> None:
         self.db = db
         # Several processes: the others' facts come through `feed`, and only the leader records and
-        # delivers what fires (`leading`, set by fireline.wiring); alone, this process does both.
+        # delivers what fires: a known follower (`following`, set by fireline.wiring) leaves it to the
+        # leader. While the election cannot be held (database away), a process records what it sees:
+        # a failed write is retried, a rare duplicate merges into the same incident by dedup key.
         self.feed = feed
-        self.leading: Callable[[], bool] = lambda: True
+        self.following: Callable[[], bool] = lambda: False
         self.config = config
         self.cohorts = cohort_attributes(config.section("cohorts"))
         self.defs = load_monitors(config.section("monitors"), cohorts=self.cohorts)
@@ -226,7 +228,7 @@ class DetectRuntime:
         clock evaluates those groups again. New calls of a group that fires already (updates) go out
         the same durable way, without a history row (they are no new firing). The most severe
         first: the incident it opens is the one the batch's related alerts join."""
-        if not self.leading():
+        if self.following():
             return  # the leader's engine counted the same facts and records this firing
         fired = sorted(fired, key=lambda f: (f.resolved, f.update, f.alert.severity))
         new = [f for f in fired if not f.resolved]
