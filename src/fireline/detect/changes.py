@@ -36,6 +36,7 @@ from fireline.ingest.models import Change
 log = logging.getLogger("fireline.detect.changes")
 
 MEMORY_DAYS = 7
+_MEMORY = timedelta(days=MEMORY_DAYS)
 ACTOR = "fireline"
 KIND = {"model": "model", "system_fingerprint": "model", "system_prompt": "prompt", "tool_definitions": "config",
         "guardrail_config": "guardrail"}
@@ -129,7 +130,7 @@ class ChangeTracker:
                     self.seen[key] = {value: at}
                     continue
                 last = values.get(value)
-                fresh = last is None or at - last > timedelta(days=MEMORY_DAYS)
+                fresh = last is None or at - last > _MEMORY
                 if fresh and values:
                     previous = max(values, key=lambda v: values[v])
                     if previous != value and values[previous] <= at:

@@ -13,6 +13,7 @@ from typing import Any
 
 from fireline.calls.service import PreparedCall
 from fireline.detect import distribution
+from fireline.detect.distribution import category, length_bin, script_bin
 
 # feature -> the calls column that holds its label (categorical features)
 COLUMNS = {"output_language": "output_language", "output_script": "output_script",
@@ -69,14 +70,28 @@ def lengths(output_tokens: float | None, input_tokens: float | None) -> dict[str
 
 
 def features_of(p: PreparedCall) -> dict[str, tuple[int, float]]:
-    """The distribution features of a call: (histogram bin, value) per feature."""
-    row, prof = p.row, p.extras.get("profile")
+    """The distribution features of a call: (histogram bin, value) per feature (on every call's ingest
+    path: `lengths` and `categorical` inlined)."""
+    row, extras = p.row, p.extras
     out_tokens = row.get("output_tokens")
-    if out_tokens is None and prof is not None:
-        out_tokens = prof.output_tokens_estimate
+    if out_tokens is None:
+        prof = extras.get("profile")
+        if prof is not None:
+            out_tokens = prof.output_tokens_estimate
     in_tokens = row.get("input_tokens")
     if in_tokens is None:
         user = last_user(p.raw)
         in_tokens = (len(user) + 3) // 4 if user else None
-    labels = p.extras.get("labels")
-    return {**lengths(out_tokens, in_tokens), **categorical(labels if labels is not None else labels_of(p))}
+    labels = extras.get("labels")
+    if labels is None:
+        labels = labels_of(p)
+    out: dict[str, tuple[int, float]] = {}
+    if out_tokens is not None:
+        out["output_tokens"] = (length_bin(out_tokens), float(out_tokens))
+    if in_tokens is not None:
+        out["input_tokens"] = (length_bin(in_tokens), float(in_tokens))
+    for f, v in labels.items():
+        if v is not None and f in COLUMNS:
+            out[f] = (int(v) if f == "input_topic" else script_bin(str(v)) if f == "output_script"
+                      else category(str(v)), 0.0)
+    return out
