@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,6 +100,11 @@ class Monitor:
         self.answers_only = d.answers_only
         self.family = (d.group_by, self.where, self.answers_only)  # monitors sharing denominators
         self.filtered = bool(self.where) or self.answers_only
+        self.feature = d.feature
+        # The hot path: one lean feeder per signal, same result as `collect` (tests/detect/test_monitor_feeders.py).
+        self.feed: Callable[[Fact, tuple[str, ...], dict[tuple[Monitor, str, int], list[Any]]], None] = {
+            "distribution": self._feed_distribution, "latency": self._feed_latency, "cost": self._feed_cost,
+            "errors": self._feed_errors, "calls": self._feed_calls}.get(d.signal, self.collect)
 
     def admits(self, fact: Fact) -> bool:
         if self.answers_only and fact.report_kind is None and fact.status in CONTAINED_STATUSES:
@@ -153,7 +159,7 @@ class Monitor:
             s = self.series[group] = Series()
         return s
 
-    def collect(self, fact: Fact, groups: list[str], acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+    def collect(self, fact: Fact, groups: Sequence[str], acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
         """Add one call's (or report's) numerator to the batch accumulator; hits go to the series.
 
         Call counts (denominators) are kept once per group-by by the engine, except for latency,
@@ -195,6 +201,84 @@ class Monitor:
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                       fact.prompt_version, fact.tools, fact.session, fact.api_key))
                     s.hit_total += 1
+
+    # Lean feeders of the signals every call feeds (no findings, no reports): what `collect` does for
+    # them, without its generic branching. Hits and slots are made in the same order as `collect`.
+    def _hit(self, group: str, fact: Fact, score: float) -> None:
+        s = self.series.get(group) or self.get(group)
+        if s is not None:
+            s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model, fact.prompt_version,
+                              fact.tools, fact.session, fact.api_key))
+            s.hit_total += 1
+
+    def _feed_distribution(self, fact: Fact, groups: tuple[str, ...],
+                           acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+        features = fact.features
+        if not features or fact.report_kind is not None:
+            return
+        fv = features.get(self.feature)  # type: ignore[arg-type]
+        if fv is None:
+            return
+        b, num = fv
+        minute = fact.minute
+        series = self.series
+        for group in groups:
+            key = (self, group, minute)
+            slot = acc.get(key)
+            if slot is None:
+                slot = acc[key] = [0.0, 0, {}]
+            slot[0] += num
+            slot[1] += 1
+            bins = slot[2]
+            bins[b] = bins.get(b, 0) + 1
+            s = series.get(group) or self.get(group)
+            if s is not None and b not in s.usual:
+                s.hits.append(Hit(minute, float(b), fact.id, fact.app, fact.tenant, fact.model,
+                                  fact.prompt_version, fact.tools, fact.session, fact.api_key))
+                s.hit_total += 1
+
+    def _feed_latency(self, fact: Fact, groups: tuple[str, ...],
+                      acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+        latency = fact.latency
+        if latency is None or fact.report_kind is not None:
+            return
+        b = latency_bin(latency)
+        minute = fact.minute
+        for group in groups:
+            key = (self, group, minute)
+            slot = acc.get(key)
+            if slot is None:
+                slot = acc[key] = [0.0, 0, {}]
+            slot[1] += 1
+            bins = slot[2]
+            bins[b] = bins.get(b, 0) + 1
+            if latency > 0:
+                self._hit(group, fact, latency)
+
+    def _add_num(self, fact: Fact, groups: tuple[str, ...], acc: dict[tuple[Monitor, str, int], list[Any]],
+                 num: float, score: float) -> None:
+        minute = fact.minute
+        for group in groups:
+            key = (self, group, minute)
+            slot = acc.get(key)
+            if slot is None:
+                slot = acc[key] = [0.0, 0, None]
+            slot[0] += num
+            if num > 0 or score > 0:
+                self._hit(group, fact, score)
+
+    def _feed_cost(self, fact: Fact, groups: tuple[str, ...], acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+        if fact.report_kind is None and fact.cost:
+            self._add_num(fact, groups, acc, fact.cost, fact.cost)
+
+    def _feed_errors(self, fact: Fact, groups: tuple[str, ...],
+                     acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+        if fact.report_kind is None and fact.status in self._status:
+            self._add_num(fact, groups, acc, 1.0, 1.0)
+
+    def _feed_calls(self, fact: Fact, groups: tuple[str, ...], acc: dict[tuple[Monitor, str, int], list[Any]]) -> None:
+        if fact.report_kind is None:
+            self._add_num(fact, groups, acc, 1.0, 0.0)
 
     # ---- evaluating ----
     def ranges(self, now_minute: int) -> tuple[int, int, int]:
@@ -396,6 +480,48 @@ class Monitor:
         )
 
 
+class Family:
+    """Monitors with the same group-by and filter: they share the groups of a call and its counts.
+
+    The group names of a call are looked up by its key values (built once per distinct values, not
+    once per call and monitor)."""
+
+    __slots__ = ("first", "answers_only", "where", "values", "cache")
+    CACHE = 4096
+
+    def __init__(self, first: Monitor) -> None:
+        self.first = first
+        self.answers_only = first.answers_only
+        self.where = bool(first.where)
+        keys = first.d.group_by
+        self.values: Callable[[Fact], Any]
+        if keys and all(k in _BUILTIN for k in keys):
+            self.values = operator.attrgetter(*keys)
+        else:
+            getters = [_getter(k) for k in keys]
+            if len(getters) == 2:
+                first_key, second_key = getters
+                self.values = lambda fact: (first_key(fact), second_key(fact))
+            else:
+                self.values = lambda fact: tuple([g(fact) for g in getters])
+        self.cache: dict[Any, tuple[str, ...]] = {}
+
+    def groups(self, fact: Fact, values: Any) -> tuple[str, ...]:
+        if len(self.cache) >= self.CACHE:
+            self.cache.clear()
+        groups = self.cache[values] = tuple(self.first.groups(fact))
+        return groups
+
+
+def _getter(key: str) -> Callable[[Fact], Any]:
+    """What a group key reads of a fact (the raw value that `Fact.key` turns into group values)."""
+    if key == "tool":
+        return operator.attrgetter("tools")
+    if key in _BUILTIN:
+        return operator.attrgetter(key)
+    return lambda fact: fact.attrs.get(key) if fact.attrs else None
+
+
 def _group_value(group: str, key: str) -> str | None:
     for part in group.split(","):
         k, _, v = part.partition("=")
@@ -425,9 +551,16 @@ class Engine:
         # Monitors with the same group-by and filter share their denominators (calls per group x minute).
         self.monitors_by_gb: dict[Any, Monitor] = {m.family: m for m in self.monitors}
         self.group_bys: list[Any] = list(self.monitors_by_gb)
+        self.families = [Family(self.monitors_by_gb[gb]) for gb in self.group_bys]
+        index = {gb: i for i, gb in enumerate(self.group_bys)}
+        self.family_of = {m: index[m.family] for m in self.monitors}
         self.report_monitors = [m for m in self.monitors if m.d.signal == "reports"]
         self.call_monitors = [m for m in self.monitors if m.d.signal != "reports"]
         self.plain_monitors = [m for m in self.call_monitors if m.d.signal != "findings"]
+        # (feeder, family index) in monitor order: what a report, a call with findings, a plain call feeds
+        self._feeding = {name: [(m.feed, self.family_of[m]) for m in mons] for name, mons in
+                         (("reports", self.report_monitors), ("calls", self.call_monitors),
+                          ("plain", self.plain_monitors))}
         self.emit = emit
         self.clock = clock
         self.lock = threading.RLock()
@@ -443,45 +576,51 @@ class Engine:
         """Count a batch: accumulated per group x minute first, then one add per monitor x slot.
         With count=False (calls the startup rebuild already counted) only link and evaluate."""
         now_minute = self.now_minute()
-        dens: dict[Any, dict[tuple[str, int], int]] = {gb: {} for gb in self.group_bys}
+        families = self.families
+        dens: list[dict[tuple[str, int], int]] = [{} for _ in families]
         acc: dict[tuple[Monitor, str, int], list[Any]] = {}
         oldest = now_minute - self.reach
+        feed_reports, feed_calls, feed_plain = (self._feeding[k] for k in ("reports", "calls", "plain"))
         with self.lock:
             for fact in facts:
                 if fact.minute > now_minute:
                     fact.minute = now_minute  # a clock ahead of ours: count it as now
                 elif fact.minute < oldest:
                     continue
-                by_keys: dict[Any, list[str]] = {}
-                for gb, slots in dens.items():
-                    first = self.monitors_by_gb[gb]
-                    if first.filtered and not first.admits(fact):
-                        by_keys[gb] = []
+                minute = fact.minute
+                is_call = fact.report_kind is None
+                contained = is_call and fact.status in CONTAINED_STATUSES
+                by_family: list[tuple[str, ...]] = []
+                for fam, slots in zip(families, dens, strict=True):
+                    if (contained and fam.answers_only) or (fam.where and not fam.first.admits(fact)):
+                        by_family.append(())
                         continue
-                    groups = by_keys[gb] = first.groups(fact)
-                    if fact.report_kind is None:
+                    values = fam.values(fact)
+                    try:
+                        groups = fam.cache.get(values)
+                        if groups is None:
+                            groups = fam.groups(fact, values)
+                    except TypeError:  # an unhashable key value (a list of tools): named, not remembered
+                        groups = tuple(fam.first.groups(fact))
+                    by_family.append(groups)
+                    if is_call:
                         for g in groups:
-                            slots[(g, fact.minute)] = slots.get((g, fact.minute), 0) + 1
+                            k = (g, minute)
+                            slots[k] = slots.get(k, 0) + 1
                 # Only the monitors this fact can feed: most calls carry no findings, no reports.
-                if fact.report_kind is not None:
-                    feeding = self.report_monitors
-                elif fact.findings:
-                    feeding = self.call_monitors
-                else:
-                    feeding = self.plain_monitors
-                for mon in feeding:
-                    groups = by_keys[mon.family]
+                for feed, i in (feed_reports if not is_call else feed_calls if fact.findings else feed_plain):
+                    groups = by_family[i]
                     if groups:
-                        mon.collect(fact, groups, acc)
+                        feed(fact, groups, acc)
             touched: dict[tuple[Monitor, str], None] = {}
             if not count:
                 for (mon, group, _), _slot in acc.items():
                     touched[(mon, group)] = None
-                dens = {gb: {} for gb in self.group_bys}
+                dens = [{} for _ in families]
                 acc = {}
             for mon in self.monitors:
                 if mon.d.signal not in ("latency", "distribution"):
-                    for (group, minute), den in dens[mon.family].items():
+                    for (group, minute), den in dens[self.family_of[mon]].items():
                         slot = acc.pop((mon, group, minute), None)
                         s = mon.get(group)
                         if s is not None:
