@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 
@@ -99,7 +100,22 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
         logging.getLogger("fireline").info("%d workers share counters and monitor windows through PostgreSQL "
                                            "(set FIRELINE_REDIS_URL to use Redis)", workers)
     uvicorn.run("fireline.api:create_app", factory=True, workers=workers, host=host, port=port,
-                log_level=log_level, access_log=False)
+                log_level=log_level, access_log=False, log_config=worker_logging(log_level))
+
+
+def worker_logging(level: str) -> dict[str, Any]:
+    """uvicorn's logging config plus Fireline's own lines, applied in every worker process (the
+    `basicConfig` above configures this parent only)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["fireline"] = {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"}
+    config["handlers"]["fireline"] = {"class": "logging.StreamHandler", "formatter": "fireline",
+                                      "stream": "ext://sys.stderr"}
+    config["loggers"]["fireline"] = {"handlers": ["fireline"], "level": level.upper(), "propagate": False}
+    return config
 
 
 if __name__ == "__main__":
