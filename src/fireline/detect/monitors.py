@@ -36,6 +36,7 @@ _BUILTIN = frozenset({"app", "tenant", "model", "alias", "route", "prompt_versio
 NUMERIC = frozenset({"output_tokens", "input_tokens"})
 MAX_GROUPS = 10_000
 MAX_LINKED = 100
+GROUPINGS = 4096  # distinct key values whose groups are remembered
 UPDATING = ("findings", "errors")  # signals whose hits are calls worth attaching as they arrive
 
 
@@ -481,45 +482,43 @@ class Monitor:
 
 
 class Family:
-    """Monitors with the same group-by and filter: they share the groups of a call and its counts.
+    """Monitors with the same group-by and filter: they share the groups of a call and its counts."""
 
-    The group names of a call are looked up by its key values (built once per distinct values, not
-    once per call and monitor)."""
-
-    __slots__ = ("first", "answers_only", "where", "values", "cache")
-    CACHE = 4096
+    __slots__ = ("first", "answers_only", "where")
 
     def __init__(self, first: Monitor) -> None:
         self.first = first
         self.answers_only = first.answers_only
         self.where = bool(first.where)
-        keys = first.d.group_by
-        self.values: Callable[[Fact], Any]
-        if keys and all(k in _BUILTIN for k in keys):
-            self.values = operator.attrgetter(*keys)
-        else:
-            getters = [_getter(k) for k in keys]
-            if len(getters) == 2:
-                first_key, second_key = getters
-                self.values = lambda fact: (first_key(fact), second_key(fact))
-            else:
-                self.values = lambda fact: tuple([g(fact) for g in getters])
-        self.cache: dict[Any, tuple[str, ...]] = {}
 
-    def groups(self, fact: Fact, values: Any) -> tuple[str, ...]:
-        if len(self.cache) >= self.CACHE:
-            self.cache.clear()
-        groups = self.cache[values] = tuple(self.first.groups(fact))
-        return groups
+    def groups(self, fact: Fact, contained: bool) -> tuple[str, ...]:
+        if (contained and self.answers_only) or (self.where and not self.first.admits(fact)):
+            return ()
+        return tuple(self.first.groups(fact))
 
 
-def _getter(key: str) -> Callable[[Fact], Any]:
-    """What a group key reads of a fact (the raw value that `Fact.key` turns into group values)."""
-    if key == "tool":
-        return operator.attrgetter("tools")
-    if key in _BUILTIN:
-        return operator.attrgetter(key)
-    return lambda fact: fact.attrs.get(key) if fact.attrs else None
+class Grouping:
+    """The groups of a call in every family, shared by the calls with the same key values."""
+
+    __slots__ = ("by_family",)
+
+    def __init__(self, by_family: list[tuple[str, ...]]) -> None:
+        self.by_family = by_family
+
+
+def _signature(keys: Iterable[str]) -> Callable[[Fact, bool], Any]:
+    """What a call's groups in every family depend on: whether it was contained and its raw values
+    of the group-by and filter keys (the values `Fact.key` turns into group names)."""
+    builtin = sorted(k for k in set(keys) if k in _BUILTIN)
+    attrs = tuple(sorted(k for k in set(keys) if k not in _BUILTIN and k != "tool"))
+    tools = "tool" in keys
+    get = operator.attrgetter(*builtin) if builtin else (lambda fact: None)
+
+    def signature(fact: Fact, contained: bool) -> Any:
+        a = fact.attrs
+        return (contained, get(fact), fact.tools if tools else None,
+                tuple([a.get(k) for k in attrs]) if a and attrs else None)
+    return signature
 
 
 def _group_value(group: str, key: str) -> str | None:
@@ -552,6 +551,8 @@ class Engine:
         self.monitors_by_gb: dict[Any, Monitor] = {m.family: m for m in self.monitors}
         self.group_bys: list[Any] = list(self.monitors_by_gb)
         self.families = [Family(self.monitors_by_gb[gb]) for gb in self.group_bys]
+        self._signature = _signature([k for m in self.monitors for k in (*m.d.group_by, *m.d.where)])
+        self._groupings: dict[Any, Grouping] = {}
         index = {gb: i for i, gb in enumerate(self.group_bys)}
         self.family_of = {m: index[m.family] for m in self.monitors}
         self.report_monitors = [m for m in self.monitors if m.d.signal == "reports"]
@@ -578,40 +579,43 @@ class Engine:
         now_minute = self.now_minute()
         families = self.families
         dens: list[dict[tuple[str, int], int]] = [{} for _ in families]
+        calls: dict[tuple[Grouping, int], int] = {}  # calls per grouping x minute, spread into dens below
         acc: dict[tuple[Monitor, str, int], list[Any]] = {}
         oldest = now_minute - self.reach
         feed_reports, feed_calls, feed_plain = (self._feeding[k] for k in ("reports", "calls", "plain"))
+        groupings, signature = self._groupings, self._signature
         with self.lock:
             for fact in facts:
                 if fact.minute > now_minute:
                     fact.minute = now_minute  # a clock ahead of ours: count it as now
                 elif fact.minute < oldest:
                     continue
-                minute = fact.minute
                 is_call = fact.report_kind is None
                 contained = is_call and fact.status in CONTAINED_STATUSES
-                by_family: list[tuple[str, ...]] = []
-                for fam, slots in zip(families, dens, strict=True):
-                    if (contained and fam.answers_only) or (fam.where and not fam.first.admits(fact)):
-                        by_family.append(())
-                        continue
-                    values = fam.values(fact)
-                    try:
-                        groups = fam.cache.get(values)
-                        if groups is None:
-                            groups = fam.groups(fact, values)
-                    except TypeError:  # an unhashable key value (a list of tools): named, not remembered
-                        groups = tuple(fam.first.groups(fact))
-                    by_family.append(groups)
-                    if is_call:
-                        for g in groups:
-                            k = (g, minute)
-                            slots[k] = slots.get(k, 0) + 1
+                try:
+                    sig = signature(fact, contained)
+                    grouping = groupings.get(sig)
+                    if grouping is None:
+                        if len(groupings) >= GROUPINGS:
+                            groupings.clear()
+                        grouping = groupings[sig] = Grouping([f.groups(fact, contained) for f in families])
+                except TypeError:  # an unhashable key value (a list of tools): grouped, not remembered
+                    grouping = Grouping([f.groups(fact, contained) for f in families])
+                by_family = grouping.by_family
+                if is_call:
+                    k = (grouping, fact.minute)
+                    calls[k] = calls.get(k, 0) + 1
                 # Only the monitors this fact can feed: most calls carry no findings, no reports.
                 for feed, i in (feed_reports if not is_call else feed_calls if fact.findings else feed_plain):
                     groups = by_family[i]
                     if groups:
                         feed(fact, groups, acc)
+            # Same counts, and same first-seen order per family, as counting call by call.
+            for (grouping, minute), n in calls.items():
+                for slots, groups in zip(dens, grouping.by_family, strict=True):
+                    for g in groups:
+                        k2 = (g, minute)
+                        slots[k2] = slots.get(k2, 0) + n
             touched: dict[tuple[Monitor, str], None] = {}
             if not count:
                 for (mon, group, _), _slot in acc.items():
