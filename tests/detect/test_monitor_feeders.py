@@ -190,10 +190,10 @@ def history(rng: random.Random, n: int, shift: int = 0, recent: bool = False) ->
 
 batches_st = st.lists(st.tuples(st.integers(0, 900), st.booleans(), st.lists(fact_params, max_size=30),
                                 st.integers(0, 3)),
-                      min_size=1, max_size=8)
+                      min_size=1, max_size=5)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batches=batches_st, seed=st.integers(0, 2**32))
 def test_fast_path_counts_links_and_fires_like_the_reference(batches: list[Any], seed: int) -> None:
     defs = load_monitors([{"name": "traffic_drop", "enabled": True}], defaults=[*DEFAULTS, *EXTRA])
@@ -204,7 +204,7 @@ def test_fast_path_counts_links_and_fires_like_the_reference(batches: list[Any],
     ref = Engine(defs, ref_out.extend, clock=ref_clock)
     ids = counter()
     rng = random.Random(seed)
-    warm = [(0, True, history(rng, 150), 0) for _ in range(3)]
+    warm = [(0, True, history(rng, 120), 0) for _ in range(2)]
     for advance, counted, params, shift in warm + batches:
         params = params + history(rng, 25 if shift else 0, shift, recent=True)
         rng.shuffle(params)
