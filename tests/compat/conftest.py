@@ -9,6 +9,9 @@ asserts the same complete call record.
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +32,26 @@ CONFIG = Config.model_validate({"apps": {APP: {}}, "auto_contain": {}})
 def upstream() -> Iterator[UpstreamServer]:
     with UpstreamServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def openai_sdk_restored() -> Iterator[None]:
+    """Instrumentations patch the openai SDK's resource classes in place, and not every one undoes all
+    of it on uninstrument (OpenLLMetry 0.62.4 leaves the legacy completions stream wrapped, which then
+    yields nothing in later tests): every attribute of those classes is put back after each test."""
+    import openai.resources
+
+    saved: list[tuple[type, dict[str, Any]]] = []
+    for info in pkgutil.walk_packages(openai.resources.__path__, "openai.resources."):
+        module = importlib.import_module(info.name)
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__:
+                saved.append((cls, dict(vars(cls))))
+    yield
+    for cls, attrs in saved:
+        for name, value in attrs.items():
+            if name != "__dict__" and vars(cls).get(name) is not value:
+                setattr(cls, name, value)
 
 
 @pytest.fixture
