@@ -18,6 +18,7 @@ import hashlib
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 log = logging.getLogger("fireline.counters")
@@ -132,7 +133,7 @@ class LocalCounter:
 Items = list[tuple[str, float]]
 
 
-class SharedCounter:
+class SharedCounter(ABC):
     """A WindowCounter kept in a store that every worker and replica reaches (subclasses: `_apply`,
     `_forget`). While the store fails, this process's own counts stand in for it."""
 
@@ -145,11 +146,13 @@ class SharedCounter:
         self._down_until = 0.0
         self._logged_at = 0.0
 
+    @abstractmethod
     def _apply(self, mode: str, items: Items, limit: float, window_s: float, now: float) -> list[float]:
-        raise NotImplementedError
+        """What the store does (its subclass)."""
 
+    @abstractmethod
     def _forget(self, prefix: str) -> None:
-        raise NotImplementedError
+        """What the store does (its subclass)."""
 
     def _run(self, mode: str, items: Items, limit: float, window_s: float, now: float) -> list[float] | None:
         if time.monotonic() < self._down_until:

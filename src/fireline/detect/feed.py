@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,7 @@ def decode(data: bytes | str) -> list[Fact]:
     return out
 
 
-class Feed:
+class Feed(ABC):
     """Sends this process's facts and counts the others' (`receive`), from a listener thread."""
 
     store = "feed"
@@ -111,10 +112,12 @@ class Feed:
                     self._stop.wait(1.0)
 
     def _send(self, body: bytes) -> None:
-        raise NotImplementedError
+        """One message to every process (Redis); PostgreSQL overrides `publish` instead (chunks)."""
+        raise NotImplementedError(f"{type(self).__name__} sends through publish")
 
+    @abstractmethod
     def _listen(self) -> None:
-        raise NotImplementedError
+        """What the store does (its subclass)."""
 
 
 class RedisFeed(Feed):
