@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from fireline.gateway import checks, enforce, policy, wire
+from fireline.gateway import checks, enforce, wire
 from fireline.gateway.checks import BadRequest, header_text
 from fireline.gateway.proxy import ATTRIBUTION_HEADERS, Call, Gateway, Reply, _read, respond
 from fireline.gateway.responses import JSON, SSE, error
@@ -172,31 +172,11 @@ class ApiCall(Call):
 
     async def run(self, send: Send) -> None:
         gw, view, api = self.gw, self.body, self.api
-        book = getattr(gw.state, "controls", None)
-        enf = book.current().for_request(app=self.app, user=self.user, tenant=self.tenant, model=view.get("model"),
-                                         cohort=self.cohort, session=self.pending["session"],
-                                         key=self.key_id) if book is not None else None
-        self.enf = enf
-        active = enforce.is_active(enf)
-        app_cfg = gw.app_config(self.app)
+        admitted = await self.admit(send, view, can_inject=api.wire is not None)
+        if admitted is None:
+            return
+        enf, active, app_cfg = admitted
         pol = self.policies
-        if pol is not None and pol.enforces_input:
-            stop = policy.check_input(pol, self.app, view, self.out, enforce.fallback_text(enf, app_cfg))
-            if stop is not None:
-                await self.stopped(send, stop, None)
-                return
-        if active:
-            assert book is not None
-            stop = enforce.before(enf, view, app_cfg, self.out, limiter=book.limiter, who=self.who, now=time.time())
-            if stop is not None:
-                await self.stopped(send, stop, None)
-                return
-            fake = enforce.injected(enf, str(view.get("model") or ""), self.cohort,
-                                    self.out.notes.get("prompt_pinned") or self.pending["prompt_version"])
-            if fake is not None and enf is not None and api.wire is not None:
-                self.pending["injected"] = enf.inject.id
-                await self.inspect_and_answer(send, enf, fake, app_cfg)
-                return
         api.apply(self.request, view, self.origins, self.snapshot, self.out.notes)
         data = orjson.dumps(self.request) if self.out.controls else self.raw
         inspect = api.wire is not None and ((active and enforce.needs_output(enf))

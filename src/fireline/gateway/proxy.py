@@ -287,10 +287,14 @@ class Call:
         else:
             await respond(send, status, orjson.dumps(comp), JSON, headers)
 
-    async def run(self, send: Send) -> None:
-        gw, body = self.gw, self.body
+    async def admit(self, send: Send, view: dict[str, Any], *,
+                    can_inject: bool = True) -> tuple[Any, bool, AppConfig] | None:
+        """Controls and input policies before the upstream is asked: (the call's enforcement, whether
+        any control is active, the app's config), or None when the call was answered here (blocked by
+        a policy or a control, limited, or answered by an injected fault)."""
+        gw = self.gw
         book = getattr(gw.state, "controls", None)
-        enf = book.current().for_request(app=self.app, user=self.user, tenant=self.tenant, model=body.get("model"),
+        enf = book.current().for_request(app=self.app, user=self.user, tenant=self.tenant, model=view.get("model"),
                                          cohort=self.cohort, session=self.pending["session"],
                                          key=self.key_id) if book is not None else None
         self.enf = enf
@@ -298,22 +302,31 @@ class Call:
         app_cfg = gw.app_config(self.app)
         pol = self.policies
         if pol is not None and pol.enforces_input:
-            stop = policy.check_input(pol, self.app, body, self.out, enforce.fallback_text(enf, app_cfg))
+            stop = policy.check_input(pol, self.app, view, self.out, enforce.fallback_text(enf, app_cfg))
             if stop is not None:
                 await self.stopped(send, stop, None)
-                return
+                return None
         if active:
             assert book is not None  # an enforcement comes from the control book
-            stop = enforce.before(enf, body, app_cfg, self.out, limiter=book.limiter, who=self.who, now=time.time())
+            stop = enforce.before(enf, view, app_cfg, self.out, limiter=book.limiter, who=self.who, now=time.time())
             if stop is not None:
                 await self.stopped(send, stop, None)
-                return
-            fake = enforce.injected(enf, str(body.get("model") or ""), self.cohort,
+                return None
+            fake = enforce.injected(enf, str(view.get("model") or ""), self.cohort,
                                     self.out.notes.get("prompt_pinned") or self.pending["prompt_version"])
-            if fake is not None and enf is not None:
+            if fake is not None and enf is not None and can_inject:
                 self.pending["injected"] = enf.inject.id
                 await self.inspect_and_answer(send, enf, fake, app_cfg)
-                return
+                return None
+        return enf, active, app_cfg
+
+    async def run(self, send: Send) -> None:
+        gw, body = self.gw, self.body
+        admitted = await self.admit(send, body)
+        if admitted is None:
+            return
+        enf, active, app_cfg = admitted
+        pol = self.policies
         data = orjson.dumps(body) if self.out.controls else self.raw
         inspect = (active and enforce.needs_output(enf)) or (pol is not None and pol.enforces_output)
         if self.stream and not inspect:
