@@ -59,6 +59,7 @@ _FRAME_WORDS = frozenset(word for line in (
     "process important really given order might going things thing something someone people person makes",
     "making method methods together always everything with into from that them your have been this then",
     "than what when they some more most such only also just like over under does each very onto upon how",
+    "will shall must want need help real life world reality entertainment creative fiction hypothetically",
 ) for word in line.split())
 
 
