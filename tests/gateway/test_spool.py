@@ -4,6 +4,8 @@ a cut last line skipped, and a full disk that costs no call."""
 from __future__ import annotations
 
 import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import orjson
@@ -202,3 +204,37 @@ def test_the_spool_on_disk_holds_no_clear_content(fl: Fireline) -> None:
     spooled = b"".join(p.read_bytes() for p in (Path(fl.app.state.data_dir) / "spool").glob("*.jsonl"))
     assert spooled.count(b"\n") >= 1  # the call went through the spool (the active segment is kept)
     assert marker.encode() not in spooled and card.encode() not in spooled and b"support bot" not in spooled
+
+
+def test_a_killed_preparing_process_is_replaced_and_no_call_is_lost(fl: Fireline) -> None:
+    writer: CallWriter = fl.app.state.gateway.writer
+    assert writer.helper is not None  # the default: calls are prepared outside the serving process
+    c = client(fl)
+    before = rows(fl.db)
+    ask(c, "one")
+    assert wait_rows(fl.db, before + 1) == before + 1
+    pool = writer.helper.pool
+    assert pool is not None
+    for pid in list(pool._processes):  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+    for i in range(5):
+        ask(c, f"after {i}")
+    assert wait_rows(fl.db, before + 6) == before + 6
+    assert writer.helper is not None and writer.helper.pool is not pool  # a new one, not the writer thread
+
+
+def test_a_preparing_process_that_cannot_run_leaves_the_work_to_the_writer_thread(
+        fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer: CallWriter = fl.app.state.gateway.writer
+
+    def broken(*_: object) -> None:
+        raise BrokenProcessPool("cannot start")
+
+    assert writer.helper is not None
+    monkeypatch.setattr(writer.helper, "run", broken)
+    c = client(fl)
+    before = rows(fl.db)
+    for i in range(3):
+        ask(c, f"call {i}")
+    assert wait_rows(fl.db, before + 3) == before + 3
+    assert writer.helper is None
