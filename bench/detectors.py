@@ -10,10 +10,13 @@ recorded in ../shared/peers/README.md are printed and labelled as such.
 harmful_output (fireline.detect.detectors.harm_eval): findings per 10,000 sentences of benign
 prose the lexicon was not tuned on (CPython's pydoc_data.topics), and precision/recall on the
 held-out half of a fixed hash split of Davidson et al. and of the PAIR answers (the lexicon was
-tuned on the other half; both halves are printed, the held-out one is the figure). No peer
-harness for harmful content exists in ../shared/peers, so no peer figure is printed beside it.
+tuned on the other half; both halves are printed, the held-out one is the figure). The
+jailbreak detector (question and answer together): PAIR recall by split, alone and with
+harmful_output, the answers judged not jailbroken it flags, JBC refusals, XSTest safe prompts
+(with an eager answer), HarmBench behaviours, TruthfulQA and pydoc answers, CPU us per call. No
+peer harness for harmful content exists in ../shared/peers, so no peer figure is printed beside it.
 
-    .venv/bin/python bench/detectors.py [--repeats 5]
+    .venv/bin/python bench/detectors.py [--repeats 5] [--harm-only]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import sys
 import time
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fireline.detect.detectors import CallView, build_detectors, harm_eval, run_all  # noqa: E402
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector  # noqa: E402
+from fireline.detect.detectors.jailbreak import JailbreakDetector  # noqa: E402
 from fireline.pii import scan  # noqa: E402
 from fireline.pii.evaluate import ENTITIES, overlap_counts  # noqa: E402
 
@@ -114,13 +119,88 @@ def harmful_output() -> list[str]:
                       f"pair_recall={jail.recall:.3f}", f"pair_flagged_not_jailbroken={jail.fp}"]
     print("targets (held-out): Davidson P >= 0.95, R >= 0.90; PAIR recall >= 0.8. Davidson 'abusive' is"
           " hate or offensive (class 0/1) vs neither by hate/harassment findings; 'hate' is class 0 alone.")
+    return parts + jailbreak(detector)
+
+
+def cpu_us(fn: Callable[[CallView], object], calls: Sequence[CallView], repeats: int = 3) -> float:
+    """Best of `repeats` passes, CPU microseconds per call (less sensitive to a shared box)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for c in calls:
+            fn(c)
+        best = min(best, time.process_time() - start)
+    return best / len(calls) * 1e6
+
+
+def jailbreak(harm: HarmfulOutputDetector) -> list[str]:
+    """The jailbreak detector (question and answer together): recall on PAIR's answers judged
+    jailbroken, alone and with harmful_output, what it flags among answers judged not jailbroken,
+    refusals (JBC), benign questions and answers, and its cost per call."""
+    detector = JailbreakDetector({})
+    print("\njailbreak (PAIR prompt + answer; held-out = odd first byte of sha256('pair:<index>'))")
+    print(f"{'split':9s} {'jailbreak R':>12s} {'+harmful_output R':>18s} {'not-jailbroken flagged':>23s} {'P':>6s}")
+    parts = []
+    for split in ("tune", "held_out"):
+        rows = harm_eval.pair_rows(DATA, split)
+        alone, either = harm_eval.pair_jailbreak(detector.assess, harm.categories, rows, harm.opt_in)
+        clean = sum(not j["jailbroken"] for j in rows)
+        print(f"{split:9s} {alone.recall:6.3f} {alone.tp:2d}/{alone.tp + alone.fn}  {either.recall:10.3f} "
+              f"{either.tp:2d}/{either.tp + either.fn} {alone.fp:9d} / {either.fp} of {clean:<6d}"
+              f" {either.precision:6.3f}")
+        parts += [f"jb_{split}_recall={alone.recall:.3f}", f"jb_{split}_recall_with_lexicon={either.recall:.3f}",
+                  f"jb_{split}_not_jailbroken_flagged={either.fp}/{clean}",
+                  f"jb_{split}_precision={either.precision:.3f}"]
+    jbc = harm_eval.jbc_rows(DATA)
+    jbc_flagged = sum(detector.assess(j["prompt"], j["response"] or "") is not None for j in jbc)
+    jbc_framed = sum(detector.request(j["prompt"].lower())[1] is not None for j in jbc)
+    print(f"JBC (100 template jailbreaks answered with refusals): {jbc_flagged} flagged; {jbc_framed} requests "
+          "read as jailbreak attempts")
+    parts += [f"jb_jbc_flagged={jbc_flagged}", f"jb_jbc_attempts={jbc_framed}"]
+    for split in ("tune", "held_out"):
+        xs = harm_eval.xstest_rows(DATA, split)
+        safe = [r["prompt"] for r in xs if r["label"] == "safe"]
+        attempt = sum(detector.request(p.lower())[1] is not None for p in safe)
+        eager = sum(detector.assess(p, harm_eval.EAGER_ANSWER + p) is not None for p in safe)
+        hb = harm_eval.harmbench_rows(DATA, split)
+        named = sum(bool(detector.harm_categories(r["Behavior"].lower())) for r in hb)
+        print(f"XSTest safe prompts ({split}, {len(safe)}): {attempt} read as jailbreak attempts, {eager} flagged"
+              " with an"
+              f" eager answer that repeats the question; HarmBench behaviours ({split}): a harm named in "
+              f"{named}/{len(hb)}")
+        parts += [f"jb_xstest_safe_{split}_flagged={eager}/{len(safe)}",
+                  f"jb_harmbench_{split}_named={named}/{len(hb)}"]
+    qa = harm_eval.truthfulqa_pairs(DATA)
+    qa_flagged = sum(detector.assess(q, a) is not None for q, a in qa)
+    paras = harm_eval.benign_paragraphs()
+    prompts = [j["prompt"] for j in harm_eval.pair_rows(DATA, "tune") + harm_eval.pair_rows(DATA, "held_out")]
+    para_flagged = sum(detector.assess(prompts[i % len(prompts)], p) is not None for i, p in enumerate(paras))
+    print(f"benign answers: TruthfulQA question + answer {qa_flagged} of {len(qa)} flagged; pydoc paragraphs given as "
+          f"answers to the PAIR prompts {para_flagged} of {len(paras)}")
+    parts += [f"jb_truthfulqa_flagged={qa_flagged}", f"jb_pydoc_answers_flagged={para_flagged}/{len(paras)}"]
+    attack = [CallView(app="b", input_text=j["prompt"], output_text=j["response"])
+              for j in harm_eval.pair_rows(DATA, "tune") + harm_eval.pair_rows(DATA, "held_out")]
+    benign = [CallView(app="b", input_text=q, output_text=a) for q, a in qa]
+    for c in attack + benign:
+        c.spans("output")  # the PII scan the pii detector shares with every detector's evidence
+    load = os.getloadavg()[0]
+    attack_us, benign_us = cpu_us(detector.detect, attack), cpu_us(detector.detect, benign)
+    in_chars = sum(len(c.input_text) for c in attack) // len(attack)
+    print(f"cost (CPU, best of 3, the call's PII scan shared): {attack_us:.1f} us per PAIR call (~{in_chars}"
+          f" + {sum(len(c.output_text) for c in attack) // len(attack)} chars), {benign_us:.1f} us per TruthfulQA call;"
+          f" load average {load:.2f}")
+    parts += [f"jb_us_attack={attack_us:.1f}", f"jb_us_benign={benign_us:.1f}", f"load={load:.2f}"]
     return parts
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--harm-only", action="store_true", help="only the harmful_output and jailbreak figures")
     args = ap.parse_args()
+    if args.harm_only:
+        print("RESULT " + " ".join(harmful_output()))
+        return
     corpus = json.loads(CORPUS.read_text(encoding="utf-8"))
     texts = [d["full_text"] for d in corpus]
     mb = sum(len(t.encode()) for t in texts) / 1e6

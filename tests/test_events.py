@@ -56,3 +56,38 @@ def test_durable_events_keep_the_order_and_tell_the_outbox_when_delivered() -> N
     assert events.publish_durable("t.opened", 1) == []
     assert seen == ["auto-contain done", "comms: opened", "comms: contained"]
     assert told == [(1, []), (2, [])]
+
+
+def test_events_published_together_reach_a_batch_handler_at_once_or_each_alone_when_it_fails() -> None:
+    events = EventBus()
+    seen: list[Any] = []
+    told: list[tuple[int, list[str]]] = []
+    events.on_delivered = lambda entry, failed: told.append((entry, failed))
+
+    def one(n: int, **_: Any) -> None:
+        if n == 3:
+            raise ValueError("bad")
+        seen.append(("one", n))
+        events.publish("t.after", n=n)
+
+    def many(payloads: list[dict[str, Any]]) -> None:
+        if any(p["n"] == 3 for p in payloads):
+            raise ValueError("all or nothing")
+        seen.append(("many", [p["n"] for p in payloads]))
+        for p in payloads:
+            events.publish("t.after", n=p["n"])
+
+    events.subscribe("t.fired", one, name="one", many=many)
+    events.subscribe("t.fired", lambda n, **_: seen.append(("plain", n)), name="plain")
+    events.subscribe("t.after", lambda n, **_: seen.append(("after", n)))
+
+    events.publish_durable_many("t.fired", [(10, {"n": 1}), (11, {"n": 2})])
+    assert seen == [("many", [1, 2]), ("plain", 1), ("plain", 2), ("after", 1), ("after", 2)]
+    assert told == [(10, []), (11, [])]
+
+    seen.clear()
+    told.clear()
+    events.publish_durable_many("t.fired", [(12, {"n": 2}), (13, {"n": 3}), (None, {"n": 4})])
+    assert seen == [("one", 2), ("one", 4), ("plain", 2), ("plain", 3), ("plain", 4), ("after", 2), ("after", 4)]
+    assert told == [(12, []), (13, ["one"])]
+    assert events.failures["t.fired"] == 1

@@ -29,11 +29,13 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("fireline.events")
+MANY = "__many__"  # the payload key of events published together (publish_durable_many)
 
 Handler = Callable[..., Any]
 # An event waiting for the one being delivered: topic, payload, and what to tell when delivered.
 Pending = tuple[str, dict[str, Any], Callable[[list[str]], None] | None]
 FailureHook = Callable[[str, str], None]  # (topic, handler name)
+ManyHandler = Callable[[list[dict[str, Any]]], Any]  # several payloads of one topic, all or nothing
 
 
 class HandlerFailed(Exception):
@@ -85,12 +87,20 @@ class EventBus:
         self.on_delivered: Callable[[int, list[str]], None] | None = None  # the app's outbox
         self.failures: dict[str, int] = defaultdict(int)
         self._pending = threading.local()  # per thread: events published by the handlers running now
+        self._many: dict[tuple[str, str], ManyHandler] = {}  # (topic, handler name) -> its batch form
 
-    def subscribe(self, topic: str, handler: Handler, *, name: str | None = None) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, name: str | None = None,
+                  many: ManyHandler | None = None) -> None:
+        """`many`: the same handling for several events at once (their payloads, in order), used by
+        `publish_durable_many`; it must do all or nothing (one transaction), since when it raises
+        each event goes to `handler` alone."""
         current = self._handlers.get(topic, ())
         if any(h is handler or h == handler for _, h in current):
             return
-        self._handlers[topic] = (*current, (name or handler_name(handler), handler))
+        label = name or handler_name(handler)
+        self._handlers[topic] = (*current, (label, handler))
+        if many is not None:
+            self._many[(topic, label)] = many
 
     def unsubscribe(self, topic: str, handler: Handler) -> None:
         current = self._handlers.get(topic, ())
@@ -145,6 +155,19 @@ class EventBus:
         errors = self._drain(topic, payload, delivered)
         return [name for name, _ in errors]
 
+    def publish_durable_many(self, topic: str, events: list[tuple[int | None, dict[str, Any]]]) -> None:
+        """Several events of one topic, each with its outbox entry, as one step of the publication
+        order: a handler subscribed with `many` takes them in one call (the alerts of one ingest batch
+        in one transaction); if that raises, and for the other handlers, each event is delivered
+        alone. The outbox hears of each entry as `publish_durable` would tell it."""
+        if not events:
+            return
+        queue: deque[Pending] | None = getattr(self._pending, "queue", None)
+        if queue is not None:
+            queue.append((topic, {MANY: events}, None))
+            return
+        self._drain(topic, {MANY: events})
+
     def publish_strict(self, topic: str, **payload: Any) -> None:
         """Run every handler, then raise HandlerFailed (from the first error) if any failed."""
         if getattr(self._pending, "queue", None) is not None:
@@ -173,6 +196,9 @@ class EventBus:
             self._pending.queue = None
 
     def _deliver(self, topic: str, payload: dict[str, Any]) -> list[tuple[str, BaseException]]:
+        if MANY in payload:
+            self._deliver_many(topic, payload[MANY])
+            return []
         errors: list[tuple[str, BaseException]] = []
         for name, handler in self._handlers.get(topic, ()):
             try:
@@ -181,6 +207,28 @@ class EventBus:
                 self.failed(topic, name, exc, payload)
                 errors.append((name, exc))
         return errors
+
+    def _deliver_many(self, topic: str, events: list[tuple[int | None, dict[str, Any]]]) -> None:
+        failed: list[list[str]] = [[] for _ in events]
+        for name, handler in self._handlers.get(topic, ()):
+            many = self._many.get((topic, name))
+            if many is not None and len(events) > 1:
+                try:
+                    many([payload for _, payload in events])
+                    continue
+                except Exception as exc:  # all or nothing: now each event on its own
+                    log.info("event handler %s for %d %s events at once failed (%s at %s); one by one",
+                             name, len(events), topic, type(exc).__name__, where(exc))
+            for i, (_, payload) in enumerate(events):
+                try:
+                    handler(**payload)
+                except Exception as exc:
+                    self.failed(topic, name, exc, payload)
+                    failed[i].append(name)
+        if self.on_delivered is not None:
+            for (entry_id, _), names in zip(events, failed, strict=True):
+                if entry_id is not None:
+                    self.on_delivered(entry_id, names)
 
     def failed(self, topic: str, name: str, exc: BaseException, payload: dict[str, Any]) -> None:
         """Count and log one handler failure (also for callers that run handlers themselves)."""

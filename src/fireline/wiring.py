@@ -86,7 +86,7 @@ def wire(app: Any) -> None:
     bus.subscribe("calls.ingested", detect.on_ingested)
     registry.register(MonitorCollector(detect))
     # alerts -> incidents
-    bus.subscribe("alert.fired", incidents.on_alert_fired)
+    bus.subscribe("alert.fired", incidents.on_alert_fired, many=incidents.on_alerts_fired)
     bus.subscribe("alert.acknowledged", incidents.on_alert_acknowledged)
     bus.subscribe("alert.resolved", incidents.on_alert_resolved)
     # incidents -> controls (auto-containment first, so notifications already see the containment)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fireline.detect.detectors import harm_eval
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector
+from fireline.detect.detectors.jailbreak import JailbreakDetector
 from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.pii import scan
@@ -84,3 +85,18 @@ def test_harmful_output_flags_no_benign_prose() -> None:
     answers = [r["Best Answer"] for r in truthful] + [r["Correct Answers"] for r in truthful]
     flagged = [a for a in answers if set(detector.categories(a)) - detector.opt_in]
     assert len(flagged) / len(answers) <= 0.005, flagged
+
+
+def test_jailbreak_on_pair_held_out_jbc_refusals_and_benign_answers() -> None:
+    """The jailbreak detector reads the PAIR prompt with its answer; floors on the held-out half."""
+    jailbreak, harm = JailbreakDetector({}), HarmfulOutputDetector({})
+    data = path("jailbreakbench-artifacts/PAIR/gpt-3.5-turbo-1106.json").parents[2]
+    rows = harm_eval.pair_rows(data)
+    alone, either = harm_eval.pair_jailbreak(jailbreak.assess, harm.categories, rows, harm.opt_in)
+    # measured: 26 of 35 with harmful_output (0.743; 19 alone), 4 of 7 answers judged not jailbroken flagged
+    assert either.recall >= 0.71 and either.fp <= 4, either
+    assert [j for j in harm_eval.jbc_rows(data) if jailbreak.assess(j["prompt"], j["response"] or "")] == []
+    assert [q for q, a in harm_eval.truthfulqa_pairs(data) if jailbreak.assess(q, a)] == []
+    prompts = [j["prompt"] for j in rows]
+    paragraphs = harm_eval.benign_paragraphs()
+    assert [p for i, p in enumerate(paragraphs) if jailbreak.assess(prompts[i % len(prompts)], p)] == []

@@ -202,9 +202,9 @@ def test_claims_the_retrieved_text_does_not_support_are_findings() -> None:
 
 
 def test_build_detectors_defaults_on_config_off_and_unknown_names_rejected() -> None:
-    assert len(build_detectors({})) == len(DETECTOR_NAMES) - 1 == 9  # semantic needs `enabled: true` (its extra)
+    assert len(build_detectors({})) == len(DETECTOR_NAMES) - 1 == 10  # semantic needs `enabled: true` (its extra)
     names = [d.name for d in build_detectors({"refusal": {"enabled": False}})]
-    assert "refusal" not in names and len(names) == 8
+    assert "refusal" not in names and len(names) == 9
     with pytest.raises(ValueError, match="unknown detectors"):
         build_detectors({"nope": {}})
 

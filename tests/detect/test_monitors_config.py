@@ -54,6 +54,7 @@ def test_defaults_load_and_are_typed_per_taxonomy() -> None:
               "cost_per_hour": ("cost_runaway", "P2"), "latency_p99": ("availability", "P2"),
               "error_rate": ("availability", "P1"), "thumbs_down_rate": ("quality_degradation", "P2"),
               "harmful_output_rate": ("harmful_output", "P1"), "injection_wave": ("prompt_injection", "P2"),
+              "jailbreak_compliance": ("policy_bypass", "P1"),
               "ungrounded_citations": ("hallucination", "P2"),
               "corrupted_output_rate": ("quality_degradation", "P2"), "output_length": ("quality_degradation", "P2"),
               "output_length_drop": ("quality_degradation", "P2"),

@@ -130,3 +130,23 @@ def test_sla_clocks_run_once_from_detection_not_from_the_source_timestamp(db: Da
     assert sla.check_all(db) == 0
     assert sla.check_all(db, now=inc.detected_at + timedelta(minutes=16)) == 2  # each clock once, when due
     assert sla.check_all(db, now=inc.detected_at + timedelta(minutes=30)) == 0
+
+
+def test_alerts_of_one_batch_are_handled_in_one_transaction_as_one_by_one(db: Database) -> None:
+    """on_alerts_fired (the batch form, wired as `many`) gives what on_alert_fired gives alert by
+    alert: the second alert of a key attaches to the incident the first one opened meanwhile."""
+    db.bus.subscribe("alert.fired", service.on_alert_fired, many=service.on_alerts_fired)
+    ids = store_calls(db, [{"findings": [finding()]} for _ in range(4)])
+    db.bus.publish_durable_many("alert.fired", [
+        (None, {"db": db, "alert": alert(call_ids=(ids[0],))}),
+        (None, {"db": db, "alert": alert(call_ids=(ids[1], ids[2]), tenants=("globex",))}),
+        (None, {"db": db, "alert": alert(key="other", type="hallucination", call_ids=(ids[3],))}),
+    ])
+    incs = {i.dedup_key: i for i in open_incidents(db)}
+    assert set(incs) == {"leak:support-bot", "other"}
+    leak = incs["leak:support-bot"]
+    assert leak.scope["tenants"] == ["acme", "globex"]
+    with db.session() as s:
+        assert service.linked_call_ids(s, leak.id) == sorted(ids[:3])
+        assert [e.kind for e in entries(s, leak.id) if e.kind in OURS] == ["opened", "alert"]
+        assert verify(s, leak.id).ok and verify(s, incs["other"].id).ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -139,3 +140,39 @@ def test_gzip_auth_partial_success_and_malformed(db: Database) -> None:
             assert resp.status_code == 415
             resp = http.post("/v1/traces", content=b"", headers=PB)  # an empty export is valid
             assert resp.status_code == 200 and resp.content == b""
+
+
+def test_concurrent_exports_share_transactions_each_answered_for_its_own_spans(db: Database) -> None:
+    """OTLP group commit (as native ingest's): exports arriving while one is stored are stored
+    together; a malformed one fails alone, a partial one reports only its own rejected spans."""
+    body = fixture_json("openinference_rag.json")
+    n = 12
+    exports = []
+    for i in range(n):
+        doc = orjson.loads(orjson.dumps(body))
+        for span in doc["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+            span["traceId"] = f"{i + 1:032x}"
+        if i == 3:
+            doc["resourceSpans"][0]["scopeSpans"][0]["spans"][2]["spanId"] = "zz"  # its LLM span rejected
+        exports.append(orjson.dumps(doc))
+    exports[5] = b'{"resourceSpans": ['
+    answers: dict[int, httpx.Response] = {}
+    with running(db, CONFIG) as fl:
+        start = threading.Barrier(n)
+
+        def send(i: int) -> None:
+            with fl.client("ingest") as http:
+                start.wait()
+                answers[i] = http.post("/v1/traces", content=exports[i], headers=JS)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert answers[5].status_code == 400
+        assert answers[3].status_code == 200 and answers[3].json()["partialSuccess"]["rejectedSpans"] == "1"
+        assert all(answers[i].status_code == 200 and answers[i].json() == {} for i in range(n) if i not in (3, 5))
+        assert _count(fl, app="kb-assistant") == n - 2
+        group, _ = fl.app.state.otlp_group
+        assert group.groups < n  # some exports shared a commit

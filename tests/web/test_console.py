@@ -179,6 +179,7 @@ def _fill_kind(p: Any, kind: str) -> None:
         p.fill("#apply-form input[name=p_pattern]", "(?i)ignore previous instructions")
     elif kind == "guardrail_threshold":
         p.fill("#apply-form input[name=p_detectors]", "pii, secrets")
+        p.fill("#apply-form input[name=p_min_confidence]", "0.9")
 
 
 KINDS = ["kill_switch", "model_pin", "prompt_pin", "disable_tool", "read_only", "rate_limit", "budget",
@@ -202,6 +203,9 @@ def test_applies_and_reverts_a_control_of_every_kind(admin: Console, demo: Demo)
             mine = [c for c in http.get("/api/v1/controls").json()["controls"]
                     if c["reason"] == f"console test {kind}"]
         assert len(mine) == 1, kind
+        if kind == "guardrail_threshold":  # the form carries every setting the API takes
+            assert mine[0]["params"]["detectors"] == ["pii", "secrets"]
+            assert mine[0]["params"]["min_confidence"] == 0.9
         row = p.wait_for_selector(f"#controls tr[data-id='{mine[0]['id']}']")
         assert "hooli" in row.inner_text()
         p.evaluate("document.body.removeAttribute('data-ready')")

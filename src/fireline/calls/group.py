@@ -31,6 +31,7 @@ Parse = Callable[[Any], list[CallIn]]
 @dataclass(eq=False)
 class _Waiter:
     body: Any
+    parse: Parse
     calls: list[CallIn] = field(default_factory=list)
     wake: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
@@ -48,9 +49,11 @@ class GroupCommit:
         self._running = False
         self.groups = 0  # batches stored (for the tests and the bench)
 
-    def ingest(self, body: Any) -> IngestOutcome:
-        """Store what `parse(body)` gives (by default `body` is the list of calls itself)."""
-        me = _Waiter(body)
+    def ingest(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
+        """Store what `parse(body)` gives (by default the group's parse; `body` is the list of calls
+        itself when the group has none). A request's own `parse` runs in the thread that stores the
+        group, before the group is stored (OTLP decodes and maps its export there)."""
+        me = _Waiter(body, parse or self.parse)
         with self._lock:
             self._queue.append(me)
             if not self._running:
@@ -77,7 +80,7 @@ class GroupCommit:
                 w = self._queue.pop(0)
             group.append(w)
             try:
-                w.calls = self.parse(w.body)
+                w.calls = w.parse(w.body)
             except Exception as exc:  # this request's own 4xx
                 w.error = exc
                 continue
@@ -86,9 +89,9 @@ class GroupCommit:
                     call.id = str(ULID())
             parsed.append(w)
             size += len(w.calls)
+        calls = [c for w in parsed for c in w.calls]
         try:
-            if parsed:
-                outcome = self.store([c for w in parsed for c in w.calls])
+            outcome = self.store(calls) if calls else IngestOutcome(ids=[], inserted=[], duplicates=0)
         except BaseException as exc:
             for w in parsed:
                 w.error = exc

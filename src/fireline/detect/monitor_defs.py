@@ -284,6 +284,17 @@ DEFAULTS_YAML = """
   type: harmful_output
   severity: P1
   title: "Harmful content in {value:.0%} of answers ({ratio:.1f}x baseline) on {group}"
+- name: jailbreak_compliance
+  signal: findings
+  match: {detector: [jailbreak]}
+  window: 10m
+  condition: ratio >= 3
+  min_volume: 10
+  min_count: 3
+  baseline: {days: 7, default: 0.005, floor: 0.002, min_volume: 200}
+  type: policy_bypass
+  severity: P1
+  title: "Answers going along with jailbreak attempts in {value:.0%} of calls ({ratio:.1f}x baseline) on {group}"
 - name: injection_wave
   signal: findings
   match: {detector: [prompt_injection]}

@@ -255,10 +255,12 @@ class DetectRuntime:
                 fired = [f for f in fired if f.resolved]
             else:
                 self._alert_failure_logged = 0.0
+        # The firings of one batch go out together (the incidents part handles them in one transaction),
+        # then the resolutions, in this order.
         for f in fired:
-            topic = "alert.resolved" if f.resolved else "alert.fired"
-            log.info("%s %s", topic, f.alert.dedup_key)
+            log.info("%s %s", "alert.resolved" if f.resolved else "alert.fired", f.alert.dedup_key)
+        self.db.bus.publish_durable_many("alert.fired", [(entries.get(id(f)), {"db": self.db, "alert": f.alert})
+                                                         for f in fired if not f.resolved])
+        for f in fired:
             if f.resolved:
-                self.db.bus.publish(topic, db=self.db, alert=f.alert)
-            else:
-                self.db.bus.publish_durable(topic, entries.get(id(f)), db=self.db, alert=f.alert)
+                self.db.bus.publish("alert.resolved", db=self.db, alert=f.alert)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call
@@ -47,8 +47,13 @@ def merge_scope(inc: Incident, extra: dict[str, Any]) -> dict[str, list[str]]:
     scope: dict[str, Any] = {k: list(old.get(k, [])) for k in SCOPE_KEYS}
     added: dict[str, list[str]] = {}
     for key in SCOPE_KEYS:
-        for value in extra.get(key, ()):
-            if value and value not in scope[key]:
+        values = extra.get(key, ())
+        if not values:
+            continue
+        have = set(scope[key])  # O(alert) membership tests, whatever the incident touched so far
+        for value in values:
+            if value and value not in have:
+                have.add(value)
                 scope[key].append(value)
                 added.setdefault(key, []).append(value)
     mine, theirs = old.get("limits"), extra.get("limits")
@@ -118,22 +123,29 @@ def is_drill_call(app: str | None, metadata: dict[str, Any]) -> bool:
         isinstance(cohort, str) and cohort.startswith(DRILL_COHORT))
 
 
+_APP_CONTENT = select(Call.app, Call.content).where(Call.id.in_(bindparam("ids", expanding=True)))
+
+
 def is_drill(session: Session, alert: Alert) -> bool:
     """Every call the alert names is a drill's (an alert without calls: every app it names is the
     drill app). A real call among them makes it real: on doubt, people are paged."""
     if not alert.call_ids:
         return bool(alert.apps) and all(a == DRILL_APP for a in alert.apps)
-    rows = session.execute(select(Call.app, Call.content).where(Call.id.in_(list(alert.call_ids)))).all()
-    if not rows:
-        return False
-    for app, content in rows:
-        try:
-            metadata = orjson.loads(content).get("metadata") or {}
-        except (orjson.JSONDecodeError, AttributeError):
-            metadata = {}
-        if not is_drill_call(app, metadata if isinstance(metadata, dict) else {}):
-            return False
-    return True
+    # Row by row: the first real call decides (its content alone is read and parsed).
+    rows = session.execute(_APP_CONTENT, {"ids": list(alert.call_ids)})
+    seen = False
+    try:
+        for app, content in rows:
+            seen = True
+            try:
+                metadata = orjson.loads(content).get("metadata") or {}
+            except (orjson.JSONDecodeError, AttributeError):
+                metadata = {}
+            if not is_drill_call(app, metadata if isinstance(metadata, dict) else {}):
+                return False
+    finally:
+        rows.close()
+    return seen
 
 
 def active_for_key(session: Session, dedup_key: str) -> Incident | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from fireline.calls.models import CallFinding
@@ -53,17 +53,24 @@ class Harm:
                 "what": self.label, "calls": self.calls}
 
 
+# By the calls' ids (their index), narrowed to the harms' kinds; the (detector, kind) pairs are
+# picked in Python. A condition on the detector too would let SQLite walk the (detector, kind, ...)
+# index instead: every harm finding ever stored, for each alert (O(table), not O(alert)).
+_HARM_KINDS = sorted({k for _, k in HARMS})
+_FINDINGS = (select(CallFinding.detector, CallFinding.kind, CallFinding.call_id)
+             .where(CallFinding.call_id.in_(bindparam("ids", expanding=True)), CallFinding.kind.in_(_HARM_KINDS)))
+
+
 def worst_harm(session: Session, call_ids: Iterable[str]) -> Harm | None:
     """The most severe harm among the calls' findings (None when they carry none)."""
     ids = list(dict.fromkeys(c for c in call_ids if c))[:1000]
     if not ids:
         return None
-    pairs = or_(*[and_(CallFinding.detector == d, CallFinding.kind == k) for d, k in HARMS])
-    rows = session.execute(select(CallFinding.detector, CallFinding.kind, CallFinding.call_id)
-                           .where(CallFinding.call_id.in_(ids), pairs)).all()
+    rows = session.execute(_FINDINGS, {"ids": ids}).all()
     calls: dict[tuple[str, str], set[str]] = {}
     for detector, kind, call_id in rows:
-        calls.setdefault((detector, kind), set()).add(call_id)
+        if (detector, kind) in HARMS:
+            calls.setdefault((detector, kind), set()).add(call_id)
     best: Harm | None = None
     for (detector, kind), hit in calls.items():
         type_name = HARMS[(detector, kind)]

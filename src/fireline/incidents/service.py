@@ -36,7 +36,7 @@ from fireline.signals import SEVERITIES, Alert, alert_of
 
 # The entry points other parts use, importable from here as well as from their modules.
 __all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
-           "on_alert_fired", "set_severity", "take_snapshot", "transition"]
+           "on_alert_fired", "on_alerts_fired", "set_severity", "take_snapshot", "transition"]
 log = logging.getLogger("fireline.incidents")
 FALLBACK_TYPE = "availability"
 MAX_ATTEMPTS = 5
@@ -101,10 +101,11 @@ def _add_keys(session: Session, inc: Incident, keys: list[str]) -> None:
 
 
 def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[str], how: str,
-            severity: str) -> None:
+            severity: str, harm: Harm | None) -> None:
     """An alert about an open incident's event: the same monitor again (an "alert" entry; new calls
     only as "calls_linked"), or a related alert ("related_alert": another detector on the same
-    calls, or the same family on its app), whose higher severity wins."""
+    calls, or the same family on its app), whose higher severity wins. `harm`: the worst harm among
+    the alert's calls (worst_harm, read once per alert: O(alert), whatever the incident holds)."""
     actor = f"alert:{alert.source}"
     linked = _link(session, inc.id, alert.call_ids)
     if how == "key" and alert.details.get("update"):
@@ -123,10 +124,8 @@ def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[
                                         **({"limits": correlate.limits(alert)} if how != "key" else {})})
     if linked or added:
         inc.changed_seq = entry.seq
-    if linked:
-        harm = worst_harm(session, alert.call_ids)
-        if harm is not None and raises(harm, inc.severity):
-            _escalate(session, inc, harm)
+    if linked and harm is not None and raises(harm, inc.severity):
+        _escalate(session, inc, harm)
     if how != "key":
         links.escalate(session, inc, severity, actor, f"related alert {alert.title!r} is {severity}")
 
@@ -215,7 +214,7 @@ def open_or_attach(session: Session, alert: Alert) -> tuple[Incident | None, boo
     own, corr = correlate.keys(alert, drill, type_name)
     found, claim = correlate.find(session, alert, drill, own, corr)
     if found is not None:
-        _attach(session, found[0], alert, own, corr, found[1], decided.severity)
+        _attach(session, found[0], alert, own, corr, found[1], decided.severity, harm)
         return found[0], False
     call_ids = _fresh(session, alert.call_ids)
     if alert.details.get("update") and alert.details.get("condition") != "any":
@@ -294,6 +293,15 @@ def on_alert_fired(db: Database, alert: Alert | dict[str, Any], **_: Any) -> str
                 raise
             log.debug("alert %s raced another; retrying", alert.dedup_key)
     raise AssertionError("unreachable")
+
+
+def on_alerts_fired(events: list[dict[str, Any]]) -> None:
+    """The batch form of `on_alert_fired` (fireline.events `many`): the alerts one ingest batch fired,
+    in one transaction, in order (each sees what the ones before it opened or linked). All or
+    nothing: when it raises, each alert is handled on its own by `on_alert_fired`."""
+    db: Database = events[0]["db"]
+    alerts = [alert_of(e["alert"]) for e in events]
+    bus.within(db, lambda s: [open_or_attach(s, a) for a in alerts])
 
 
 def on_alert_acknowledged(db: Database, alert: Alert, **_: Any) -> None:

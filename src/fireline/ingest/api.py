@@ -22,6 +22,8 @@ from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
+from fireline.calls.group import GroupCommit
+from fireline.calls.schemas import CallIn
 from fireline.db import Database, DatabaseUnavailable
 from fireline.events import HandlerFailed
 from fireline.http import ingest_limiter, read_body
@@ -35,6 +37,7 @@ log = logging.getLogger("fireline.ingest")
 router = APIRouter(tags=["ingest"])
 KEY_HEADER = "x-fireline-key"
 MAX_ALERT_BODY = 4 * 1024 * 1024
+MAX_GROUP_CALLS = 1000  # an OTLP group stops taking exports once it holds this many calls
 
 
 def _db(request: Request) -> Database:
@@ -135,9 +138,22 @@ async def _otlp_request(request: Request) -> tuple[str, bytes, bool, int] | Resp
     return encoding, body, gzip == "gzip", limit
 
 
-async def _otlp_run(request: Request, encoding: str, work: Any) -> Any:
+def otlp_group(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
+    """The app's group commit of OTLP traces (as native ingest's, calls.api.group_commit): exports
+    arriving while one is stored are decoded, mapped and stored together, one transaction for all."""
+    group = getattr(app.state, "otlp_group", None)
+    if group is None:
+        db: Database = app.state.db
+        group = app.state.otlp_group = (
+            GroupCommit(lambda calls: calls_service.ingest(db, calls, source="otlp"), max_calls=MAX_GROUP_CALLS),
+            anyio.CapacityLimiter(64))
+    return group  # type: ignore[no-any-return]
+
+
+async def _otlp_run(request: Request, encoding: str, work: Any,
+                    threads: anyio.CapacityLimiter | None = None) -> Any:
     try:
-        return await anyio.to_thread.run_sync(work, limiter=ingest_limiter(request.app))
+        return await anyio.to_thread.run_sync(work, limiter=threads or ingest_limiter(request.app))
     except otlp.Malformed as exc:
         return _otlp_error(400, str(exc), encoding)
     except (OperationalError, DatabaseUnavailable):
@@ -154,23 +170,30 @@ async def otlp_traces(request: Request) -> Response:
         return got
     encoding, zipped, gzipped, limit = got
     db, config = _db(request), request.app.state.config
+    group, threads = otlp_group(request.app)
 
     def work() -> otlp.Mapped:
-        req = otlp.decode(otlp.gunzip(zipped, limit) if gzipped else zipped, encoding)
-        waiting = logs.take(db, otlp.span_ids(req)) if logs.any_waiting(db) else {}
-        mapped = otlp.map_request(req, config, waiting)
-        if mapped.calls:
-            try:
-                calls_service.ingest(db, mapped.calls, source="otlp")
-            except Exception:
-                logs.put_back(db, waiting)  # the span is retried by its exporter: its events wait again
-                raise
-            empty = [c for c in mapped.calls if c.output is None and not c.input]
-            if empty and logs.any_waiting(db):
-                logs.fill_late(db, empty)
+        done: list[tuple[otlp.Mapped, dict[str, Any]]] = []
+
+        def parse(body: bytes) -> list[CallIn]:  # in the thread that stores the group
+            req = otlp.decode(otlp.gunzip(body, limit) if gzipped else body, encoding)
+            waiting = logs.take(db, otlp.span_ids(req)) if logs.any_waiting(db) else {}
+            done.append((otlp.map_request(req, config, waiting), waiting))
+            return done[0][0].calls
+
+        try:
+            group.ingest(zipped, parse)
+        except Exception:
+            if done:
+                logs.put_back(db, done[0][1])  # the span is retried by its exporter: its events wait again
+            raise
+        mapped = done[0][0]
+        empty = [c for c in mapped.calls if c.output is None and not c.input]
+        if empty and logs.any_waiting(db):
+            logs.fill_late(db, empty)
         return mapped
 
-    mapped = await _otlp_run(request, encoding, work)
+    mapped = await _otlp_run(request, encoding, work, threads)
     if isinstance(mapped, Response):
         return mapped
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)

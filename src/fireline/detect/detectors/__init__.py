@@ -10,6 +10,7 @@ from fireline.detect.detectors.base import CallView, Detector, Finding
 from fireline.detect.detectors.canary import CanaryDetector, CanaryProvider
 from fireline.detect.detectors.grounding import GroundingDetector
 from fireline.detect.detectors.harmful_output import Classifier, HarmfulOutputDetector
+from fireline.detect.detectors.jailbreak import JailbreakDetector
 from fireline.detect.detectors.output_quality import OutputQualityDetector
 from fireline.detect.detectors.pii import PiiDetector
 from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
@@ -18,8 +19,8 @@ from fireline.detect.detectors.secrets import SecretsDetector
 from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector
 
 DETECTOR_NAMES = (
-    "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "tool_policy", "grounding",
-    "output_quality", "semantic",
+    "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "jailbreak", "tool_policy",
+    "grounding", "output_quality", "semantic",
 )  # fmt: skip
 OFF_BY_DEFAULT = frozenset({"semantic"})  # needs the `semantic` extra: on with `enabled: true`
 
@@ -44,6 +45,7 @@ def build_detectors(
         "refusal": RefusalDetector,
         "prompt_injection": PromptInjectionDetector,
         "harmful_output": lambda c: HarmfulOutputDetector(c, classifiers),
+        "jailbreak": JailbreakDetector,
         "tool_policy": lambda c: ToolPolicyDetector(c, baseline),
         "grounding": GroundingDetector,
         "output_quality": OutputQualityDetector,

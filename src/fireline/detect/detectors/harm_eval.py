@@ -104,3 +104,53 @@ def benign_findings(categorize: Categorize, sentences: Sequence[str],
     """(category, sentence) for every default-category finding in benign sentences."""
     skip = set(opt_in)
     return [(c, s) for s in sentences for c in categorize(s) if c not in skip]
+
+
+# The jailbreak detector (question and answer together). Splits as above, keyed by corpus:
+# PAIR by `index`, XSTest by `id`, HarmBench by `BehaviorID`. JBC (100 template jailbreaks, all
+# answered with refusals) and TruthfulQA are used whole: neither was tuned on for recall.
+Assess = Callable[[str, str], Any]
+EAGER_ANSWER = ("Sure, here are the steps:\n1. First, gather what you need.\n2. Then follow the process "
+                "carefully and check each result before you go on.\n")
+
+
+def pair_jailbreak(assess: Assess, categorize: Categorize, rows: Sequence[dict[str, Any]],
+                   opt_in: Iterable[str] = ()) -> tuple[Score, Score]:
+    """(jailbreak detector alone, jailbreak or harmful_output) on PAIR's prompt + answer pairs."""
+    skip = set(opt_in)
+    alone, either = [], []
+    for j in rows:
+        hit = assess(j["prompt"], j["response"]) is not None
+        alone.append((hit, bool(j["jailbroken"])))
+        either.append((hit or bool(set(categorize(j["response"])) - skip), bool(j["jailbroken"])))
+    return score(alone), score(either)
+
+
+def jbc_rows(data: Path) -> list[dict[str, Any]]:
+    path = data / "jailbreakbench-artifacts" / "JBC" / "gpt-3.5-turbo-1106.json"
+    return list(json.loads(path.read_text(encoding="utf-8"))["jailbreaks"])
+
+
+def xstest_rows(data: Path, split: str = "held_out") -> list[dict[str, str]]:
+    with (data / "exaggerated-safety" / "xstest_prompts.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [r for r in rows if held_out("xstest", r["id"]) == (split == "held_out")]
+
+
+def harmbench_rows(data: Path, split: str = "held_out") -> list[dict[str, str]]:
+    """HarmBench's standard and contextual behaviours (copyright ones ask for lyrics, not harm)."""
+    with (data / "HarmBench" / "harmbench_behaviors_text_all.csv").open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["FunctionalCategory"] != "copyright"]
+    return [r for r in rows if held_out("harmbench", r["BehaviorID"]) == (split == "held_out")]
+
+
+def truthfulqa_pairs(data: Path) -> list[tuple[str, str]]:
+    with (data / "TruthfulQA" / "TruthfulQA.csv").open(encoding="utf-8", newline="") as f:
+        return [(r["Question"], f"{r['Best Answer']} {r['Correct Answers']}") for r in csv.DictReader(f)]
+
+
+def benign_paragraphs() -> list[str]:
+    """pydoc_data.topics paragraphs of 12+ words (answers the size of a chat reply)."""
+    from pydoc_data.topics import topics
+
+    return [p for text in topics.values() for p in re.split(r"\n\s*\n", text) if len(p.split()) >= 12]

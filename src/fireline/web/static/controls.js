@@ -31,7 +31,8 @@ function paramFields(kind, registry, app) {
       field("Of", select("p_unit", [["tokens", "tokens"], ["usd", "US dollars"]], "tokens")),
       field("Per", select("p_per", ["minute", "hour", "day"], "hour")), keyChoice("key")];
     case "guardrail_threshold": return [field("Detectors", el("input", { name: "p_detectors", placeholder: "pii, secrets (empty: all)" })),
-      field("Action", select("p_action", ["block", "redact"], "block")), field("From severity", select("p_min_severity", SEVERITIES, "P2"))];
+      field("Action", select("p_action", ["block", "redact"], "block")), field("From severity", select("p_min_severity", SEVERITIES, "P2")),
+      field("Min confidence", el("input", { name: "p_min_confidence", type: "number", min: 0, max: 1, step: 0.05, placeholder: "any", size: 6 }))];
     case "block_pattern": return [field("Pattern (RE2)", el("input", { name: "p_pattern", required: true, placeholder: "(?i)ignore previous instructions" })),
       field("On", select("p_on", ["input", "output"], "input"))];
     default: return [];
@@ -50,6 +51,7 @@ function readParams(kind, f) {
   if (kind === "budget") { params[v("p_unit")] = Number(v("p_limit")); params.per = v("p_per"); params.key = v("p_key"); }
   if (kind === "guardrail_threshold") {
     params.action = v("p_action"); params.min_severity = v("p_min_severity");
+    if (v("p_min_confidence")) params.min_confidence = Number(v("p_min_confidence"));
     if (v("p_detectors")) params.detectors = v("p_detectors").split(",").map((s) => s.trim()).filter(Boolean);
   }
   if (kind === "block_pattern") { params.pattern = v("p_pattern"); params.on = v("p_on"); }

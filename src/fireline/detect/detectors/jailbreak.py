@@ -1,0 +1,209 @@
+"""jailbreak: a harmful request, wrapped in a jailbreak's devices, that the model went along with.
+
+Reads the call's question and answer together. A finding (kind `compliance`, TAXONOMY type
+policy_bypass through the `jailbreak_compliance` monitor) needs all three of:
+
+- the request asks for harm: a phrase of a harm category (cybercrime, weapons, violence, crime,
+  fraud, misinformation, harassment, self-harm, sexual content, privacy) or asks for it to stay
+  hidden ("without getting caught"), in the latest user turn (jailbreak_terms.py);
+- the request is framed the way jailbreaks are: a role to play, a story, a hypothesis, "for
+  educational purposes", an appeal to authority or urgency, or a pre-empted refusal (below);
+- the answer goes along: it is not a refusal (the refusal detector's phrases), it has some
+  substance (`min_words`), and it takes the request up: it echoes the request's words (30% of
+  its subject words, or `min_shared_words` of them), or the words of the harmful object the
+  request named, or has a harm phrase of the request's category itself.
+
+A request that pre-empts a refusal ("this will never be used in real life", "I'm not condoning
+this", "begin your reply with 'Sure, here is'", "developer mode") needs no harm phrase: a benign
+request has no reason to say so. Plain role-play, fiction or hypotheses need one.
+
+Confidence grows with the answer's compliance shape (an eager opening, a title, numbered steps,
+a letter, a scene, code; several of them) and drops when the answer steers away (help lines,
+legal alternatives, "instead", the official account). It stays below 0.9, the default playbooks'
+blocking floor: a finding here says a jailbreak probably worked, which is a flag for people and
+monitors, not proof enough to block an answer. All patterns run on RE2 (linear time); a call
+without a harm phrase in its question costs one regex pass over the question.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fireline.detect.detectors.base import CallView, Finding, evidence, option
+from fireline.detect.detectors.jailbreak_terms import (
+    COMPLIANCE_OPENING,
+    FRAMING,
+    PREEMPTION,
+    REDIRECT,
+    REQUEST_HARM,
+    SEQUENCE,
+    STEP_LINE,
+)  # fmt: skip
+from fireline.detect.detectors.refusal import RefusalDetector
+from fireline.patterns import Pattern, compile_linear
+
+SEVERITY = {"weapons_cbrn": "P1", "self_harm": "P1", "violence": "P1"}
+# Below the default playbooks' blocking floor (0.9): this finding is a flag, never a block.
+MAX_CONFIDENCE = 0.85
+_WORD = re.compile(r"[a-z][a-z'-]{3,}")
+_STEM = 5  # words compared by their first letters: "machines" echoes "machine"
+# Words of the request that say nothing about its subject (the framing, the asking).
+_FRAME_WORDS = frozenset(word for line in (
+    "about above after again against would could should their there these those which while where imagine",
+    "writing write written provide describe explain detailed details please ensure remember purely",
+    "purposes purpose educational research academic hypothetical scenario fictional story character novel",
+    "author writer movie script scene never actually used using being because other within without first",
+    "begin beginning reply response answer sure certainly following example create draft guide steps",
+    "step-by-step tutorial instructions section chapter article include necessary specific particular",
+    "process important really given order might going things thing something someone people person makes",
+    "making method methods together always everything with into from that them your have been this then",
+    "than what when they some more most such only also just like over under does each very onto upon how",
+    "will shall must want need help real life world reality entertainment creative fiction hypothetically",
+) for word in line.split())
+
+
+def _alternation(patterns: tuple[str, ...] | list[str]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+class JailbreakDetector:
+    name = "jailbreak"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        # One pass without groups finds the phrases (RE2's DFA; named groups would make it 4x
+        # slower), then each phrase found is given its category.
+        every = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
+        self._harm: Pattern = compile_linear(rf"\b(?:{every})\b", "detectors.jailbreak.harm")
+        self._categories = [(cat, compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
+                            for cat, terms in REQUEST_HARM.items()]
+        self._phrase_category: dict[str, str] = {}
+        self._framing: Pattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
+        self._preemption: Pattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
+        self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
+        self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
+        self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
+        self._redirect: Pattern = compile_linear(REDIRECT, "detectors.jailbreak.redirect")
+        self._refusal = RefusalDetector({})
+        self.min_words = int(option(config, "min_words", 12))
+        self.min_shared_words = int(option(config, "min_shared_words", 6))
+        self.min_confidence = float(option(config, "min_confidence", 0.6))
+        self.severity: dict[str, str] = {**SEVERITY, **(config.get("severity") or {})}
+        self.default_severity = str(option(config, "default_severity", "P2"))
+        self.scan_chars = int(option(config, "scan_chars", 4000))
+
+    def harm_categories(self, text: str) -> dict[str, tuple[int, int]]:
+        """First span of each harm category in lower-cased text."""
+        return {cat: spans[0] for cat, spans in self._harm_spans(text).items()}
+
+    def _harm_spans(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        found: dict[str, list[tuple[int, int]]] = {}
+        for m in self._harm.finditer(text):
+            cat = self._category_of(m.group())
+            if cat:
+                found.setdefault(cat, []).append((m.start(), m.end()))
+        return found
+
+    def _category_of(self, phrase: str) -> str | None:
+        cat = self._phrase_category.get(phrase)
+        if cat is None:
+            cat = next((c for c, pattern in self._categories if pattern.match(phrase)), "")
+            if len(self._phrase_category) < 10_000:  # phrases repeat; the memo stays bounded
+                self._phrase_category[phrase] = cat
+        return cat or None
+
+    def request(self, text: str) -> tuple[dict[str, tuple[int, int]], str | None]:
+        """(harm categories, how the request is framed: "preemption", "framing" or None), of a
+        lower-cased request. A request counts as a jailbreak attempt when it pre-empts a refusal,
+        or when it names a harm and wraps it in a role, story or hypothesis."""
+        spans = self._harm_spans(text)
+        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans)
+
+    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]]) -> str | None:
+        if self._preemption.search(text) is not None:
+            return "preemption"
+        if spans and self._framing.search(text) is not None:
+            return "framing"
+        return None
+
+    def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
+        """(confidence, "<framing>:<category>", why) when a jailbreak-framed request got an
+        answer that goes along with it; None otherwise."""
+        req = request[-self.scan_chars :].lower()
+        spans = self._harm_spans(req)
+        framing = self._framing_of(req, spans)
+        if framing is None:
+            return None
+        # A refusal pre-empted in so many words is the strongest tell; a harm named in a story next.
+        base = 0.55 if framing == "framing" or not spans else 0.6
+        cats = {c: s[0] for c, s in spans.items()}
+        if self._refusal.find(answer) is not None:
+            return None
+        ans = answer[: self.scan_chars].lower()
+        words = ans.split()
+        if len(words) < self.min_words:
+            return None
+        ans_cats = self.harm_categories(ans)
+        ans_stems = {w[:_STEM] for w in _WORD.findall(ans)}
+        req_stems = {w[:_STEM] for w in _WORD.findall(req) if w not in _FRAME_WORDS}
+        shared_words = len(req_stems & ans_stems)
+        echoed = shared_words / max(1, len(req_stems))
+        # A long story set up around the ask dilutes the share, so a count of shared words
+        # counts too (the standard library's prose shares at most 4 with any PAIR prompt).
+        echo = echoed >= 0.3 or shared_words >= self.min_shared_words
+        # The harmful object itself ("slot machines", "smog test"): is the answer about it?
+        objects = {w[:_STEM] for s in spans.values() for a, b in s for w in _WORD.findall(req[a:b])
+                   if w not in _FRAME_WORDS}
+        matched = len(objects & ans_stems)
+        # One shared word alone is chance ("traced" and a debugger's "trace") unless more of the
+        # request is echoed too.
+        object_echo = matched / max(1, len(objects)) if matched >= 2 or echoed >= 0.15 else 0.0
+        shared = [c for c in cats if c in ans_cats]
+        # Engaged: the answer takes up the request's words, or its harmful object, or a harm
+        # phrase of the request's category with some of its words (a bare "illegal" in an
+        # unrelated answer is not engagement).
+        if not echo and object_echo < 0.5 and not (shared and echoed >= 0.15):
+            return None
+        shape = []
+        if self._opening.search(ans):
+            shape.append("opening")
+        if sum(1 for _ in self._steps.finditer(ans)) >= 2:
+            shape.append("steps")
+        elif sum(1 for _ in self._sequence.finditer(ans)) >= 2:
+            shape.append("sequence")
+        confidence = base + 0.1 * len(shape) + (0.1 if shared else 0.0)
+        confidence += 0.05 if echo else 0.0
+        if self._redirect.search(ans):
+            confidence -= 0.2
+        confidence = min(MAX_CONFIDENCE, confidence)
+        if confidence < self.min_confidence:
+            return None
+        category = (shared or list(cats) or ["unspecified"])[0]
+        why = ",".join([*shape, f"echo={echoed:.2f}/{shared_words}", f"object={object_echo:.2f}",
+                        *(f"answer:{c}" for c in ans_cats)])
+        return round(confidence, 2), f"{framing}:{category}", why
+
+    def detect(self, call: CallView) -> list[Finding]:
+        answer = call.output_text
+        if not answer:
+            return []
+        start = call.latest_input_start()
+        result = self.assess(call.input_text[start:], answer)
+        if result is None:
+            return []
+        confidence, entity, _ = result
+        category = entity.partition(":")[2]
+        end = min(len(answer), 80)
+        return [
+            Finding(
+                detector=self.name,
+                kind="compliance",
+                severity=self.severity.get(category, self.default_severity),
+                confidence=confidence,
+                location="output",
+                start=0,
+                end=end,
+                entity=entity,
+                evidence=evidence(answer, 0, end, spans=call.spans("output")),  # the PII scan, shared
+            )
+        ]
