@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -238,3 +241,38 @@ def test_a_preparing_process_that_cannot_run_leaves_the_work_to_the_writer_threa
         ask(c, f"call {i}")
     assert wait_rows(fl.db, before + 3) == before + 3
     assert writer.helper is None
+
+
+SERVER_KILLED = """
+import os
+from datetime import UTC, datetime
+
+from fireline.config import Config
+from fireline.gateway.prepare import Helper
+
+if __name__ == "__main__":
+    helper = Helper(Config())
+    helper.run([], datetime.now(UTC))
+    assert helper.pool is not None
+    print(*helper.pool._processes, flush=True)
+    os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_server_killed_with_9_leaves_no_preparing_process_behind(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER_KILLED)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "FIRELINE_SECRET": "test-secret-" + "x" * 32}, cwd=tmp_path)
+    pid = int(out.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive()

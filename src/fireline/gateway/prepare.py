@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -68,9 +70,10 @@ def prepare(records: list[bytes], config: Config, prices: dict[str, tuple[float,
 _state: dict[str, Any] = {}
 
 
-def _start(config: Config, secret: str, nice: int) -> None:
+def _start(config: Config, secret: str, nice: int, parent: int) -> None:
     """The helper's initializer: the parent's config and key (tests and `serve` may have set them
-    in memory, not in the environment), lower priority than the serving process, word lists loaded."""
+    in memory, not in the environment), lower priority than the serving process, word lists loaded,
+    and a watch that ends the helper when the server is gone (kill -9 leaves no orphan behind)."""
     from fireline import config as config_module
     from fireline.calls import privacy
     from fireline.pii import gazetteer
@@ -83,7 +86,14 @@ def _start(config: Config, secret: str, nice: int) -> None:
     if nice:
         os.nice(nice)
     _state.update(config=config, prices=price_table(config))
+    threading.Thread(target=_watch, args=(parent,), name="fireline-prepare-watch", daemon=True).start()
     gazetteer.get()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)  # the server died without stopping us: nothing of ours is lost (the spool has it all)
 
 
 def _prepare_in_helper(records: list[bytes], now: datetime) -> Prepared:
@@ -101,7 +111,8 @@ class Helper:
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                                            initargs=(self.config, get_secret().decode(), self.nice))
+                                            initargs=(self.config, get_secret().decode(), self.nice,
+                                                      os.getpid()))
         return self.pool
 
     def run(self, records: list[bytes], now: datetime) -> Prepared:
