@@ -13,6 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis on a shared 2-core CI machine: a slow draw or example is the machine's load, not a
+# finding (each property keeps its own example count; no test relies on a time limit).
+settings.register_profile("fireline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("fireline")
 
 os.environ.setdefault("FIRELINE_SECRET", "test-secret-not-for-production")
 os.environ.pop("FIRELINE_CONFIG", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -16,6 +17,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, noticing a stop within 10 ms instead of its 100 ms tick (the tests, drills
+    and the demo start and stop hundreds of servers); on_tick still runs every 100 ms."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            for _ in range(10):
+                await asyncio.sleep(0.01)
+                if self.should_exit:
+                    break
+            counter = (counter + 1) % 864000
+            should_exit = await self.on_tick(counter)
+
+
 class ServerThread:
     """Serves `app` on 127.0.0.1 until stopped; lifespan (migrations, loops) included."""
 
@@ -24,7 +41,7 @@ class ServerThread:
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on",
                                 access_log=False)
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"fireline-{self.port}")
 
     def start(self, timeout: float = 30.0) -> ServerThread:

@@ -41,7 +41,7 @@ from fireline.evals.api import close_gate
 from fireline.evals.config import evals_config
 from fireline.evals.jobs import Jobs
 from fireline.events import EventBus
-from fireline.incidents import evidence
+from fireline.incidents import evidence, fired
 from fireline.incidents import service as incidents
 from fireline.incidents.api import VIEWS_TOPIC
 from fireline.incidents.lifecycle import GUARD_TOPIC
@@ -86,7 +86,7 @@ def wire(app: Any) -> None:
     bus.subscribe("calls.ingested", detect.on_ingested)
     registry.register(MonitorCollector(detect))
     # alerts -> incidents
-    bus.subscribe("alert.fired", incidents.on_alert_fired, many=incidents.on_alerts_fired)
+    bus.subscribe("alert.fired", incidents.on_alert_fired, many=fired.on_alerts_fired)
     bus.subscribe("alert.acknowledged", incidents.on_alert_acknowledged)
     bus.subscribe("alert.resolved", incidents.on_alert_resolved)
     # incidents -> controls (auto-containment first, so notifications already see the containment)

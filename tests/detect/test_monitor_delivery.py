@@ -82,7 +82,9 @@ def test_a_failed_delivery_is_redelivered_from_the_database(db: Database, monkey
         leaks = send_batch(fl)
         (inc,) = wait_for(lambda: incidents(fl), what="the redelivered batch to fire")
         assert set(leaks) <= set(inc["linked_calls"])
-        assert metric(fl, "fireline_outbox_redelivered_total", topic="calls.ingested", outcome="done") >= 1
+        # counted once the redelivered handler returns, which is just after it opened the incident
+        wait_for(lambda: metric(fl, "fireline_outbox_redelivered_total", topic="calls.ingested", outcome="done") >= 1,
+                 what="the redelivery to be counted")
 
 
 def test_a_failed_alert_write_leaves_no_false_firing(db: Database) -> None:

@@ -179,3 +179,22 @@ def test_snapshot_lists_groups_with_state() -> None:
     assert m["name"] == "refusals" and m["definition"]["condition"] == "ratio >= 3"
     [g] = m["groups"]
     assert g["group"] == "app=bot" and g["state"] == "firing" and g["value"] == 1.0 and g["volume"] == 30
+
+
+def test_a_firing_shows_only_once_its_alert_is_recorded() -> None:
+    """While the alert is being written nobody sees "firing"; when the write fails (unfire) the
+    group stays "ok" throughout; when it succeeds it shows "firing" afterwards."""
+    seen: list[str] = []
+    outcome = {"recorded": False}
+
+    def emit(fired_now: list[Fired]) -> None:
+        seen.append(engine.snapshot()[0]["groups"][0]["state"])  # another thread's read, mid-write
+        if not outcome["recorded"]:
+            engine.unfire(fired_now)
+
+    engine = Engine([monitor()], emit, clock=Clock())
+    stream(engine, T0 - 60, T0, 30, every=1)
+    assert seen == ["ok"] and engine.snapshot()[0]["groups"][0]["state"] == "ok"
+    outcome["recorded"] = True
+    engine.tick()  # the clock retries the group whose alert was not recorded
+    assert seen == ["ok", "ok"] and engine.snapshot()[0]["groups"][0]["state"] == "firing"

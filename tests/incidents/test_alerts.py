@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fireline.db import Database, utcnow
-from fireline.incidents import service, sla
+from fireline.incidents import fired, service, sla
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.timeline import entries, stamp, verify
 from tests.incidents.helpers import alert, finding, store_calls
@@ -135,7 +135,7 @@ def test_sla_clocks_run_once_from_detection_not_from_the_source_timestamp(db: Da
 def test_alerts_of_one_batch_are_handled_in_one_transaction_as_one_by_one(db: Database) -> None:
     """on_alerts_fired (the batch form, wired as `many`) gives what on_alert_fired gives alert by
     alert: the second alert of a key attaches to the incident the first one opened meanwhile."""
-    db.bus.subscribe("alert.fired", service.on_alert_fired, many=service.on_alerts_fired)
+    db.bus.subscribe("alert.fired", service.on_alert_fired, many=fired.on_alerts_fired)
     ids = store_calls(db, [{"findings": [finding()]} for _ in range(4)])
     db.bus.publish_durable_many("alert.fired", [
         (None, {"db": db, "alert": alert(call_ids=(ids[0],))}),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-import anyio
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
@@ -51,25 +51,22 @@ def parse_body(body: bytes) -> list[CallIn]:
     return parse_calls(payload)
 
 
-def group_commit(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
-    """The app's one group commit of native ingest (requests arriving together share a transaction),
-    and the threads its waiting requests may hold: their own, so a burst of ingest never takes the
-    threads of the other routes."""
+def group_commit(app: Any) -> GroupCommit:
+    """The app's one group commit of native ingest (requests arriving together share a transaction)."""
     group = getattr(app.state, "ingest_group", None)
     if group is None:
         db: Database = app.state.db
-        group = app.state.ingest_group = (GroupCommit(lambda calls: service.ingest(db, calls), parse_body,
-                                                      max_calls=MAX_BATCH), anyio.CapacityLimiter(64))
+        group = app.state.ingest_group = GroupCommit(lambda calls: service.ingest(db, calls), parse_body,
+                                                     max_calls=MAX_BATCH)
     return group  # type: ignore[no-any-return]
 
 
 @router.post("/calls", status_code=201, openapi_extra=json_body(CallIn | Batch))
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
-    # Parsing, validation, the privacy pass and detectors are CPU work: off the event loop, one
-    # group of requests at a time (calls.group).
-    group, threads = group_commit(request.app)
-    outcome = await anyio.to_thread.run_sync(group.ingest, body, limiter=threads)
+    # Parsing, validation, the privacy pass and detectors are CPU work: in the group's thread, one
+    # group of requests at a time (calls.group); the request waits without holding a thread.
+    outcome = await asyncio.wrap_future(group_commit(request.app).submit(body))
     result: dict[str, Any] = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates,
                               "ids": outcome.ids}
     if outcome.dead:  # refused by the database on their own; the rest of the batch is stored

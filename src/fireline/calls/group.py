@@ -6,15 +6,18 @@ per request, as most SDKs send) the commits per second stay few and each one car
 
 All the CPU work (parsing each request's body, then the batch's privacy pass, detectors and
 write) runs in one thread at a time, as before (threads competing for the GIL cost more than they
-overlap: fireline.http `ingest_limiter`); the request that stores a group hands the next group to
-the first request waiting, so nobody serves more than one group. A body that does not parse fails
-its own request only.
+overlap: fireline.http `ingest_limiter`): the group's own thread, started when a request finds it
+idle and ending when no request waits. A waiting request holds no thread (`submit` gives a future
+the event loop awaits), so a burst of one-call requests makes groups of up to `max_calls` instead
+of one per request thread. A body that does not parse fails its own request only.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +36,7 @@ class _Waiter:
     body: Any
     parse: Parse
     calls: list[CallIn] = field(default_factory=list)
-    wake: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
-    finished: bool = False
-    outcome: IngestOutcome | None = None
-    error: BaseException | None = None
+    future: Future[IngestOutcome] = field(default_factory=Future)
 
 
 class GroupCommit:
@@ -45,44 +44,48 @@ class GroupCommit:
         self.store, self.parse = store, parse
         self.max_calls = max_calls
         self._lock = threading.Lock()
-        self._queue: list[_Waiter] = []
+        self._queue: deque[_Waiter] = deque()
         self._running = False
         self.groups = 0  # batches stored (for the tests and the bench)
 
-    def ingest(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
-        """Store what `parse(body)` gives (by default the group's parse; `body` is the list of calls
-        itself when the group has none). A request's own `parse` runs in the thread that stores the
-        group, before the group is stored (OTLP decodes and maps its export there)."""
+    def submit(self, body: Any, parse: Parse | None = None) -> Future[IngestOutcome]:
+        """Queue what `parse(body)` gives (by default the group's parse; `body` is the list of calls
+        itself when the group has none); the future holds this request's share of its group's
+        outcome, or its error. A request's own `parse` runs in the group's thread, before the
+        group is stored (OTLP decodes and maps its export there)."""
         me = _Waiter(body, parse or self.parse)
         with self._lock:
             self._queue.append(me)
-            if not self._running:
-                self._running = me.lead = True
-        while not me.finished:
-            if me.lead:
-                self._store_next()
-            else:
-                me.wake.wait()
-                me.wake.clear()
-        if me.error is not None:
-            raise me.error
-        assert me.outcome is not None
-        return me.outcome
+            start = not self._running
+            self._running = True
+        if start:
+            threading.Thread(target=self._drain, name="fireline-ingest-group", daemon=True).start()
+        return me.future
+
+    def ingest(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
+        """`submit`, waiting in this thread for the outcome."""
+        return self.submit(body, parse).result()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._running = False
+                    return
+            self._store_next()
 
     def _store_next(self) -> None:
-        group: list[_Waiter] = []
         parsed: list[_Waiter] = []
         size = 0
         while size < self.max_calls:  # requests in arrival order until the group holds max_calls
             with self._lock:
                 if not self._queue:
                     break
-                w = self._queue.pop(0)
-            group.append(w)
+                w = self._queue.popleft()
             try:
                 w.calls = w.parse(w.body)
-            except Exception as exc:  # this request's own 4xx
-                w.error = exc
+            except BaseException as exc:  # this request's own 4xx
+                _settle(w.future, error=exc)
                 continue
             for call in w.calls:  # ids now, so each request finds its own calls in the group's outcome
                 if call.id is None:
@@ -92,23 +95,26 @@ class GroupCommit:
         calls = [c for w in parsed for c in w.calls]
         try:
             outcome = self.store(calls) if calls else IngestOutcome(ids=[], inserted=[], duplicates=0)
+            shares = split(outcome, [w.calls for w in parsed])
         except BaseException as exc:
             for w in parsed:
-                w.error = exc
+                _settle(w.future, error=exc)
         else:
-            if parsed:
-                for w, share in zip(parsed, split(outcome, [w.calls for w in parsed]), strict=True):
-                    w.outcome = share
+            for w, share in zip(parsed, shares, strict=True):
+                _settle(w.future, share)
         self.groups += 1
-        with self._lock:
-            for w in group:
-                w.finished, w.lead = True, False
-                w.wake.set()
-            if self._queue:
-                self._queue[0].lead = True
-                self._queue[0].wake.set()
-            else:
-                self._running = False
+
+
+def _settle(future: Future[IngestOutcome], outcome: IngestOutcome | None = None,
+            error: BaseException | None = None) -> None:
+    """Answer a waiting request; one that went away meanwhile (its future cancelled) is skipped."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
+    except InvalidStateError:
+        pass
 
 
 def split(outcome: IngestOutcome, requests: list[list[CallIn]]) -> list[IngestOutcome]:

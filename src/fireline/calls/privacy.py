@@ -147,9 +147,11 @@ def scrub_value(value: Any) -> Any:
     return value
 
 
-# System prompts and retrieved documents repeat across calls: remember their redaction.
+# System prompts, retrieved documents and metadata values (span attributes: service, provider,
+# model, operation, finish reasons) repeat across calls: remember their redaction.
 _REPEATS: dict[str, tuple[str, list[Span]]] = {}
 _REPEATS_MAX = 4096
+_REPEATING = frozenset({"system", "retrieval", "metadata"})
 
 
 def redact_repeating(value: str) -> tuple[str, list[Span]]:
@@ -175,7 +177,7 @@ class Redactor:
         # Nothing we redact fits in under 6 characters (the shortest is an e-mail like a@b.co).
         if not value or len(value) < 6:
             return value
-        redacted, spans = redact_repeating(value) if location in ("system", "retrieval") else pii.redact(value)
+        redacted, spans = redact_repeating(value) if location in _REPEATING else pii.redact(value)
         if spans:
             self.changed = True
             for span in spans:

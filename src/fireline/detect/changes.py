@@ -79,6 +79,11 @@ def attributes(p: PreparedCall) -> list[tuple[str, str, str]]:
     return out
 
 
+def _utc(at: datetime) -> datetime:
+    """A time without an offset is UTC (as stored); a batch may mix both forms."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
 class ChangeTracker:
     """Last-seen time of every (app, attribute, scope, value); records a marker on a new value."""
 
@@ -119,10 +124,7 @@ class ChangeTracker:
     def observe(self, calls: list[PreparedCall]) -> list[dict[str, Any]]:
         """Update the state from a batch; record and return the markers it revealed."""
         found: list[dict[str, Any]] = []
-        for p in sorted(calls, key=lambda c: c.row["started_at"]):
-            at = p.row["started_at"]
-            if at.tzinfo is None:
-                at = at.replace(tzinfo=UTC)
+        for at, p in sorted(((_utc(c.row["started_at"]), c) for c in calls), key=lambda pair: pair[0]):
             for attribute, scope, value in attributes(p):
                 key = (p.row["app"], attribute, scope)
                 values = self.seen.get(key)

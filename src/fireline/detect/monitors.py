@@ -569,6 +569,8 @@ class Engine:
         # Minutes older than every window and baseline can never matter (a call dated year 1).
         self.reach = horizon + max((d.window for d in defs), default=0) + 2
         self.retry: set[tuple[Monitor, str]] = set()  # firings whose alert could not be recorded
+        # New firings whose alert is being recorded: readers see the state from before until it is.
+        self.unconfirmed: dict[tuple[Monitor, str], str] = {}
 
     def now_minute(self) -> int:
         return int(self.clock() // 60)
@@ -637,7 +639,18 @@ class Engine:
                     touched[(mon, group)] = None
             fired = self._evaluate([t for t in touched if not t[0].shift], now_minute)
         if fired:
+            self._emit(fired)
+
+    def _emit(self, fired: list[Fired]) -> None:
+        """Hand the firings over (recorded, or undone by `unfire`), then show them as they are."""
+        try:
             self.emit(fired)
+        finally:
+            with self.lock:
+                for f in fired:
+                    for mon in self.monitors:
+                        if mon.d is f.monitor:
+                            self.unconfirmed.pop((mon, f.group), None)
 
     def _evaluate(self, pairs: Iterable[tuple[Monitor, str]], now_minute: int) -> list[Fired]:
         out: list[Fired] = []
@@ -652,6 +665,7 @@ class Engine:
                 if s.state != "firing" or due:
                     new = s.state != "firing"
                     before = (s.state, s.last_fired)
+                    self.unconfirmed.setdefault((mon, group), s.state)
                     s.state, s.last_fired = "firing", now
                     s.hits_emitted = s.hit_total
                     mon.alerts_fired += 1
@@ -677,7 +691,7 @@ class Engine:
                 self._last_prune = now_minute
                 self._prune(now_minute)
         if fired:
-            self.emit(fired)
+            self._emit(fired)
 
     def _prune(self, now_minute: int) -> None:
         for mon in self.monitors:
@@ -733,7 +747,8 @@ class Engine:
                 for group, s in mon.series.items():
                     v = mon.evaluate(group, s, now_minute)
                     groups.append({"group": group, "value": _num(v["value"]), "baseline": _num(v["baseline"]),
-                                   "ratio": _num(v["ratio"]), "volume": v["volume"], "state": s.state,
+                                   "ratio": _num(v["ratio"]), "volume": v["volume"],
+                                   "state": self.unconfirmed.get((mon, group), s.state),
                                    "last_fired": s.last_fired})
                 groups.sort(key=lambda g: (g["state"] != "firing", g["group"]))
                 out.append({"name": mon.d.name, "definition": mon.d.public(), "alerts_fired": mon.alerts_fired,

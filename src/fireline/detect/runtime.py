@@ -243,7 +243,8 @@ class DetectRuntime:
                                                      fired_at=a.at, type=a.type, severity=a.severity,
                                                      value=float(a.details.get("value") or 0.0),
                                                      baseline=a.details.get("baseline"), call_ids=list(a.call_ids)))
-                        entries[id(f)] = outbox.add(session, "alert.fired", {"alert": alert_to_json(a)})
+                    ids = outbox.add_many(session, "alert.fired", [{"alert": alert_to_json(f.alert)} for f in new])
+                    entries = {id(f): entry for f, entry in zip(new, ids, strict=True)}
             except Exception as exc:
                 self.engine.unfire([f for f in new if not f.update])
                 ALERT_WRITE_FAILURES.inc()

@@ -25,7 +25,8 @@ REFUSE_TYPES = frozenset({"harmful_output", "policy_bypass", "prompt_injection"}
 MAX_CANARIES = 50
 # Which detectors should catch an incident of each type (judges of replay, the guardrail assessment).
 EXPECTED_DETECTORS = {"data_leakage": ["pii", "secrets", "canary"], "harmful_output": ["harmful_output"],
-                      "policy_bypass": ["prompt_injection", "harmful_output"], "prompt_injection": ["prompt_injection"],
+                      "policy_bypass": ["prompt_injection", "harmful_output", "jailbreak"],
+                      "prompt_injection": ["prompt_injection"],
                       "agentic_harm": ["tool_policy"], "hallucination": ["grounding"], "capability_loss": ["refusal"],
                       "data_poisoning": ["grounding", "prompt_injection"]}
 

@@ -17,6 +17,7 @@ their own ("drill:..."), so a real alert never lands on a drill and the other wa
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -123,42 +124,75 @@ def is_drill_call(app: str | None, metadata: dict[str, Any]) -> bool:
         isinstance(cohort, str) and cohort.startswith(DRILL_COHORT))
 
 
-_APP_CONTENT = select(Call.app, Call.content).where(Call.id.in_(bindparam("ids", expanding=True)))
+_APP_CONTENT = select(Call.id, Call.app, Call.content).where(Call.id.in_(bindparam("ids", expanding=True)))
+Stored = dict[str, tuple[str, str]]  # call id -> (app, content JSON)
 
 
-def is_drill(session: Session, alert: Alert) -> bool:
+def stored_calls(session: Session, call_ids: Iterable[str]) -> Stored:
+    """App and content of these calls (one read per 1,000), for is_drill on several alerts."""
+    ids = list(dict.fromkeys(call_ids))
+    out: Stored = {}
+    for i in range(0, len(ids), 1000):
+        out.update((cid, (app, content)) for cid, app, content in session.execute(_APP_CONTENT,
+                                                                                 {"ids": ids[i:i + 1000]}))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """What decides harm and drill for several alerts, read once (incidents.fired)."""
+
+    harms: dict[str, set[tuple[str, str]]]  # harm.harm_findings
+    stored: Stored  # stored_calls
+
+
+def _drill_row(app: str, content: str) -> bool:
+    try:
+        metadata = orjson.loads(content).get("metadata") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        metadata = {}
+    return is_drill_call(app, metadata if isinstance(metadata, dict) else {})
+
+
+def is_drill(session: Session, alert: Alert, stored: Stored | None = None) -> bool:
     """Every call the alert names is a drill's (an alert without calls: every app it names is the
-    drill app). A real call among them makes it real: on doubt, people are paged."""
+    drill app). A real call among them makes it real: on doubt, people are paged. `stored`: what
+    stored_calls read already for these calls (and maybe others)."""
     if not alert.call_ids:
         return bool(alert.apps) and all(a == DRILL_APP for a in alert.apps)
+    if stored is not None:
+        rows = [stored[c] for c in dict.fromkeys(alert.call_ids) if c in stored]
+        return bool(rows) and all(_drill_row(app, content) for app, content in rows)
     # Row by row: the first real call decides (its content alone is read and parsed).
-    rows = session.execute(_APP_CONTENT, {"ids": list(alert.call_ids)})
+    result = session.execute(_APP_CONTENT, {"ids": list(alert.call_ids)})
     seen = False
     try:
-        for app, content in rows:
+        for _, app, content in result:
             seen = True
-            try:
-                metadata = orjson.loads(content).get("metadata") or {}
-            except (orjson.JSONDecodeError, AttributeError):
-                metadata = {}
-            if not is_drill_call(app, metadata if isinstance(metadata, dict) else {}):
+            if not _drill_row(app, content):
                 return False
     finally:
-        rows.close()
+        result.close()
     return seen
 
 
+# The incident holding a key, locked and read afresh, in one statement (an open incident's key is
+# looked up for every alert of every batch).
+_BY_KEY = (select(Incident).join(IncidentDedup, IncidentDedup.incident_id == Incident.id)
+           .where(IncidentDedup.dedup_key == bindparam("key")).with_for_update(of=Incident)
+           .execution_options(populate_existing=True))
+
+
 def active_for_key(session: Session, dedup_key: str) -> Incident | None:
-    """The active incident holding a key, locked; a stale key (its incident is over) is freed."""
-    row = session.get(IncidentDedup, dedup_key)
-    if row is None:
+    """The active incident holding a key, locked; a stale key (its incident is over, or gone) is freed."""
+    inc = session.scalars(_BY_KEY, {"key": dedup_key}).first()
+    if inc is not None and inc.state in ACTIVE:
+        return inc
+    if inc is None and session.get(IncidentDedup, dedup_key) is None:
         return None
-    inc = session.get(Incident, row.incident_id, with_for_update=True, populate_existing=True)
-    if inc is None or inc.state not in ACTIVE:
-        session.execute(delete(IncidentDedup).where(IncidentDedup.dedup_key == dedup_key))
-        session.flush()
-        return None
-    return inc
+    session.execute(delete(IncidentDedup).where(IncidentDedup.dedup_key == dedup_key))
+    session.flush()
+    return None
 
 
 def compatible(inc: Incident, scope_limits: dict[str, list[str]]) -> bool:

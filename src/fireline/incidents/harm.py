@@ -61,16 +61,30 @@ _FINDINGS = (select(CallFinding.detector, CallFinding.kind, CallFinding.call_id)
              .where(CallFinding.call_id.in_(bindparam("ids", expanding=True)), CallFinding.kind.in_(_HARM_KINDS)))
 
 
-def worst_harm(session: Session, call_ids: Iterable[str]) -> Harm | None:
-    """The most severe harm among the calls' findings (None when they carry none)."""
+def harm_findings(session: Session, call_ids: Iterable[str]) -> dict[str, set[tuple[str, str]]]:
+    """The harms (detector, kind) each of these calls carries (one read per 1,000 calls)."""
+    ids = list(dict.fromkeys(c for c in call_ids if c))
+    found: dict[str, set[tuple[str, str]]] = {}
+    for i in range(0, len(ids), 1000):
+        for detector, kind, call_id in session.execute(_FINDINGS, {"ids": ids[i:i + 1000]}):
+            if (detector, kind) in HARMS:
+                found.setdefault(call_id, set()).add((detector, kind))
+    return found
+
+
+def worst_harm(session: Session, call_ids: Iterable[str],
+               found: dict[str, set[tuple[str, str]]] | None = None) -> Harm | None:
+    """The most severe harm among the calls' findings (None when they carry none). `found`: what
+    harm_findings read already for these calls (and maybe others)."""
     ids = list(dict.fromkeys(c for c in call_ids if c))[:1000]
     if not ids:
         return None
-    rows = session.execute(_FINDINGS, {"ids": ids}).all()
+    if found is None:
+        found = harm_findings(session, ids)
     calls: dict[tuple[str, str], set[str]] = {}
-    for detector, kind, call_id in rows:
-        if (detector, kind) in HARMS:
-            calls.setdefault((detector, kind), set()).add(call_id)
+    for call_id in ids:
+        for pair in sorted(found.get(call_id, ())):
+            calls.setdefault(pair, set()).add(call_id)
     best: Harm | None = None
     for (detector, kind), hit in calls.items():
         type_name = HARMS[(detector, kind)]

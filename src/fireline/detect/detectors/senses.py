@@ -10,6 +10,7 @@ lexicon.py for the term syntax and docs/detectors.md for the measured figures.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -126,6 +127,17 @@ class Terms:
                         break
 
 
+@functools.lru_cache(maxsize=32)
+def _terms(items: tuple[tuple[str, Any], ...]) -> Terms:
+    return Terms(dict(items))
+
+
+def terms_of(terms: Mapping[str, Any]) -> Terms:
+    """The same Terms for the same terms: a Terms is read-only once built, and building the shipped
+    lexicon (forms and one RE2 program) costs about 50 ms, paid once per process, not per app."""
+    return _terms(tuple(terms.items()))
+
+
 class Lexicon:
     """Every category's terms in one regex; each form names (category, strength, base term)."""
 
@@ -138,11 +150,11 @@ class Lexicon:
                 term = " ".join(raw.lstrip("~@").lower().split())
                 if term.strip("*"):
                     entries.setdefault(term, (category, strength, term.rstrip("*")))
-        self.terms = Terms(entries)
-        self._senses = Terms({" ".join(t.lower().split()): None for t in senses})
-        self._brands = Terms({" ".join(t.lower().split()): None for t in [*BRAND_REFERENCES, *brands]})
-        self._disparaging = Terms(dict.fromkeys(DISPARAGING))
-        self._context = Terms(dict.fromkeys(CONTEXT_CUES))
+        self.terms = terms_of(entries)
+        self._senses = terms_of({" ".join(t.lower().split()): None for t in senses})
+        self._brands = terms_of({" ".join(t.lower().split()): None for t in [*BRAND_REFERENCES, *brands]})
+        self._disparaging = terms_of(dict.fromkeys(DISPARAGING))
+        self._context = terms_of(dict.fromkeys(CONTEXT_CUES))
         self._role_play = re2.compile(_ROLE_PLAY) if re2 is not None else re.compile(_ROLE_PLAY)
         self._placeholder = re2.compile(_PLACEHOLDER) if re2 is not None else re.compile(_PLACEHOLDER)
 
