@@ -205,3 +205,11 @@ def test_a_usage_mistake_is_one_error_line() -> None:
     one_line(*run(["incident", "list", "--limit", "abc"]), "Error:", "'--limit'", exit_code=2)
     one_line(*run(["eval", "run", "x", "--target", "t", "--app", "a", "--max-failure-rate", "3"]),
              "--max-failure-rate", "between 0 and 1", exit_code=2)
+
+
+def test_a_drill_against_an_unreachable_server_is_one_error_line(tmp_path: Path) -> None:
+    code, out = run(["drill", "--scenario", "refusal_spike", "--out", str(tmp_path)],
+                    FIRELINE_URL="http://127.0.0.1:9", FIRELINE_TOKEN="x")
+    assert code == 1 and "Traceback" not in out, out
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot reach Fireline at http://127.0.0.1:9" in errors[0], out
