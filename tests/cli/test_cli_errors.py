@@ -213,3 +213,10 @@ def test_a_drill_against_an_unreachable_server_is_one_error_line(tmp_path: Path)
     assert code == 1 and "Traceback" not in out, out
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "cannot reach Fireline at http://127.0.0.1:9" in errors[0], out
+
+
+def test_version_is_printed() -> None:
+    from fireline import __version__
+
+    code, out = run(["--version"])
+    assert code == 0 and out.strip() == f"fireline {__version__}", out
