@@ -33,6 +33,13 @@ def _print_version(value: bool) -> None:
 def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                        help="print the version and exit")) -> None:
     """Fireline: incident response for AI features."""
+    from fireline.cli.client import fail
+    from fireline.config import ConfigError, get_settings
+
+    try:  # a malformed FIRELINE_ variable is one line naming it, whatever the command
+        get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 app.add_typer(admin.db_app, name="db")
