@@ -1,38 +1,51 @@
 #!/usr/bin/env python3
-"""Gateway overhead: Fireline's gateway vs direct-to-upstream, side by side with LiteLLM.
+"""Gateway overhead: Fireline's gateway vs direct-to-upstream, side by side with LiteLLM, same run.
 
-Runs ../shared/peers/gateway_overhead.py (wrk against the peers' mock upstream, directly and
-through `fireline serve`, pinned: load + mock on one core, Fireline on the other) with logging
-and detectors on: every call goes through the background writer into SQLite (the default
-store) with the privacy pass and the registered detectors. Prints both sides' raw figures,
-the ratios to LiteLLM 1.106 (peers README, same machine kind) and a RESULT line.
+Uses ../shared/peers/gateway_overhead.py's conventions and pieces (its mock upstream, request body,
+wrk Lua script and pinning: load generator + mock on the last core, the gateway's process tree on
+the others). For each gateway (Fireline, then LiteLLM proxy 1.10x from /tmp/venv-litellm, installed
+by peers/targets/litellm_start.sh when missing):
 
-  .venv/bin/python bench/gateway_overhead.py [--conc 1,16] [--duration 10] [--runs 3] [--policies]
+  1. closed loop (wrk) at each --conc, directly against the mock and through the gateway;
+  2. open loop at --rate req/s (bench/_rate.py: latency from when each request was due), directly
+     and through the gateway;
+
+Fireline runs with logging and detectors on: every call goes through the spool into SQLite (the
+default store) with the privacy pass and the registered detectors. Throughput with logging counts
+the logging too: after the c=16 run the bench waits until every answered call is stored, and
+reports answered / (run + drain) as well. Prints both gateways' figures with the load average.
+
+  .venv/bin/python bench/gateway_overhead.py [--conc 1,16] [--rate 500] [--duration 10] [--runs 3]
+      [--no-litellm] [--pin on|off] [--config FILE] [--policies]
 
 --policies declares five output rules and five tool-argument rules for every app (`app: "*"`,
-action block: every answer is buffered and checked before the caller sees it), to measure what
-declared policies add to the gateway.
+action block: every answer is buffered and checked before the caller sees it).
 
-Targets (issue 5): <= 1 ms added at p50 with one connection; >= 1,000 req/s on one core.
+Targets (issue 19): p99 added <= 2 ms at one connection and at 500 req/s; >= 2,500 req/s per core
+with logging and detectors on.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import importlib.util
+import os
 import shutil
+import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _rate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT.parent / "shared" / "peers"
-# LiteLLM proxy 1.106.2, one worker on one core, this machine (peers/README.md, median of 3 runs).
-LITELLM = {1: {"p50_overhead_ms": 21.1, "p99_overhead_ms": 31.3, "rps": 47, "cpu_ms": 20.5},
-           16: {"p50_overhead_ms": 305.4, "p99_overhead_ms": 460.3, "rps": 51, "cpu_ms": 19.5},
-           64: {"p50_overhead_ms": 1033.8, "p99_overhead_ms": 3338.1, "rps": 52, "cpu_ms": 19.1}}
 TOKEN = "fl-bench-admin-token-0123456789"
 POLICIES_YAML = """
 policies:
@@ -41,73 +54,191 @@ policies:
   - {{name: tool-{i}, app: "*", target: tool_arguments, deny_patterns: ['(?i)\\bdrop\\s+table{i}\\b'],
      type: agentic_harm, severity: P0, action: block}}
 """ for i in range(5))
+LITELLM_KEY = "sk-78ec6335e11f648fa7bad4df6e94d1c11fb0b1c5d71494a0abf8a1b65fb173cc"  # peers/targets/litellm_start.sh
+
+
+def load() -> str:
+    return "/".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def peers() -> Any:
+    spec = importlib.util.spec_from_file_location("peers_gateway_overhead", PEERS / "gateway_overhead.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(60)
+        except (OSError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            return int(conn.execute("select count(*) from calls").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def measure(go: Any, name: str, cmd: str, env: dict[str, str], model: str, key: str, args: argparse.Namespace,
+            pin: tuple[set[int], set[int]] | None, db: Path | None) -> dict[str, Any]:
+    """One gateway: start it in front of a fresh mock, closed loop at each concurrency, open loop at the rate."""
+    out: dict[str, Any] = {"name": name}
+    work = Path(tempfile.mkdtemp(prefix="fl-gwbench-"))
+    body = go.body_json(model)
+    (work / "body.json").write_bytes(body)
+    lua = work / "post.lua"
+    lua.write_text(go.LUA % {"body": work / "body.json", "auth": f'wrk.headers["Authorization"] = "Bearer {key}"'})
+    load_cpus, target_cpus = pin if pin else (None, None)
+    mock = subprocess.Popen([sys.executable, str(PEERS / "mock_upstream.py"), "--port", str(args.mock_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, load_cpus)) if load_cpus else None)
+    log = (work / "target.log").open("wb")
+    target = subprocess.Popen(cmd.format(mock_port=args.mock_port, port=args.port), shell=True, cwd=work,
+                              env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base, mock_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.mock_port}"
+    try:
+        if not go.wait_http(mock_base + "/v1/models", 15, mock) or not go.wait_http(base + "/v1/models", 180, target,
+                                                                                     key):
+            raise SystemExit(f"{name} did not start; see {work / 'target.log'}")
+        go.one_request(base, model, key)
+
+        def closed(url: str, conc: int, seconds: float) -> dict[str, Any]:
+            if pin:
+                go.pin_tree(target.pid, target_cpus)
+            result: dict[str, Any] = go.run_wrk(url + "/v1/chat/completions", conc, seconds, 1, str(lua), load_cpus)
+            return result
+
+        for conc in args.concs:
+            closed(base, conc, 3)  # warm-up
+            for side, url in (("direct", mock_base), ("target", base)):
+                runs = []
+                for _ in range(args.runs):
+                    cpu0, _ = go.tree_cpu_rss(target.pid)
+                    before = stored(db) if db is not None and side == "target" else 0
+                    r = closed(url, conc, args.duration)
+                    cpu1, rss = go.tree_cpu_rss(target.pid)
+                    r["load"] = load()
+                    if side == "target":
+                        r["cpu_ms"] = (cpu1 - cpu0) * 1000 / max(1, r["requests"])
+                        r["rss_mb"] = rss / 2**20
+                        if db is not None:  # the logging is part of the throughput: wait until it is stored
+                            t0 = time.monotonic()
+                            while stored(db) < before + r["requests"] and time.monotonic() - t0 < 300:
+                                time.sleep(0.2)
+                            drain = time.monotonic() - t0
+                            cpu2, _ = go.tree_cpu_rss(target.pid)
+                            r["drain_s"] = drain
+                            r["logged_rps"] = r["requests"] / (args.duration + drain)
+                            r["cpu_ms_logged"] = (cpu2 - cpu0) * 1000 / max(1, r["requests"])
+                    runs.append(r)
+                    print(f"  {name:8s} {side:6s} c={conc:<3d} rps={r['rps']:.0f} p50={r['p50_ms']:.2f} "
+                          f"p99={r['p99_ms']:.2f} ms errors={r['errors']}"
+                          + (f" cpu={r['cpu_ms']:.3f} ms/req" if "cpu_ms" in r else "")
+                          + (f" drain={r['drain_s']:.1f}s logged_rps={r['logged_rps']:.0f} "
+                             f"cpu_all={r['cpu_ms_logged']:.3f} ms/req" if "drain_s" in r else "")
+                          + f" load={r['load']}", flush=True)
+                out[f"{side}{conc}"] = {k: (statistics.median(r[k] for r in runs) if k != "load" else runs[-1][k])
+                                        for k in runs[0]}
+        if args.rate > 0:
+            if load_cpus:
+                os.sched_setaffinity(0, load_cpus)
+            for side, url in (("direct", mock_base), ("target", base)):
+                runs = []
+                for _ in range(args.runs):
+                    if pin:
+                        go.pin_tree(target.pid, target_cpus)
+                    r = _rate.run(url + "/v1/chat/completions", args.rate, args.duration, body, key)
+                    r["load"] = load()
+                    runs.append(r)
+                    print(f"  {name:8s} {side:6s} {args.rate:.0f}/s answered={r['answered_per_s']:.0f}/s "
+                          f"p50={r['p50_ms']:.2f} p99={r['p99_ms']:.2f} max={r['max_ms']:.1f} ms "
+                          f"failed={r['failed']} unanswered={r['unanswered']} load={r['load']}", flush=True)
+                out[f"{side}R"] = {k: (statistics.median(r[k] for r in runs) if k != "load" else runs[-1][k])
+                                   for k in runs[0]}
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    finally:
+        stop(target)
+        stop(mock)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conc", default="1,16")
+    ap.add_argument("--rate", type=float, default=500, help="open-loop req/s (0: skip)")
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--port", type=int, default=8791)
     ap.add_argument("--mock-port", type=int, default=9979)
-    ap.add_argument("--loadgen", default="auto", choices=["auto", "wrk", "python"])
-    ap.add_argument("--policies", action="store_true", help="declare 10 blocking policies for every app")
+    ap.add_argument("--pin", choices=["on", "off"], default="on")
+    ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument("--config", default="", help="FIRELINE_CONFIG for the Fireline server")
+    ap.add_argument("--policies", action="store_true",
+                    help="declare 10 blocking policies for every app (every answer buffered and checked)")
     args = ap.parse_args()
-    script = PEERS / "gateway_overhead.py"
-    if not script.exists():
-        print(f"missing {script}", file=sys.stderr)
+    args.concs = [int(c) for c in args.conc.split(",") if c]
+    if not shutil.which("wrk"):
+        print("wrk not found (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    if args.loadgen == "auto" and not shutil.which("wrk"):
-        print("wrk not found (apt-get install -y wrk); using the python load generator", file=sys.stderr)
-    work = Path(tempfile.mkdtemp(prefix="fl-gwbench-"))
-    db_path = work / "fireline.db"
+    go = peers()
+    ncpu = os.cpu_count() or 1
+    pin = ({ncpu - 1}, set(range(ncpu - 1))) if args.pin == "on" and ncpu >= 2 else None
+    where = f"load generator + mock on CPU {ncpu - 1}, the gateway on the others" if pin else "off"
+    print(f"pin: {where}; load {load()}", flush=True)
+    data = Path(tempfile.mkdtemp(prefix="fl-gwbench-db-"))
+    db = data / "fireline.db"
     fireline = Path(sys.executable).with_name("fireline")
-    env = (f"FIRELINE_DATABASE_URL=sqlite:///{db_path} FIRELINE_UPSTREAM_URL={{mock_url}} "
-           f"FIRELINE_ADMIN_TOKEN={TOKEN} FIRELINE_SECRET=bench-secret FIRELINE_UPSTREAM_KEY=sk-upstream")
+    env = {"FIRELINE_DATABASE_URL": f"sqlite:///{db}", "FIRELINE_ADMIN_TOKEN": TOKEN, "FIRELINE_SECRET": "bench-secret",
+           "FIRELINE_UPSTREAM_KEY": "sk-upstream"}
     if args.policies:
-        (work / "fireline.yaml").write_text(POLICIES_YAML)
-        env += f" FIRELINE_CONFIG={work / 'fireline.yaml'}"
-    target_cmd = f"cd {work} && exec env {env} {fireline} serve --port {{port}} --log-level warning"
-    cmd = [sys.executable, str(script), "--target-url", f"http://127.0.0.1:{args.port}",
-           "--target-cmd", target_cmd, "--api-key", TOKEN, "--model", "gpt-4o-mini",
-           "--mock-port", str(args.mock_port), "--conc", args.conc, "--duration", str(args.duration),
-           "--runs", str(args.runs), "--loadgen", args.loadgen]
-    print("running:", " ".join(cmd[:2]), "...", flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(PEERS))
-    sys.stdout.write(proc.stdout)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        return proc.returncode
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), "")
-    fig = dict(kv.split("=", 1) for kv in line[7:].split())
-    logged = 0
-    if db_path.exists():
-        with sqlite3.connect(db_path) as conn:
-            logged = conn.execute("select count(*) from calls").fetchone()[0]
-    print("\n                      Fireline gateway            LiteLLM 1.106 (peers README)    ratio")
-    parts = [f"logged_calls={logged}"]
-    for c in [int(x) for x in args.conc.split(",") if x]:
-        ours = {k: float(fig[f"c{c}_{k}"]) for k in ("overhead_p50_ms", "overhead_p99_ms", "target_rps",
-                                                      "target_cpu_ms_per_req") if f"c{c}_{k}" in fig}
-        peer = LITELLM.get(c)
-        if not ours or peer is None:
-            continue
-        rows = [("added p50 ms", ours["overhead_p50_ms"], peer["p50_overhead_ms"]),
-                ("added p99 ms", ours["overhead_p99_ms"], peer["p99_overhead_ms"]),
-                ("req/s", ours["target_rps"], peer["rps"]),
-                ("CPU ms / request", ours["target_cpu_ms_per_req"], peer["cpu_ms"])]
-        for name, a, b in rows:
-            better = b / a if name != "req/s" and a > 0 else (a / b if name == "req/s" else float("inf"))
-            print(f"c={c:<3d} {name:16s} {a:12.3f}            {b:12.1f}                 {better:8.1f}x better")
-        parts += [f"c{c}_added_p50_ms={ours['overhead_p50_ms']:.2f}", f"c{c}_rps={ours['target_rps']:.0f}",
-                  f"c{c}_cpu_ms_per_req={ours['target_cpu_ms_per_req']:.3f}",
-                  f"c{c}_litellm_added_p50_ms={peer['p50_overhead_ms']}", f"c{c}_litellm_rps={peer['rps']}",
-                  f"c{c}_rps_vs_litellm={ours['target_rps'] / peer['rps']:.1f}"]
-    passes = [float(fig.get("c1_overhead_p50_ms", "inf")) <= 1.0,
-              max((float(v) for k, v in fig.items() if re.fullmatch(r"c\d+_target_rps", k)), default=0) >= 1000]
-    parts += [f"target_p50_le_1ms={int(passes[0])}", f"target_rps_ge_1000={int(passes[1])}"]
+        (data / "fireline.yaml").write_text(POLICIES_YAML)
+        args.config = str(data / "fireline.yaml")
+    if args.config:
+        env["FIRELINE_CONFIG"] = str(Path(args.config).resolve())
+    cmd = (f"FIRELINE_UPSTREAM_URL=http://127.0.0.1:{{mock_port}}/v1 exec {fireline} serve --port {{port}} "
+           "--log-level warning")
+    results = [measure(go, "fireline", cmd, env, "gpt-4o-mini", TOKEN, args, pin, db)]
+    if not args.no_litellm:
+        cmd = f"exec bash {PEERS / 'targets' / 'litellm_start.sh'} {{mock_port}} {{port}} 1"
+        results.append(measure(go, "litellm", cmd, {}, "mock-gpt", LITELLM_KEY, args, pin, None))
+    shutil.rmtree(data, ignore_errors=True)
+
+    print(f"\n{'':30s}" + "".join(f"{r['name']:>24s}" for r in results))
+    rows: list[tuple[str, str, str]] = []
+    for conc in args.concs:
+        cell = f"target{conc}"
+        rows += [(f"c={conc} added p50 ms", cell, "p50_ms"), (f"c={conc} added p99 ms", cell, "p99_ms"),
+                 (f"c={conc} req/s", cell, "rps"), (f"c={conc} CPU ms/req (serving)", cell, "cpu_ms")]
+    rows += [("c=16 req/s incl. storing", "target16", "logged_rps"),
+             ("c=16 CPU ms/req incl. storing", "target16", "cpu_ms_logged")]
+    if args.rate > 0:
+        rate = f"{args.rate:.0f}/s"
+        rows += [(f"{rate} added p50 ms", "targetR", "p50_ms"), (f"{rate} added p99 ms", "targetR", "p99_ms"),
+                 (f"{rate} answered/s", "targetR", "answered_per_s")]
+    parts = []
+    for label, cell, key in rows:
+        values = []
+        for r in results:
+            t = r.get(cell, {})
+            v = t.get(key)
+            if v is not None and key in ("p50_ms", "p99_ms"):
+                d = r.get(cell.replace("target", "direct"), {})
+                v = v - d.get(key, 0.0)
+            values.append(v)
+            if v is not None:
+                parts.append(f"{r['name']}_{cell}_{key}={v:.3f}")
+        print(f"{label:30s}" + "".join(f"{v:24.2f}" if v is not None else f"{'-':>24s}" for v in values))
+    print("load (1/5/15 min, last run): " + ", ".join(
+        f"{r['name']} {r.get('targetR', r.get(f'target{args.concs[-1]}', {})).get('load', '?')}" for r in results))
     print("RESULT " + " ".join(parts), flush=True)
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

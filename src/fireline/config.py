@@ -216,6 +216,16 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error as one line: where (1-based line and column) and what went wrong."""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else str(problem)
+
+
 def load_config(path: str | None) -> Config:
     if not path:
         return Config()
@@ -224,7 +234,7 @@ def load_config(path: str | None) -> Config:
     except OSError as exc:
         raise ConfigError(f"FIRELINE_CONFIG: cannot read {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"FIRELINE_CONFIG: {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"FIRELINE_CONFIG: {path} is not valid YAML: {yaml_problem(exc)}") from exc
     except ConfigError as exc:
         raise ConfigError(f"FIRELINE_CONFIG: {exc}") from exc
     if not isinstance(raw, dict):

@@ -13,7 +13,7 @@ CASES = {
     "monitors": ("monitors:\n  - name: x\n    signal: nope\n", "monitors[0].signal"),
     "playbooks": ("playbooks:\n  data_leakage: {primary: {params: {}}}\n", "playbooks"),
     "apps": ("apps:\n  bot: {tools: {refund: sometimes}}\n", "apps.bot.tools.refund"),
-    "yaml": ("apps: [unclosed\n", "not valid YAML"),
+    "yaml": ("apps: [unclosed\n", "not valid YAML: line 2, column 1: expected ',' or ']'"),
     "control_param": ("playbooks:\n  prompt_injection:\n    primary: {kind: block_pattern, "
                       "params: {pattern: x, on: inptu}}\n",
                       "playbooks.prompt_injection.primary[0].params.on: must be 'input' or 'output'"),
@@ -24,7 +24,7 @@ CASES = {
     "triage": ("triage:\n  data_leakage: {severity: P5}\n", "triage.data_leakage.severity: 'P5'"),
     "auto_contain": ("auto_contain:\n  data_leak: [P0]\n", "auto_contain.data_leak: not an incident type"),
     "policies": ("policies:\n  - {name: p, app: a, target: output, deny_patterns: ['(?<=x)y'], type: policy_bypass,"
-                 " severity: P1}\n", "policies[0].deny_patterns"),
+                 " severity: P1}\n", "FIRELINE_CONFIG: policies[0].deny_patterns"),
 }
 
 
@@ -33,10 +33,11 @@ def test_bad_config_is_one_line_and_exit_1(case: str, tmp_path: Path) -> None:
     text, expected = CASES[case]
     (tmp_path / "fireline.yaml").write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
-    env.update(FIRELINE_CONFIG=str(tmp_path / "fireline.yaml"), FIRELINE_SECRET="x", COLUMNS="200")
+    env.update(FIRELINE_CONFIG=str(tmp_path / "fireline.yaml"), FIRELINE_SECRET="x", COLUMNS="80")
     fireline = str(Path(sys.executable).with_name("fireline"))
     proc = subprocess.run([fireline, "serve", "--port", "1"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=60)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert expected in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) == 1, f"not one line at 80 columns:\n{out}"

@@ -4,7 +4,11 @@ a cut last line skipped, and a full disk that costs no call."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import orjson
@@ -206,3 +210,72 @@ def test_the_spool_on_disk_holds_no_clear_content(fl: Fireline) -> None:
     spooled = b"".join(p.read_bytes() for p in (Path(fl.app.state.data_dir) / "spool").glob("*.jsonl"))
     assert spooled.count(b"\n") >= 1  # the call went through the spool (the active segment is kept)
     assert marker.encode() not in spooled and card.encode() not in spooled and b"support bot" not in spooled
+
+
+def test_a_killed_preparing_process_is_replaced_and_no_call_is_lost(fl: Fireline) -> None:
+    writer: CallWriter = fl.app.state.gateway.writer
+    assert writer.helper is not None  # the default: calls are prepared outside the serving process
+    c = client(fl)
+    before = rows(fl.db)
+    ask(c, "one")
+    assert wait_rows(fl.db, before + 1) == before + 1
+    pool = writer.helper.pool
+    assert pool is not None
+    for pid in list(pool._processes):  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+    for i in range(5):
+        ask(c, f"after {i}")
+    assert wait_rows(fl.db, before + 6) == before + 6
+    assert writer.helper is not None and writer.helper.pool is not pool  # a new one, not the writer thread
+
+
+def test_a_preparing_process_that_cannot_run_leaves_the_work_to_the_writer_thread(
+        fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer: CallWriter = fl.app.state.gateway.writer
+
+    def broken(*_: object) -> None:
+        raise BrokenProcessPool("cannot start")
+
+    assert writer.helper is not None
+    monkeypatch.setattr(writer.helper, "run", broken)
+    c = client(fl)
+    before = rows(fl.db)
+    for i in range(3):
+        ask(c, f"call {i}")
+    assert wait_rows(fl.db, before + 3) == before + 3
+    assert writer.helper is None
+
+
+SERVER_KILLED = """
+import os
+from datetime import UTC, datetime
+
+from fireline.config import Config
+from fireline.gateway.prepare import Helper
+
+if __name__ == "__main__":
+    helper = Helper(Config())
+    helper.run([], datetime.now(UTC))
+    assert helper.pool is not None
+    print(*helper.pool._processes, flush=True)
+    os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_server_killed_with_9_leaves_no_preparing_process_behind(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER_KILLED)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "FIRELINE_SECRET": "test-secret-" + "x" * 32}, cwd=tmp_path)
+    pid = int(out.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive()

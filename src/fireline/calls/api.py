@@ -107,7 +107,7 @@ def count_calls(request: Request, flt: service.CallFilter = Depends(call_filter)
         return {"count": service.count(session, flt)}
 
 
-@router.get("/calls/{call_id}", response_model=CallOut)
+@router.get("/calls/{call_id:path}", response_model=CallOut)  # client-chosen ids may hold "/"
 def get_call(call_id: str, request: Request, raw: bool | None = None, reason: str | None = None,
              who: Principal = Depends(require("viewer"))) -> CallOut:
     """Redacted for viewers; raw (and logged) for responders and admins unless raw=false."""
@@ -134,7 +134,7 @@ def access_log(request: Request, call_id: str | None = None, limit: int = Query(
                              "reason": r.reason} for r in rows]}
 
 
-@router.delete("/subjects/{user}", response_model=ErasureReport)
+@router.delete("/subjects/{user:path}", response_model=ErasureReport)  # user ids may hold "/"
 def erase_subject(user: str, request: Request, pseudonym: bool = False,
                   who: Principal = Depends(require("responder"))) -> ErasureReport:
     with get_db(request).writing() as session:

@@ -141,7 +141,21 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
     retried row by row and each row it still refuses is dead-lettered with its reason, so one
     bad record never costs the others. DatabaseUnavailable when the database is away (nothing
     is lost: re-sending is idempotent by call id)."""
-    now = utcnow()
+    return ingest_prepared(db, prepare_batch(calls, utcnow()), source=source)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """What `prepare_batch` made of a batch (picklable: the gateway prepares in another process)."""
+
+    calls: list[PreparedCall]
+    ids: list[str]
+    dead: list[dead_letters.Dead]
+
+
+def prepare_batch(calls: Sequence[CallIn], now: datetime) -> PreparedBatch:
+    """The privacy pass and encryption of a batch, without the database or any event: a record
+    that cannot be prepared is a dead letter, the first of repeated ids wins."""
     prepared: dict[str, PreparedCall] = {}
     ids: list[str] = []
     dead: list[dead_letters.Dead] = []
@@ -154,7 +168,12 @@ def ingest(db: Database, calls: Sequence[CallIn], *, source: str = "api") -> Ing
             continue
         ids.append(p.id)
         prepared.setdefault(p.id, p)  # the first of repeated ids in one batch wins
-    batch = list(prepared.values())
+    return PreparedBatch(list(prepared.values()), ids, dead)
+
+
+def ingest_prepared(db: Database, prepared: PreparedBatch, *, source: str = "api") -> IngestOutcome:
+    """Detectors ("calls.prepared"), the write and "calls.ingested" for a prepared batch (see `ingest`)."""
+    batch, ids, dead = prepared.calls, prepared.ids, list(prepared.dead)
     bus = db.bus
     # Before the write: the detect part's detectors add findings ("calls.prepared", wired in fireline.wiring).
     bus.publish("calls.prepared", calls=batch, source=source)

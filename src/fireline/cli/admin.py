@@ -51,6 +51,7 @@ def keys_create(role: str = typer.Option(..., "--role", help="ingest, viewer, re
 
 @keys_app.command("list")
 def keys_list() -> None:
+    """Keys with their role and name (never the key itself)."""
     db = _database()
     with db.session() as session:
         rows = keys_service.list_keys(session)
@@ -63,6 +64,7 @@ def keys_list() -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id: the next request with it is refused."""
     db = _database()
     keys_service.configure(data_dir())  # servers sharing the data directory see it on their next request
     try:

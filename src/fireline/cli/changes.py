@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from fireline.cli import tables
-from fireline.cli.client import Api, fail
+from fireline.cli.client import WHEN_HELP, Api, fail, time_param
 from fireline.cli.tables import Col
 
 out = Console()
@@ -36,10 +36,13 @@ def change(kind: str = typer.Option(..., "--kind", help="model|prompt|config|gua
               f"at {got['at']} by {got['actor']}", highlight=False, soft_wrap=True)
 
 
-def changes(app: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
+def changes(app: str | None = None, kind: str | None = None,
+            since: str | None = typer.Option(None, help=WHEN_HELP),
+            until: str | None = typer.Option(None, help=WHEN_HELP),
             limit: int = 50, wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
     """List change markers, newest first."""
-    params = {k: v for k, v in dict(app=app, kind=kind, since=since, until=until, limit=limit).items()
+    params = {k: v for k, v in dict(app=app, kind=kind, since=time_param(since, "--since"),
+                                     until=time_param(until, "--until"), limit=limit).items()
               if v is not None}
     page = Api().get("/api/v1/changes", params=params)
     if as_json:

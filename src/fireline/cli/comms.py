@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fireline.cli import tables
-from fireline.cli.client import Api, fail
+from fireline.cli.client import Api, fail, write_file
 from fireline.cli.tables import Col
 
 out = Console()
@@ -89,7 +89,7 @@ def obligations(incident_id: str, met: str | None = typer.Option(None, "--met", 
                                                               "without calls)?"),
                 reason: str | None = typer.Option(None, "--reason", help="with --personal-data: why"),
                 wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
-    """Disclosure obligations (GDPR Art. 33/34) of an incident, with deadlines and required contents."""
+    """Disclosure obligations of an incident (GDPR articles 33 and 34): deadlines, required contents."""
     api = Api()
     if met:
         api.post(f"/api/v1/incidents/{incident_id}/obligations/{met}/met", json={"note": note})
@@ -132,7 +132,7 @@ def postmortem(incident_id: str, format: str = typer.Option("md", "--format", he
     body = Api().get(f"/api/v1/incidents/{incident_id}/postmortem", params={"format": format})
     text = json.dumps(body, indent=2) if isinstance(body, dict) else body.decode()
     if out_file:
-        out_file.write_text(text)
+        write_file(out_file, text)
         out.print(f"wrote {out_file}")
     else:
         print(text, end="" if text.endswith("\n") else "\n")

@@ -77,7 +77,7 @@ def _value(raw: str) -> Any:
 
 @controls_app.command("apply")
 def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_pin, disable_tool, read_only, "
-                                               "rate_limit, guardrail_threshold, block_pattern, inject"),
+                                               "rate_limit, guardrail_threshold, block_pattern, inject, budget"),
           app: str | None = None, tenant: str | None = None, user: str | None = None,
           model: str | None = typer.Option(None, help="scope: requests for this model"),
           tool: str | None = None, cohort: str | None = None,
@@ -86,7 +86,9 @@ def apply(kind: str = typer.Argument(..., help="kill_switch, model_pin, prompt_p
           incident: str | None = typer.Option(None, "--incident"), reason: str | None = None,
           duration: str | None = typer.Option(None, "--for", help="expire after e.g. 30m, 2h, 1d"),
           as_json: bool = typer.Option(False, "--json")) -> None:
-    """Apply one control, e.g. `fireline controls apply model_pin --app bot -p model=gpt-4o-2024-05-13`."""
+    """Apply one control to a scope.
+
+    For example `fireline controls apply model_pin --app bot -p model=gpt-4o-2024-05-13`."""
     scope = {k: v for k, v in {"app": app, "tenant": tenant, "user": user, "model": model, "tool": tool,
                                "cohort": cohort}.items() if v is not None}
     if everywhere:

@@ -34,7 +34,7 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
     logging.getLogger("fireline").setLevel(logging.ERROR)
 
     def say(msg: str) -> None:
-        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim]  {msg}")
+        out.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim]  {msg}", soft_wrap=True)  # URLs and ids stay whole
 
     db_file = workdir / "fireline.db"
     for leftover in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
@@ -71,11 +71,11 @@ def demo(exit_after: bool = typer.Option(False, "--exit", help="run the story an
         out.print(table)
         if outcome.postmortem:
             out.print(f"post-mortem draft: {outcome.postmortem}  (or: fireline postmortem "
-                      f"{outcome.incident.get('id')})")
+                      f"{outcome.incident.get('id')})", soft_wrap=True)
         if exit_after:
             raise typer.Exit(0 if outcome.detected and outcome.contained else 1)
-        out.print(f"\nFireline keeps running: console {server.url}/ , API docs {server.url}/docs")
-        out.print(f"admin key: [bold]{token}[/bold]   (FIRELINE_URL={server.url} FIRELINE_TOKEN=<key>)")
+        out.print(f"\nFireline keeps running: console {server.url}/ , API docs {server.url}/docs", soft_wrap=True)
+        out.print(f"admin key: [bold]{token}[/bold]   (FIRELINE_URL={server.url} FIRELINE_TOKEN=<key>)", soft_wrap=True)
         out.print("Ctrl-C to stop.")
         try:
             while True:

@@ -59,6 +59,7 @@ def canary_add(tenant: str, token: str) -> None:
 
 @canary_app.command("list")
 def canary_list(tenant: str | None = None, as_json: bool = tables.JSON) -> None:
+    """Registered canary tokens per tenant."""
     body = Api().get("/api/v1/canaries", params={"tenant": tenant} if tenant else None)
     if as_json:
         tables.print_json(body)
@@ -70,6 +71,7 @@ def canary_list(tenant: str | None = None, as_json: bool = tables.JSON) -> None:
 
 @canary_app.command("remove")
 def canary_remove(canary_id: int) -> None:
+    """Stop watching a canary token (by the id `canary list` shows)."""
     Api().delete(f"/api/v1/canaries/{canary_id}")
     out.print(f"canary {canary_id} removed")
 
@@ -77,8 +79,9 @@ def canary_remove(canary_id: int) -> None:
 def report(call_id: str, kind: str = typer.Argument(..., help="harmful, wrong, leak, other or thumbs_down"),
            text: str = typer.Option("", help="what the user said (stored PII-redacted)"),
            at: str = typer.Option(None, help="when the user said it (ISO 8601, with a timezone)")) -> None:
-    """Report a call as a user would (feeds the report monitors). A report on a call not logged yet
-    waits for it (pending) and is joined when it lands."""
+    """Report a call as a user would (feeds the report monitors).
+
+    A report on a call not logged yet waits for it (pending) and is joined when it lands."""
     body = {"call_id": call_id, "kind": kind, "text": text or None, **({"at": at} if at else {})}
     r = Api().post("/api/v1/reports", json=body)
     waiting = " (pending: no such call logged yet; joined when it lands)" if r.get("status") == "pending" else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import typer
 from rich.console import Console
 
@@ -33,13 +34,19 @@ def drill(scenario: str = typer.Option(..., "--scenario", "-s", help="a shipped 
     except FirelineError as exc:
         fail(exc.message)
     runner = Drill(sc, url=settings.url, token=settings.token, app=app, auto_ack=auto_ack, contain=contain,
-                   timeout=timeout, say=lambda m: out.print(f"  {m}"))
-    out.print(f"[bold]drill {runner.id}[/bold]: {sc.title}")
+                   timeout=timeout, say=lambda m: out.print(f"  {m}", soft_wrap=True))
+    out.print(f"[bold]drill {runner.id}[/bold]: {sc.title}", soft_wrap=True)
     try:
-        result = runner.run()
-    except (RuntimeError, OSError) as exc:
+        with out.status(f"drill {runner.id} running (each step waits up to {timeout:g} s)..."):
+            result = runner.run()
+    except httpx.TransportError as exc:
+        fail(f"cannot reach Fireline at {settings.url} ({type(exc).__name__}: {exc}); set FIRELINE_URL")
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
         fail(str(exc))
-    md, js = reporting.write(result, report_dir)
+    try:
+        md, js = reporting.write(result, report_dir)
+    except OSError as exc:
+        fail(f"--out {report_dir}: cannot write the report: {exc.strerror or exc}")
     out.print(reporting.markdown(result))
     out.print(f"report: {md} and {js}")
     if not (result.detected and result.contained):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fireline.cli import tables
-from fireline.cli.client import Api, fail
+from fireline.cli.client import Api, fail, write_file
 from fireline.cli.tables import Col
 
 eval_app = typer.Typer(help="The eval lock: regression suites from incidents, run in CI.", no_args_is_help=True)
@@ -67,6 +68,14 @@ def results_table(cases: list[dict[str, Any]], *, arms: bool = False, families: 
     return table
 
 
+def error_summary(cases: list[dict[str, Any]], most: int = 3) -> list[str]:
+    """Why samples errored, most frequent first: a table of `error` rows alone does not say."""
+    kinds: Counter[str] = Counter()
+    for c in cases:
+        kinds.update(c.get("error_kinds") or {})
+    return [f"{n} errored: {kind}" for kind, n in kinds.most_common(most)]
+
+
 def _base_url(target: str) -> str:
     try:
         url = httpx.URL(target)
@@ -79,19 +88,30 @@ def _base_url(target: str) -> str:
     return str(url).rstrip("/")
 
 
+def _rate(value: float | None) -> float | None:
+    if value is not None and not 0.0001 <= value <= 0.9999:
+        raise typer.BadParameter(f"{value} is not a failure rate between 0 and 1 (e.g. 0.05)")
+    return value
+
+
 @eval_app.command("run")
 def run(path: Path = typer.Argument(..., help="a suite file or a directory of them"),
         target: str = typer.Option(..., "--target", help="OpenAI-compatible base URL (the gateway or staging)"),
         app: str = typer.Option(..., "--app", help="the app the calls are for (X-Fireline-App)"),
-        n: int | None = typer.Option(None, "-n", min=1, max=10_000, help="samples per case (default: the suite's)"),
-        max_failure_rate: float | None = typer.Option(None, "--max-failure-rate", min=0.0001, max=0.9999),
+        n: int | None = typer.Option(None, "-n", min=1, max=10_000, metavar="N",
+                                     help="samples per case (default: the suite's)"),
+        max_failure_rate: float | None = typer.Option(None, "--max-failure-rate", metavar="R", callback=_rate,
+                                                      help="pass at most this failure rate, 0 < R < 1 "
+                                                           "(default: each case's)"),
         junit_file: Path | None = typer.Option(None, "--junit", help="write JUnit XML here"),
         summary_file: Path | None = typer.Option(None, "--summary", help="write a Markdown summary here"),
         model: str | None = typer.Option(None, "--model", help="ask for this model"),
-        prompt_version: str | None = typer.Option(None, "--prompt-version", help="X-Fireline-Prompt-Version"),
-        concurrency: int = typer.Option(8, "--concurrency", min=1, max=64),
+        prompt_version: str | None = typer.Option(None, "--prompt-version", help="send as the prompt version"),
+        concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, metavar="N",
+                                        help="requests in flight"),
         api_key_env: str | None = typer.Option(None, "--api-key-env",
-                                               help=f"env var with the target's key (default: {', '.join(KEY_ENVS)})"),
+                                               metavar="VAR", help="env var with the target's key "
+                                                                   f"(default: {' or '.join(KEY_ENVS)})"),
         report: bool | None = typer.Option(None, "--report/--no-report",
                                            help="send the result to Fireline (default: when FIRELINE_TOKEN is set)"),
         as_json: bool = typer.Option(False, "--json", help="print the reports as JSON")) -> None:
@@ -130,10 +150,10 @@ def run(path: Path = typer.Argument(..., help="a suite file or a directory of th
                 fail(str(exc), 2)
             results.append(rep)
     if junit_file:
-        junit_file.write_bytes(reports.junit(results))
+        write_file(junit_file, reports.junit(results), "--junit")
     summary = reports.markdown(results)
     if summary_file:
-        summary_file.write_text(summary)
+        write_file(summary_file, summary, "--summary")
     step = os.environ.get("GITHUB_STEP_SUMMARY")
     if step:
         with open(step, "a", encoding="utf-8") as fh:
@@ -146,6 +166,8 @@ def run(path: Path = typer.Argument(..., help="a suite file or a directory of th
                       f"{rep['status'].upper()}, {rep['counts']['passed']} passed, {rep['counts']['failed']} failed, "
                       f"{rep['counts']['error']} errors, threshold {_pct(rep['max_failure_rate'])}")
             out.print(results_table(rep["cases"]))
+            for line in error_summary(rep["cases"]):
+                out.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
     if report or (report is None and os.environ.get("FIRELINE_TOKEN")):
         _report(results)
     if any(r["status"] != "passed" for r in results):
@@ -182,7 +204,7 @@ def export(incident_id: str, format: str = typer.Option("yaml", "--format", help
     body = api.get(f"/api/v1/evals/{lock['id']}/export", params={"format": format, "raw": str(raw).lower()})
     text = json.dumps(body, indent=2) + "\n" if isinstance(body, dict) else body.decode()
     if out_file:
-        out_file.write_text(text)
+        write_file(out_file, text)
         err.print(f"wrote {out_file} ({lock['cases']} cases)")
     else:
         print(text, end="")

@@ -6,6 +6,8 @@ Everything but `evidence verify` goes through the HTTP API (FIRELINE_URL, FIRELI
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fireline.cli import tables
-from fireline.cli.client import Api, err, fail
+from fireline.cli.client import Api, err, fail, write_file
 from fireline.cli.tables import Col
 
 out = Console()
@@ -90,6 +92,7 @@ def list_(state: str | None = typer.Option(None, help="e.g. detected,acknowledge
 @incident_app.command("show")
 def show(incident_id: str, timeline: bool = typer.Option(False, "--timeline", help="print the timeline too"),
          wide: bool = tables.WIDE, as_json: bool = tables.JSON) -> None:
+    """One incident: state, severity, type, roles, linked calls and SLA clocks."""
     api = Api()
     _print_incident(api.get(f"/api/v1/incidents/{incident_id}"), as_json)
     if timeline:
@@ -173,6 +176,7 @@ def merge(incident_id: str, into: str = typer.Option(..., "--into", help="the in
 def assign(incident_id: str, role: str = typer.Argument(..., help="commander, comms_lead, scribe, responder"),
            who: str = typer.Argument(...), remove: bool = typer.Option(False, "--remove"),
            reason: str | None = typer.Option(None, "--reason")) -> None:
+    """Give someone a role on the incident (or take it away with --remove)."""
     inc = Api().post(f"/api/v1/incidents/{incident_id}/assign",
                      json={"role": role.replace("-", "_"), "who": who, "remove": remove, "reason": reason})
     roles = inc["roles"]
@@ -183,6 +187,7 @@ def assign(incident_id: str, role: str = typer.Argument(..., help="commander, co
 @incident_app.command("severity")
 def severity(incident_id: str, level: str = typer.Argument(..., help="P0..P3"),
              reason: str = typer.Option(..., "--reason")) -> None:
+    """Change the severity (on the timeline, with the reason); the SLA clocks follow."""
     inc = Api().post(f"/api/v1/incidents/{incident_id}/severity", json={"severity": level, "reason": reason})
     out.print(f"{inc['id']} is {inc['severity']}; ack due {inc['sla']['ack_due_at']}")
 
@@ -202,6 +207,7 @@ def retype(incident_id: str, type_: str = typer.Argument(..., metavar="TYPE", he
 @incident_app.command("note")
 def note(incident_id: str, text: str, kind: str = typer.Option("note", help="note, decision, hypothesis, action")
          ) -> None:
+    """Add a note, decision, hypothesis or action to the timeline."""
     entry = Api().post(f"/api/v1/incidents/{incident_id}/notes", json={"text": text, "kind": kind})
     out.print(f"entry {entry['seq']} {entry['hash'][:12]}")
 
@@ -211,8 +217,9 @@ def verify(incident_id: str,
            head: str | None = typer.Option(None, "--head", help="a head SEQ:HASH kept outside the database "
                                                                   "(from a notification, an export or an earlier run)")
            ) -> None:
-    """Recompute the timeline's hash chain and check every entry's signature (and an anchored
-    head); exit 1 naming the first broken entry. Prints the head to keep outside the database."""
+    """Check the timeline's hash chain and signatures; exit 1 naming the first broken entry.
+
+    Also checks an anchored head (--head), and prints the head to keep outside the database."""
     result = Api().get(f"/api/v1/incidents/{incident_id}/verify", params={"head": head} if head else None)
     if not result["ok"]:
         fail(f"timeline of {incident_id} is broken at entry {result['first_broken']}: {result['reason']}")
@@ -230,11 +237,13 @@ def blast_radius(incident_id: str, as_json: bool = typer.Option(False, "--json")
                  out_path: Path | None = typer.Option(None, "--out", help="with --affected: write a CSV"),
                  reason: str = typer.Option("notification", "--reason", help="with --affected: why")) -> None:
     """Who and what the incident reaches: users, sessions, tenants, calls, onset, PII."""
+    if out_path is not None and not affected:
+        fail("--out writes the list of who was reached: add --affected", 2)
     if affected:
         who = Api().get(f"/api/v1/incidents/{incident_id}/affected", params={"reason": reason})
         if out_path is not None:
             rows = ["kind,id"] + [f"{k[:-1]},{v}" for k in ("users", "sessions", "tenants", "calls") for v in who[k]]
-            out_path.write_text("\n".join(rows) + "\n")
+            write_file(out_path, "\n".join(rows) + "\n")
             out.print(f"{len(who['users'])} users, {len(who['sessions'])} sessions, {len(who['tenants'])} "
                       f"tenants, {len(who['calls'])} calls written to {out_path}")
         else:
@@ -260,6 +269,7 @@ def blast_radius(incident_id: str, as_json: bool = typer.Option(False, "--json")
 def export(incident_id: str, out_path: Path = typer.Option(..., "--out", help="FILE.tar.gz"),
            snapshot: str | None = typer.Option(None, "--snapshot", help="a snapshot id; default the latest"),
            take: bool = typer.Option(False, "--take", help="take a fresh snapshot first")) -> None:
+    """Download an evidence snapshot as a signed bundle (verify it with `evidence verify`)."""
     api = Api()
     with err.status(f"exporting the evidence of {incident_id}...") as status:
         if take:
@@ -272,24 +282,36 @@ def export(incident_id: str, out_path: Path = typer.Option(..., "--out", help="F
             snapshot = snaps[-1]["id"]
         status.update(f"downloading snapshot {snapshot[:12]}...")
         data = api.get(f"/api/v1/snapshots/{snapshot}/export")
-    out_path.write_bytes(data)
+    write_file(out_path, data)
     out.print(f"wrote {out_path} ({len(data):,} bytes), snapshot {snapshot}")
 
 
 @evidence_app.command("verify")
-def verify_file(path: Path, expect: str | None = typer.Option(None, "--expect", help="the snapshot id to expect"),
+def verify_file(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="an exported bundle"),
+                expect: str | None = typer.Option(None, "--expect", help="the snapshot id to expect"),
                 public_key: str | None = typer.Option(None, "--public-key",
                                                       help="the server's signing key (base64, or @FILE); default "
                                                            "the key of this machine's FIRELINE_SECRET, if any"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
-    """Check an exported bundle offline: its signature, manifest digest, every member, the timeline
-    chain and every entry's signature."""
+    """Check an exported bundle offline (no server needed).
+
+    Checks its signature, manifest digest, every member, the timeline chain and every entry's signature."""
     from fireline import signing
     from fireline.incidents.bundle import verify_bundle
 
     pinned = public_key
     if pinned and pinned.startswith("@"):
-        pinned = Path(pinned[1:]).read_text().strip()
+        try:
+            pinned = Path(pinned[1:]).read_text().strip()
+        except OSError as exc:
+            fail(f"--public-key {pinned}: cannot read: {exc.strerror or exc}", 2)
+    if pinned:
+        try:
+            raw_key = base64.b64decode(pinned, validate=True)
+        except (binascii.Error, ValueError):
+            raw_key = b""
+        if len(raw_key) != 32:
+            fail("--public-key: not an Ed25519 public key in base64 (`fireline evidence public-key` prints it)", 2)
     report = verify_bundle(path, pinned or signing.local_public_key())
     if expect and report.snapshot_id != expect:
         report.bad("SNAPSHOT", f"is {report.snapshot_id}, expected {expect}")

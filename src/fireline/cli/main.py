@@ -19,6 +19,22 @@ from fireline.cli import upstream as upstream_cli
 
 app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from fireline import __version__
+
+        typer.echo(f"fireline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="print the version and exit")) -> None:
+    """Fireline: incident response for AI features."""
+
+
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.retention_app, name="retention")
@@ -44,14 +60,28 @@ comms_cli.register(app)  # incident update, obligations, high-risk, postmortem(s
 detect_cli.register(app)  # monitors, canary add|list|remove, report
 
 
+def _plain_help(typer_app: typer.Typer) -> None:
+    """Help and usage errors in click's plain layout: at 80 columns Rich's boxed tables cut long
+    option names (`--max-failure-r…`) and spread a one-line error over a box."""
+    typer_app.rich_markup_mode = None
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _plain_help(group.typer_instance)
+
+
+_plain_help(app)
+
+
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8700,
+def serve(host: str = "127.0.0.1", port: int = typer.Option(8700, min=1, max=65535),
           workers: int | None = typer.Option(None, "--workers", min=1,
                                              help="processes sharing the port (default: the number of cores; "
                                                   "1 on SQLite)"),
           log_level: str = typer.Option("info", help="debug, info, warning, error")) -> None:
-    """API, gateway, OTLP, OFREP, metrics and console. Several workers share the port and their
-    state (PostgreSQL, and Redis when FIRELINE_REDIS_URL is set); one of them leads the once-only loops."""
+    """API, gateway, OTLP, OFREP, metrics and console on one port.
+
+    Several workers share the port and their state (PostgreSQL, and Redis when FIRELINE_REDIS_URL
+    is set); one of them leads the once-only loops."""
     import os
 
     import uvicorn
@@ -61,14 +91,16 @@ def serve(host: str = "127.0.0.1", port: int = 8700,
     from fireline.config import ConfigError, get_secret, get_settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.lower() != "debug":  # one line per migration and plugin at every start is noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     from fireline.config import secret_path
     from fireline.errors import FirelineError
 
     made_now = not get_settings().secret and not secret_path().exists()
     try:
         application = create_app()  # also checks the config: one clear line before any worker starts
-    except ConfigError as exc:
-        fail(str(exc))
+    except ConfigError as exc:  # name the file the section lives in, unless the message names its variable
+        fail(str(exc) if str(exc).startswith("FIRELINE_") else f"FIRELINE_CONFIG: {exc}")
     except FirelineError as exc:
         fail(f"FIRELINE_CONFIG: {exc.message}")
     from fireline.calls.privacy import key_problem

@@ -160,9 +160,10 @@ def verify(incident_id: str,
            min_calls: int | None = typer.Option(None, "--min-calls", min=1, help="calls needed since the fix"),
            wait: float = typer.Option(0.0, "--wait", min=0, help="keep checking up to this many seconds"),
            as_json: bool = typer.Option(False, "--json")) -> None:
-    """Verify the fix: new traffic on the pinned version, and the monitor that fired back under its
-    baseline for a window. Exit 0 passed, 1 failed, 3 still pending. (The timeline's hash chain is
-    `fireline incident verify`.)"""
+    """Verify the fix on new traffic: exit 0 passed, 1 failed, 3 still pending.
+
+    Passes when new traffic runs on the pinned version and the monitor that fired is back under its
+    baseline for a window. (The timeline's hash chain is `fireline incident verify`.)"""
     api = Api()
     body: dict[str, Any] = {k: v for k, v in {"window": window, "min_calls": min_calls}.items() if v is not None}
     path = f"/api/v1/incidents/{incident_id}/fix-verification"

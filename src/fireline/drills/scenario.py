@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fireline.config import ConfigError, load_yaml
+from fireline.config import ConfigError, load_yaml, yaml_problem
 from fireline.errors import Invalid, NotFound
 
 
@@ -92,5 +92,11 @@ def load(name_or_path: str) -> Scenario:
         text = res.read_text()
     try:
         return Scenario.model_validate(load_yaml(text))
-    except (yaml.YAMLError, ValidationError, ConfigError) as exc:
+    except yaml.YAMLError as exc:
+        raise Invalid(f"scenario {name_or_path}: not valid YAML: {yaml_problem(exc)}") from exc
+    except ValidationError as exc:  # the first problem, named by its path
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "scenario"
+        raise Invalid(f"scenario {name_or_path}: {where}: {first['msg']}") from exc
+    except ConfigError as exc:
         raise Invalid(f"scenario {name_or_path}: {exc}") from exc

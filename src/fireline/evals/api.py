@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.config import Config, ConfigError, load_yaml
+from fireline.config import Config, ConfigError, load_yaml, yaml_problem
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.evals import promptfoo, service
@@ -72,7 +72,7 @@ async def _suite_body(request: Request) -> Any:
     try:
         return load_yaml(raw.decode("utf-8"))  # JSON is YAML too
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise Invalid(f"suite: not valid YAML or JSON: {str(exc).splitlines()[0]}", field="suite") from None
+        raise Invalid(f"suite: not valid YAML or JSON: {yaml_problem(exc)}", field="suite") from None
     except ConfigError as exc:  # a repeated or non-string key, named by its path
         raise Invalid(f"suite: {exc}", field="suite") from None
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fireline.config import ConfigError, load_yaml
+from fireline.config import ConfigError, load_yaml, yaml_problem
 from fireline.evals.expect import Expectation
 from fireline.evals.stats import min_samples
 
@@ -167,7 +167,7 @@ def parse_text(text: str, name: str = "suite") -> Suite:
     try:
         data = load_yaml(text)  # YAML 1.2 scalars, like the config: `on`, `yes`, `no` stay strings
     except yaml.YAMLError as exc:
-        raise SuiteError(f"{name}: not valid YAML: {exc}") from None
+        raise SuiteError(f"{name}: not valid YAML: {yaml_problem(exc)}") from None
     except ConfigError as exc:  # a repeated or non-string key, named by its path
         raise SuiteError(f"{name}: {exc}") from None
     return parse(data, name)

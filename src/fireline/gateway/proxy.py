@@ -28,6 +28,7 @@ from fireline.detect.service import policy_engine
 from fireline.gateway import checks, enforce, policy
 from fireline.gateway.checks import header_text
 from fireline.gateway.inline import InlineDetectors
+from fireline.gateway.prepare import Helper
 from fireline.gateway.responses import JSON, SSE, as_sse, assemble_stream, completion, error, message_of
 from fireline.gateway.spool import Spool
 from fireline.gateway.writer import CallWriter
@@ -81,7 +82,8 @@ class Gateway:
                                  max_queue=int(section.get("max_queue", 100_000)),
                                  flush_interval=float(section.get("flush_interval_s", 0.05)),
                                  fsync_interval=float(section.get("spool_fsync_interval_s", 1.0)),
-                                 max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024))
+                                 max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024),
+                                 helper=Helper(self.config) if section.get("prepare_process", True) else None)
         detect = getattr(state, "detect", None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         # The declared policies: the detect part's compiled set (one copy per process), else our own.

@@ -1,10 +1,11 @@
 """The gateway's background writer: the database is never on a request's critical path.
 
 A request appends its pending call record to the durable spool (gateway.spool: one `write()`,
-before the answer is released) and returns. One writer thread reads the spool in order, turns
-records into CallIn (assembling streams, parsing answers) and stores them through
-calls.service.ingest (privacy pass, detectors, one transaction per batch, row-by-row retry and
-dead letters for rows the database refuses). While the database is away the writer backs off
+before the answer is released) and returns. One writer thread reads the spool in order; a helper
+process (gateway.prepare) turns the records into prepared calls (assembling streams, parsing
+answers, the privacy pass, encryption), and the thread stores them through
+calls.service.ingest_prepared (detectors, one transaction per batch, row-by-row retry and dead
+letters for rows the database refuses, the events). While the database is away the writer backs off
 and retries the same records; nothing is dropped and the answers keep flowing. At start it
 adopts spool segments a dead process left behind and replays them first; replays are
 idempotent (call ids). A call that cannot be spooled (disk full) is kept in memory instead.
@@ -18,20 +19,21 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from prometheus_client import Counter, Gauge
-from pydantic import ValidationError
 
-from fireline.calls import dead_letters, privacy, service
+from fireline.calls import privacy, service
 from fireline.calls.pricing import cost_usd, price_table
 from fireline.calls.schemas import INT32_MAX, CallIn
 from fireline.config import Config
-from fireline.db import Database, DatabaseUnavailable, is_unavailable
+from fireline.db import Database, DatabaseUnavailable, utcnow
 from fireline.gateway.enforce import message_text
+from fireline.gateway.prepare import Helper, prepare
 from fireline.gateway.responses import assemble_stream, message_of
 from fireline.gateway.spool import Spool
 from fireline.metrics import REGISTRY
@@ -87,8 +89,9 @@ def decode(line: bytes) -> dict[str, Any]:
 class CallWriter:
     def __init__(self, db: Database, config: Config, *, spool: Spool | None = None, batch_size: int = 500,
                  max_queue: int = 100_000, flush_interval: float = 0.05, fsync_interval: float = 1.0,
-                 max_spool_bytes: int = 10 * 1024**3) -> None:
+                 max_spool_bytes: int = 10 * 1024**3, helper: Helper | None = None) -> None:
         self.db, self.config, self.spool, self.flush_interval = db, config, spool, flush_interval
+        self.helper = helper  # prepares batches in another process (gateway.prepare)
         self.batch_size, self.max_queue, self.fsync_interval = batch_size, max_queue, fsync_interval
         self.max_spool_bytes = max_spool_bytes
         self.prices = price_table(config)  # the config does not change while the server runs
@@ -135,6 +138,8 @@ class CallWriter:
         self.stop_by = time.monotonic() + timeout
         self.wake.set()
         self.thread.join(timeout + 5)
+        if self.helper is not None:
+            self.helper.close()
         if self.spool is not None:
             self.spool.sync()
             left = self.spool.pending()
@@ -207,7 +212,7 @@ class CallWriter:
         """Store one batch: calls held in memory first, else the oldest unstored spool lines."""
         if self.memory:
             held = [self.memory[i] for i in range(min(self.batch_size, len(self.memory)))]
-            self._store([decode(line) for line in held])
+            self._store(held, "memory")
             for _ in held:
                 self.memory.popleft()
             return
@@ -216,36 +221,30 @@ class CallWriter:
         if got is None:
             return
         segment, lines = got
-        records = []
-        for _, line in lines:
-            try:
-                records.append(decode(line))
-            except ValueError:  # a damaged line (power loss), or sealed with another key: nothing to store
-                DROPPED.labels("spool_damaged").inc()
-                log.error("gateway spool: a damaged record in %s was skipped", segment.path.name)
-        self._store(records)
+        self._store([line for _, line in lines], segment.path.name)
         self.spool.mark_stored(segment, lines[-1][0], len(lines))
 
-    def _store(self, batch: list[dict[str, Any]]) -> None:
-        calls = []
-        prices = self.prices
-        dead: list[dead_letters.Dead] = []
-        for pending in batch:
+    def _store(self, lines: list[bytes], where: str) -> None:
+        """Prepare the lines (in the helper process when there is one), then detectors, the write and
+        the events here, where their state lives."""
+        now = utcnow()
+        prepared = None
+        if self.helper is not None:
             try:
-                calls.append(build_call(pending, self.config, prices))
-            except (ValidationError, ValueError, TypeError, KeyError) as exc:
-                dead.append(dead_letters.Dead(pending.get("id"), dead_letters.failure_reason(exc), "prepare",
-                                              clean_json(pending)))
-        try:
-            dead_letters.record(self.db, dead, source="gateway")
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise DatabaseUnavailable("the database is unavailable") from exc
-            raise
-        service.ingest(self.db, calls, source="gateway")
-        self.stored += len(calls)
-        for call in calls:
-            GATEWAY_CALLS.labels(call.status).inc()
+                prepared = self.helper.run(lines, now)
+            except BrokenProcessPool:  # it cannot start twice in a row (or dies on this batch): do it here
+                log.error("gateway writer: the preparing process keeps failing; preparing calls in this thread")
+                self.helper.close()
+                self.helper = None
+        if prepared is None:
+            prepared = prepare(lines, self.config, self.prices, now)
+        if prepared.damaged:
+            DROPPED.labels("spool_damaged").inc(prepared.damaged)
+            log.error("gateway spool: %d damaged records in %s were skipped", prepared.damaged, where)
+        service.ingest_prepared(self.db, prepared.batch, source="gateway")
+        self.stored += len(prepared.statuses)
+        for status in prepared.statuses:
+            GATEWAY_CALLS.labels(status).inc()
 
 
 def _arguments(raw: Any) -> Any:

@@ -25,7 +25,7 @@ from fireline.errors import Conflict, Invalid
 from fireline.incidents import blast, bus, correlate, links
 from fireline.incidents.evidence import take_snapshot
 from fireline.incidents.harm import Harm, raises, worst_harm
-from fireline.incidents.lifecycle import TERMINAL, allowed, transition, transition_locked
+from fireline.incidents.lifecycle import STATES, TERMINAL, allowed, transition, transition_locked
 from fireline.incidents.metrics import DRILLS_OPENED, OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
@@ -56,13 +56,19 @@ def get_incident(session: Session, incident_id: str) -> Incident:
 
 def list_incidents(session: Session, *, state: str | None = None, type: str | None = None,
                    severity: str | None = None, app: str | None = None, limit: int = 100) -> list[Incident]:
+    """Filters are checked, so a misspelt state, type or severity is a 422 rather than no match."""
     stmt = select(Incident)
     if state:
-        stmt = stmt.where(Incident.state.in_(state.split(",")))
+        states = state.split(",")
+        unknown = [s for s in states if s not in STATES]
+        if unknown:
+            raise Invalid(f"state: unknown state {unknown[0]!r}; one of {', '.join(STATES)}", field="state",
+                          allowed=list(STATES))
+        stmt = stmt.where(Incident.state.in_(states))
     if type:
-        stmt = stmt.where(Incident.type == type)
+        stmt = stmt.where(Incident.type == incident_type(type).name)
     if severity:
-        stmt = stmt.where(Incident.severity.in_(severity.split(",")))
+        stmt = stmt.where(Incident.severity.in_([check_severity(s) for s in severity.split(",")]))
     if app:
         stmt = stmt.where((" " + Incident.apps + " ").contains(f" {app} "))
     return list(session.scalars(stmt.order_by(Incident.detected_at.desc(), Incident.id.desc()).limit(limit)))

@@ -32,7 +32,9 @@ _NO_VOWEL = re.compile(r"(?<![^\W\d_])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{4,}(?![
 # In ASCII text the letters are [A-Za-z], so `[A-Za-z]{4,}` finds exactly the maximal runs of 4+ (a
 # shorter run cannot match from any of its positions): the same words without the lookarounds.
 _ASCII_WORD = re.compile(r"[A-Za-z]{4,}")
-_VOWELS = frozenset("aeiouyAEIOUY")
+# ... and of those, the ones without a vowel: maximal runs of 4+ consonants (one pass in C instead of
+# a vowel test per word in Python).
+_ASCII_NO_VOWEL = re.compile(r"(?<![A-Za-z])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{4,}(?![A-Za-z])")
 _TRANSLATE = re.compile(r"(?i)\b(translat\w*|übersetz\w*|tradu\w*|in (?:english|french|german|spanish|"
                         r"italian|portuguese|chinese|japanese|korean|russian|arabic|hindi|dutch))\b")
 SAMPLE = 600
@@ -73,9 +75,8 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
             score = max(score, min(1.0, (0.25 - distinct) * 6 + 0.5))
     prose = _CODE.sub(" ", sample) if ("`" in sample or "://" in sample) else sample
     if ascii_only:
-        runs = _ASCII_WORD.findall(prose)
-        latin = len(runs)
-        no_vowel = sum(1 for w in runs if _VOWELS.isdisjoint(w)) if latin >= 10 else 0
+        latin = len(_ASCII_WORD.findall(prose))
+        no_vowel = len(_ASCII_NO_VOWEL.findall(prose)) if latin >= 10 else 0
     else:
         latin = len(_LATIN_WORD.findall(prose))
         no_vowel = len(_NO_VOWEL.findall(prose)) if latin >= 10 else 0

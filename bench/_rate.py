@@ -1,0 +1,105 @@
+"""Open-loop load at a fixed rate (what wrk cannot do): requests are sent on a schedule, whatever
+the answers, over a pool of keep-alive connections, and each latency is measured from the moment
+the request was due, so a stall shows in the tail instead of slowing the load (no coordinated
+omission). Stdlib asyncio (uvloop when importable); run it pinned to the load generator's core.
+
+  python bench/_rate.py URL --rate 500 --duration 10 --body FILE [--api-key K] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from urllib.parse import urlparse
+
+
+async def _load(url: str, rate: float, duration: float, body: bytes, api_key: str,
+                conns: int) -> tuple[list[float], int, int, float]:
+    u = urlparse(url)
+    host, port = u.hostname or "127.0.0.1", u.port or 80
+    head = (f"POST {u.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n" + (f"Authorization: Bearer {api_key}\r\n" if api_key else "")
+            + "\r\n").encode()
+    request = head + body
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(conns):
+        idle.put_nowait(await asyncio.open_connection(host, port))
+    latencies: list[float] = []
+    errors = [0, 0]  # failed, not sent (every connection busy for longer than the run)
+
+    async def one(due: float) -> None:
+        reader, writer = await idle.get()
+        try:
+            writer.write(request)
+            header = await reader.readuntil(b"\r\n\r\n")
+            status = int(header.split(b" ", 2)[1])
+            low = header.lower()
+            i = low.find(b"content-length:")
+            await reader.readexactly(int(low[i + 15:low.find(b"\r\n", i)]) if i >= 0 else 0)
+            latencies.append(time.perf_counter() - due)
+            if status >= 400:
+                errors[0] += 1
+            idle.put_nowait((reader, writer))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors[0] += 1
+            writer.close()
+            idle.put_nowait(await asyncio.open_connection(host, port))
+
+    tasks = set()
+    start = time.perf_counter()
+    n = int(rate * duration)
+    for k in range(n):
+        due = start + k / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=30)
+        errors[1] = len(late)
+        for task in late:
+            task.cancel()
+    return latencies, errors[0], errors[1], time.perf_counter() - start
+
+
+def run(url: str, rate: float, duration: float, body: bytes, api_key: str = "", conns: int = 64) -> dict:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    lat, failed, unsent, elapsed = asyncio.run(_load(url, rate, duration, body, api_key, conns))
+    lat.sort()
+
+    def q(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+    return {"rate": rate, "answered": len(lat), "answered_per_s": len(lat) / elapsed, "failed": failed,
+            "unanswered": unsent, "p50_ms": q(0.50), "p90_ms": q(0.90), "p99_ms": q(0.99), "max_ms": q(1.0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("url")
+    ap.add_argument("--rate", type=float, default=500)
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--body", required=True)
+    ap.add_argument("--api-key", default="")
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--cpu", type=int, default=-1, help="pin to this CPU")
+    args = ap.parse_args()
+    if args.cpu >= 0:
+        os.sched_setaffinity(0, {args.cpu})
+    with open(args.body, "rb") as f:
+        body = f.read()
+    print(json.dumps(run(args.url, args.rate, args.duration, body, args.api_key, args.conns)))
+
+
+if __name__ == "__main__":
+    main()
