@@ -23,8 +23,9 @@ semantic: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/fireline demo
 
+# Two workers, each test file on one of them: most tests wait on real servers and databases.
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -20,6 +20,10 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("fireline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("fireline")
 
+# pytest-xdist's workers inherit COLUMNS=80 / LINES=24 from execnet: the CLI's Rich consoles would
+# fix their width at import. Tests choose the width per command (tests/support/cli.py).
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 os.environ.setdefault("FIRELINE_SECRET", "test-secret-not-for-production")
 os.environ.pop("FIRELINE_CONFIG", None)
 os.environ.pop("FIRELINE_ADMIN_TOKEN", None)

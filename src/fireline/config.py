@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_FALLBACK = "Our assistant is paused. A person will answer you shortly."
@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # Shared counters (rate limits, budgets, session limits) across workers and replicas; without it
     # they go through PostgreSQL when the database is PostgreSQL, else stay in this process.
     redis_url: str | None = None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("a Redis URL starts with redis://, rediss:// or unix://")
+        return value
 
 
 class AppConfig(BaseModel):
@@ -249,7 +256,13 @@ def load_config(path: str | None) -> Config:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The FIRELINE_ environment; a malformed variable is a ConfigError naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = f"FIRELINE_{str(first['loc'][0]).upper()}" if first["loc"] else "FIRELINE_*"
+        raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 @lru_cache(maxsize=1)

@@ -123,3 +123,29 @@ def test_a_body_that_does_not_parse_fails_its_own_request_only(db: Database) -> 
         t.join(60)
     assert isinstance(answers[3], Invalid) and "not valid JSON" in answers[3].message
     assert all(answers[i].ids == [f"p-{i}"] for i in range(6) if i != 3)
+
+
+def test_a_request_that_went_away_does_not_stop_the_group() -> None:
+    """A waiting request whose client left (its future cancelled) is stored and skipped when
+    answered; the requests after it are answered as usual."""
+    first_stored = threading.Event()
+    release = threading.Event()
+    stored: list[list[str]] = []
+
+    def store(calls: list[Any]) -> Any:
+        stored.append([c.id for c in calls])
+        first_stored.set()
+        release.wait(10)
+        return service.IngestOutcome(ids=[c.id for c in calls], inserted=[], duplicates=len(calls))
+
+    group = GroupCommit(store)
+    first = group.submit(parse_calls(call("a")))
+    assert first_stored.wait(10)
+    gone = group.submit(parse_calls(call("b")))  # b and d wait for the next group, together
+    after = group.submit(parse_calls(call("d")))
+    assert gone.cancel()
+    release.set()
+    assert first.result(10).ids == ["a"]
+    assert after.result(10).ids == ["d"]
+    assert group.ingest(parse_calls(call("c"))).ids == ["c"]
+    assert stored == [["a"], ["b", "d"], ["c"]]

@@ -169,13 +169,23 @@ def test_time_options_take_a_duration_ago(fl: Fireline) -> None:
     assert code == 0, out
 
 
-def test_serve_refuses_a_port_out_of_range(tmp_path: Path) -> None:
-    # a subprocess: a serve that took the port would run until the timeout, not return
+def serve_refused(tmp_path: Path, *args: str, **extra_env: str) -> tuple[int, str]:
+    """`fireline serve ARGS` as a subprocess: one that started serving would run into the timeout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
-    env.update(FIRELINE_DATABASE_URL=f"sqlite:///{tmp_path}/fl.db", FIRELINE_SECRET="x", COLUMNS="80")
-    proc = subprocess.run([str(Path(sys.executable).with_name("fireline")), "serve", "--port", "70000"],
+    env.update(FIRELINE_DATABASE_URL=f"sqlite:///{tmp_path}/fl.db", FIRELINE_SECRET="x", COLUMNS="80", **extra_env)
+    proc = subprocess.run([str(Path(sys.executable).with_name("fireline")), "serve", *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-    one_line(proc.returncode, proc.stdout + proc.stderr, "--port", exit_code=2)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_serve_refuses_a_port_out_of_range(tmp_path: Path) -> None:
+    one_line(*serve_refused(tmp_path, "--port", "70000"), "--port", exit_code=2)
+
+
+def test_a_malformed_environment_variable_is_one_line_naming_it(tmp_path: Path) -> None:
+    one_line(*serve_refused(tmp_path, "--port", "1", FIRELINE_REDIS_URL="localhost:6379"),
+             "FIRELINE_REDIS_URL: a Redis URL starts with redis://")
+    one_line(*run(["incident", "list"], FIRELINE_DB_CONNECT_TIMEOUT_S="soon"), "FIRELINE_DB_CONNECT_TIMEOUT_S:")
 
 
 def _commands(cmd: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
@@ -213,3 +223,10 @@ def test_a_drill_against_an_unreachable_server_is_one_error_line(tmp_path: Path)
     assert code == 1 and "Traceback" not in out, out
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "cannot reach Fireline at http://127.0.0.1:9" in errors[0], out
+
+
+def test_version_is_printed() -> None:
+    from fireline import __version__
+
+    code, out = run(["--version"])
+    assert code == 0 and out.strip() == f"fireline {__version__}", out

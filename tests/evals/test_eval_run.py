@@ -118,3 +118,11 @@ def test_a_bad_suite_file_is_a_usage_error_naming_the_field(suite_file: Path, mu
                         "--app", "a", "--no-report")
     assert code == 2
     assert str(suite_file) in text.replace("\n", "") and message in text.replace("\n", "")
+
+
+def test_errored_samples_say_why_under_the_table(upstream: UpstreamServer, suite_file: Path) -> None:
+    upstream.add_rule("error", {}, match={"model": "broken-model"})
+    code, text = run(suite_file, upstream, "broken-model", "-n", "2")
+    assert code == 1, text
+    errored = [line for line in text.splitlines() if "errored:" in line]
+    assert errored and errored[0].startswith("4 errored: "), text  # 2 cases x 2 samples, one reason

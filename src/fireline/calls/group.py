@@ -59,7 +59,13 @@ class GroupCommit:
             start = not self._running
             self._running = True
         if start:
-            threading.Thread(target=self._drain, name="fireline-ingest-group", daemon=True).start()
+            try:
+                threading.Thread(target=self._drain, name="fireline-ingest-group", daemon=True).start()
+            except BaseException:  # no thread (interpreter shutting down): the next request tries again
+                with self._lock:
+                    self._queue.remove(me)
+                    self._running = False
+                raise
         return me.future
 
     def ingest(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
@@ -67,12 +73,17 @@ class GroupCommit:
         return self.submit(body, parse).result()
 
     def _drain(self) -> None:
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._running = False
+                        return
+                self._store_next()
+        except BaseException:  # never left marked running: the next request starts a thread again
             with self._lock:
-                if not self._queue:
-                    self._running = False
-                    return
-            self._store_next()
+                self._running = False
+            raise
 
     def _store_next(self) -> None:
         parsed: list[_Waiter] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,14 @@ def results_table(cases: list[dict[str, Any]], *, arms: bool = False, families: 
                 conf, f"[{colour}]{c['status']}[/{colour}]"]
         table.add_row(*row)
     return table
+
+
+def error_summary(cases: list[dict[str, Any]], most: int = 3) -> list[str]:
+    """Why samples errored, most frequent first: a table of `error` rows alone does not say."""
+    kinds: Counter[str] = Counter()
+    for c in cases:
+        kinds.update(c.get("error_kinds") or {})
+    return [f"{n} errored: {kind}" for kind, n in kinds.most_common(most)]
 
 
 def _base_url(target: str) -> str:
@@ -157,6 +166,8 @@ def run(path: Path = typer.Argument(..., help="a suite file or a directory of th
                       f"{rep['status'].upper()}, {rep['counts']['passed']} passed, {rep['counts']['failed']} failed, "
                       f"{rep['counts']['error']} errors, threshold {_pct(rep['max_failure_rate'])}")
             out.print(results_table(rep["cases"]))
+            for line in error_summary(rep["cases"]):
+                out.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
     if report or (report is None and os.environ.get("FIRELINE_TOKEN")):
         _report(results)
     if any(r["status"] != "passed" for r in results):

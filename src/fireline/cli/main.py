@@ -19,6 +19,29 @@ from fireline.cli import upstream as upstream_cli
 
 app = typer.Typer(help="Fireline: incident response for AI features.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from fireline import __version__
+
+        typer.echo(f"fireline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="print the version and exit")) -> None:
+    """Fireline: incident response for AI features."""
+    from fireline.cli.client import fail
+    from fireline.config import ConfigError, get_settings
+
+    try:  # a malformed FIRELINE_ variable is one line naming it, whatever the command
+        get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.retention_app, name="retention")

@@ -57,9 +57,12 @@ class Outcome:
 
     @property
     def time_to_detect(self) -> float | None:
+        """From the first leaked answer to the incident. The story sees the incident by polling, the
+        traffic may see containment first: containment follows detection, so it bounds it."""
         if self.first_leak_at is None or self.detected_at is None:
             return None
-        return self.detected_at - self.first_leak_at
+        detected = self.detected_at if self.contained_at is None else min(self.detected_at, self.contained_at)
+        return detected - self.first_leak_at
 
     @property
     def time_to_contain(self) -> float | None:
