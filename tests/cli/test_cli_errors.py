@@ -180,6 +180,7 @@ def serve_refused(tmp_path: Path, *args: str, **extra_env: str) -> tuple[int, st
 
 def test_serve_refuses_a_port_out_of_range(tmp_path: Path) -> None:
     one_line(*serve_refused(tmp_path, "--port", "70000"), "--port", exit_code=2)
+    one_line(*serve_refused(tmp_path, "--port", "1", "--log-level", "loud"), "--log-level must be one of", exit_code=2)
 
 
 def test_a_malformed_environment_variable_is_one_line_naming_it(tmp_path: Path) -> None:

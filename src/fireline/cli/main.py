@@ -97,6 +97,10 @@ def serve(host: str = "127.0.0.1", port: int = typer.Option(8700, min=1, max=655
     from fireline.cli.client import fail
     from fireline.config import ConfigError, get_secret, get_settings
 
+    levels = ("debug", "info", "warning", "error")
+    if log_level.lower() not in levels:
+        fail(f"--log-level must be one of {', '.join(levels)}, not {log_level!r}", 2)
+    log_level = log_level.lower()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level.lower() != "debug":  # one line per migration and plugin at every start is noise
         logging.getLogger("alembic").setLevel(logging.WARNING)
