@@ -156,7 +156,7 @@ def test_offline_evidence_verify_names_the_bad_argument(tmp_path: Path) -> None:
                  exit_code=2)
 
 
-def test_time_options_take_a_duration_ago(fl: Fireline) -> None:
+def test_search_filters_are_checked_and_times_take_a_duration_ago(fl: Fireline) -> None:
     with fl.client("ingest") as http:
         http.post("/api/v1/calls", json={"id": "recent-1", "app": "bot", "output": "hi"}).raise_for_status()
     code, out = cli(fl, "viewer", "calls", "search", "--since", "1h")
@@ -164,6 +164,9 @@ def test_time_options_take_a_duration_ago(fl: Fireline) -> None:
     code, out = cli(fl, "viewer", "calls", "search", "--until", "1h")
     assert code == 0 and "recent-1" not in out, out
     one_line(*cli(fl, "viewer", "calls", "search", "--since", "yesterday"), "since:")
+    one_line(*cli(fl, "viewer", "calls", "search", "--status", "okay"), "status:", "'blocked'")
+    code, out = cli(fl, "viewer", "calls", "search", "--status", "ok")
+    assert code == 0 and "recent-1" in out, out
     one_line(*cli(fl, "viewer", "calls", "search", "--since", "99999d"), "--since", exit_code=2)
     code, out = cli(fl, "viewer", "changes", "--since", "2h")
     assert code == 0, out

@@ -15,7 +15,7 @@ from fireline.auth.service import Principal
 from fireline.calls import dead_letters, retention, service
 from fireline.calls.group import GroupCommit
 from fireline.calls.models import RawAccess
-from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport
+from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport, Status
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.http import read_body, validation_error
@@ -78,7 +78,8 @@ def call_filter(
     since: Instant | None = None, until: Instant | None = None, app: str | None = None,
     model: str | None = None, prompt_version: str | None = None, tenant: str | None = None,
     session: str | None = Query(None, alias="session"), session_id: str | None = None,
-    user: str | None = None, user_pseudonym: str | None = None, status: str | None = None,
+    user: str | None = None, user_pseudonym: str | None = None,
+    status: Status | None = None,  # a misspelt status is a 422 naming the four, not an empty page
     q: str | None = None, text: str | None = None, detector: str | None = None,
     finding: str | None = None, environment: str | None = None, trace_id: str | None = None,
     api_key_id: str | None = Query(None, max_length=64),
