@@ -121,12 +121,13 @@ def test_client_chosen_ids_with_url_characters_can_be_read_and_erased(fl: Fireli
     one_line(code, out, "404", "no call with id c?1")
 
 
-def test_incident_filters_name_the_misspelt_value(fl: Fireline) -> None:
+def test_incident_and_control_filters_name_the_misspelt_value(fl: Fireline) -> None:
     declare(fl)
     code, out = cli(fl, "viewer", "incident", "list", "--state", "acknowleged")
     one_line(code, out, "422", "state: unknown state 'acknowleged'", "acknowledged")
     one_line(*cli(fl, "viewer", "incident", "list", "--severity", "P0,P9"), "severity: 'P9'")
     one_line(*cli(fl, "viewer", "incident", "list", "--type", "halucination"), "type: unknown incident type")
+    one_line(*cli(fl, "viewer", "controls", "list", "--kind", "killswitch"), "kind:", "'kill_switch'")
     code, out = cli(fl, "viewer", "incident", "list", "--state", "acknowledged,contained", "--severity", "P3",
                     "--type", "hallucination")
     assert code == 0 and "INC-" in out, out

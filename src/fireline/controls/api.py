@@ -15,7 +15,7 @@ from fireline.auth.service import Principal
 from fireline.config import Config
 from fireline.controls import identity, ofrep, playbooks, service, stream
 from fireline.controls.notify import Listener
-from fireline.controls.schemas import ControlIn, ControlOut, PlaybookIn
+from fireline.controls.schemas import ControlIn, ControlOut, Kind, PlaybookIn
 from fireline.controls.service import ControlSpec
 from fireline.controls.state import ControlBook, prompt_hash
 from fireline.db import Database
@@ -41,7 +41,7 @@ def _refresh(request: Request) -> None:
 
 @api.get("/controls")
 def list_controls(request: Request, all: bool = False, incident_id: str | None = None,
-                  app: str | None = None, kind: str | None = None,
+                  app: str | None = None, kind: Kind | None = None,  # a misspelt kind: 422 naming them
                   limit: int = Query(500, ge=1, le=5000),
                   _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     rows = service.list_controls(_db(request), include_all=all, incident_id=incident_id, app=app,
