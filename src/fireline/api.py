@@ -22,7 +22,7 @@ from fireline.config import Config, get_config, get_settings
 from fireline.config import data_dir as default_data_dir
 from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
-from fireline.events import EventBus
+from fireline.events import EventBus, where
 from fireline.http import EngineSafe, field_path
 from fireline.leader import Leadership
 from fireline.pii import gazetteer
@@ -67,35 +67,45 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             keys.seed_admin(session, token)
     app.state.tasks = []
     app.state.leader.start()  # PostgreSQL: one process of the deployment runs the once-only loops
-    for part in app.state.parts:
-        hook = getattr(part, "startup", None)
-        if hook is not None:
-            result = hook(app)
-            if asyncio.iscoroutine(result):
-                await result
-    background.spawn(app, app.state.outbox.run(), "outbox")
-    # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
-    await asyncio.to_thread(gazetteer.get)
-    # Long-lived objects from start-up never need collecting again, and fewer, later collections
-    # keep the hot path free of multi-millisecond GC pauses (a p99 matter for the gateway).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    started: list[Any] = []
     try:
-        yield
-    finally:
-        for part in reversed(app.state.parts):
-            hook = getattr(part, "shutdown", None)
+        for part in app.state.parts:
+            hook = getattr(part, "startup", None)
             if hook is not None:
                 result = hook(app)
                 if asyncio.iscoroutine(result):
                     await result
+            started.append(part)
+        background.spawn(app, app.state.outbox.run(), "outbox")
+        # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
+        await asyncio.to_thread(gazetteer.get)
+        # Long-lived objects from start-up never need collecting again, and fewer, later collections
+        # keep the hot path free of multi-millisecond GC pauses (a p99 matter for the gateway).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        yield
+    finally:
+        # Every step runs even when one before it fails (or start-up stopped half way): a
+        # process that keeps the leader's lock after it stopped serving would leave the
+        # deployment without monitor alerts, SLA clocks and retention.
+        for part in reversed(started):
+            hook = getattr(part, "shutdown", None)
+            if hook is not None:
+                try:
+                    result = hook(app)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception as exc:
+                    log.error("shutdown of %s failed: %s at %s", part.__name__, type(exc).__name__, where(exc))
         for task in app.state.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await asyncio.to_thread(app.state.outbox.close)
-        await asyncio.to_thread(app.state.leader.stop)
+        try:
+            await asyncio.to_thread(app.state.outbox.close)
+        finally:
+            await asyncio.to_thread(app.state.leader.stop)
 
 
 def create_app(db: Database | None = None, config: Config | None = None, *,

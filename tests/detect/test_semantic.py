@@ -35,7 +35,7 @@ REFERENCE = {
 def detector() -> Any:
     (det,) = [d for d in build_detectors({name: {"enabled": False} for name in (
         "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "tool_policy", "grounding",
-        "output_quality")} | {"semantic": {"enabled": True}})]
+        "output_quality", "jailbreak")} | {"semantic": {"enabled": True}})]
     return det
 
 

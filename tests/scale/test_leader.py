@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from fireline.background import every
 from fireline.db import Database
@@ -73,3 +76,44 @@ def test_a_loop_runs_only_while_its_condition_holds() -> None:
 
     asyncio.run(main())
     assert len(ran) >= 3
+
+
+def _free_to_lead(pg_url: str) -> bool:
+    db = Database(pg_url)
+    probe = Leadership(db.engine, retry_s=0.1).start()
+    try:
+        return probe.is_leader()
+    finally:
+        probe.stop()
+        db.dispose()
+
+
+def test_a_server_lets_go_of_the_lead_when_a_shutdown_step_fails_or_start_up_stops_half_way(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Otherwise the next process on the database only ever follows: no monitor alert, SLA clock or
+    retention run anywhere."""
+    from fireline import api as fl_api
+    from fireline.gateway import api as gateway_api
+    from tests.support.fireline import running
+
+    db = Database(pg_url)
+    try:
+        def broken_shutdown(app: Any) -> None:
+            raise RuntimeError("a shutdown step failed")
+
+        monkeypatch.setattr(gateway_api, "shutdown", broken_shutdown)
+        with running(db) as fl:
+            assert fl.app.state.leader.is_leader()
+        assert _free_to_lead(pg_url)
+        monkeypatch.undo()
+
+        def broken_startup(app: Any) -> None:
+            raise RuntimeError("a start-up step failed")
+
+        parts = fl_api.parts()
+        monkeypatch.setattr(parts[-1], "startup", broken_startup, raising=False)
+        with pytest.raises(RuntimeError), running(db):
+            pass
+        assert _free_to_lead(pg_url)
+    finally:
+        db.dispose()
