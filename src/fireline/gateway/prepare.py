@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,6 +96,10 @@ def _watch(parent: int) -> None:
     os._exit(0)  # the server died without stopping us: nothing of ours is lost (the spool has it all)
 
 
+def _ready() -> bool:
+    return True
+
+
 def _prepare_in_helper(records: list[bytes], now: datetime) -> Prepared:
     return prepare(records, _state["config"], _state["prices"], now)
 
@@ -107,6 +111,8 @@ class Helper:
     def __init__(self, config: Config, nice: int = 5) -> None:
         self.config, self.nice = config, nice
         self.pool: ProcessPoolExecutor | None = None
+        self._warm: Future[bool] | None = None  # the started helper's first answer
+        self._failed_starts = 0
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
@@ -115,7 +121,22 @@ class Helper:
                                                       os.getpid()))
         return self.pool
 
-    def run(self, records: list[bytes], now: datetime) -> Prepared:
+    def run(self, records: list[bytes], now: datetime) -> Prepared | None:
+        """The batch prepared in the helper; None while the helper is still starting (a spawn takes
+        a second or more): the caller prepares it, so the first calls after a start are not kept
+        waiting (their detection included)."""
+        if self._warm is None:
+            self._warm = self._pool().submit(_ready)
+        if not self._warm.done():
+            return None
+        if self._warm.exception() is not None:  # it died while starting: start another, once
+            self.close()
+            self._failed_starts += 1
+            if self._failed_starts >= 2:
+                raise BrokenProcessPool("the preparing process did not start twice in a row")
+            self._warm = self._pool().submit(_ready)
+            return None
+        self._failed_starts = 0
         try:
             return self._pool().submit(_prepare_in_helper, records, now).result()
         except BrokenProcessPool:
@@ -124,6 +145,7 @@ class Helper:
             return self._pool().submit(_prepare_in_helper, records, now).result()
 
     def close(self) -> None:
+        self._warm = None
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

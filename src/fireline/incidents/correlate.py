@@ -188,8 +188,15 @@ def active_for_key(session: Session, dedup_key: str) -> Incident | None:
     inc = session.scalars(_BY_KEY, {"key": dedup_key}).first()
     if inc is not None and inc.state in ACTIVE:
         return inc
-    if inc is None and session.get(IncidentDedup, dedup_key) is None:
-        return None
+    if inc is None:
+        # Each statement reads its own snapshot (READ COMMITTED): a racing alert may have committed
+        # the key and its incident since the join above. Read both again before calling it stale.
+        row = session.get(IncidentDedup, dedup_key, populate_existing=True)
+        if row is None:
+            return None
+        inc = session.get(Incident, row.incident_id, with_for_update=True, populate_existing=True)
+        if inc is not None and inc.state in ACTIVE:
+            return inc
     session.execute(delete(IncidentDedup).where(IncidentDedup.dedup_key == dedup_key))
     session.flush()
     return None
