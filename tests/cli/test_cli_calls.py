@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from fireline import config
-from fireline import db as db_module
 from fireline.cli.main import app
-from fireline.db import Database
 from tests.support.cli import invoke as cli
 from tests.support.cli import runner
-from tests.support.fireline import Fireline, running
-
-
-@pytest.fixture
-def fl(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fireline]:
-    with running(sqlite_db) as server:
-        monkeypatch.setenv("FIRELINE_URL", server.url)
-        monkeypatch.setenv("FIRELINE_DATABASE_URL", sqlite_db.url)
-        config.reset()
-        db_module.set_db(sqlite_db)
-        yield server
-        db_module.set_db(None)
-        config.reset()
-
-
+from tests.support.fireline import Fireline
 
 
 def test_keys_search_show_and_erase(fl: Fireline) -> None:

@@ -12,28 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 import typer
 
 from fireline import config
-from fireline import db as db_module
 from fireline.cli.main import app
-from fireline.db import Database
 from tests.support.cli import invoke as cli
 from tests.support.cli import runner
-from tests.support.fireline import Fireline, running
-
-
-@pytest.fixture
-def fl(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fireline]:
-    with running(sqlite_db) as server:
-        monkeypatch.setenv("FIRELINE_URL", server.url)
-        monkeypatch.setenv("FIRELINE_DATABASE_URL", sqlite_db.url)
-        config.reset()
-        db_module.set_db(sqlite_db)
-        yield server
-        db_module.set_db(None)
-        config.reset()
+from tests.support.fireline import Fireline
 
 
 def run(args: list[str], **env: str) -> tuple[int, str]:
