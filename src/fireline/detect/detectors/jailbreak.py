@@ -32,16 +32,22 @@ from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option
 from fireline.detect.detectors.jailbreak_terms import (
+    ASK,
+    BENIGN_CONTEXT,
     COMPLIANCE_OPENING,
     FRAMING,
     PREEMPTION,
+    PROP,
     REDIRECT,
     REQUEST_HARM,
+    REQUEST_HINTS,
     SEQUENCE,
     STEP_LINE,
 )  # fmt: skip
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.patterns import Pattern, compile_linear
+
+import re2  # isort: skip
 
 SEVERITY = {"weapons_cbrn": "P1", "self_harm": "P1", "violence": "P1"}
 # Below the default playbooks' blocking floor (0.9): this finding is a flag, never a block.
@@ -63,6 +69,13 @@ _FRAME_WORDS = frozenset(word for line in (
 ) for word in line.split())
 
 
+# The harm phrases make one large alternation: with the default 8 MB budget RE2's DFA cache keeps
+# being flushed and a 600-character question costs ~350 us; 32 MB (~5 MB used) keeps it ~30 us.
+_LARGE = re2.Options()
+_LARGE.max_mem = 32 << 20
+_LARGE.log_errors = False
+
+
 def _alternation(patterns: tuple[str, ...] | list[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
@@ -73,13 +86,23 @@ class JailbreakDetector:
     def __init__(self, config: dict[str, Any]) -> None:
         # One pass without groups finds the phrases (RE2's DFA; named groups would make it 4x
         # slower), then each phrase found is given its category.
-        every = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
-        self._harm: Pattern = compile_linear(rf"\b(?:{every})\b", "detectors.jailbreak.harm")
-        self._categories = [(cat, compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
-                            for cat, terms in REQUEST_HARM.items()]
-        self._phrase_category: dict[str, str] = {}
+        # A plain request is checked only when that pass found a harm: ordinary calls pay one pass.
+        every = "|".join(_alternation(terms) for terms in (*REQUEST_HARM.values(), *REQUEST_HINTS.values()))
+        self._harm: Pattern = re2.compile(rf"\b(?:{every})\b", options=_LARGE)
+        strong = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
+        self._strong: Pattern = re2.compile(rf"\b(?:{strong})\b", options=_LARGE)
+        self._gate: Pattern = re2.compile(rf"\b(?:{every})\b|{_alternation(PREEMPTION)}", options=_LARGE)
+        # (category, names a harm on its own): a REQUEST_HARM phrase first, else a hint.
+        self._categories = [
+            ((cat, strong), compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
+            for strong, table in ((True, REQUEST_HARM), (False, REQUEST_HINTS)) for cat, terms in table.items()
+        ]
+        self._phrase_category: dict[str, tuple[str, bool] | None] = {}
         self._framing: Pattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
         self._preemption: Pattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
+        self._ask: Pattern = compile_linear(ASK, "detectors.jailbreak.ask")
+        self._benign_context: Pattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
+        self._prop: Pattern = compile_linear(PROP, "detectors.jailbreak.prop")
         self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
         self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
         self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
@@ -94,48 +117,68 @@ class JailbreakDetector:
 
     def harm_categories(self, text: str) -> dict[str, tuple[int, int]]:
         """First span of each harm category in lower-cased text."""
-        return {cat: spans[0] for cat, spans in self._harm_spans(text).items()}
+        return {cat: spans[0] for cat, spans in self._harm_spans(text)[0].items()}
 
-    def _harm_spans(self, text: str) -> dict[str, list[tuple[int, int]]]:
+    def _harm_spans(self, text: str) -> tuple[dict[str, list[tuple[int, int]]], bool]:
+        """(spans by category, whether a phrase names a harm on its own) of lower-cased text."""
         found: dict[str, list[tuple[int, int]]] = {}
+        strong = False
+        hints = set()
         for m in self._harm.finditer(text):
-            cat = self._category_of(m.group())
-            if cat:
-                found.setdefault(cat, []).append((m.start(), m.end()))
-        return found
+            known = self._category_of(m.group())
+            if known:
+                found.setdefault(known[0], []).append((m.start(), m.end()))
+                strong = strong or known[1]
+                hints.add(m.group())
+        # Two different hints together name a harm as well as one harm phrase does ("a persuasive
+        # article" that it was a "hoax"; "medical records" "without authorization").
+        return found, strong or len(hints) >= 2
 
-    def _category_of(self, phrase: str) -> str | None:
-        cat = self._phrase_category.get(phrase)
-        if cat is None:
-            cat = next((c for c, pattern in self._categories if pattern.match(phrase)), "")
-            if len(self._phrase_category) < 10_000:  # phrases repeat; the memo stays bounded
-                self._phrase_category[phrase] = cat
-        return cat or None
+    def _category_of(self, phrase: str) -> tuple[str, bool] | None:
+        if phrase in self._phrase_category:
+            return self._phrase_category[phrase]
+        known = next((key for key, pattern in self._categories if pattern.match(phrase)), None)
+        inner = self._strong.search(phrase) if known and not known[1] else None
+        if inner is not None:  # a hint that swallowed a harm ("making lewisite at home")
+            known = next((key for key, pattern in self._categories if pattern.match(inner.group())), known)
+        if len(self._phrase_category) < 10_000:  # phrases repeat; the memo stays bounded
+            self._phrase_category[phrase] = known
+        return known
 
     def request(self, text: str) -> tuple[dict[str, tuple[int, int]], str | None]:
-        """(harm categories, how the request is framed: "preemption", "framing" or None), of a
-        lower-cased request. A request counts as a jailbreak attempt when it pre-empts a refusal,
-        or when it names a harm and wraps it in a role, story or hypothesis."""
-        spans = self._harm_spans(text)
-        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans)
+        """(harm categories, how the request is framed: "preemption", "framing", "direct" or None),
+        of a lower-cased request. A request counts as a jailbreak attempt when it pre-empts a
+        refusal, when it names a harm and wraps it in a role, story or hypothesis, or when it
+        plainly asks for something to act on with a phrase that names a harm on its own."""
+        if self._gate.search(text) is None:
+            return {}, None
+        spans, strong = self._harm_spans(text)
+        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans, strong)
 
-    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]]) -> str | None:
+    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
         if self._preemption.search(text) is not None:
             return "preemption"
-        if spans and self._framing.search(text) is not None:
+        if not spans or self._prop.search(text) is not None:
+            return None
+        if self._framing.search(text) is not None:
             return "framing"
+        if strong and self._ask.search(text) is not None and self._benign_context.search(text) is None:
+            return "direct"
         return None
 
     def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
-        """(confidence, "<framing>:<category>", why) when a jailbreak-framed request got an
-        answer that goes along with it; None otherwise."""
+        """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
+        an answer that goes along with it; None otherwise."""
         req = request[-self.scan_chars :].lower()
-        spans = self._harm_spans(req)
-        framing = self._framing_of(req, spans)
+        if self._gate.search(req) is None:  # ordinary traffic: one pass over the question
+            return None
+        spans, strong = self._harm_spans(req)
+        framing = self._framing_of(req, spans, strong)
         if framing is None:
             return None
-        # A refusal pre-empted in so many words is the strongest tell; a harm named in a story next.
-        base = 0.55 if framing == "framing" or not spans else 0.6
+        # A refusal pre-empted in so many words is the strongest tell; a harm named in a story next;
+        # a plain ask needs the answer's shape to say it was carried out.
+        base = {"direct": 0.5, "framing": 0.55}.get(framing, 0.6 if spans else 0.55)
         cats = {c: s[0] for c, s in spans.items()}
         if self._refusal.find(answer) is not None:
             return None
@@ -148,6 +191,13 @@ class JailbreakDetector:
         req_stems = {w[:_STEM] for w in _WORD.findall(req) if w not in _FRAME_WORDS}
         shared_words = len(req_stems & ans_stems)
         echoed = shared_words / max(1, len(req_stems))
+        # The sentence that names the harm is the request proper: a long set-up around it, or an
+        # adversarial suffix after it, dilutes the share over the whole request.
+        first = min((s[0][0] for s in spans.values()), default=0)
+        clause = req[max(req.rfind(c, 0, first) for c in ".!?\n") + 1 : min(
+            (i for i in (req.find(c, first) for c in ".!?\n") if i >= 0), default=len(req))]
+        clause_stems = {w[:_STEM] for w in _WORD.findall(clause) if w not in _FRAME_WORDS}
+        echoed = max(echoed, len(clause_stems & ans_stems) / len(clause_stems) if len(clause_stems) >= 3 else 0.0)
         # A long story set up around the ask dilutes the share, so a count of shared words
         # counts too (the standard library's prose shares at most 4 with any PAIR prompt).
         echo = echoed >= 0.3 or shared_words >= self.min_shared_words
@@ -171,6 +221,8 @@ class JailbreakDetector:
             shape.append("steps")
         elif sum(1 for _ in self._sequence.finditer(ans)) >= 2:
             shape.append("sequence")
+        if framing == "direct" and not shape:  # a plain question answered in prose is not carried out
+            return None
         confidence = base + 0.1 * len(shape) + (0.1 if shared else 0.0)
         confidence += 0.05 if echo else 0.0
         if self._redirect.search(ans):
