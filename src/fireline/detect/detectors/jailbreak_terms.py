@@ -392,7 +392,7 @@ ASK = (
     r"i need|i want) )(?:give|provide|write|create|draft|design|develop|generate|compose|produce|list|explain|"
     r"describe|outline|suggest|brainstorm|teach|show|tell|devise|plan|craft|come up|modify|edit|add|determine|"
     r"convince|persuade|make|build|compile|detail|offer|share|prepare|formulate|post|publish|code|program|"
-    r"implement|rewrite|choose|identify|recommend|help|find|get|set up|start|organi[sz]e|convert|obfuscate|use|"
+    r"implement|rewrite|choose|identify|recommend|help|find|set up|start|organi[sz]e|convert|obfuscate|use|"
     r"edit|reply|respond|make)\b"
 )
 # What makes a plain request harmless however it is worded: it is about a game or a sport, or it
