@@ -234,7 +234,7 @@ REQUEST_HINTS: dict[str, tuple[str, ...]] = {
         r"hijack\w*", r"ransom\w*", r"pira(?:cy|ted)", r"plagiari[sz]\w+", r"deepfakes?", r"brib\w+", r"illegal(?:ly)?",
         r"illicit", r"tamper\w* with", r"poach\w+", r"stolen", r"steal(?:s|ing)?", r"dark web", r"huff\w*",
         r"without (?:authori[sz]ation|a warrant|permission)", r"(?:exploit|abus)\w* (?:\w+ )?loopholes?",
-        r"tax loopholes?", r"without (?:a )?(?:prescription|licence|medical supervision)", r"loan sharks?",
+        r"tax loopholes?", r"without (?:a )?(?:prescription|license|licence|medical supervision)", r"loan sharks?",
         r"predatory (?:lending|loans)", r"gambl\w+ (?:addiction|system|strateg\w+|tips)", r"(?:start|try) "
         r"(?:using )?drugs", r"treason", r"nefarious\w*", rf"(?:buy|get|getting|find|score)\w* (?:\w+ ){{0,3}}{_DRUGS}",
     ),
@@ -403,8 +403,8 @@ BENIGN_CONTEXT = (
     r"basketball|"
     r"hockey|tennis|golf|rugby|cricket|paintball|laser tag|dungeons (?:and|&) dragons|d&d)\b"
     r"|\b(?:protect|prevent|avoid (?:being|becoming|falling) (?:a |for )?(?:victim|scammed|hacked|tricked|"
-    r"targeted|phished|fooled|robbed|scams?)|report (?:it|them|this|that|suspicious|abuse|fraud|"
-    r"scams?|crimes?|(?:\w+ )?to)|spot|recogni[sz]e|detect|defend (?:against|yourself|myself|my|your)|safeguard|"
+    r"targeted|phished|fooled|robbed|scams?)|report (?:it|them|this|that|suspicious|(?:\w+ )?"
+    r"(?:abuse|fraud|scams?|crimes?)|(?:\w+ )?to)|spot|recogni[sz]e|detect|defend (?:against|yourself|myself|my|your)|safeguard|"
     r"secure|stop (?:being|someone|people from)|deal with|cope with|recover from|respond to|victims? of|"
     r"safe from|help (?:a |my )?(?:friend|someone|person|child|teen|loved one|victim)\w* (?:who|with|that)|signs of|"
     r"warning signs|talk (?:to|with) (?:my|a|your) \w+ about)\b"
