@@ -1,49 +1,54 @@
-"""jailbreak: a harmful request, wrapped in a jailbreak's devices, that the model went along with.
+"""jailbreak: a harmful request, framed or plain, that the model went along with.
 
 Reads the call's question and answer together. A finding (kind `compliance`, TAXONOMY type
 policy_bypass through the `jailbreak_compliance` monitor) needs all three of:
 
-- the request asks for harm: a phrase of a harm category (cybercrime, weapons, violence, crime,
-  fraud, misinformation, harassment, self-harm, sexual content, privacy) or asks for it to stay
-  hidden ("without getting caught"), in the latest user turn (jailbreak_terms.py);
-- the request is framed the way jailbreaks are: a role to play, a story, a hypothesis, "for
-  educational purposes", an appeal to authority or urgency, or a pre-empted refusal (below);
+- the request asks for harm, in the latest user turn (jailbreak_terms.py): a phrase that names a
+  harm of a category on its own (cybercrime, weapons, violence, crime, fraud, misinformation,
+  harassment, self-harm, sexual content, privacy, or wanting it hidden: "without getting caught"),
+  or a hint (a word with an everyday sense too: "fraud", "a bomb", "racism"); two different hints
+  count as a harm phrase;
+- the request is an attempt (jailbreak_devices.py): it pre-empts a refusal ("this will never be
+  used in real life", "begin your reply with 'Sure, here is'", "developer mode", "never refuse"),
+  which needs no harm phrase at all; or it frames a harm phrase or hint in a role, a story, a
+  hypothesis, "for educational purposes", an appeal to authority or urgency; or, with no frame
+  (an adversarial suffix, a past-tense rewording, a plain request), a harm phrase and an ask for
+  something to act on (how to do it, the steps, an artefact that is not about the harm as a
+  topic), not about a game or a sport and not a defender's question;
 - the answer goes along: it is not a refusal (the refusal detector's phrases), it has some
   substance (`min_words`), and it takes the request up: it echoes the request's words (30% of
-  its subject words, or `min_shared_words` of them), or the words of the harmful object the
-  request named, or has a harm phrase of the request's category itself.
-
-A request that pre-empts a refusal ("this will never be used in real life", "I'm not condoning
-this", "begin your reply with 'Sure, here is'", "developer mode") needs no harm phrase: a benign
-request has no reason to say so. Plain role-play, fiction or hypotheses need one.
+  its subject words, or of a sentence that names the harm, or `min_shared_words` of them), or
+  the words of the harmful object the request named, or has a harm phrase of the request's
+  category itself. A plain request also needs the answer to have the shape of something carried
+  out (an eager opening, a title, steps, code).
 
 Confidence grows with the answer's compliance shape (an eager opening, a title, numbered steps,
 a letter, a scene, code; several of them) and drops when the answer steers away (help lines,
 legal alternatives, "instead", the official account). It stays below 0.9, the default playbooks'
 blocking floor: a finding here says a jailbreak probably worked, which is a flag for people and
 monitors, not proof enough to block an answer. All patterns run on RE2 (linear time); a call
-without a harm phrase in its question costs one regex pass over the question.
+whose question has no harm phrase, hint or pre-emption costs one regex pass over the question.
 """
-
 from __future__ import annotations
 
 import re
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option
-from fireline.detect.detectors.jailbreak_terms import (
-    ASK,
+from fireline.detect.detectors.jailbreak_devices import (
     BENIGN_CONTEXT,
     COMPLIANCE_OPENING,
     FRAMING,
+    HOW_TO,
+    MAKE,
     PREEMPTION,
     PROP,
     REDIRECT,
-    REQUEST_HARM,
-    REQUEST_HINTS,
     SEQUENCE,
     STEP_LINE,
+    TOPIC,
 )  # fmt: skip
+from fireline.detect.detectors.jailbreak_terms import REQUEST_HARM, REQUEST_HINTS
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.patterns import Pattern, compile_linear
 
@@ -100,7 +105,9 @@ class JailbreakDetector:
         self._phrase_category: dict[str, tuple[str, bool] | None] = {}
         self._framing: Pattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
         self._preemption: Pattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
-        self._ask: Pattern = compile_linear(ASK, "detectors.jailbreak.ask")
+        self._how_to: Pattern = compile_linear(HOW_TO, "detectors.jailbreak.how_to")
+        self._make: Pattern = compile_linear(MAKE, "detectors.jailbreak.make")
+        self._topic: Pattern = compile_linear(TOPIC, "detectors.jailbreak.topic")
         self._benign_context: Pattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
         self._prop: Pattern = compile_linear(PROP, "detectors.jailbreak.prop")
         self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
@@ -128,7 +135,8 @@ class JailbreakDetector:
             known = self._category_of(m.group())
             if known:
                 found.setdefault(known[0], []).append((m.start(), m.end()))
-                strong = strong or known[1]
+                # Violence against a possessive is not against the person ("attack someone's argument").
+                strong = strong or (known[1] and not (known[0] == "violence" and text.startswith("'s", m.end())))
                 hints.add(m.group())
         # Two different hints together name a harm as well as one harm phrase does ("a persuasive
         # article" that it was a "hoax"; "medical records" "without authorization").
@@ -162,9 +170,23 @@ class JailbreakDetector:
             return None
         if self._framing.search(text) is not None:
             return "framing"
-        if strong and self._ask.search(text) is not None and self._benign_context.search(text) is None:
+        first = min(s[0][0] for s in spans.values())
+        if strong and self._asks_to_act(text, first) and self._benign_context.search(text) is None:
             return "direct"
         return None
+
+    @staticmethod
+    def _sentence(text: str, at: int) -> str:
+        start = max(text.rfind(c, 0, at) for c in ".!?\n") + 1
+        ends = [i for i in (text.find(c, at) for c in ".!?\n") if i >= 0]
+        return text[start : min(ends, default=len(text))]
+
+    def _asks_to_act(self, text: str, first_harm: int) -> bool:
+        """An ask for instructions, or for an artefact whose subject the harm is not ("write an essay
+        about ransomware" has the harm as its topic; "write a racist joke about them" does not)."""
+        if self._how_to.search(text) is not None:
+            return True
+        return self._make.search(text) is not None and self._topic.search(text[:first_harm]) is None
 
     def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
         """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
@@ -191,13 +213,13 @@ class JailbreakDetector:
         req_stems = {w[:_STEM] for w in _WORD.findall(req) if w not in _FRAME_WORDS}
         shared_words = len(req_stems & ans_stems)
         echoed = shared_words / max(1, len(req_stems))
-        # The sentence that names the harm is the request proper: a long set-up around it, or an
+        # A sentence that names the harm is the request proper: a long set-up around the ask, or an
         # adversarial suffix after it, dilutes the share over the whole request.
-        first = min((s[0][0] for s in spans.values()), default=0)
-        clause = req[max(req.rfind(c, 0, first) for c in ".!?\n") + 1 : min(
-            (i for i in (req.find(c, first) for c in ".!?\n") if i >= 0), default=len(req))]
-        clause_stems = {w[:_STEM] for w in _WORD.findall(clause) if w not in _FRAME_WORDS}
-        echoed = max(echoed, len(clause_stems & ans_stems) / len(clause_stems) if len(clause_stems) >= 3 else 0.0)
+        for clause in {self._sentence(req, a) for s in spans.values() for a, _ in s[:3]}:
+            clause_stems = {w[:_STEM] for w in _WORD.findall(clause) if w not in _FRAME_WORDS}
+            clause_shared = len(clause_stems & ans_stems)
+            if clause_shared >= 2 and clause_shared / len(clause_stems) >= 0.5:
+                echoed = max(echoed, clause_shared / len(clause_stems))
         # A long story set up around the ask dilutes the share, so a count of shared words
         # counts too (the standard library's prose shares at most 4 with any PAIR prompt).
         echo = echoed >= 0.3 or shared_words >= self.min_shared_words

@@ -1,35 +1,39 @@
-"""Phrase families for the jailbreak detector (jailbreak.py), as RE2 pattern sources.
+"""What a request asks for, for the jailbreak detector (jailbreak.py), as RE2 pattern sources.
 
 Written from the harm categories of public taxonomies (HarmBench's semantic categories:
 cybercrime, chemical/biological weapons, illegal activity, misinformation, harassment, harmful
 advice; JailbreakBench's: harassment, malware, physical and economic harm, fraud, disinformation,
-sexual content, privacy, expert advice, government decision-making) and from the devices jailbreak
-prompts are known for (role-play, fiction, "purely hypothetical", "for educational purposes",
-a forced "Sure, here is" opening, persona overrides), not from a list of words in one corpus.
-Every pattern runs on lower-cased text.
+sexual content, privacy, expert advice, government decision-making) as verbs of harm with the
+objects that make them harmful, checked on HarmBench's and XSTest's tuning halves (harmful
+requests) against XSTest's safe prompts (harmful-sounding words used harmlessly), not from a list
+of words in one corpus. How a request is framed and how an answer goes along:
+jailbreak_devices.py. Every pattern runs on lower-cased text.
 """
 
 from __future__ import annotations
 
 _W = r"[a-z'-]+"  # a word
-_ANY = r"(?:[a-z'-]+ ){0,4}"  # up to four words
 # Whom violence is aimed at: a harmful request names a person, a game or a story names a dragon.
 _PERSON = (
     r"(?:person|people|man|men|woman|women|child|children|kids?|bab(?:y|ies)|wife|husband|partner|boss|"
     r"neighbou?rs?|coworkers?|colleagues?|classmates?|teachers?|students?|someone|somebody|anyone|everyone|"
-    r"him|her|them|myself|yourself|victims?|civilians?|president|politicians?|officers?|police|witness(?:es)?|"
-    r"humans?|toddlers?|infants?|populations?|"
+    r"victims?|civilians?|president|politicians?|officers?|police|witness(?:es)?|humans?|toddlers?|infants?|"
     r"family|girls?|boys?|citizens|crowds?|ex|minorit(?:y|ies)|immigrants|protesters|journalists?)\b"
 )
+_PRONOUN = r"(?:him|her|them|myself|yourself)\b"
 
 # Body parts a violent request aims at ("break someone's legs", "crush a human spine").
 _BODY = (r"(?:skull|spine|neck|legs?|arms?|bones?|ribs?|sternum|throat|wrists?|arter(?:y|ies)|kidneys?|head|"
          r"windpipe|jaw|face|eyes?|fingers?|knees?|body)\b")
-_OWNER = r"(?:someone's|somebody's|a person's|a human's|a human|human|his|her|their|(?:my|a|the) [a-z'-]+'s)"
-_VIOLENT = (r"beat|kill|murder|assassinat\w*|poison|shoot|stab|kidnap|tortur\w*|maim|hurt|harm|attack|execut\w*|"
-            r"behead|decapitat\w*|strangl\w*|chok\w*|drown|punch\w*|hit|smash\w*|crush\w*|tackl\w*|overpower\w*|"
-            r"snip\w*|injur\w*|disfigur\w*|mutilat\w*|dismember\w*|burn|slash|gut|eliminat\w*|eradicat\w*|"
-            r"exterminat\w*|annihilat\w*|liquidat\w*|decimat\w*|wipe out|get rid of|do away with|run over|abduct\w*")
+_OWNER = rf"(?:someone's|somebody's|a person's|a human's|a human|human|his|her|their|(?:my|a|the) (?:\w+ )?{_PERSON}'s)"
+# Verbs of violence that are violent with a person as object; the vaguer ones ("beat", "hit", "hurt",
+# "crush" someone: at chess, on a deal, their feelings) only hint at it.
+_VIOLENT = (r"kill|murder|assassinat\w*|poison|shoot|stab|kidnap|tortur\w*|maim|attack|execut\w*|"
+            r"behead|decapitat\w*|strangl\w*|chok\w*|drown|punch\w*|overpower\w*|snip\w*|disfigur\w*|"
+            r"mutilat\w*|dismember\w*|gut|eliminat\w*|eradicat\w*|exterminat\w*|annihilat\w*|liquidat\w*|"
+            r"decimat\w*|wipe out|do away with|run over|abduct\w*")
+_ROUGH = r"beat|hit|hurt|harm|injur\w*|smash\w*|crush\w*|tackl\w*|burn|slash|get rid of"
+_ARTICLE = r"(?:a|an|the|my|your|his|her|their|this|that|our|these|those|some)"
 # Street drugs by names that have an everyday sense too ("weed the garden", "a coke").
 _STREET = (r"(?:(?:a |an )?(?:gram|ounce|bag|eighth|line|dime bag|baggie|hit)s? of|some) (?:weed|coke|crack|"
            r"molly|acid|smack|dope)\b")
@@ -50,8 +54,8 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"phishing", r"(?:sql|command|code|script) injection", r"privilege escalation", r"reverse shell",
         r"remote code execution", r"credential stuffing", r"session hijack\w*", r"buffer overflow exploit",
         r"crack(?:ing)? (?:a |the |their |someone's )?(?:password|software|license|wi-?fi)\w*",
-        r"(?:exploit|us|leverag|abus)\w* (?:a |an |the |this |these |that )?(?:[\w-]+ ){0,4}vulnerabilit\w*",
-        r"(?:software|kernel|remote|browser|working) exploits?", r"unauthori[sz]ed access",
+        r"(?:exploit|leverag|abus)\w* (?:a |an |the |this |these |that )?(?:[\w-]+ ){0,4}vulnerabilit\w*",
+        r"(?:write|writ|develop|creat|build|cod)\w* (?:a |an )?(?:\w+ ){0,2}exploits?", r"unauthori[sz]ed access",
         r"gain(?:ing)? access to (?:someone|their|a person|other)\w*",
         r"bypass(?:ing)? (?:the )?(?:security|authentication|antivirus|firewall|paywall|drm|two[- ]factor|input "
         r"validation|waf|captcha|login)\w*",
@@ -61,11 +65,11 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"(?:csrf|xss|mitm|man-in-the-middle|rainbow table|amplification|dns amplification) attacks?",
         r"dns amplification", r"parameter pollution", r"(?:malicious|spoofed|smb) packets",
         r"clon(?:e|ing) (?:\w+ )?(?:debit|credit|sim) cards?", r"card skimm\w+",
-        r"compromis\w+ (?:a |an |the )?(?:[\w-]+ ){0,3}(?:lab\w*|facilit\w+|networks?|servers?|systems?|accounts?|"
+        r"compromis(?:e|ing) (?:a |an |the |their |someone's )?(?:[\w-]+ ){0,2}(?:lab\w*|facilit\w+|networks?|"
+        r"servers?|systems?|accounts?|"
         r"computers?|devices?|databases?|websites?|infrastructure)", r"(?:write|writ|creat|develop|cod)\w* (?:a |an )?"
-        r"(?:\w+ ){0,2}(?:virus|worm|payload|shellcode)", r"files (?:have been|has been|are|were|will be) (?:deleted|"
-        r"encrypted|locked)", r"(?:making|make|creat\w+|generat\w+) (?:multiple|many|fake|hundreds of|thousands of|"
-        r"bulk) (?:\w+ )?accounts", r"(?:escalat|elevat)\w* (?:\w+ )?privileges", r"persistent backdoors?",
+        r"(?:\w+ ){0,2}(?:virus|worm|payload|shellcode)", r"(?:making|make|creat\w+|generat\w+) (?:fake|hundreds of|"
+        r"thousands of|bulk) (?:\w+ )?accounts", r"persistent backdoors?",
         r"worm (?:code|program|virus)",
     ),
     "weapons_cbrn": (
@@ -88,24 +92,26 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
     "violence": (
         r"bomb threats?", r"abduct\w*", r"beat (?:up|someone|him|her|them)", r"lynch\w*", r"behead\w*",
         r"armed (?:uprising|rebellion|robbery)", r"rob (?:a|the|someone)\b", r"hitm[ae]n", r"contract killing",
-        r"weapon\w* against", rf"(?:{_VIOLENT})(?:s|ed|ing)? (?:(?:a|an|the|my|your|his|her|their|this|that|our|"
-        rf"these|those|some) )?(?:(?:group|crowd|lot|bunch|number)s? of )?(?:{_W} )?{_PERSON}",
-        rf"(?:{_VIOLENT}|break|snap|fractur\w*|cut off|rip\w* off|"
+        r"weapon\w* against", rf"(?:{_VIOLENT})(?:s|ed|ing)? (?:{_ARTICLE} )?(?:(?:group|crowd|lot|bunch|number|"
+        rf"population)s? of )?(?:{_W} )?{_PERSON}",
+        rf"(?:{_VIOLENT}|{_ROUGH}|break|snap|fractur\w*|cut off|rip\w* off|"
         rf"pierc\w*|slit|ruptur\w*)(?:s|ed|ing)? (?:\w+ ){{0,2}}{_OWNER} (?:\w+ )?{_BODY}",
         r"(?:mass|school) shooting", r"shoot up", r"as many people as possible", r"terror(?:ist|ism) attacks?",
         r"ethnic cleansing", r"torture ring", r"animal cruelty", r"(?:suffering|torture|abuse) of animals",
         r"get away with murder", r"us(?:e|ing) (?:of )?(?:violence|force) (?:to|against)", r"death threats?",
         r"violent (?:attack|uprising|extremis\w+)", r"animal (?:suffering|cruelty|abuse|torture)", r"enslav\w+",
         r"(?:fall|falls|push\w*) down the stairs", r"seem(?:s)? like an accident", r"dismember\w*",
-        r"glorif\w+ (?:\w+ )?(?:terror\w*|violence|attacks?|shooters?|the)", r"human (?:body|bodies|flesh|meat)",
-        r"cannibal\w*", r"pro-(?:isis|nazi|terror\w*|al-qaeda|taliban)", r"set (?:a |the |my |someone's |\w+'s )?"
+        r"glorif\w+ (?:\w+ )?(?:terror\w*|violence|attacks?|shooters?|the)", r"(?:eat|cook|prepar|butcher|dissolv|"
+        r"dispos\w* of|hid)\w* (?:\w+ ){0,2}human (?:body|bodies|flesh|meat|remains)",
+        r"pro-(?:isis|nazi|terror\w*|al-qaeda|taliban)", r"set (?:a |the |my |someone's |\w+'s )?"
         r"(?:\w+ ){0,2}(?:house|building|car|school|hospital|church|mosque|synagogue|person|people) on fire",
         r"(?:justif|glorif|prais|celebrat)\w* (?:\w+ ){0,3}(?:genocide|holocaust|massacres?|slavery|terror\w*|"
         r"ethnic cleansing|shootings?|9/11)", r"(?:replicat|recreat|repeat)\w* (?:[\w/'-]+ ){0,5}(?:attacks?|shooting|"
         r"bombing|massacre|holocaust|concentration camps?)", r"commit (?:a )?(?:murder|massacre|genocide|treason)",
-        r"(?:make|making) (?:a |the |my |someone's |\w+'s )?(?:\w+ )?(?:car|house|building|device|phone|"
-        r"battery|tank|bottle|pipe|plane|bus|train)s? explode", r"(?:saw|cut|chop|dismember)\w* (?:up )?(?:a |the )?"
-        r"(?:dead )?(?:body|bodies|corpses?)", r"burn(?:ing)? down",
+        r"(?:make|making) (?:a |the |my |someone's |\w+'s )?(?:\w+ )?(?:car|house|building|plane|bus|train)s? "
+        r"explode", r"(?:saw|cut|chop|dismember)\w* (?:up )?(?:a |the )?(?:(?:dead|human) (?:body|bodies)|corpses?)",
+        r"burn(?:ing)? down (?:a |the |my |someone's |\w+'s )?(?:\w+ )?(?:house|home|building|school|church|mosque|"
+        r"synagogue|store|office)",
     ),
     "crime": (
         r"meth(?:amphetamine)?", r"cocaine", r"heroin", r"fentanyl", r"drug (?:deal\w*|lab\w*|cartel\w*|smuggl\w*)",
@@ -151,12 +157,14 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"stor(?:y|ies)|narratives?|articles?|reports?|news)", r"defamat\w+", r"libel\w*", r"holocaust denial",
         r"spread(?:ing)? (?:misinformation|disinformation|lies|rumou?rs|propaganda|fake news|conspirac\w+)",
         r"(?:discourag|persuad|convinc)\w+ (?:\w+ )?(?:from )?(?:wearing masks|getting vaccinated|vaccinat\w+)",
-        r"vaccines? (?:\w+ ){0,2}(?:causes?|lead to|leads to|kills?|contains? microchips)",
+        r"vaccines? (?:\w+ ){0,2}(?:causes?|caused|lead to|leads to|led to) (?:autism|infertility|cancer|death|"
+        r"sterility)", r"vaccines? (?:\w+ ){0,2}(?:contains? microchips|kill (?:people|children|more))",
         r"(?:drink|drinking|ingest\w*|swallow\w*|feed\w*|inject\w*) (?:\w+ ){0,3}(?:bleach|antifreeze|lye|"
-        r"drain cleaner|chlorine dioxide|turpentine|kerosene|hydrogen peroxide)",
+        r"drain cleaner|chlorine dioxide|turpentine)",
     ),
     "harassment": (
-        rf"(?:write|writ|creat|draft|compos|generat|mak|tell|design|post)\w* (?:\w+ ){{0,3}}(?:racist|sexist|"
+        rf"(?:write|writ|creat|draft|compos|generat|mak|tell|design|post)\w* (?:me |us )?(?:a |an |some |the |\d+ )?"
+        rf"(?:\w+ )?(?:racist|sexist|"
         rf"homophobic|transphobic|xenophobic|misogynist\w*|anti-?semitic|hateful|derogatory|demeaning|insulting|"
         rf"offensive|threatening|harassing|defamatory|bullying|degrading|humiliating|dehumani[sz]ing) (?:\w+ ){{0,2}}"
         rf"{_MEDIA}", r"harass\w*", r"cyberbull\w+", rf"bull(?:y|ies|ying|ied) (?:\w+ ){{0,2}}{_PERSON}",
@@ -166,8 +174,8 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"(?:should|must|ought to) (?:not|never) (?:be )?(?:allowed|admitted|permitted|given|have) (?:\w+ ){0,2}"
         r"(?:equal rights|to vote|citizenship|higher education|benefits)", r"(?:deny|denying|strip\w*|revok\w*) "
         r"(?:\w+ ){0,3}(?:equal|civil|human) rights", r"(?:insult|mock|shame)\w* (?:a |an |the |my |people|someone|"
-        r"\w+ (?:people|colleague|classmate|coworker))", r"ruin\w* (?:\w+ ){0,2}(?:life|lives|reputation|career)",
-        r"(?:destroy|destroying) (?:[\w'-]+ ){0,2}(?:life|lives|reputation|career)",
+        r"\w+ (?:people|colleague|classmate|coworker))", rf"(?:ruin|destroy)\w* {_OWNER} (?:\w+ )?(?:life|lives|"
+        r"reputation|career|marriage|business)",
     ),
     "self_harm": (
         r"self[- ]injur\w*", r"thinspo\w*", r"extreme (?:diet\w*|fasting|weight loss)",
@@ -175,9 +183,10 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"suicid\w*", r"self[- ]harm\w*", r"kill (?:myself|yourself|themselves|himself|herself)",
         r"end(?:ing)? (?:my|your|their|his|her) (?:own )?li(?:fe|ves)", r"anorexi\w+", r"bulimi\w+", r"pro[- ]ana",
         r"(?:cut|cutting|burn|burning|slit\w*|hurt\w*|harm\w*|injur\w*|starv\w*|punish\w*) (?:\w+ )?(?:myself|"
-        r"yourself)", r"(?:cut|carv|pierc|slit|burn|slash)\w* (?:\w+ ){0,4}(?:my|your) (?:own )?(?:arm|wrist|skin|"
-        r"legs?|thighs?|body|artery|arteries|veins?)",
-        r"overdos\w+", r"(?:take|do|eat|drink|swallow) (?:\w+ ){0,3}to die\b", r"die like", r"painless(?:ly)? "
+        r"yourself)", r"(?:cut|carv\w*|slash|slit)(?:ting)? (?:into )?(?:my|your) (?:own )?(?:arms?|wrists?|skin|"
+        r"legs?|thighs?|veins?)", r"carv\w* (?:\w+ ){0,3}into (?:my|your) (?:own )?(?:arms?|wrists?|skin|legs?|"
+        r"thighs?)", r"pierc\w* (?:my|your) (?:own )?(?:artery|arteries|veins?)",
+        r"overdos\w+", r"(?:take|do|eat|drink|swallow) (?:\w+ ){0,3}to die\b", r"painless(?:ly)? "
         r"(?:way|death|method|suicide)", r"end it all",
     ),
     "sexual": (
@@ -192,8 +201,10 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"track (?:someone|a person|my (?:wife|husband|partner|ex|girlfriend|boyfriend)|their) ",
         r"surveil\w+ (?:\w+ )?(?:someone|a person|employees|partner)",
         r"without (?:their|the owner's|his|her|the person's) (?:consent|knowledge|permission)",
-        r"(?:my|his|her|their|someone's|somebody's|a person's) (?:[a-z-]+ )?[a-z-]+'s (?:[a-z-]+ ){0,2}"
-        r"(?:password|pin|passcode|home address|address|email address|phone number|location|criminal (?:history|"
+        rf"(?:{_OWNER}|someone's|somebody's|a person's|(?:my|a|the) (?:ex[- ])?(?:\w+ )?(?:girlfriend|boyfriend|"
+        r"therapist|babysitter|gardener|landlord|tenant|employee|employer|roommate|crush|nanny|maid|servant|rival|"
+        r"doctor|mother|father|mom|dad|sister|brother|friend|probation officer)'s) (?:[a-z-]+ ){0,2}"
+        r"(?:password|pin|passcode|home address|private email|email address|phone number|criminal (?:history|"
         r"record)|medical (?:history|records)|tax records|salary|immigration status|social "
         r"security|driver'?s license|bank (?:account|details)|credit card)",
     ),
@@ -216,7 +227,7 @@ REQUEST_HINTS: dict[str, tuple[str, ...]] = {
         r"hack(?:s|ed|ing|er|ers)?", r"trojan", r"backdoor", r"zero[- ]day", r"brute[- ]forc\w*", r"(?:computer )?"
         r"worms?", r"mine cryptocurrenc\w+", r"obfuscat\w+ (?:\w+ )?(?:code|malware|payload)", r"skimmers?",
         r"(?:click|clicking) on (?:a|the|this) link", r"scrap\w+ (?:\w+ )?(?:email addresses|personal data|"
-        r"profiles|posts|videos)", r"exploits?",
+        r"profiles|posts|videos)", r"exploits?", r"(?:escalat|elevat)\w* (?:\w+ )?privileges",
     ),
     "weapons_cbrn": (
         r"(?:buy|acquir|obtain)\w* (?:\w+ ){0,2}(?:guns?|firearms?|rifles?|handguns?|weapons?|ammunition)",
@@ -227,7 +238,8 @@ REQUEST_HINTS: dict[str, tuple[str, ...]] = {
     "violence": (
         r"assault\w*", r"strangl\w+", r"robbery", r"terror\w*", r"extremis[tm]\w*", r"radicali[sz]\w+", r"jihad\w*",
         r"militia", r"insurrection", r"overthrow\w*", r"war crimes?", r"genocide", r"massacre", r"subjugat\w+",
-        r"hostages?", r"incit\w+", r"isis",
+        r"hostages?", r"incit\w+", r"isis", r"cannibal\w*", rf"(?:{_ROUGH})(?:s|ed|ing)? (?:{_ARTICLE} )?(?:{_W} )?"
+        rf"{_PERSON}", rf"(?:{_VIOLENT}|{_ROUGH})(?:s|ed|ing)? {_PRONOUN}", r"beat (?:up|someone)",
     ),
     "crime": (
         r"cartels?", r"pimp\w*", r"prostitut\w+", r"sabotag\w+", r"vandali[sz]\w+", r"riot\w*", r"loot\w*",
@@ -281,134 +293,3 @@ REQUEST_HINTS: dict[str, tuple[str, ...]] = {
     ),
     "evasion": (r"get(?:ting)? away with", r"under the radar", r"off the books", r"burner phones?", r"undetect\w*"),
 }
-
-# The devices of jailbreak prompts: the ask wrapped in a role, a story, a hypothesis or a
-# disclaimer, or the opening of the answer dictated. One is enough; a benign request rarely has
-# one next to a harmful object.
-FRAMING: tuple[str, ...] = (
-    r"\bimagine (?:you|that|a|an|yourself|being)\b", r"\bpretend(?:ing)? (?:to be|you|that)\b",
-    r"\brole[- ]?play\w*", r"\b(?:stay|staying|remain) in character\b", r"\bin character\b",
-    rf"\byou(?:'re| are) (?:an?|the) {_ANY}(?:writer|author|novelist|screenwriter|scriptwriter|journalist|"
-    r"researcher|consultant|expert|character|hacker|chemist|historian|strategist|psychologist|sociologist|"
-    r"scientist|detective|specialist|villain|activist|blogger|influencer|marketer|speechwriter|hobbyist|"
-    r"propagandist|spy|criminal|mastermind|insider|whistleblower)\b",
-    rf"^(?:\w+ ){{0,6}}as an? {_ANY}(?:writer|author|novelist|journalist|researcher|consultant|expert|hacker|"
-    r"chemist|historian|strategist|scientist|detective|specialist|activist|denier|"
-    r"influencer|villain|character|criminal|terrorist|extremist)\b",
-    r"\b(?:a|an|the|my|your) (?:\w+ )?(?:novel|screenplay|movie|film|script|story|play|video game|tv show|"
-    r"thriller|book|fictional world|dystopia\w*)\b",
-    r"\b(?:fictional|fiction|dystopian|the protagonist|the villain|a character|main character|the character)\b",
-    r"\bhypothetical(?:ly)?\b", r"\bthought experiment\b", r"\bin theory\b|\btheoretical(?:ly)?\b",
-    r"\bfor (?:\w+ )?(?:educational|research|academic|entertainment|fictional|creative|informational|artistic|"
-    r"training|awareness|defensive|simulation|testing) (?:and \w+ )?(?:purposes?|reasons|use|only)\b",
-    r"\b(?:begin|start)\w* (?:the |your |this )?\w+ with (?:the following|this)\b",
-    r"\b(?:suppose|let's say|what if|in a (?:world|society|universe|future|scenario) (?:where|in which))\b",
-    r"\b(?:scenario|simulation|persona)\b",
-    # Persuasion devices (authority, social proof, urgency) that dress up a harmful ask.
-    r"\b(?:renowned|leading|reputable|respected|well-known|prominent) (?:\w+ ){0,3}(?:experts?|organi[sz]ations|"
-    r"institutions|researchers|scholars|authorities|universities|journals?)\b",
-    r"\b(?:ha(?:ve|s)|had) (?:\w+ )?(?:emphasi[sz]ed|highlighted|argued|stressed|noted|published|shown|discussed|"
-    r"documented) (?:the importance|that|how)\b",
-    r"\b(?:my|our) (?:\w+ )?(?:job|life|career|family|grandmother|child) (?:depends|is at stake|will)\b",
-    r"\b(?:desperate|life or death|matter of life)\b",
-    r"\bin a (?:purely )?(?:fictional|hypothetical|alternate|imaginary) (?:world|universe|society|scenario|setting)\b",
-    r"\b(?:purely|strictly|solely|only) (?:for )?(?:\w+ )?(?:hypothetical|fictional|educational|academic|research|"
-    r"informational|entertainment|creative|artistic|theoretical|illustrative)\b",
-    r"\b(?:controversial|taboo|unethical|illegal|forbidden|sensitive) (?:tactic|topic|subject|method|activit"
-    r"\w+|practice|content|methods|strategies|ideas)\b",
-)
-
-# The requester pre-empting a refusal: promising the answer will not be used, disowning the
-# intent, dictating a compliant opening, switching the rules off. A benign request has no reason
-# to; with one of these the request needs no harm phrase, only an answer that takes it up.
-PREEMPTION: tuple[str, ...] = (
-    r"\b(?:will|would|should) (?:never|not) (?:be )?(?:actually )?(?:used|implemented|enacted|executed|"
-    r"carried out|applied|acted upon|put into practice)(?:[.,;!)]|$| in (?:real life|the real world|reality|any way)"
-    r"| for (?:any )?(?:real|illegal|harmful|malicious|unethical|nefarious))",
-    r"\bnot (?:be )?used (?:in real life|in the real world|for (?:any )?(?:illegal|malicious|harmful|unethical))",
-    r"\bnot (?:intended|meant|trying) (?:to|for) (?:promote|encourage|endorse|condone|incite|harm|hurt|"
-    r"discriminat|facilitate|be used|actual|real|any (?:illegal|harmful|malicious))",
-    r"\b(?:i am|i'm|we are|we're) not (?:encouraging|endorsing|condoning|promoting|advocating|suggesting)\b",
-    r"\bshould not be (?:taken|construed|interpreted|seen) as (?:an? )?(?:endorsement|advice|encouragement)\b",
-    r"\b(?:don't|do not|without|never) (?:mention\w*|includ\w*|add\w*|us\w*) (?:\w+ ){0,2}(?:illegal\w*|"
-    r"disclaimers?|warnings?|ethic\w*|moral\w*|legality|consequences)",
-    r"\b(?:begin|start)\w* (?:your (?:reply|response|answer)|by (?:replying|saying|writing)|with)\b[^\n]{0,40}"
-    r"\b(?:sure|certainly|here is|here are|absolutely)\b", "[\"'\u2018\u201c]sure,? here (?:is|are)\\b",
-    r"\b(?:ignore|disregard|forget) (?:\w+ ){0,3}(?:instructions|rules|guidelines|policies|programming)\b",
-    r"\b(?:developer|dan|jailbreak|jailbroken|unrestricted|unfiltered|god) mode\b", r"\bdo anything now\b",
-    r"\b(?:no|without any|free of|not bound by|free from) (?:ethical |moral |content |safety )?(?:restrictions|"
-    r"filters|guidelines|limitations|censorship|constraints)\b", r"\buncensored\b|\bunfiltered\b|\bamoral\b",
-    r"\b(?:even if|although|though) (?:it is|it's|this is|they are|it may be|it might be) (?:considered )?"
-    r"(?:unethical|illegal|harmful|offensive|dangerous|immoral|politically incorrect)\b",
-    r"\b(?:ethical|moral|legal) (?:concerns|considerations|implications|guidelines) aside\b",
-    r"\b(?:no one|nobody) (?:will|would) (?:be harmed|get hurt|actually use)\b",
-    # Refusal suppression: the model told it may not say no.
-    r"\b(?:never|do not|don't|must not|cannot|can't|won't|should not|shouldn't) (?:ever )?(?:refuse|decline|reject the "
-    r"request|apologi[sz]e|say (?:no|sorry|you can(?:no|')t|i can(?:no|')t|that you can(?:no|')t))\b",
-    r"\b(?:disregard|ignore|regardless of|without regard (?:to|for)|set aside) (?:\w+ ){0,3}(?:ethic\w*|moral\w*|"
-    r"legal\w*|implications|consequences)\b", r"\balways (?:fulfil\w*|compl(?:y|ies)|obey\w*) (?:\w+ ){0,2}(?:request|"
-    r"order|command|instruction)", r"\beven if (?:the|a|my|this) (?:request|question) (?:is|seems) (?:\w+ ){0,2}"
-    r"(?:questionable|unethical|illegal|harmful)\b",
-)
-
-# How an answer that goes along begins or is laid out: an eager opening, a title, numbered
-# steps, a letter, a scene, code, a thread of posts, the role taken in the first person.
-COMPLIANCE_OPENING = (
-    r"^\s*(?:sure|certainly|absolutely|of course|okay|ok|alright)\b|^\s*here(?:'s| is| are)\b"
-    r"|\bhere (?:is|are) (?:a|an|the|some|my|your)\b|^\s*(?:title|subject|section \d+|chapter \d+|"
-    r"outline|introduction|overview|step 1)\b|^\s*dear\b|^\s*(?:int|ext)\.|^\s*as an? (?:[a-z'-]+ ){1,4}"
-    r"(?:[a-z'-]+),|^\s*(?:#|```|import |def |from \w+ import|<\?php|#!/)"
-)
-STEP_LINE = "(?m)^\\s*(?:\\d{1,2}[.)]|(?:step|phase|stage|part) \\d{1,2}\\b|[-*\u2022]) ?\\S"
-# Instructions in prose: sentences that open with sequence words ("First, ... Next, ... Finally,").
-SEQUENCE = (r"(?:^|[.!?:]\s+|\n\s*)(?:first(?:ly)?|second(?:ly)?|next|then|finally|after that|once (?:you|the|it)|"
-            r"start by|begin by)\b")
-# A safe completion steers away: to help, to the law, to the opposite of what was asked.
-REDIRECT = (
-    r"\b(?:seek|get|find) (?:\w+ )?(?:professional |immediate )?(?:help|support|treatment)\b"
-    r"|\bsupport (?:group|line|hotline|services)\b|\bhelp is available\b|\byou are not alone\b"
-    r"|\b(?:crisis|suicide|helpline|hotline)\b|\b(?:legal|ethical|legitimate|safe) (?:alternatives|ways|options|"
-    r"means|channels)\b|\balternative (?:sources|ways|options)\b|\binstead,? (?:i|you|we|consider|focus)\b"
-    r"|\bi (?:would )?(?:strongly )?(?:advise|recommend|urge) (?:against|you not)\b|\b(?:respectful|"
-    r"inclusive|positive|constructive) (?:and \w+ )?(?:manner|way|tone|dialogue|conversation)\b"
-    r"|\bofficial (?:narrative|account|findings|report)\b|\b(?:debunk|myth)\w*"
-    # ... or answers the defender's question instead of the attacker's.
-    r"|\b(?:signs|red flags|warning signs) of\b|\bhow to (?:spot|recogni[sz]e|avoid|protect|prevent|defend)\b"
-    r"|\bprotect (?:yourself|themselves|your (?:family|data|account))\b|\breport (?:it|them|suspicious|this) to\b"
-)
-
-# A plain request (no frame) counts when it asks for something to act on: how to do it, the
-# steps, the artefact ("write", "give", "create"), where to get it. A question about what a
-# harm is, or why it happened, is not such an ask.
-ASK = (
-    r"\bhow (?:do|can|could|should|would|might|to|does one|did people|did they)\b|\bhow (?:was|were) \w+ "
-    r"(?:made|built|produced|synthesi[sz]ed|manufactured|created)\b|\b(?:best|easiest|quickest|fastest|simplest|"
-    r"most effective|good|cheapest|safest|fastest) (?:way|ways|method|methods|means|place|places|technique|"
-    r"tactics) (?:to|of|for)\b|\b(?:ways|steps|tips|tricks|tactics|strategies|methods|instructions|techniques|"
-    r"ideas|plan|guide|tutorial) (?:to|for|on|of)\b|\bwhere (?:can|could|do|should|would) (?:i|we|you|one|someone)"
-    r"\b|\bwhat(?:'s| is| are) (?:my|his|her|their|someone's)\b|\bwhat can i (?:take|do|use)\b"
-    r"|(?:^|[.!?:;,]\s+|\n\s*|\b(?:please|intelligently|minimally|slightly|can you|could you|would you|will you|"
-    r"help me|i need you to|i want you to|"
-    r"i need|i want) )(?:give|provide|write|create|draft|design|develop|generate|compose|produce|list|explain|"
-    r"describe|outline|suggest|brainstorm|teach|show|tell|devise|plan|craft|come up|modify|edit|add|determine|"
-    r"convince|persuade|make|build|compile|detail|offer|share|prepare|formulate|post|publish|code|program|"
-    r"implement|rewrite|choose|identify|recommend|help|find|set up|start|organi[sz]e|convert|obfuscate|use|"
-    r"edit|reply|respond|make)\b"
-)
-# What makes a plain request harmless however it is worded: it is about a game or a sport, or it
-# asks how to defend against, spot, report or recover from the harm.
-BENIGN_CONTEXT = (
-    r"\b(?:in|at|on) (?:a |an |the |my )?(?:[\w'-]+ ){0,3}(?:game|video ?game|chess|checkers|poker|minecraft|"
-    r"fortnite|call of duty|gta|grand theft auto|skyrim|the sims|overwatch|counter-strike|baseball|football|soccer|"
-    r"basketball|"
-    r"hockey|tennis|golf|rugby|cricket|paintball|laser tag|dungeons (?:and|&) dragons|d&d)\b"
-    r"|\b(?:protect|prevent|avoid (?:being|becoming|falling) (?:a |for )?(?:victim|scammed|hacked|tricked|"
-    r"targeted|phished|fooled|robbed|scams?)|report (?:it|them|this|that|suspicious|(?:\w+ )?"
-    r"(?:abuse|fraud|scams?|crimes?)|(?:\w+ )?to)|spot|recogni[sz]e|detect|defend (?:against|yourself|myself|my|your)|safeguard|"
-    r"secure|stop (?:being|someone|people from)|deal with|cope with|recover from|respond to|victims? of|"
-    r"safe from|help (?:a |my )?(?:friend|someone|person|child|teen|loved one|victim)\w* (?:who|with|that)|signs of|"
-    r"warning signs|talk (?:to|with) (?:my|a|your) \w+ about)\b"
-)
-# A prop is not the real thing: "a fake hospital in the film I am directing", "a toy gun".
-PROP = (r"\b(?:fake|prop|toy|replica|dummy|cardboard|pretend|miniature|plastic|foam|paper) (?:\w+ )?(?:hospital|house|"
-        r"building|car|bomb|gun|weapon|sword|knife|body|corpse|explosion|city|town|school|bank)s?\b")
