@@ -110,7 +110,7 @@ REDIRECT = (
 # not about the harm as a topic (TOPIC: "write an essay about the history of ransomware"). A
 # question about what a harm is, or why it happened, asks for neither.
 HOW_TO = (
-    r"\bhow (?:do|can|could|should|would|might|to|does one|did people|did they)\b|\bhow (?:i|we|one|you) "
+    r"\bhow (?:do|can|could|should|would|might|to|does one|did people)\b|\bhow (?:i|we|one|you) "
     r"(?:can|could|would|should|might)\b|\bhow (?:was|were) \w+ (?:made|built|produced|synthesi[sz]ed|manufactured|"
     r"created)\b|\b(?:best|easiest|quickest|fastest|simplest|most effective|good|cheapest|safest) (?:way|ways|"
     r"method|methods|means|place|places|technique|tactics) (?:to|of|for)\b|\b(?:ways|steps|tips|tricks|tactics|"
@@ -130,12 +130,13 @@ TOPIC = (
     r"consequences) of|awareness|overview of|summary of|explain(?:ing|s)? (?:why|what)|why (?:is|are|was|were|do|"
     r"does))\b"
 )
-# What makes a plain request harmless however it is worded: it is about a game or a sport, or it
+# What makes a plain request harmless however it is worded: it is about a game, a sport or a film
+# (a frame is the framing path's to judge: "in a novel" is a device, "in Call of Duty" a topic), or it
 # asks how to defend against, spot, report or recover from the harm.
 BENIGN_CONTEXT = (
     r"\b(?:in|at|on) (?:a |an |the |my )?(?:[\w'-]+ ){0,3}(?:game|video ?game|chess|checkers|poker|minecraft|"
     r"fortnite|call of duty|gta|grand theft auto|skyrim|the sims|overwatch|counter-strike|baseball|football|soccer|"
-    r"basketball|"
+    r"basketball|movie|film|tv show|show|episode|novel|book|comic|cartoon|anime|sitcom|quest|"
     r"hockey|tennis|golf|rugby|cricket|paintball|laser tag|dungeons (?:and|&) dragons|d&d)\b"
     r"|\b(?:protect|prevent|avoid (?:being|becoming|falling) (?:a |for )?(?:victim|scammed|hacked|tricked|"
     r"targeted|phished|fooled|robbed|scams?)|report (?:it|them|this|that|suspicious|(?:\w+ )?"
