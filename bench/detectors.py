@@ -28,6 +28,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -172,10 +173,13 @@ def jailbreak(harm: HarmfulOutputDetector) -> list[str]:
         xs = harm_eval.xstest_rows(DATA, split)
         safe = [r["prompt"] for r in xs if r["label"] == "safe"]
         unsafe = [r["prompt"] for r in xs if r["label"] == "unsafe"]
-        attempt = sum(detector.request(p.lower())[1] is not None for p in safe)
+        kinds = Counter(detector.request(p.lower())[1] for p in safe)
+        attempt = sum(n for kind, n in kinds.items() if kind is not None)
         hb = [r["Behavior"] for r in harm_eval.harmbench_rows(DATA, split)]
         named = sum(bool(detector.harm_categories(b.lower())) for b in hb)
-        print(f"XSTest safe prompts ({split}, {len(safe)}): {attempt} read as jailbreak attempts, {eager(safe)} flagged"
+        how = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items(), key=str) if kind)
+        print(f"XSTest safe prompts ({split}, {len(safe)}): {attempt} read as jailbreak attempts ({how or 'none'}), "
+              f"{eager(safe)} flagged"
               f" with an eager answer; XSTest unsafe prompts asked plainly: {eager(unsafe)}/{len(unsafe)} flagged")
         print(f"HarmBench behaviours ({split}, {len(hb)}): a harm named in {named}; asked plainly with an eager answer "
               f"{eager(hb)} flagged; the same after an adversarial suffix {eager([b + GCG_SUFFIX for b in hb])}")

@@ -145,7 +145,8 @@ BENIGN_CONTEXT = (
     r"it)|decrypt (?:my|our)|respond to|victims? of|"
     r"safe from|help (?:a |my )?(?:friend|someone|person|child|teen|loved one|victim)\w* (?:who|with|that)|signs of|"
     r"warning signs|talk (?:to|with) (?:my|a|your) \w+ about|stop (?:hurting|cutting|harming|starving|purging)|"
-    r"shoot (?:\w+ ){1,2}(?:a |an )(?:text|email|message|look|line|note|glance|dm))\b"
+    r"shoot (?:\w+ ){1,2}(?:a |an )(?:text|email|message|look|line|note|glance|dm)|with (?:kindness|compliments|"
+    r"laughter|love|a smile))\b"
 )
 # A prop is not the real thing: "a fake hospital in the film I am directing", "a toy gun".
 PROP = (r"\b(?:fake|prop|toy|replica|dummy|cardboard|pretend|miniature|plastic|foam|paper) (?:\w+ )?(?:hospital|house|"

@@ -131,8 +131,8 @@ REQUEST_HARM: dict[str, tuple[str, ...]] = {
         r"(?:cheat|rig|manipulat)\w* (?:on )?(?:a |an |the )?(?:\w+ )?(?:test|exam|election|voting|slot|casino|"
         r"lottery|gambling|stock|market)\w*", r"insider trading", r"sell\w* (?:harvested )?organs",
         r"(?:obtain|get|prescrib)\w* (?:\w+ )?(?:opioids|oxycontin|vicodin|adderall)", r"chop shops?",
-        r"(?:steal|stealing|steals|stole) (?:\w+ ){0,3}(?:money|cars?|vehicles?|identit\w+|data|information|records|"
-        r"credit|cards?|passwords?|credentials|goods|jewel\w*|cash|packages?|from|someone's|a person's|items|"
+        r"(?:steal|stealing|steals|stole) (?:[\w'-]+ ){0,3}(?:money|cars?|vehicles?|identit\w+|data|information|"
+        r"records|credit|cards?|passwords?|credentials|goods|jewel\w*|cash|packages?|items|"
         r"merchandise|property|catalytic|bikes?|phones?|wallets?|purses?|electricity|secrets|intellectual property|"
         r"files|accounts?|health records)", r"stolen (?:goods|credit|cards?|data|property|cars?|identit\w+)",
         r"(?:fool|beat|trick|pass)\w* (?:a |the )?breathaly[sz]er", r"non-?consensual",
