@@ -13,7 +13,9 @@ held-out half of a fixed hash split of Davidson et al. and of the PAIR answers (
 tuned on the other half; both halves are printed, the held-out one is the figure). The
 jailbreak detector (question and answer together): PAIR recall by split, alone and with
 harmful_output, the answers judged not jailbroken it flags, JBC refusals, XSTest safe prompts
-(with an eager answer), HarmBench behaviours, TruthfulQA and pydoc answers, CPU us per call. No
+(with an eager answer), HarmBench behaviours and XSTest unsafe prompts asked plainly (with an
+eager answer, and after an adversarial suffix), PAIR's answers under the plain behaviour, BIPIA's
+tasks as benign asks, TruthfulQA and pydoc answers, CPU us per call. No
 peer harness for harmful content exists in ../shared/peers, so no peer figure is printed beside it.
 
     .venv/bin/python bench/detectors.py [--repeats 5] [--harm-only]
