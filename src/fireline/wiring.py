@@ -30,6 +30,7 @@ from fireline.controls import identity as controls_identity
 from fireline.controls import merge as controls_merge
 from fireline.controls import playbooks
 from fireline.controls import service as controls_service
+from fireline.controls import snapshot as controls_snapshot
 from fireline.controls.state import ControlBook
 from fireline.counters import LocalCounter, make_counter
 from fireline.db import Database
@@ -77,6 +78,8 @@ def wire(app: Any) -> None:
     detect = app.state.detect = DetectRuntime(db, config, sessions, make_feed(db.engine, db.url, redis_url))
     detect.following = app.state.leader.is_follower  # one process records what the monitors fire
     book = app.state.controls = ControlBook(db, config, counter)
+    # what the gateway enforces, kept on disk for a start while the database is away
+    book.listeners.append(controls_snapshot.saver(app.state.data_dir))
     comms = app.state.comms = comms_delivery.Runtime(db, load_comms(config))
     comms.hooks.append(obligations.on_event)
 

@@ -13,7 +13,7 @@ from fireline import background
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.config import Config
-from fireline.controls import identity, ofrep, playbooks, service, stream
+from fireline.controls import identity, ofrep, playbooks, service, snapshot, stream
 from fireline.controls.notify import Listener
 from fireline.controls.schemas import ControlIn, ControlOut, Kind, PlaybookIn
 from fireline.controls.service import ControlSpec
@@ -131,8 +131,19 @@ def startup(app: FastAPI) -> None:
     app.state.controls_listener = Listener(book).start() if db.dialect == "postgresql" else None
 
 
+def startup_without_database(app: FastAPI) -> None:
+    """The database is away at start: enforce the last control state this data directory saw
+    (`startup` replaces it with the database's when the database is back)."""
+    book: ControlBook = app.state.controls
+    state = snapshot.load(app.state.data_dir, app.state.config.apps)
+    if state is not None:
+        book.assume(state)
+
+
 def shutdown(app: FastAPI) -> None:
-    app.state.controls_closing.set()
+    closing = getattr(app.state, "controls_closing", None)
+    if closing is not None:
+        closing.set()
     listener = getattr(app.state, "controls_listener", None)
     if listener is not None:
         listener.stop()

@@ -334,6 +334,10 @@ class ControlBook:
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlState]]] = []
         self._state = ControlState.empty(config.apps)  # refresh() at start loads the stored state
+        self._assumed = False  # the state came from the local snapshot, not the database
+        self._told = False  # the listeners have seen a state from the database
+        # Called (in the refreshing thread) with each new state: the local snapshot (controls.snapshot).
+        self.listeners: list[Callable[[ControlState], None]] = []
 
     def on_changed(self, *, revision: int, **_: Any) -> None:
         """The "controls.changed" handler: a change made in this process is seen at once."""
@@ -343,19 +347,29 @@ class ControlBook:
     def current(self) -> ControlState:
         return self._state
 
+    def assume(self, state: ControlState) -> None:
+        """Enforce `state` (the local snapshot) while the database is away; the next refresh
+        replaces it whatever its revision."""
+        with self._lock:
+            self._state, self._assumed = state, True
+
     def refresh(self) -> ControlState:
         from fireline.calls import privacy
         from fireline.controls import service
 
         with self._lock:
             revision, controls = service.load_state(self.db)
-            if revision == self._state.revision and self._state.revision != 0:
+            if revision == self._state.revision and self._state.revision != 0 and not self._assumed:
                 return self._state
             state = ControlState(revision, controls, self.config.apps, user_salt=privacy.match_salt(),
                                  pseudonymize=privacy.pseudonym)
-            changed = state.revision != self._state.revision
-            self._state = state
+            changed = state.revision != self._state.revision or self._assumed
+            self._state, self._assumed = state, False
             subscribers = list(self._subscribers)
+            if changed or not self._told:  # under the lock: the listeners see the states in order
+                self._told = True
+                for listener in self.listeners:
+                    listener(state)
         if changed:
             for loop, queue in subscribers:
                 with contextlib.suppress(RuntimeError):  # loop closed
