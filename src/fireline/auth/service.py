@@ -11,9 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from fireline import localstate
 from fireline.auth.models import ApiKey
 from fireline.db import DatabaseUnavailable, is_unavailable, utcnow
 from fireline.errors import Invalid, NotFound
@@ -108,13 +110,55 @@ _cache_lock = threading.Lock()
 _epoch_file: Path | None = None
 _epoch_seen: int = 0
 _revocation_mark: tuple[int, str] | None = None
+# The keys this data directory's processes found valid, for a server that starts while the
+# database is away (`keys.snapshot`: the key's SHA-256, as the api_keys table holds it, its id and
+# role; never the key). Loaded as stale cache entries: the database, when it answers, decides.
+_snapshot_file: Path | None = None
+_kept: set[str] = set()
 
 
 def configure(data_dir: Path) -> None:
-    """Where the revocation epoch lives (the app factory wires it; the CLI uses the default)."""
-    global _epoch_file, _epoch_seen
+    """Where the revocation epoch and the key snapshot live (the app factory wires it; the CLI uses
+    the default); the snapshot's keys become last known answers."""
+    global _epoch_file, _epoch_seen, _snapshot_file
     _epoch_file = data_dir / "keys.epoch"
     _epoch_seen = _epoch_stamp()
+    _snapshot_file = data_dir / "keys.snapshot"
+    known = _read_snapshot(_snapshot_file)
+    _kept.update(known)
+    with _cache_lock:
+        for digest, (key_id, role) in known.items():
+            if digest not in _cache and role in RANK:
+                _cache[digest] = (-_CACHE_TTL, Principal(key_id, role))
+
+
+def _read_snapshot(path: Path) -> dict[str, tuple[str, str]]:
+    try:
+        data = orjson.loads(localstate.read(path) or b"{}")
+        return {str(d): (str(k[0]), str(k[1])) for d, k in (data.get("keys") or {}).items()}
+    except (OSError, orjson.JSONDecodeError, AttributeError, TypeError, ValueError, IndexError) as exc:
+        log.warning("key snapshot %s cannot be read (%s): keys are checked against the database only",
+                    path, type(exc).__name__)
+        return {}
+
+
+def _keep(digest: str, principal: Principal | None) -> None:
+    """Record a key's answer from the database in the snapshot (None: no longer valid)."""
+    path = _snapshot_file
+    if path is None or (principal is None and digest not in _kept):
+        return
+    try:
+        with localstate.locked(path):  # the workers of a server share the file
+            known = _read_snapshot(path)
+            if principal is None:
+                known.pop(digest, None)
+                _kept.discard(digest)
+            else:
+                known[digest] = (principal.key_id, principal.role)
+                _kept.add(digest)
+            localstate.write_atomic(path, orjson.dumps({"version": 1, "keys": known}))
+    except OSError as exc:
+        log.warning("could not write the key snapshot: %s", type(exc).__name__)
 
 
 def _epoch_stamp() -> int:
@@ -185,6 +229,9 @@ def authenticate(session_factory: object, key: str) -> Principal | None:
             return hit[1]
         raise DatabaseUnavailable("the database is unavailable and this key was not seen before; retry shortly") \
             from exc
+    if (principal is not None) != (digest in _kept) or (hit is not None and hit[1] is not None
+                                                       and hit[1] != principal):
+        _keep(digest, principal)  # new, revoked or changed: rare, so the file is rewritten then only
     with _cache_lock:
         if len(_cache) > 10_000:
             _cache.clear()
@@ -204,6 +251,12 @@ def poll_revocations(session_factory: object) -> bool:
     _revocation_mark = mark
     if changed:
         mark_stale()
+        if _kept:  # a revoked key leaves the snapshot now, not at its next use
+            with session_factory() as session:  # type: ignore[operator]
+                revoked = list(session.scalars(select(ApiKey.key_hash).where(
+                    ApiKey.revoked_at.is_not(None), ApiKey.key_hash.in_(sorted(_kept)))))
+            for digest in revoked:
+                _keep(digest, None)
     return changed
 
 
@@ -211,4 +264,5 @@ def forget_cache() -> None:
     global _revocation_mark
     with _cache_lock:
         _cache.clear()
+    _kept.clear()
     _revocation_mark = None
