@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -18,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from fireline import __version__, background, metrics, openapi, wiring
 from fireline.auth import service as keys
+from fireline.calls.privacy import key_problem
 from fireline.config import Config, get_config, get_settings
 from fireline.config import data_dir as default_data_dir
 from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
@@ -57,26 +60,26 @@ def parts() -> list[Any]:
             postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, drills_api, ops_api, web_api]
 
 
+START_PROBE_S = 5.0  # how long a start waits for the database before it serves without it
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    db: Database = app.state.db
-    await asyncio.to_thread(db.upgrade)
-    token = get_settings().admin_token
-    if token:
-        with db.writing() as session:
-            keys.seed_admin(session, token)
     app.state.tasks = []
-    app.state.leader.start()  # PostgreSQL: one process of the deployment runs the once-only loops
-    started: list[Any] = []
+    started: list[Any] = []  # parts whose start hook ran
     try:
-        for part in app.state.parts:
-            hook = getattr(part, "startup", None)
-            if hook is not None:
-                result = hook(app)
-                if asyncio.iscoroutine(result):
-                    await result
-            started.append(part)
-        background.spawn(app, app.state.outbox.run(), "outbox")
+        if await _database_answers(app.state.db):
+            await _start(app, started)
+        else:  # serve the gateway now; the rest of the start waits for the database
+            log.warning("the database does not answer: serving the gateway without it (calls are spooled); "
+                        "the API answers 503 and the start completes when the database is back")
+            app.state.outbox.db_up = False
+            for part in app.state.parts:
+                hook = getattr(part, "startup_without_database", None)
+                if hook is not None:
+                    await _run(hook, app)
+                    started.append(part)
+            background.spawn(app, _start_when_back(app, started), "start-up")
         # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
         await asyncio.to_thread(gazetteer.get)
         # Long-lived objects from start-up never need collecting again, and fewer, later collections
@@ -89,13 +92,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Every step runs even when one before it fails (or start-up stopped half way): a
         # process that keeps the leader's lock after it stopped serving would leave the
         # deployment without monitor alerts, SLA clocks and retention.
-        for part in reversed(started):
+        for task in [t for t in app.state.tasks if t.get_name() == "start-up"]:  # no part starts past here
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for part in reversed([p for p in app.state.parts if p in started]):  # the parts' order, whatever ran first
             hook = getattr(part, "shutdown", None)
             if hook is not None:
                 try:
-                    result = hook(app)
-                    if asyncio.iscoroutine(result):
-                        await result
+                    await _run(hook, app)
                 except Exception as exc:
                     log.error("shutdown of %s failed: %s at %s", part.__name__, type(exc).__name__, where(exc))
         for task in app.state.tasks:
@@ -108,6 +113,133 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(app.state.leader.stop)
 
 
+async def _run(hook: Callable[[FastAPI], Awaitable[None] | None], app: FastAPI) -> None:
+    result = hook(app)
+    if asyncio.iscoroutine(result):
+        await result
+
+
+async def _start(app: FastAPI, started: list[Any]) -> None:
+    """The start-up that needs the database: migrations, the admin key, the leader election, each
+    part's startup in order, the outbox worker. After a start without the database it resumes
+    from the step that failed, if the database goes away again half way."""
+    db: Database = app.state.db
+    done: set[Any] = app.state.start_done
+    if "migrations" not in done:
+        await asyncio.to_thread(db.upgrade)
+        done.add("migrations")
+    token = get_settings().admin_token
+    if token and "admin" not in done:
+        await asyncio.to_thread(_seed_admin, db, token)
+        done.add("admin")
+    if "leader" not in done:
+        await asyncio.to_thread(app.state.leader.start)  # PostgreSQL: one process runs the once-only loops
+        done.add("leader")
+    for part in app.state.parts:
+        if part in done:
+            continue
+        hook = getattr(part, "startup", None)
+        if hook is not None:
+            await _run(hook, app)
+        done.add(part)
+        if part not in started:
+            started.append(part)
+    background.spawn(app, app.state.outbox.run(), "outbox")
+    app.state.started = True
+
+
+def _seed_admin(db: Database, token: str) -> None:
+    with db.writing() as session:
+        keys.seed_admin(session, token)
+
+
+def database_away(db: Database, exc: BaseException) -> bool:
+    """The database server does not answer (refused, timed out, starting or stopping): a server
+    starts without it. A wrong password or database name, or SQLite's file (a path that cannot
+    be opened is a configuration mistake), stop the start as before."""
+    if db.is_sqlite or not is_unavailable(exc):
+        return False
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state is None or str(state).startswith(("08", "57P"))
+
+
+def _probe(db: Database) -> None:
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
+async def _database_answers(db: Database) -> bool:
+    """Whether the database answers within START_PROBE_S (tried every second); raises what is not
+    the database being away."""
+    deadline = time.monotonic() + START_PROBE_S
+    while True:
+        try:
+            await asyncio.to_thread(_probe, db)
+            return True
+        except Exception as exc:
+            if not database_away(db, exc):
+                raise
+            if time.monotonic() >= deadline:
+                return False
+        await asyncio.sleep(1.0)
+
+
+async def _start_when_back(app: FastAPI, started: list[Any]) -> None:
+    """Finish the start once the database answers: no restart needed. A failing step is logged
+    (type and place), backed off and retried."""
+    db: Database = app.state.db
+    backoff = background.Backoff(1.0, cap=5.0)
+    checked_key = False
+    while True:
+        try:
+            await asyncio.to_thread(_probe, db)
+            if not checked_key:  # what `serve` checks before it starts: a wrong key stores nothing
+                problem = await asyncio.to_thread(key_problem, db)
+                if problem:
+                    raise WrongKey(problem)
+                checked_key = True
+            await _start(app, started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, WrongKey) and backoff.failures == 0:
+                log.error("the database is back but %s; the gateway keeps spooling", exc)
+            await asyncio.sleep(1.0 if database_away(db, exc) else backoff.failed("start-up", exc))
+            continue
+        app.state.outbox.db_up = True
+        log.warning("the database answers: start-up complete (migrations, leader election, background loops, "
+                    "spool replay)")
+        return
+
+
+class WrongKey(Exception):
+    """The configured key cannot open the database's encrypted content."""
+
+
+class StartGate:
+    """Until the start-up that needs the database is complete, every route but /healthz, /metrics
+    and OFREP (served from the control state in memory) answers 503 with Retry-After: a
+    half-started part must never answer 500. The gateway is dispatched before this and serves."""
+
+    OPEN = ("/healthz", "/metrics")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["app"].state.started or path in self.OPEN or path.startswith("/ofrep/"):
+            await self.app(scope, receive, send)
+            return
+        retry = DatabaseUnavailable.retry_after
+        body = orjson.dumps({"detail": "the database is unavailable (the server started without it and completes "
+                                       "its start when it is back); retry shortly", "retry_after": retry})
+        await send({"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+                                (b"retry-after", b"%d" % retry)]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(db: Database | None = None, config: Config | None = None, *,
                data_dir: Path | None = None) -> FastAPI:
     """data_dir: this server's local state (the gateway spool, the key-revocation epoch);
@@ -117,6 +249,8 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     app.state.db = db or get_db()
     app.state.config = config or get_config()
     app.state.data_dir = data_dir or default_data_dir()
+    app.state.started = False  # the start-up that needs the database is complete (StartGate)
+    app.state.start_done = set()
     keys.configure(app.state.data_dir)
     app.state.parts = parts()
     app.state.leader = Leadership(app.state.db.engine)
@@ -133,6 +267,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)
     app.add_middleware(EngineSafe)  # the gateway's fast path is dispatched before it (own checks)
+    app.add_middleware(StartGate)  # outermost: nothing else runs for a route that cannot answer yet
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]  # errors and limits documented
 
     @app.exception_handler(FirelineError)

@@ -137,7 +137,12 @@ def serve(host: str = "127.0.0.1", port: int = typer.Option(8700, min=1, max=655
     try:
         application.state.db.upgrade()
     except Exception as exc:
-        fail(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        from fireline.api import database_away
+
+        if not database_away(application.state.db, exc):
+            fail(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        # each worker starts without it and migrates when it is back (one at a time: an advisory lock)
+        logging.getLogger("fireline").warning("the database does not answer: the workers start without it")
     application.state.db.dispose()
     if get_settings().redis_url is None:
         logging.getLogger("fireline").info("%d workers share counters and monitor windows through PostgreSQL "

@@ -3,6 +3,7 @@ path), the aiohttp session and the writer started and stopped with the app."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,9 +11,11 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from fireline import background
 from fireline.gateway import routes
 from fireline.gateway.proxy import Gateway, respond
 from fireline.gateway.responses import error
+from fireline.gateway.spool import Spool
 
 log = logging.getLogger("fireline.gateway")
 
@@ -72,13 +75,38 @@ async def guarded(handler: Any, scope: Scope, receive: Receive, send: Send) -> N
             await respond(send, 500, error("internal gateway error; see the server log", "api_error"))
 
 
+async def startup_without_database(app: FastAPI) -> None:
+    """The database is away at start: answer and spool every call, store none until `startup`
+    (the writer then replays the spool, after the parts it feeds have started)."""
+    gateway = await _serve(app, store=False)
+    spool = gateway.writer.spool
+    if spool is not None and spool.fsync == "interval":
+        background.spawn(app, _sync_until_storing(gateway, spool), "gateway-spool-sync")
+
+
+async def _sync_until_storing(gateway: Gateway, spool: Spool) -> None:
+    """The writer thread fdatasyncs the spool every interval; until it runs, this does."""
+    while gateway.writer.thread.ident is None:
+        await asyncio.sleep(gateway.writer.fsync_interval)
+        await asyncio.to_thread(spool.sync)
+
+
 async def startup(app: FastAPI) -> None:
+    gateway: Gateway | None = getattr(app.state, "gateway", None)
+    if gateway is None:
+        await _serve(app, store=True)
+    else:  # serving since a start without the database, which is back
+        gateway.writer.start()
+
+
+async def _serve(app: FastAPI, *, store: bool) -> Gateway:
     gateway = app.state.gateway = Gateway(app)
-    await gateway.start()
+    await gateway.start(store=store)
     # Starlette builds its middleware stack on the first ASGI call (the lifespan); wrap it.
     if getattr(app, "middleware_stack", None) is None:
         app.middleware_stack = app.build_middleware_stack()
     app.middleware_stack = FastPath(app.middleware_stack, gateway)
+    return gateway
 
 
 async def shutdown(app: FastAPI) -> None:
