@@ -57,6 +57,15 @@ def parts() -> list[Any]:
             postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, drills_api, ops_api, web_api]
 
 
+def check_config(config: Config, modules: list[Any] | None = None) -> None:
+    """Each part checks its config sections (values, and keys nobody reads), so a mistake is one
+    clear line (ConfigError or Invalid, naming the field) before the server starts."""
+    for part in parts() if modules is None else modules:
+        check = getattr(part, "check", None)
+        if check is not None:
+            check(config)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     db: Database = app.state.db
@@ -120,11 +129,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     keys.configure(app.state.data_dir)
     app.state.parts = parts()
     app.state.leader = Leadership(app.state.db.engine)
-    for part in app.state.parts:
-        # Each part checks its config section now, so a mistake is one clear line before start.
-        check = getattr(part, "check", None)
-        if check is not None:
-            check(app.state.config)
+    check_config(app.state.config, app.state.parts)
     # One bus per app; every handler is subscribed in fireline.wiring, nowhere else.
     app.state.bus = app.state.db.bus = EventBus(on_failure=metrics.handler_failed)
     app.state.metrics = CollectorRegistry(auto_describe=True)  # this app's collectors (/metrics adds them)

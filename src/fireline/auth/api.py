@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 from fireline.auth import service
 from fireline.auth.service import Principal
+from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.db import Database
 from fireline.metrics import BACKGROUND_FAILURES
 
@@ -117,3 +119,8 @@ def startup(app: FastAPI) -> None:
 
     conf = app.state.config.section("auth") or {}
     spawn(app, _revocation_poll(app, float(conf.get("revocation_poll_s", 1.0))), "auth-revocation-poll")
+
+
+def check(config: Config) -> None:
+    """Fail at start, naming the key, on an `auth` key that nothing reads (a typo)."""
+    check_section(config.section("auth"), ("revocation_poll_s",), "auth")

@@ -61,6 +61,12 @@ async def respond(send: Send, status: int, body: bytes, ctype: bytes = JSON,
     await send({"type": "http.response.body", "body": body})
 
 
+# The tunables of the `gateway` section, as read below.
+GATEWAY_KEYS = ("batch_size", "connect_timeout_s", "flush_interval_s", "key_check_timeout_s", "max_queue",
+                "prepare_process", "spool", "spool_fsync", "spool_fsync_interval_s", "spool_max_mb",
+                "spool_segment_mb", "switch_interval_s", "timeout_s")
+
+
 class Gateway:
     def __init__(self, app: Any) -> None:
         state = app.state

@@ -17,6 +17,7 @@ from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls.models import RawAccess
 from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.db import utcnow
 from fireline.incidents import bus, evidence, links, service, sla
 from fireline.incidents import timeline as tl
@@ -297,6 +298,8 @@ def shutdown(app: FastAPI) -> None:
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `sla` or `triage` section, or a config that
     evidence snapshots could not freeze (no snapshot, no containment)."""
+    check_section(config.section("blast_radius"), ("lookback_days",), "blast_radius")
+    check_section(config.section("incidents"), ("repeat_window_days",), "incidents")
     sla.SlaPolicy.from_config(config)
     check_triage(config.section("triage"))
     evidence.check_config(config)

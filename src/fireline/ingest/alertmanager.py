@@ -64,6 +64,10 @@ def _label(labels: dict[str, str], names: list[str]) -> str | None:
     return None
 
 
+# The keys of the `alertmanager` section (read here and by fireline.ingest.alerts).
+KEYS = ("app_labels", "default_severity", "default_type", "severity", "severity_label", "type_labels", "types")
+
+
 def to_alert(hook: AmWebhook, config_section: Any) -> tuple[str, Alert]:
     """(topic, alert): a firing group fires, a resolved group resolves; one dedup key per group."""
     cfg = config_section if isinstance(config_section, dict) else {}

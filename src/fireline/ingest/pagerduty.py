@@ -82,6 +82,10 @@ def _when(value: Any) -> datetime | None:
     return at if at.tzinfo else None
 
 
+# The keys of the `pagerduty` section (read here and by fireline.ingest.alerts).
+KEYS = ("default_type", "severity", "types")
+
+
 def to_alert(body: dict[str, Any], config_section: Any) -> tuple[str, str, Alert]:
     """(topic, the PagerDuty dedup key, alert). A trigger without dedup_key gets one."""
     cfg = config_section if isinstance(config_section, dict) else {}
