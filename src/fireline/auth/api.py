@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from fireline.auth import service
 from fireline.auth.service import Principal
@@ -17,6 +17,7 @@ from fireline.config import Config
 from fireline.config_keys import check_section
 from fireline.db import Database
 from fireline.metrics import BACKGROUND_FAILURES
+from fireline.validation import NonBlank
 
 log = logging.getLogger("fireline.auth")
 
@@ -56,8 +57,10 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt `name` is refused, not dropped
+
     role: Literal["ingest", "viewer", "responder", "admin"]
-    name: str | None = None
+    name: NonBlank | None = Field(None, max_length=service.NAME_MAX)
 
 
 class KeyCreated(BaseModel):
