@@ -8,13 +8,16 @@ known key it most resembles: `policies[2].sevrity: unknown key; did you mean sev
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Any, get_args, get_origin
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["EXTENSION_PREFIX", "SECTIONS", "ConfigError", "check_keys", "check_section", "describe", "field_path",
-           "unknown_key"]
+from fireline.validation import join_path
+
+__all__ = ["EXTENSION_PREFIX", "SECTIONS", "ConfigError", "Kind", "check_keys", "check_section", "describe",
+           "field_path", "unknown_key"]
 
 
 class ConfigError(Exception):
@@ -45,13 +48,35 @@ def check_keys(value: Any, known: Iterable[str], where: str) -> None:
             raise ConfigError(unknown_key(where, key, names))
 
 
-def check_section(section: Any, known: Iterable[str], where: str) -> None:
-    """A section of plain tunables: absent, or a mapping of known keys (ConfigError naming the field)."""
+# What a plain tunable may hold (check_section): a number > 0, true/false, text, a list, a mapping.
+Kind = Literal["positive", "bool", "text", "list", "mapping"]
+_KIND_TEXT = {"positive": "a number above 0", "bool": "true or false", "text": "text", "list": "a list",
+              "mapping": "a mapping"}
+
+
+def _fits(value: Any, kind: Kind) -> bool:
+    if kind == "positive":
+        return (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                and value > 0)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "text":
+        return isinstance(value, str)
+    return isinstance(value, list if kind == "list" else dict)
+
+
+def check_section(section: Any, known: Mapping[str, Kind], where: str) -> None:
+    """A section of plain tunables: absent, or a mapping of known keys, each holding its kind of
+    value (ConfigError naming the field). Values are checked here because the parts read them
+    later, some per request, where a `float("fast")` would be a crash instead of a message."""
     if section is None:
         return
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: must be a mapping of {', '.join(sorted(known))}")
     check_keys(section, known, where)
+    for key, value in section.items():
+        if value is not None and not _fits(value, known[key]):
+            raise ConfigError(f"{where}.{key}: must be {_KIND_TEXT[known[key]]}, not {str(value)[:40]!r}")
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -89,14 +114,9 @@ def _keys_at(model: type[BaseModel] | None, loc: Iterable[Any]) -> list[str]:
 
 def field_path(where: str, loc: Iterable[Any]) -> str:
     """'policies[2]' + ('deny_patterns', 0) -> 'policies[2].deny_patterns[0]' (pydantic's own
-    steps such as function-after[...] left out)."""
-    out = where
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif "[" not in str(part):
-            out += f".{part}" if out else str(part)
-    return out
+    steps such as function-after[...] left out; '' for the top level)."""
+    parts: list[str | int] = [p for p in loc if isinstance(p, int) or "[" not in str(p)]
+    return join_path(where, parts) if where or parts else ""
 
 
 def describe(exc: ValidationError, where: str = "", model: type[BaseModel] | None = None) -> str:

@@ -146,6 +146,14 @@ def test_a_misspelt_key_is_refused_naming_its_path(tmp_path: Path,
     ({"notifications": {"channels": {"ops": {"type": "webhook", "url": "http://h/", "secrt": "s"}}}},
      "notifications.channels.ops.secrt: unknown key; did you mean secret?"),
     ({"gateway": "fast"}, "gateway: must be a mapping"),
+    # values the parts read later (some per request, where float("fast") was a 500) are checked too
+    ({"gateway": {"spool": "no"}}, "gateway.spool: must be true or false, not 'no'"),
+    ({"gateway": {"timeout_s": "fast"}}, "gateway.timeout_s: must be a number above 0"),
+    ({"blast_radius": {"lookback_days": "a month"}}, "blast_radius.lookback_days: must be a number above 0"),
+    ({"controls": {"poll_interval_s": 0}}, "controls.poll_interval_s: must be a number above 0"),
+    ({"sla": {"P1": "30m"}}, "sla.P1: must be a mapping"),
+    ({"pricing": {"m-1": {"input": "cheap"}}}, "pricing.m-1.input: must be a number of 0 or more"),
+    ({"alertmanager": {"app_labels": "service"}}, "alertmanager.app_labels: must be a list"),
 ])
 def test_unknown_keys_named_with_a_suggestion(tmp_path: Path, raw: dict[str, Any], expected: str) -> None:
     assert expected in refused(tmp_path, raw)

@@ -126,4 +126,4 @@ def startup(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, naming the key, on an `auth` key that nothing reads (a typo)."""
-    check_section(config.section("auth"), ("revocation_poll_s",), "auth")
+    check_section(config.section("auth"), {"revocation_poll_s": "positive"}, "auth")

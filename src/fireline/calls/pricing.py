@@ -52,6 +52,10 @@ def check_config(config: Config) -> None:
         if not isinstance(prices, dict):
             raise ConfigError(f"pricing.{model}: a mapping with input and output (USD per million tokens)")
         check_keys(prices, ("input", "output"), f"pricing.{model}")
+        for side, value in prices.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+                raise ConfigError(f"pricing.{model}.{side}: must be a number of 0 or more (USD per million "
+                                  f"tokens), not {str(value)[:40]!r}")
 
 
 def price_table(config: Config) -> dict[str, tuple[float, float]]:

@@ -141,6 +141,6 @@ def shutdown(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `playbooks`, `auto_contain` or `controls` section."""
-    check_section(config.section("controls"), ("expiry_interval_s", "keepalive_s", "poll_interval_s", "stream_max_s"),
-                  "controls")
+    check_section(config.section("controls"), dict.fromkeys(("expiry_interval_s", "keepalive_s", "poll_interval_s",
+                                                             "stream_max_s"), "positive"), "controls")
     playbooks.check_config(config)

@@ -158,7 +158,7 @@ def shutdown(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `monitors` or `detectors` section."""
-    check_section(config.section("rule_alerts"), ("repeat_s",), "rule_alerts")
+    check_section(config.section("rule_alerts"), {"repeat_s": "positive"}, "rule_alerts")
     if isinstance(config.section("cohorts"), dict):  # or a bare list of attributes
         check_keys(config.section("cohorts"), ("attributes",), "cohorts")
     load_monitors(config.section("monitors"), cohorts=cohort_attributes(config.section("cohorts")))

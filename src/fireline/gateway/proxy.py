@@ -23,6 +23,7 @@ from fireline.auth import service as keys
 from fireline.auth.service import Principal
 from fireline.calls.pricing import cost_usd
 from fireline.config import AppConfig, data_dir, get_settings
+from fireline.config_keys import Kind
 from fireline.db import DatabaseUnavailable
 from fireline.detect.service import policy_engine
 from fireline.gateway import checks, enforce, policy
@@ -62,9 +63,12 @@ async def respond(send: Send, status: int, body: bytes, ctype: bytes = JSON,
 
 
 # The tunables of the `gateway` section, as read below.
-GATEWAY_KEYS = ("batch_size", "connect_timeout_s", "flush_interval_s", "key_check_timeout_s", "max_queue",
-                "prepare_process", "spool", "spool_fsync", "spool_fsync_interval_s", "spool_max_mb",
-                "spool_segment_mb", "switch_interval_s", "timeout_s")
+GATEWAY_KEYS: dict[str, Kind] = {
+    "batch_size": "positive", "connect_timeout_s": "positive", "flush_interval_s": "positive",
+    "key_check_timeout_s": "positive", "max_queue": "positive", "prepare_process": "bool", "spool": "bool",
+    "spool_fsync": "text", "spool_fsync_interval_s": "positive", "spool_max_mb": "positive",
+    "spool_segment_mb": "positive", "switch_interval_s": "positive", "timeout_s": "positive",
+}
 
 
 class Gateway:

@@ -298,8 +298,8 @@ def shutdown(app: FastAPI) -> None:
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `sla` or `triage` section, or a config that
     evidence snapshots could not freeze (no snapshot, no containment)."""
-    check_section(config.section("blast_radius"), ("lookback_days",), "blast_radius")
-    check_section(config.section("incidents"), ("repeat_window_days",), "incidents")
+    check_section(config.section("blast_radius"), {"lookback_days": "positive"}, "blast_radius")
+    check_section(config.section("incidents"), {"repeat_window_days": "positive"}, "incidents")
     sla.SlaPolicy.from_config(config)
     check_triage(config.section("triage"))
     evidence.check_config(config)

@@ -328,7 +328,8 @@ def change_evidence(session: Any, incident: Any, **_: Any) -> dict[str, Any]:
 def check(config: Config) -> None:
     """Fail at start, naming the key, on an `ingest`, `alertmanager` or `pagerduty` key that nothing
     reads (a typo)."""
-    check_section(config.section("ingest"), ("otlp_event_ttl_s", "otlp_max_body_mb"), "ingest")
+    check_section(config.section("ingest"), {"otlp_event_ttl_s": "positive", "otlp_max_body_mb": "positive"},
+                  "ingest")
     check_section(config.section("alertmanager"), alertmanager.KEYS, "alertmanager")
     check_section(config.section("pagerduty"), pagerduty.KEYS, "pagerduty")
 
