@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
@@ -23,7 +23,7 @@ from fireline.config import data_dir as default_data_dir
 from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
 from fireline.events import EventBus, where
-from fireline.http import EngineSafe, field_path
+from fireline.http import EngineSafe, field_path, known_query
 from fireline.leader import Leadership
 from fireline.pii import gazetteer
 
@@ -122,7 +122,8 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     """data_dir: this server's local state (the gateway spool, the key-revocation epoch);
     FIRELINE_DATA_DIR or beside a SQLite database by default."""
     app = FastAPI(title="Fireline", version=__version__, lifespan=lifespan,
-                  description="Incident response for AI features in production.")
+                  description="Incident response for AI features in production.",
+                  dependencies=[Depends(known_query)])  # a misspelt filter is a 422, not ignored
     app.state.db = db or get_db()
     app.state.config = config or get_config()
     app.state.data_dir = data_dir or default_data_dir()

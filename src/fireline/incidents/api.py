@@ -61,11 +61,12 @@ def _fresh(request: Request, incident_id: str) -> dict[str, Any]:
 
 @router.get("/incidents")
 def list_incidents(request: Request, state: str | None = None, type: str | None = None,
-                   severity: str | None = None, app: str | None = None,
+                   severity: str | None = None, app: str | None = None, drill: bool | None = None,
                    limit: int = Query(100, ge=1, le=1000),
                    _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
     with get_db(request).session() as session:
-        rows = service.list_incidents(session, state=state, type=type, severity=severity, app=app, limit=limit)
+        rows = service.list_incidents(session, state=state, type=type, severity=severity, app=app, drill=drill,
+                                      limit=limit)
         return {"incidents": [_out(session, r) for r in rows]}
 
 
