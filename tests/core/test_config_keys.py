@@ -154,6 +154,9 @@ def test_a_misspelt_key_is_refused_naming_its_path(tmp_path: Path,
     ({"sla": {"P1": "30m"}}, "sla.P1: must be a mapping"),
     ({"pricing": {"m-1": {"input": "cheap"}}}, "pricing.m-1.input: must be a number of 0 or more"),
     ({"alertmanager": {"app_labels": "service"}}, "alertmanager.app_labels: must be a list"),
+    ({"detectors": {"refusal": {"severity": "high"}}}, "detectors.refusal.severity: 'high' is not one of P0, P1"),
+    ({"detectors": {"harmful_output": {"severity": {"self_harm": "P9"}}}},
+     "detectors.harmful_output.severity.self_harm: 'P9' is not one of"),
 ])
 def test_unknown_keys_named_with_a_suggestion(tmp_path: Path, raw: dict[str, Any], expected: str) -> None:
     assert expected in refused(tmp_path, raw)

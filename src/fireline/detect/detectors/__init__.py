@@ -18,6 +18,7 @@ from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.detect.detectors.secrets import SecretsDetector
 from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector
+from fireline.signals import SEVERITIES
 
 DETECTOR_NAMES = (
     "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "jailbreak", "tool_policy",
@@ -77,6 +78,8 @@ def build_detectors(
         for key in section:
             if key != "enabled" and key not in OPTIONS[name]:
                 raise ValueError(unknown_key(f"detectors.{name}", key, ("enabled", *OPTIONS[name])))
+        for key in ("severity", "default_severity", "direct_severity", "indirect_severity"):
+            _check_severity(section.get(key), f"detectors.{name}.{key}")
         for app, rule in (section.get("apps") or {}).items() if name == "tool_policy" else ():
             for key in rule if isinstance(rule, dict) else ():
                 if key != "allow_write":
@@ -84,6 +87,17 @@ def build_detectors(
         if section.get("enabled", name not in OFF_BY_DEFAULT):
             detectors.append(factories[name](section))
     return detectors
+
+
+def _check_severity(value: Any, where: str) -> None:
+    """A severity option is P0..P3, or a mapping of category -> P0..P3 (else every finding would
+    carry a severity nothing downstream knows)."""
+    if value is None:
+        return
+    for path, sev in (value.items() if isinstance(value, dict) else [("", value)]):
+        if sev not in SEVERITIES:
+            raise ValueError(f"{where}{'.' + str(path) if path else ''}: {str(sev)[:20]!r} is not one of "
+                             f"{', '.join(SEVERITIES)}")
 
 
 def _semantic(config: dict[str, Any]) -> Detector:
