@@ -150,7 +150,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": field_path([p for p in e["loc"] if p not in ("body", "query", "path")]),
-                   "message": e["msg"]} for e in exc.errors()]
+                   "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return JSONResponse({"detail": f"{first['field']}: {first['message']}", "field": first["field"],
                              "errors": errors}, status_code=422)

@@ -71,7 +71,8 @@ def known_query(request: Request) -> None:
 
 
 def validation_error(exc: ValidationError) -> Invalid:
-    errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)]
+    errors = [{"field": field_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+              for e in exc.errors(include_url=False)]
     first = errors[0]
     return Invalid(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
 

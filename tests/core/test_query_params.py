@@ -45,3 +45,10 @@ def test_the_drill_filter_the_console_sends_is_read(fl: Fireline) -> None:
         drills = http.get("/api/v1/incidents", params={"drill": "true", "limit": 100}).json()["incidents"]
         real = http.get("/api/v1/incidents", params={"drill": "false"}).json()["incidents"]
     assert [i["title"] for i in drills] == ["a drill"] and [i["title"] for i in real] == ["a real one"]
+
+
+def test_a_422_reads_as_one_sentence_naming_the_field(fl: Fireline) -> None:
+    """Validators' messages came with pydantic's "Value error, " in the middle of the sentence."""
+    with fl.client("ingest") as http:
+        r = http.post("/api/v1/reports", json={"call_id": "c-1", "kind": "wrong", "at": "0001-01-01T00:00:00+05:00"})
+    assert r.status_code == 422 and r.json()["detail"] == "at: is outside the years 1-9999 once converted to UTC"
