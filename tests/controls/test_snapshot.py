@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fireline import config as fl_config
 from fireline.calls import privacy
@@ -93,3 +95,44 @@ def test_a_failed_write_leaves_the_previous_snapshot_whole(tmp_path: Path, monke
     monkeypatch.undo()
     assert snapshot.path_in(tmp_path).read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [snapshot.NAME]  # no temporary file left behind
+
+
+def _enforced(state: ControlState, app: str, user: str | None, tenant: str | None) -> tuple[object, ...]:
+    e = state.for_request(app=app, user=user, tenant=tenant, model="gpt-4o-mini")
+    return (e.kill.id if e.kill else None, e.fallback_message, e.model[1] if e.model else None,
+            sorted(e.disabled_tools), [(c.id, on) for c, _, on in e.block_patterns],
+            [c.id for c in e.rate_limits], e.read_only.id if e.read_only else None)
+
+
+_scopes = st.fixed_dictionaries({}, optional={"app": st.sampled_from(["support-bot", "other-bot"]),
+                                              "tenant": st.sampled_from(["acme", "beta"]),
+                                              "user": st.sampled_from(["bob@corp.test", "eve@corp.test"])})
+_controls = st.lists(st.tuples(
+    st.sampled_from(["kill_switch", "model_pin", "disable_tool", "read_only", "rate_limit", "block_pattern"]),
+    _scopes, st.text("abc xyz", max_size=12), st.booleans()), max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=_controls, revision=st.integers(0, 2**40))
+def test_any_control_state_is_enforced_the_same_after_a_snapshot(tmp_path: Path, specs: list[tuple[
+        str, dict[str, str], str, bool]], revision: int) -> None:
+    controls = []
+    for i, (kind, scope, text, expires) in enumerate(specs):
+        if "user" in scope:
+            scope = {**{k: v for k, v in scope.items() if k != "user"}, **user_scope(scope["user"])}
+        params: dict[str, object] = {"kill_switch": {"message": text} if text else {},
+                                     "model_pin": {"model": "gpt-4o-2024-05-13"},
+                                     "disable_tool": {"tool": "issue_refund"}, "read_only": {},
+                                     "rate_limit": {"per_minute": 5},
+                                     "block_pattern": {"pattern": text or "x", "on": "input"}}[kind]
+        controls.append(Control(id=f"ctl_{i}", kind=kind, scope=scope, params=params, incident_id=None,
+                                actor="key_1", reason=text or None, created_at=NOW,
+                                expires_at=datetime.now(UTC) + timedelta(hours=1) if expires else None, revision=i))
+    state = ControlState(revision, controls, APPS, user_salt=privacy.match_salt(), pseudonymize=privacy.pseudonym)
+    snapshot.save(tmp_path, state)
+    restored = snapshot.load(tmp_path, APPS)
+    assert restored is not None and restored.revision == revision
+    for app in ("support-bot", "other-bot"):
+        for user in (None, "bob@corp.test", "eve@corp.test"):
+            for tenant in (None, "acme", "beta"):
+                assert _enforced(restored, app, user, tenant) == _enforced(state, app, user, tenant)

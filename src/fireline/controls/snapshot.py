@@ -71,13 +71,13 @@ def save(data_dir: Path, state: ControlState) -> None:
 
 
 def saver(data_dir: Path) -> Any:
-    """The ControlBook listener that keeps the snapshot: a disk that refuses is logged, never raised
-    (enforcement goes on from memory)."""
+    """The ControlBook listener that keeps the snapshot: a failure (a disk that refuses) is logged,
+    never raised, so it cannot stop the refresh (enforcement goes on from memory)."""
 
     def on_state(state: ControlState) -> None:
         try:
             save(data_dir, state)
-        except OSError as exc:
+        except Exception as exc:
             log.error("controls snapshot: could not write %s: %s", path_in(data_dir), type(exc).__name__)
 
     return on_state

@@ -104,7 +104,7 @@ class Gateway:
         self.apps: dict[str, AppConfig] = {}
 
     async def start(self, *, store: bool = True) -> None:
-        """store=False: calls go to the spool only, until `start_storing` (a start while the
+        """store=False: calls go to the spool only, until `writer.start()` (a start while the
         database is away: the writer would replay before the parts it feeds have started)."""
         # The writer thread holds the GIL while it prepares a batch; a shorter switch interval
         # (CPython default 5 ms) lets the event loop take it back sooner: lower p99 at equal CPU.

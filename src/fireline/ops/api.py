@@ -14,9 +14,9 @@ router = APIRouter(tags=["ops"])
 async def healthz(request: Request) -> dict[str, str]:
     """Liveness: 200 while this process serves, without asking the database. The gateway keeps
     answering through a database outage, so an orchestrator restarting it then would take the AI
-    feature down. `database` is the last known
-    state, from the outbox worker's last step (every 0.5 s; while the database is away its retries
-    back off up to 30 s, so "unavailable" can outlast an outage by that much; `fireline_database_up`).
+    feature down. `database` is the last known state, from the outbox worker's last step (every
+    0.5 s; while the database is away its retries back off up to 30 s, so "unavailable" can outlast
+    an outage by that much; `fireline_database_up`).
     `start` is `waiting_for_database` while a server that started without its database serves the
     gateway only (docs/reliability.md), then `complete`."""
     up = request.app.state.outbox.db_up
