@@ -21,6 +21,7 @@ from fireline.calls.models import Call, CallFinding
 from fireline.calls.pricing import price_table
 from fireline.config import Config
 from fireline.detect.canaries import CanaryCache
+from fireline.detect.detectors import DETECTOR_NAMES
 from fireline.detect.screen import SCREEN, StatelessPass
 from fireline.detect.service import Detection
 from fireline.gateway import prepare as prepare_module
@@ -75,7 +76,9 @@ def batch() -> list[bytes]:
     calls = [pending(i, FRAGMENTS[(i * 3) % len(FRAGMENTS)], FRAGMENTS[i % len(FRAGMENTS)])
              for i in range(len(FRAGMENTS) * 2)]
     calls += [pending(100 + i, "Refund order A-1 please.", "Done.", amount=10 + i % 4) for i in range(6)]
-    calls.append(pending(199, "Refund order A-2 please.", "Done.", amount=90_000))
+    # the odd refund, in an answer that leaks an address (pii, before tool_policy) and is garbled
+    # (output_quality, after it): the stateful findings must land between the two
+    calls.append(pending(199, "Refund order A-2 please.", f"{FRAGMENTS[1]} {FRAGMENTS[9]}", amount=90_000))
     return [encode(p) for p in calls]
 
 
@@ -83,6 +86,15 @@ def outcome(prepared: Prepared) -> list[tuple[Any, ...]]:
     return [(p.id, p.findings, p.row["finding_count"], p.extras.get("labels"),
              {c: p.row[c] for c in ("output_language", "output_script", "input_language", "input_topic")})
             for p in prepared.batch.calls]
+
+
+def rank(finding: dict[str, Any]) -> int:
+    """Where a finding stands in a call's list: detectors in their order, then policies, session
+    limits, guardrail decisions, budgets (as Detection has always written them)."""
+    name = finding["detector"]
+    if name in DETECTOR_NAMES:
+        return DETECTOR_NAMES.index(name)
+    return 100 if name.startswith("policy:") else {"session": 200, "guardrail": 300, "budget": 400}[name]
 
 
 def in_thread(cfg: Config, lines: list[bytes], now: datetime) -> Prepared:
@@ -119,6 +131,12 @@ def test_the_helper_finds_what_the_writer_thread_finds(rules: list[dict[str, Any
     assert {("pii", "pii_leak"), ("canary", "canary_leak"), ("guardrail", "output_block"), ("session", "steps"),
             ("tool_policy", "argument_anomaly")} <= found  # the batch exercises state and no state alike
     assert (("policy:no-rival", "deny_term") in found) == bool(rules)
+    for p in expected.batch.calls:  # the stateful detectors' findings are merged in detector order
+        ranks = [rank(f) for f in p.findings]
+        assert ranks == sorted(ranks)
+    odd = {rank(f) for f in expected.batch.calls[-1].findings}
+    tool_policy = DETECTOR_NAMES.index("tool_policy")
+    assert tool_policy in odd and min(odd) < tool_policy < max(r for r in odd if r < 100)
 
 
 def test_a_helper_made_without_screening_leaves_detection_to_the_writer_thread() -> None:
