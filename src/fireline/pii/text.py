@@ -10,6 +10,30 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"[0-9]+")  # ASCII: a bitmap test per character, faster than \d
+# ASCII text (most of it) needs no regex at all: one translate in C turns each digit into "0" and
+# everything else into " ", then `bytes.find` (memchr) jumps from run to run, ~1 us per KB where the
+# regex steps through every character (~10 us per KB); the offsets are the same, one byte a character.
+_DIGIT_MAP = bytes(ord("0") if 48 <= i <= 57 else ord(" ") for i in range(256))
+
+
+def digit_runs(text: str) -> list[tuple[int, int]]:
+    """[m.span() for m in _DIGITS.finditer(text)]: the (start, end) of each run of ASCII digits."""
+    if not text.isascii():
+        return [m.span() for m in _DIGITS.finditer(text)]
+    marks = text.encode("ascii").translate(_DIGIT_MAP)
+    if marks.count(b" 0") * 8 > len(marks):  # a table of numbers: a run every few characters
+        return [m.span() for m in _DIGITS.finditer(text)]
+    find = marks.find
+    runs: list[tuple[int, int]] = []
+    start = find(b"0")
+    while start != -1:
+        end = find(b" ", start)
+        if end == -1:
+            runs.append((start, len(marks)))
+            break
+        runs.append((start, end))
+        start = find(b"0", end)
+    return runs
 
 
 class Text:
@@ -20,4 +44,4 @@ class Text:
         self.low = text.lower()
         # Ten substring tests cost less than one regex scan of text without digits (the common case).
         has_digits = any(d in text for d in "0123456789")
-        self.digits: list[tuple[int, int]] = [m.span() for m in _DIGITS.finditer(text)] if has_digits else []
+        self.digits: list[tuple[int, int]] = digit_runs(text) if has_digits else []
