@@ -8,6 +8,7 @@ with `in` on the lower-case copy before running any regex that needs them.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _DIGITS = re.compile(r"[0-9]+")  # ASCII: a bitmap test per character, faster than \d
 # ASCII text (most of it) needs no regex at all: one translate in C turns each digit into "0" and
@@ -36,8 +37,14 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
     return runs
 
 
+# The RE2 gates over the lower-case text that several passes ask (entities' cue phrases, the id cue
+# words): the scanner answers them all with one RE2 Set pass (`Text.gates`), about 2.5 us per KB
+# where each gate's own search costs about 3.5 us.
+NAME_CUES, ID_CUES = 0, 1
+
+
 class Text:
-    __slots__ = ("digits", "low", "text")
+    __slots__ = ("digits", "gates", "low", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -45,3 +52,10 @@ class Text:
         # Ten substring tests cost less than one regex scan of text without digits (the common case).
         has_digits = any(d in text for d in "0123456789")
         self.digits: list[tuple[int, int]] = digit_runs(text) if has_digits else []
+        self.gates: frozenset[int] | None = None  # the gates that match, when the scanner asked them at once
+
+    def gate(self, index: int, pattern: Any) -> bool:
+        """Whether the gate `pattern` (one of those numbered above) matches the lower-case text."""
+        if self.gates is not None:
+            return index in self.gates
+        return pattern.search(self.low) is not None
