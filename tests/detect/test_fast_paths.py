@@ -237,3 +237,55 @@ def test_refusal_prefilter_finds_what_the_plain_search_finds(text: str, offset: 
 
     detector = RefusalDetector({} if offset == 400 else {"max_offset": offset})
     assert detector.find(text) == reference_refusal(detector, text)
+
+
+def corpus_texts() -> list[str]:
+    """Answers and prompts of the shared corpora: TruthfulQA, presidio-research, PAIR."""
+    from tests.detect import corpora
+
+    qa = corpora.load_csv("TruthfulQA/TruthfulQA.csv")
+    pii = corpora.load_json("presidio-research/synth_dataset_v2.json")
+    pair = corpora.load_json("jailbreakbench-artifacts/PAIR/gpt-3.5-turbo-1106.json")["jailbreaks"]
+    texts = ([f"{r['Best Answer']} {r['Correct Answers']}" for r in qa] + [d["full_text"] for d in pii]
+             + [j["response"] for j in pair] + [j["prompt"] for j in pair])
+    return [t for t in texts if t]
+
+
+def test_every_corpus_text_gets_the_plain_answers() -> None:
+    from fireline.detect.detectors import output_quality as oq
+    from fireline.detect.detectors.refusal import RefusalDetector
+
+    refusal = RefusalDetector({})
+    for text in corpus_texts():
+        assert refusal.find(text) == reference_refusal(refusal, text)
+        assert oq.corruption_score(text) == reference_corruption(text)
+        if text.isascii():
+            assert bool(support._POLICY_RX.search(text)) <= bool(support._POLICY_HINT.search(text.lower()))
+            assert bool(support._ENTITY.search(text)) <= bool(support._ENTITY_HINT.search(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), fragments=st.lists(refusal_texts | claim_texts, max_size=3))
+def test_corpus_texts_spliced_with_fragments_get_the_plain_answers(data: Any, fragments: list[str]) -> None:
+    from fireline.detect.detectors.refusal import RefusalDetector
+
+    texts = _corpus()
+    text = data.draw(st.sampled_from(texts))
+    cut = data.draw(st.integers(0, len(text)))
+    text = text[:cut] + "".join(fragments) + text[cut:]
+    refusal = RefusalDetector({})
+    assert refusal.find(text) == reference_refusal(refusal, text)
+    question = fragments[0] if fragments else ""
+    document = data.draw(st.sampled_from(texts))
+    view = CallView.from_record({"app": "a", "input": [{"role": "user", "content": question}], "output": text,
+                                 "retrieval": [{"id": "kb-1", "text": document}]})
+    assert support.SupportChecker().check(view, "grounding") == reference_check(view)
+
+
+_CORPUS: list[str] = []
+
+
+def _corpus() -> list[str]:
+    if not _CORPUS:
+        _CORPUS.extend(corpus_texts())
+    return _CORPUS
