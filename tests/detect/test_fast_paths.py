@@ -289,3 +289,36 @@ def _corpus() -> list[str]:
     if not _CORPUS:
         _CORPUS.extend(corpus_texts())
     return _CORPUS
+
+
+def reference_topic(text: str) -> int | None:
+    """distribution.topic_bucket as first written (the regex's words, each encoded for its CRC)."""
+    import zlib
+
+    from fireline.detect import distribution as d
+
+    counts: dict[int, int] = {}
+    seen = 0
+    for w in d._WORDS.findall(text[: d.TOPIC_CHARS].lower()):
+        if w in d._STOP:
+            continue
+        b = zlib.crc32(w.encode()) % d.TOPIC_BUCKETS
+        counts[b] = counts.get(b, 0) + 1
+        seen += 1
+        if seen >= d.TOPIC_WORDS:
+            break
+    best, most = None, 0
+    for b, n in counts.items():
+        if n > most or (n == most and best is not None and b < best):
+            best, most = b, n
+    return best
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=garble | ASCII | st.text(max_size=300) | st.lists(st.sampled_from(
+    ["about", "Refund", "order", "parcel", "naïve", "Straße", "x_y", "abc1def", "DAYS", "thanks", " ", "\n"]),
+    max_size=60).map(" ".join))
+def test_topic_bucket_is_the_plain_bucket(text: str) -> None:
+    from fireline.detect.distribution import topic_bucket
+
+    assert topic_bucket(text) == reference_topic(text)
