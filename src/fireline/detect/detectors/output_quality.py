@@ -52,6 +52,8 @@ def _ascii_counts(prose: str) -> tuple[int, int]:
     padded = b" " + prose.encode("ascii") + b" "
     latin = padded.translate(_LETTERS).count(b" cccc")
     return latin, len(_CONSONANT_RUN.findall(padded.translate(_CLASSES))) if latin >= 10 else 0
+
+
 _TRANSLATE = re.compile(r"(?i)\b(translat\w*|übersetz\w*|tradu\w*|in (?:english|french|german|spanish|"
                         r"italian|portuguese|chinese|japanese|korean|russian|arabic|hindi|dutch))\b")
 SAMPLE = 600
