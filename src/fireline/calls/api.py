@@ -12,10 +12,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.calls import dead_letters, retention, service
+from fireline.calls import dead_letters, pricing, retention, service
 from fireline.calls.group import GroupCommit
 from fireline.calls.models import RawAccess
 from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport, Status
+from fireline.config import Config
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.http import read_body, validation_error
@@ -26,6 +27,11 @@ router = APIRouter(prefix="/api/v1", tags=["calls"])
 _one = TypeAdapter(CallIn)
 _batch = TypeAdapter(Batch)
 MAX_BODY = 32 * 1024 * 1024
+
+
+def check(config: Config) -> None:
+    """Fail at start, naming the field, on a bad `pricing` section."""
+    pricing.check_config(config)
 
 
 def parse_calls(payload: Any) -> list[CallIn]:
