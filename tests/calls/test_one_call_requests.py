@@ -1,6 +1,6 @@
 """One call per request (how most SDKs and exporters send), many at once, through the real server
-on SQLite and PostgreSQL: each answered call is stored exactly once with its findings (the group's
-bodies parsed and its calls prepared in the helper process), a bad body is its own 422 naming the
+on SQLite and PostgreSQL, with the groups prepared in the helper process or in the group's thread:
+each answered call is stored exactly once with its findings, a bad body is its own 422 naming the
 field, and a group whose write fails answers 503 to every request in it with nothing stored."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from fireline.calls import service
 from fireline.calls.api import group_commit
 from fireline.calls.models import Call, CallFinding, CallRaw
+from fireline.config import Config
 from fireline.db import Database
 from tests.support.fireline import Fireline, running
 
@@ -29,11 +30,17 @@ def a_call(cid: str) -> dict[str, Any]:
             "output": "It ships tomorrow."}
 
 
-@pytest.fixture
-def fl(db: Database) -> Iterator[Fireline]:
-    with running(db) as server:
+@pytest.fixture(params=["helper", "in-process"])
+def fl(db: Database, request: pytest.FixtureRequest) -> Iterator[Fireline]:
+    """A server whose groups are prepared in the helper process (`ingest.prepare_process`), or in
+    the group's thread (the default)."""
+    helped = request.param == "helper"
+    with running(db, Config.model_validate({"ingest": {"prepare_process": helped}})) as server:
         helper = server.app.state.ingest_helper
-        assert helper is not None  # the default: groups are prepared outside the serving process
+        assert (helper is not None) == helped
+        if helper is None:
+            yield server
+            return
         deadline = time.monotonic() + 120
         while helper.call(len, []) is None:  # started and answering (a spawn takes a second or more)
             assert time.monotonic() < deadline, "the helper process did not start"
@@ -69,14 +76,14 @@ def test_concurrent_one_call_requests_are_each_stored_once_with_findings(fl: Fir
     assert [r.status_code for r in first] == [201] * n
     assert [r.json() for r in first] == [{"accepted": 1, "duplicates": 0, "ids": [f"a-{i}"]} for i in range(n)]
     group = group_commit(fl.app)
-    assert group.groups < n  # some requests shared a commit, so the next groups are prepared in the helper
+    assert group.groups < n  # some requests shared a commit (so the next groups go to the helper, if any)
     offloaded = group.offloaded
     bodies = [orjson.dumps(a_call(f"b-{i}")) for i in range(n)]
     bodies[3] = b'{"app": "support-bot", "input": '  # not JSON
     bodies[7] = orjson.dumps({**a_call("b-7"), "input_tokens": "many"})
     bodies[11] = orjson.dumps(a_call("a-11"))  # sent again: a duplicate, not a second row
     second = at_once(fl, bodies)
-    assert group.offloaded > offloaded
+    assert (group.offloaded > offloaded) == (fl.app.state.ingest_helper is not None)
     assert second[3].status_code == 422 and "not valid JSON" in second[3].json()["detail"]
     assert second[7].status_code == 422 and second[7].json()["field"] == "input_tokens"
     assert second[11].status_code == 201 and second[11].json() == {"accepted": 0, "duplicates": 1, "ids": ["a-11"]}

@@ -7,12 +7,14 @@ carries many calls. Nothing commits per request.
 
 A group runs in the group's own thread, started when a request finds it idle and ending when no
 request waits; a waiting request holds no thread (`submit` gives a future the event loop awaits).
-The group's CPU work is split so the serving process's GIL (the event loop's) stays free: parsing
-and validating each request's body and the privacy pass and encryption of the group's calls run in
-a helper process when one is given (`offload`: gateway.prepare's Helper, wired by the app factory;
-its first answers come while it starts, prepared here), the detectors, the write and the events
-here, where their state lives. While one group is written the next one is already prepared
-(two stages in flight at most), so a request waits for about one group, not two.
+The group's work: each request's body parsed and validated, the privacy pass and encryption of
+the group's calls (`prepare_group`: pure CPU, no state), then the detectors, the write and the
+events. With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
+fireline.wiring) the first part runs in a helper process, off the serving process's GIL, started
+by the first group of several requests (its first answers come while it starts, prepared here),
+and the next group is prepared there while one is written here (two groups in flight at most).
+Measured on the shared 2-core machine, that costs more CPU in all (pickling, a second process)
+than it frees, so it is off by default (docs/scaling.md).
 
 A body that does not parse fails its own request only (its 4xx); a group whose write fails fails
 every request in it (nothing of it is committed: one transaction), and the requests after it are
