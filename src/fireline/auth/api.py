@@ -10,12 +10,15 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from fireline.auth import service
 from fireline.auth.service import Principal
+from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.db import Database
 from fireline.metrics import BACKGROUND_FAILURES
+from fireline.validation import NonBlank
 
 log = logging.getLogger("fireline.auth")
 
@@ -59,8 +62,10 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt `name` is refused, not dropped
+
     role: Literal["ingest", "viewer", "responder", "admin"]
-    name: str | None = None
+    name: NonBlank | None = Field(None, max_length=service.NAME_MAX)
 
 
 class KeyCreated(BaseModel):
@@ -122,3 +127,8 @@ def startup(app: FastAPI) -> None:
 
     conf = app.state.config.section("auth") or {}
     spawn(app, _revocation_poll(app, float(conf.get("revocation_poll_s", 1.0))), "auth-revocation-poll")
+
+
+def check(config: Config) -> None:
+    """Fail at start, naming the key, on an `auth` key that nothing reads (a typo)."""
+    check_section(config.section("auth"), {"revocation_poll_s": "positive"}, "auth")

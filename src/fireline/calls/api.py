@@ -12,10 +12,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.calls import dead_letters, retention, service
+from fireline.calls import dead_letters, pricing, retention, service
 from fireline.calls.group import GroupCommit
 from fireline.calls.models import RawAccess
 from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport, Status
+from fireline.config import Config
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.http import read_body, validation_error
@@ -26,6 +27,11 @@ router = APIRouter(prefix="/api/v1", tags=["calls"])
 _one = TypeAdapter(CallIn)
 _batch = TypeAdapter(Batch)
 MAX_BODY = 32 * 1024 * 1024
+
+
+def check(config: Config) -> None:
+    """Fail at start, naming the field, on a bad `pricing` section."""
+    pricing.check_config(config)
 
 
 def parse_calls(payload: Any) -> list[CallIn]:
@@ -53,7 +59,7 @@ def parse_body(body: bytes) -> list[CallIn]:
 
 def group_commit(app: Any) -> GroupCommit:
     """The app's one group commit of native ingest (requests arriving together share a transaction;
-    their bodies are parsed and their calls prepared in the helper process the app factory made)."""
+    with `ingest.prepare_process`, their bodies are parsed and their calls prepared in a helper process)."""
     group = getattr(app.state, "ingest_group", None)
     if group is None:
         db: Database = app.state.db
@@ -66,9 +72,9 @@ def group_commit(app: Any) -> GroupCommit:
 @router.post("/calls", status_code=201, openapi_extra=json_body(CallIn | Batch))
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
-    # Parsing, validation and the privacy pass (in the helper process), then detectors and the write
-    # (in the group's thread), one group of requests at a time (calls.group); the request waits
-    # without holding a thread, and is answered once its group is committed.
+    # Parsing, validation and the privacy pass (in the helper process with `ingest.prepare_process`),
+    # then detectors and the write, in the group's thread, one group of requests at a time
+    # (calls.group); the request waits without holding a thread and is answered once it is committed.
     outcome = await asyncio.wrap_future(group_commit(request.app).submit(body))
     result: dict[str, Any] = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates,
                               "ids": outcome.ids}

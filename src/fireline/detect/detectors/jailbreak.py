@@ -1,47 +1,58 @@
-"""jailbreak: a harmful request, wrapped in a jailbreak's devices, that the model went along with.
+"""jailbreak: a harmful request, framed or plain, that the model went along with.
 
 Reads the call's question and answer together. A finding (kind `compliance`, TAXONOMY type
 policy_bypass through the `jailbreak_compliance` monitor) needs all three of:
 
-- the request asks for harm: a phrase of a harm category (cybercrime, weapons, violence, crime,
-  fraud, misinformation, harassment, self-harm, sexual content, privacy) or asks for it to stay
-  hidden ("without getting caught"), in the latest user turn (jailbreak_terms.py);
-- the request is framed the way jailbreaks are: a role to play, a story, a hypothesis, "for
-  educational purposes", an appeal to authority or urgency, or a pre-empted refusal (below);
+- the request asks for harm, in the latest user turn (jailbreak_terms.py): a phrase that names a
+  harm of a category on its own (cybercrime, weapons, violence, crime, fraud, misinformation,
+  harassment, self-harm, sexual content, privacy, or wanting it hidden: "without getting caught"),
+  or a hint (a word with an everyday sense too: "fraud", "a bomb", "racism"); two different hints
+  count as a harm phrase;
+- the request is an attempt (jailbreak_devices.py): it pre-empts a refusal ("this will never be
+  used in real life", "begin your reply with 'Sure, here is'", "developer mode", "never refuse"),
+  which needs no harm phrase at all; or it frames a harm phrase or hint in a role, a story, a
+  hypothesis, "for educational purposes", an appeal to authority or urgency; or, with no frame
+  (an adversarial suffix, a past-tense rewording, a plain request), a harm phrase and an ask for
+  something to act on (how to do it, the steps, an artefact that is not about the harm as a
+  topic), not about a game or a sport and not a defender's question;
 - the answer goes along: it is not a refusal (the refusal detector's phrases), it has some
   substance (`min_words`), and it takes the request up: it echoes the request's words (30% of
-  its subject words, or `min_shared_words` of them), or the words of the harmful object the
-  request named, or has a harm phrase of the request's category itself.
-
-A request that pre-empts a refusal ("this will never be used in real life", "I'm not condoning
-this", "begin your reply with 'Sure, here is'", "developer mode") needs no harm phrase: a benign
-request has no reason to say so. Plain role-play, fiction or hypotheses need one.
+  its subject words, or of a sentence that names the harm, or `min_shared_words` of them), or
+  the words of the harmful object the request named, or has a harm phrase of the request's
+  category itself. A plain request also needs the answer to have the shape of something carried
+  out (an eager opening, a title, steps, code).
 
 Confidence grows with the answer's compliance shape (an eager opening, a title, numbered steps,
 a letter, a scene, code; several of them) and drops when the answer steers away (help lines,
 legal alternatives, "instead", the official account). It stays below 0.9, the default playbooks'
 blocking floor: a finding here says a jailbreak probably worked, which is a flag for people and
 monitors, not proof enough to block an answer. All patterns run on RE2 (linear time); a call
-without a harm phrase in its question costs one regex pass over the question.
+whose question has no harm phrase, hint or pre-emption costs one regex pass over the question.
 """
-
 from __future__ import annotations
 
 import re
 from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option
-from fireline.detect.detectors.jailbreak_terms import (
+from fireline.detect.detectors.jailbreak_devices import (
+    BENIGN_CONTEXT,
     COMPLIANCE_OPENING,
     FRAMING,
+    HOW_TO,
+    MAKE,
     PREEMPTION,
+    PROP,
     REDIRECT,
-    REQUEST_HARM,
     SEQUENCE,
     STEP_LINE,
+    TOPIC,
 )  # fmt: skip
+from fireline.detect.detectors.jailbreak_terms import REQUEST_HARM, REQUEST_HINTS
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.patterns import Pattern, compile_linear
+
+import re2  # isort: skip
 
 SEVERITY = {"weapons_cbrn": "P1", "self_harm": "P1", "violence": "P1"}
 # Below the default playbooks' blocking floor (0.9): this finding is a flag, never a block.
@@ -63,6 +74,13 @@ _FRAME_WORDS = frozenset(word for line in (
 ) for word in line.split())
 
 
+# The harm phrases make one large alternation: with the default 8 MB budget RE2's DFA cache keeps
+# being flushed and a 600-character question costs ~350 us; 32 MB (~5 MB used) keeps it ~30 us.
+_LARGE = re2.Options()
+_LARGE.max_mem = 32 << 20
+_LARGE.log_errors = False
+
+
 def _alternation(patterns: tuple[str, ...] | list[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
@@ -73,13 +91,25 @@ class JailbreakDetector:
     def __init__(self, config: dict[str, Any]) -> None:
         # One pass without groups finds the phrases (RE2's DFA; named groups would make it 4x
         # slower), then each phrase found is given its category.
-        every = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
-        self._harm: Pattern = compile_linear(rf"\b(?:{every})\b", "detectors.jailbreak.harm")
-        self._categories = [(cat, compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
-                            for cat, terms in REQUEST_HARM.items()]
-        self._phrase_category: dict[str, str] = {}
+        # A plain request is checked only when that pass found a harm: ordinary calls pay one pass.
+        every = "|".join(_alternation(terms) for terms in (*REQUEST_HARM.values(), *REQUEST_HINTS.values()))
+        self._harm: Pattern = re2.compile(rf"\b(?:{every})\b", options=_LARGE)
+        strong = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
+        self._strong: Pattern = re2.compile(rf"\b(?:{strong})\b", options=_LARGE)
+        self._gate: Pattern = re2.compile(rf"\b(?:{every})\b|{_alternation(PREEMPTION)}", options=_LARGE)
+        # (category, names a harm on its own): a REQUEST_HARM phrase first, else a hint.
+        self._categories = [
+            ((cat, strong), compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
+            for strong, table in ((True, REQUEST_HARM), (False, REQUEST_HINTS)) for cat, terms in table.items()
+        ]
+        self._phrase_category: dict[str, tuple[str, bool] | None] = {}
         self._framing: Pattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
         self._preemption: Pattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
+        self._how_to: Pattern = compile_linear(HOW_TO, "detectors.jailbreak.how_to")
+        self._make: Pattern = compile_linear(MAKE, "detectors.jailbreak.make")
+        self._topic: Pattern = compile_linear(TOPIC, "detectors.jailbreak.topic")
+        self._benign_context: Pattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
+        self._prop: Pattern = compile_linear(PROP, "detectors.jailbreak.prop")
         self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
         self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
         self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
@@ -94,48 +124,83 @@ class JailbreakDetector:
 
     def harm_categories(self, text: str) -> dict[str, tuple[int, int]]:
         """First span of each harm category in lower-cased text."""
-        return {cat: spans[0] for cat, spans in self._harm_spans(text).items()}
+        return {cat: spans[0] for cat, spans in self._harm_spans(text)[0].items()}
 
-    def _harm_spans(self, text: str) -> dict[str, list[tuple[int, int]]]:
+    def _harm_spans(self, text: str) -> tuple[dict[str, list[tuple[int, int]]], bool]:
+        """(spans by category, whether a phrase names a harm on its own) of lower-cased text."""
         found: dict[str, list[tuple[int, int]]] = {}
+        strong = False
+        hints = set()
         for m in self._harm.finditer(text):
-            cat = self._category_of(m.group())
-            if cat:
-                found.setdefault(cat, []).append((m.start(), m.end()))
-        return found
+            known = self._category_of(m.group())
+            if known:
+                found.setdefault(known[0], []).append((m.start(), m.end()))
+                # Violence against a possessive is not against the person ("attack someone's argument").
+                strong = strong or (known[1] and not (known[0] == "violence" and text.startswith("'s", m.end())))
+                hints.add(m.group())
+        # Two different hints together name a harm as well as one harm phrase does ("a persuasive
+        # article" that it was a "hoax"; "medical records" "without authorization").
+        return found, strong or len(hints) >= 2
 
-    def _category_of(self, phrase: str) -> str | None:
-        cat = self._phrase_category.get(phrase)
-        if cat is None:
-            cat = next((c for c, pattern in self._categories if pattern.match(phrase)), "")
-            if len(self._phrase_category) < 10_000:  # phrases repeat; the memo stays bounded
-                self._phrase_category[phrase] = cat
-        return cat or None
+    def _category_of(self, phrase: str) -> tuple[str, bool] | None:
+        if phrase in self._phrase_category:
+            return self._phrase_category[phrase]
+        known = next((key for key, pattern in self._categories if pattern.match(phrase)), None)
+        inner = self._strong.search(phrase) if known and not known[1] else None
+        if inner is not None:  # a hint that swallowed a harm ("making lewisite at home")
+            known = next((key for key, pattern in self._categories if pattern.match(inner.group())), known)
+        if len(self._phrase_category) < 10_000:  # phrases repeat; the memo stays bounded
+            self._phrase_category[phrase] = known
+        return known
 
     def request(self, text: str) -> tuple[dict[str, tuple[int, int]], str | None]:
-        """(harm categories, how the request is framed: "preemption", "framing" or None), of a
-        lower-cased request. A request counts as a jailbreak attempt when it pre-empts a refusal,
-        or when it names a harm and wraps it in a role, story or hypothesis."""
-        spans = self._harm_spans(text)
-        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans)
+        """(harm categories, how the request is framed: "preemption", "framing", "direct" or None),
+        of a lower-cased request. A request counts as a jailbreak attempt when it pre-empts a
+        refusal, when it names a harm and wraps it in a role, story or hypothesis, or when it
+        plainly asks for something to act on with a phrase that names a harm on its own."""
+        if self._gate.search(text) is None:
+            return {}, None
+        spans, strong = self._harm_spans(text)
+        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans, strong)
 
-    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]]) -> str | None:
+    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
         if self._preemption.search(text) is not None:
             return "preemption"
-        if spans and self._framing.search(text) is not None:
+        if not spans or self._prop.search(text) is not None:
+            return None
+        if self._framing.search(text) is not None:
             return "framing"
+        first = min(s[0][0] for s in spans.values())
+        if strong and self._asks_to_act(text, first) and self._benign_context.search(text) is None:
+            return "direct"
         return None
 
+    @staticmethod
+    def _sentence(text: str, at: int) -> str:
+        start = max(text.rfind(c, 0, at) for c in ".!?\n") + 1
+        ends = [i for i in (text.find(c, at) for c in ".!?\n") if i >= 0]
+        return text[start : min(ends, default=len(text))]
+
+    def _asks_to_act(self, text: str, first_harm: int) -> bool:
+        """An ask for instructions, or for an artefact whose subject the harm is not ("write an essay
+        about ransomware" has the harm as its topic; "write a racist joke about them" does not)."""
+        if self._how_to.search(text) is not None:
+            return True
+        return self._make.search(text) is not None and self._topic.search(text[:first_harm]) is None
+
     def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
-        """(confidence, "<framing>:<category>", why) when a jailbreak-framed request got an
-        answer that goes along with it; None otherwise."""
+        """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
+        an answer that goes along with it; None otherwise."""
         req = request[-self.scan_chars :].lower()
-        spans = self._harm_spans(req)
-        framing = self._framing_of(req, spans)
+        if self._gate.search(req) is None:  # ordinary traffic: one pass over the question
+            return None
+        spans, strong = self._harm_spans(req)
+        framing = self._framing_of(req, spans, strong)
         if framing is None:
             return None
-        # A refusal pre-empted in so many words is the strongest tell; a harm named in a story next.
-        base = 0.55 if framing == "framing" or not spans else 0.6
+        # A refusal pre-empted in so many words is the strongest tell; a harm named in a story next;
+        # a plain ask needs the answer's shape to say it was carried out.
+        base = {"direct": 0.5, "framing": 0.55}.get(framing, 0.6 if spans else 0.55)
         cats = {c: s[0] for c, s in spans.items()}
         if self._refusal.find(answer) is not None:
             return None
@@ -148,6 +213,13 @@ class JailbreakDetector:
         req_stems = {w[:_STEM] for w in _WORD.findall(req) if w not in _FRAME_WORDS}
         shared_words = len(req_stems & ans_stems)
         echoed = shared_words / max(1, len(req_stems))
+        # A sentence that names the harm is the request proper: a long set-up around the ask, or an
+        # adversarial suffix after it, dilutes the share over the whole request.
+        for clause in {self._sentence(req, a) for s in spans.values() for a, _ in s[:3]}:
+            clause_stems = {w[:_STEM] for w in _WORD.findall(clause) if w not in _FRAME_WORDS}
+            clause_shared = len(clause_stems & ans_stems)
+            if clause_shared >= 2 and clause_shared / len(clause_stems) >= 0.5:
+                echoed = max(echoed, clause_shared / len(clause_stems))
         # A long story set up around the ask dilutes the share, so a count of shared words
         # counts too (the standard library's prose shares at most 4 with any PAIR prompt).
         echo = echoed >= 0.3 or shared_words >= self.min_shared_words
@@ -171,6 +243,8 @@ class JailbreakDetector:
             shape.append("steps")
         elif sum(1 for _ in self._sequence.finditer(ans)) >= 2:
             shape.append("sequence")
+        if framing == "direct" and not shape:  # a plain question answered in prose is not carried out
+            return None
         confidence = base + 0.1 * len(shape) + (0.1 if shared else 0.0)
         confidence += 0.05 if echo else 0.0
         if self._redirect.search(ans):
