@@ -18,11 +18,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -32,6 +33,7 @@ from fireline.config import Config, get_secret
 from fireline.validation import clean_json
 
 log = logging.getLogger("fireline.gateway.prepare")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -125,6 +127,11 @@ class Helper:
         """The batch prepared in the helper; None while the helper is still starting (a spawn takes
         a second or more): the caller prepares it, so the first calls after a start are not kept
         waiting (their detection included)."""
+        return self.call(_prepare_in_helper, records, now)
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """`fn(*args)` in the helper (a module-level function, picklable arguments and result), restarting
+        a helper that died (it runs again there); None while the helper is still starting."""
         if self._warm is None:
             self._warm = self._pool().submit(_ready)
         if not self._warm.done():
@@ -138,11 +145,11 @@ class Helper:
             return None
         self._failed_starts = 0
         try:
-            return self._pool().submit(_prepare_in_helper, records, now).result()
+            return self._pool().submit(fn, *args).result()
         except BrokenProcessPool:
-            log.error("gateway writer: the preparing process died; starting another and preparing the batch again")
+            log.error("the preparing process died; starting another and preparing the batch again")
             self.close()
-            return self._pool().submit(_prepare_in_helper, records, now).result()
+            return self._pool().submit(fn, *args).result()
 
     def close(self) -> None:
         self._warm = None
