@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
@@ -23,7 +23,7 @@ from fireline.config import data_dir as default_data_dir
 from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
 from fireline.events import EventBus, where
-from fireline.http import EngineSafe, field_path
+from fireline.http import EngineSafe, field_path, known_query
 from fireline.leader import Leadership
 from fireline.pii import gazetteer
 
@@ -55,6 +55,15 @@ def parts() -> list[Any]:
 
     return [auth_api, calls_api, calls_tasks, controls_api, detect_api, gateway_api, comms_api, comms_status,
             postmortems_api, incidents_api, ingest_api, evals_api, investigate_api, drills_api, ops_api, web_api]
+
+
+def check_config(config: Config, modules: list[Any] | None = None) -> None:
+    """Each part checks its config sections (values, and keys nobody reads), so a mistake is one
+    clear line (ConfigError or Invalid, naming the field) before the server starts."""
+    for part in parts() if modules is None else modules:
+        check = getattr(part, "check", None)
+        if check is not None:
+            check(config)
 
 
 @asynccontextmanager
@@ -102,6 +111,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        helper = getattr(app.state, "ingest_helper", None)
+        if helper is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(helper.close)
         try:
             await asyncio.to_thread(app.state.outbox.close)
         finally:
@@ -113,18 +126,15 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     """data_dir: this server's local state (the gateway spool, the key-revocation epoch);
     FIRELINE_DATA_DIR or beside a SQLite database by default."""
     app = FastAPI(title="Fireline", version=__version__, lifespan=lifespan,
-                  description="Incident response for AI features in production.")
+                  description="Incident response for AI features in production.",
+                  dependencies=[Depends(known_query)])  # a misspelt filter is a 422, not ignored
     app.state.db = db or get_db()
     app.state.config = config or get_config()
     app.state.data_dir = data_dir or default_data_dir()
     keys.configure(app.state.data_dir)
     app.state.parts = parts()
     app.state.leader = Leadership(app.state.db.engine)
-    for part in app.state.parts:
-        # Each part checks its config section now, so a mistake is one clear line before start.
-        check = getattr(part, "check", None)
-        if check is not None:
-            check(app.state.config)
+    check_config(app.state.config, app.state.parts)
     # One bus per app; every handler is subscribed in fireline.wiring, nowhere else.
     app.state.bus = app.state.db.bus = EventBus(on_failure=metrics.handler_failed)
     app.state.metrics = CollectorRegistry(auto_describe=True)  # this app's collectors (/metrics adds them)
@@ -144,7 +154,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": field_path([p for p in e["loc"] if p not in ("body", "query", "path")]),
-                   "message": e["msg"]} for e in exc.errors()]
+                   "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return JSONResponse({"detail": f"{first['field']}: {first['message']}", "field": first["field"],
                              "errors": errors}, status_code=422)

@@ -2,7 +2,10 @@
 
 Environment variables are the CONTRACT of DESIGN.md; the YAML file declares apps, models,
 prompts, tools and the tunables of each part. Every part reads its own section from
-`Config`; unknown sections are kept so a newer config still loads on an older server.
+`Config` and refuses keys it does not know (`check_keys`, or a pydantic model with
+extra="forbid"), so a typo fails the start naming its path instead of silently turning a
+setting off. Top-level keys starting with `x-` are the one exception: ignored, for notes and
+YAML anchors (docs/contributing.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fireline.config_keys import EXTENSION_PREFIX, SECTIONS, ConfigError, describe, unknown_key
+
 DEFAULT_FALLBACK = "Our assistant is paused. A person will answer you shortly."
 DRILL_APP = "drill"  # the app fire drills run as by default; its calls and incidents are drills
 # The built-in drill app, so that every shipped drill scenario runs against a fresh `fireline serve`
@@ -33,10 +38,6 @@ DRILL_APP_CONFIG: dict[str, Any] = {
 }
 DRILL_PRICING = {"drill-model": {"input": 2.5, "output": 10.0}, "drill-model-prev": {"input": 2.5, "output": 10.0},
                  "drill-model-old": {"input": 2.5, "output": 10.0}}
-
-
-class ConfigError(Exception):
-    """The config file or environment is invalid; the message names the field."""
 
 
 class Settings(BaseSettings):
@@ -68,7 +69,7 @@ class Settings(BaseSettings):
 
 
 class AppConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     fallback: str = DEFAULT_FALLBACK
     models: list[str] = Field(default_factory=list)  # current first, then prior versions
@@ -84,13 +85,16 @@ class AppConfig(BaseModel):
 
 
 class PrivacyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     raw_retention_days: int = Field(30, ge=1)
     retention_days: int = Field(400, ge=1)
     retention_interval_s: float = Field(3600.0, gt=0)
 
 
 class Config(BaseModel):
-    """The FIRELINE_CONFIG file. Sections a part does not know stay in `model_extra`."""
+    """The FIRELINE_CONFIG file. The sections of SECTIONS stay in `model_extra` for their part to
+    read and check; any other top-level key is an error unless it starts with `x-`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -103,6 +107,17 @@ class Config(BaseModel):
     sla: dict[str, Any] | None = None
     auto_contain: dict[str, Any] | None = None
     notifications: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_sections(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = (*cls.model_fields, *SECTIONS)
+            for key in data:
+                if key not in known and not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX)):
+                    # not a ValueError: pydantic lets it through as is, the message already whole
+                    raise ConfigError(unknown_key("", key, known))
+        return data
 
     @model_validator(mode="after")
     def _drill_app(self) -> Config:
@@ -127,7 +142,9 @@ class Config(BaseModel):
         return self.apps.get(name) or AppConfig()
 
     def section(self, name: str) -> Any:
-        """A section by name, typed or not (None when absent)."""
+        """A section by name, typed or not (None when absent); `name` is a field or in SECTIONS."""
+        if name not in SECTIONS and name not in type(self).model_fields:
+            raise KeyError(f"config section {name!r} is not declared in fireline.config.SECTIONS")
         if name in type(self).model_fields:
             return getattr(self, name)
         return (self.model_extra or {}).get(name)
@@ -249,9 +266,9 @@ def load_config(path: str | None) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"FIRELINE_CONFIG: {where}: {first['msg']}") from exc
+        raise ConfigError(f"FIRELINE_CONFIG: {describe(exc, '', Config)}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"FIRELINE_CONFIG: {exc}") from exc
 
 
 @lru_cache(maxsize=1)

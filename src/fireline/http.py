@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
@@ -43,8 +44,35 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return out or "body"
 
 
+def known_query(request: Request) -> None:
+    """An app-wide dependency: a GET under /api/ with a query parameter its route does not read is
+    a 422 naming it. FastAPI drops unknown parameters, so a misspelt filter (`calls/count?tenat=acme`)
+    answered for every tenant instead of failing."""
+    if request.method != "GET" or not request.url.path.startswith("/api/") or not request.query_params:
+        return
+    route: Any = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: frozenset[str] | None = getattr(route, "_fireline_query", None)
+    if known is None:
+        names: set[str] = set()
+        stack = [dependant]
+        while stack:  # the route's own parameters and those of its dependencies
+            current = stack.pop()
+            names.update(p.alias for p in current.query_params)
+            stack.extend(current.dependencies)
+        known = route._fireline_query = frozenset(names)  # computed once per route
+    for name in request.query_params:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"did you mean {close[0]}?" if close else "this path takes " + (", ".join(sorted(known)) or "none")
+            raise Invalid(f"{name[:60]}: unknown query parameter; {hint}", field=name[:60])
+
+
 def validation_error(exc: ValidationError) -> Invalid:
-    errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)]
+    errors = [{"field": field_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+              for e in exc.errors(include_url=False)]
     first = errors[0]
     return Invalid(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
 

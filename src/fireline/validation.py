@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from fireline.errors import Invalid
 
@@ -120,6 +121,17 @@ def in_utc_range(value: datetime) -> datetime:
 
 # The type of every time a request carries (bodies and query parameters): a 422 naming the field.
 Instant = Annotated[datetime, AfterValidator(in_utc_range)]
+
+
+def not_blank(value: str) -> str:
+    """The value, unless it is empty or only whitespace (a name or title nobody can read)."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be empty or only whitespace")
+    return value
+
+
+# The type of a name, title, reason or text a request must carry: a 422 naming the field when blank.
+NonBlank = Annotated[str, AfterValidator(not_blank)]
 
 
 def check_text(value: str, field: str) -> None:

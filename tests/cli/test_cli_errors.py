@@ -220,3 +220,40 @@ def test_version_is_printed() -> None:
 
     code, out = run(["--version"])
     assert code == 0 and out.strip() == f"fireline {__version__}", out
+
+
+def test_a_blank_name_or_title_is_refused_naming_the_option_or_field(fl: Fireline) -> None:
+    """`keys create --name ""` (or only spaces) made a key nobody could tell apart in `keys list`;
+    it is refused naming --name before anything is written, and the API answers 422 naming the
+    field. The same for the other texts a person must read: an incident's title, a note, a canary's
+    tenant, a change's or a call's app, an action item's owner."""
+    with fl.client("admin") as http:
+        keys_before = len(http.get("/api/v1/keys").json()["keys"])
+    for name in ("", "   ", "\t", "x" * 201):
+        one_line(*run(["keys", "create", "--role", "viewer", "--name", name]), "--name", exit_code=2)
+    with fl.client("admin") as http:
+        for body in ({"role": "viewer", "name": ""}, {"role": "viewer", "name": " \n "},
+                     {"role": "viewer", "name": "x" * 201}, {"role": "viewer", "nmae": "dash"}):
+            r = http.post("/api/v1/keys", json=body)
+            assert r.status_code == 422 and r.json()["field"] in ("name", "nmae"), r.text
+        assert len(http.get("/api/v1/keys").json()["keys"]) == keys_before  # nothing half-made
+        r = http.post("/api/v1/keys", json={"role": "viewer", "name": "  dash  "})
+        assert r.status_code == 201 and r.json()["name"] == "dash"
+    inc = declare(fl)
+    blank = "  "
+    cases = [("/api/v1/incidents", {"title": blank, "type": "hallucination", "severity": "P3"}, "title"),
+             (f"/api/v1/incidents/{inc}/notes", {"text": blank}, "text"),
+             (f"/api/v1/incidents/{inc}/assign", {"role": "commander", "who": blank}, "who"),
+             (f"/api/v1/incidents/{inc}/actions", {"title": "add a lock", "owner": blank, "due": "2030-01-01"},
+              "owner"),
+             ("/api/v1/canaries", {"tenant": blank, "token": "CANARY-0123456789"}, "tenant"),
+             ("/api/v1/changes", {"kind": "prompt", "app": blank, "to": "v13"}, "app"),
+             ("/api/v1/calls", {"app": blank, "output": "hi"}, "app")]
+    with fl.client("admin") as http:
+        for path, body, field in cases:
+            r = http.post(path, json=body)
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["field"] == field and "empty or only whitespace" in r.json()["detail"], (path, r.text)
+    code, out = run(["incident", "declare", "--title", " ", "--type", "hallucination"],
+                    FIRELINE_URL=fl.url, FIRELINE_TOKEN=fl.keys["responder"])
+    one_line(code, out, "title")

@@ -25,6 +25,15 @@ CASES = {
     "auto_contain": ("auto_contain:\n  data_leak: [P0]\n", "auto_contain.data_leak: not an incident type"),
     "policies": ("policies:\n  - {name: p, app: a, target: output, deny_patterns: ['(?<=x)y'], type: policy_bypass,"
                  " severity: P1}\n", "FIRELINE_CONFIG: policies[0].deny_patterns"),
+    # a typo is refused, not ignored (it used to leave the setting silently off)
+    "policy_typo": ("policies:\n  - {name: p, app: a, target: output, deny_terms: [x], type: policy_bypass,"
+                    " sevrity: P1}\n", "FIRELINE_CONFIG: policies[0].sevrity: unknown key; did you mean severity?"),
+    "detector_typo": ("detectors:\n  jailbreak: {min_confidense: 0.9}\n",
+                      "FIRELINE_CONFIG: detectors.jailbreak.min_confidense: unknown key; did you mean min_confidence?"),
+    "privacy_typo": ("privacy:\n  retention_day: 30\n",
+                     "FIRELINE_CONFIG: privacy.retention_day: unknown key; did you mean retention_days?"),
+    "section_typo": ("polices: []\n", "FIRELINE_CONFIG: polices: unknown key; did you mean policies?"),
+    "gateway_typo": ("gateway:\n  timeout: 30\n", "FIRELINE_CONFIG: gateway.timeout: unknown key; did you mean"),
 }
 
 

@@ -205,7 +205,7 @@ def test_build_detectors_defaults_on_config_off_and_unknown_names_rejected() -> 
     assert len(build_detectors({})) == len(DETECTOR_NAMES) - 1 == 10  # semantic needs `enabled: true` (its extra)
     names = [d.name for d in build_detectors({"refusal": {"enabled": False}})]
     assert "refusal" not in names and len(names) == 9
-    with pytest.raises(ValueError, match="unknown detectors"):
+    with pytest.raises(ValueError, match=r"detectors\.nope: unknown key"):
         build_detectors({"nope": {}})
 
 

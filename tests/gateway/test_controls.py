@@ -123,6 +123,36 @@ def test_rate_limit_answers_429_with_retry_after_per_user(fl: Fireline) -> None:
     assert ask(c, user="mallory").parse().choices[0].message.content == NORMAL
 
 
+def _limit_message(c: openai.OpenAI, **kw: Any) -> str:
+    with pytest.raises(openai.RateLimitError) as err:
+        ask(c, **kw)
+    return str(err.value.response.json()["error"]["message"])
+
+
+def test_a_429_names_the_scope_of_the_limit_and_never_the_caller(fl: Fireline) -> None:
+    """An app-wide limit counted per user said "for this user", as if the user had been singled
+    out; the message names the scope and what is counted, with no user id, tenant or content."""
+    c = client(fl)
+    cid = apply(fl, "rate_limit", per_minute=1)
+    ask(c, "my card is 4111 1111 1111 1111", user="mallory@example.com")
+    message = _limit_message(c, text="my card is 4111 1111 1111 1111", user="mallory@example.com")
+    assert message == "rate limit reached (1 request per minute per user on this app); retry later"
+    ask(c, user=openai.NOT_GIVEN)
+    assert _limit_message(c, user=openai.NOT_GIVEN) == \
+        "rate limit reached (1 request per minute shared by requests without a user on this app); retry later"
+    revert(fl, cid)
+    cid = apply(fl, "rate_limit", {"tenant": "acme"}, per_minute=2)
+    ask(c, user="mallory@example.com")
+    ask(c, user="alice@example.com")
+    message = _limit_message(c, user="bob@example.com")
+    assert message == "rate limit reached (2 requests per minute for this tenant on this app); retry later"
+    revert(fl, cid)
+    cid = apply(fl, "rate_limit", per_minute=1, key="key")
+    ask(c)
+    assert "per API key on this app" in _limit_message(c)
+    revert(fl, cid)
+
+
 def _limited(c: openai.OpenAI, *, user: Any, tenant: str) -> bool:
     try:
         ask(c, user=user, headers={"X-Fireline-Tenant": tenant})

@@ -29,7 +29,7 @@ def view(*tools: tuple[str, Any]) -> CallView:
 @pytest.mark.parametrize(("section", "field"), [
     ({"max_steps": 0}, "sessions.max_steps"), ({"window": "soon"}, "sessions.window"),
     ({"type": "loops"}, "sessions.type"), ({"contain": ["forever"]}, "sessions.contain"),
-    ({"apps": {"a": {"max_tokens": -1}}}, "sessions.max_tokens"), ({"max_stepz": 3}, "sessions.max_stepz"),
+    ({"apps": {"a": {"max_tokens": -1}}}, "sessions.apps.a.max_tokens"), ({"max_stepz": 3}, "sessions.max_stepz"),
 ])
 def test_a_bad_sessions_section_names_its_field(section: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigError) as exc:

@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 from fireline.auth.models import ApiKey
 from fireline.db import DatabaseUnavailable, is_unavailable, utcnow
 from fireline.errors import Invalid, NotFound
+from fireline.validation import check_text
 
 log = logging.getLogger("fireline.auth")
 
 ROLES = ("ingest", "viewer", "responder", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 SEED_ID = "admin-seed"
+NAME_MAX = 200  # the width of api_keys.name
 
 
 class UnknownRole(Invalid):
@@ -48,9 +50,24 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_name(name: str | None) -> str | None:
+    """A key's label as stored: None, or readable text of at most NAME_MAX characters (trimmed);
+    anything else is Invalid naming `name`."""
+    if name is None:
+        return None
+    name = name.strip()
+    if not name:
+        raise Invalid("name: must not be empty or only whitespace (leave it out for no name)", field="name")
+    if len(name) > NAME_MAX:
+        raise Invalid(f"name: at most {NAME_MAX} characters (this one has {len(name)})", field="name")
+    check_text(name, "name")
+    return name
+
+
 def create_key(session: Session, role: str, name: str | None = None) -> tuple[ApiKey, str]:
     if role not in RANK:
         raise UnknownRole(f"role must be one of {', '.join(ROLES)}", field="role")
+    name = key_name(name)
     key_id = "key_" + secrets.token_hex(6)
     key = f"fl_{role}_{secrets.token_urlsafe(24)}"
     row = ApiKey(id=key_id, key_hash=hash_key(key), role=role, name=name, created_at=utcnow())

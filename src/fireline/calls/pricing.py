@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from fireline.config import Config
+from fireline.config_keys import ConfigError, check_keys
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +38,24 @@ class PriceTable(dict[str, tuple[float, float]]):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.prefixed: dict[str, tuple[float, float] | None] = {}
+
+
+def check_config(config: Config) -> None:
+    """The `pricing` section: model -> {input, output}; ConfigError naming the field (a typo such
+    as `inptu:` would silently price a model at zero)."""
+    section = config.section("pricing")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ConfigError("pricing: a mapping of model -> {input, output} (USD per million tokens)")
+    for model, prices in section.items():
+        if not isinstance(prices, dict):
+            raise ConfigError(f"pricing.{model}: a mapping with input and output (USD per million tokens)")
+        check_keys(prices, ("input", "output"), f"pricing.{model}")
+        for side, value in prices.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+                raise ConfigError(f"pricing.{model}.{side}: must be a number of 0 or more (USD per million "
+                                  f"tokens), not {str(value)[:40]!r}")
 
 
 def price_table(config: Config) -> dict[str, tuple[float, float]]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fireline.validation import Instant
+from fireline.validation import Instant, NonBlank
 
 Status = Literal["ok", "error", "blocked", "contained"]
 MAX_BATCH = 1000
@@ -47,7 +47,7 @@ class CallIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str | None = Field(None, min_length=1, max_length=128)
-    app: str = Field(min_length=1, max_length=200)
+    app: NonBlank = Field(min_length=1, max_length=200)
     environment: str | None = Field(None, max_length=64)
     tenant: str | None = Field(None, max_length=200)
     session_id: str | None = Field(None, max_length=200)

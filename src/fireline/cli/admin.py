@@ -40,6 +40,10 @@ def db_upgrade() -> None:
 def keys_create(role: str = typer.Option(..., "--role", help="ingest, viewer, responder or admin"),
                 name: str | None = typer.Option(None, "--name")) -> None:
     """Create a key; it is shown once."""
+    try:
+        name = keys_service.key_name(name)
+    except FirelineError as exc:  # before the database is touched; the option as the user typed it
+        fail(f"--{exc.message}", 2)
     db = _database()
     try:
         with db.writing() as session:

@@ -20,13 +20,14 @@ from fireline.config import Config
 from fireline.errors import Invalid
 from fireline.incidents.service import get_incident
 from fireline.incidents.timeline import stamp
+from fireline.validation import NonBlank
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["comms"])
 
 
 class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    message: str = Field(min_length=1, max_length=5000)
+    message: NonBlank = Field(min_length=1, max_length=5000)
     public: bool = False
     # What the status page shows for the incident's public apps (public updates only; default: the
     # incident's impact when posted).
@@ -106,7 +107,7 @@ def list_obligations(incident_id: str, request: Request,
 class PersonalDataIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     involved: bool
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: NonBlank = Field(min_length=1, max_length=5000)
 
 
 @router.post("/{incident_id}/personal-data")

@@ -37,7 +37,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fireline.config import Config, ConfigError
+from fireline.config import Config
+from fireline.config_keys import ConfigError, describe
 from fireline.durations import parse_duration as duration
 from fireline.signals import SEVERITIES
 
@@ -197,20 +198,14 @@ class CommsConfig(BaseModel):
     comms: Comms
 
 
-def _where(exc: ValidationError, section: str) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in (section, *first["loc"]))
-    return f"FIRELINE_CONFIG: {where}: {first['msg'].removeprefix('Value error, ')}"
-
-
 def load(config: Config) -> CommsConfig:
     """Both sections, or ConfigError naming the field (a bad section stops the server at start)."""
     try:
         notifications = Notifications.model_validate(config.section("notifications") or {})
     except ValidationError as exc:
-        raise ConfigError(_where(exc, "notifications")) from exc
+        raise ConfigError(f"FIRELINE_CONFIG: {describe(exc, 'notifications', Notifications)}") from exc
     try:
         comms = Comms.model_validate(config.section("comms") or {})
     except ValidationError as exc:
-        raise ConfigError(_where(exc, "comms")) from exc
+        raise ConfigError(f"FIRELINE_CONFIG: {describe(exc, 'comms', Comms)}") from exc
     return CommsConfig(notifications=notifications, comms=comms)

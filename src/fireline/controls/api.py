@@ -13,6 +13,7 @@ from fireline import background
 from fireline.auth.api import require
 from fireline.auth.service import Principal
 from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.controls import identity, ofrep, playbooks, service, stream
 from fireline.controls.notify import Listener
 from fireline.controls.schemas import ControlIn, ControlOut, Kind, PlaybookIn
@@ -139,5 +140,7 @@ def shutdown(app: FastAPI) -> None:
 
 
 def check(config: Config) -> None:
-    """Fail at start, with the field named, on a bad `playbooks` or `auto_contain` section."""
+    """Fail at start, with the field named, on a bad `playbooks`, `auto_contain` or `controls` section."""
+    check_section(config.section("controls"), dict.fromkeys(("expiry_interval_s", "keepalive_s", "poll_interval_s",
+                                                             "stream_max_s"), "positive"), "controls")
     playbooks.check_config(config)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.config import Config, ConfigError
+from fireline.config_keys import check_keys, check_section
 from fireline.detect import canaries, chart, reports
 from fireline.detect.detectors import build_detectors
 from fireline.detect.models import MonitorAlert, Report
@@ -157,6 +158,9 @@ def shutdown(app: FastAPI) -> None:
 
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `monitors` or `detectors` section."""
+    check_section(config.section("rule_alerts"), {"repeat_s": "positive"}, "rule_alerts")
+    if isinstance(config.section("cohorts"), dict):  # or a bare list of attributes
+        check_keys(config.section("cohorts"), ("attributes",), "cohorts")
     load_monitors(config.section("monitors"), cohorts=cohort_attributes(config.section("cohorts")))
     try:
         build_detectors(config.detectors)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fireline.config import ConfigError
+from fireline.config_keys import ConfigError, describe, unknown_key
 from fireline.durations import parse_minutes
 from fireline.signals import SEVERITIES
 
@@ -526,12 +526,6 @@ DEFAULTS_YAML = """
 DEFAULTS: list[dict[str, Any]] = yaml.safe_load(DEFAULTS_YAML)
 
 
-def _where(exc: ValidationError, index: int) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if p not in ("function-after[_aggregate()]",))
-    return f"monitors[{index}]{'.' + loc if loc else ''}: {first['msg']}"
-
-
 def cohort_attributes(section: Any) -> tuple[str, ...]:
     """The declared cohort attributes (`cohorts: {attributes: [...]}` or a list): metadata keys that
     monitors may group or filter by. `cohort` (the X-Fireline-Cohort header) is always declared."""
@@ -568,6 +562,9 @@ def load_monitors(section: list[dict[str, Any]] | None, defaults: list[dict[str,
     if section is not None and not isinstance(section, list):
         raise ConfigError("monitors: must be a list of monitor definitions")
     for i, entry in enumerate(section or []):
+        for key in entry if isinstance(entry, dict) else ():  # a misspelt `name` is named as such
+            if key not in MonitorDef.model_fields:
+                raise ConfigError(unknown_key(f"monitors[{i}]", key, MonitorDef.model_fields))
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise ConfigError(f"monitors[{i}].name: each monitor needs a name")
         name = entry["name"]
@@ -582,7 +579,8 @@ def load_monitors(section: list[dict[str, Any]] | None, defaults: list[dict[str,
         try:
             out.append(MonitorDef.model_validate(merged[name]))
         except ValidationError as exc:
-            raise ConfigError(_where(exc, index).replace("monitors[-1]", f"monitors.{name}")) from exc
+            raise ConfigError(describe(exc, f"monitors[{index}]" if index >= 0 else f"monitors.{name}",
+                                       MonitorDef)) from exc
         check_keys(out[-1], cohorts, f"monitors[{index}]" if index >= 0 else f"monitors.{name}")
     return [m for m in out if m.enabled]
 

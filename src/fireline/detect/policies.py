@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fireline.config import ConfigError
+from fireline.config_keys import ConfigError, describe
 from fireline.detect.monitor_defs import TYPES
 
 try:
@@ -151,13 +151,6 @@ class PolicyRule(BaseModel):
         return self.app in ("*", app)
 
 
-def _where(exc: ValidationError, index: int) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after"))
-    message = first["msg"].removeprefix("Value error, ")
-    return f"policies[{index}]{'.' + loc if loc else ''}: {message}"
-
-
 def load_policies(section: Any) -> list[PolicyRule]:
     """The enabled rules of the `policies` section; a bad entry is a ConfigError naming its field."""
     if section is None:
@@ -172,7 +165,7 @@ def load_policies(section: Any) -> list[PolicyRule]:
         try:
             rule = PolicyRule.model_validate(entry)
         except ValidationError as exc:
-            raise ConfigError(_where(exc, i)) from exc
+            raise ConfigError(describe(exc, f"policies[{i}]", PolicyRule)) from exc
         if rule.name in seen:
             raise ConfigError(f"policies[{i}].name: {rule.name!r} is declared twice; names identify findings")
         seen.add(rule.name)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from fireline.validation import Instant
+from fireline.validation import Instant, NonBlank
 
 ReportKind = Literal["harmful", "wrong", "leak", "other", "thumbs_down"]
 
@@ -15,7 +15,7 @@ ReportKind = Literal["harmful", "wrong", "leak", "other", "thumbs_down"]
 class CanaryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenant: str = Field(min_length=1, max_length=200)
+    tenant: NonBlank = Field(min_length=1, max_length=200)
     token: str = Field(min_length=8, max_length=500)
 
 

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fireline.config import ConfigError
+from fireline.config_keys import ConfigError, describe
 from fireline.counters import LocalCounter, WindowCounter
 from fireline.detect.detectors.base import CallView, Finding, arguments_of
 from fireline.detect.monitor_defs import TYPES
@@ -88,11 +88,14 @@ def load_sessions(section: Any) -> tuple[SessionConfig, dict[str, Limits]]:
     try:
         cfg = SessionConfig.model_validate(section or {})
         base = {k: getattr(cfg, k) for k in Limits.model_fields}
-        per_app = {app: Limits.model_validate({**base, **(over or {})}) for app, over in cfg.apps.items()}
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"sessions.{where}: {first['msg'].removeprefix('Value error, ')}") from exc
+        raise ConfigError(describe(exc, "sessions", SessionConfig)) from exc
+    per_app: dict[str, Limits] = {}
+    for app, over in cfg.apps.items():
+        try:
+            per_app[app] = Limits.model_validate({**base, **(over or {})})
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, f"sessions.apps.{app}", Limits)) from exc
     return cfg, per_app
 
 

@@ -22,6 +22,7 @@ from fireline.drills import report as reporting
 from fireline.drills.runner import Drill
 from fireline.drills.scenario import builtin_names, load
 from fireline.errors import Invalid, NotFound
+from fireline.validation import NonBlank
 
 router = APIRouter(prefix="/api/v1", tags=["drills"])
 KEEP = 50
@@ -30,8 +31,8 @@ KEEP = 50
 class DrillIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scenario: str = Field(min_length=1, max_length=100)
-    app: str = Field("drill", min_length=1, max_length=200)
+    scenario: NonBlank = Field(min_length=1, max_length=100)
+    app: NonBlank = Field("drill", min_length=1, max_length=200)
     auto_ack: bool = False
     contain: bool = False
     timeout: float = Field(30.0, gt=0, le=300)

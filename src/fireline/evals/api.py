@@ -27,6 +27,7 @@ from fireline.evals.run import Options, judging_for, report, trials_for
 from fireline.evals.runner import Runner
 from fireline.incidents import bus
 from fireline.incidents.models import Incident
+from fireline.validation import NonBlank
 
 router = APIRouter(prefix="/api/v1", tags=["evals"])
 MAX_SUITE_BYTES = 5 * 1024 * 1024
@@ -45,7 +46,7 @@ class LockIn(BaseModel):
 
 class WaiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: NonBlank = Field(min_length=1, max_length=5000)
 
 
 class RunIn(BaseModel):

@@ -22,7 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fireline.config import Config, ConfigError, get_settings
+from fireline.config import Config, get_settings
+from fireline.config_keys import ConfigError, describe
 from fireline.durations import parse_duration as duration
 from fireline.evals.runner import MAX_CONCURRENCY, Target
 
@@ -66,17 +67,11 @@ class Upstream(BaseModel):
     timeout_s: float = Field(120.0, gt=0)
 
 
-def _where(section: str, exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    return f"{section}.{loc}: {first['msg']}" if loc else f"{section}: {first['msg']}"
-
-
 def evals_config(config: Config) -> EvalsConfig:
     try:
         return EvalsConfig.model_validate(config.section("evals") or {})
     except ValidationError as exc:
-        raise ConfigError(f"FIRELINE_CONFIG: {_where('evals', exc)}") from None
+        raise ConfigError(f"FIRELINE_CONFIG: {describe(exc, 'evals', EvalsConfig)}") from None
 
 
 def upstreams(config: Config) -> dict[str, Upstream]:
@@ -88,7 +83,7 @@ def upstreams(config: Config) -> dict[str, Upstream]:
         try:
             out[str(name)] = Upstream.model_validate(spec)
         except ValidationError as exc:
-            raise ConfigError(f"FIRELINE_CONFIG: {_where(f'upstreams.{name}', exc)}") from None
+            raise ConfigError(f"FIRELINE_CONFIG: {describe(exc, f'upstreams.{name}', Upstream)}") from None
     return out
 
 

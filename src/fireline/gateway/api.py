@@ -10,8 +10,10 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.gateway import routes
-from fireline.gateway.proxy import Gateway, respond
+from fireline.gateway.proxy import GATEWAY_KEYS, Gateway, respond
 from fireline.gateway.responses import error
 
 log = logging.getLogger("fireline.gateway")
@@ -31,6 +33,11 @@ class _Endpoint:
 router = APIRouter()
 router.routes.append(Route("/v1/chat/completions", _Endpoint("chat"), methods=["POST"], include_in_schema=False))
 router.routes.append(Route("/v1/models", _Endpoint("models"), methods=["GET"], include_in_schema=False))
+
+
+def check(config: Config) -> None:
+    """Fail at start, naming the key, on a `gateway` key that nothing reads (a typo)."""
+    check_section(config.section("gateway"), GATEWAY_KEYS, "gateway")
 
 
 class FastPath:

@@ -110,6 +110,30 @@ def spend(enf: Any, counter: Any, *, tokens: float, usd: float, who: dict[str, s
     return over
 
 
+# How a 429 names the limit's scope and what it counts per: words, never the caller's values.
+_NOUN = {"key": "API key"}
+
+
+def limit_message(control: Any, key: str) -> str:
+    """`rate limit reached (2 requests per minute per user on this app); retry later`: the scope
+    the control was applied to and what it counts per, without any id, name or content."""
+    per, _, value = key.partition(":")
+    noun = _NOUN.get(per, per)
+    if value == "anonymous":
+        counted = f"shared by requests without a {noun}"
+    elif per in control.scope:
+        counted = f"for this {noun}"
+    else:
+        counted = f"per {noun}"
+    where = [f"this {_NOUN.get(k, k)}" for k in ("app", "model", "tool", "tenant", "cohort", "session", "key", "user")
+             if k in control.scope and k != per]
+    if not control.scope:  # a global control
+        where = ["every app"]
+    n = float(control.params.get("per_minute") or 0)
+    rate = f"{n:g} request{'' if n == 1 else 's'} per minute"
+    return f"rate limit reached ({rate} {counted}{' on ' + ' and '.join(where) if where else ''}); retry later"
+
+
 def before(enf: Any, body: dict[str, Any], app: AppConfig, out: Outcome, *, limiter: Any,
            who: dict[str, str | None], now: float) -> Stop | None:
     """Apply the request-side controls to `body` in place; a Stop means do not call the upstream.
@@ -122,8 +146,7 @@ def before(enf: Any, body: dict[str, Any], app: AppConfig, out: Outcome, *, limi
         wait = limiter.check(control, key, now)
         if wait is not None:
             out.acted(control, "contained")
-            return Stop(control, f"rate limit reached for this {key.split(':', 1)[0]}; retry later",
-                        retry_after=max(1, math.ceil(wait)))
+            return Stop(control, limit_message(control, key), retry_after=max(1, math.ceil(wait)))
     for control in enf.budgets:
         budget_key = rate_key(control, **who)
         if budget_key is None:

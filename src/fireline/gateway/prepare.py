@@ -21,11 +21,12 @@ import pickle
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -36,6 +37,7 @@ from fireline.detect.screen import StatelessPass
 from fireline.validation import clean_json
 
 log = logging.getLogger("fireline.gateway.prepare")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -158,6 +160,12 @@ class Helper:
         detector's token list) is given and the helper was made with `screen`; None while the helper
         is still starting (a spawn takes a second or more): the caller prepares it, so the first
         calls after a start are not kept waiting (their detection included)."""
+        shipped = self.call(_prepare_in_helper, records, now, canaries)
+        return shipped.opened() if shipped is not None else None
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """`fn(*args)` in the helper (a module-level function, picklable arguments and result), restarting
+        a helper that died (it runs again there); None while the helper is still starting."""
         if self._warm is None:
             self._warm = self._pool().submit(_ready)
         if not self._warm.done():
@@ -171,12 +179,11 @@ class Helper:
             return None
         self._failed_starts = 0
         try:
-            shipped = self._pool().submit(_prepare_in_helper, records, now, canaries).result()
+            return self._pool().submit(fn, *args).result()
         except BrokenProcessPool:
-            log.error("gateway writer: the preparing process died; starting another and preparing the batch again")
+            log.error("the preparing process died; starting another and preparing the batch again")
             self.close()
-            shipped = self._pool().submit(_prepare_in_helper, records, now, canaries).result()
-        return shipped.opened()
+            return self._pool().submit(fn, *args).result()
 
     def close(self) -> None:
         self._warm = None

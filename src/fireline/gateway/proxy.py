@@ -23,6 +23,7 @@ from fireline.auth import service as keys
 from fireline.auth.service import Principal
 from fireline.calls.pricing import cost_usd
 from fireline.config import AppConfig, data_dir, get_settings
+from fireline.config_keys import Kind
 from fireline.db import DatabaseUnavailable
 from fireline.detect.service import policy_engine
 from fireline.gateway import checks, enforce, policy
@@ -59,6 +60,15 @@ async def respond(send: Send, status: int, body: bytes, ctype: bytes = JSON,
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+# The tunables of the `gateway` section, as read below.
+GATEWAY_KEYS: dict[str, Kind] = {
+    "batch_size": "positive", "connect_timeout_s": "positive", "flush_interval_s": "positive",
+    "key_check_timeout_s": "positive", "max_queue": "positive", "prepare_process": "bool", "spool": "bool",
+    "spool_fsync": "text", "spool_fsync_interval_s": "positive", "spool_max_mb": "positive",
+    "spool_segment_mb": "positive", "switch_interval_s": "positive", "timeout_s": "positive",
+}
 
 
 class Gateway:

@@ -17,6 +17,7 @@ from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls.models import RawAccess
 from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.db import utcnow
 from fireline.incidents import bus, evidence, links, service, sla
 from fireline.incidents import timeline as tl
@@ -60,11 +61,12 @@ def _fresh(request: Request, incident_id: str) -> dict[str, Any]:
 
 @router.get("/incidents")
 def list_incidents(request: Request, state: str | None = None, type: str | None = None,
-                   severity: str | None = None, app: str | None = None,
+                   severity: str | None = None, app: str | None = None, drill: bool | None = None,
                    limit: int = Query(100, ge=1, le=1000),
                    _: Principal = Depends(require("viewer"))) -> dict[str, list[dict[str, Any]]]:
     with get_db(request).session() as session:
-        rows = service.list_incidents(session, state=state, type=type, severity=severity, app=app, limit=limit)
+        rows = service.list_incidents(session, state=state, type=type, severity=severity, app=app, drill=drill,
+                                      limit=limit)
         return {"incidents": [_out(session, r) for r in rows]}
 
 
@@ -297,6 +299,8 @@ def shutdown(app: FastAPI) -> None:
 def check(config: Config) -> None:
     """Fail at start, with the field named, on a bad `sla` or `triage` section, or a config that
     evidence snapshots could not freeze (no snapshot, no containment)."""
+    check_section(config.section("blast_radius"), {"lookback_days": "positive"}, "blast_radius")
+    check_section(config.section("incidents"), {"repeat_window_days": "positive"}, "incidents")
     sla.SlaPolicy.from_config(config)
     check_triage(config.section("triage"))
     evidence.check_config(config)

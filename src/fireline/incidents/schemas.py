@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fireline.incidents.models import Incident
 from fireline.incidents.taxonomy import TYPES
 from fireline.incidents.timeline import stamp
+from fireline.validation import NonBlank
 
 # The incident's scope and signature; users are pseudonyms, keys are API key ids (never the secret).
 # scope_by: the dimension the incident is about when a rule says so (session, key, tenant, user).
@@ -22,7 +23,7 @@ class Strict(BaseModel):
 
 
 class DeclareIn(Strict):
-    title: str = Field(min_length=1, max_length=500)
+    title: NonBlank = Field(min_length=1, max_length=500)
     type: str
     severity: Literal["P0", "P1", "P2", "P3"] | None = None
     signal: str | None = None
@@ -44,24 +45,24 @@ class MoveIn(Strict):
 
 class AssignIn(Strict):
     role: Literal["commander", "comms_lead", "scribe", "responder"]
-    who: str = Field(min_length=1, max_length=200)
+    who: NonBlank = Field(min_length=1, max_length=200)
     remove: bool = False  # responders only: take someone off the list
     reason: str | None = Field(None, max_length=5000)
 
 
 class RetypeIn(Strict):
     type: str = Field(min_length=1, max_length=40)
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: NonBlank = Field(min_length=1, max_length=5000)
     severity: Literal["P0", "P1", "P2", "P3"] | None = None
 
 
 class SeverityIn(Strict):
     severity: Literal["P0", "P1", "P2", "P3"]
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: NonBlank = Field(min_length=1, max_length=5000)
 
 
 class NoteIn(Strict):
-    text: str = Field(min_length=1, max_length=20000)
+    text: NonBlank = Field(min_length=1, max_length=20000)
     kind: Literal["note", "decision", "hypothesis", "action"] = "note"
 
 
@@ -76,11 +77,11 @@ class LinkIncidentIn(Strict):
 
 class MergeIn(Strict):
     into: str = Field(min_length=1, max_length=40)
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: NonBlank = Field(min_length=1, max_length=5000)
 
 
 class SnapshotIn(Strict):
-    reason: str = Field("manual", min_length=1, max_length=5000)
+    reason: NonBlank = Field("manual", min_length=1, max_length=5000)
 
 
 def _t(value: datetime | None) -> str | None:

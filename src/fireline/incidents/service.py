@@ -55,7 +55,8 @@ def get_incident(session: Session, incident_id: str) -> Incident:
 
 
 def list_incidents(session: Session, *, state: str | None = None, type: str | None = None,
-                   severity: str | None = None, app: str | None = None, limit: int = 100) -> list[Incident]:
+                   severity: str | None = None, app: str | None = None, drill: bool | None = None,
+                   limit: int = 100) -> list[Incident]:
     """Filters are checked, so a misspelt state, type or severity is a 422 rather than no match."""
     stmt = select(Incident)
     if state:
@@ -71,6 +72,8 @@ def list_incidents(session: Session, *, state: str | None = None, type: str | No
         stmt = stmt.where(Incident.severity.in_([check_severity(s) for s in severity.split(",")]))
     if app:
         stmt = stmt.where((" " + Incident.apps + " ").contains(f" {app} "))
+    if drill is not None:  # the console's Drills page asks for drills only
+        stmt = stmt.where(Incident.drill.is_(drill))
     return list(session.scalars(stmt.order_by(Incident.detected_at.desc(), Incident.id.desc()).limit(limit)))
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from fireline import background, durations
 from fireline.config import Config
+from fireline.config_keys import check_keys, check_section
 from fireline.db import Database, utcnow
 from fireline.errors import Invalid
 from fireline.incidents import bus
@@ -62,10 +63,12 @@ class SlaPolicy:
     @classmethod
     def from_config(cls, config: Config | None) -> SlaPolicy:
         section = (config.section("sla") if config else None) or {}
+        check_section(section, {**dict.fromkeys(DEFAULT_MINUTES, "mapping"), "check_interval_s": "positive"}, "sla")
         ack = {s: timedelta(minutes=m) for s, m in DEFAULT_MINUTES.items()}
         contain = dict(ack)
         for sev in DEFAULT_MINUTES:
             row = section.get(sev) or {}
+            check_keys(row, ("ack", "contain"), f"sla.{sev}")  # durations: parse_duration checks them
             if "ack" in row:
                 ack[sev] = parse_duration(row["ack"], f"{sev}.ack")
             if "contain" in row:

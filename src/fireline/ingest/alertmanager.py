@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from fireline.config_keys import Kind
 from fireline.db import utcnow
 from fireline.http import validation_error
 from fireline.ingest import alerts
@@ -62,6 +63,11 @@ def _label(labels: dict[str, str], names: list[str]) -> str | None:
         if labels.get(name):
             return labels[name]
     return None
+
+
+# The keys of the `alertmanager` section (read here and by fireline.ingest.alerts).
+KEYS: dict[str, Kind] = {"app_labels": "list", "default_severity": "text", "default_type": "text",
+                         "severity": "mapping", "severity_label": "text", "type_labels": "list", "types": "mapping"}
 
 
 def to_alert(hook: AmWebhook, config_section: Any) -> tuple[str, Alert]:

@@ -24,6 +24,8 @@ from fireline.auth.service import Principal
 from fireline.calls import service as calls_service
 from fireline.calls.group import GroupCommit
 from fireline.calls.schemas import CallIn
+from fireline.config import Config
+from fireline.config_keys import check_section
 from fireline.db import Database, DatabaseUnavailable
 from fireline.events import HandlerFailed
 from fireline.http import ingest_limiter, read_body
@@ -145,7 +147,8 @@ def otlp_group(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
     if group is None:
         db: Database = app.state.db
         group = app.state.otlp_group = (
-            GroupCommit(lambda calls: calls_service.ingest(db, calls, source="otlp"), max_calls=MAX_GROUP_CALLS),
+            GroupCommit(lambda batch: calls_service.ingest_prepared(db, batch, source="otlp"),
+                        max_calls=MAX_GROUP_CALLS, offload=getattr(app.state, "ingest_helper", None), source="otlp"),
             anyio.CapacityLimiter(64))
     return group  # type: ignore[no-any-return]
 
@@ -321,6 +324,15 @@ def change_evidence(session: Any, incident: Any, **_: Any) -> dict[str, Any]:
         apps = apps.split()
     apps = [a for a in apps if isinstance(a, str)] if isinstance(apps, list | tuple) else None
     return changes.evidence(session, onset=detected if isinstance(detected, datetime) else None, apps=apps or None)
+
+
+def check(config: Config) -> None:
+    """Fail at start, naming the key, on an `ingest`, `alertmanager` or `pagerduty` key that nothing
+    reads (a typo)."""
+    check_section(config.section("ingest"), {"otlp_event_ttl_s": "positive", "otlp_max_body_mb": "positive",
+                                             "prepare_process": "bool"}, "ingest")
+    check_section(config.section("alertmanager"), alertmanager.KEYS, "alertmanager")
+    check_section(config.section("pagerduty"), pagerduty.KEYS, "pagerduty")
 
 
 def startup(app: Any) -> None:

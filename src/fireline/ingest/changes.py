@@ -15,7 +15,7 @@ from ulid import ULID
 from fireline.db import utcnow
 from fireline.errors import Invalid
 from fireline.ingest.models import Change
-from fireline.validation import Instant
+from fireline.validation import Instant, NonBlank
 
 Kind = Literal["model", "prompt", "config", "guardrail", "retrieval_index", "code"]
 KINDS: tuple[str, ...] = ("model", "prompt", "config", "guardrail", "retrieval_index", "code")
@@ -28,7 +28,7 @@ class ChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     kind: Kind
-    app: str = Field(min_length=1, max_length=200)
+    app: NonBlank = Field(min_length=1, max_length=200)
     from_: str | None = Field(None, alias="from", max_length=500)
     to: str | None = Field(None, max_length=500)
     actor: str | None = Field(None, max_length=200)

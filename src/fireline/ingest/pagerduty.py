@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from fireline.config_keys import Kind
 from fireline.db import utcnow
 from fireline.ingest import alerts
 from fireline.signals import Alert
@@ -80,6 +81,10 @@ def _when(value: Any) -> datetime | None:
     except ValueError:  # unparsable, or outside the years 1-9999 in UTC: as if not given
         return None
     return at if at.tzinfo else None
+
+
+# The keys of the `pagerduty` section (read here and by fireline.ingest.alerts).
+KEYS: dict[str, Kind] = {"default_type": "text", "severity": "mapping", "types": "mapping"}
 
 
 def to_alert(body: dict[str, Any], config_section: Any) -> tuple[str, str, Alert]:

@@ -17,6 +17,7 @@ from fireline.errors import Invalid
 from fireline.evals.models import EvalSuite
 from fireline.postmortems import generator, service
 from fireline.postmortems.models import RootCause
+from fireline.validation import NonBlank
 
 router = APIRouter(prefix="/api/v1", tags=["postmortems"])
 
@@ -35,8 +36,8 @@ class RootCauseIn(BaseModel):
 
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=2000)
-    owner: str = Field(min_length=1, max_length=200)
+    title: NonBlank = Field(min_length=1, max_length=2000)
+    owner: NonBlank = Field(min_length=1, max_length=200)
     due: date
 
 

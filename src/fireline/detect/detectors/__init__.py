@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from fireline.config_keys import unknown_key
 from fireline.detect.detectors.base import CallView, Detector, Finding
 from fireline.detect.detectors.canary import CanaryDetector, CanaryProvider
 from fireline.detect.detectors.grounding import GroundingDetector
@@ -17,12 +18,30 @@ from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.detect.detectors.secrets import SecretsDetector
 from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector
+from fireline.signals import SEVERITIES
 
 DETECTOR_NAMES = (
     "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "jailbreak", "tool_policy",
     "grounding", "output_quality", "semantic",
 )  # fmt: skip
 OFF_BY_DEFAULT = frozenset({"semantic"})  # needs the `semantic` extra: on with `enabled: true`
+# The options each detector reads from `detectors.<name>` (besides `enabled`); any other key is refused.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "pii": ("entities", "report_echo", "report_egress", "report_input"),
+    "secrets": ("entities", "report_input"),
+    "canary": ("tokens",),
+    "refusal": ("exceptions", "extra_phrases", "max_offset", "phrases", "severity"),
+    "prompt_injection": ("direct_markers", "direct_severity", "extra_markers", "indirect_markers", "indirect_severity",
+                         "scan_retrieval", "scan_tools"),
+    "harmful_output": ("allow", "brands", "classifier_threshold", "classifiers", "default_severity",
+                       "disabled_categories", "lexicon", "min_hits", "opt_in_categories", "severity"),
+    "jailbreak": ("default_severity", "min_confidence", "min_shared_words", "min_words", "scan_chars", "severity"),
+    "tool_policy": ("apps", "destructive_patterns", "extra_destructive_patterns", "forbid_write", "learn",
+                    "min_samples", "z_threshold"),
+    "grounding": ("check_support", "flag_without_retrieval"),
+    "output_quality": ("threshold",),
+    "semantic": ("clusters", "thresholds", "topics"),
+}
 
 
 def build_detectors(
@@ -35,9 +54,9 @@ def build_detectors(
     """Every detector, on unless its section says `enabled: false` (those in OFF_BY_DEFAULT only with
     `enabled: true`); unknown names are an error."""
     config = config or {}
-    unknown = set(config) - set(DETECTOR_NAMES)
-    if unknown:
-        raise ValueError(f"unknown detectors in config: {sorted(unknown)}; known: {list(DETECTOR_NAMES)}")
+    for name in config:
+        if name not in DETECTOR_NAMES:
+            raise ValueError(unknown_key("detectors", name, DETECTOR_NAMES))
     factories: dict[str, Callable[[dict[str, Any]], Detector]] = {
         "pii": PiiDetector,
         "secrets": SecretsDetector,
@@ -56,9 +75,29 @@ def build_detectors(
         section = config.get(name) or {}
         if not isinstance(section, dict):
             raise ValueError(f"detectors.{name} must be a mapping")
+        for key in section:
+            if key != "enabled" and key not in OPTIONS[name]:
+                raise ValueError(unknown_key(f"detectors.{name}", key, ("enabled", *OPTIONS[name])))
+        for key in ("severity", "default_severity", "direct_severity", "indirect_severity"):
+            _check_severity(section.get(key), f"detectors.{name}.{key}")
+        for app, rule in (section.get("apps") or {}).items() if name == "tool_policy" else ():
+            for key in rule if isinstance(rule, dict) else ():
+                if key != "allow_write":
+                    raise ValueError(unknown_key(f"detectors.tool_policy.apps.{app}", key, ("allow_write",)))
         if section.get("enabled", name not in OFF_BY_DEFAULT):
             detectors.append(factories[name](section))
     return detectors
+
+
+def _check_severity(value: Any, where: str) -> None:
+    """A severity option is P0..P3, or a mapping of category -> P0..P3 (else every finding would
+    carry a severity nothing downstream knows)."""
+    if value is None:
+        return
+    for path, sev in (value.items() if isinstance(value, dict) else [("", value)]):
+        if sev not in SEVERITIES:
+            raise ValueError(f"{where}{'.' + str(path) if path else ''}: {str(sev)[:20]!r} is not one of "
+                             f"{', '.join(SEVERITIES)}")
 
 
 def _semantic(config: dict[str, Any]) -> Detector:
