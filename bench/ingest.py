@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -84,13 +85,17 @@ async def run(url: str, pid: int, total: int, batch: int, senders: int) -> dict[
             "stored": stored, "server_cpu_us_per_call": cpu / done * 1e6, "server_rss_mb": rss_mb(pid)}
 
 
-async def open_loop(url: str, pid: int, rate: float, seconds: float) -> dict[str, float]:
+async def open_loop(url: str, pid: int, rate: float, seconds: float, bodies: list[bytes] | None = None,
+                    path: str = "/api/v1/calls", content_type: str = "application/json",
+                    ok: int = 201) -> dict[str, float]:
     """One call per request, sent at `rate` requests/s whatever the answers' pace (open loop, as SDKs
-    and exporters send): achieved rate and latency percentiles of the answers."""
-    rng = random.Random(11)
-    n = int(rate * seconds)
-    bodies = [orjson.dumps(make_call(i, rng)) for i in range(n)]
-    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    and exporters send): achieved rate and latency percentiles of the answers. `bodies`: what to
+    send (default: `make_call`s, one per request, to the native API)."""
+    if bodies is None:
+        rng = random.Random(11)
+        bodies = [orjson.dumps(make_call(i, rng)) for i in range(int(rate * seconds))]
+    n = len(bodies)
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": content_type}
     latencies: list[float] = []
     failed = 0
     conn = aiohttp.TCPConnector(limit=1000)
@@ -99,9 +104,9 @@ async def open_loop(url: str, pid: int, rate: float, seconds: float) -> dict[str
             nonlocal failed
             t0 = time.perf_counter()
             try:
-                async with session.post(url + "/api/v1/calls", data=body, headers=headers) as resp:
+                async with session.post(url + path, data=body, headers=headers) as resp:
                     await resp.read()
-                    if resp.status != 201:
+                    if resp.status != ok:
                         failed += 1
                         return
             except (TimeoutError, aiohttp.ClientError):
@@ -109,7 +114,7 @@ async def open_loop(url: str, pid: int, rate: float, seconds: float) -> dict[str
                 return
             latencies.append(time.perf_counter() - t0)
 
-        async with session.post(url + "/api/v1/calls", data=bodies[0], headers=headers) as resp:
+        async with session.post(url + path, data=bodies[0], headers=headers) as resp:
             await resp.read()  # warm-up
         cpu0 = cpu_seconds(pid)
         start = time.perf_counter()
@@ -188,31 +193,42 @@ def main() -> None:
     print("RESULT " + " ".join(f"{e}_{k}={v:.1f}" for e, r in results.items() for k, v in r.items()))
 
 
-def single(args: argparse.Namespace) -> None:
-    """--rate: one call per request on SQLite and PostgreSQL; target 500 req/s at p99 <= 20 ms."""
-    import subprocess
-
+def on_both_engines(pg: str, workers: int, run: Callable[[str, int], dict[str, float]]) -> dict[str, dict[str, float]]:
+    """`run(url, pid)` against a server on a fresh SQLite file, then (unless `pg` is '') on a scratch
+    PostgreSQL database."""
     import psycopg
 
     out: dict[str, dict[str, float]] = {}
     with fireline_server() as (url, pid):
-        out["sqlite"] = asyncio.run(open_loop(url, pid, args.rate, args.seconds))
-    if args.pg:
+        out["sqlite"] = run(url, pid)
+    if pg:
         name = f"fireline_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            with fireline_server(args.pg.rsplit("/", 1)[0] + "/" + name, workers=args.workers) as (url, pid):
-                out["postgresql" if args.workers == 1 else f"pg_w{args.workers}"] = asyncio.run(
-                    open_loop(url, pid, args.rate, args.seconds))
+            with fireline_server(pg.rsplit("/", 1)[0] + "/" + name, workers=workers) as (url, pid):
+                out["postgresql" if workers == 1 else f"pg_w{workers}"] = run(url, pid)
         finally:
-            with psycopg.connect(args.pg, autocommit=True) as conn:
+            with psycopg.connect(pg, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return out
+
+
+def print_open_loop(out: dict[str, dict[str, float]], rate: float, what: str = "one call per request") -> None:
+    import subprocess
+
     for engine, r in out.items():
-        print(f"{engine:10s} one call per request at {args.rate:.0f}/s: sent {r['sent_per_s']:.0f}/s, "
+        print(f"{engine:10s} {what} at {rate:.0f}/s: sent {r['sent_per_s']:.0f}/s, "
               f"answered {r['answered_per_s']:.0f}/s, failed {r['failed']:.0f}, p50 {r['p50_ms']:.1f} ms, "
               f"p99 {r['p99_ms']:.1f} ms (target 20), server CPU {r['server_cpu_us_per_call']:.0f} us/call")
     print("load: " + subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
+def single(args: argparse.Namespace) -> None:
+    """--rate: one call per request on SQLite and PostgreSQL; target 500 req/s at p99 <= 20 ms."""
+    out = on_both_engines(args.pg, args.workers,
+                          lambda url, pid: asyncio.run(open_loop(url, pid, args.rate, args.seconds)))
+    print_open_loop(out, args.rate)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,17 @@ ExportTraceServiceRequests of 500 spans, one keep-alive sender, then polls
 GET /api/v1/calls/count?app=<project> until every span is a stored, queryable call.
 Prints Fireline beside Phoenix's recorded figures (shared/peers/README.md) and a RESULT line.
 Target: >= 10,000 spans/s end to end on SQLite, < 300 MB peak RSS.
+
+`--rate R --seconds S`: one span per export instead (how the SDKs' exporters send under light
+traffic), open loop at R exports/s on SQLite and PostgreSQL, latency percentiles of the answers
+(bench/ingest.py `--rate`, same load generator); target 500/s at p99 <= 20 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -22,6 +28,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import ADMIN, cpu_seconds, fireline_server  # noqa: E402
+
+from ingest import on_both_engines, open_loop, print_open_loop  # noqa: E402
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "otlp_ingest.py"
 # Phoenix 20.26.1 on SQLite, this machine, 20k spans (shared/peers/README.md, section 3)
@@ -34,9 +42,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--rate", type=float, default=0.0, help="one span per export at this many exports/s (open loop)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="how long the --rate run sends")
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                    help="--rate: admin URL to create a scratch database ('' to skip)")
     args = ap.parse_args()
     if not PEER.exists():
         raise SystemExit(f"missing {PEER} (the shared peers directory beside the project)")
+    if args.rate:
+        one_span_per_export(args)
+        return
     with fireline_server() as (url, pid):
         key = httpx.post(f"{url}/api/v1/keys", json={"role": "ingest", "name": "otlp-bench"},
                          headers={"Authorization": f"Bearer {ADMIN}"}).json()["key"]
@@ -71,6 +86,21 @@ def main() -> None:
           f"vs_phoenix_e2e={ours['e2e_spans_per_s'] / PHOENIX['e2e_spans_per_s']:.0f}x "
           f"vs_phoenix_rss={PHOENIX['target_peak_rss_mb'] / max(ours['target_peak_rss_mb'], 1):.1f}x "
           f"target_met={int(ok)}")
+
+
+def one_span_per_export(args: argparse.Namespace) -> None:
+    """--rate: the peer's spans (same generator), one per protobuf export, open loop on both engines."""
+    spec = importlib.util.spec_from_file_location("otlp_peer", PEER)
+    assert spec is not None and spec.loader is not None
+    peer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer)
+
+    def run(url: str, pid: int) -> dict[str, float]:
+        made, _ = peer.build_requests(int(args.rate * args.seconds), 1, 4, "otlp-rate-bench", 7, 1024)
+        return asyncio.run(open_loop(url, pid, args.rate, args.seconds, [body for _, body in made], path="/v1/traces",
+                                     content_type="application/x-protobuf", ok=200))
+
+    print_open_loop(on_both_engines(args.pg, 1, run), args.rate, "one span per export")
 
 
 if __name__ == "__main__":

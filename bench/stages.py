@@ -57,6 +57,7 @@ class Stages:
 def instrument(app: Any, stages: Stages) -> None:
     """Wrap the pipeline's pieces so each one's CPU time is booked under its name."""
     from fireline.calls import service
+    from fireline.detect import screen
     from fireline.detect import service as detect_service
 
     detection = app.state.detect.detection
@@ -89,14 +90,14 @@ def instrument(app: Any, stages: Stages) -> None:
         with stages.timed("detect.view"):
             return view_of(p)
 
-    detect_service.view_of = timed_view
-    profile = detect_service.quality_profile
+    detect_service.view_of = screen.view_of = timed_view
+    profile = screen.quality_profile
 
     def timed_profile(*a: Any) -> Any:
         with stages.timed("detect.quality_profile"):
             return profile(*a)
 
-    detect_service.quality_profile = timed_profile
+    screen.quality_profile = timed_profile
     prepare, store, published = service.prepare, service.store, service.published
 
     def timed_prepare(*a: Any) -> Any:

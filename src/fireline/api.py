@@ -116,6 +116,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        helper = getattr(app.state, "ingest_helper", None)
+        if helper is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(helper.close)
         try:
             await asyncio.to_thread(app.state.outbox.close)
         finally:

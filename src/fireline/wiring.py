@@ -42,6 +42,7 @@ from fireline.evals.api import close_gate
 from fireline.evals.config import evals_config
 from fireline.evals.jobs import Jobs
 from fireline.events import EventBus
+from fireline.gateway.prepare import Helper
 from fireline.incidents import evidence, fired
 from fireline.incidents import service as incidents
 from fireline.incidents.api import VIEWS_TOPIC
@@ -84,6 +85,11 @@ def wire(app: Any) -> None:
     comms.hooks.append(obligations.on_event)
 
     data_handlers(bus)
+    # `ingest.prepare_process: true`: native and OTLP ingest groups parse and prepare their calls
+    # (privacy pass, encryption) in a helper process, off the serving process's GIL (calls.group;
+    # the gateway's mechanism). Off by default: it pays only with a core to spare (docs/scaling.md).
+    ingest = config.section("ingest") or {}
+    app.state.ingest_helper = Helper(config, nice=0) if ingest.get("prepare_process", False) else None
     # calls -> detect
     bus.subscribe("calls.prepared", detect.process)
     bus.subscribe("calls.ingested", detect.on_ingested)

@@ -38,7 +38,7 @@ def parsed(request: list[tuple[str | None, bool]], n: int) -> list[Any]:
 
 
 def test_concurrent_one_call_requests_share_transactions(db: Database) -> None:
-    group = GroupCommit(lambda calls: service.ingest(db, calls))
+    group = GroupCommit(lambda batch: service.ingest_prepared(db, batch))
     n = 40
     start = threading.Barrier(n)
     answers: dict[int, Any] = {}
@@ -88,7 +88,8 @@ def test_each_request_gets_what_it_would_alone(reqs: list[list[tuple[str | None,
     for calls in batches:
         for c in calls:
             c.id = c.id or f"auto-{uuid.uuid4().hex}"
-    grouped = split(service.ingest(grouped_db, [c for b in batches for c in b]), batches)
+    grouped = split(service.ingest(grouped_db, [c for b in batches for c in b]),
+                    [[str(c.id) for c in b] for b in batches])
 
     def shape(o: Any) -> tuple[Any, ...]:
         return ([i if not i.startswith("auto-") and len(i) != 26 else "*" for i in o.ids], len(o.inserted),
@@ -104,7 +105,7 @@ def test_a_body_that_does_not_parse_fails_its_own_request_only(db: Database) -> 
     from fireline.calls.api import parse_body
     from fireline.errors import Invalid
 
-    group = GroupCommit(lambda calls: service.ingest(db, calls), parse_body)
+    group = GroupCommit(lambda batch: service.ingest_prepared(db, batch), parse_body)
     start = threading.Barrier(6)
     answers: dict[int, Any] = {}
 
@@ -132,11 +133,11 @@ def test_a_request_that_went_away_does_not_stop_the_group() -> None:
     release = threading.Event()
     stored: list[list[str]] = []
 
-    def store(calls: list[Any]) -> Any:
-        stored.append([c.id for c in calls])
+    def store(batch: service.PreparedBatch) -> Any:
+        stored.append(batch.ids)
         first_stored.set()
         release.wait(10)
-        return service.IngestOutcome(ids=[c.id for c in calls], inserted=[], duplicates=len(calls))
+        return service.IngestOutcome(ids=batch.ids, inserted=[], duplicates=len(batch.ids))
 
     group = GroupCommit(store)
     first = group.submit(parse_calls(call("a")))

@@ -168,3 +168,157 @@ def test_corruption_score_is_the_plain_score(text: str, confidence: float | None
     from fireline.detect.detectors.output_quality import corruption_score
 
     assert corruption_score(text, confidence) == reference_corruption(text, confidence)
+
+
+# ---- prefilters: each may only skip work that could not have found anything ----
+
+ASCII = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=200)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=garble.filter(str.isascii) | ASCII)
+def test_ascii_word_counts_are_the_regex_counts(text: str) -> None:
+    from fireline.detect.detectors import output_quality as oq
+
+    latin = len(oq._ASCII_WORD.findall(text))
+    assert oq._ascii_counts(text) == (latin, len(oq._ASCII_NO_VOWEL.findall(text)) if latin >= 10 else 0)
+
+
+CLAIM_WORDS = ["Refund", "REFUNDS", "reImbursed", "Free Of Charge", "free  of charge", "NON-REFUNDABLE", "waiv",
+               "Credit", "lifetime", "Acme", "Corp", "Bank", "of", "the", "and", "&", "America", "NASA", "FAQ",
+               "Ab", "AB", "ABC", "x", "I", "Is", "de", "La", "Ünïcode", "ſ", "K", " ", "  ", "\t", "\n", "\x0b",
+               "\x0c", "\r", "\x1c", "\x1f", "\x85", "\xa0", ".", ",", "-", "_", "1"]
+claim_texts = st.lists(st.sampled_from(CLAIM_WORDS), max_size=30).map("".join) | ASCII
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=claim_texts)
+def test_claim_prefilters_pass_every_text_the_patterns_match(text: str) -> None:
+    if not text.isascii():
+        return  # the prefilters are skipped for these: the patterns run as before
+    if support._POLICY_RX.search(text):
+        assert support._POLICY_HINT.search(text.lower())
+    if support._ENTITY.search(text):
+        assert support._ENTITY_HINT.search(text)
+
+
+REFUSAL_PARTS = ["Sorry, I can't help with that", "I'm sorry, but I cannot assist", "I’m sorry, we won't",
+                 "I apologize, but I won't provide", "Apologies, I am unable to answer", "unfortunately, we cannot",
+                 "As an AI language model, I", "This request violates", "your request goes against",
+                 "against my guidelines", "I must decline", "I'm not going to help", "I can't wait",
+                 "I cannot and will not", "I can't help but", "sorry to hear", "too much", "I", "i", "é", "É",
+                 "ß", "ı", "İ", "ǅ", "_", "1", "'", "’", "the answer is 42", "help", "more"]
+refusal_texts = st.lists(st.tuples(st.sampled_from(["", " ", "  ", "\n", ". ", ", ", "é", "_"]),
+                                   st.sampled_from(REFUSAL_PARTS)), max_size=12).map(
+    lambda parts: "".join(sep + part for sep, part in parts)) | st.text(max_size=120)
+
+
+def reference_refusal(detector: Any, text: str) -> tuple[int, int] | None:
+    """The refusal search without the RE2 prefilter: every `re` anchor of the head, in order."""
+    from fireline.detect.detectors import refusal
+
+    head = text[: detector.max_offset + 200].lower()
+    for a in refusal._ANCHOR.finditer(head):
+        m = detector._pattern.match(head, a.start())
+        if m is None:
+            continue
+        if m.start() > detector.max_offset:
+            return None
+        if detector._exception.search(head[m.start() : m.end() + 40]):
+            continue
+        return m.start(), m.end()
+    return None
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=refusal_texts, offset=st.sampled_from([0, 5, 400]))
+def test_refusal_prefilter_finds_what_the_plain_search_finds(text: str, offset: int) -> None:
+    from fireline.detect.detectors.refusal import RefusalDetector
+
+    detector = RefusalDetector({} if offset == 400 else {"max_offset": offset})
+    assert detector.find(text) == reference_refusal(detector, text)
+
+
+def corpus_texts() -> list[str]:
+    """Answers and prompts of the shared corpora: TruthfulQA, presidio-research, PAIR."""
+    from tests.detect import corpora
+
+    qa = corpora.load_csv("TruthfulQA/TruthfulQA.csv")
+    pii = corpora.load_json("presidio-research/synth_dataset_v2.json")
+    pair = corpora.load_json("jailbreakbench-artifacts/PAIR/gpt-3.5-turbo-1106.json")["jailbreaks"]
+    texts = ([f"{r['Best Answer']} {r['Correct Answers']}" for r in qa] + [d["full_text"] for d in pii]
+             + [j["response"] for j in pair] + [j["prompt"] for j in pair])
+    return [t for t in texts if t]
+
+
+def test_every_corpus_text_gets_the_plain_answers() -> None:
+    from fireline.detect.detectors import output_quality as oq
+    from fireline.detect.detectors.refusal import RefusalDetector
+
+    refusal = RefusalDetector({})
+    for text in corpus_texts():
+        assert refusal.find(text) == reference_refusal(refusal, text)
+        assert oq.corruption_score(text) == reference_corruption(text)
+        if text.isascii():
+            assert bool(support._POLICY_RX.search(text)) <= bool(support._POLICY_HINT.search(text.lower()))
+            assert bool(support._ENTITY.search(text)) <= bool(support._ENTITY_HINT.search(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), fragments=st.lists(refusal_texts | claim_texts, max_size=3))
+def test_corpus_texts_spliced_with_fragments_get_the_plain_answers(data: Any, fragments: list[str]) -> None:
+    from fireline.detect.detectors.refusal import RefusalDetector
+
+    texts = _corpus()
+    text = data.draw(st.sampled_from(texts))
+    cut = data.draw(st.integers(0, len(text)))
+    text = text[:cut] + "".join(fragments) + text[cut:]
+    refusal = RefusalDetector({})
+    assert refusal.find(text) == reference_refusal(refusal, text)
+    question = fragments[0] if fragments else ""
+    document = data.draw(st.sampled_from(texts))
+    view = CallView.from_record({"app": "a", "input": [{"role": "user", "content": question}], "output": text,
+                                 "retrieval": [{"id": "kb-1", "text": document}]})
+    assert support.SupportChecker().check(view, "grounding") == reference_check(view)
+
+
+_CORPUS: list[str] = []
+
+
+def _corpus() -> list[str]:
+    if not _CORPUS:
+        _CORPUS.extend(corpus_texts())
+    return _CORPUS
+
+
+def reference_topic(text: str) -> int | None:
+    """distribution.topic_bucket as first written (the regex's words, each encoded for its CRC)."""
+    import zlib
+
+    from fireline.detect import distribution as d
+
+    counts: dict[int, int] = {}
+    seen = 0
+    for w in d._WORDS.findall(text[: d.TOPIC_CHARS].lower()):
+        if w in d._STOP:
+            continue
+        b = zlib.crc32(w.encode()) % d.TOPIC_BUCKETS
+        counts[b] = counts.get(b, 0) + 1
+        seen += 1
+        if seen >= d.TOPIC_WORDS:
+            break
+    best, most = None, 0
+    for b, n in counts.items():
+        if n > most or (n == most and best is not None and b < best):
+            best, most = b, n
+    return best
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=garble | ASCII | st.text(max_size=300) | st.lists(st.sampled_from(
+    ["about", "Refund", "order", "parcel", "naïve", "Straße", "x_y", "abc1def", "DAYS", "thanks", " ", "\n"]),
+    max_size=60).map(" ".join))
+def test_topic_bucket_is_the_plain_bucket(text: str) -> None:
+    from fireline.detect.distribution import topic_bucket
+
+    assert topic_bucket(text) == reference_topic(text)

@@ -87,3 +87,54 @@ def test_card_ok_only_accepts_luhn_valid_numbers(raw: str) -> None:
     compact = raw.replace(" ", "").replace("-", "")
     if compact and card_ok(compact):
         assert luhn_ok(compact) and 12 <= len(compact) <= 19
+
+
+# The scan's digit runs and number candidates, found without a full-text regex, are the regex's.
+NUMBERY = st.lists(st.sampled_from(["4111 1111 1111 1111", "+1 (415) 555-0134", "078-05-1120", "10.0.0.1", "12",
+                                    "1234567", "DE89 3704 0044 0532 0130 00", "x", "ab", " ", "-", "(", ")", ".",
+                                    "+", "\n", "é", "٣", "²", "0", "99"]), max_size=30).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(NUMBERY, st.text(max_size=200), st.text(alphabet="0123456789 .-+()ab", max_size=200)))
+def test_digit_runs_and_numeric_candidates_are_the_regex_ones(text: str) -> None:
+    from fireline.pii import scanner
+    from fireline.pii.text import _DIGITS, Text, digit_runs
+
+    assert digit_runs(text) == [m.span() for m in _DIGITS.finditer(text)]
+    # _validated as first written: the number pattern over the whole text
+    t, reference = Text(text), []
+    if "@" in text:
+        scanner._emails(text, reference)
+    for m in scanner._NUMERIC.finditer(text):
+        scanner._classify_numeric(text, m.start(), m.end(), reference)
+    if "::" in text or text.count(":") >= 3:
+        scanner._ipv6(text, reference)
+    reference.extend(scanner.find_secrets(text))
+    found: list[tuple[str, int, int]] = []
+    scanner._validated(t, found)
+    assert found == reference
+
+
+CUE_TEXTS = st.lists(st.sampled_from(["my name is", "Joined", "works at", "passport", "ID", "id", "idx", "DL",
+                                      "dl.", "national", "Germans", "swiss", "Mr.", "Dr", "CEO of", "licence",
+                                      "NHS", "steuer", "Anna", "Kowalczyk", "1990", "é", "ß", "-", " ", "\n",
+                                      ".", "x"]), max_size=25).map(" ".join) | st.text(max_size=120)
+
+
+@settings(max_examples=500, deadline=None)
+@given(CUE_TEXTS)
+def test_one_gate_set_pass_answers_as_each_gate_and_the_scan_is_unchanged(text: str) -> None:
+    from fireline.pii import entities, ids, scanner
+    from fireline.pii.text import ID_CUES, NAME_CUES, Text
+
+    low = Text(text).low
+    gates = scanner._GATES.Match(low) or ()
+    assert (NAME_CUES in gates) == (entities._CUES.search(low) is not None)
+    assert (ID_CUES in gates) == (ids._CUE_GATE.search(low) is not None)
+    with_set = scan(text)
+    scanner._GATES, kept = None, scanner._GATES  # each pass searches its own gate, as before
+    try:
+        assert scan(text) == with_set
+    finally:
+        scanner._GATES = kept

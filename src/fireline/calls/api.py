@@ -58,20 +58,23 @@ def parse_body(body: bytes) -> list[CallIn]:
 
 
 def group_commit(app: Any) -> GroupCommit:
-    """The app's one group commit of native ingest (requests arriving together share a transaction)."""
+    """The app's one group commit of native ingest (requests arriving together share a transaction;
+    with `ingest.prepare_process`, their bodies are parsed and their calls prepared in a helper process)."""
     group = getattr(app.state, "ingest_group", None)
     if group is None:
         db: Database = app.state.db
-        group = app.state.ingest_group = GroupCommit(lambda calls: service.ingest(db, calls), parse_body,
-                                                     max_calls=MAX_BATCH)
+        group = app.state.ingest_group = GroupCommit(lambda batch: service.ingest_prepared(db, batch), parse_body,
+                                                     max_calls=MAX_BATCH,
+                                                     offload=getattr(app.state, "ingest_helper", None))
     return group  # type: ignore[no-any-return]
 
 
 @router.post("/calls", status_code=201, openapi_extra=json_body(CallIn | Batch))
 async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"))) -> Response:
     body = await read_body(request, MAX_BODY)
-    # Parsing, validation, the privacy pass and detectors are CPU work: in the group's thread, one
-    # group of requests at a time (calls.group); the request waits without holding a thread.
+    # Parsing, validation and the privacy pass (in the helper process with `ingest.prepare_process`),
+    # then detectors and the write, in the group's thread, one group of requests at a time
+    # (calls.group); the request waits without holding a thread and is answered once it is committed.
     outcome = await asyncio.wrap_future(group_commit(request.app).submit(body))
     result: dict[str, Any] = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates,
                               "ids": outcome.ids}

@@ -1,58 +1,120 @@
-"""Group commit for the native ingest API: requests that arrive while a batch is being stored wait
-for the next one, and their calls are stored together (one transaction, one commit, one
-"calls.ingested"), each request answered with its own share of the outcome. Under light load a
-request is stored alone at once (no timer, no added wait); under many small requests (one call
-per request, as most SDKs send) the commits per second stay few and each one carries many calls.
+"""Group commit for ingest (native calls and OTLP exports): requests that arrive while a group is
+being stored wait for the next one, and their calls are stored together (one transaction, one
+commit, one "calls.ingested"), each request answered with its own share of the outcome. Under
+light load a request is stored alone at once (no timer, no added wait); under many small
+requests (one call per request, as most SDKs send) the commits per second stay few and each one
+carries many calls. Nothing commits per request.
 
-All the CPU work (parsing each request's body, then the batch's privacy pass, detectors and
-write) runs in one thread at a time, as before (threads competing for the GIL cost more than they
-overlap: fireline.http `ingest_limiter`): the group's own thread, started when a request finds it
-idle and ending when no request waits. A waiting request holds no thread (`submit` gives a future
-the event loop awaits), so a burst of one-call requests makes groups of up to `max_calls` instead
-of one per request thread. A body that does not parse fails its own request only.
+A group runs in the group's own thread, started when a request finds it idle and ending when no
+request waits; a waiting request holds no thread (`submit` gives a future the event loop awaits).
+The group's work: each request's body parsed and validated, the privacy pass and encryption of
+the group's calls (`prepare_group`: pure CPU, no state), then the detectors, the write and the
+events. With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
+fireline.wiring) the first part runs in a helper process, off the serving process's GIL, started
+by the first group of several requests (its first answers come while it starts, prepared here),
+and the next group is prepared there while one is written here (two groups in flight at most).
+Measured on the shared 2-core machine, that costs more CPU in all (pickling, a second process)
+than it frees, so it is off by default (docs/scaling.md).
+
+A body that does not parse fails its own request only (its 4xx); a group whose write fails fails
+every request in it (nothing of it is committed: one transaction), and the requests after it are
+tried again as usual.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
+from prometheus_client import Histogram
 from ulid import ULID
 
 from fireline.calls import dead_letters
 from fireline.calls.schemas import CallIn
-from fireline.calls.service import IngestOutcome, PreparedCall
+from fireline.calls.service import IngestOutcome, PreparedBatch, PreparedCall, prepare_batch
+from fireline.db import utcnow
+from fireline.metrics import REGISTRY
 
-Store = Callable[[list[CallIn]], IngestOutcome]
+Store = Callable[[PreparedBatch], IngestOutcome]
 Parse = Callable[[Any], list[CallIn]]
+Prepared = tuple[list[list[str] | Exception], PreparedBatch]  # each request's ids (or its error), the group's calls
+T = TypeVar("T")
+log = logging.getLogger("fireline.ingest.group")
+
+GROUP_CALLS = Histogram("fireline_ingest_group_calls", "Calls per group commit", ["source"], registry=REGISTRY,
+                        buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+GROUP_WAIT = Histogram("fireline_ingest_group_wait_seconds", "From a request's arrival to its group's commit",
+                       ["source"], registry=REGISTRY,
+                       buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+class Offload(Protocol):
+    """Runs a module-level function in another process; None while that process is still starting."""
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T | None: ...
 
 
 @dataclass(eq=False)
 class _Waiter:
     body: Any
     parse: Parse
-    calls: list[CallIn] = field(default_factory=list)
+    arrived: float = field(default_factory=time.monotonic)
+    ids: list[str] = field(default_factory=list)
     future: Future[IngestOutcome] = field(default_factory=Future)
 
 
+def prepare_group(items: list[tuple[Parse, Any]], now: datetime) -> Prepared:
+    """Each request's body parsed (its ids, given one if it has none, or its own error), then the
+    privacy pass and encryption of all their calls: pure CPU without state, run in the helper
+    process (or the group's thread). The errors travel back as they were raised (FirelineError
+    pickles with its message and details)."""
+    shares: list[list[str] | Exception] = []
+    calls: list[CallIn] = []
+    for parse, body in items:
+        try:
+            mine = parse(body)
+        except Exception as exc:  # this request's own 4xx
+            shares.append(exc)
+            continue
+        for call in mine:  # ids now, so each request finds its own calls in the group's outcome
+            if call.id is None:
+                call.id = str(ULID())
+        shares.append([str(c.id) for c in mine])
+        calls += mine
+    return shares, prepare_batch(calls, now)
+
+
+def _local(parse: Parse) -> bool:
+    """A parse that cannot travel to the helper (a closure: OTLP's reads the database too)."""
+    return "<locals>" in getattr(parse, "__qualname__", "<locals>") or getattr(parse, "__name__", "") == "<lambda>"
+
+
 class GroupCommit:
-    def __init__(self, store: Store, parse: Parse = list, max_calls: int = 1000) -> None:
-        self.store, self.parse = store, parse
-        self.max_calls = max_calls
+    def __init__(self, store: Store, parse: Parse = list, max_calls: int = 1000, *, offload: Offload | None = None,
+                 source: str = "api", max_bytes: int = 2 * 1024 * 1024) -> None:
+        self.store, self.parse, self.offload, self.source = store, parse, offload, source
+        self.max_calls, self.max_bytes = max_calls, max_bytes
         self._lock = threading.Lock()
         self._queue: deque[_Waiter] = deque()
         self._running = False
-        self.groups = 0  # batches stored (for the tests and the bench)
+        self._loaded = False  # a group of several requests was seen: prepare in the helper from now on
+        self.groups = 0  # groups stored (for the tests and the bench)
+        self.offloaded = 0  # of which prepared in the helper process
 
     def submit(self, body: Any, parse: Parse | None = None) -> Future[IngestOutcome]:
         """Queue what `parse(body)` gives (by default the group's parse; `body` is the list of calls
         itself when the group has none); the future holds this request's share of its group's
-        outcome, or its error. A request's own `parse` runs in the group's thread, before the
-        group is stored (OTLP decodes and maps its export there)."""
+        outcome, or its error. A module-level `parse` runs where the group is prepared (the helper
+        process); a closure runs in the group's thread, before its group is prepared (OTLP decodes
+        and maps its export there)."""
         me = _Waiter(body, parse or self.parse)
         with self._lock:
             self._queue.append(me)
@@ -73,46 +135,114 @@ class GroupCommit:
         return self.submit(body, parse).result()
 
     def _drain(self) -> None:
+        ahead: tuple[list[_Waiter], Future[Prepared]] | None = None
         try:
             while True:
-                with self._lock:
-                    if not self._queue:
-                        self._running = False
+                if ahead is None:
+                    ahead = self._prepare_next()
+                    if ahead is None:
                         return
-                self._store_next()
+                group, prepared = ahead
+                ahead = None
+                try:
+                    ready: Prepared | BaseException = prepared.result()
+                except BaseException as exc:
+                    ready = exc
+                # The next group is prepared (in the helper) while this one is written here.
+                ahead = self._prepare_next(wait=False) if self.offload is not None else None
+                self._store(group, ready)
         except BaseException:  # never left marked running: the next request starts a thread again
+            if ahead is not None:
+                for w in ahead[0]:
+                    _settle(w.future, error=RuntimeError("the ingest group stopped; retry"))
             with self._lock:
                 self._running = False
             raise
 
-    def _store_next(self) -> None:
-        parsed: list[_Waiter] = []
-        size = 0
-        while size < self.max_calls:  # requests in arrival order until the group holds max_calls
+    def _take(self) -> list[_Waiter]:
+        """Requests in arrival order, until the group holds about `max_calls` calls or `max_bytes`."""
+        group: list[_Waiter] = []
+        size = nbytes = 0
+        while size < self.max_calls and nbytes < self.max_bytes:
             with self._lock:
                 if not self._queue:
                     break
                 w = self._queue.popleft()
+            if _local(w.parse):
+                try:
+                    w.body, w.parse = w.parse(w.body), list
+                except BaseException as exc:  # this request's own 4xx
+                    _settle(w.future, error=exc)
+                    continue
+            group.append(w)
+            size += len(w.body) if w.parse is list else 1
+            nbytes += len(w.body) if isinstance(w.body, bytes | bytearray) else 0
+        return group
+
+    def _prepare_next(self, wait: bool = True) -> tuple[list[_Waiter], Future[Prepared]] | None:
+        """The next group taken and its preparation started; None (and the thread marked idle when
+        `wait`) when no request waits."""
+        with self._lock:
+            if not self._queue:
+                if wait:
+                    self._running = False
+                return None
+        group = self._take()
+        prepared: Future[Prepared] = Future()
+        items = [(w.parse, w.body) for w in group]
+        if self.offload is not None and not wait:
+            threading.Thread(target=self._prepare_into, args=(prepared, items), name="fireline-ingest-prepare",
+                             daemon=True).start()
+        else:
+            self._prepare_into(prepared, items)
+        return group, prepared
+
+    def _prepare_into(self, into: Future[Prepared], items: list[tuple[Parse, Any]]) -> None:
+        now = utcnow()
+        done = None
+        # The helper is started by the first sign of load (a group of several requests), so a server
+        # that only ever sees one request at a time (a test, a quiet deployment) never spawns it.
+        self._loaded = self._loaded or len(items) > 1
+        if self.offload is not None and items and self._loaded:
             try:
-                w.calls = w.parse(w.body)
-            except BaseException as exc:  # this request's own 4xx
-                _settle(w.future, error=exc)
-                continue
-            for call in w.calls:  # ids now, so each request finds its own calls in the group's outcome
-                if call.id is None:
-                    call.id = str(ULID())
-            parsed.append(w)
-            size += len(w.calls)
-        calls = [c for w in parsed for c in w.calls]
+                done = self.offload.call(prepare_group, items, now)
+            except BrokenProcessPool:  # it cannot start twice in a row: prepare here from now on
+                log.error("ingest: the preparing process keeps failing; preparing calls in the group's thread")
+                self.offload = None
+            except Exception:  # a result that cannot travel back: prepared here instead
+                log.exception("ingest: a group could not be prepared in the helper process; preparing it here")
+        self.offloaded += done is not None
         try:
-            outcome = self.store(calls) if calls else IngestOutcome(ids=[], inserted=[], duplicates=0)
-            shares = split(outcome, [w.calls for w in parsed])
+            into.set_result(done if done is not None else prepare_group(items, now))
         except BaseException as exc:
+            into.set_exception(exc)
+
+    def _store(self, group: list[_Waiter], prepared: Prepared | BaseException) -> None:
+        if isinstance(prepared, BaseException):
+            for w in group:
+                _settle(w.future, error=prepared)
+            return
+        shares, batch = prepared
+        parsed: list[_Waiter] = []
+        for w, share in zip(group, shares, strict=True):
+            if isinstance(share, Exception):
+                _settle(w.future, error=share)
+            else:
+                w.ids = share
+                parsed.append(w)
+        try:
+            outcome = self.store(batch) if batch.ids or batch.dead else IngestOutcome(ids=[], inserted=[],
+                                                                                   duplicates=0)
+            answers = split(outcome, [w.ids for w in parsed])
+        except BaseException as exc:  # nothing of the group is committed (one transaction): all fail
             for w in parsed:
                 _settle(w.future, error=exc)
         else:
-            for w, share in zip(parsed, shares, strict=True):
-                _settle(w.future, share)
+            done = time.monotonic()
+            for w, answer in zip(parsed, answers, strict=True):
+                GROUP_WAIT.labels(self.source).observe(done - w.arrived)
+                _settle(w.future, answer)
+        GROUP_CALLS.labels(self.source).observe(len(batch.ids) + len(batch.dead))
         self.groups += 1
 
 
@@ -128,19 +258,20 @@ def _settle(future: Future[IngestOutcome], outcome: IngestOutcome | None = None,
         pass
 
 
-def split(outcome: IngestOutcome, requests: list[list[CallIn]]) -> list[IngestOutcome]:
-    """Each request's share of a group's outcome: what `ingest` would have answered for it alone
-    (a call id sent by two requests of one group is the first one's; the second sees a duplicate)."""
+def split(outcome: IngestOutcome, requests: list[list[str]]) -> list[IngestOutcome]:
+    """Each request's share of a group's outcome (`requests`: each one's call ids): what `ingest`
+    would have answered for it alone (a call id sent by two requests of one group is the first
+    one's; the second sees a duplicate)."""
     inserted: dict[str, PreparedCall] = {p.id: p for p in outcome.inserted}
     dead: dict[str, list[dead_letters.Dead]] = {}
     for d in outcome.dead:
         dead.setdefault(str(d.call_id), []).append(d)
     unprepared = {d.call_id for d in outcome.dead if d.stage == "prepare"}
     shares = []
-    for calls in requests:
-        ids = [str(c.id) for c in calls if c.id not in unprepared]
+    for request in requests:
+        ids = [i for i in request if i not in unprepared]
         mine = [inserted.pop(i) for i in dict.fromkeys(ids) if i in inserted]
-        my_dead = [d for i in dict.fromkeys(str(c.id) for c in calls) for d in dead.pop(i, [])]
+        my_dead = [d for i in dict.fromkeys(request) for d in dead.pop(i, [])]
         refused = {d.call_id for d in my_dead}
         duplicates = len(ids) - sum(1 for i in ids if i in refused) - len(mine)
         shares.append(IngestOutcome(ids=ids, inserted=mine, duplicates=duplicates, dead=my_dead))

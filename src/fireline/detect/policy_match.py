@@ -128,7 +128,7 @@ class AppPolicies:
         for h in hits:
             s = h.start + base if h.start is not None else None
             e = h.end + base if h.end is not None else None
-            snippet = evidence(text, h.start, h.end or h.start) if h.start is not None else ""
+            snippet = evidence(text, h.start, h.end or h.start, spans=view.scan_of(text)) if h.start is not None else ""
             item = view.message_index(s) if location == "input" and s is not None else None
             out.append(Violation(h.rule, h.kind, location, item, s, e, None,
                                  f"{h.rule.detector} ({h.kind}): {snippet}" if snippet else
@@ -175,7 +175,8 @@ class AppPolicies:
         if matcher is not None:
             text = view.tool_text(i)
             for h in matcher.hits(text):
-                snippet = evidence(text, h.start, h.end) if h.start is not None and h.end is not None else ""
+                snippet = (evidence(text, h.start, h.end, spans=view.scan_of(text))
+                           if h.start is not None and h.end is not None else "")
                 out.append(Violation(h.rule, h.kind, "tool", i, None, None, None,
                                      f"{h.rule.detector}: {name} {h.kind}: {snippet}"))
         args: Any = None

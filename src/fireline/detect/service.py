@@ -26,14 +26,12 @@ from fireline.counters import WindowCounter
 from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
-from fireline.detect.detectors.output_quality import last_user_text
-from fireline.detect.detectors.output_quality import profile as quality_profile
 from fireline.detect.features import COLUMNS as FEATURE_COLUMNS
-from fireline.detect.features import categorical, features_of, labels_of, lengths
+from fireline.detect.features import categorical, features_of, lengths
 from fireline.detect.monitors import Fact
-from fireline.detect.policies import load_policies
 from fireline.detect.policy_match import PolicyEngine
 from fireline.detect.rule_alerts import RuleMeta
+from fireline.detect.screen import SCREEN, STATEFUL, Screen, StatelessPass, policy_engine, view_of
 from fireline.detect.sessions import SessionSignals
 from fireline.events import where
 from fireline.metrics import FINDINGS, RECORDS_SKIPPED
@@ -101,28 +99,6 @@ def finding_row(f: Finding) -> dict[str, Any]:
             "end": f.end, "evidence": f.evidence}
 
 
-def view_of(p: PreparedCall) -> CallView:
-    """The detectors' view of a prepared call, reusing the PII scan the privacy pass already made."""
-    raw, row = p.raw, p.row
-    view = CallView.from_record({**raw, "app": row["app"], "tenant": row.get("tenant"),
-                                 "user_pseudonym": row.get("user_pseudonym")})
-    scans = getattr(view, "_scans", None)
-    if isinstance(scans, dict) and isinstance(raw.get("output"), str):
-        scans["output"] = [sp for loc, _, fld, sp in p.redactor.spans if loc == "output" and fld == ""]
-        messages = raw.get("input") or []
-        if all(isinstance(m.get("content"), str | None) for m in messages):
-            starts: dict[int, int] = {}
-            pos = 0
-            for i, m in enumerate(messages):
-                if m.get("role") in ("tool", "system", "developer"):
-                    continue
-                starts[i] = pos
-                pos += len(m.get("content") or "") + 1
-            scans["input"] = [(e, s + starts[item], x + starts[item]) for loc, item, _, (e, s, x) in p.redactor.spans
-                              if loc == "input" and item in starts]
-    return view
-
-
 class Detection:
     """The configured detectors of one server, as an ingest processor."""
 
@@ -132,6 +108,7 @@ class Detection:
         self.detectors = build_detectors(config.detectors, canaries=canaries.tokens, baseline=self.baseline)
         self.learners: list[Any] = [d for d in self.detectors if callable(getattr(d, "learn", None))]
         self.policies = policy_engine(config, self.detectors)
+        self.stateless = StatelessPass(self.detectors, self.policies)
         self.sessions = SessionSignals(config.section("sessions"), counter)
 
     def for_judging(self) -> list[Detector]:
@@ -140,37 +117,41 @@ class Detection:
         return judging_detectors(self.config, self.canaries.tokens)
 
     def process(self, batch: list[PreparedCall]) -> None:
-        views: list[tuple[PreparedCall, CallView]] = []
+        """Findings, labels and profile for each call of the batch: the stateless pass (detect.screen),
+        unless the gateway's helper process ran it already, then what has state here."""
+        views = self.stateless.run([p for p in batch if SCREEN not in p.extras])
+        checked: list[tuple[PreparedCall, CallView]] = []
         for p in batch:
+            view = views.get(id(p))
             try:
-                views.append((p, view_of(p)))
+                checked.append((p, view if view is not None else view_of(p)))
             except Exception as exc:  # one odd record must not cost the others their detection
+                p.extras.pop(SCREEN, None)
                 RECORDS_SKIPPED.labels("detect").inc()
                 log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
         # Session limits count the whole batch at once (one round trip when the counter is shared).
         try:
-            over = self.sessions.observe_many([(p.row, view) for p, view in views])
+            over = self.sessions.observe_many([(p.row, view) for p, view in checked])
         except Exception as exc:
-            RECORDS_SKIPPED.labels("sessions").inc(len(views))
-            log.error("session signals failed on a batch of %d: %s at %s", len(views), type(exc).__name__,
+            RECORDS_SKIPPED.labels("sessions").inc(len(checked))
+            log.error("session signals failed on a batch of %d: %s at %s", len(checked), type(exc).__name__,
                       where(exc))
-            over = [[] for _ in views]
-        for (p, view), session_found in zip(views, over, strict=True):
-            try:
-                found = run_all(self.detectors, view)
-                if view.profile is None and view.output_text:
-                    view.profile = quality_profile(view.output_text, last_user_text(view))
-                p.extras["profile"] = view.profile
-                if view.topic is not None:
-                    p.extras["topic"] = view.topic
-                labels = p.extras["labels"] = labels_of(p)
-                for feature, column in FEATURE_COLUMNS.items():
-                    p.row[column] = labels.get(feature)
-            except Exception as exc:  # one odd record must not cost the others their detection
+            over = [[] for _ in checked]
+        for (p, view), session_found in zip(checked, over, strict=True):
+            screen: Screen = p.extras.pop(SCREEN)
+            if screen.failed is not None:
                 RECORDS_SKIPPED.labels("detect").inc()
-                log.error("detectors failed on call %s: %s at %s", p.id, type(exc).__name__, where(exc))
+                log.error("detectors failed on call %s: %s", p.id, screen.failed)
                 continue
-            if self.policies:
+            # in detector order, the stateful ones (the learned baseline) run here
+            found = [f for d in self.detectors
+                     for f in (run_all((d,), view) if d.name in STATEFUL else screen.found.get(d.name, ()))]
+            if screen.policy is not None:
+                found += screen.policy
+                if screen.policy_failed is not None:
+                    RECORDS_SKIPPED.labels("policies").inc()
+                    log.error("policies failed on call %s: %s", p.id, screen.policy_failed)
+            elif self.policies:
                 try:
                     found += [v.finding() for v in self.policies.check(view, found)]
                 except Exception as exc:  # a rule must never cost the call its place in the log
@@ -211,13 +192,6 @@ def judging_detectors(config: Config, canaries: Any) -> list[Detector]:
     detectors = build_detectors(config.detectors, canaries=canaries, baseline=ArgumentBaseline())
     engine = policy_engine(config, detectors)
     return [*detectors, PolicyJudge(engine, detectors)] if engine.rules else detectors
-
-
-def policy_engine(config: Config, detectors: Iterable[Any] = ()) -> PolicyEngine:
-    """The config's policies, compiled; categories a policy names are computed by the detectors
-    that own them (harmful_output's lexicon categories)."""
-    categorizers = {d.name: d.categories for d in detectors if callable(getattr(d, "categories", None))}
-    return PolicyEngine(load_policies(config.section("policies")), categorizers)
 
 
 def session_meta(signals: SessionSignals) -> RuleMeta:

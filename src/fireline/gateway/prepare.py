@@ -1,13 +1,15 @@
 """Preparing gateway calls for storage in a helper process, off the serving process's GIL.
 
 Most of what storing a call costs is pure CPU with no state: opening the spool line, building
-the call record, the privacy pass and the encryption (measured: ~70 % of the writer's time,
-~1 ms per 1 KB prompt). In the writer thread it held the GIL the event loop needs, and each
-request waited for it (p99 +18 ms at 500 req/s). One helper process (`spawn`, lower CPU
-priority) does that part; the writer thread keeps what has state or touches the database
-(detectors, the write, the events), so detection, monitors and limits see the same calls as
-before. The spool stays the durable copy: lines are marked stored only after the write, and a
-helper that dies is replaced and the same lines are prepared again.
+the call record, the privacy pass, the encryption and the stateless detectors (detect.screen:
+every detector but the learned tool-argument baseline, the quality profile, the policies). In
+the writer thread it held the GIL the event loop needs, and each request waited for it. One
+helper process (`spawn`, lower CPU priority) does that part; the writer thread keeps what has
+state or touches the database (tool-argument baseline, session limits, the write, the events),
+so detection, monitors and limits see the same calls as before. The canary detector reads the
+token list the serving process sends with each batch. The spool stays the durable copy: lines
+are marked stored only after the write, and a helper that dies is replaced and the same lines
+are prepared again.
 """
 
 from __future__ import annotations
@@ -15,23 +17,27 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from fireline.calls import dead_letters, service
 from fireline.calls.pricing import price_table
 from fireline.config import Config, get_secret
+from fireline.detect.screen import StatelessPass
 from fireline.validation import clean_json
 
 log = logging.getLogger("fireline.gateway.prepare")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -70,10 +76,11 @@ def prepare(records: list[bytes], config: Config, prices: dict[str, tuple[float,
 _state: dict[str, Any] = {}
 
 
-def _start(config: Config, secret: str, nice: int, parent: int) -> None:
+def _start(config: Config, secret: str, nice: int, parent: int, screen: bool = False) -> None:
     """The helper's initializer: the parent's config and key (tests and `serve` may have set them
-    in memory, not in the environment), lower priority than the serving process, word lists loaded,
-    and a watch that ends the helper when the server is gone (kill -9 leaves no orphan behind)."""
+    in memory, not in the environment), lower priority than the serving process, word lists and
+    (with `screen`) the stateless detectors loaded, and a watch that ends the helper when the
+    server is gone (kill -9 leaves no orphan behind)."""
     from fireline import config as config_module
     from fireline.calls import privacy
     from fireline.pii import gazetteer
@@ -88,6 +95,8 @@ def _start(config: Config, secret: str, nice: int, parent: int) -> None:
     _state.update(config=config, prices=price_table(config))
     threading.Thread(target=_watch, args=(parent,), name="fireline-prepare-watch", daemon=True).start()
     gazetteer.get()
+    if screen:
+        _state["screen"] = StatelessPass.build(config, lambda: _state.get("canaries") or {})
 
 
 def _watch(parent: int) -> None:
@@ -100,16 +109,41 @@ def _ready() -> bool:
     return True
 
 
-def _prepare_in_helper(records: list[bytes], now: datetime) -> Prepared:
-    return prepare(records, _state["config"], _state["prices"], now)
+@dataclass(slots=True)
+class Shipped:
+    """A prepared batch on its way back: each call pickled on its own, so the serving process opens
+    them one by one (one `pickle.loads` of a whole batch holds the GIL for ~20 ms per 500 calls,
+    mostly inside C, where the switch interval cannot take it back)."""
+
+    calls: list[bytes]
+    ids: list[str]
+    dead: list[dead_letters.Dead]
+    damaged: int
+    statuses: list[str]
+
+    def opened(self) -> Prepared:
+        calls = [pickle.loads(c) for c in self.calls]  # a loop: other threads get the GIL between calls
+        return Prepared(service.PreparedBatch(calls, self.ids, self.dead), self.damaged, self.statuses)
+
+
+def _prepare_in_helper(records: list[bytes], now: datetime, canaries: dict[str, str] | None = None) -> Shipped:
+    prepared = prepare(records, _state["config"], _state["prices"], now)
+    if canaries is not None and "screen" in _state:
+        _state["canaries"] = canaries  # the serving process's token list as the batch was taken
+        _state["screen"].run(prepared.batch.calls)
+    for p in prepared.batch.calls:
+        p.redacted = {}  # stored as the row's JSON ("content"); nothing after preparing reads the dict
+    batch = prepared.batch
+    return Shipped([pickle.dumps(p, pickle.HIGHEST_PROTOCOL) for p in batch.calls], batch.ids, batch.dead,
+                   prepared.damaged, prepared.statuses)
 
 
 class Helper:
     """The helper process seen from the writer thread: `run` prepares a batch there, restarting a
     helper that died (the batch is prepared again; nothing was marked stored)."""
 
-    def __init__(self, config: Config, nice: int = 5) -> None:
-        self.config, self.nice = config, nice
+    def __init__(self, config: Config, nice: int = 5, screen: bool = False) -> None:
+        self.config, self.nice, self.screen = config, nice, screen
         self.pool: ProcessPoolExecutor | None = None
         self._warm: Future[bool] | None = None  # the started helper's first answer
         self._failed_starts = 0
@@ -118,13 +152,20 @@ class Helper:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                             initargs=(self.config, get_secret().decode(), self.nice,
-                                                      os.getpid()))
+                                                      os.getpid(), self.screen))
         return self.pool
 
-    def run(self, records: list[bytes], now: datetime) -> Prepared | None:
-        """The batch prepared in the helper; None while the helper is still starting (a spawn takes
-        a second or more): the caller prepares it, so the first calls after a start are not kept
-        waiting (their detection included)."""
+    def run(self, records: list[bytes], now: datetime, canaries: dict[str, str] | None = None) -> Prepared | None:
+        """The batch prepared in the helper, and screened (detect.screen) when `canaries` (the canary
+        detector's token list) is given and the helper was made with `screen`; None while the helper
+        is still starting (a spawn takes a second or more): the caller prepares it, so the first
+        calls after a start are not kept waiting (their detection included)."""
+        shipped = self.call(_prepare_in_helper, records, now, canaries)
+        return shipped.opened() if shipped is not None else None
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """`fn(*args)` in the helper (a module-level function, picklable arguments and result), restarting
+        a helper that died (it runs again there); None while the helper is still starting."""
         if self._warm is None:
             self._warm = self._pool().submit(_ready)
         if not self._warm.done():
@@ -138,11 +179,11 @@ class Helper:
             return None
         self._failed_starts = 0
         try:
-            return self._pool().submit(_prepare_in_helper, records, now).result()
+            return self._pool().submit(fn, *args).result()
         except BrokenProcessPool:
-            log.error("gateway writer: the preparing process died; starting another and preparing the batch again")
+            log.error("the preparing process died; starting another and preparing the batch again")
             self.close()
-            return self._pool().submit(_prepare_in_helper, records, now).result()
+            return self._pool().submit(fn, *args).result()
 
     def close(self) -> None:
         self._warm = None

@@ -88,13 +88,15 @@ class Gateway:
             spool = Spool(Path(getattr(state, "data_dir", None) or data_dir()) / "spool",
                           fsync=str(section.get("spool_fsync", "interval")),
                           segment_bytes=int(float(section.get("spool_segment_mb", 64)) * 1024 * 1024))
+        detect = getattr(state, "detect", None)
         self.writer = CallWriter(self.db, self.config, spool=spool, batch_size=int(section.get("batch_size", 500)),
                                  max_queue=int(section.get("max_queue", 100_000)),
                                  flush_interval=float(section.get("flush_interval_s", 0.05)),
                                  fsync_interval=float(section.get("spool_fsync_interval_s", 1.0)),
                                  max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024),
-                                 helper=Helper(self.config) if section.get("prepare_process", True) else None)
-        detect = getattr(state, "detect", None)
+                                 helper=Helper(self.config, screen=detect is not None)
+                                 if section.get("prepare_process", True) else None,
+                                 canaries=detect.canaries.tokens if detect is not None else None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
         # The declared policies: the detect part's compiled set (one copy per process), else our own.
         self.policies = detect.detection.policies if detect else policy_engine(self.config, self.detectors.detectors)

@@ -3,12 +3,13 @@
 A request appends its pending call record to the durable spool (gateway.spool: one `write()`,
 before the answer is released) and returns. One writer thread reads the spool in order; a helper
 process (gateway.prepare) turns the records into prepared calls (assembling streams, parsing
-answers, the privacy pass, encryption), and the thread stores them through
-calls.service.ingest_prepared (detectors, one transaction per batch, row-by-row retry and dead
-letters for rows the database refuses, the events). While the database is away the writer backs off
-and retries the same records; nothing is dropped and the answers keep flowing. At start it
-adopts spool segments a dead process left behind and replays them first; replays are
-idempotent (call ids). A call that cannot be spooled (disk full) is kept in memory instead.
+answers, the privacy pass, encryption, the stateless detectors), and the thread stores them
+through calls.service.ingest_prepared (the stateful detectors, one transaction per batch,
+row-by-row retry and dead letters for rows the database refuses, the events). While the
+database is away the writer backs off and retries the same records; nothing is dropped and
+the answers keep flowing. At start it adopts spool segments a dead process left behind and
+replays them first; replays are idempotent (call ids). A call that cannot be spooled (disk
+full) is kept in memory instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
@@ -89,9 +91,13 @@ def decode(line: bytes) -> dict[str, Any]:
 class CallWriter:
     def __init__(self, db: Database, config: Config, *, spool: Spool | None = None, batch_size: int = 500,
                  max_queue: int = 100_000, flush_interval: float = 0.05, fsync_interval: float = 1.0,
-                 max_spool_bytes: int = 10 * 1024**3, helper: Helper | None = None) -> None:
+                 max_spool_bytes: int = 10 * 1024**3, helper: Helper | None = None,
+                 canaries: Callable[[], dict[str, str]] | None = None) -> None:
         self.db, self.config, self.spool, self.flush_interval = db, config, spool, flush_interval
         self.helper = helper  # prepares batches in another process (gateway.prepare)
+        # The detect part's canary tokens: given when detection is wired, the helper screens the batch
+        # (detect.screen) with this list; else Detection does it in this thread (or nothing does).
+        self.canaries = canaries
         self.batch_size, self.max_queue, self.fsync_interval = batch_size, max_queue, fsync_interval
         self.max_spool_bytes = max_spool_bytes
         self.prices = price_table(config)  # the config does not change while the server runs
@@ -225,13 +231,13 @@ class CallWriter:
         self.spool.mark_stored(segment, lines[-1][0], len(lines))
 
     def _store(self, lines: list[bytes], where: str) -> None:
-        """Prepare the lines (in the helper process when there is one), then detectors, the write and
-        the events here, where their state lives."""
+        """Prepare the lines and run the stateless detectors (in the helper process when there is one),
+        then the stateful detectors, the write and the events here, where their state lives."""
         now = utcnow()
         prepared = None
         if self.helper is not None:
             try:
-                prepared = self.helper.run(lines, now)
+                prepared = self.helper.run(lines, now, self.canaries() if self.canaries is not None else None)
             except BrokenProcessPool:  # it cannot start twice in a row (or dies on this batch): do it here
                 log.error("gateway writer: the preparing process keeps failing; preparing calls in this thread")
                 self.helper.close()

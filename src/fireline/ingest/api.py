@@ -147,7 +147,8 @@ def otlp_group(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
     if group is None:
         db: Database = app.state.db
         group = app.state.otlp_group = (
-            GroupCommit(lambda calls: calls_service.ingest(db, calls, source="otlp"), max_calls=MAX_GROUP_CALLS),
+            GroupCommit(lambda batch: calls_service.ingest_prepared(db, batch, source="otlp"),
+                        max_calls=MAX_GROUP_CALLS, offload=getattr(app.state, "ingest_helper", None), source="otlp"),
             anyio.CapacityLimiter(64))
     return group  # type: ignore[no-any-return]
 
@@ -328,8 +329,8 @@ def change_evidence(session: Any, incident: Any, **_: Any) -> dict[str, Any]:
 def check(config: Config) -> None:
     """Fail at start, naming the key, on an `ingest`, `alertmanager` or `pagerduty` key that nothing
     reads (a typo)."""
-    check_section(config.section("ingest"), {"otlp_event_ttl_s": "positive", "otlp_max_body_mb": "positive"},
-                  "ingest")
+    check_section(config.section("ingest"), {"otlp_event_ttl_s": "positive", "otlp_max_body_mb": "positive",
+                                             "prepare_process": "bool"}, "ingest")
     check_section(config.section("alertmanager"), alertmanager.KEYS, "alertmanager")
     check_section(config.section("pagerduty"), pagerduty.KEYS, "pagerduty")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fireline.pii import gazetteer
 from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS, words
-from fireline.pii.text import Text
+from fireline.pii.text import NAME_CUES, Text
 
 PERSON = "PERSON"
 LOCATION = "LOCATION"
@@ -684,7 +684,8 @@ def find_entities(t: Text, out: list[Span]) -> None:
     else:
         for run in _runs(text):
             reader.run(run)
-    _cued(text, low, out, caseless)
+    if t.gate(NAME_CUES, _CUES):
+        _cued(text, low, out, caseless)
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look: python -m fireline.pii.entities "text"

@@ -27,7 +27,7 @@ from stdnum.pl import pesel as pl_pesel
 from stdnum.ro import cnp as ro_cnp
 
 from fireline.pii.lexicon import words
-from fireline.pii.text import Text
+from fireline.pii.text import ID_CUES, Text
 
 DOMAIN_NAME = "DOMAIN_NAME"
 US_DRIVER_LICENSE = "US_DRIVER_LICENSE"
@@ -206,7 +206,7 @@ def find_ids(t: Text, out: list[Span]) -> None:
                     if len(value) == count and ok(value):
                         out.append((id_type, s, end))
                         break
-    if _CUE_GATE.search(t.low):
+    if t.gate(ID_CUES, _CUE_GATE):
         for m in cue_ids(text):
             value = m.group("value")
             if not any(ch.isdigit() for ch in value):

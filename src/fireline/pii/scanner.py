@@ -1,9 +1,10 @@
 """One pass over the text for every PII and secret type, then overlap resolution.
 
 Cost model (CPython `re`, measured in bench/detectors.py): a regex that starts with a character
-class scans every position, ~10-20 ns per character, so exactly one such regex runs over the
-whole text (numeric candidates). E-mail, IPv6 and secrets are anchored on a literal ('@', ':',
-markers) found with str.find, and their regexes run only at those positions.
+class scans every position, ~10-20 ns per character, so none runs over the whole text: the runs of
+digits are found once per scan (pii.text, without a regex for ASCII text) and the number-shaped
+patterns (phones, cards, IBANs, SSNs, IPv4) are tried there. E-mail, IPv6 and secrets are anchored on
+a literal ('@', ':', markers) found with str.find, and their regexes run only at those positions.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from typing import Any
 
+from fireline.pii import entities, ids
 from fireline.pii.address import STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
 from fireline.pii.dates import AGE, DATE_TIME, find_dates
 from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE, find_block_lines, find_entities
 from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
-from fireline.pii.text import Text
+from fireline.pii.text import ID_CUES, NAME_CUES, Text
 from fireline.pii.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ssn_ok
 
 EMAIL_ADDRESS = "EMAIL_ADDRESS"
@@ -42,7 +45,7 @@ PII_TYPES: frozenset[str] = VALIDATED_TYPES | ID_TYPES | CONTEXT_TYPES
 
 Span = tuple[str, int, int]
 
-# The only full-text scan: digits with phone/card separators between them, at least 7 chars.
+# Digits with phone/card separators between them, at least 7 chars (tried at the digit runs only).
 _NUMERIC = re.compile(r"[0-9][0-9 ().+-]{5,}[0-9]")
 _SSN = re.compile(r"(\d{3})([- ])(\d{2})\2(\d{4})")
 _CARD_SHAPE = re.compile(r"\d{12,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{4,5}")
@@ -205,8 +208,16 @@ def _validated(t: Text, found: list[Span]) -> None:
     text = t.text
     if "@" in text:
         _emails(text, found)
-    for m in _NUMERIC.finditer(text):
-        _classify_numeric(text, m.start(), m.end(), found)
+    # What `_NUMERIC.finditer(text)` finds, tried only at the digit runs the scan already has: a match
+    # starts with a digit and never ends before a digit, and from inside a run it can only match if it
+    # matches from the run's start (the run's tail reaches no further), so every match starts a run.
+    end = 0
+    for s, _ in t.digits:
+        if s >= end:
+            m = _NUMERIC.match(text, s)
+            if m is not None:
+                end = m.end()
+                _classify_numeric(text, s, end, found)
     if "::" in text or text.count(":") >= 3:
         _ipv6(text, found)
     found.extend(find_secrets(text))
@@ -224,6 +235,21 @@ PASSES: tuple[tuple[str, Callable[[Text, list[Span]], None]], ...] = (
 )
 
 
+def _gate_set() -> Any:
+    """The passes' RE2 gates (pii.text) in one RE2 Set, or None without RE2 (each gate then searches)."""
+    try:
+        import re2
+    except ImportError:  # pragma: no cover - google-re2 is a dependency
+        return None
+    gates = re2.Set.SearchSet()
+    for index, pattern in sorted({NAME_CUES: entities._CUES, ID_CUES: ids._CUE_GATE}.items()):
+        if gates.Add(pattern.pattern) != index:
+            raise RuntimeError("the RE2 gate set is out of order")
+    gates.Compile()
+    return gates
+
+
+_GATES = _gate_set()
 _AGE_IN_PARENS = re.compile(r" ?\((\d{1,3})\)")
 
 
@@ -240,6 +266,8 @@ def scan(text: str) -> list[Span]:
     """Every PII and secret span in text as (entity, start, end), sorted by start, non-overlapping."""
     found: list[Span] = []
     t = Text(text)
+    if _GATES is not None:
+        t.gates = frozenset(_GATES.Match(t.low) or ())
     for _, run in PASSES:
         run(t, found)
     if "\n" in text and found:

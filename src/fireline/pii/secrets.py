@@ -89,13 +89,13 @@ def _name_kind(name: str) -> str | None:
     letters = "".join(ch for ch in name.lower() if ch.isalpha())
     if not letters:
         return None
-    if any(letters.endswith(n) for n in _PASSWORD_NAMES):
+    if letters.endswith(_PASSWORD_NAMES):
         # "compass", "bypass", "surpass" end with "pass" but are words, not names for a password.
         if letters.endswith("pass") and letters not in ("pass", "dbpass", "userpass", "mypass", "rootpass",
                                                         "adminpass", "smtppass", "ftppass", "mysqlpass"):
             return None
         return PASSWORD
-    return API_KEY if any(letters.endswith(n) for n in _TOKEN_NAMES) else None
+    return API_KEY if letters.endswith(_TOKEN_NAMES) else None
 
 
 def _looks_generated(value: str) -> bool:

@@ -93,6 +93,7 @@ class CallView:
     topic: int | None = None  # the semantic detector's topic bucket of the question (input_topic)
     _scans: dict[str, list[Span]] = field(default_factory=dict, repr=False, compare=False)
     _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _scanned: dict[str, list[Span]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> CallView:
@@ -150,6 +151,14 @@ class CallView:
                 text = self.input_text if location == "input" else self.output_text
             cached = scan(text)
             self._scans[location] = cached
+        return cached
+
+    def scan_of(self, text: str) -> list[Span]:
+        """`scan(text)` (the spans `evidence` hides), made once per text of this call: the findings of
+        one answer (five unsupported claims, a refusal, a harm term) share one scan of it."""
+        cached = self._scanned.get(text)
+        if cached is None:
+            cached = self._scanned[text] = scan(text)
         return cached
 
     def tool_text(self, i: int) -> str:

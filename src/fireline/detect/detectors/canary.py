@@ -65,7 +65,7 @@ class CanaryDetector:
                         start=m.start(),
                         end=m.end(),
                         entity="CANARY",
-                        evidence=evidence(text, m.start(), m.end(), f"CANARY of tenant {owner}"),
+                        evidence=evidence(text, m.start(), m.end(), f"CANARY of tenant {owner}", call.scan_of(text)),
                         item=item,
                     )
                 )

@@ -64,7 +64,7 @@ class GroundingDetector:
                     start=m.start(),
                     end=m.end(),
                     entity=None,
-                    evidence=evidence(text, m.start(), m.end()),
+                    evidence=evidence(text, m.start(), m.end(), spans=call.scan_of(text)),
                 )
             )
         return findings

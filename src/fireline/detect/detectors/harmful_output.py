@@ -107,7 +107,7 @@ class HarmfulOutputDetector:
                     start=s,
                     end=e,
                     entity=f"lexicon:{'term' if strong else 'cues'}:{len(spans)}",
-                    evidence=evidence(text, s, e),
+                    evidence=evidence(text, s, e, spans=call.scan_of(text)),
                 )
             )
         for classifier in self.classifiers:

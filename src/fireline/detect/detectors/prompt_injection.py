@@ -160,7 +160,7 @@ class PromptInjectionDetector:
         findings: list[Finding] = []
         hit = self.find_direct(call.input_text) if call.input_text else None
         if hit:
-            findings.append(self._finding("direct", "input", call.input_text, hit, call.message_index(hit[0])))
+            findings.append(self._finding(call, "direct", "input", call.input_text, hit, call.message_index(hit[0])))
         places: list[tuple[str, int, str]] = []
         if self.scan_retrieval:
             places += [("retrieval", i, str(d.get("text") or "")) for i, d in enumerate(call.retrieval)]
@@ -169,10 +169,11 @@ class PromptInjectionDetector:
         for location, item, text in places:
             hit = self.find_indirect(text)
             if hit:
-                findings.append(self._finding("indirect", location, text, hit, item))
+                findings.append(self._finding(call, "indirect", location, text, hit, item))
         return findings
 
-    def _finding(self, kind: str, location: str, text: str, hit: tuple[int, int], item: int | None) -> Finding:
+    def _finding(self, call: CallView, kind: str, location: str, text: str, hit: tuple[int, int],
+                 item: int | None) -> Finding:
         return Finding(
             detector=self.name,
             kind=kind,
@@ -181,6 +182,6 @@ class PromptInjectionDetector:
             location=location,
             start=hit[0],
             end=hit[1],
-            evidence=evidence(text, hit[0], hit[1]),
+            evidence=evidence(text, hit[0], hit[1], spans=call.scan_of(text)),
             item=item,
         )

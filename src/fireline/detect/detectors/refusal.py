@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import re2
+
 from fireline.detect.detectors.base import CallView, Finding, evidence, option, word_list
 from fireline.patterns import Pattern, compile_linear
 
@@ -63,6 +65,11 @@ DEFAULT_EXCEPTIONS = (
 _ANCHOR = re.compile(
     r"\b(?:i[ '’]|sorry|apolog|unfortunately|as an ai|this request|that request|your request|against)"
 )
+# The same anchors on RE2 (a DFA: ~3 us over 600 characters where `re` steps through every position
+# for ~8 us), only to find where the first one can be: RE2's \b is ASCII, so it also stands between
+# "é" and "i" where `re`'s does not, but never fails where `re`'s holds before these ASCII letters. So
+# `re`'s first anchor is at or after RE2's, and an answer without an RE2 anchor has no `re` anchor.
+_FIRST_ANCHOR = re2.compile(_ANCHOR.pattern)
 
 
 class RefusalDetector:
@@ -103,7 +110,10 @@ class RefusalDetector:
     def _first(self, pattern: Pattern, head: str) -> tuple[int, int] | None:
         candidates: Iterable[Any]
         if self._anchored:
-            candidates = (pattern.match(head, a.start()) for a in _ANCHOR.finditer(head))
+            first = _FIRST_ANCHOR.search(head)
+            if first is None:
+                return None
+            candidates = (pattern.match(head, a.start()) for a in _ANCHOR.finditer(head, first.start()))
         else:
             candidates = pattern.finditer(head)
         for m in candidates:
@@ -130,6 +140,6 @@ class RefusalDetector:
                 location="output",
                 start=s,
                 end=e,
-                evidence=evidence(call.output_text, s, e),
+                evidence=evidence(call.output_text, s, e, spans=call.scan_of(call.output_text)),
             )
         ]
