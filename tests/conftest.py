@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +84,42 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class LeftoverConnectionWarning(UserWarning):
+    """An earlier test left a connection holding an advisory lock (the leader lock) on the worker's database."""
+
+
+_last_pg_test = "(none)"
+
+
+def _release_leftover_locks(db: Database, test: str) -> None:
+    """Free the advisory locks an earlier test's server left behind on this worker's database.
+
+    The PostgreSQL database is shared by every test of an xdist worker, and the leader lock is an
+    advisory lock on it: a connection that outlived its test (a server that did not stop) would
+    leave every later test's server a follower, with no monitor alerts or clocks. Such a
+    connection gets a few seconds to go, then is terminated, with a warning naming the test
+    that ran before.
+    """
+    global _last_pg_test
+    held = text("SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database() "
+                "AND l.pid <> pg_backend_pid()")
+    deadline = time.monotonic() + 3.0
+    with db.engine.connect() as conn:
+        pids = [r[0] for r in conn.execute(held)]
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pids = [r[0] for r in conn.execute(held)]
+        if pids:
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+            warnings.warn(LeftoverConnectionWarning(
+                f"{len(pids)} connection(s) holding advisory locks were left by an earlier test "
+                f"(the last PostgreSQL test before {test} was {_last_pg_test}); terminated"), stacklevel=1)
+    _last_pg_test = test
+
+
 def _truncate_all(db: Database) -> None:
     with db.engine.begin() as conn:
         tables = [r[0] for r in conn.execute(text(
@@ -101,6 +139,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         database = Database(f"sqlite:///{path}")
     else:
         database = Database(request.getfixturevalue("pg_url"))
+        _release_leftover_locks(database, request.node.nodeid)
         _truncate_all(database)
     yield database
     database.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -51,10 +52,14 @@ class ServerThread:
             if not self.thread.is_alive():
                 raise RuntimeError("server thread died during startup")
             if time.monotonic() > deadline:
+                self.stop()  # a start that is late must not go on to serve (and lead) unwatched
                 raise RuntimeError(f"server did not start within {timeout:.0f} s")
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=15)
+        self.thread.join(timeout=timeout)
+        if self.thread.is_alive():
+            logging.getLogger("fireline").warning(
+                "the server on port %d did not stop within %.0f s; its thread goes on", self.port, timeout)
