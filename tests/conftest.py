@@ -97,26 +97,28 @@ def _release_leftover_locks(db: Database, test: str) -> None:
     The PostgreSQL database is shared by every test of an xdist worker, and the leader lock is an
     advisory lock on it: a connection that outlived its test (a server that did not stop) would
     leave every later test's server a follower, with no monitor alerts or clocks. Such a
-    connection gets a few seconds to go, then is terminated, with a warning naming the test
+    connection gets a second to go, then is terminated, with a warning naming the test
     that ran before.
     """
     global _last_pg_test
-    held = text("SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+    held = text("SELECT DISTINCT l.pid, l.objid, a.application_name FROM pg_locks l "
+                "JOIN pg_database d ON d.oid = l.database JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database() "
                 "AND l.pid <> pg_backend_pid()")
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + 1.0
     with db.engine.connect() as conn:
-        pids = [r[0] for r in conn.execute(held)]
-        while pids and time.monotonic() < deadline:
+        rows = list(conn.execute(held))
+        while rows and time.monotonic() < deadline:
             time.sleep(0.1)
-            pids = [r[0] for r in conn.execute(held)]
-        if pids:
-            for pid in pids:
+            rows = list(conn.execute(held))
+        if rows:
+            for pid, _, _ in rows:
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             conn.commit()
+            locks = ", ".join(f"{objid:#x} ({name or 'no application name'})" for _, objid, name in rows)
             warnings.warn(LeftoverConnectionWarning(
-                f"{len(pids)} connection(s) holding advisory locks were left by an earlier test "
-                f"(the last PostgreSQL test before {test} was {_last_pg_test}); terminated"), stacklevel=1)
+                f"advisory locks {locks} were left by an earlier test (the last PostgreSQL test before "
+                f"{test} was {_last_pg_test}); terminated"), stacklevel=1)
     _last_pg_test = test
 
 
