@@ -33,6 +33,7 @@ os.environ.pop("FIRELINE_ADMIN_TOKEN", None)
 from sqlalchemy import text  # noqa: E402
 
 from fireline import config as fl_config  # noqa: E402
+from fireline import leader  # noqa: E402
 from fireline.calls import privacy  # noqa: E402
 from fireline.db import Database, upgrade  # noqa: E402
 
@@ -101,6 +102,13 @@ def _release_leftover_locks(db: Database, test: str) -> None:
     that ran before.
     """
     global _last_pg_test
+    for election in leader.running():  # in this process: an app on this database that outlived its test
+        if not election.on(db.engine.url.database):
+            continue
+        election.stop()
+        warnings.warn(LeftoverConnectionWarning(
+            f"a leader election outlived its server (the last PostgreSQL test before {test} was "
+            f"{_last_pg_test}); stopped"), stacklevel=1)
     held = text("SELECT DISTINCT l.pid, l.objid, a.application_name FROM pg_locks l "
                 "JOIN pg_database d ON d.oid = l.database JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database() "
@@ -114,6 +122,10 @@ def _release_leftover_locks(db: Database, test: str) -> None:
         if rows:
             for pid, _, _ in rows:
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+            gone = time.monotonic() + 5.0  # pg_terminate_backend only signals: wait for the locks to go
+            while list(conn.execute(held)) and time.monotonic() < gone:
+                time.sleep(0.05)
             conn.commit()
             locks = ", ".join(f"{objid:#x} ({name or 'no application name'})" for _, objid, name in rows)
             warnings.warn(LeftoverConnectionWarning(

@@ -10,12 +10,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("fireline.leader")
 
 LOCK_KEY = 0x46495245  # "FIRE": the advisory lock of the leader of one database
+
+# Elections started and not stopped in this process (one per serving app; a process hosting
+# several apps one after another, as the demo and the tests do, can check none outlived its app).
+_running: weakref.WeakSet[Leadership] = weakref.WeakSet()
+
+
+def running() -> list[Leadership]:
+    """The elections of this process that were started and not stopped."""
+    return list(_running)
 
 
 class Leadership:
@@ -27,10 +37,15 @@ class Leadership:
             self._led.set()
         self.retry_s = retry_s
         self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._database = engine.url.database
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._following = False  # connected, and another process holds the lock
+
+    def on(self, database: str | None) -> bool:
+        """Whether this election is held on the named database."""
+        return bool(database) and self._database == database
 
     def is_leader(self) -> bool:
         return self._leading
@@ -43,6 +58,7 @@ class Leadership:
     def start(self) -> Leadership:
         """On PostgreSQL the first try is made now, so a lone server leads from its first loop step."""
         if self.shared and self._thread is None:
+            _running.add(self)
             try:
                 self._conn = self._connect()
                 self._try(self._conn)
@@ -54,6 +70,7 @@ class Leadership:
         return self
 
     def stop(self) -> None:
+        _running.discard(self)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -6,7 +6,9 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from fireline import leader
 from fireline.db import Database
+from fireline.leader import LOCK_KEY, Leadership
 from tests.conftest import LeftoverConnectionWarning, _release_leftover_locks
 
 
@@ -25,4 +27,20 @@ def test_a_leftover_advisory_lock_is_terminated_with_a_warning(pg_url: str) -> N
             leftover.execute("SELECT 1")
     finally:
         leftover.close()
+        db.dispose()
+
+
+def test_an_election_that_outlived_its_server_is_stopped(pg_url: str) -> None:
+    db = Database(pg_url)
+    election = Leadership(db.engine).start()
+    try:
+        assert election.wait(5) and election in leader.running()
+        with pytest.warns(LeftoverConnectionWarning, match="outlived its server"):
+            _release_leftover_locks(db, "this test")
+        assert election not in leader.running() and not election.is_leader()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar() is True
+            conn.execute(text("SELECT pg_advisory_unlock_all()"))
+    finally:
+        election.stop()
         db.dispose()
