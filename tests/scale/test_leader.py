@@ -13,10 +13,12 @@ import pytest
 from fireline.background import every
 from fireline.db import Database
 from fireline.leader import Leadership
+from tests.conftest import _release_leftover_locks
 
 
 def test_one_leader_and_a_successor(pg_url: str) -> None:
     db = Database(pg_url)
+    _release_leftover_locks(db, "test_one_leader_and_a_successor")  # the worker's database is shared
     a = Leadership(db.engine, retry_s=0.1).start()
     b = Leadership(db.engine, retry_s=0.1).start()
     c = Leadership(db.engine, retry_s=0.1).start()
@@ -97,6 +99,7 @@ def test_a_server_lets_go_of_the_lead_when_a_shutdown_step_fails_or_start_up_sto
     from tests.support.fireline import running
 
     db = Database(pg_url)
+    _release_leftover_locks(db, "test_a_server_lets_go_of_the_lead")  # the worker's database is shared
     try:
         def broken_shutdown(app: Any) -> None:
             raise RuntimeError("a shutdown step failed")
