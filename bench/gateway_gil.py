@@ -20,7 +20,6 @@ import argparse
 import collections
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _rate  # noqa: E402
-from gateway_overhead import PEERS, TOKEN, load, peers, stored  # noqa: E402
+from gateway_overhead import PEERS, TOKEN, load, peers, stop, stored  # noqa: E402
 
 BIN = Path(sys.executable).parent
 HZ = 200
@@ -91,12 +90,7 @@ def one(go: Any, name: str, src: str | None, args: argparse.Namespace) -> None:
               + " ".join(f"{k}={v:.3f}" for k, v in sorted(per_call.items())), flush=True)
     finally:
         for proc in (server, mock):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(60)
-                except (OSError, subprocess.TimeoutExpired):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -24,9 +24,7 @@ import os
 import random
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,8 @@ DATA = ROOT / ".." / "shared" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("FIRELINE_SECRET", "bench-secret")
+
+from stages import Stages  # noqa: E402
 
 from ingest import make_call  # noqa: E402
 
@@ -86,19 +86,6 @@ def call_sets(n: int) -> dict[str, list[Call]]:
         {"role": "user", "content": qa[(i + 1) % len(qa)]["Question"]}],
         "output": qa[(i + 1) % len(qa)]["Correct Answers"]} for i in range(n)]
     return sets
-
-
-class Stages:
-    def __init__(self) -> None:
-        self.spent: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        t0 = time.thread_time()
-        try:
-            yield
-        finally:
-            self.spent[name] += time.thread_time() - t0
 
 
 def instrument(detection: Any, stages: Stages) -> None:
