@@ -56,7 +56,9 @@ def test_stream_sends_full_state_then_one_event_per_change(fl: Fireline) -> None
     assert opened.wait(5)
     with fl.client("responder") as c:
         kill = c.post("/api/v1/controls", json=KILL).json()
-        time.sleep(0.1)
+        deadline = time.monotonic() + 10  # the change is read before the revert (a burst would coalesce)
+        while len(events) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         revert = c.delete(f"/api/v1/controls/{kill['id']}").json()
     reader.join(5)
     first, change, back = events
@@ -71,21 +73,30 @@ def test_stream_needs_a_key(fl: Fireline) -> None:
     assert httpx.get(f"{fl.url}/api/v1/controls/stream").status_code == 401
 
 
-def test_guard_sees_a_change_within_100ms_and_answers_from_memory(fl: Fireline) -> None:
-    with Guard(fl.url, fl.keys["ingest"], "bot") as guard, fl.client("responder") as c:
+def test_guard_gets_each_change_pushed_on_its_open_stream_and_answers_from_memory(db: Database) -> None:
+    """Each change reaches the Guard as one pushed state on the stream it holds open (the stream
+    here lasts a minute, so a reconnect cannot be what delivers it); the time it takes is
+    bench/propagation.py's figure (p99 <= 100 ms), the cost of an answer bench/lookups.py's."""
+    config = make_config(controls={"expiry_interval_s": 0.1, "poll_interval_s": 0.2, "keepalive_s": 0.5,
+                                   "stream_max_s": 60.0})
+    with running(db, config) as fl, Guard(fl.url, fl.keys["ingest"], "bot") as guard, \
+            fl.client("responder") as c:
         assert guard.wait_ready(5)
+        received: list[int] = []
+        guard.add_listener(lambda state: received.append(state.revision))
         assert guard.enabled() and guard.model() == "gpt-4o-2024-08-06" and not guard.read_only()
         assert guard.prompt_version() == "v12"
-        timings = []
+        revisions = []
         for body in (KILL, {"kind": "model_pin", "scope": {"app": "bot"}, "params": {"model": "gpt-4o-mini"}},
                      {"kind": "read_only", "scope": {"app": "bot"}},
                      {"kind": "disable_tool", "scope": {"app": "bot", "tool": "lookup_order"}},
                      {"kind": "rate_limit", "scope": {"app": "bot"}, "params": {"per_minute": 2}}):
-            out = c.post("/api/v1/controls", json=body).json()
-            start = time.perf_counter()
-            assert guard.wait_for_revision(out["revision"], 1.0)
-            timings.append(time.perf_counter() - start)
-        assert max(timings) < 0.1, timings
+            revisions.append(c.post("/api/v1/controls", json=body).json()["revision"])
+            assert guard.wait_for_revision(revisions[-1], 10)
+        deadline = time.monotonic() + 5  # listeners run just after the state is set
+        while len(received) < len(revisions) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert received == revisions  # one state per change, none re-sent by a reconnect
         assert not guard.enabled() and guard.fallback_message() == "The assistant is paused."
         assert guard.model() == "gpt-4o-mini" and guard.read_only()
         assert not guard.tool_allowed("issue_refund") and not guard.tool_allowed("lookup_order")
@@ -94,10 +105,8 @@ def test_guard_sees_a_change_within_100ms_and_answers_from_memory(fl: Fireline) 
         retry = guard.check_rate("alice")
         assert retry is not None and retry > 0
         assert guard.check_rate("bob") is None
-        start = time.perf_counter()
-        for _ in range(10_000):
-            guard.enabled(user="alice")
-        assert (time.perf_counter() - start) / 10_000 < 20e-6
+        # answered from the state in memory: a repeated question is the same answer object
+        assert guard.enforcement(user="alice") is guard.enforcement(user="alice")
 
 
 def test_guard_keeps_last_state_when_server_goes_down_and_reconnects(db: Database, tmp_path: Path) -> None:
@@ -267,9 +276,10 @@ def test_another_process_sees_changes_by_notify_or_poll(db: Database) -> None:
         other = b.app.state.controls
         for _ in range(3):
             out = c.post("/api/v1/controls", json=KILL).json()
-            start = time.perf_counter()
+            # PostgreSQL: within a tenth of the 30 s poll interval, so only NOTIFY can have brought it
+            deadline = time.monotonic() + 3.0
             while other.current().revision < out["revision"]:
-                assert time.perf_counter() - start < (0.1 if db.dialect == "postgresql" else 1.0)
+                assert time.monotonic() < deadline, "the other server did not see the change"
                 time.sleep(0.002)
             assert other.current().for_request(app="bot").kill is not None
             c.delete(f"/api/v1/controls/{out['id']}")
