@@ -134,11 +134,35 @@ def _release_leftover_locks(db: Database, test: str) -> None:
     _last_pg_test = test
 
 
-def _truncate_all(db: Database) -> None:
+_EMPTYING: dict[str, str] = {}
+
+
+def _empty_all(db: Database) -> None:
+    """Every table emptied and every table's id sequence restarted, as a TRUNCATE ... RESTART
+    IDENTITY would, in one statement. DELETE, not TRUNCATE: TRUNCATE gives each of the ~40
+    tables and their indexes new files, about 1.1 s per test on the CI machine (DELETE of the
+    few rows a test leaves: ~15 ms). Referencing tables are emptied before the tables they reference."""
+    url = str(db.engine.url)
+    if url not in _EMPTYING:
+        with db.engine.connect() as conn:
+            left = {r[0] for r in conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))}
+            refs = set(conn.execute(text(
+                "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid <> confrelid")).tuples())
+            tables: list[str] = []
+            while left:  # a table goes once no table left references it (a cycle: the rest as they come)
+                ready = sorted(t for t in left if not any(parent == t and child in left for child, parent in refs))
+                tables += ready or sorted(left)
+                left -= set(ready or left)
+            sequences = [r[0] for r in conn.execute(text(
+                "SELECT s.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i') "
+                "JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "WHERE s.relkind = 'S' AND n.nspname = 'public' AND t.relname <> 'alembic_version'"))]
+        _EMPTYING[url] = ("DO $$ BEGIN " + "".join(f'DELETE FROM "{t}"; ' for t in tables)
+                          + "".join(f'ALTER SEQUENCE "{s}" RESTART; ' for s in sequences) + "END $$")
     with db.engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text(_EMPTYING[url]))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -154,7 +178,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     else:
         database = Database(request.getfixturevalue("pg_url"))
         _release_leftover_locks(database, request.node.nodeid)
-        _truncate_all(database)
+        _empty_all(database)
     yield database
     database.dispose()
 

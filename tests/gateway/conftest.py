@@ -45,6 +45,16 @@ def fl(db: Database, upstream: UpstreamServer) -> Iterator[Fireline]:
         yield server
 
 
+@pytest.fixture
+def fl_helper(db: Database, upstream: UpstreamServer) -> Iterator[Fireline]:
+    """As `fl`, with the production default the other tests leave out (tests.support.fireline.running):
+    the writer prepares calls in a helper process."""
+    upstream.reset()
+    config = Config.model_validate({**CONFIG, "gateway": {**CONFIG["gateway"], "prepare_process": True}})
+    with running(db, config, upstream_url=upstream.base_url) as server:
+        yield server
+
+
 def client(fl: Fireline, role: str = "ingest") -> openai.OpenAI:
     return openai.OpenAI(base_url=fl.url + "/v1", api_key=fl.keys[role], max_retries=0, timeout=10)
 

@@ -174,7 +174,8 @@ def test_screened_elsewhere_or_here_the_findings_are_the_same(calls: list[tuple[
 
 
 def test_a_preparing_process_killed_mid_batch_is_replaced_and_every_call_is_stored_once_with_its_findings(
-        fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+        fl_helper: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+    fl = fl_helper
     writer: CallWriter = fl.app.state.gateway.writer
     helper = writer.helper
     assert helper is not None and helper.screen  # the default: the helper runs the stateless detectors

@@ -212,7 +212,8 @@ def test_the_spool_on_disk_holds_no_clear_content(fl: Fireline) -> None:
     assert marker.encode() not in spooled and card.encode() not in spooled and b"support bot" not in spooled
 
 
-def test_a_killed_preparing_process_is_replaced_and_no_call_is_lost(fl: Fireline) -> None:
+def test_a_killed_preparing_process_is_replaced_and_no_call_is_lost(fl_helper: Fireline) -> None:
+    fl = fl_helper
     writer: CallWriter = fl.app.state.gateway.writer
     assert writer.helper is not None  # the default: calls are prepared outside the serving process
     c = client(fl)
@@ -230,7 +231,8 @@ def test_a_killed_preparing_process_is_replaced_and_no_call_is_lost(fl: Fireline
 
 
 def test_a_preparing_process_that_cannot_run_leaves_the_work_to_the_writer_thread(
-        fl: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+        fl_helper: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
+    fl = fl_helper
     writer: CallWriter = fl.app.state.gateway.writer
 
     def broken(*_: object) -> None:

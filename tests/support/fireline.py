@@ -35,10 +35,20 @@ class Fireline:
 def running(db: Database, config: Config | None = None, *, upstream_url: str | None = None,
             upstream_key: str | None = None, data_dir: Path | None = None) -> Iterator[Fireline]:
     """upstream_url/upstream_key: where the gateway forwards (else FIRELINE_UPSTREAM_URL/_KEY);
-    data_dir: the server's local state (a fresh temporary directory by default)."""
+    data_dir: the server's local state (a fresh temporary directory by default).
+
+    The gateway's writer prepares calls in its own thread here unless the config sets
+    `gateway.prepare_process`: the helper process (the default in production) is a spawned
+    interpreter per server, 1-5 s of CPU on the shared 2 cores and a wait at stop, and it serves
+    only once started, so a short test would mostly not use it anyway. tests/gateway/test_screen.py
+    and test_spool.py run it, and check that it prepares and finds what the writer thread does."""
     own_dir = data_dir is None
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="fl-data-"))
-    app = create_app(db, config or Config(), data_dir=data_dir)
+    config = config or Config()
+    gateway = config.section("gateway") or {}
+    if "prepare_process" not in gateway:
+        config = config.model_copy(update={"gateway": {**gateway, "prepare_process": False}})
+    app = create_app(db, config, data_dir=data_dir)
     if upstream_url is not None:
         app.state.upstream_url = upstream_url
     if upstream_key is not None:
