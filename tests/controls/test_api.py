@@ -120,11 +120,14 @@ def test_revert_restores_previous_behaviour_and_bumps_revision(fl: Fireline) -> 
 
 
 def test_expiry_reverts_by_itself_with_actor_expiry(fl: Fireline) -> None:
-    soon = (datetime.now(UTC) + timedelta(milliseconds=400)).isoformat()
+    soon = datetime.now(UTC) + timedelta(milliseconds=1500)
     with fl.client("responder") as c:
-        out = c.post("/api/v1/controls", json={**VALID[0], "expires_at": soon}).json()
-        assert fl.app.state.controls.current().for_request(app="bot").kill is not None
-        deadline = time.monotonic() + 5
+        out = c.post("/api/v1/controls", json={**VALID[0], "expires_at": soon.isoformat()}).json()
+        # In force until it expires: asked as of a moment before the expiry, so that a POST slowed
+        # down by a loaded machine cannot make this look expired already.
+        before_expiry = soon - timedelta(milliseconds=1)
+        assert fl.app.state.controls.current().for_request(app="bot", now=before_expiry).kill is not None
+        deadline = time.monotonic() + 10
         row = out
         while time.monotonic() < deadline:
             row = c.get(f"/api/v1/controls/{out['id']}").json()
