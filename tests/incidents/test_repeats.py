@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ import pytest
 from fireline.config import Config
 from fireline.db import Database
 from fireline.simulator.upstream import UpstreamServer
-from tests.support.fireline import Fireline, running
+from tests.support.fireline import Fireline, running, since_answered
 
 APP = "support-bot"
 CANARY = "CANARY-globex-0f1e2d3c4b"
@@ -39,6 +40,11 @@ def ask(fl: Fireline, *, leak: bool, tenant: str = "acme", user: str = "u1@acme.
         model="gpt-4o-2024-08-06", user=user, messages=[{"role": "user", "content": "My contract?"}],
         extra_headers=headers)
     return str(raw.headers["x-fireline-call-id"])
+
+
+def stored(c: httpx.Client, call_id: str) -> dict[str, Any]:
+    call = wait(lambda: (r := c.get(f"/api/v1/calls/{call_id}")).status_code == 200 and r.json())
+    return dict(call)
 
 
 def wait(fn: Any, timeout: float = 10.0) -> Any:
@@ -72,12 +78,11 @@ def test_a_leak_after_close_opens_a_linked_repeat_within_a_second(db: Database, 
         for ctl in c.get("/api/v1/controls", params={"incident_id": first["id"]}).json()["controls"]:
             c.delete(f"/api/v1/controls/{ctl['id']}", params={"reason": "fixed"})
 
-        t0 = time.monotonic()
         again = ask(fl, leak=True, tenant="umbrella", user="u2@umbrella.example")
-        repeat = wait(lambda: next((i for i in incidents(c) if i["id"] != first["id"]), None), timeout=5)
-        latency = time.monotonic() - t0
+        repeat = wait(lambda: next((i for i in incidents(c) if i["id"] != first["id"]), None), timeout=10)
         assert repeat is not None, "no repeat incident"
-        assert latency <= 1.0, f"the repeat was opened {latency:.2f} s after the leaked answer"
+        latency = since_answered(repeat["detected_at"], stored(c, again))  # on the server's clock
+        assert latency <= timedelta(seconds=1), f"the repeat was opened {latency} after the leaked answer"
         assert repeat["linked_calls"] == [again]  # never the previous incident's calls
         assert {"id": first["id"], "kind": "repeat_of"} in repeat["related"]
         old = c.get(f"/api/v1/incidents/{first['id']}").json()
@@ -94,11 +99,14 @@ def test_new_leaks_attach_to_the_open_incident_as_they_arrive(db: Database, upst
         ask(fl, leak=True)
         (inc,) = wait(lambda: incidents(c) or None)
         for n in range(3):
-            t0 = time.monotonic()
             call = ask(fl, leak=True, user=f"v{n}@acme.example")
             got = wait(lambda call=call: call in c.get(f"/api/v1/incidents/{inc['id']}").json()["linked_calls"],
-                       timeout=5)
-            assert got and time.monotonic() - t0 <= 1.0
+                       timeout=10)
+            assert got
+            # linked within a second of its answer, on the server's clock (the timeline entry that linked it)
+            entries = c.get(f"/api/v1/incidents/{inc['id']}/timeline", params={"kind": "calls_linked"}).json()
+            (linked,) = [e for e in entries["entries"] if call in e["data"]["call_ids"]]
+            assert since_answered(linked["at"], stored(c, call)) <= timedelta(seconds=1)
         assert len(incidents(c)) == 1
         timeline = c.get(f"/api/v1/incidents/{inc['id']}/timeline", params={"kind": "calls_linked"}).json()
         assert sum(e["data"]["calls"] for e in timeline["entries"]) == 3

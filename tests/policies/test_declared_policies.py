@@ -17,7 +17,7 @@ from tests.policies.conftest import (
     wait_for,
     wait_incident,
 )
-from tests.support.fireline import Fireline
+from tests.support.fireline import Fireline, since_answered
 
 DEALER = {"X-Fireline-App": "dealer-bot", "X-Fireline-Tenant": "chevy-of-watsonville", "X-Fireline-Session": "s-1"}
 
@@ -38,11 +38,8 @@ SECOND = timedelta(seconds=1)
 
 
 def detection_latency(inc: dict[str, Any], call: dict[str, Any]) -> timedelta:
-    """On the server's own clock: from the gateway's answer (the call's start plus its latency) to
-    the incident's opening. The client's clock would add the SDK's and the loaded machine's time
-    around the request, which is not the detection's."""
-    answered = parse_time(call["started_at"]) + timedelta(milliseconds=call["latency_ms"])
-    return parse_time(inc["detected_at"]) - answered
+    """From the gateway's answer to the incident's opening, both on the server's clock."""
+    return since_answered(inc["detected_at"], call)
 
 
 def test_competitor_and_price_commitment_are_blocked_and_open_a_policy_incident(fl: Fireline) -> None:

@@ -4,7 +4,7 @@ Replayed through the gateway with the real openai SDK (the support bot that swor
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +12,8 @@ import pytest
 from fireline.config import Config
 from fireline.db import Database
 from fireline.simulator.upstream import UpstreamServer
-from tests.policies.conftest import client, parse_time, scripted, stored, wait_incident
-from tests.support.fireline import Fireline, running
+from tests.policies.conftest import client, scripted, stored, wait_incident
+from tests.support.fireline import Fireline, running, since_answered
 
 FALLBACK = "Sorry, let me find a colleague to help."
 CONFIG: dict[str, Any] = {
@@ -45,7 +45,6 @@ def test_profanity_and_disparagement_are_blocked_where_a_policy_names_them(fl: F
     polite = say(fl, "support-bot", "The car has a five-star safety rating and a 5-year warranty.")
     assert polite.parse().choices[0].message.content.startswith("The car has")
 
-    first_bad = datetime.now(UTC)
     rude = say(fl, "support-bot", SWEARING)
     assert rude.parse().choices[0].message.content == FALLBACK
     assert "policy:brand-voice" in rude.headers["x-fireline-contained"]
@@ -56,7 +55,7 @@ def test_profanity_and_disparagement_are_blocked_where_a_policy_names_them(fl: F
 
     inc = wait_incident(fl, lambda i: "brand-voice" in i["title"])
     assert (inc["type"], inc["severity"]) == ("harmful_output", "P2")
-    assert parse_time(inc["detected_at"]) - first_bad <= timedelta(seconds=1)
+    assert since_answered(inc["detected_at"], call) <= timedelta(seconds=1)  # on the server's clock
 
     # The same words from an app without the policy: passed through, no finding at all.
     other = say(fl, "other-bot", SWEARING)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import openai
@@ -15,8 +15,8 @@ import pytest
 from fireline.config import Config
 from fireline.db import Database
 from fireline.simulator.upstream import UpstreamServer
-from tests.policies.conftest import client, parse_time, scripted, stored, tool, wait_incident
-from tests.support.fireline import Fireline, running
+from tests.policies.conftest import client, scripted, stored, tool, wait_incident
+from tests.support.fireline import Fireline, running, since_answered
 
 CONFIG: dict[str, Any] = {
     "apps": {"loop-agent": {"tools": {"fetch_page": "read", "save_note": "write"}},
@@ -45,23 +45,23 @@ def test_a_tool_loop_is_caught_inside_the_loop_and_contained_for_that_session(fl
             extra_headers={"X-Fireline-App": "loop-agent", "X-Fireline-Session": session,
                            **scripted(tool_name="fetch_page", arguments={"url": "https://example.com/pricing"})})
 
-    over_limit_at: datetime | None = None
+    over_limit: str | None = None
     stopped_at = None
     for i in range(1, 41):  # the agent would call the same tool with the same URL forty times
         r = step("run-1")
         if i == 6:
-            over_limit_at = datetime.now(UTC)  # the first call over max_identical_tool_calls (5)
+            over_limit = r.headers["x-fireline-call-id"]  # the first call over max_identical_tool_calls (5)
         if not r.parse().choices[0].message.tool_calls:
             stopped_at = i
             break
         time.sleep(0.1)  # the agent runs the tool before asking again
     assert stopped_at is not None and stopped_at < 40, "the loop ran to its end"
-    assert over_limit_at is not None
+    assert over_limit is not None
     assert r.headers["x-fireline-contained"].startswith("ctl_")
 
     inc = wait_incident(fl, lambda i: i["scope"]["sessions"] == ["run-1"])
     assert (inc["type"], inc["severity"]) == ("cost_runaway", "P1")
-    assert parse_time(inc["detected_at"]) - over_limit_at <= timedelta(seconds=1)
+    assert since_answered(inc["detected_at"], stored(fl, over_limit)) <= timedelta(seconds=1)  # server's clock
     assert inc["contained_at"] is not None
     with fl.client("viewer") as http:
         controls = http.get("/api/v1/controls", params={"incident_id": inc["id"]}).json()["controls"]
@@ -99,7 +99,6 @@ def test_a_stolen_keys_spend_spike_is_stopped_by_a_budget_and_the_key_revoked(fl
     key_id = stored(fl, normal.headers["x-fireline-call-id"])["api_key_id"]
     assert key_id and key_id.startswith("key_")
 
-    first_bad = datetime.now(UTC)
     stopped = None
     for i in range(10):  # 250,000 output tokens a call: $0.15 each
         try:
@@ -112,7 +111,9 @@ def test_a_stolen_keys_spend_spike_is_stopped_by_a_budget_and_the_key_revoked(fl
 
     inc = wait_incident(fl, lambda i: key_id in i["scope"]["keys"])
     assert (inc["type"], inc["severity"]) == ("cost_runaway", "P1")
-    assert parse_time(inc["detected_at"]) - first_bad <= timedelta(seconds=1)
+    # from the refused request's answer (it is logged too), on the server's clock
+    refused = stored(fl, stopped.response.headers["x-fireline-call-id"])
+    assert since_answered(inc["detected_at"], refused) <= timedelta(seconds=1)
     assert inc["scope"]["scope_by"] == ["key"]
 
     # Other keys keep their own budget.

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,16 @@ def running(db: Database, config: Config | None = None, *, upstream_url: str | N
         server.stop()
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def answered_at(call: dict[str, Any]) -> datetime:
+    """When the server finished a stored call, on its own clock: the call's start plus its latency.
+    Detection-latency checks count from here, not from the test's clock, which would add the
+    client's and the loaded machine's time around the request."""
+    started = datetime.fromisoformat(str(call["started_at"]).replace("Z", "+00:00"))
+    return started + timedelta(milliseconds=float(call["latency_ms"] or 0))
+
+
+def since_answered(at: str, call: dict[str, Any]) -> timedelta:
+    """From the server's answer to `call` to a server timestamp (an incident's detected_at, a timeline entry's at)."""
+    return datetime.fromisoformat(at.replace("Z", "+00:00")) - answered_at(call)
