@@ -191,9 +191,12 @@ async def otlp_traces(request: Request) -> Response:
                 logs.put_back(db, done[0][1])  # the span is retried by its exporter: its events wait again
             raise
         mapped = done[0][0]
-        empty = [c for c in mapped.calls if c.output is None and not c.input]
-        if empty and logs.any_waiting(db):
-            logs.fill_late(db, empty)
+        # Events that arrived while the span was being stored (a logs export that found no call
+        # yet) are claimed now: for every call still missing some content, not only empty ones,
+        # since one export of events may have been merged and the next one be waiting.
+        unfilled = [c for c in mapped.calls if c.output is None or not c.input]
+        if unfilled and logs.any_waiting(db):
+            logs.fill_late(db, unfilled)
         return mapped
 
     mapped = await _otlp_run(request, encoding, work, threads)
