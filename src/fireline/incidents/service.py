@@ -450,9 +450,23 @@ def add_note(target: Database | Session, incident_id: str, text: str, actor: str
                                                       {"text": text}))
 
 
+def _known_calls(session: Session, call_ids: list[str]) -> None:
+    """A responder links stored calls: an id that names no call is refused, naming it (nothing linked)."""
+    wanted = sorted(set(call_ids))
+    known: set[str] = set()
+    for i in range(0, len(wanted), 1000):
+        known.update(session.scalars(select(Call.id).where(Call.id.in_(wanted[i:i + 1000]))))
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        shown = ", ".join(repr(c[:80]) for c in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise Invalid(f"call_ids: no stored call with id {shown}{more}", field="call_ids", unknown=len(unknown))
+
+
 def link_calls(target: Database | Session, incident_id: str, call_ids: list[str], actor: str) -> int:
     def run(session: Session) -> int:
         inc = _open_for_edit(session, incident_id)
+        _known_calls(session, call_ids)
         n = _link(session, inc.id, call_ids)
         if n:
             entry = append_locked(session, inc, "calls_linked", actor, {"calls": n, "call_ids": call_ids[:50]})
