@@ -199,19 +199,22 @@ async def otlp_traces(request: Request) -> Response:
             await anyio.to_thread.run_sync(logs.put_back, db, done[0][1], limiter=threads)
         return _otlp_failed(exc, encoding)
     mapped = done[0][0]
-    empty = [c for c in mapped.calls if c.output is None and not c.input]
-    if empty:
+    # Events that arrived while the span was being stored (a logs export that found no call
+    # yet) are claimed now: for every call still missing some content, not only empty ones,
+    # since one export of events may have been merged and the next one be waiting.
+    unfilled = [c for c in mapped.calls if c.output is None or not c.input]
+    if unfilled:
         try:
-            await anyio.to_thread.run_sync(_fill_late, db, empty, limiter=threads)
+            await anyio.to_thread.run_sync(_fill_late, db, unfilled, limiter=threads)
         except Exception as exc:
             return _otlp_failed(exc, encoding)
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
 
 
-def _fill_late(db: Database, empty: list[CallIn]) -> None:
-    """Stored calls without content whose GenAI events came meanwhile get them now."""
+def _fill_late(db: Database, unfilled: list[CallIn]) -> None:
+    """Stored calls missing content whose GenAI events came meanwhile get them now."""
     if logs.any_waiting(db):
-        logs.fill_late(db, empty)
+        logs.fill_late(db, unfilled)
 
 
 @router.post("/v1/logs", openapi_extra=OTLP_LOGS_BODY)
