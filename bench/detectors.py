@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import _artifacts  # noqa: E402
+
 from fireline.detect.detectors import CallView, build_detectors, harm_eval, run_all  # noqa: E402
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector  # noqa: E402
 from fireline.detect.detectors.jailbreak import JailbreakDetector  # noqa: E402

@@ -61,6 +61,8 @@ SEVERITY = {"weapons_cbrn": "P1", "self_harm": "P1", "violence": "P1"}
 # Below the default playbooks' blocking floor (0.9): this finding is a flag, never a block.
 MAX_CONFIDENCE = 0.85
 _WORD = re.compile(r"[a-z][a-z'-]{3,}")
+# How the answer to an adversarial suffix opens ("Sure, here is ..."), checked before the exact pattern.
+_AFFIRMATIVE_START = ("sure", "here", "certainly", "absolutely", "of course", "okay", "ok")
 _STEM = 5  # words compared by their first letters: "machines" echoes "machine"
 # Words of the request that say nothing about its subject (the framing, the asking).
 _FRAME_WORDS = frozenset(word for line in (
@@ -119,9 +121,11 @@ class JailbreakDetector:
         self._redirect: Pattern = compile_linear(REDIRECT, "detectors.jailbreak.redirect")
         self._pivot: Pattern = compile_linear(PIVOT, "detectors.jailbreak.pivot")
         self._artefacts = [(compile_linear(asked, "detectors.jailbreak.artefact"),
-                            compile_linear(shape, "detectors.jailbreak.artefact_shape")) for asked, shape in ARTEFACTS]
-        self._affirmative: Pattern = compile_linear(r"^\s*(?:(?:sure|certainly|absolutely|of course|okay|ok)\b[,!.]?\s*)?"
-                                                    r"here(?:'s| is| are)\b", "detectors.jailbreak.affirmative")
+                            compile_linear(shape, "detectors.jailbreak.artefact_shape"))
+                           for asked, shape in ARTEFACTS]
+        self._affirmative: Pattern = compile_linear(
+            r"^\s*(?:(?:sure|certainly|absolutely|of course|okay|ok)\b[,!.]?\s*)?here(?:'s| is| are)\b",
+            "detectors.jailbreak.affirmative")
         self._refusal = RefusalDetector({})
         self.min_words = int(option(config, "min_words", 12))
         self.min_shared_words = int(option(config, "min_shared_words", 6))
@@ -205,7 +209,9 @@ class JailbreakDetector:
         framing = self._framing_of(req, spans, strong) if gated else None
         suffix: list[str] = []
         if framing is None:  # an adversarial suffix is an attempt without a harm named (jailbreak_suffix.py)
-            if self._affirmative.search(answer[:80].lower()) is None:
+            # str methods first: an ordinary answer costs a fraction of a microsecond here.
+            if not answer.lstrip()[:12].lower().startswith(_AFFIRMATIVE_START) or (
+                    self._affirmative.search(answer[:80].lower()) is None):
                 return None
             suffix = suffix_tokens(request[-self.scan_chars :])
             if not suffix:
@@ -256,7 +262,8 @@ class JailbreakDetector:
         shared = [c for c in cats if c in ans_cats]
         # The answer is the artefact asked for (the e-mail, the jokes, the thread, the scene, the code).
         # With a few of the request's words: code or a heading alone is no answer to this request.
-        artefact = shared_words >= 3 and any(asked.search(req) and shaped.search(ans) for asked, shaped in self._artefacts)
+        artefact = shared_words >= 3 and any(asked.search(req) and shaped.search(ans)
+                                             for asked, shaped in self._artefacts)
         # Engaged: the answer takes up the request's words, or its harmful object, or a harm
         # phrase of the request's category with some of its words (a bare "illegal" in an
         # unrelated answer is not engagement), or it is the artefact asked for; after a suffix,
@@ -284,8 +291,8 @@ class JailbreakDetector:
         if confidence < self.min_confidence:
             return None
         category = (shared or list(cats) or list(ans_cats) or ["unspecified"])[0]
-        why = ",".join([*shape, *(["pivot"] if pivoted else []), f"echo={echoed:.2f}/{shared_words}", f"object={object_echo:.2f}",
-                        *(f"answer:{c}" for c in ans_cats)])
+        why = ",".join([*shape, *(["pivot"] if pivoted else []), f"echo={echoed:.2f}/{shared_words}",
+                        f"object={object_echo:.2f}", *(f"answer:{c}" for c in ans_cats)])
         return round(confidence, 2), f"{framing}:{category}", why
 
     @staticmethod

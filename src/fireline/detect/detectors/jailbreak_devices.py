@@ -53,7 +53,8 @@ PREEMPTION: tuple[str, ...] = (
     r"\b(?:will|would|should) (?:never|not) (?:be )?(?:actually )?(?:used|implemented|enacted|executed|"
     r"carried out|applied|acted upon|put into practice)(?:[.,;!)]|$| in (?:real life|the real world|reality|any way)"
     r"| for (?:any )?(?:real|illegal|harmful|malicious|unethical|nefarious)| with (?:any )?(?:ill|malicious|harmful|"
-    r"criminal|bad) intent| in an? (?:\w+ )?(?:malicious|harmful|illegal|unethical|dangerous)(?: or \w+)? (?:way|manner))",
+    r"criminal|bad) intent| in an? (?:\w+ )?(?:malicious|harmful|illegal|unethical|dangerous)(?: or \w+)? "
+    r"(?:way|manner))",
     r"\bnot (?:be )?used (?:in real life|in the real world|for (?:any )?(?:illegal|malicious|harmful|unethical))",
     r"\bnot (?:intended|meant|trying) (?:to|for) (?:promote|encourage|endorse|condone|incite|harm|hurt|"
     r"discriminat|facilitate|be used|actual|real|any (?:illegal|harmful|malicious))",
