@@ -14,20 +14,25 @@ policy_bypass through the `jailbreak_compliance` monitor) needs all three of:
   hypothesis, "for educational purposes", an appeal to authority or urgency; or, with no frame
   (an adversarial suffix, a past-tense rewording, a plain request), a harm phrase and an ask for
   something to act on (how to do it, the steps, an artefact that is not about the harm as a
-  topic), not about a game or a sport and not a defender's question;
+  topic), not about a game or a sport and not a defender's question; or an adversarial suffix
+  (jailbreak_suffix.py: a one-line request whose tail is machine-made) whose ask the answer
+  restates ("Sure, here is <the ask>") without its odd tokens, with a harm named by either side;
 - the answer goes along: it is not a refusal (the refusal detector's phrases), it has some
   substance (`min_words`), and it takes the request up: it echoes the request's words (30% of
   its subject words, or of a sentence that names the harm, or `min_shared_words` of them), or
   the words of the harmful object the request named, or has a harm phrase of the request's
-  category itself. A plain request also needs the answer to have the shape of something carried
-  out (an eager opening, a title, steps, code).
+  category itself, or is the artefact asked for (the e-mail, the jokes, the thread, the scene, the
+  code) with a few of the request's words. A refusal followed by a pivot ("However, I can provide
+  an overview: ...") is read from the pivot on. A plain request also needs the answer to have the
+  shape of something carried out (an eager opening, a title, steps, code).
 
 Confidence grows with the answer's compliance shape (an eager opening, a title, numbered steps,
 a letter, a scene, code; several of them) and drops when the answer steers away (help lines,
-legal alternatives, "instead", the official account). It stays below 0.9, the default playbooks'
-blocking floor: a finding here says a jailbreak probably worked, which is a flag for people and
-monitors, not proof enough to block an answer. All patterns run on RE2 (linear time); a call
-whose question has no harm phrase, hint or pre-emption costs one regex pass over the question.
+legal alternatives, "instead", the official account; not when those words are the request's
+own). It stays below 0.9, the default playbooks' blocking floor: a finding here says a jailbreak
+probably worked, which is a flag for people and monitors, not proof enough to block an answer.
+All patterns run on RE2 (linear time); a call whose question has no harm phrase, hint or
+pre-emption costs one regex pass over the question and a look at how the answer opens.
 """
 from __future__ import annotations
 
