@@ -8,6 +8,8 @@ The split was fixed, and written down in docs/detectors.md, before any detector 
 files was looked at:
 
 - tuning (read, misses studied): PAIR on vicuna-13b-v1.5 and GCG white box on vicuna-13b-v1.5;
+  and, as a precision (refusal) set moved here from held-out after two aggregate looks, JBC on
+  llama-2-7b-chat-hf (every answer judged not jailbroken);
 - held-out (measured twice: once before any change, as the baseline of generalisation, and once
   at the end; never read): every other file, by attack and target model.
 - left out: PAIR on gpt-3.5-turbo-1106 and JBC on gpt-3.5-turbo-1106 (the copies under
@@ -31,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "attack-artifacts/"
-TUNE = ("PAIR/black_box/vicuna-13b-v1.5.json", "GCG/white_box/vicuna-13b-v1.5.json")
+TUNE = ("PAIR/black_box/vicuna-13b-v1.5.json", "GCG/white_box/vicuna-13b-v1.5.json",
+        # A precision set, moved from held-out (docs/detectors.md, "Refusals that name the harm"):
+        # 100 template jailbreaks that llama-2 refuses at length, none judged jailbroken.
+        "JBC/manual/llama-2-7b-chat-hf.json")
 HELD_OUT = (
     "PAIR/black_box/gpt-4-0125-preview.json", "PAIR/black_box/llama-2-7b-chat-hf.json",
     "GCG/transfer/gpt-3.5-turbo-1106.json", "GCG/transfer/gpt-4-0125-preview.json",
@@ -41,7 +46,7 @@ HELD_OUT = (
     "prompt_with_random_search/black_box/llama-2-7b-chat-hf.json",
     "prompt_with_random_search/black_box/vicuna-13b-v1.5.json",
     "DSN/white_box/llama-2-7b-chat-hf.json", "DSN/white_box/vicuna-13b-v1.5.json",
-    "JBC/manual/gpt-4-0125-preview.json", "JBC/manual/llama-2-7b-chat-hf.json", "JBC/manual/vicuna-13b-v1.5.json",
+    "JBC/manual/gpt-4-0125-preview.json", "JBC/manual/vicuna-13b-v1.5.json",
 )  # fmt: skip
 SPLITS = {"tune": TUNE, "held_out": HELD_OUT}
 
