@@ -38,6 +38,21 @@ _MORE_REFUSALS = (
 # certainly provide ..." for a refusal. Its refusing form, "As an AI, I cannot ...", is caught by "I cannot".
 _PHRASES = tuple(p for p in DEFAULT_PHRASES if not p.startswith(r"\bAs an AI"))
 REFUSING = re.compile("|".join(f"(?:{p})" for p in (*_PHRASES, *_MORE_REFUSALS)).lower())
+# Every phrase starts at one of these words: trying the phrases only there is several times faster
+# than searching with their alternation (as in refusal.py).
+_ANCHOR = re.compile(r"\b(?:i[ '\u2019]|sorry|apolog|unfortunately|(?:this|that|your) request|against|as an? |it )")
+
+
+def refusals(low: str) -> list[tuple[int, int]]:
+    """(start, end) of each refusal phrase in a lower-cased text."""
+    out: list[tuple[int, int]] = []
+    for a in _ANCHOR.finditer(low):
+        if out and a.start() < out[-1][1]:
+            continue
+        m = REFUSING.match(low, a.start())
+        if m is not None:
+            out.append((m.start(), m.end()))
+    return out
 # A turn inside the refusing sentence: what follows may go along after all.
 _TURN = re.compile(r"(?:,|;|:|\s)\s*(?:but|however|instead|although|though|yet|that said)\b|\bhere(?:'s| is| are)\b")
 # Condemnation and warning: a sentence that says the thing is wrong, unlawful or dangerous.
@@ -72,8 +87,8 @@ def sentences(low: str) -> list[tuple[int, int]]:
 def unread_spans(low: str) -> list[tuple[int, int]]:
     """Refusing spans and warning sentences of a lower-cased answer that refuses somewhere; [] for
     an answer that does not refuse."""
-    refusals = [(m.start(), m.end()) for m in REFUSING.finditer(low)]
-    if not refusals:
+    found = refusals(low)
+    if not found:
         return []
     out = []
     for start, end in sentences(low):
@@ -81,7 +96,7 @@ def unread_spans(low: str) -> list[tuple[int, int]]:
             comply = _COMPLY.search(low, start, end)
             out.append((start, comply.start() if comply is not None else end))
             continue
-        for rs, re_ in refusals:
+        for rs, re_ in found:
             if start <= rs < end:
                 turn = _TURN.search(low, re_, end)
                 out.append((rs, turn.start() if turn is not None else end))
