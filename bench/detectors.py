@@ -18,7 +18,12 @@ eager answer, and after an adversarial suffix), PAIR's answers under the plain b
 tasks as benign asks, TruthfulQA and pydoc answers, CPU us per call. No
 peer harness for harmful content exists in ../shared/peers, so no peer figure is printed beside it.
 
-    .venv/bin/python bench/detectors.py [--repeats 5] [--harm-only]
+`--artifacts DIR` (a checkout or bare git copy of JailbreakBench/artifacts; bench/_artifacts.py)
+adds the per-file figures on attacks and models the detectors were not written for: the tuning
+files by default, the held-out files only with `--artifacts-split held_out` (or `all`): every run of
+those is a look at the held-out set, to be counted in docs/detectors.md.
+
+    .venv/bin/python bench/detectors.py [--repeats 5] [--harm-only] [--artifacts DIR [--artifacts-split tune]]
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _artifacts  # noqa: E402
 
 from fireline.detect.detectors import CallView, build_detectors, harm_eval, run_all  # noqa: E402
 from fireline.detect.detectors.harmful_output import HarmfulOutputDetector  # noqa: E402
@@ -94,6 +102,13 @@ def presidio() -> Detect | None:
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp)
     engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
     return lambda text: [(r.entity_type, r.start, r.end) for r in engine.analyze(text, "en", list(ENTITIES))]
+
+
+def artifacts(source: Path, split: str) -> list[str]:
+    """Per-file figures on JailbreakBench/artifacts (bench/_artifacts.py)."""
+    harm, detector = HarmfulOutputDetector({}), JailbreakDetector({})
+    splits = ("tune", "held_out") if split == "all" else (split,)
+    return [p for s in splits for p in _artifacts.report(source, s, detector.assess, harm.categories, harm.opt_in)]
 
 
 def harmful_output() -> list[str]:
@@ -220,9 +235,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--harm-only", action="store_true", help="only the harmful_output and jailbreak figures")
+    ap.add_argument("--artifacts", type=Path, metavar="DIR", help="a copy of JailbreakBench/artifacts")
+    ap.add_argument("--artifacts-split", choices=("tune", "held_out", "all"), default="tune",
+                    help="which files of --artifacts (held_out: a counted look at the held-out set)")
     args = ap.parse_args()
     if args.harm_only:
-        print("RESULT " + " ".join(harmful_output()))
+        parts = harmful_output()
+        print("RESULT " + " ".join(parts + (artifacts(args.artifacts, args.artifacts_split) if args.artifacts else [])))
         return
     corpus = json.loads(CORPUS.read_text(encoding="utf-8"))
     texts = [d["full_text"] for d in corpus]
@@ -280,6 +299,7 @@ def main() -> None:
     ]  # fmt: skip
     parts += [f"{e}_p={v[0] / max(1, v[1]):.3f} {e}_r={v[2] / max(1, v[3]):.3f}" for e, v in per.items()]
     parts += harmful_output()
+    parts += artifacts(args.artifacts, args.artifacts_split) if args.artifacts else []
     print("RESULT " + " ".join(parts))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 
 from fireline import __version__, background, metrics, openapi, wiring
@@ -26,7 +26,7 @@ from fireline.config import data_dir as default_data_dir
 from fireline.db import Database, DatabaseUnavailable, get_db, is_unavailable
 from fireline.errors import FirelineError
 from fireline.events import EventBus, where
-from fireline.http import EngineSafe, field_path, known_query
+from fireline.http import EngineSafe, domain_response, field_path, http_error_response, known_query, unexpected_response
 from fireline.leader import Leadership
 from fireline.pii import gazetteer
 
@@ -282,10 +282,8 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]  # errors and limits documented
 
     @app.exception_handler(FirelineError)
-    async def domain_error(_: Request, exc: FirelineError) -> JSONResponse:
-        retry = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(retry)} if retry is not None and exc.status in (429, 503) else None
-        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status, headers=headers)
+    async def domain_error(_: Request, exc: FirelineError) -> Response:
+        return domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -296,17 +294,12 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
                              "errors": errors}, status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        return http_error_response(exc)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse | PlainTextResponse:
-        if is_unavailable(exc):  # the database is down or slow: the client should retry, not give up
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return JSONResponse({"detail": "the database is unavailable; retry shortly"}, status_code=503,
-                                headers={"Retry-After": str(DatabaseUnavailable.retry_after)})
-        log.exception("unhandled error")
-        return PlainTextResponse("internal error; see the server log", status_code=500)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        return unexpected_response(exc)  # 503 + Retry-After when the database is down or slow, else 500
 
     return app
 

@@ -9,7 +9,7 @@ from fireline.comms import cadence
 from fireline.comms.config import load
 from fireline.comms.delivery import Event, Runtime
 from fireline.db import Database
-from fireline.incidents import service
+from fireline.incidents import edits, service
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.schemas import DeclareIn
 from fireline.incidents.timeline import entries
@@ -50,7 +50,7 @@ def test_reminders_follow_the_cadence_and_reset_on_updates(db: Database) -> None
     cadence.check(rt, t0 + timedelta(minutes=45))  # reminded 14 min ago: not again yet
     assert len(reminders(db, p0.id)) == 1
 
-    service.assign(db, p0.id, "comms_lead", "carol", "alice")
+    edits.assign(db, p0.id, "comms_lead", "carol", "alice")
     with db.writing() as s:
         cadence.post_update(s, p0.id, "We are rotating keys.", False, "carol", t0 + timedelta(minutes=50))
     cadence.check(rt, t0 + timedelta(minutes=79))

@@ -138,3 +138,22 @@ def test_response_times_are_exported_to_metrics(fl: Fireline) -> None:
     for name in ("acknowledge", "contain", "resolve"):
         assert f'fireline_incident_time_to_{name}_seconds_count{{severity="P2",type="bias"}}' in text
     assert 'fireline_incidents_opened_total{severity="P2",source="declared",type="bias"}' in text
+
+
+def test_linking_calls_names_ids_that_are_not_stored_and_links_nothing(fl: Fireline) -> None:
+    (stored,) = store_calls(fl.db, [{}])
+    with fl.client("responder") as http:
+        iid = http.post("/api/v1/incidents", json=DECLARE).json()["id"]
+        typo = http.post(f"/api/v1/incidents/{iid}/calls", json={"call_ids": [stored, "call-does-not-exist"]})
+        blank = http.post(f"/api/v1/incidents/{iid}/calls", json={"call_ids": [""]})
+        after_refusal = http.get(f"/api/v1/incidents/{iid}").json()
+        ok = http.post(f"/api/v1/incidents/{iid}/calls", json={"call_ids": [stored, stored]})
+        again = http.post(f"/api/v1/incidents/{iid}/calls", json={"call_ids": [stored]})
+        entries = http.get(f"/api/v1/incidents/{iid}/timeline").json()["entries"]
+    assert typo.status_code == 422 and typo.json()["field"] == "call_ids"
+    assert "'call-does-not-exist'" in typo.json()["detail"] and repr(stored) not in typo.json()["detail"]
+    assert blank.status_code == 422 and blank.json()["field"] == "call_ids"
+    assert after_refusal["linked_calls"] == []  # the known id of the refused request was not linked either
+    assert ok.status_code == 200 and ok.json()["linked"] == 1 and ok.json()["incident"]["linked_calls"] == [stored]
+    assert again.json()["linked"] == 0
+    assert [e["data"]["call_ids"] for e in entries if e["kind"] == "calls_linked"] == [[stored, stored]]

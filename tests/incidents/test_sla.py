@@ -11,7 +11,7 @@ import pytest
 from fireline.config import Config
 from fireline.db import Database
 from fireline.errors import Invalid
-from fireline.incidents import service, sla
+from fireline.incidents import edits, service, sla
 from fireline.incidents.lifecycle import transition
 from fireline.incidents.timeline import entries
 from tests.incidents.helpers import alert, backdate
@@ -54,7 +54,7 @@ def test_a_late_ack_records_the_breach_before_the_clock_stops(db: Database) -> N
 
 def test_severity_change_moves_the_due_times(db: Database) -> None:
     iid = service.on_alert_fired(db, alert(key="s", type="bias", severity="P3"))
-    service.set_severity(db, iid, "P1", "alice", "more users affected")
+    edits.set_severity(db, iid, "P1", "alice", "more users affected")
     with db.session() as s:
         inc = service.get_incident(s, iid)
     assert inc.ack_due_at == inc.detected_at + timedelta(hours=1)

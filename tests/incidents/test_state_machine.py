@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fireline.db import Database
 from fireline.errors import Conflict
-from fireline.incidents import service
+from fireline.incidents import edits, service
 from fireline.incidents.lifecycle import ACTIONS, ACTIVE, STATES, TRANSITIONS, transition
 from fireline.incidents.models import IncidentDedup
 from fireline.incidents.timeline import verify
@@ -36,13 +36,13 @@ def test_random_moves_never_reach_an_illegal_state(db: Database, moves: list[str
     acked = False
     for move in moves:
         if move == "note":
-            service.add_note(db, iid, "n", "alice")
+            edits.add_note(db, iid, "n", "alice")
         elif move == "alert":
             got = service.on_alert_fired(db, alert(key=dedup, type="bias", severity="P3", apps=apps))
             assert (got == iid) == (expected in ACTIVE)
         elif move == "severity":
             try:
-                service.set_severity(db, iid, "P2", "alice", "re-triaged")
+                edits.set_severity(db, iid, "P2", "alice", "re-triaged")
             except Conflict:
                 assert expected in ("closed", "false_positive")
         else:

@@ -4,10 +4,16 @@ came later, as log records). Only what is missing is filled: a call's content is
 The filled call goes through the same privacy pass and detectors as at ingest (its findings are
 recomputed), in one transaction. The monitors counted the call when it was stored; they are not
 told again (a call is counted once).
+
+Two exports can fill the same call at once (a call's events split over two OTLP log exports, or a
+logs export meeting the span's late check): fills of one call are serialised in this process, and
+a fill that finds the call changed by another process reads it again and fills what is still
+missing, so no event's content is lost.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import delete
@@ -25,9 +31,30 @@ def _missing(value: Any) -> bool:
     return value is None or value == [] or value == ""
 
 
+_LOCKS = tuple(threading.Lock() for _ in range(64))  # fills of one call, one at a time (by id hash)
+ATTEMPTS = 5
+
+
+class _Changed(Exception):
+    """The call changed between reading and writing (another process filled, erased or held it)."""
+
+
 def fill(db: Database, call_id: str, found: dict[str, Any], metadata: dict[str, Any] | None = None) -> bool:
     """Fill `call_id`'s missing content from `found` (CallIn keys). False when there is no such
     call, nothing was missing, its raw content was purged, or it is on legal hold (frozen evidence)."""
+    with _LOCKS[hash(call_id) % len(_LOCKS)]:
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return _fill_once(db, call_id, found, metadata)
+            except _Changed:
+                continue
+        try:
+            return _fill_once(db, call_id, found, metadata)
+        except _Changed:
+            return False
+
+
+def _fill_once(db: Database, call_id: str, found: dict[str, Any], metadata: dict[str, Any] | None) -> bool:
     with db.session() as session:
         row = session.get(Call, call_id)
         raw_row = session.get(CallRaw, call_id) if row is not None else None
@@ -62,7 +89,7 @@ def fill(db: Database, call_id: str, found: dict[str, Any], metadata: dict[str, 
         row = session.get(Call, call_id)
         raw_row = session.get(CallRaw, call_id) if row is not None else None
         if row is None or raw_row is None or raw_row.blob != blob or row.legal_hold:
-            return False  # changed meanwhile (filled by another request, erased, put on hold)
+            raise _Changed  # read again: erased, held or already filled is then answered above
         row.content = p.row["content"]
         row.system_prompt_sha256 = p.row["system_prompt_sha256"]
         row.tools = p.row["tools"]

@@ -19,7 +19,7 @@ from fireline.calls.models import RawAccess
 from fireline.config import Config
 from fireline.config_keys import check_section
 from fireline.db import utcnow
-from fireline.incidents import bus, evidence, links, service, sla
+from fireline.incidents import bus, edits, evidence, links, service, sla
 from fireline.incidents import timeline as tl
 from fireline.incidents.blast import affected as blast_affected
 from fireline.incidents.blast import blast_radius
@@ -102,7 +102,7 @@ def get_incident(incident_id: str, request: Request,
 @router.post("/incidents/{incident_id}/assign")
 def assign(incident_id: str, body: AssignIn, request: Request,
            who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    service.assign(get_db(request), incident_id, body.role, body.who, who.key_id, remove=body.remove,
+    edits.assign(get_db(request), incident_id, body.role, body.who, who.key_id, remove=body.remove,
                    reason=body.reason)
     return _fresh(request, incident_id)
 
@@ -110,28 +110,28 @@ def assign(incident_id: str, body: AssignIn, request: Request,
 @router.post("/incidents/{incident_id}/severity")
 def severity(incident_id: str, body: SeverityIn, request: Request,
              who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    service.set_severity(get_db(request), incident_id, body.severity, who.key_id, body.reason)
+    edits.set_severity(get_db(request), incident_id, body.severity, who.key_id, body.reason)
     return _fresh(request, incident_id)
 
 
 @router.post("/incidents/{incident_id}/type")
 def retype(incident_id: str, body: RetypeIn, request: Request,
            who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    service.retype(get_db(request), incident_id, body.type, who.key_id, body.reason, body.severity)
+    edits.retype(get_db(request), incident_id, body.type, who.key_id, body.reason, body.severity)
     return _fresh(request, incident_id)
 
 
 @router.post("/incidents/{incident_id}/notes", status_code=201)
 def note(incident_id: str, body: NoteIn, request: Request,
          who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    entry = service.add_note(get_db(request), incident_id, body.text, who.key_id, body.kind)
+    entry = edits.add_note(get_db(request), incident_id, body.text, who.key_id, body.kind)
     return tl.entry_json(entry)
 
 
 @router.post("/incidents/{incident_id}/calls")
 def link(incident_id: str, body: LinkIn, request: Request,
          who: Principal = Depends(require("responder"))) -> dict[str, Any]:
-    linked = service.link_calls(get_db(request), incident_id, body.call_ids, who.key_id)
+    linked = edits.link_calls(get_db(request), incident_id, body.call_ids, who.key_id)
     return {"linked": linked, "incident": _fresh(request, incident_id)}
 
 

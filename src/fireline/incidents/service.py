@@ -1,4 +1,6 @@
-"""Incidents as plain functions: open from alerts, declare, roles, severity, notes, links.
+"""Incidents as plain functions: open from alerts, declare, list and read (what responders change
+on an open incident afterwards, roles, severity, type, notes and linked calls, is in
+fireline.incidents.edits).
 
 `on_alert_fired`, `on_alert_acknowledged` and `on_alert_resolved` are the handlers of the alert
 topics (subscribed by fireline.wiring).
@@ -21,22 +23,22 @@ from ulid import ULID
 from fireline.calls.models import Call, CallFinding
 from fireline.calls.privacy import scrub
 from fireline.db import Database, insert_for, utcnow
-from fireline.errors import Conflict, Invalid
+from fireline.errors import Invalid
 from fireline.incidents import blast, bus, correlate, links
 from fireline.incidents.evidence import take_snapshot
 from fireline.incidents.harm import Harm, raises, worst_harm
-from fireline.incidents.lifecycle import STATES, TERMINAL, allowed, transition, transition_locked
+from fireline.incidents.lifecycle import STATES, allowed, transition, transition_locked
 from fireline.incidents.metrics import DRILLS_OPENED, OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
 from fireline.incidents.sla import current_config, policy
 from fireline.incidents.taxonomy import TYPES, Triage, check_severity, incident_type, triage
-from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, lock_incident, stamp
+from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, stamp
 from fireline.signals import SEVERITIES, Alert, alert_of
 
 # The entry points other parts use, importable from here as well as from their modules.
-__all__ = ["append_timeline", "assign", "declare", "get_incident", "link_calls", "list_incidents",
-           "on_alert_fired", "set_severity", "take_snapshot", "transition"]
+__all__ = ["append_timeline", "declare", "get_incident", "list_incidents", "on_alert_fired", "take_snapshot",
+           "transition"]
 log = logging.getLogger("fireline.incidents")
 FALLBACK_TYPE = "availability"
 MAX_ATTEMPTS = 5
@@ -82,7 +84,7 @@ def linked_call_ids(session: Session, incident_id: str) -> list[str]:
                                 .order_by(IncidentCall.linked_at, IncidentCall.call_id)))
 
 
-def _link(session: Session, incident_id: str, call_ids: Iterable[str]) -> int:
+def link_ids(session: Session, incident_id: str, call_ids: Iterable[str]) -> int:
     ids = sorted({c for c in call_ids if c})
     if not ids:
         return 0
@@ -117,7 +119,7 @@ def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[
     calls, or the same family on its app), whose higher severity wins. `harm`: the worst harm among
     the alert's calls (worst_harm, read once per alert: O(alert), whatever the incident holds)."""
     actor = f"alert:{alert.source}"
-    linked = _link(session, inc.id, alert.call_ids)
+    linked = link_ids(session, inc.id, alert.call_ids)
     update = how == "key" and alert.details.get("update")
     if update and not linked:
         return
@@ -261,7 +263,7 @@ def open_or_attach(session: Session, alert: Alert, pre: correlate.Prefetched | N
     append_locked(session, inc, "opened", f"alert:{alert.source}", data, at=now)
     if previous is not None:
         links.mark_repeat(session, inc, previous, f"alert:{alert.source}")
-    if _link(session, inc.id, call_ids):
+    if link_ids(session, inc.id, call_ids):
         inc.changed_seq = inc.timeline_seq
     if inc.onset_at is None and alert.details.get("update"):  # a repeat starts with its first new call
         first = session.scalar(select(func.min(Call.started_at)).where(Call.id.in_(call_ids)))
@@ -347,116 +349,8 @@ def declare(target: Database | Session, body: DeclareIn, actor: str) -> Incident
                                                          "playbook": decided.playbook, "drill": body.drill,
                                                          "scope": scope},
                       at=now)
-        if _link(session, inc.id, body.call_ids):
+        if link_ids(session, inc.id, body.call_ids):
             inc.changed_seq = inc.timeline_seq
         _opened(session, inc)
         return transition_locked(session, inc, "ack", actor, "declared by hand", now=now)
     return bus.within(target, run)
-
-
-def _open_for_edit(session: Session, incident_id: str) -> Incident:
-    inc = lock_incident(session, incident_id)
-    if inc.state in TERMINAL:
-        raise Conflict(f"incident {inc.id} is {inc.state}; it can take notes only", state=inc.state,
-                       allowed=[])
-    return inc
-
-
-def assign(target: Database | Session, incident_id: str, role: str, who: str, actor: str, *,
-           remove: bool = False, reason: str | None = None) -> Incident:
-    def run(session: Session) -> Incident:
-        inc = _open_for_edit(session, incident_id)
-        roles = dict(inc.roles or {})
-        if role == "commander":
-            if remove:
-                raise Invalid("the commander is handed off, not removed: assign the new commander",
-                              field="remove")
-            if inc.commander != who:
-                append_locked(session, inc, "commander_handoff", actor,
-                              {"from": inc.commander, "to": who, "reason": reason})
-                inc.commander = who
-        elif role == "responder":
-            people = list(roles.get("responders", []))
-            if remove and who in people:
-                people.remove(who)
-                append_locked(session, inc, "role_removed", actor, {"role": role, "who": who, "reason": reason})
-            elif not remove and who not in people:
-                people.append(who)
-                append_locked(session, inc, "role_assigned", actor, {"role": role, "who": who, "reason": reason})
-            roles["responders"] = people
-        else:
-            previous = roles.get(role)
-            new = None if remove else who
-            if previous != new:
-                roles[role] = new
-                append_locked(session, inc, "role_assigned" if new else "role_removed", actor,
-                              {"role": role, "who": new or who, "previous": previous, "reason": reason})
-        inc.roles = roles
-        return inc
-    return bus.within(target, run)
-
-
-def set_severity(target: Database | Session, incident_id: str, severity: str, actor: str,
-                 reason: str) -> Incident:
-    check_severity(severity)
-    if not reason.strip():
-        raise Invalid("reason: a severity change needs a reason", field="reason")
-
-    def run(session: Session) -> Incident:
-        inc = _open_for_edit(session, incident_id)
-        if inc.severity == severity:
-            return inc
-        before = inc.severity
-        inc.severity = severity
-        policy().set_due(inc)
-        append_locked(session, inc, "severity", actor, {"from": before, "to": severity, "reason": reason,
-                                                        "ack_due_at": stamp(inc.ack_due_at),  # type: ignore[arg-type]
-                                                        "contain_due_at": stamp(inc.contain_due_at)})  # type: ignore[arg-type]
-        return inc
-    return bus.within(target, run)
-
-
-def retype(target: Database | Session, incident_id: str, type_name: str, actor: str, reason: str,
-           severity: str | None = None) -> Incident:
-    """A responder corrects the incident's type (and, optionally, severity): on the timeline, with
-    the playbook of the new type; a raised severity lets auto-containment reconsider."""
-    incident_type(type_name)
-    if severity is not None:
-        check_severity(severity)
-    if not reason.strip():
-        raise Invalid("reason: a type change needs a reason", field="reason")
-
-    def run(session: Session) -> Incident:
-        inc = _open_for_edit(session, incident_id)
-        if inc.type == type_name and severity in (None, inc.severity):
-            return inc
-        before = (inc.type, inc.severity, inc.playbook)
-        decided = triage(current_config().section("triage"), type_name, None, severity or inc.severity)
-        inc.type, inc.playbook = type_name, decided.playbook
-        data: dict[str, Any] = {"from": before[0], "to": type_name, "reason": reason, "playbook": decided.playbook}
-        if severity is not None and severity != before[1]:
-            inc.severity = severity
-            policy().set_due(inc)
-            data.update({"severity_from": before[1], "severity_to": severity})
-        append_locked(session, inc, "retyped", actor, data)
-        bus.emit(session, "incident.escalated", durable=True, incident_id=inc.id, type=inc.type, severity=inc.severity,
-                 apps=list(inc.scope.get("apps", [])))
-        return inc
-    return bus.within(target, run)
-
-
-def add_note(target: Database | Session, incident_id: str, text: str, actor: str, kind: str = "note") -> Any:
-    return bus.within(target, lambda s: append_locked(s, lock_incident(s, incident_id), kind, actor,
-                                                      {"text": text}))
-
-
-def link_calls(target: Database | Session, incident_id: str, call_ids: list[str], actor: str) -> int:
-    def run(session: Session) -> int:
-        inc = _open_for_edit(session, incident_id)
-        n = _link(session, inc.id, call_ids)
-        if n:
-            entry = append_locked(session, inc, "calls_linked", actor, {"calls": n, "call_ids": call_ids[:50]})
-            inc.changed_seq = entry.seq
-        return n
-    return bus.within(target, run)
-

@@ -6,6 +6,7 @@ every endpoint; PagerDuty also takes an ingest key as `routing_key` (docs/ingest
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -17,10 +18,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from fireline import background
+from fireline import background, http
 from fireline.auth import service as keys
 from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
+from fireline.calls import api as calls_api
 from fireline.calls import service as calls_service
 from fireline.calls.group import GroupCommit
 from fireline.calls.schemas import CallIn
@@ -153,16 +155,24 @@ def otlp_group(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
     return group  # type: ignore[no-any-return]
 
 
+def _otlp_failed(exc: Exception, encoding: str) -> Response:
+    """The OTLP answer to a failed export: 400 undecodable, 503 + Retry-After while the database is
+    unavailable (exporters retry 503); anything else is raised again for the app's handlers."""
+    if isinstance(exc, otlp.Malformed):
+        return _otlp_error(400, str(exc), encoding)
+    if isinstance(exc, OperationalError | DatabaseUnavailable):
+        log.warning("OTLP ingest could not write: the database is unavailable")
+        return _otlp_error(503, "the database is unavailable; retry", encoding,
+                           {"Retry-After": str(DatabaseUnavailable.retry_after)})
+    raise exc
+
+
 async def _otlp_run(request: Request, encoding: str, work: Any,
                     threads: anyio.CapacityLimiter | None = None) -> Any:
     try:
         return await anyio.to_thread.run_sync(work, limiter=threads or ingest_limiter(request.app))
-    except otlp.Malformed as exc:
-        return _otlp_error(400, str(exc), encoding)
-    except (OperationalError, DatabaseUnavailable):
-        log.warning("OTLP ingest could not write: the database is unavailable")
-        return _otlp_error(503, "the database is unavailable; retry", encoding,
-                           {"Retry-After": str(DatabaseUnavailable.retry_after)})
+    except Exception as exc:
+        return _otlp_failed(exc, encoding)
 
 
 @router.post("/v1/traces", openapi_extra=OTLP_BODY)
@@ -174,32 +184,37 @@ async def otlp_traces(request: Request) -> Response:
     encoding, zipped, gzipped, limit = got
     db, config = _db(request), request.app.state.config
     group, threads = otlp_group(request.app)
+    done: list[tuple[otlp.Mapped, dict[str, Any]]] = []
 
-    def work() -> otlp.Mapped:
-        done: list[tuple[otlp.Mapped, dict[str, Any]]] = []
+    def parse(body: bytes) -> list[CallIn]:  # in the thread that stores the group
+        req = otlp.decode(otlp.gunzip(body, limit) if gzipped else body, encoding)
+        waiting = logs.take(db, otlp.span_ids(req)) if logs.any_waiting(db) else {}
+        done.append((otlp.map_request(req, config, waiting), waiting))
+        return done[0][0].calls
 
-        def parse(body: bytes) -> list[CallIn]:  # in the thread that stores the group
-            req = otlp.decode(otlp.gunzip(body, limit) if gzipped else body, encoding)
-            waiting = logs.take(db, otlp.span_ids(req)) if logs.any_waiting(db) else {}
-            done.append((otlp.map_request(req, config, waiting), waiting))
-            return done[0][0].calls
-
+    try:  # the export waits for its group's commit holding no thread (as native ingest does)
+        await asyncio.wrap_future(group.submit(zipped, parse))
+    except Exception as exc:
+        if done and done[0][1]:  # the span is retried by its exporter: its events wait again
+            await anyio.to_thread.run_sync(logs.put_back, db, done[0][1], limiter=threads)
+        return _otlp_failed(exc, encoding)
+    mapped = done[0][0]
+    # Events that arrived while the span was being stored (a logs export that found no call
+    # yet) are claimed now: for every call still missing some content, not only empty ones,
+    # since one export of events may have been merged and the next one be waiting.
+    unfilled = [c for c in mapped.calls if c.output is None or not c.input]
+    if unfilled:
         try:
-            group.ingest(zipped, parse)
-        except Exception:
-            if done:
-                logs.put_back(db, done[0][1])  # the span is retried by its exporter: its events wait again
-            raise
-        mapped = done[0][0]
-        empty = [c for c in mapped.calls if c.output is None and not c.input]
-        if empty and logs.any_waiting(db):
-            logs.fill_late(db, empty)
-        return mapped
-
-    mapped = await _otlp_run(request, encoding, work, threads)
-    if isinstance(mapped, Response):
-        return mapped
+            await anyio.to_thread.run_sync(_fill_late, db, unfilled, limiter=threads)
+        except Exception as exc:
+            return _otlp_failed(exc, encoding)
     return Response(otlp.encode_response(mapped.rejected, mapped.message(), encoding), media_type=encoding)
+
+
+def _fill_late(db: Database, unfilled: list[CallIn]) -> None:
+    """Stored calls missing content whose GenAI events came meanwhile get them now."""
+    if logs.any_waiting(db):
+        logs.fill_late(db, unfilled)
 
 
 @router.post("/v1/logs", openapi_extra=OTLP_LOGS_BODY)
@@ -336,7 +351,10 @@ def check(config: Config) -> None:
 
 
 def startup(app: Any) -> None:
-    """GenAI events whose span never came are deleted after `ingest.otlp_event_ttl_s` (default 1 h)."""
+    """Native ingest and OTLP traces answered before FastAPI (http.FastRoutes: the routes' own
+    functions, without the router and dependency solving), and GenAI events whose span never came
+    deleted after `ingest.otlp_event_ttl_s` (default 1 h)."""
+    http.install(app, {("POST", "/api/v1/calls"): calls_api.ingest_fast, ("POST", "/v1/traces"): otlp_traces})
     ttl = float((app.state.config.section("ingest") or {}).get("otlp_event_ttl_s", 3600))
     background.spawn(app, background.every("otlp-pending-events", background.in_thread(logs.purge_expired,
                                                                                          app.state.db, ttl),

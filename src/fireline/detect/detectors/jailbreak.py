@@ -14,20 +14,25 @@ policy_bypass through the `jailbreak_compliance` monitor) needs all three of:
   hypothesis, "for educational purposes", an appeal to authority or urgency; or, with no frame
   (an adversarial suffix, a past-tense rewording, a plain request), a harm phrase and an ask for
   something to act on (how to do it, the steps, an artefact that is not about the harm as a
-  topic), not about a game or a sport and not a defender's question;
+  topic), not about a game or a sport and not a defender's question; or an adversarial suffix
+  (jailbreak_suffix.py: a one-line request whose tail is machine-made) whose ask the answer
+  restates ("Sure, here is <the ask>") without its odd tokens, with a harm named by either side;
 - the answer goes along: it is not a refusal (the refusal detector's phrases), it has some
   substance (`min_words`), and it takes the request up: it echoes the request's words (30% of
   its subject words, or of a sentence that names the harm, or `min_shared_words` of them), or
   the words of the harmful object the request named, or has a harm phrase of the request's
-  category itself. A plain request also needs the answer to have the shape of something carried
-  out (an eager opening, a title, steps, code).
+  category itself, or is the artefact asked for (the e-mail, the jokes, the thread, the scene, the
+  code) with a few of the request's words. A refusal followed by a pivot ("However, I can provide
+  an overview: ...") is read from the pivot on. A plain request also needs the answer to have the
+  shape of something carried out (an eager opening, a title, steps, code).
 
 Confidence grows with the answer's compliance shape (an eager opening, a title, numbered steps,
 a letter, a scene, code; several of them) and drops when the answer steers away (help lines,
-legal alternatives, "instead", the official account). It stays below 0.9, the default playbooks'
-blocking floor: a finding here says a jailbreak probably worked, which is a flag for people and
-monitors, not proof enough to block an answer. All patterns run on RE2 (linear time); a call
-whose question has no harm phrase, hint or pre-emption costs one regex pass over the question.
+legal alternatives, "instead", the official account; not when those words are the request's
+own). It stays below 0.9, the default playbooks' blocking floor: a finding here says a jailbreak
+probably worked, which is a flag for people and monitors, not proof enough to block an answer.
+All patterns run on RE2 (linear time); a call whose question has no harm phrase, hint or
+pre-emption costs one regex pass over the question and a look at how the answer opens.
 """
 from __future__ import annotations
 
@@ -36,11 +41,13 @@ from typing import Any
 
 from fireline.detect.detectors.base import CallView, Finding, evidence, option
 from fireline.detect.detectors.jailbreak_devices import (
+    ARTEFACTS,
     BENIGN_CONTEXT,
     COMPLIANCE_OPENING,
     FRAMING,
     HOW_TO,
     MAKE,
+    PIVOT,
     PREEMPTION,
     PROP,
     REDIRECT,
@@ -48,6 +55,7 @@ from fireline.detect.detectors.jailbreak_devices import (
     STEP_LINE,
     TOPIC,
 )  # fmt: skip
+from fireline.detect.detectors.jailbreak_suffix import restates, suffix_tokens
 from fireline.detect.detectors.jailbreak_terms import REQUEST_HARM, REQUEST_HINTS
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.patterns import Pattern, compile_linear
@@ -58,6 +66,8 @@ SEVERITY = {"weapons_cbrn": "P1", "self_harm": "P1", "violence": "P1"}
 # Below the default playbooks' blocking floor (0.9): this finding is a flag, never a block.
 MAX_CONFIDENCE = 0.85
 _WORD = re.compile(r"[a-z][a-z'-]{3,}")
+# How the answer to an adversarial suffix opens ("Sure, here is ..."), checked before the exact pattern.
+_AFFIRMATIVE_START = ("sure", "here", "certainly", "absolutely", "of course", "okay", "ok")
 _STEM = 5  # words compared by their first letters: "machines" echoes "machine"
 # Words of the request that say nothing about its subject (the framing, the asking).
 _FRAME_WORDS = frozenset(word for line in (
@@ -114,6 +124,13 @@ class JailbreakDetector:
         self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
         self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
         self._redirect: Pattern = compile_linear(REDIRECT, "detectors.jailbreak.redirect")
+        self._pivot: Pattern = compile_linear(PIVOT, "detectors.jailbreak.pivot")
+        self._artefacts = [(compile_linear(asked, "detectors.jailbreak.artefact"),
+                            compile_linear(shape, "detectors.jailbreak.artefact_shape"))
+                           for asked, shape in ARTEFACTS]
+        self._affirmative: Pattern = compile_linear(
+            r"^\s*(?:(?:sure|certainly|absolutely|of course|okay|ok)\b[,!.]?\s*)?here(?:'s| is| are)\b",
+            "detectors.jailbreak.affirmative")
         self._refusal = RefusalDetector({})
         self.min_words = int(option(config, "min_words", 12))
         self.min_shared_words = int(option(config, "min_shared_words", 6))
@@ -192,23 +209,40 @@ class JailbreakDetector:
         """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
         an answer that goes along with it; None otherwise."""
         req = request[-self.scan_chars :].lower()
-        if self._gate.search(req) is None:  # ordinary traffic: one pass over the question
-            return None
-        spans, strong = self._harm_spans(req)
-        framing = self._framing_of(req, spans, strong)
-        if framing is None:
-            return None
+        gated = self._gate.search(req) is not None  # ordinary traffic: one pass over the question
+        spans, strong = self._harm_spans(req) if gated else ({}, False)
+        framing = self._framing_of(req, spans, strong) if gated else None
+        suffix: list[str] = []
+        if framing is None:  # an adversarial suffix is an attempt without a harm named (jailbreak_suffix.py)
+            # str methods first: an ordinary answer costs a fraction of a microsecond here.
+            if not answer.lstrip()[:12].lower().startswith(_AFFIRMATIVE_START) or (
+                    self._affirmative.search(answer[:80].lower()) is None):
+                return None
+            suffix = suffix_tokens(request[-self.scan_chars :])
+            if not suffix:
+                return None
+            framing = "suffix"
         # A refusal pre-empted in so many words is the strongest tell; a harm named in a story next;
         # a plain ask needs the answer's shape to say it was carried out.
-        base = {"direct": 0.5, "framing": 0.55}.get(framing, 0.6 if spans else 0.55)
+        base = {"direct": 0.5, "framing": 0.55, "suffix": 0.55}.get(framing, 0.6 if spans else 0.55)
         cats = {c: s[0] for c, s in spans.items()}
-        if self._refusal.find(answer) is not None:
-            return None
+        refusal = self._refusal.find(answer)
+        pivoted = False
+        if refusal is not None:
+            # "I cannot provide X. However, I can provide an overview: ..." goes along after all.
+            pivot = self._pivot.search(answer[refusal[1] : refusal[1] + 400].lower())
+            if pivot is None:
+                return None
+            answer, pivoted = answer[refusal[1] + pivot.end() :], True
         ans = answer[: self.scan_chars].lower()
         words = ans.split()
         if len(words) < self.min_words:
             return None
+        if framing == "suffix" and (pivoted or not restates(request[-self.scan_chars :], answer, suffix)):
+            return None
         ans_cats = self.harm_categories(ans)
+        if framing == "suffix" and not (cats or ans_cats):  # a harm named by either side, or it is a stunt
+            return None
         ans_stems = {w[:_STEM] for w in _WORD.findall(ans)}
         req_stems = {w[:_STEM] for w in _WORD.findall(req) if w not in _FRAME_WORDS}
         shared_words = len(req_stems & ans_stems)
@@ -231,14 +265,21 @@ class JailbreakDetector:
         # request is echoed too.
         object_echo = matched / max(1, len(objects)) if matched >= 2 or echoed >= 0.15 else 0.0
         shared = [c for c in cats if c in ans_cats]
+        # The answer is the artefact asked for (the e-mail, the jokes, the thread, the scene, the code).
+        # With a few of the request's words: code or a heading alone is no answer to this request.
+        artefact = shared_words >= 3 and any(asked.search(req) and shaped.search(ans)
+                                             for asked, shaped in self._artefacts)
         # Engaged: the answer takes up the request's words, or its harmful object, or a harm
         # phrase of the request's category with some of its words (a bare "illegal" in an
-        # unrelated answer is not engagement).
-        if not echo and object_echo < 0.5 and not (shared and echoed >= 0.15):
+        # unrelated answer is not engagement), or it is the artefact asked for; after a suffix,
+        # it restated the ask (checked above).
+        if framing != "suffix" and not (echo or artefact or object_echo >= 0.5 or (shared and echoed >= 0.15)):
             return None
         shape = []
-        if self._opening.search(ans):
+        if self._opening.search(ans) or (framing == "suffix" and not pivoted):
             shape.append("opening")
+        elif artefact:
+            shape.append("artefact")
         if sum(1 for _ in self._steps.finditer(ans)) >= 2:
             shape.append("steps")
         elif sum(1 for _ in self._sequence.finditer(ans)) >= 2:
@@ -247,15 +288,21 @@ class JailbreakDetector:
             return None
         confidence = base + 0.1 * len(shape) + (0.1 if shared else 0.0)
         confidence += 0.05 if echo else 0.0
-        if self._redirect.search(ans):
+        # Steering away, unless the words that seem to steer are the request's own ("debunking",
+        # "legal ways" when the request asked to debunk the debunkers or for "legal" ways round a law).
+        if any(not self._echoes(m.group(), req_stems) for m in self._redirect.finditer(ans)):
             confidence -= 0.2
         confidence = min(MAX_CONFIDENCE, confidence)
         if confidence < self.min_confidence:
             return None
-        category = (shared or list(cats) or ["unspecified"])[0]
-        why = ",".join([*shape, f"echo={echoed:.2f}/{shared_words}", f"object={object_echo:.2f}",
-                        *(f"answer:{c}" for c in ans_cats)])
+        category = (shared or list(cats) or list(ans_cats) or ["unspecified"])[0]
+        why = ",".join([*shape, *(["pivot"] if pivoted else []), f"echo={echoed:.2f}/{shared_words}",
+                        f"object={object_echo:.2f}", *(f"answer:{c}" for c in ans_cats)])
         return round(confidence, 2), f"{framing}:{category}", why
+
+    @staticmethod
+    def _echoes(phrase: str, req_stems: set[str]) -> bool:
+        return any(w[:_STEM] in req_stems for w in _WORD.findall(phrase) if w not in _FRAME_WORDS)
 
     def detect(self, call: CallView) -> list[Finding]:
         answer = call.output_text

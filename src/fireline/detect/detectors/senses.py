@@ -31,6 +31,7 @@ from fireline.detect.detectors.lexicon import (
     SENSES,
     VERB_OBJECTS,
 )
+from fireline.detect.detectors.refusal_context import unread_spans
 from fireline.detect.policy_text import inflections
 
 STRONG, WEAK, AMBIGUOUS = "strong", "weak", "ambiguous"
@@ -48,6 +49,15 @@ _ROLE_PLAY = (r"(?:^|[.!?:\n]\s*)as an? (?:[a-z-]+ ){0,2}[a-z-]*(?:er|or|ist|ian
               r"|\bin (?:the|this|my|your) (?:story|novel|screenplay|fictional)\b")
 # A letter template's placeholder, capitalised ("[Recipient]", "[Your Name]"; not code's "[int]").
 _PLACEHOLDER = r"\[[A-Z][a-z]+(?: [A-Z]?[a-z]+){0,3}\]"
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with the spans replaced by spaces (offsets kept): framing there does not count."""
+    parts, at = [], 0
+    for s, e in spans:
+        parts += [text[at:s], " " * (e - s)]
+        at = e
+    return "".join([*parts, text[at:]])
 
 
 @dataclass(slots=True)
@@ -213,6 +223,12 @@ class Lexicon:
         harmless = self._harmless(low, raw)
         kept = [h for h in raw if not any(s <= h[0] and h[1] <= e for s, e in harmless)
                 and self._sense(text, low, *h[:4])]
+        # A refusal that names what it refuses, and the warning around it, is not harmful content
+        # (refusal_context.py); read only when a term was found, so ordinary text pays nothing.
+        unread = unread_spans(low) if kept else []
+        if unread:
+            kept = [h for h in kept if not any(s <= h[0] and h[1] <= e for s, e in unread)]
+            text, low = _blank(text, unread), _blank(low, unread)
         abusive = any(h[3] == STRONG and h[2] in _ABUSIVE for h in kept)
         out: dict[str, CategoryHits] = {}
         for start, end, category, strength, base in kept:
