@@ -49,7 +49,8 @@ from fireline.config import Config  # noqa: E402
 from fireline.detect.canaries import CanaryCache  # noqa: E402
 from fireline.detect.changes import ChangeTracker  # noqa: E402
 from fireline.detect.detectors.output_quality import last_user_text, profile  # noqa: E402
-from fireline.detect.monitor_defs import DEFAULTS, load_monitors  # noqa: E402
+from fireline.detect.monitor_defaults import DEFAULTS  # noqa: E402
+from fireline.detect.monitor_defs import load_monitors  # noqa: E402
 from fireline.detect.monitors import Engine  # noqa: E402
 from fireline.detect.service import Detection, fact_of, view_of  # noqa: E402
 

@@ -17,8 +17,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fireline.detect.monitor_defs import DEFAULTS, load_monitors
-from fireline.detect.monitors import Engine, Fact, Fired, Monitor
+from fireline.detect.facts import Fact
+from fireline.detect.firing import Fired
+from fireline.detect.monitor import Monitor
+from fireline.detect.monitor_defaults import DEFAULTS
+from fireline.detect.monitor_defs import load_monitors
+from fireline.detect.monitors import Engine
 
 T0 = 1_900_000_020.0
 

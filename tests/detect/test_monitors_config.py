@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fireline.config import ConfigError
-from fireline.detect.monitor_defs import DEFAULTS, Condition, cohort_attributes, load_monitors
+from fireline.detect.monitor_defaults import DEFAULTS
+from fireline.detect.monitor_defs import Condition, cohort_attributes, load_monitors
 from fireline.durations import parse_minutes
 
 

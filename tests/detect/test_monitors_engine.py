@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from fireline.detect.facts import Fact
+from fireline.detect.firing import Fired
 from fireline.detect.monitor_defs import MonitorDef, load_monitors
-from fireline.detect.monitors import Engine, Fact, Fired
+from fireline.detect.monitors import Engine
 
 T0 = 1_900_000_000.0  # a fixed "now" in seconds
 MIN = 60.0

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireline.db import Database
+from fireline.detect.facts import Fact
 from fireline.detect.feed import PG_LIMIT, Feed, PostgresFeed, RedisFeed, decode, encode
-from fireline.detect.monitors import Fact
 
 text = st.text(max_size=40)
 opt = st.none() | text

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fireline.detect.models import MonitorAlert
-from fireline.detect.monitors import Engine, Monitor
+from fireline.detect.monitor import Monitor
+from fireline.detect.monitors import Engine
 from fireline.detect.series import Series
 from fireline.errors import Invalid, NotFound
 

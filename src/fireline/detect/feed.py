@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from fireline.detect.monitors import Fact
+from fireline.detect.facts import Fact
 from fireline.metrics import SHARED_STATE_FAILURES
 
 log = logging.getLogger("fireline.detect.feed")

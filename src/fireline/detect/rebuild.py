@@ -21,10 +21,12 @@ from fireline.calls.models import Call, CallFinding
 from fireline.db import Database
 from fireline.detect import features
 from fireline.detect.distribution import LENGTH_BASE
+from fireline.detect.facts import Fact
 from fireline.detect.minutes import minute_of
 from fireline.detect.models import MonitorAlert, Report
+from fireline.detect.monitor import Monitor
 from fireline.detect.monitor_defs import CONTAINED_STATUSES
-from fireline.detect.monitors import Engine, Fact, Monitor
+from fireline.detect.monitors import Engine
 from fireline.detect.series import LATENCY_BOUNDS
 from fireline.detect.service import production
 

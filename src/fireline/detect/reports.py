@@ -20,8 +20,8 @@ from fireline import pii
 from fireline.calls.models import Call
 from fireline.calls.service import CallNotFound
 from fireline.db import utcnow
+from fireline.detect.facts import Fact
 from fireline.detect.models import PendingReport, Report
-from fireline.detect.monitors import Fact
 from fireline.errors import Invalid
 
 KINDS = ("harmful", "wrong", "leak", "other", "thumbs_down")

@@ -17,10 +17,12 @@ from fireline.db import Database
 from fireline.detect import rebuild, reports
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.changes import ChangeTracker
+from fireline.detect.facts import Fact
 from fireline.detect.feed import Feed
+from fireline.detect.firing import Fired
 from fireline.detect.models import MonitorAlert, Report
 from fireline.detect.monitor_defs import cohort_attributes, load_monitors
-from fireline.detect.monitors import Engine, Fact, Fired
+from fireline.detect.monitors import Engine
 from fireline.detect.rule_alerts import RuleAlerts, RuleMeta
 from fireline.detect.service import (
     NOT_PRODUCTION,

@@ -26,9 +26,9 @@ from fireline.counters import WindowCounter
 from fireline.db import Database
 from fireline.detect.canaries import CanaryCache
 from fireline.detect.detectors import ArgumentBaseline, CallView, Detector, Finding, build_detectors, run_all
+from fireline.detect.facts import Fact
 from fireline.detect.features import COLUMNS as FEATURE_COLUMNS
 from fireline.detect.features import categorical, features_of, lengths
-from fireline.detect.monitors import Fact
 from fireline.detect.policy_match import PolicyEngine
 from fireline.detect.rule_alerts import RuleMeta
 from fireline.detect.screen import SCREEN, STATEFUL, Screen, StatelessPass, policy_engine, view_of

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from fireline.calls.models import Call, CallFinding
 from fireline.controls.models import ControlRow
+from fireline.detect.facts import Fact
+from fireline.detect.monitor import Monitor
 from fireline.detect.monitor_defs import MonitorDef
-from fireline.detect.monitors import Fact, Monitor
 from fireline.detect.series import latency_bin, quantile
 from fireline.incidents.models import Incident
 from fireline.incidents.timeline import append_timeline, entries, stamp
