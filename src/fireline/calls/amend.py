@@ -43,15 +43,12 @@ def fill(db: Database, call_id: str, found: dict[str, Any], metadata: dict[str, 
     """Fill `call_id`'s missing content from `found` (CallIn keys). False when there is no such
     call, nothing was missing, its raw content was purged, or it is on legal hold (frozen evidence)."""
     with _LOCKS[hash(call_id) % len(_LOCKS)]:
-        for _ in range(ATTEMPTS - 1):
+        for _ in range(ATTEMPTS):
             try:
                 return _fill_once(db, call_id, found, metadata)
             except _Changed:
                 continue
-        try:
-            return _fill_once(db, call_id, found, metadata)
-        except _Changed:
-            return False
+        return False  # changed under it at every attempt
 
 
 def _fill_once(db: Database, call_id: str, found: dict[str, Any], metadata: dict[str, Any] | None) -> bool:
