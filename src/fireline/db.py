@@ -10,9 +10,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, create_engine, event, exc
+import psycopg
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from fireline.config import get_settings
@@ -104,6 +122,12 @@ def make_engine(url: str) -> Engine:
                                f"{statement_ms * 2}"}
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True,
                            pool_timeout=settings.db_connect_timeout_s, connect_args=connect_args)
+
+    @event.listens_for(engine, "connect")
+    def _binary_arrays(dbapi_conn: Any, _record: Any) -> None:
+        if isinstance(dbapi_conn, psycopg.Connection):  # BulkInsert's column arrays go binary
+            dbapi_conn.adapters.register_dumper(_Values, ListBinaryDumper)
+
     _guard_values(engine)
     return engine
 
@@ -131,19 +155,31 @@ INT32 = 2**31 - 1
 
 
 def _limits(context: Any) -> dict[str, tuple[int, int]]:
-    """Integer bounds per bound parameter of a compiled statement (INTEGER vs BIGINT)."""
+    """Integer bounds per bound parameter of a compiled statement (INTEGER vs BIGINT; an array
+    parameter's bounds are its items')."""
     compiled = getattr(context, "compiled", None)
     binds = getattr(compiled, "binds", None) or {}
     out: dict[str, tuple[int, int]] = {}
     for name, bind in binds.items():
         kind = bind.type
-        if isinstance(kind, TypeDecorator):
-            kind = kind.impl_instance
+        while isinstance(kind, TypeDecorator | ARRAY):
+            kind = kind.impl_instance if isinstance(kind, TypeDecorator) else kind.item_type
         if isinstance(kind, BigInteger):
             out[name] = (INT_MIN, INT_MAX)
         elif isinstance(kind, Integer):
             out[name] = (-INT32 - 1, INT32)
     return out
+
+
+def _problem(value: Any, name: str, limits: dict[str, tuple[int, int]]) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = limits.get(_SUFFIX.sub("", name), (INT_MIN, INT_MAX))
+        return None if low <= value <= high else "is outside the column's integer range"
+    if isinstance(value, list):  # an array parameter (PostgreSQL): its items are the column's values
+        return next((p for p in (_problem(v, name, limits) for v in value) if p), None)
+    return None
 
 
 def _check_params(params: Any, limits: dict[str, tuple[int, int]], names: list[str]) -> None:
@@ -153,16 +189,38 @@ def _check_params(params: Any, limits: dict[str, tuple[int, int]], names: list[s
         width = len(names)
         items = ((names[i % width] if width else f"parameter {i}", v) for i, v in enumerate(params or ()))
     for name, value in items:
-        if isinstance(value, str):
-            reason = text_problem(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            low, high = limits.get(_SUFFIX.sub("", name), (INT_MIN, INT_MAX))
-            reason = None if low <= value <= high else "is outside the column's integer range"
-        else:
-            continue
+        reason = _problem(value, name, limits)
         if reason:
             column = _SUFFIX.sub("", name)
             raise Unstorable(f"{column}: {reason}", field=column)
+
+
+def _rows(parameters: Any) -> Any:
+    """The parameter sets of one execution: executemany passes rows; insertmanyvalues passes one
+    flat batch even with executemany set."""
+    if isinstance(parameters, list | tuple) and isinstance(parameters[0], dict | list | tuple):
+        return parameters
+    return (parameters,)
+
+
+def _values(rows: Any) -> list[Any]:
+    """Every bound value of one execution, flat, array items included."""
+    flat: list[Any] = []
+    for row in rows:
+        flat += row.values() if isinstance(row, dict) else row
+    if any(isinstance(v, list) for v in flat):
+        flat = [i for v in flat for i in (v if isinstance(v, list) else (v,))]
+    return flat
+
+
+def _suspect(values: list[Any]) -> bool:
+    """False when no value can be refused: all text joined holds no NUL and no surrogate, and every
+    integer fits the narrowest column (INTEGER). One pass in C instead of a check per value (a
+    batch of calls binds thousands); True sends the execution to the check that names the column."""
+    if text_problem("".join([v for v in values if isinstance(v, str)])):
+        return True
+    ints = [v for v in values if isinstance(v, int)]
+    return bool(ints) and (min(ints) < -INT32 - 1 or max(ints) > INT32)
 
 
 def _guard_values(engine: Engine) -> None:
@@ -175,19 +233,88 @@ def _guard_values(engine: Engine) -> None:
                _executemany: bool) -> None:
         if not parameters:
             return
+        rows = _rows(parameters)
+        if not _suspect(_values(rows)):
+            return
         limits = _limits(context)
         names = list(getattr(getattr(context, "compiled", None), "positiontup", None) or ())
-        # executemany passes rows; insertmanyvalues passes one flat batch even with executemany set
-        if isinstance(parameters, list | tuple) and isinstance(parameters[0], dict | list | tuple):
-            for row in parameters:
-                _check_params(row, limits, names)
-        else:
-            _check_params(parameters, limits, names)
+        for row in rows:
+            _check_params(row, limits, names)
 
 
 def insert_for(dialect_name: str) -> Any:
     """The dialect's INSERT construct, which knows ON CONFLICT."""
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+class _Values(list[Any]):
+    """One column's values sent to PostgreSQL as one binary array (`BulkInsert`): binary needs no
+    escaping of each item in Python, which the text form does (quotes in JSON content)."""
+
+
+class _ColumnArray(TypeDecorator[list[Any]]):
+    """ARRAY(item type), bound as `_Values` (after the item type's own processing)."""
+
+    impl = postgresql.ARRAY
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        items = super().bind_processor(dialect)
+        return lambda value: _Values(items(value) if items is not None else value)
+
+
+class BulkInsert:
+    """An INSERT of many rows of one table (optionally skipping rows whose key exists, and returning
+    columns of the rows inserted) whose statement text does not grow with the rows. SQLite: the
+    rows as SQLAlchemy's executemany/insertmanyvalues. PostgreSQL: one array per column, unnested
+    (`INSERT ... SELECT * FROM unnest(:a, :b, ...)`): psycopg parses a multi-row VALUES statement
+    in Python on every execution (thousands of placeholders, too long for its cache) and the
+    server plans it anew; the unnest statement is parsed once and prepared. Same rows, same values.
+    A batch whose column mixes Python types (an array has one) goes as multi-row VALUES.
+
+    The columns are the first row's keys; a column absent from them gets its scalar default, as
+    SQLAlchemy's INSERT gives it (or the database's)."""
+
+    def __init__(self, table: Table, *, skip_existing: str | None = None, returning: tuple[str, ...] = ()) -> None:
+        self.table, self.skip_existing, self.returning = table, skip_existing, returning
+        self._statements: dict[tuple[str, tuple[str, ...] | None], Any] = {}
+
+    def _statement(self, dialect: str, columns: tuple[str, ...] | None) -> Any:
+        stmt = self._statements.get((dialect, columns))
+        if stmt is not None:
+            return stmt
+        table = self.table
+        if columns is not None:
+            # Item types without a length: a cast to VARCHAR(n) would truncate where the column refuses.
+            arrays = [bindparam(name, type_=_ColumnArray(
+                String() if isinstance(table.c[name].type, String) else table.c[name].type)) for name in columns]
+            rows = func.unnest(*arrays).table_valued(*columns).render_derived()
+            stmt = postgresql.insert(table).from_select(list(columns), select(*rows.c))
+        else:
+            stmt = insert_for(dialect)(table)
+        if self.skip_existing:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[self.skip_existing])
+        if self.returning:
+            stmt = stmt.returning(*(table.c[name] for name in self.returning))
+        self._statements[(dialect, columns)] = stmt
+        return stmt
+
+    def execute(self, conn: Connection, rows: list[dict[str, Any]]) -> CursorResult[Any]:
+        dialect = conn.dialect.name
+        arrays = self._arrays(rows) if dialect == "postgresql" else None
+        if arrays is None:
+            return conn.execute(self._statement(dialect, None), rows)
+        return conn.execute(self._statement(dialect, tuple(arrays)), arrays)
+
+    def _arrays(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
+        arrays = {name: [r[name] for r in rows] for name in rows[0]}
+        for c in self.table.c:
+            if c.name not in arrays and c.default is not None and c.default.is_scalar:
+                arrays[c.name] = [c.default.arg] * len(rows)  # type: ignore[attr-defined]
+        for values in arrays.values():
+            if len({type(v) for v in values if v is not None}) > 1:
+                return None
+        return arrays
 
 
 class Database:

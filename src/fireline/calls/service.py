@@ -18,7 +18,7 @@ from fireline import outbox
 from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
-from fireline.db import Database, DatabaseUnavailable, insert_for, is_unavailable, utcnow
+from fireline.db import BulkInsert, Database, DatabaseUnavailable, is_unavailable, utcnow
 from fireline.errors import Invalid, NotFound
 from fireline.metrics import CALL_DUPLICATES, CALLS_INGESTED, INGEST_SECONDS
 
@@ -239,29 +239,31 @@ def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
         db.bus.publish_durable("calls.ingested", entry_id, calls=calls, source=source)
 
 
+# One statement per table per batch, whatever its size (fireline.db.BulkInsert).
+_NEW_CALLS = BulkInsert(Call.__table__, skip_existing="id", returning=("id",))  # type: ignore[arg-type]
+_RAW = BulkInsert(CallRaw.__table__)  # type: ignore[arg-type]
+_FINDINGS = BulkInsert(CallFinding.__table__)  # type: ignore[arg-type]
+
+
 def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
     """One transaction: calls (ON CONFLICT DO NOTHING), then raw and findings of the new ones, and
     the "calls.ingested" outbox entry naming them, so the monitors see them even after a crash."""
     if not batch:
         return []
-    insert = insert_for(db.dialect)
-    calls, raw_table, findings_table = Call.__table__, CallRaw.__table__, CallFinding.__table__
     # Core statements on the tables: the ORM's bulk-insert machinery cost a third of this function.
     with db.writing() as session:
         conn = session.connection()
-        stmt = insert(calls).on_conflict_do_nothing(index_elements=["id"]).returning(calls.c.id)
-        new_ids = set(conn.execute(stmt, [p.row for p in batch]).scalars().all())
+        new_ids = set(_NEW_CALLS.execute(conn, [p.row for p in batch]).scalars().all())
         fresh = [p for p in batch if p.id in new_ids]
-        raws = [{"call_id": p.id, "blob": p.raw_blob} for p in fresh]
-        if raws:
-            conn.execute(insert(raw_table), raws)
+        if fresh:
+            _RAW.execute(conn, [{"call_id": p.id, "blob": p.raw_blob} for p in fresh])
         findings = [
             {**f, "call_id": p.id, "started_at": p.row["started_at"], "app": p.row["app"],
              "tenant": p.row["tenant"]}
             for p in fresh for f in p.findings
         ]
         if findings:
-            conn.execute(insert(findings_table), findings)
+            _FINDINGS.execute(conn, findings)
         if fresh:
             entry = outbox.add(conn, "calls.ingested", {"call_ids": [p.id for p in fresh]})
             for p in fresh:
