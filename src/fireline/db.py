@@ -66,6 +66,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite keeps naive text; comparisons stay correct because every value is UTC.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        to_utc = self.process_bind_param
+
+        # The text SQLAlchemy's SQLite DATETIME writes ('2026-11-22 10:00:00.000000'), in one step
+        # instead of two processors and a format with a dict per value (ingest binds thousands).
+        def process(value: datetime | None) -> str | None:
+            naive = to_utc(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -208,7 +221,7 @@ def _values(rows: Any) -> list[Any]:
     flat: list[Any] = []
     for row in rows:
         flat += row.values() if isinstance(row, dict) else row
-    if any(isinstance(v, list) for v in flat):
+    if any(issubclass(t, list) for t in set(map(type, flat))):
         flat = [i for v in flat for i in (v if isinstance(v, list) else (v,))]
     return flat
 

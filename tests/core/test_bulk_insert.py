@@ -1,16 +1,18 @@
 """The batched write of calls (fireline.db.BulkInsert: column arrays on PostgreSQL) stores exactly
-what a plain INSERT stores, skips ids already stored, and its values pass the same guard."""
+what a plain INSERT stores, skips ids already stored, and its values pass the same guard; timestamps
+are written on SQLite as SQLAlchemy writes them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import DateTime, insert, select
+from sqlalchemy.dialects import sqlite
 
 from fireline.calls.models import Call, CallFinding, CallRaw
-from fireline.db import BulkInsert, Database
+from fireline.db import BulkInsert, Database, UTCDateTime
 from fireline.validation import Unstorable
 
 CALLS = Call.__table__
@@ -94,3 +96,15 @@ def test_a_value_the_engine_refuses_is_named_by_its_column(db: Database, column:
     with pytest.raises(Unstorable) as caught, db.writing() as session:
         BulkInsert(CALLS).execute(session.connection(), rows)  # type: ignore[arg-type]
     assert caught.value.details["field"] == column and why in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC), datetime(2026, 11, 22, 10, 0),
+    datetime(2026, 3, 29, 1, 30, 5, 7, tzinfo=timezone(timedelta(hours=-7, minutes=-30))),
+    datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999), None,
+])
+def test_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them(value: datetime | None) -> None:
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    naive = None if value is None else UTCDateTime().process_bind_param(value, dialect)
+    assert ours(value) == DateTime().dialect_impl(dialect).bind_processor(dialect)(naive)
