@@ -69,13 +69,16 @@ class UTCDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        to_utc = self.process_bind_param
 
         # The text SQLAlchemy's SQLite DATETIME writes ('2026-11-22 10:00:00.000000'), in one step
-        # instead of two processors and a format with a dict per value (ingest binds thousands).
+        # instead of two processors and a format with a dict per value (ingest binds thousands):
+        # isoformat in UTC, its "+00:00" cut (naive values are UTC already).
         def process(value: datetime | None) -> str | None:
-            naive = to_utc(value, dialect)
-            return None if naive is None else naive.isoformat(" ", "microseconds")
+            if value is None:
+                return None
+            if value.tzinfo is not None and value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]
 
         return process
 
