@@ -70,6 +70,11 @@ def add_many(session: Any, topic: str, payloads: list[dict[str, Any]], now: date
     rows = [{"topic": topic, "payload": p, "handlers": None, "created_at": now, "next_attempt_at": now + GRACE,
              "attempts": 0} for p in payloads]
     conn = session.connection() if isinstance(session, Session) else session
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy cannot order RETURNING on SQLite, so it would send one INSERT per entry. One
+        # INSERT numbers its rows in VALUES order (the id is the rowid: one more than the largest,
+        # row after row, under SQLite's one writer); RETURNING lists them in no promised order.
+        return sorted(int(i) for i in conn.execute(insert(OutboxEntry).returning(OutboxEntry.id), rows).scalars())
     stmt = insert(OutboxEntry).returning(OutboxEntry.id, sort_by_parameter_order=True)
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
 

@@ -7,8 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import event, select
+
+from fireline import outbox
 from fireline.config import AppConfig, Config
 from fireline.db import Database
+from fireline.outbox import OutboxEntry
 from tests.support.faults import refusing_inserts
 from tests.support.fireline import Fireline, running
 
@@ -78,3 +82,23 @@ def test_a_failed_auto_containment_is_visible_and_retried(db: Database) -> None:
         assert [c["kind"] for c in controls] == ["kill_switch"] and controls[0]["actor"] == "auto-contain"
         time.sleep(1.0)  # later deliveries of the same entry change nothing
         assert len(http.get("/api/v1/controls", params={"incident_id": iid}).json()["controls"]) == 1
+
+
+def test_entries_written_together_take_one_statement_and_their_ids_in_order(db: Database) -> None:
+    statements: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with db.writing() as session:
+        outbox.add(session, "calls.ingested", {"call_ids": ["c-0"]})
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            ids = outbox.add_many(session, "alert.fired", [{"alert": {"n": n}} for n in range(300)])
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    with db.session() as session:
+        entries = session.scalars(select(OutboxEntry).where(OutboxEntry.topic == "alert.fired"))
+        payloads = {e.id: e.payload for e in entries}
+    assert [payloads[i]["alert"]["n"] for i in ids] == list(range(300))
