@@ -139,12 +139,12 @@ def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[
             **_alert_data(alert), "correlated_by": how, "triaged_severity": severity})
         _add_keys(session, inc, [own, *corr])
     if linked and harm is not None and raises(harm, inc.severity):
-        _escalate(session, inc, harm)
+        escalate_harm(session, inc, harm)
     if how != "key":
         links.escalate(session, inc, severity, actor, f"related alert {alert.title!r} is {severity}")
 
 
-def _escalate(session: Session, inc: Incident, harm: Harm) -> None:
+def escalate_harm(session: Session, inc: Incident, harm: Harm) -> None:
     """Raise an open incident to its harm's severity (and type), then let containment reconsider."""
     before = (inc.type, inc.severity)
     if harm.type != inc.type:
