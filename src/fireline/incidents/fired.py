@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from fireline.db import Database, insert_for, utcnow
+from fireline.db import Database, insert_for
 from fireline.incidents import bus, correlate
 from fireline.incidents.harm import harm_findings, raises, worst_harm
 from fireline.incidents.lifecycle import ACTIVE
-from fireline.incidents.models import Incident, IncidentCall, IncidentDedup, TimelineEntry
-from fireline.incidents.service import escalate_harm, open_or_attach
+from fireline.incidents.models import Incident, IncidentDedup, TimelineEntry
+from fireline.incidents.service import escalate_harm, link_pairs, open_or_attach
 from fireline.incidents.timeline import next_entry
 from fireline.signals import Alert, alert_of
 
@@ -92,12 +92,7 @@ class Updates:
             return
         pending, self.pending = self.pending, []
         session = self.session
-        now = utcnow()
-        pairs = {(inc.id, c) for a, inc, _ in pending for c in a.call_ids if c}
-        insert = insert_for(session.get_bind().dialect.name)
-        stmt = insert(IncidentCall).on_conflict_do_nothing().returning(IncidentCall.incident_id, IncidentCall.call_id)
-        new = set(session.connection().execute(stmt, [{"incident_id": i, "call_id": c, "linked_at": now}
-                                                      for i, c in sorted(pairs)]).tuples()) if pairs else set()
+        new = link_pairs(session, [(inc.id, c) for a, inc, _ in pending for c in a.call_ids if c])
         rows: list[dict[str, Any]] = []
         for alert, inc, own in pending:
             linked = 0
@@ -116,5 +111,5 @@ class Updates:
             if raises(harm, inc.severity) and harm is not None:
                 escalate_harm(session, inc, harm)
         if rows:
-            session.connection().execute(insert(TimelineEntry), rows)
+            session.connection().execute(insert_for(session.get_bind().dialect.name)(TimelineEntry), rows)
         session.flush()  # the incidents' heads, scopes and change marks
