@@ -3,9 +3,9 @@ calls that decide each alert's harm and drill read once for all (the batch form 
 incidents.service.on_alert_fired, subscribed as its `many` by fireline.wiring).
 
 While monitors fire, most alerts of a batch are updates: the new calls of a group that fires
-already, for the open incident that holds the group's dedup key. Those cost three statements for
-the whole batch instead of three each: their incidents are found and locked in one (in id order),
-their calls linked in one, and their `calls_linked` entries stored in one, with the incident rows
+already, for the open incident that holds the group's dedup key. Those cost four statements for
+the whole batch instead of four each: their incidents are found and locked in one (in id order),
+their calls linked in one, their `calls_linked` entries stored in one and the incident rows updated
 in one flush. What each alert writes is what service._attach writes for it, in the same order.
 """
 
