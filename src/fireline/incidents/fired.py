@@ -108,7 +108,7 @@ class Updates:
                 "calls": linked, "call_ids": list(alert.call_ids[:50]), "dedup_key": alert.dedup_key,
                 "monitor": alert.monitor}))
             harm = worst_harm(session, alert.call_ids, self.pre.harms)
-            if raises(harm, inc.severity) and harm is not None:
+            if harm is not None and raises(harm, inc.severity):
                 escalate_harm(session, inc, harm)
         if rows:
             session.connection().execute(insert_for(session.get_bind().dialect.name)(TimelineEntry), rows)
