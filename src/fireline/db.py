@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,11 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
-    ARRAY,
     JSON,
-    BigInteger,
     DateTime,
-    Integer,
     MetaData,
     String,
     Table,
@@ -36,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from fireline.config import get_settings
 from fireline.errors import FirelineError
 from fireline.events import EventBus
-from fireline.validation import INT_MAX, INT_MIN, Unstorable, text_problem
+from fireline.validation import guard_statements
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -124,7 +120,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
-        _guard_values(engine)
+        guard_statements(engine)
         return engine
     settings = get_settings()
     statement_ms = int(settings.db_statement_timeout_s * 1000)
@@ -144,7 +140,7 @@ def make_engine(url: str) -> Engine:
         if isinstance(dbapi_conn, psycopg.Connection):  # BulkInsert's column arrays go binary
             dbapi_conn.adapters.register_dumper(_Values, ListBinaryDumper)
 
-    _guard_values(engine)
+    guard_statements(engine)
     return engine
 
 
@@ -164,98 +160,6 @@ def is_unavailable(error: BaseException) -> bool:
         return True
     return isinstance(error, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError
                       | exc.TimeoutError | TimeoutError | ConnectionError)
-
-
-_SUFFIX = re.compile(r"__\d+$")  # insertmanyvalues names a row's parameters `column__<row>`
-INT32 = 2**31 - 1
-
-
-def _limits(context: Any) -> dict[str, tuple[int, int]]:
-    """Integer bounds per bound parameter of a compiled statement (INTEGER vs BIGINT; an array
-    parameter's bounds are its items')."""
-    compiled = getattr(context, "compiled", None)
-    binds = getattr(compiled, "binds", None) or {}
-    out: dict[str, tuple[int, int]] = {}
-    for name, bind in binds.items():
-        kind = bind.type
-        while isinstance(kind, TypeDecorator | ARRAY):
-            kind = kind.impl_instance if isinstance(kind, TypeDecorator) else kind.item_type
-        if isinstance(kind, BigInteger):
-            out[name] = (INT_MIN, INT_MAX)
-        elif isinstance(kind, Integer):
-            out[name] = (-INT32 - 1, INT32)
-    return out
-
-
-def _problem(value: Any, name: str, limits: dict[str, tuple[int, int]]) -> str | None:
-    if isinstance(value, str):
-        return text_problem(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        low, high = limits.get(_SUFFIX.sub("", name), (INT_MIN, INT_MAX))
-        return None if low <= value <= high else "is outside the column's integer range"
-    if isinstance(value, list):  # an array parameter (PostgreSQL): its items are the column's values
-        return next((p for p in (_problem(v, name, limits) for v in value) if p), None)
-    return None
-
-
-def _check_params(params: Any, limits: dict[str, tuple[int, int]], names: list[str]) -> None:
-    if isinstance(params, dict):
-        items: Any = params.items()
-    else:  # positional (SQLite): names from the compiled statement, repeated per VALUES row
-        width = len(names)
-        items = ((names[i % width] if width else f"parameter {i}", v) for i, v in enumerate(params or ()))
-    for name, value in items:
-        reason = _problem(value, name, limits)
-        if reason:
-            column = _SUFFIX.sub("", name)
-            raise Unstorable(f"{column}: {reason}", field=column)
-
-
-def _rows(parameters: Any) -> Any:
-    """The parameter sets of one execution: executemany passes rows; insertmanyvalues passes one
-    flat batch even with executemany set."""
-    if isinstance(parameters, list | tuple) and isinstance(parameters[0], dict | list | tuple):
-        return parameters
-    return (parameters,)
-
-
-def _values(rows: Any) -> list[Any]:
-    """Every bound value of one execution, flat, array items included."""
-    flat: list[Any] = []
-    for row in rows:
-        flat += row.values() if isinstance(row, dict) else row
-    if any(issubclass(t, list) for t in set(map(type, flat))):
-        flat = [i for v in flat for i in (v if isinstance(v, list) else (v,))]
-    return flat
-
-
-def _suspect(values: list[Any]) -> bool:
-    """False when no value can be refused: all text joined holds no NUL and no surrogate, and every
-    integer fits the narrowest column (INTEGER). One pass in C instead of a check per value (a
-    batch of calls binds thousands); True sends the execution to the check that names the column."""
-    if text_problem("".join([v for v in values if isinstance(v, str)])):
-        return True
-    ints = [v for v in values if isinstance(v, int)]
-    return bool(ints) and (min(ints) < -INT32 - 1 or max(ints) > INT32)
-
-
-def _guard_values(engine: Engine) -> None:
-    """The last line: a parameter the engine would refuse (NUL, lone surrogate, integer out of
-    the column's range) raises Unstorable before the statement is sent, so the server never
-    logs a failed statement with content in it. Callers validate earlier, naming the field."""
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _guard(_conn: Any, _cursor: Any, _statement: str, parameters: Any, context: Any,
-               _executemany: bool) -> None:
-        if not parameters:
-            return
-        rows = _rows(parameters)
-        if not _suspect(_values(rows)):
-            return
-        limits = _limits(context)
-        names = list(getattr(getattr(context, "compiled", None), "positiontup", None) or ())
-        for row in rows:
-            _check_params(row, limits, names)
 
 
 def insert_for(dialect_name: str) -> Any:

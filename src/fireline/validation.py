@@ -8,7 +8,8 @@ a failed statement with prompt content in it, and one odd record never fails its
 
 `check_json` walks a parsed JSON value once; `first_problem` is the same walk returning the
 problem instead of raising; `clean_text` makes text from a party that cannot be told "no" (an
-upstream model's answer) storable by replacing what the engines refuse.
+upstream model's answer) storable by replacing what the engines refuse. `guard_statements` is the
+last line, on every engine `fireline.db` makes: it checks each statement's parameters.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import ARRAY, BigInteger, Integer, TypeDecorator, event
+from sqlalchemy.engine import Engine
 
 from fireline.errors import Invalid
 
@@ -174,3 +177,97 @@ def bounded_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value if 0 <= value <= INT_MAX else None
+
+
+# ---- the last line: every statement's parameters, before they reach the engine ----
+
+_SUFFIX = re.compile(r"__\d+$")  # insertmanyvalues names a row's parameters `column__<row>`
+INT32 = 2**31 - 1
+
+
+def _limits(context: Any) -> dict[str, tuple[int, int]]:
+    """Integer bounds per bound parameter of a compiled statement (INTEGER vs BIGINT; an array
+    parameter's bounds are its items')."""
+    compiled = getattr(context, "compiled", None)
+    binds = getattr(compiled, "binds", None) or {}
+    out: dict[str, tuple[int, int]] = {}
+    for name, bind in binds.items():
+        kind = bind.type
+        while isinstance(kind, TypeDecorator | ARRAY):
+            kind = kind.impl_instance if isinstance(kind, TypeDecorator) else kind.item_type
+        if isinstance(kind, BigInteger):
+            out[name] = (INT_MIN, INT_MAX)
+        elif isinstance(kind, Integer):
+            out[name] = (-INT32 - 1, INT32)
+    return out
+
+
+def _problem(value: Any, name: str, limits: dict[str, tuple[int, int]]) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = limits.get(_SUFFIX.sub("", name), (INT_MIN, INT_MAX))
+        return None if low <= value <= high else "is outside the column's integer range"
+    if isinstance(value, list):  # an array parameter (PostgreSQL): its items are the column's values
+        return next((p for p in (_problem(v, name, limits) for v in value) if p), None)
+    return None
+
+
+def _check_params(params: Any, limits: dict[str, tuple[int, int]], names: list[str]) -> None:
+    if isinstance(params, dict):
+        items: Any = params.items()
+    else:  # positional (SQLite): names from the compiled statement, repeated per VALUES row
+        width = len(names)
+        items = ((names[i % width] if width else f"parameter {i}", v) for i, v in enumerate(params or ()))
+    for name, value in items:
+        reason = _problem(value, name, limits)
+        if reason:
+            column = _SUFFIX.sub("", name)
+            raise Unstorable(f"{column}: {reason}", field=column)
+
+
+def _rows(parameters: Any) -> Any:
+    """The parameter sets of one execution: executemany passes rows; insertmanyvalues passes one
+    flat batch even with executemany set."""
+    if isinstance(parameters, list | tuple) and isinstance(parameters[0], dict | list | tuple):
+        return parameters
+    return (parameters,)
+
+
+def _values(rows: Any) -> list[Any]:
+    """Every bound value of one execution, flat, array items included."""
+    flat: list[Any] = []
+    for row in rows:
+        flat += row.values() if isinstance(row, dict) else row
+    if any(issubclass(t, list) for t in set(map(type, flat))):
+        flat = [i for v in flat for i in (v if isinstance(v, list) else (v,))]
+    return flat
+
+
+def _suspect(values: list[Any]) -> bool:
+    """False when no value can be refused: all text joined holds no NUL and no surrogate, and every
+    integer fits the narrowest column (INTEGER). One pass in C instead of a check per value (a
+    batch of calls binds thousands); True sends the execution to the check that names the column."""
+    if text_problem("".join([v for v in values if isinstance(v, str)])):
+        return True
+    ints = [v for v in values if isinstance(v, int)]
+    return bool(ints) and (min(ints) < -INT32 - 1 or max(ints) > INT32)
+
+
+def guard_statements(engine: Engine) -> None:
+    """The last line: a parameter the engine would refuse (NUL, lone surrogate, integer out of
+    the column's range) raises Unstorable before the statement is sent, so the server never
+    logs a failed statement with content in it. Callers validate earlier, naming the field."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _guard(_conn: Any, _cursor: Any, _statement: str, parameters: Any, context: Any,
+               _executemany: bool) -> None:
+        if not parameters:
+            return
+        rows = _rows(parameters)
+        if not _suspect(_values(rows)):
+            return
+        limits = _limits(context)
+        names = list(getattr(getattr(context, "compiled", None), "positiontup", None) or ())
+        for row in rows:
+            _check_params(row, limits, names)
