@@ -44,6 +44,7 @@ from fireline.db import utcnow
 from fireline.metrics import REGISTRY
 
 Store = Callable[[PreparedBatch], IngestOutcome]
+After = Callable[[IngestOutcome], None]
 Parse = Callable[[Any], list[CallIn]]
 Prepared = tuple[list[list[str] | Exception], PreparedBatch]  # each request's ids (or its error), the group's calls
 T = TypeVar("T")
@@ -99,8 +100,8 @@ def _local(parse: Parse) -> bool:
 
 class GroupCommit:
     def __init__(self, store: Store, parse: Parse = list, max_calls: int = 1000, *, offload: Offload | None = None,
-                 source: str = "api", max_bytes: int = 2 * 1024 * 1024) -> None:
-        self.store, self.parse, self.offload, self.source = store, parse, offload, source
+                 source: str = "api", max_bytes: int = 2 * 1024 * 1024, after: After | None = None) -> None:
+        self.store, self.parse, self.offload, self.source, self.after = store, parse, offload, source, after
         self.max_calls, self.max_bytes = max_calls, max_bytes
         self._lock = threading.Lock()
         self._queue: deque[_Waiter] = deque()
@@ -238,12 +239,29 @@ class GroupCommit:
             for w in parsed:
                 _settle(w.future, error=exc)
         else:
+            # Committed: under load (other requests in the group or waiting) they are answered now and
+            # the monitors run after; a lone request is answered once they ran (read-your-alerts).
             done = time.monotonic()
+            early = len(parsed) > 1 or bool(self._queue)
+            if not early:
+                self._after(outcome)
             for w, answer in zip(parsed, answers, strict=True):
                 GROUP_WAIT.labels(self.source).observe(done - w.arrived)
                 _settle(w.future, answer)
+            if early:
+                self._after(outcome)
         GROUP_CALLS.labels(self.source).observe(len(batch.ids) + len(batch.dead))
         self.groups += 1
+
+    def _after(self, outcome: IngestOutcome) -> None:
+        """What follows the commit (`after`: "calls.ingested" to the monitors). Its calls are committed
+        with their outbox entry whatever happens here: a failure is logged and the outbox delivers."""
+        if self.after is None:
+            return
+        try:
+            self.after(outcome)
+        except Exception:
+            log.exception("ingest: the group's calls are committed, but what follows failed; the outbox delivers it")
 
 
 def _settle(future: Future[IngestOutcome], outcome: IngestOutcome | None = None,

@@ -149,8 +149,9 @@ def otlp_group(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
     if group is None:
         db: Database = app.state.db
         group = app.state.otlp_group = (
-            GroupCommit(lambda batch: calls_service.ingest_prepared(db, batch, source="otlp"),
-                        max_calls=MAX_GROUP_CALLS, offload=getattr(app.state, "ingest_helper", None), source="otlp"),
+            GroupCommit(lambda batch: calls_service.ingest_prepared(db, batch, source="otlp", publish=False),
+                        max_calls=MAX_GROUP_CALLS, offload=getattr(app.state, "ingest_helper", None), source="otlp",
+                        after=lambda outcome: calls_service.publish_ingested(db, outcome, "otlp")),
             anyio.CapacityLimiter(64))
     return group  # type: ignore[no-any-return]
 
