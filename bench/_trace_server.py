@@ -98,7 +98,8 @@ def sched() -> tuple[float, float]:
 def take(self: Any) -> Any:
     t0 = now()
     group = _take(self)
-    g = {"source": self.source, "take": t0, "taken": now(), "requests": len(group), "cpu0": time.thread_time(), "sched0": sched()}
+    g = {"source": self.source, "take": t0, "taken": now(), "requests": len(group),
+         "cpu0": time.thread_time(), "sched0": sched()}
     GROUPS.append(g)
     _group_now.g = g
     for w in group:

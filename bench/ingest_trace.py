@@ -23,6 +23,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import fireline_server  # noqa: E402
+
 from ingest import open_loop  # noqa: E402
 
 # (name, from, to): a request's steps, in order; group steps are its group's.
@@ -57,7 +58,7 @@ def report(trace: dict[str, Any], client: dict[str, float]) -> None:
     slow = reqs[int(0.99 * len(reqs)):]
     print(f"{'step':14s} {'all mean':>9s} {'slow1% mean':>12s} {'slow1% max':>11s}  (ms)")
     for name, a, b in STEPS:
-        def step(r: dict[str, Any]) -> float:
+        def step(r: dict[str, Any], a: str = a, b: str = b) -> float:
             x, y = _at(r, groups, a), _at(r, groups, b)
             return 0.0 if x is None or y is None else 1000 * (y - x)
         print(f"{name:14s} {statistics.fmean(map(step, reqs)):9.2f} {statistics.fmean(map(step, slow)):12.2f} "
@@ -122,7 +123,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--otlp", action="store_true", help="one span per OTLP export instead of native calls")
     ap.add_argument("--pg", default="", help="admin URL of PostgreSQL for a scratch database (default: SQLite)")
-    ap.add_argument("--gc", default="", help="the server's GC thresholds after start-up, e.g. 700,10,10 (an experiment)")
+    ap.add_argument("--gc", default="", help="the server's GC thresholds after start-up, e.g. 700,10,10 (experiment)")
     ap.add_argument("--py-spy", default="", help="path of py-spy: also profile the server during the run")
     ap.add_argument("--idle", action="store_true", help="py-spy --idle: waiting stacks too (for the GIL, I/O)")
     ap.add_argument("--switch", default="", help="the server's GIL switch interval in seconds (an experiment)")

@@ -108,6 +108,7 @@ class GroupCommit:
         self._running = False
         self._loaded = False  # a group of several requests was seen: prepare in the helper from now on
         self.groups = 0  # groups stored (for the tests and the bench)
+        self.takes = 0  # groups taken: a parse can tell the exports of one group from the next's
         self.offloaded = 0  # of which prepared in the helper process
 
     def submit(self, body: Any, parse: Parse | None = None) -> Future[IngestOutcome]:
@@ -164,6 +165,7 @@ class GroupCommit:
         """Requests in arrival order, until the group holds about `max_calls` calls or `max_bytes`."""
         group: list[_Waiter] = []
         size = nbytes = 0
+        self.takes += 1
         while size < self.max_calls and nbytes < self.max_bytes:
             with self._lock:
                 if not self._queue:
