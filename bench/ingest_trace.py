@@ -53,7 +53,8 @@ def report(trace: dict[str, Any], client: dict[str, float]) -> None:
     total = [1000 * (r["sent"] - r["entry"]) for r in reqs]
     pick = lambda q: total[min(len(total) - 1, int(q * len(total)))]  # noqa: E731
     print(f"client: p50 {client['p50_ms']:.1f} ms, p99 {client['p99_ms']:.1f} ms, answered "
-          f"{client['answered_per_s']:.0f}/s, server CPU {client['server_cpu_us_per_call']:.0f} us/call; server (arrival to answer sent): p50 {pick(0.5):.1f} ms, "
+          f"{client['answered_per_s']:.0f}/s, server CPU {client['server_cpu_us_per_call']:.0f} us/call; "
+          f"server (arrival to answer sent): p50 {pick(0.5):.1f} ms, "
           f"p99 {pick(0.99):.1f} ms, max {total[-1]:.1f} ms over {len(reqs)} requests")
     slow = reqs[int(0.99 * len(reqs)):]
     print(f"{'step':14s} {'all mean':>9s} {'slow1% mean':>12s} {'slow1% max':>11s}  (ms)")

@@ -11,7 +11,8 @@ The group's work: each request's body parsed and validated, the privacy pass and
 the group's calls (`prepare_group`: pure CPU, no state), then the detectors, the write and the
 events (`after`: "calls.ingested" to the monitors). Requests are answered at the commit when others
 share the group or wait behind it, so an answer does not wait for the monitors and alerts of every
-call in its group; a lone request is answered after them, so its client sees their effects next. With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
+call in its group; a lone request is answered after them, so its client sees their effects next.
+With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
 fireline.wiring) the first part runs in a helper process, off the serving process's GIL, started
 by the first group of several requests (its first answers come while it starts, prepared here),
 and the next group is prepared there while one is written here (two groups in flight at most).
