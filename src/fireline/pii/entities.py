@@ -413,10 +413,13 @@ def _nrp(b: str) -> bool:
     return b.endswith("s") and b[:-1] in NRP
 
 
+_ABBREVIATIONS = TITLES | ORG_SUFFIXES  # words whose dot is their own ("Dr.", "Inc.")
+
+
 def _end(text: str, tok: tuple[str, int, int] | tuple[str, int, int, str]) -> int:
     """End of a word without its sentence-final dot (kept after initials and abbreviations)."""
     word, _, e = tok[0], tok[1], tok[2]
-    if word.endswith(".") and len(word) > 2 and word[:-1].lower() not in TITLES | ORG_SUFFIXES:
+    if word.endswith(".") and len(word) > 2 and word[:-1].lower() not in _ABBREVIATIONS:
         e -= 1
     if text[e - 2 : e] in ("'s", "’s"):
         e -= 2
