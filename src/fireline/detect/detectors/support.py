@@ -63,6 +63,8 @@ _NOT_ENTITIES = frozenset({"I", "OK", "FAQ", "URL", "PDF", "USD", "EUR", "ASAP",
 
 
 _DIGIT = re.compile(r"\d")
+# In ASCII text \d is [0-9]: a bitmap test per character where \d asks the Unicode tables (~4x faster).
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def _number_matches(text: str) -> Iterator[re.Match[str]]:
@@ -71,8 +73,13 @@ def _number_matches(text: str) -> Iterator[re.Match[str]]:
     positions only (a plain scan for the next digit skips the rest; lookbehind still sees the text
     before the position)."""
     pos, n = 0, len(text)
+    search = _DIGIT.search
+    if text.isascii():
+        if not any(d in text for d in "0123456789"):  # ten memchr calls: most answers hold no digit
+            return
+        search = _ASCII_DIGIT.search
     while pos < n:
-        digit = _DIGIT.search(text, pos)
+        digit = search(text, pos)
         if digit is None:
             return
         d = digit.start()
