@@ -21,7 +21,8 @@ import pytest
 from fireline.calls import privacy
 from fireline.config import Config
 from fireline.db import Database
-from fireline.simulator.upstream import NORMAL_TEXT, UpstreamServer
+from fireline.simulator.script import NORMAL_TEXT
+from fireline.simulator.upstream import UpstreamServer
 from tests.support.fireline import Fireline, running
 
 APP = "compat-app"

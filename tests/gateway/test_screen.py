@@ -56,7 +56,7 @@ def config(*rules: dict[str, Any]) -> Config:
 
 
 def pending(i: int, question: str, answer: str, amount: int | None = None) -> dict[str, Any]:
-    """A gateway call's spool record (gateway.proxy writes these)."""
+    """A gateway call's spool record (gateway.call writes these)."""
     message: dict[str, Any] = {"role": "assistant", "content": answer}
     if amount is not None:
         message["tool_calls"] = [{"id": f"t{i}", "type": "function", "function": {

@@ -8,7 +8,8 @@ import httpx
 import openai
 import pytest
 
-from fireline.simulator.upstream import PII_TEXT, REFUSAL_TEXT, UpstreamServer
+from fireline.simulator.script import PII_TEXT, REFUSAL_TEXT
+from fireline.simulator.upstream import UpstreamServer
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from fireline.demo.traffic import Population
-from fireline.simulator.upstream import answer
+from fireline.simulator.script import answer
 
 BATCH = 500
 

@@ -15,8 +15,8 @@ from fireline import background
 from fireline.config import Config
 from fireline.config_keys import check_section
 from fireline.gateway import routes
-from fireline.gateway.proxy import GATEWAY_KEYS, Gateway, respond
-from fireline.gateway.responses import error
+from fireline.gateway.proxy import GATEWAY_KEYS, Gateway
+from fireline.gateway.responses import error, respond
 from fireline.gateway.spool import Spool
 
 log = logging.getLogger("fireline.gateway")

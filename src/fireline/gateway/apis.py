@@ -1,6 +1,6 @@
 """The gateway's other OpenAI routes: Responses, legacy completions, embeddings, one model.
 
-Each is proxied like a chat completion (proxy.Call): the same key check, attribution, controls
+Each is proxied like a chat completion (call.Call): the same key check, attribution, controls
 and policies, the same log record through the writer. The request and the answer are seen
 through their chat-completion view (gateway.wire), so every control written for chat applies
 unchanged; what a control changed is written back into the API's own shape, and an answer the
@@ -19,9 +19,10 @@ import aiohttp
 import orjson
 
 from fireline.gateway import checks, enforce, wire
+from fireline.gateway.call import Call
 from fireline.gateway.checks import BadRequest, header_text
-from fireline.gateway.proxy import ATTRIBUTION_HEADERS, Call, Gateway, Reply, _read, respond
-from fireline.gateway.responses import JSON, SSE, error
+from fireline.gateway.proxy import ATTRIBUTION_HEADERS, Gateway
+from fireline.gateway.responses import JSON, SSE, Reply, error, read_body, respond
 from fireline.validation import MAX_DEPTH, first_problem
 
 Obj = dict[str, Any]
@@ -295,7 +296,7 @@ async def handle(gw: Gateway, api: Api, scope: dict[str, Any], receive: Receive,
     headers = dict(scope["headers"])
     try:
         principal = await gw.check_key(headers)
-        raw = await _read(receive)
+        raw = await read_body(receive)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -1,5 +1,6 @@
-"""OpenAI wire shapes the gateway writes itself (fallbacks, errors, re-streamed answers) and the
-assembly of an SSE stream back into one completion for the log."""
+"""OpenAI wire shapes the gateway writes itself (fallbacks, errors, re-streamed answers), the
+assembly of an SSE stream back into one completion for the log, and the raw ASGI plumbing of its
+answers (`respond`, an early `Reply`, `read_body`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from ulid import ULID
 
 JSON = b"application/json"
 SSE = b"text/event-stream"
+MAX_BODY = 16 * 1024 * 1024
+Send = Any
+Receive = Any
 
 
 def completion(content: str | None, model: str, tool_calls: list[dict[str, Any]] | None = None,
@@ -115,3 +119,30 @@ def message_of(comp: dict[str, Any]) -> dict[str, Any]:
     first = choices[0] if isinstance(choices, list) and choices else None
     msg = first.get("message") if isinstance(first, dict) else None
     return msg if isinstance(msg, dict) else {}
+
+
+class Reply(Exception):
+    """An early answer to the caller (auth, bad body, overload)."""
+
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or []
+
+
+async def respond(send: Send, status: int, body: bytes, ctype: bytes = JSON,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Reply(413, error(f"body is over the limit of {MAX_BODY} bytes"))
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

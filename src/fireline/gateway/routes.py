@@ -12,8 +12,8 @@ import aiohttp
 import orjson
 
 from fireline.gateway.apis import ROUTES, handle
-from fireline.gateway.proxy import Gateway, Reply, _read, respond
-from fireline.gateway.responses import error
+from fireline.gateway.proxy import Gateway
+from fireline.gateway.responses import Reply, error, read_body, respond
 
 Send = Any
 Receive = Any
@@ -60,7 +60,7 @@ async def stored(gw: Gateway, scope: dict[str, Any], receive: Receive, send: Sen
         rest = "/".join(urllib.parse.quote(p, safe="") for p in scope["path"][len("/v1/"):].split("/"))
         query = scope.get("query_string") or b""
         url = gw.upstream + "/" + rest + ("?" + query.decode("latin-1") if query else "")
-        data = await _read(receive) if method == "POST" else None
+        data = await read_body(receive) if method == "POST" else None
         try:
             async with gw.session.request(method, url, data=data, headers=gw.upstream_headers(headers)) as r:
                 body, status = await r.read(), r.status
