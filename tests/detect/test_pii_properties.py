@@ -138,3 +138,17 @@ def test_one_gate_set_pass_answers_as_each_gate_and_the_scan_is_unchanged(text: 
         assert scan(text) == with_set
     finally:
         scanner._GATES = kept
+
+
+CUE_WORDS = st.lists(st.sampled_from(["my name is", "dear", "named", "namedtuple", "work for", "works at", "ms",
+                                      "msg", "dr", "english", "englishes", "french", "job at", "call me", "ceo of",
+                                      " ", ".", ",", "\n", "x", "Ann", "é", "İ"]), max_size=25).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(CUE_WORDS, st.text(max_size=120)))
+def test_cue_phrases_are_found_where_the_text_search_finds_them(text: str) -> None:
+    from fireline.pii import entities
+
+    low = text.lower()
+    assert list(entities._cue_matches(low)) == [(m.group(), m.start(), m.end()) for m in entities._CUES.finditer(low)]
