@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from typing import Any
 
+from fireline.patterns import matches
 from fireline.pii import gazetteer
 from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS, words
 from fireline.pii.text import NAME_CUES, Text
@@ -555,22 +555,10 @@ _ORG_SET = frozenset(_ORG_CUES)
 _TITLE_SET = frozenset(_TITLE_WORDS)
 
 
-def _cue_matches(low: str) -> Iterator[tuple[str, int, int]]:
-    """(cue, start, end) of each `_CUES` match in low. ASCII text is matched as bytes (the same
-    offsets): RE2's wrapper maps every match of a str back to character offsets in Python, ~3 us a
-    match, and prose holds many cues (nationalities, "work", "dear")."""
-    if low.isascii() and not isinstance(_CUES, re.Pattern):
-        for m in _CUES.finditer(low.encode("ascii")):
-            yield m.group().decode("ascii"), m.start(), m.end()
-    else:
-        for m in _CUES.finditer(low):
-            yield m.group(), m.start(), m.end()
-
-
 def _cued(text: str, low: str, out: list[Span], caseless: bool = False) -> None:
     """Names, organisations, titles and job titles after their cue phrases."""
     n = len(low)
-    for cue, start, end in _cue_matches(low):
+    for cue, start, end in matches(_CUES, low):  # ASCII text as bytes: cues are frequent in prose
         if cue[-1].isalpha() and end < n and low[end].isalnum():
             continue  # "named" inside "namedtuple", "ms" inside "msg"
         if cue in _NRP_FORMS:
