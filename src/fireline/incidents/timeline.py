@@ -78,19 +78,27 @@ def append_timeline(session: Session, incident_id: str, kind: str, actor: str,
 
 def append_locked(session: Session, inc: Incident, kind: str, actor: str,
                   data: dict[str, Any] | None = None, *, at: datetime | None = None) -> TimelineEntry:
+    entry = TimelineEntry(**next_entry(inc, kind, actor, data, at=at))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def next_entry(inc: Incident, kind: str, actor: str, data: dict[str, Any] | None = None, *,
+               at: datetime | None = None) -> dict[str, Any]:
+    """The next entry of a locked incident's chain as a row of `incident_timeline`, hashed and
+    signed; the incident's head moves on to it. The caller stores the row in this transaction
+    (append_locked does; incidents.fired writes the rows of several incidents in one statement)."""
     at = (at or utcnow()).astimezone(UTC)
     # Microsecond precision is what both databases keep.
     payload = jsonable(scrub_free_text(data or {}))
     seq = inc.timeline_seq + 1
     prev = inc.timeline_head or GENESIS
     digest = entry_hash(inc.id, seq, at, actor, kind, payload, prev)
-    entry = TimelineEntry(incident_id=inc.id, seq=seq, at=at, actor=actor, kind=kind, data=payload,
-                          prev_hash=prev, hash=digest, sig=signing.sign(signing.timeline_message(inc.id, seq, digest)))
-    session.add(entry)
     inc.timeline_seq = seq
     inc.timeline_head = digest
-    session.flush()
-    return entry
+    return {"incident_id": inc.id, "seq": seq, "at": at, "actor": actor, "kind": kind, "data": payload,
+            "prev_hash": prev, "hash": digest, "sig": signing.sign(signing.timeline_message(inc.id, seq, digest))}
 
 
 def scrub_free_text(data: dict[str, Any]) -> dict[str, Any]:
