@@ -212,14 +212,16 @@ class SupportChecker:
             if len(found) >= MAX_FINDINGS:
                 return found
         plain = answer.isascii()
-        policy = _POLICY_RX.finditer(answer) if not plain or _POLICY_HINT.search(answer.lower()) else ()
+        # The hints read an ASCII answer as bytes: RE2's wrapper maps a str match back in Python.
+        data = answer.encode("ascii") if plain else b""
+        policy = _POLICY_RX.finditer(answer) if not plain or _POLICY_HINT.search(data.lower()) else ()
         for m in policy:
             stem = m.group(1).lower()
             if stem not in source.low and stem not in given.low:
                 add("unsupported_claim", m.start(), m.end(), "policy term not in the retrieved text", 0.6)
                 if len(found) >= MAX_FINDINGS:
                     return found
-        for m in _ENTITY.finditer(answer) if not plain or _ENTITY_HINT.search(answer) else ():
+        for m in _ENTITY.finditer(answer) if not plain or _ENTITY_HINT.search(data) else ():
             name = m.group(1)
             if name in _NOT_ENTITIES or _sentence_start(answer, m.start()) and " " not in name:
                 continue
