@@ -25,16 +25,17 @@ def free_port() -> int:
 
 @contextmanager
 def fireline_server(database_url: str | None = None, env: dict[str, str] | None = None,
-                    workers: int = 1) -> Iterator[tuple[str, int]]:
+                    workers: int = 1, command: list[str] | None = None) -> Iterator[tuple[str, int]]:
     """Yields (url, pid). Without a URL the database is a fresh SQLite file. `workers` > 1 (PostgreSQL):
-    that many worker processes on the port (`cpu_seconds` and `rss_mb` count them with the server)."""
+    that many worker processes on the port (`cpu_seconds` and `rss_mb` count them with the server).
+    `command`: what runs in place of the `fireline` executable (bench/ingest_trace.py's traced server)."""
     tmp = tempfile.mkdtemp(prefix="fireline-bench-")
     port = free_port()
     full_env = {**os.environ, "FIRELINE_DATABASE_URL": database_url or f"sqlite:///{tmp}/fireline.db",
                 "FIRELINE_ADMIN_TOKEN": ADMIN, "FIRELINE_SECRET": "bench-secret", **(env or {})}
     full_env.pop("FIRELINE_CONFIG", None) if "FIRELINE_CONFIG" not in (env or {}) else None
     fireline = str(Path(sys.executable).with_name("fireline"))
-    proc = subprocess.Popen([fireline, "serve", "--port", str(port), "--log-level", "warning",
+    proc = subprocess.Popen([*(command or [fireline]), "serve", "--port", str(port), "--log-level", "warning",
                              "--workers", str(workers)], env=full_env,
                             cwd=tmp)
     url = f"http://127.0.0.1:{port}"

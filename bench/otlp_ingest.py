@@ -88,17 +88,21 @@ def main() -> None:
           f"target_met={int(ok)}")
 
 
-def one_span_per_export(args: argparse.Namespace) -> None:
-    """--rate: the peer's spans (same generator), one per protobuf export, open loop on both engines."""
+def one_span_bodies(rate: float, seconds: float) -> list[bytes]:
+    """The peer's spans (same generator), one per protobuf export."""
     spec = importlib.util.spec_from_file_location("otlp_peer", PEER)
     assert spec is not None and spec.loader is not None
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
+    made, _ = peer.build_requests(int(rate * seconds), 1, 4, "otlp-rate-bench", 7, 1024)
+    return [body for _, body in made]
 
+
+def one_span_per_export(args: argparse.Namespace) -> None:
+    """--rate: one span per protobuf export, open loop on both engines."""
     def run(url: str, pid: int) -> dict[str, float]:
-        made, _ = peer.build_requests(int(args.rate * args.seconds), 1, 4, "otlp-rate-bench", 7, 1024)
-        return asyncio.run(open_loop(url, pid, args.rate, args.seconds, [body for _, body in made], path="/v1/traces",
-                                     content_type="application/x-protobuf", ok=200))
+        return asyncio.run(open_loop(url, pid, args.rate, args.seconds, one_span_bodies(args.rate, args.seconds),
+                                     path="/v1/traces", content_type="application/x-protobuf", ok=200))
 
     print_open_loop(on_both_engines(args.pg, 1, run), args.rate, "one span per export")
 

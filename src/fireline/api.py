@@ -91,11 +91,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             background.spawn(app, _start_when_back(app, started), "start-up")
         # The privacy pass's word lists (~0.2 s to read) load now, not on the first call.
         await asyncio.to_thread(gazetteer.get)
-        # Long-lived objects from start-up never need collecting again, and fewer, later collections
-        # keep the hot path free of multi-millisecond GC pauses (a p99 matter for the gateway).
+        # Long-lived objects from start-up never need collecting again, and later collections than
+        # the default keep the hot path free of frequent ones (a p99 matter for the gateway and ingest).
+        # A young-generation pass costs about its size: 50,000 objects were 20-40 ms of CPU under
+        # one-call ingest (bench/ingest_trace.py), 10,000 are 4-7 ms; the older generations are
+        # collected as often as with 50,000 x 20 (every 1,000,000 objects, every 100 of those).
         gc.collect()
         gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        gc.set_threshold(10_000, 100, 100)
         yield
     finally:
         # Every step runs even when one before it fails (or start-up stopped half way): a

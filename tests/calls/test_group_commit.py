@@ -150,3 +150,52 @@ def test_a_request_that_went_away_does_not_stop_the_group() -> None:
     assert after.result(10).ids == ["d"]
     assert group.ingest(parse_calls(call("c"))).ids == ["c"]
     assert stored == [["a"], ["b", "d"], ["c"]]
+
+
+def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the_monitors(db: Database) -> None:
+    """`after` ("calls.ingested" to the monitors) runs once the group is committed: requests that
+    share a group (or have others waiting behind them) are answered before it, so their answer does
+    not wait for the monitors of every call in the group; a lone request is answered after it, so
+    its client sees the effects (incidents, monitor state) on its next request. Both are committed."""
+    stored = threading.Event()
+    release = threading.Event()
+    seen: list[tuple[list[str], bool]] = []  # (ids the monitors got, were their requests already answered)
+    futures: dict[str, Any] = {}
+
+    def store(batch: service.PreparedBatch) -> Any:
+        stored.set()
+        release.wait(10)
+        return service.ingest_prepared(db, batch, publish=False)
+
+    registered = threading.Event()  # the lone request's future is in `futures`
+
+    def after(outcome: service.IngestOutcome) -> None:
+        ids = sorted(p.id for p in outcome.inserted)
+        if any(i not in futures for i in ids):
+            assert registered.wait(10)
+        seen.append((ids, all(futures[i].done() for i in ids)))
+
+    group = GroupCommit(store, after=after)
+    futures["first"] = group.submit(parse_calls(call("first")))
+    assert stored.wait(10)
+    for i in ("w-0", "w-1", "w-2"):  # one group, after the first
+        futures[i] = group.submit(parse_calls(call(i)))
+    release.set()
+    assert [f.result(10).ids for f in futures.values()] == [["first"], ["w-0"], ["w-1"], ["w-2"]]
+    futures["lone"] = group.submit(parse_calls(call("lone")))
+    registered.set()
+    assert futures["lone"].result(10).ids == ["lone"]
+    # the first had others waiting behind it: answered at its commit, as the three sharing a group
+    assert seen == [(["first"], True), (["w-0", "w-1", "w-2"], True), (["lone"], False)]
+    with db.session() as s:
+        assert service.count(s, service.CallFilter()) == 5
+
+
+def test_a_failure_after_the_commit_does_not_fail_committed_requests(db: Database) -> None:
+    def after(_: Any) -> None:
+        raise RuntimeError("a monitor broke")
+
+    group = GroupCommit(lambda batch: service.ingest_prepared(db, batch, publish=False), after=after)
+    assert len(group.ingest(parse_calls(call("kept"))).inserted) == 1
+    with db.session() as s:
+        assert service.get(s, "kept").id == "kept"

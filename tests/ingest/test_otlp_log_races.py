@@ -128,3 +128,30 @@ def test_events_arriving_while_their_span_is_stored_join_a_call_already_half_fil
         assert call["output"] == ANSWER
         assert call["input"] == [{"role": "user", "content": QUESTION}]
         assert not logs.any_waiting(db)
+
+
+def test_events_waiting_for_a_span_land_when_it_comes_among_other_exports(db: Database) -> None:
+    """Exports sent together share a group (one check for waiting events for the group): the span
+    whose events came first still gets them, whichever place it has in its group."""
+    others = []
+    for i in range(5):
+        doc = _span()
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = f"{i + 1:032x}"
+        others.append(doc)
+    with running(db, CONFIG) as fl:
+        _post(fl, "/v1/logs", _events(USER_EVENT, CHOICE_EVENT))
+        assert logs.any_waiting(db)
+        start = threading.Barrier(6)
+
+        def send(body: dict[str, Any]) -> None:
+            start.wait()
+            _post(fl, "/v1/traces", body)
+
+        sent = [threading.Thread(target=send, args=(b,)) for b in [*others[:3], _span(), *others[3:]]]
+        for t in sent:
+            t.start()
+        for t in sent:
+            t.join(30)
+        call = _stored(fl)
+        assert call["input"] == [{"role": "user", "content": QUESTION}] and call["output"] == ANSWER
+        assert not logs.any_waiting(db)

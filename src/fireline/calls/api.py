@@ -63,9 +63,10 @@ def group_commit(app: Any) -> GroupCommit:
     group = getattr(app.state, "ingest_group", None)
     if group is None:
         db: Database = app.state.db
-        group = app.state.ingest_group = GroupCommit(lambda batch: service.ingest_prepared(db, batch), parse_body,
-                                                     max_calls=MAX_BATCH,
-                                                     offload=getattr(app.state, "ingest_helper", None))
+        group = app.state.ingest_group = GroupCommit(lambda batch: service.ingest_prepared(db, batch, publish=False),
+                                                     parse_body, max_calls=MAX_BATCH,
+                                                     offload=getattr(app.state, "ingest_helper", None),
+                                                     after=lambda outcome: service.publish_ingested(db, outcome))
     return group  # type: ignore[no-any-return]
 
 

@@ -9,7 +9,10 @@ A group runs in the group's own thread, started when a request finds it idle and
 request waits; a waiting request holds no thread (`submit` gives a future the event loop awaits).
 The group's work: each request's body parsed and validated, the privacy pass and encryption of
 the group's calls (`prepare_group`: pure CPU, no state), then the detectors, the write and the
-events. With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
+events (`after`: "calls.ingested" to the monitors). Requests are answered at the commit when others
+share the group or wait behind it, so an answer does not wait for the monitors and alerts of every
+call in its group; a lone request is answered after them, so its client sees their effects next.
+With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
 fireline.wiring) the first part runs in a helper process, off the serving process's GIL, started
 by the first group of several requests (its first answers come while it starts, prepared here),
 and the next group is prepared there while one is written here (two groups in flight at most).
@@ -44,6 +47,7 @@ from fireline.db import utcnow
 from fireline.metrics import REGISTRY
 
 Store = Callable[[PreparedBatch], IngestOutcome]
+After = Callable[[IngestOutcome], None]
 Parse = Callable[[Any], list[CallIn]]
 Prepared = tuple[list[list[str] | Exception], PreparedBatch]  # each request's ids (or its error), the group's calls
 T = TypeVar("T")
@@ -99,14 +103,15 @@ def _local(parse: Parse) -> bool:
 
 class GroupCommit:
     def __init__(self, store: Store, parse: Parse = list, max_calls: int = 1000, *, offload: Offload | None = None,
-                 source: str = "api", max_bytes: int = 2 * 1024 * 1024) -> None:
-        self.store, self.parse, self.offload, self.source = store, parse, offload, source
+                 source: str = "api", max_bytes: int = 2 * 1024 * 1024, after: After | None = None) -> None:
+        self.store, self.parse, self.offload, self.source, self.after = store, parse, offload, source, after
         self.max_calls, self.max_bytes = max_calls, max_bytes
         self._lock = threading.Lock()
         self._queue: deque[_Waiter] = deque()
         self._running = False
         self._loaded = False  # a group of several requests was seen: prepare in the helper from now on
         self.groups = 0  # groups stored (for the tests and the bench)
+        self.takes = 0  # groups taken: a parse can tell the exports of one group from the next's
         self.offloaded = 0  # of which prepared in the helper process
 
     def submit(self, body: Any, parse: Parse | None = None) -> Future[IngestOutcome]:
@@ -163,6 +168,7 @@ class GroupCommit:
         """Requests in arrival order, until the group holds about `max_calls` calls or `max_bytes`."""
         group: list[_Waiter] = []
         size = nbytes = 0
+        self.takes += 1
         while size < self.max_calls and nbytes < self.max_bytes:
             with self._lock:
                 if not self._queue:
@@ -238,12 +244,29 @@ class GroupCommit:
             for w in parsed:
                 _settle(w.future, error=exc)
         else:
+            # Committed: under load (other requests in the group or waiting) they are answered now and
+            # the monitors run after; a lone request is answered once they ran (read-your-alerts).
             done = time.monotonic()
+            early = len(parsed) > 1 or bool(self._queue)
+            if not early:
+                self._after(outcome)
             for w, answer in zip(parsed, answers, strict=True):
                 GROUP_WAIT.labels(self.source).observe(done - w.arrived)
                 _settle(w.future, answer)
+            if early:
+                self._after(outcome)
         GROUP_CALLS.labels(self.source).observe(len(batch.ids) + len(batch.dead))
         self.groups += 1
+
+    def _after(self, outcome: IngestOutcome) -> None:
+        """What follows the commit (`after`: "calls.ingested" to the monitors). Its calls are committed
+        with their outbox entry whatever happens here: a failure is logged and the outbox delivers."""
+        if self.after is None:
+            return
+        try:
+            self.after(outcome)
+        except Exception:
+            log.exception("ingest: the group's calls are committed, but what follows failed; the outbox delivers it")
 
 
 def _settle(future: Future[IngestOutcome], outcome: IngestOutcome | None = None,

@@ -171,8 +171,11 @@ def prepare_batch(calls: Sequence[CallIn], now: datetime) -> PreparedBatch:
     return PreparedBatch(list(prepared.values()), ids, dead)
 
 
-def ingest_prepared(db: Database, prepared: PreparedBatch, *, source: str = "api") -> IngestOutcome:
-    """Detectors ("calls.prepared"), the write and "calls.ingested" for a prepared batch (see `ingest`)."""
+def ingest_prepared(db: Database, prepared: PreparedBatch, *, source: str = "api",
+                    publish: bool = True) -> IngestOutcome:
+    """Detectors ("calls.prepared"), the write and "calls.ingested" for a prepared batch (see `ingest`).
+    `publish=False`: not "calls.ingested" once committed; the caller passes the outcome to
+    `publish_ingested` (ingest's group commit answers its requests in between)."""
     batch, ids, dead = prepared.calls, prepared.ids, list(prepared.dead)
     bus = db.bus
     # Before the write: the detect part's detectors add findings ("calls.prepared", wired in fireline.wiring).
@@ -189,7 +192,8 @@ def ingest_prepared(db: Database, prepared: PreparedBatch, *, source: str = "api
             raise
         _published(db, inserted, source)
         raise DatabaseUnavailable("the database is unavailable; retry shortly") from exc
-    _published(db, inserted, source)
+    if publish:
+        _published(db, inserted, source)
     refused = {d.call_id for d in dead}
     duplicates = len(ids) - sum(1 for i in ids if i in refused) - len(inserted)
     CALL_DUPLICATES.inc(duplicates)
@@ -228,6 +232,11 @@ def _published(db: Database, inserted: list[PreparedCall], source: str) -> None:
         return
     CALLS_INGESTED.labels(source).inc(len(inserted))
     published(db, inserted, source)
+
+
+def publish_ingested(db: Database, outcome: IngestOutcome, source: str = "api") -> None:
+    """"calls.ingested" for what `ingest_prepared(..., publish=False)` committed."""
+    _published(db, outcome.inserted, source)
 
 
 def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
