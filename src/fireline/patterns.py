@@ -8,6 +8,7 @@ the field, never run with a backtracking engine. Fireline's own vetted patterns 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import re2
@@ -48,3 +49,15 @@ def compile_linear(pattern: Any, field: str) -> Pattern:
             f"{field}: not accepted ({why}); patterns run on RE2 in linear time, so lookarounds such as "
             "(?=...) or (?!...) and backreferences such as \\1 are not supported", field=field) from None
     return compiled
+
+
+def matches(pattern: Any, text: str) -> Iterator[tuple[str, int, int]]:
+    """(matched text, start, end) of each `pattern.finditer(text)` match. An RE2 pattern reads ASCII
+    text as bytes (the same offsets, one byte a character): over a str, RE2's wrapper maps every
+    match back to character offsets in Python, about 3 us a match where text is matched often."""
+    if isinstance(pattern, re2._Regexp) and text.isascii():
+        for m in pattern.finditer(text.encode("ascii")):
+            yield m.group().decode("ascii"), m.start(), m.end()
+    else:
+        for m in pattern.finditer(text):
+            yield m.group(), m.start(), m.end()

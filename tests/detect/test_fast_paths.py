@@ -184,6 +184,15 @@ def test_ascii_word_counts_are_the_regex_counts(text: str) -> None:
     assert oq._ascii_counts(text) == (latin, len(oq._ASCII_NO_VOWEL.findall(text)) if latin >= 10 else 0)
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=ASCII.map(lambda t: t * 4), confidence=st.none() | st.floats(0, 1))
+def test_corruption_score_of_ascii_text_with_control_characters_is_the_plain_score(
+        text: str, confidence: float | None) -> None:
+    from fireline.detect.detectors.output_quality import corruption_score
+
+    assert corruption_score(text, confidence) == reference_corruption(text, confidence)
+
+
 CLAIM_WORDS = ["Refund", "REFUNDS", "reImbursed", "Free Of Charge", "free  of charge", "NON-REFUNDABLE", "waiv",
                "Credit", "lifetime", "Acme", "Corp", "Bank", "of", "the", "and", "&", "America", "NASA", "FAQ",
                "Ab", "AB", "ABC", "x", "I", "Is", "de", "La", "Ünïcode", "ſ", "K", " ", "  ", "\t", "\n", "\x0b",

@@ -138,3 +138,22 @@ def test_one_gate_set_pass_answers_as_each_gate_and_the_scan_is_unchanged(text: 
         assert scan(text) == with_set
     finally:
         scanner._GATES = kept
+
+
+CUE_WORDS = st.lists(st.sampled_from([
+    "my name is", "kill  yourself", "kill\tyourself", "\x0b", "\x1c", "dear", "named", "namedtuple", "work for",
+    "works at", "ms", "msg", "dr", "english", "englishes", "french", "job at", "call me", "ceo of", " ", ".", ",", "\n",
+    "x", "Ann", "é", "İ"]), max_size=25).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(CUE_WORDS, st.text(max_size=120)))
+def test_patterns_match_ascii_text_read_as_bytes_where_they_match_the_text(text: str) -> None:
+    from fireline.detect.detectors.senses import terms_of
+    from fireline.patterns import matches
+    from fireline.pii import entities
+
+    low = text.lower()
+    terms = terms_of({"kill yourself": None, "work for": None, "dr*": None, "call me": None})._pattern
+    for pattern in (entities._CUES, terms):  # the cue phrases, and harm terms with \s+ between words
+        assert list(matches(pattern, low)) == [(m.group(), m.start(), m.end()) for m in pattern.finditer(low)]

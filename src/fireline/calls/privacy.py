@@ -167,17 +167,25 @@ def redact_repeating(value: str) -> tuple[str, list[Span]]:
 class Redactor:
     """Redacts every text field of a call's content and remembers what it found where."""
 
-    __slots__ = ("changed", "spans")
+    __slots__ = ("changed", "scanned", "spans")
 
     def __init__(self) -> None:
         self.changed = False
         self.spans: list[tuple[str, int | None, str, Span]] = []  # (location, item, field, span)
+        # This call's texts whose spans are exactly `pii.scan` of them (no second look added any): the
+        # detectors' view of the call reuses them instead of scanning the same text again.
+        self.scanned: dict[str, list[Span]] = {}
 
     def text(self, value: str | None, location: str, item: int | None = None, field: str = "") -> str | None:
         # Nothing we redact fits in under 6 characters (the shortest is an e-mail like a@b.co).
         if not value or len(value) < 6:
             return value
-        redacted, spans = redact_repeating(value) if location in _REPEATING else pii.redact(value)
+        if location in _REPEATING:
+            redacted, spans = redact_repeating(value)
+        else:
+            redacted, spans, exact = pii.redact_scanned(value)
+            if exact:
+                self.scanned[value] = spans
         if spans:
             self.changed = True
             for span in spans:

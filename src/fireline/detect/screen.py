@@ -59,7 +59,7 @@ def policies_need_state(policies: PolicyEngine) -> bool:
 
 
 def view_of(p: PreparedCall) -> CallView:
-    """The detectors' view of a prepared call, reusing the PII scan the privacy pass already made."""
+    """The detectors' view of a prepared call, reusing the PII scans the privacy pass already made."""
     raw, row = p.raw, p.row
     view = CallView.from_record({**raw, "app": row["app"], "tenant": row.get("tenant"),
                                  "user_pseudonym": row.get("user_pseudonym")})
@@ -77,6 +77,9 @@ def view_of(p: PreparedCall) -> CallView:
                 pos += len(m.get("content") or "") + 1
             scans["input"] = [(e, s + starts[item], x + starts[item]) for loc, item, _, (e, s, x) in p.redactor.spans
                               if loc == "input" and item in starts]
+    # The texts the privacy pass scanned and redacted without a second look (the answer, a message, a
+    # tool argument): the detectors' evidence and tool scans reuse those spans.
+    view._scanned.update(p.redactor.scanned)
     return view
 
 

@@ -1,6 +1,18 @@
 """PII and secret scanner shared by the ingest privacy pass and the pii/secrets detectors."""
 
 from fireline.pii.ids import ID_TYPES
-from fireline.pii.scanner import CONTEXT_TYPES, PII_TYPES, SECRET_TYPES, VALIDATED_TYPES, Span, redact, scan
+from fireline.pii.scanner import (
+    CONTEXT_TYPES,
+    PII_TYPES,
+    SECRET_TYPES,
+    VALIDATED_TYPES,
+    Span,
+    redact,
+    redact_scanned,
+    scan,
+)
 
-__all__ = ["CONTEXT_TYPES", "ID_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "scan"]
+__all__ = [
+    "CONTEXT_TYPES", "ID_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "redact_scanned",
+    "scan",
+]  # fmt: skip

@@ -13,6 +13,7 @@ import re
 import sys
 from typing import Any
 
+from fireline.patterns import matches
 from fireline.pii import gazetteer
 from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, NRP, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS, words
 from fireline.pii.text import NAME_CUES, Text
@@ -413,10 +414,13 @@ def _nrp(b: str) -> bool:
     return b.endswith("s") and b[:-1] in NRP
 
 
+_ABBREVIATIONS = TITLES | ORG_SUFFIXES  # words whose dot is their own ("Dr.", "Inc.")
+
+
 def _end(text: str, tok: tuple[str, int, int] | tuple[str, int, int, str]) -> int:
     """End of a word without its sentence-final dot (kept after initials and abbreviations)."""
     word, _, e = tok[0], tok[1], tok[2]
-    if word.endswith(".") and len(word) > 2 and word[:-1].lower() not in TITLES | ORG_SUFFIXES:
+    if word.endswith(".") and len(word) > 2 and word[:-1].lower() not in _ABBREVIATIONS:
         e -= 1
     if text[e - 2 : e] in ("'s", "’s"):
         e -= 2
@@ -554,21 +558,18 @@ _TITLE_SET = frozenset(_TITLE_WORDS)
 def _cued(text: str, low: str, out: list[Span], caseless: bool = False) -> None:
     """Names, organisations, titles and job titles after their cue phrases."""
     n = len(low)
-    for m in _CUES.finditer(low):
-        cue = m.group()
-        end = m.end()
+    for cue, start, end in matches(_CUES, low):  # ASCII text as bytes: cues are frequent in prose
         if cue[-1].isalpha() and end < n and low[end].isalnum():
             continue  # "named" inside "namedtuple", "ms" inside "msg"
         if cue in _NRP_FORMS:
             # Capitalised ones are read with their run; "we are proud bruneians" is not.
-            start = m.start()
             if text[start].islower() and gazetteer.get().words.get(cue, 0) < COMMON \
                     and _prev_word(text, start) not in _LANGUAGE_CUES:
                 out.append((NRP_TYPE, start, end))
         elif cue in _STRONG:
             _name_after(text, end, _STRONG[cue], out, caseless)
         elif cue in _TITLE_SET:
-            _title_in_lower_case(text, m.start(), cue, out)
+            _title_in_lower_case(text, start, cue, out)
         else:
             if cue in _ORG_SET:
                 _organisation_after(text, end, out)

@@ -326,6 +326,13 @@ def redact(text: str, entities: frozenset[str] | None = None) -> tuple[str, list
     `entities` limits what is replaced (default: every PII and secret type). The result is a
     fixed point: scanning it again finds nothing new (a placeholder can complete a pattern that
     its original words broke, e.g. an address around a name), so redacting twice changes nothing."""
+    redacted, spans, _ = redact_scanned(text, entities)
+    return redacted, spans
+
+
+def redact_scanned(text: str, entities: frozenset[str] | None = None) -> tuple[str, list[Span], bool]:
+    """`redact(text, entities)`, and whether its spans are `scan(text)` itself (entities None and no
+    second look at the redacted text added a span): the detectors then reuse them as the scan."""
 
     def find(value: str) -> list[Span]:
         found = scan(value)
@@ -333,15 +340,17 @@ def redact(text: str, entities: frozenset[str] | None = None) -> tuple[str, list
 
     spans = find(text)
     if not spans:
-        return text, spans
+        return text, spans, entities is None
     redacted = _replace(text, spans)
+    exact = entities is None
     for _ in range(3):
         again = [sp for sp in find(redacted) if redacted[sp[1]:sp[2]] != f"<{sp[0]}>"]
         if not again:
             break
         spans = _to_original(spans, text, again)
         redacted = _replace(text, spans)
-    return redacted, spans
+        exact = False
+    return redacted, spans, exact
 
 
-__all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "scan"]
+__all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "redact_scanned", "scan"]

@@ -149,13 +149,13 @@ class CallView:
                 text = self.tool_text(int(location[5:]))
             else:
                 text = self.input_text if location == "input" else self.output_text
-            cached = scan(text)
-            self._scans[location] = cached
+            cached = self._scans[location] = self.scan_of(text)
         return cached
 
     def scan_of(self, text: str) -> list[Span]:
         """`scan(text)` (the spans `evidence` hides), made once per text of this call: the findings of
-        one answer (five unsupported claims, a refusal, a harm term) share one scan of it."""
+        one answer (five unsupported claims, a refusal, a harm term) share one scan of it, and the
+        texts the privacy pass already scanned are not scanned again (screen.view_of)."""
         cached = self._scanned.get(text)
         if cached is None:
             cached = self._scanned[text] = scan(text)

@@ -58,7 +58,7 @@ from fireline.detect.detectors.jailbreak_devices import (
 from fireline.detect.detectors.jailbreak_suffix import restates, suffix_tokens
 from fireline.detect.detectors.jailbreak_terms import REQUEST_HARM, REQUEST_HINTS
 from fireline.detect.detectors.refusal import RefusalDetector
-from fireline.patterns import Pattern, compile_linear
+from fireline.patterns import Pattern, compile_linear, matches
 
 import re2  # isort: skip
 
@@ -148,13 +148,13 @@ class JailbreakDetector:
         found: dict[str, list[tuple[int, int]]] = {}
         strong = False
         hints = set()
-        for m in self._harm.finditer(text):
-            known = self._category_of(m.group())
+        for phrase, start, end in matches(self._harm, text):
+            known = self._category_of(phrase)
             if known:
-                found.setdefault(known[0], []).append((m.start(), m.end()))
+                found.setdefault(known[0], []).append((start, end))
                 # Violence against a possessive is not against the person ("attack someone's argument").
-                strong = strong or (known[1] and not (known[0] == "violence" and text.startswith("'s", m.end())))
-                hints.add(m.group())
+                strong = strong or (known[1] and not (known[0] == "violence" and text.startswith("'s", end)))
+                hints.add(phrase)
         # Two different hints together name a harm as well as one harm phrase does ("a persuasive
         # article" that it was a "hoax"; "medical records" "without authorization").
         return found, strong or len(hints) >= 2

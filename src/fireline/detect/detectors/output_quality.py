@@ -46,6 +46,11 @@ _LETTERS = _CLASSES.replace(b"v", b"c")
 _CONSONANT_RUN = re.compile(rb" c{4,}(?= )")
 
 
+# The bytes `_CONTROL` matches, and every other byte: in ASCII text, deleting the others leaves the
+# control characters (one translate in C instead of a regex stepping through every character).
+_NOT_CONTROL = bytes(i for i in range(256) if not _CONTROL.match(chr(i)))
+
+
 def _ascii_counts(prose: str) -> tuple[int, int]:
     """(words of 4+ letters, those without a vowel) in ASCII text: len(_ASCII_WORD.findall(prose)) and,
     when the first is at least 10, len(_ASCII_NO_VOWEL.findall(prose)) (else 0)."""
@@ -82,7 +87,10 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
         return 0.0
     score = 0.0
     ascii_only = sample.isascii()
-    bad = len(_CONTROL.findall(sample)) + (0 if ascii_only else len(_MOJIBAKE.findall(sample)) * 2)
+    if ascii_only:
+        bad = len(sample.encode("ascii").translate(None, _NOT_CONTROL))  # len(_CONTROL.findall(sample))
+    else:
+        bad = len(_CONTROL.findall(sample)) + len(_MOJIBAKE.findall(sample)) * 2
     if bad:
         score = max(score, min(1.0, bad / max(n / 100, 1) / 3))
     words = sample.split()

@@ -33,6 +33,7 @@ from fireline.detect.detectors.lexicon import (
 )
 from fireline.detect.detectors.refusal_context import unread_spans
 from fireline.detect.policy_text import inflections
+from fireline.patterns import matches
 
 STRONG, WEAK, AMBIGUOUS = "strong", "weak", "ambiguous"
 _PREFIX = {"~": WEAK, "@": AMBIGUOUS}
@@ -125,15 +126,14 @@ class Terms:
         """(start, end, value) of each exact form (or stem word) in lowercased text."""
         if self._pattern is None:
             return
-        for m in self._pattern.finditer(low):
-            found = m.group()
-            key = " ".join(found.split())
+        for hit, start, end in matches(self._pattern, low):
+            key = " ".join(hit.split())
             if key in self.forms:
-                yield m.start(), m.end(), self.forms[key]
+                yield start, end, self.forms[key]
             elif self.stems:
-                for k in range(len(found), 0, -1):
-                    if found[:k] in self.stems:
-                        yield m.start(), m.end(), self.stems[found[:k]]
+                for k in range(len(hit), 0, -1):
+                    if hit[:k] in self.stems:
+                        yield start, end, self.stems[hit[:k]]
                         break
 
 

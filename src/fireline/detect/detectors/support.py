@@ -63,6 +63,8 @@ _NOT_ENTITIES = frozenset({"I", "OK", "FAQ", "URL", "PDF", "USD", "EUR", "ASAP",
 
 
 _DIGIT = re.compile(r"\d")
+# In ASCII text \d is [0-9]: a bitmap test per character where \d asks the Unicode tables (~4x faster).
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def _number_matches(text: str) -> Iterator[re.Match[str]]:
@@ -71,8 +73,13 @@ def _number_matches(text: str) -> Iterator[re.Match[str]]:
     positions only (a plain scan for the next digit skips the rest; lookbehind still sees the text
     before the position)."""
     pos, n = 0, len(text)
+    search = _DIGIT.search
+    if text.isascii():
+        if not any(d in text for d in "0123456789"):  # ten memchr calls: most answers hold no digit
+            return
+        search = _ASCII_DIGIT.search
     while pos < n:
-        digit = _DIGIT.search(text, pos)
+        digit = search(text, pos)
         if digit is None:
             return
         d = digit.start()
@@ -205,14 +212,16 @@ class SupportChecker:
             if len(found) >= MAX_FINDINGS:
                 return found
         plain = answer.isascii()
-        policy = _POLICY_RX.finditer(answer) if not plain or _POLICY_HINT.search(answer.lower()) else ()
+        # The hints read an ASCII answer as bytes: RE2's wrapper maps a str match back in Python.
+        data = answer.encode("ascii") if plain else b""
+        policy = _POLICY_RX.finditer(answer) if not plain or _POLICY_HINT.search(data.lower()) else ()
         for m in policy:
             stem = m.group(1).lower()
             if stem not in source.low and stem not in given.low:
                 add("unsupported_claim", m.start(), m.end(), "policy term not in the retrieved text", 0.6)
                 if len(found) >= MAX_FINDINGS:
                     return found
-        for m in _ENTITY.finditer(answer) if not plain or _ENTITY_HINT.search(answer) else ():
+        for m in _ENTITY.finditer(answer) if not plain or _ENTITY_HINT.search(data) else ():
             name = m.group(1)
             if name in _NOT_ENTITIES or _sentence_start(answer, m.start()) and " " not in name:
                 continue
