@@ -30,10 +30,9 @@ from typing import Any
 
 os.environ.setdefault("FIRELINE_SECRET", "bench-secret")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ingest  # noqa: E402
-
 import orjson  # noqa: E402
 
+import ingest  # noqa: E402
 from fireline.calls import service  # noqa: E402
 from fireline.calls.pricing import price_table  # noqa: E402
 from fireline.calls.schemas import CallIn  # noqa: E402
@@ -78,6 +77,25 @@ def timed(out: dict[str, list[float]], label: str, n: int, fn: Callable[[], Any]
     return result
 
 
+def one_round(out: dict[str, list[float]], n: int, body: dict[str, Any], screen: StatelessPass, config: Any,
+              prices: dict[str, tuple[float, float]], seed: int) -> None:
+    now = utcnow()
+    lines = timed(out, "gateway: encode (spool line)", n, lambda: [encode(pending(i, body)) for i in range(n)])
+    records = timed(out, "gateway: decode", n, lambda: [decode(line) for line in lines])
+    calls = timed(out, "gateway: build_call", n, lambda: [build_call(p, config, prices) for p in records])
+    batch = timed(out, "gateway: privacy pass + seal", n, lambda: service.prepare_batch(calls, now))
+    timed(out, "gateway: stateless detectors", n, lambda: screen.run(batch.calls))
+    for p in batch.calls:
+        p.redacted = {}
+    shipped = timed(out, "gateway: pickle.dumps (helper)", n,
+                    lambda: [pickle.dumps(p, pickle.HIGHEST_PROTOCOL) for p in batch.calls])
+    timed(out, "gateway: pickle.loads (serving)", n, lambda: [pickle.loads(s) for s in shipped])
+    rng = random.Random(seed)
+    native = [CallIn.model_validate(ingest.make_call(i, rng)) for i in range(n)]
+    nbatch = timed(out, "native: privacy pass + seal", n, lambda: service.prepare_batch(native, now))
+    timed(out, "native: stateless detectors", n, lambda: screen.run(nbatch.calls))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=400)
@@ -90,21 +108,7 @@ def main() -> int:
     body = gateway_body()
     out: dict[str, list[float]] = {}
     for r in range(args.rounds):
-        now = utcnow()
-        lines = timed(out, "gateway: encode (spool line)", n, lambda: [encode(pending(i, body)) for i in range(n)])
-        records = timed(out, "gateway: decode", n, lambda: [decode(line) for line in lines])
-        calls = timed(out, "gateway: build_call", n, lambda: [build_call(p, config, prices) for p in records])
-        batch = timed(out, "gateway: privacy pass + seal", n, lambda: service.prepare_batch(calls, now))
-        timed(out, "gateway: stateless detectors", n, lambda: screen.run(batch.calls))
-        for p in batch.calls:
-            p.redacted = {}
-        shipped = timed(out, "gateway: pickle.dumps (helper)", n,
-                        lambda: [pickle.dumps(p, pickle.HIGHEST_PROTOCOL) for p in batch.calls])
-        timed(out, "gateway: pickle.loads (serving)", n, lambda: [pickle.loads(s) for s in shipped])
-        rng = random.Random(r)
-        native = [CallIn.model_validate(ingest.make_call(i, rng)) for i in range(n)]
-        nbatch = timed(out, "native: privacy pass + seal", n, lambda: service.prepare_batch(native, now))
-        timed(out, "native: stateless detectors", n, lambda: screen.run(nbatch.calls))
+        one_round(out, n, body, screen, config, prices, r)
     load = "/".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"CPU ms per call, median of {args.rounds} rounds of {n} calls; load {load}")
     for label, values in out.items():
