@@ -98,54 +98,63 @@ _TYPE_BYTES = frozenset(w.encode() for w in _TYPE_WORDS if w.isascii())
 _TYPE_NON_ASCII = tuple(w for w in _TYPE_WORDS if not w.isascii())
 
 
-def _type_word_starts(t: Text) -> list[int] | None:
-    """Where each street-type word of the text starts (a whole run of letters, any case), or None when unknown.
+class _TypeWords:
+    """Where the street-type words of one text start, each a whole run of letters (any case).
 
-    A type word among the words of a window before a number (`_street_before`) is a whole run of
-    letters there, so it is one here too, unless it is the cut-off tail of a word that straddles the
-    window's start (checked there). A non-ASCII letter counts as a space here, which only adds
-    candidates; the type words with non-ASCII letters are not looked for, so their presence answers
-    None, as does a lower-case copy whose offsets differ from the text's ("İ" lowers to two).
-    One translate and split costs ~5 us per KB where listing the words of every window costs ~10 us
-    per number.
+    `marks` is the lower-case text as bytes, its ASCII letters kept and every other character a
+    space (non-ASCII ones through encode's "?"), so each whole run of letters is one word and the
+    offsets are the text's. A type word among the words of a window before a number (as
+    `_street_before` lists them) is such a run, unless it is the cut-off tail of a word that straddles
+    the window's start, which `may_hold` checks on its own. A non-ASCII letter taken for a space only
+    adds candidates. Built once per text (~5 us per KB) where listing the words of every number's
+    window costs ~10 us per number.
     """
-    low = t.low
-    if len(low) != len(t.text):
-        return None
-    if not low.isascii():
+
+    __slots__ = ("marks", "starts")
+
+    def __init__(self, marks: bytes) -> None:
+        self.marks = marks
+        starts: list[int] = []
+        for w in _TYPE_BYTES.intersection(marks.split()):
+            i = marks.find(w)
+            while i != -1:
+                end = i + len(w)
+                if (i == 0 or marks[i - 1] == 32) and (end == len(marks) or marks[end] == 32):
+                    starts.append(i)
+                i = marks.find(w, i + 1)
+        starts.sort()
+        self.starts = starts
+
+    @classmethod
+    def of(cls, t: Text) -> _TypeWords | None:
+        """The type words of t, or None when unknown: a type word with non-ASCII letters is in the text,
+        or the lower-case copy's offsets differ from the text's ("İ" lowers to two characters)."""
+        low = t.low
+        if len(low) != len(t.text):
+            return None
+        if low.isascii():
+            return cls(low.encode("ascii").translate(_LETTER_MAP))
         if any(w in low for w in _TYPE_NON_ASCII):
             return None
-        marks = low.encode("ascii", "replace").translate(_LETTER_MAP)
-    else:
-        marks = low.encode("ascii").translate(_LETTER_MAP)
-    hits = _TYPE_BYTES.intersection(marks.split())
-    starts: list[int] = []
-    for w in hits:
-        i = marks.find(w)
-        while i != -1:
-            end = i + len(w)
-            if (i == 0 or marks[i - 1] == 32) and (end == len(marks) or marks[end] == 32):
-                starts.append(i)
-            i = marks.find(w, i + 1)
-    starts.sort()
-    return starts
+        return cls(low.encode("ascii", "replace").translate(_LETTER_MAP))
+
+    def may_hold(self, ws: int, s: int) -> bool:
+        """Whether a word of text[ws:s] (as `_ANY_WORD` lists them) may be a street-type word."""
+        starts = self.starts
+        i = bisect_left(starts, ws)
+        if i < len(starts) and starts[i] < s:
+            return True
+        marks = self.marks
+        if ws and marks[ws - 1] != 32 and marks[ws] != 32:  # the window starts inside a run of letters
+            end = marks.find(b" ", ws)
+            return marks[ws : end if end != -1 else len(marks)] in _TYPE_BYTES
+        return False
 
 
-def _may_hold_type(text: str, ws: int, s: int, starts: list[int]) -> bool:
-    """Whether a word of text[ws:s] (as `_ANY_WORD` lists them) may be a street type word."""
-    i = bisect_left(starts, ws)
-    if i < len(starts) and starts[i] < s:
-        return True
-    if ws and (text[ws - 1].isalnum() or text[ws - 1] in "_'’.-"):  # a word may straddle the window's start
-        first = _ANY_WORD.search(text, ws, s)
-        return first is not None and first.group().rstrip(".").lower() in _TYPE_WORDS
-    return False
-
-
-def _street_before(text: str, s: int, starts: list[int] | None = None) -> int:
+def _street_before(text: str, s: int, types: _TypeWords | None = None) -> int:
     """Start of a street name that ends just before the number at s ("Hammarvägen 15", "Rue de X 3"), or -1.
 
-    starts (`_type_word_starts`) lets a number whose window holds no street-type word skip listing it.
+    types lets a number whose window holds no street-type word skip listing the window's words.
     """
     j = s
     while j > 0 and text[j - 1] == " ":
@@ -161,7 +170,7 @@ def _street_before(text: str, s: int, starts: list[int] | None = None) -> int:
     if len(word) > 4 and word.endswith(_ENDING_TUPLE):
         return i
     # A street type up to six words before the number: "Rua Vinte e Cinco de Setembro 1257".
-    if starts is not None and not _may_hold_type(text, max(0, s - 70), s, starts):
+    if types is not None and not types.may_hold(max(0, s - 70), s):
         return -1
     window = text[max(0, s - 70) : s]
     words = list(_ANY_WORD.finditer(window))[-7:]
@@ -186,7 +195,7 @@ def find_addresses(t: Text, out: list[Span]) -> None:
         return
     text, low = t.text, t.low
     found: list[tuple[int, int]] = []
-    starts: list[int] | None = None  # the type words' offsets, found for the first number that asks
+    types: _TypeWords | None = None  # found for the first number that asks
     looked = False
     for s, e in t.digits:
         if e - s > 6 or (s > 0 and (text[s - 1].isalpha() or text[s - 1] in "_.,/:-")):
@@ -203,8 +212,8 @@ def find_addresses(t: Text, out: list[Span]) -> None:
                     or before[-4:] in (" at ", " on ", " to ") or "," in after[:2]:
                 found.append(m.span())
         if not looked and s > 0 and text[s - 1] == " ":
-            starts, looked = _type_word_starts(t), True
-        st = _street_before(text, s, starts)
+            types, looked = _TypeWords.of(t), True
+        st = _street_before(text, s, types)
         if st >= 0:
             end = e
             if end < len(text) and text[end].isalpha() and (end + 1 == len(text) or not text[end + 1].isalnum()):
