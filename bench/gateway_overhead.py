@@ -16,10 +16,14 @@ the logging too: after the c=16 run the bench waits until every answered call is
 reports answered / (run + drain) as well. Prints both gateways' figures with the load average.
 
   .venv/bin/python bench/gateway_overhead.py [--conc 1,16] [--rate 500] [--duration 10] [--runs 3]
-      [--no-litellm] [--pin on|off] [--config FILE] [--policies]
+      [--no-litellm] [--pin on|off] [--config FILE] [--policies] [--user-text FILE]
 
 --policies declares five output rules and five tool-argument rules for every app (`app: "*"`,
 action block: every answer is buffered and checked before the caller sees it).
+
+--user-text FILE sends FILE's text as the user message instead of peers' incident prompt (same model,
+system prompt and options): the privacy pass's cost depends on the text (peers' prompt, dense with
+numbers, costs about five times what bench/ingest.py's call text does; bench/gateway_store_cost.py).
 
 Targets (issue 19): p99 added <= 2 ms at one connection and at 500 req/s; >= 2,500 req/s per core
 with logging and detectors on.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -92,6 +97,10 @@ def measure(go: Any, name: str, cmd: str, env: dict[str, str], model: str, key: 
     out: dict[str, Any] = {"name": name}
     work = Path(tempfile.mkdtemp(prefix="fl-gwbench-"))
     body = go.body_json(model)
+    if args.user_text:
+        request = json.loads(body)
+        request["messages"][-1]["content"] = Path(args.user_text).read_text()
+        body = json.dumps(request).encode()
     (work / "body.json").write_bytes(body)
     lua = work / "post.lua"
     lua.write_text(go.LUA % {"body": work / "body.json", "auth": f'wrk.headers["Authorization"] = "Bearer {key}"'})
@@ -183,6 +192,7 @@ def main() -> int:
     ap.add_argument("--config", default="", help="FIRELINE_CONFIG for the Fireline server")
     ap.add_argument("--policies", action="store_true",
                     help="declare 10 blocking policies for every app (every answer buffered and checked)")
+    ap.add_argument("--user-text", default="", help="a file whose text is sent as the user message")
     args = ap.parse_args()
     args.concs = [int(c) for c in args.conc.split(",") if c]
     if not shutil.which("wrk"):
