@@ -139,14 +139,18 @@ class EventBus:
                 self.failed(topic, name, exc, payload)
         return failed
 
-    def publish_durable(self, topic: str, outbox_id: int | None, **payload: Any) -> list[str]:
-        """Deliver an event whose outbox entry was committed with its fact, then tell the outbox
-        (`on_delivered`) which handlers still owe it: none marks it done, others are retried.
+    def publish_durable(self, topic: str, outbox_id: int | list[int] | None, **payload: Any) -> list[str]:
+        """Deliver an event whose outbox entry (or entries: one event for the facts of several) was
+        committed with its fact, then tell the outbox (`on_delivered`) which handlers still owe it:
+        none marks it done, others are retried.
         In publication order like `publish`: published by a handler, it waits its turn (and
         answers [] at once; the outbox hears of its delivery when it happens)."""
+        entries = [outbox_id] if isinstance(outbox_id, int) else outbox_id or []
+
         def delivered(failed: list[str]) -> None:
-            if outbox_id is not None and self.on_delivered is not None:
-                self.on_delivered(outbox_id, failed)
+            if self.on_delivered is not None:
+                for entry in entries:
+                    self.on_delivered(entry, failed)
 
         queue: deque[Pending] | None = getattr(self._pending, "queue", None)
         if queue is not None:

@@ -156,7 +156,8 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
     """`after` ("calls.ingested" to the monitors) runs once the group is committed: requests that
     share a group (or have others waiting behind them) are answered before it, so their answer does
     not wait for the monitors of every call in the group; a lone request is answered after it, so
-    its client sees the effects (incidents, monitor state) on its next request. Both are committed."""
+    its client sees the effects (incidents, monitor state) on its next request. Both are committed.
+    A group with requests waiting behind it has its `after` run with the next group's, once for both."""
     stored = threading.Event()
     release = threading.Event()
     seen: list[tuple[list[str], bool]] = []  # (ids the monitors got, were their requests already answered)
@@ -185,10 +186,33 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
     futures["lone"] = group.submit(parse_calls(call("lone")))
     registered.set()
     assert futures["lone"].result(10).ids == ["lone"]
-    # the first had others waiting behind it: answered at its commit, as the three sharing a group
-    assert seen == [(["first"], True), (["w-0", "w-1", "w-2"], True), (["lone"], False)]
+    # the first had others waiting behind it: answered at its commit, as the three sharing a group,
+    # and the monitors got both groups at once after the second commit
+    assert seen == [(["first", "w-0", "w-1", "w-2"], True), (["lone"], False)]
     with db.session() as s:
         assert service.count(s, service.CallFilter()) == 5
+
+
+def test_every_committed_call_reaches_the_monitors_once_whatever_the_grouping(db: Database) -> None:
+    """Many concurrent one-call requests: each stored call is in exactly one `after`, and none is
+    left owed once the requests are answered and the group's thread is idle."""
+    seen: list[str] = []
+    group = GroupCommit(lambda batch: service.ingest_prepared(db, batch, publish=False),
+                        after=lambda outcome: seen.extend(p.id for p in outcome.inserted))
+    n = 60
+    start = threading.Barrier(n)
+
+    def send(i: int) -> None:
+        start.wait()
+        group.ingest(parse_calls(call(f"m-{i}")))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    group.ingest(parse_calls(call("last")))  # a lone request: answered after every owed `after` ran
+    assert sorted(seen) == sorted([f"m-{i}" for i in range(n)] + ["last"])
 
 
 def test_a_failure_after_the_commit_does_not_fail_committed_requests(db: Database) -> None:

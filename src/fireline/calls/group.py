@@ -12,6 +12,12 @@ the group's calls (`prepare_group`: pure CPU, no state), then the detectors, the
 events (`after`: "calls.ingested" to the monitors). Requests are answered at the commit when others
 share the group or wait behind it, so an answer does not wait for the monitors and alerts of every
 call in its group; a lone request is answered after them, so its client sees their effects next.
+When requests wait behind a group, its `after` waits for the next group's commit and runs once for
+both (for all the groups committed back to back, for `after_every` seconds at most): under one
+call per request the monitors, alerts and incident updates of a group cost a few transactions
+whatever its size, and ran once per group they were most of the CPU of a call. Nothing is lost
+meanwhile (the calls are committed with their outbox entry), and the thread never goes idle with
+an `after` owed.
 With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
 fireline.wiring) the first part runs in a helper process, off the serving process's GIL, started
 by the first group of several requests (its first answers come while it starts, prepared here),
@@ -55,6 +61,7 @@ log = logging.getLogger("fireline.ingest.group")
 
 GROUP_CALLS = Histogram("fireline_ingest_group_calls", "Calls per group commit", ["source"], registry=REGISTRY,
                         buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+AFTER_EVERY = 0.05  # s: under load, what follows the commits of back-to-back groups runs at least this often
 GROUP_WAIT = Histogram("fireline_ingest_group_wait_seconds", "From a request's arrival to its group's commit",
                        ["source"], registry=REGISTRY,
                        buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
@@ -103,9 +110,12 @@ def _local(parse: Parse) -> bool:
 
 class GroupCommit:
     def __init__(self, store: Store, parse: Parse = list, max_calls: int = 1000, *, offload: Offload | None = None,
-                 source: str = "api", max_bytes: int = 2 * 1024 * 1024, after: After | None = None) -> None:
+                 source: str = "api", max_bytes: int = 2 * 1024 * 1024, after: After | None = None,
+                 after_every: float = AFTER_EVERY) -> None:
         self.store, self.parse, self.offload, self.source, self.after = store, parse, offload, source, after
-        self.max_calls, self.max_bytes = max_calls, max_bytes
+        self.max_calls, self.max_bytes, self.after_every = max_calls, max_bytes, after_every
+        self._owed: list[IngestOutcome] = []  # committed groups whose `after` waits for the next commit
+        self._owed_since = 0.0
         self._lock = threading.Lock()
         self._queue: deque[_Waiter] = deque()
         self._running = False
@@ -144,6 +154,8 @@ class GroupCommit:
         try:
             while True:
                 if ahead is None:
+                    if self._owed and not self._queue:  # nothing waits: what follows the commits runs now
+                        self._after_owed()
                     ahead = self._prepare_next()
                     if ahead is None:
                         return
@@ -157,6 +169,7 @@ class GroupCommit:
                 ahead = self._prepare_next(wait=False) if self.offload is not None else None
                 self._store(group, ready)
         except BaseException:  # never left marked running: the next request starts a thread again
+            self._after_owed()
             if ahead is not None:
                 for w in ahead[0]:
                     _settle(w.future, error=RuntimeError("the ingest group stopped; retry"))
@@ -243,26 +256,38 @@ class GroupCommit:
         except BaseException as exc:  # nothing of the group is committed (one transaction): all fail
             for w in parsed:
                 _settle(w.future, error=exc)
+            self._after_owed()
         else:
             # Committed: under load (other requests in the group or waiting) they are answered now and
             # the monitors run after; a lone request is answered once they ran (read-your-alerts).
             done = time.monotonic()
-            early = len(parsed) > 1 or bool(self._queue)
+            waiting = bool(self._queue)
+            early = len(parsed) > 1 or waiting
+            self._owed.append(outcome)
             if not early:
-                self._after(outcome)
+                self._after_owed()
             for w, answer in zip(parsed, answers, strict=True):
                 GROUP_WAIT.labels(self.source).observe(done - w.arrived)
                 _settle(w.future, answer)
-            if early:
-                self._after(outcome)
+            if len(self._owed) == 1:
+                self._owed_since = done
+            # Requests wait behind this group: its `after` runs with the next group's (the thread goes on).
+            if early and not (waiting and done - self._owed_since < self.after_every
+                              and sum(len(o.inserted) for o in self._owed) < self.max_calls):
+                self._after_owed()
         GROUP_CALLS.labels(self.source).observe(len(batch.ids) + len(batch.dead))
         self.groups += 1
 
-    def _after(self, outcome: IngestOutcome) -> None:
-        """What follows the commit (`after`: "calls.ingested" to the monitors). Its calls are committed
-        with their outbox entry whatever happens here: a failure is logged and the outbox delivers."""
-        if self.after is None:
+    def _after_owed(self) -> None:
+        """What follows the commits owed so far (`after`: "calls.ingested" to the monitors), once for
+        all of them. Their calls are committed with their outbox entries whatever happens here: a
+        failure is logged and the outbox delivers."""
+        owed, self._owed = self._owed, []
+        if self.after is None or not owed:
             return
+        outcome = owed[0] if len(owed) == 1 else IngestOutcome(
+            ids=[i for o in owed for i in o.ids], inserted=[p for o in owed for p in o.inserted],
+            duplicates=sum(o.duplicates for o in owed), dead=[d for o in owed for d in o.dead])
         try:
             self.after(outcome)
         except Exception:

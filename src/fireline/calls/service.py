@@ -240,12 +240,11 @@ def publish_ingested(db: Database, outcome: IngestOutcome, source: str = "api") 
 
 
 def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
-    """After the commit: "calls.ingested" for the monitors, once per outbox entry (see store)."""
-    by_entry: dict[int | None, list[PreparedCall]] = {}
-    for p in inserted:
-        by_entry.setdefault(p.outbox_id, []).append(p)
-    for entry_id, calls in by_entry.items():
-        db.bus.publish_durable("calls.ingested", entry_id, calls=calls, source=source)
+    """After the commit: "calls.ingested" for the monitors, once for all the calls (of one or several
+    commits, each with its outbox entry, see store): the monitors' work is per batch as much as per
+    call. The outbox hears of each entry as of the whole."""
+    entries = [e for e in dict.fromkeys(p.outbox_id for p in inserted) if e is not None]
+    db.bus.publish_durable("calls.ingested", entries or None, calls=inserted, source=source)
 
 
 # One statement per table per batch, whatever its size (fireline.db.BulkInsert).
