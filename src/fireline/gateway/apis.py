@@ -183,7 +183,7 @@ class ApiCall(Call):
         inspect = api.wire is not None and ((active and enforce.needs_output(enf))
                                             or (pol is not None and pol.enforces_output))
         if self.stream and not inspect and api.assemble is not None:
-            await self.relay(send, data)
+            await self.relay_stream(send, data, self.api.path)
             return
         assert gw.session is not None
         try:
@@ -252,35 +252,8 @@ class ApiCall(Call):
         extra = [(b"retry-after", retry_after.encode())] if retry_after else []
         await respond(send, status, payload, JSON, [*self.reply_headers(), *extra])
 
-    async def relay(self, send: Send, data: bytes) -> None:
-        gw, api = self.gw, self.api
-        assert gw.session is not None and api.assemble is not None
-        chunks: list[bytes] = []
-        started = False
-        try:
-            async with gw.session.post(gw.upstream + api.path, data=data,
-                                       headers=gw.upstream_headers(self.headers)) as resp:
-                if resp.status != 200:
-                    payload = await resp.read()
-                    await self.upstream_error(send, resp.status, payload, resp.headers.get("Retry-After"))
-                    return
-                await send({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-type", SSE), (b"cache-control", b"no-cache"), *self.reply_headers()]})
-                started = True
-                async for chunk in resp.content.iter_any():
-                    chunks.append(chunk)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            self.finish(answer=self.streamed(chunks))  # durable before the stream is closed
-            await send({"type": "http.response.body", "body": b""})
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            if not started:
-                await self.upstream_failed(send, exc)
-                return
-            self.finish(answer=self.streamed(chunks), status="error",
-                        error=f"upstream stream broke: {type(exc).__name__}")
-            await send({"type": "http.response.body", "body": b""})
-        except OSError:  # the caller went away: keep what was relayed
-            self.finish(answer=self.streamed(chunks), error="client disconnected")
+    def relayed(self, chunks: list[bytes]) -> dict[str, Any]:
+        return {"answer": self.streamed(chunks)}
 
     def streamed(self, chunks: list[bytes]) -> Obj:
         assert self.api.assemble is not None

@@ -215,13 +215,17 @@ class Call:
         self.finish(answer=comp, output=original if comp is not None else None, visible=stop.message)
         await self.answer(send, completion(stop.message, model))
 
-    async def relay_stream(self, send: Send, data: bytes) -> None:
+    def relayed(self, chunks: list[bytes]) -> dict[str, Any]:
+        """What the log keeps of a relayed stream (the chunks as they came; other APIs assemble them)."""
+        return {"raw": chunks}
+
+    async def relay_stream(self, send: Send, data: bytes, path: str = "/chat/completions") -> None:
         gw = self.gw
         assert gw.session is not None
         chunks: list[bytes] = []
         started = False
         try:
-            async with gw.session.post(gw.upstream + "/chat/completions", data=data,
+            async with gw.session.post(gw.upstream + path, data=data,
                                        headers=gw.upstream_headers(self.headers)) as resp:
                 if resp.status != 200:
                     payload = await resp.read()
@@ -233,16 +237,16 @@ class Call:
                 async for chunk in resp.content.iter_any():
                     chunks.append(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            self.finish(raw=chunks)  # durable before the stream is closed
+            self.finish(**self.relayed(chunks))  # durable before the stream is closed
             await send({"type": "http.response.body", "body": b""})
         except (aiohttp.ClientError, TimeoutError) as exc:
             if not started:
                 await self.upstream_failed(send, exc)
                 return
-            self.finish(raw=chunks, status="error", error=f"upstream stream broke: {type(exc).__name__}")
+            self.finish(**self.relayed(chunks), status="error", error=f"upstream stream broke: {type(exc).__name__}")
             await send({"type": "http.response.body", "body": b""})
         except OSError:  # the caller went away: keep what was relayed
-            self.finish(raw=chunks, error="client disconnected")
+            self.finish(**self.relayed(chunks), error="client disconnected")
 
     async def upstream_failed(self, send: Send, exc: BaseException) -> None:
         timeout = isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError)
