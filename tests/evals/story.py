@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from fireline.calls.models import Call
 from fireline.config import Config
 from fireline.db import Database
 from fireline.simulator.upstream import UpstreamServer
@@ -35,6 +37,11 @@ class Story:
     upstream: UpstreamServer
     api: httpx.Client
     incident: dict[str, Any]
+
+
+def stored_calls(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Call)) or 0)
 
 
 def ask(gw: httpx.Client, question: str, user: str, model: str = FAULTY, tenant: str = "acme") -> httpx.Response:
@@ -74,6 +81,10 @@ def leak_story(db: Database, extra: dict[str, Any] | None = None) -> Iterator[St
                              and str(r["dedup_key"]).startswith("monitor:canary_leak")), None)
 
             incident = wait(leak_incident)
+            # The incident opens on the first leaked answers; the gateway may still be storing the
+            # rest. Every asked call is stored before the story starts, so tests can count calls.
+            asked = len(QUESTIONS) * 2
+            wait(lambda: stored_calls(db) >= asked)
             yield Story(fl, up, api, incident)
 
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from fireline.calls.models import Call, RawAccess
+from fireline.calls.models import RawAccess
 from fireline.db import Database
-from tests.evals.story import FIXED, finished, leak_story
+from tests.evals.story import FIXED, finished, leak_story, stored_calls
 from tests.support.cli import invoke
-
-
-def _calls(db: Database) -> int:
-    with db.session() as session:
-        return int(session.scalar(select(func.count()).select_from(Call)) or 0)
 
 
 def _replay_reads(db: Database, iid: str) -> int:
@@ -25,7 +20,7 @@ def _replay_reads(db: Database, iid: str) -> int:
 def test_replay_measures_the_faulty_version_near_one_and_the_fix_near_zero(db: Database) -> None:
     with leak_story(db) as story:
         api, iid = story.api, story.incident["id"]
-        before = _calls(db)
+        before = stored_calls(db)
         est = api.post(f"/api/v1/incidents/{iid}/replays", json={"n": 20, "model": FIXED, "dry_run": True})
         assert est.status_code == 200, est.text
         estimate = est.json()["estimate"]
@@ -43,7 +38,7 @@ def test_replay_measures_the_faulty_version_near_one_and_the_fix_near_zero(db: D
             assert "canary: canary_leak (P0)" in case["arms"]["current"]["violations"]
         # Sent straight to the upstream, around the kill switch, and never stored as calls.
         assert story.upstream.script.count >= summary["current"]["samples"] + summary["candidate"]["samples"]
-        assert _calls(db) == before
+        assert stored_calls(db) == before
         kinds = [e["kind"] for e in api.get(f"/api/v1/incidents/{iid}/timeline").json()["entries"]]
         assert "replay_started" in kinds and "replay_finished" in kinds
         assert _replay_reads(db, iid) == len(done["result"]["cases"])  # each raw read is access-logged

@@ -1,18 +1,22 @@
-"""Admin commands that act on the database directly: serve, db, keys, retention."""
+"""Admin commands that act on the database directly: serve, db, keys, retention.
+
+The database, the key service and the server's wiring are imported inside the commands that use
+them: every `fireline` command (the API client's too, and `--help`) loads this module, and they
+cost most of a second of CPU to import."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from fireline import wiring
-from fireline.auth import service as keys_service
-from fireline.calls.retention import run_retention
 from fireline.cli.client import fail
-from fireline.config import ConfigError, data_dir, get_config
-from fireline.db import get_db
 from fireline.errors import FirelineError
+
+if TYPE_CHECKING:
+    from fireline.db import Database
 
 out = Console()
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -20,7 +24,9 @@ keys_app = typer.Typer(help="API keys (admin, direct database access).", no_args
 retention_app = typer.Typer(help="Retention of raw content and records.", no_args_is_help=True)
 
 
-def _database():
+def _database() -> Database:
+    from fireline.db import get_db
+
     try:
         db = get_db()
         db.upgrade()
@@ -40,6 +46,8 @@ def db_upgrade() -> None:
 def keys_create(role: str = typer.Option(..., "--role", help="ingest, viewer, responder or admin"),
                 name: str | None = typer.Option(None, "--name")) -> None:
     """Create a key; it is shown once."""
+    from fireline.auth import service as keys_service
+
     try:
         name = keys_service.key_name(name)
     except FirelineError as exc:  # before the database is touched; the option as the user typed it
@@ -56,6 +64,8 @@ def keys_create(role: str = typer.Option(..., "--role", help="ingest, viewer, re
 @keys_app.command("list")
 def keys_list() -> None:
     """Keys with their role and name (never the key itself)."""
+    from fireline.auth import service as keys_service
+
     db = _database()
     with db.session() as session:
         rows = keys_service.list_keys(session)
@@ -69,6 +79,9 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id: the next request with it is refused."""
+    from fireline.auth import service as keys_service
+    from fireline.config import data_dir
+
     db = _database()
     keys_service.configure(data_dir())  # servers sharing the data directory see it on their next request
     try:
@@ -82,6 +95,10 @@ def keys_revoke(key_id: str) -> None:
 @retention_app.command("run")
 def retention_run() -> None:
     """Purge raw content and records past their retention (legal holds are kept)."""
+    from fireline import wiring
+    from fireline.calls.retention import run_retention
+    from fireline.config import ConfigError, get_config
+
     try:
         privacy = get_config().privacy
     except ConfigError as exc:
