@@ -22,6 +22,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import ADMIN, cpu_seconds, fireline_server, rss_mb  # noqa: E402
+from _texts import corpus_texts  # noqa: E402
 
 FILLER = ("Thanks for reaching out about your order. Our records show the parcel left the warehouse "
           "yesterday and should arrive within two business days. ")
@@ -29,16 +30,23 @@ PII = ["my email is jane.doe{n}@example.com", "call me at +1 415 555 {n:04d}",
        "card 4111 1111 1111 1111", "IBAN DE89 3704 0044 0532 0130 00", "from 10.0.{m}.{m}"]
 
 
+TEXTS = "filler"  # --texts: "corpus" gives every call texts of its own (bench/_texts.py)
+
+
 def make_call(i: int, rng: random.Random) -> dict[str, object]:
-    user_text = FILLER * 7
-    if rng.random() < 0.3:  # about a third of calls carry personal data
-        user_text += " " + rng.choice(PII).format(n=i % 10000, m=i % 250)
+    if TEXTS == "corpus":
+        user_text, output = corpus_texts(rng)
+    else:
+        user_text = FILLER * 7
+        if rng.random() < 0.3:  # about a third of calls carry personal data
+            user_text += " " + rng.choice(PII).format(n=i % 10000, m=i % 250)
+        output = FILLER * 4 + ("Your card ending 1111 is fine." if rng.random() < 0.1 else "")
     return {
         "id": f"{uuid.uuid4().hex}", "app": f"app-{i % 5}", "environment": "prod", "tenant": f"t-{i % 50}",
         "session_id": f"s-{i % 2000}", "user": f"user-{i % 5000}", "model": "gpt-4o-2024-08-06",
         "prompt_version": "v12", "system_prompt": "You are a helpful support agent for ACME.",
         "input": [{"role": "user", "content": user_text}],
-        "output": FILLER * 4 + ("Your card ending 1111 is fine." if rng.random() < 0.1 else ""),
+        "output": output,
         "retrieval": [{"id": "kb-7", "source": "kb", "text": "Orders ship within two business days."}],
         "tool_calls": [{"name": "lookup_order", "arguments": {"order": i}, "kind": "read"}],
         "input_tokens": 420, "output_tokens": 180, "cost_usd": 0.0031, "latency_ms": 850,
@@ -154,7 +162,12 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.0,
                     help="one call per request at this many requests/s (open loop) instead of batches")
     ap.add_argument("--seconds", type=float, default=20.0, help="how long the --rate run sends")
+    ap.add_argument("--texts", choices=("filler", "corpus"), default="filler",
+                    help="filler: one paragraph repeated in every call (the figures since 2026-12-05); "
+                         "corpus: each call's texts composed from public corpora, no two alike")
     args = ap.parse_args()
+    global TEXTS
+    TEXTS = args.texts
     if args.rate:
         single(args)
         return
