@@ -110,6 +110,7 @@ def main() -> None:
     from fireline.calls.api import parse_calls
     from fireline.calls.service import prepare
     from fireline.config import Config
+    from fireline.detect import language
     from fireline.detect.canaries import CanaryCache
     from fireline.detect.service import Detection
 
@@ -126,6 +127,9 @@ def main() -> None:
         best: dict[str, float] = {}
         for r in range(args.repeats + 1):  # round 0 warms up (and is the one dumped)
             detection = Detection(Config(), CanaryCache())  # a fresh baseline per round
+            # Results remembered by text (language identification) start empty each round: a round
+            # gains only from the repeats inside its own set, not from the round before.
+            getattr(language, "_SEEN", {}).clear()
             stages = Stages()
             instrument(detection, stages)
             t0 = time.thread_time()
