@@ -107,9 +107,11 @@ def main() -> None:
     ap.add_argument("--dump", default="", help="write findings and redacted content as JSON lines here")
     args = ap.parse_args()
 
+    from fireline.calls import privacy
     from fireline.calls.api import parse_calls
     from fireline.calls.service import prepare
     from fireline.config import Config
+    from fireline.detect import language
     from fireline.detect.canaries import CanaryCache
     from fireline.detect.service import Detection
 
@@ -126,6 +128,11 @@ def main() -> None:
         best: dict[str, float] = {}
         for r in range(args.repeats + 1):  # round 0 warms up (and is the one dumped)
             detection = Detection(Config(), CanaryCache())  # a fresh baseline per round
+            # Results remembered by text (the privacy pass, language identification; fireline.memo) start
+            # empty each round: a round gains only from the repeats inside its own set.
+            for memo in (getattr(language, "SEEN", None), getattr(privacy, "SEEN", None)):
+                if memo is not None:
+                    memo.clear()
             stages = Stages()
             instrument(detection, stages)
             t0 = time.thread_time()

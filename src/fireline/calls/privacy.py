@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fireline import pii
 from fireline.config import get_secret
+from fireline.memo import TextMemo
 
 Span = tuple[str, int, int]
 
@@ -164,6 +165,24 @@ def redact_repeating(value: str) -> tuple[str, list[Span]]:
     return hit
 
 
+# Every other text by its digest (fireline.memo: no text kept): a conversation's earlier turns are
+# re-sent with every call, answers and questions repeat. What is kept is the pass's spans and whether
+# they are the plain scan; the redacted text is rebuilt from them.
+SEEN: TextMemo[tuple[tuple[Span, ...], bool]] = TextMemo()
+
+
+def redact_seen(value: str) -> tuple[str, list[Span], bool]:
+    """`pii.redact_scanned(value)`, answered from the memo when the same text was redacted lately."""
+    key = SEEN.key(value)
+    hit = SEEN.get(key)
+    if hit is None:
+        redacted, spans, exact = pii.redact_scanned(value)
+        SEEN.put(key, (tuple(spans), exact))
+        return redacted, spans, exact
+    spans = list(hit[0])
+    return (pii.replace_spans(value, spans) if spans else value), spans, hit[1]
+
+
 class Redactor:
     """Redacts every text field of a call's content and remembers what it found where."""
 
@@ -183,7 +202,7 @@ class Redactor:
         if location in _REPEATING:
             redacted, spans = redact_repeating(value)
         else:
-            redacted, spans, exact = pii.redact_scanned(value)
+            redacted, spans, exact = redact_seen(value)
             if exact:
                 self.scanned[value] = spans
         if spans:

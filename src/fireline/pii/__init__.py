@@ -9,10 +9,11 @@ from fireline.pii.scanner import (
     Span,
     redact,
     redact_scanned,
+    replace_spans,
     scan,
 )
 
 __all__ = [
     "CONTEXT_TYPES", "ID_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "redact_scanned",
-    "scan",
+    "replace_spans", "scan",
 ]  # fmt: skip

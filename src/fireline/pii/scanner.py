@@ -277,7 +277,8 @@ def scan(text: str) -> list[Span]:
     return _resolve(found)
 
 
-def _replace(text: str, spans: list[Span]) -> str:
+def replace_spans(text: str, spans: list[Span]) -> str:
+    """text with each span (sorted, non-overlapping) replaced by <ENTITY>."""
     parts: list[str] = []
     pos = 0
     for entity, s, e in spans:
@@ -341,16 +342,17 @@ def redact_scanned(text: str, entities: frozenset[str] | None = None) -> tuple[s
     spans = find(text)
     if not spans:
         return text, spans, entities is None
-    redacted = _replace(text, spans)
+    redacted = replace_spans(text, spans)
     exact = entities is None
     for _ in range(3):
         again = [sp for sp in find(redacted) if redacted[sp[1]:sp[2]] != f"<{sp[0]}>"]
         if not again:
             break
         spans = _to_original(spans, text, again)
-        redacted = _replace(text, spans)
+        redacted = replace_spans(text, spans)
         exact = False
     return redacted, spans, exact
 
 
-__all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "redact_scanned", "scan"]
+__all__ = ["CONTEXT_TYPES", "PII_TYPES", "SECRET_TYPES", "VALIDATED_TYPES", "Span", "redact", "redact_scanned",
+           "replace_spans", "scan"]
