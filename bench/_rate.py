@@ -4,6 +4,9 @@ the request was due, so a stall shows in the tail instead of slowing the load (n
 omission). Stdlib asyncio (uvloop when importable); run it pinned to the load generator's core.
 
   python bench/_rate.py URL --rate 500 --duration 10 --body FILE [--api-key K] [--json]
+
+A body holding the marker `@SEQ@` gets the request's number there (8 digits), so no two requests
+carry the same text (`bench/gateway_overhead.py --distinct`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,19 @@ import os
 import time
 from urllib.parse import urlparse
 
+SEQ = b"@SEQ@"
+
 
 async def _load(url: str, rate: float, duration: float, body: bytes, api_key: str,
                 conns: int) -> tuple[list[float], int, int, float]:
     u = urlparse(url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
+    before, seq, after = body.partition(SEQ)
+    size = len(before) + len(after) + (8 if seq else 0)
     head = (f"POST {u.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n" + (f"Authorization: Bearer {api_key}\r\n" if api_key else "")
-            + "\r\n").encode()
-    request = head + body
+            f"Content-Length: {size}\r\n" + (f"Authorization: Bearer {api_key}\r\n" if api_key else "")
+            + "\r\n").encode() + before
+    numbered = 0
     idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(conns):
         idle.put_nowait(await asyncio.open_connection(host, port))
@@ -31,6 +38,9 @@ async def _load(url: str, rate: float, duration: float, body: bytes, api_key: st
     errors = [0, 0]  # failed, not sent (every connection busy for longer than the run)
 
     async def one(due: float) -> None:
+        nonlocal numbered
+        numbered += 1
+        request = head + (b"%08d" % numbered if seq else b"") + after
         reader, writer = await idle.get()
         try:
             writer.write(request)

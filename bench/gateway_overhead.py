@@ -16,7 +16,7 @@ the logging too: after the c=16 run the bench waits until every answered call is
 reports answered / (run + drain) as well. Prints both gateways' figures with the load average.
 
   .venv/bin/python bench/gateway_overhead.py [--conc 1,16] [--rate 500] [--duration 10] [--runs 3]
-      [--no-litellm] [--pin on|off] [--config FILE] [--policies] [--user-text FILE]
+      [--no-litellm] [--pin on|off] [--config FILE] [--policies] [--user-text FILE] [--distinct]
 
 --policies declares five output rules and five tool-argument rules for every app (`app: "*"`,
 action block: every answer is buffered and checked before the caller sees it).
@@ -24,6 +24,10 @@ action block: every answer is buffered and checked before the caller sees it).
 --user-text FILE sends FILE's text as the user message instead of peers' incident prompt (same model,
 system prompt and options): the privacy pass's cost depends on the text (peers' prompt, dense with
 numbers, costs about five times what bench/ingest.py's call text does; bench/gateway_store_cost.py).
+
+--distinct numbers every request's user message ("(request 00000042)"), wrk's and the open loop's
+alike, so no two calls carry the same text: the privacy pass remembers texts it saw lately
+(fireline.memo), which the peers' one repeated prompt would otherwise hit on every call.
 
 Targets (issue 19): p99 added <= 2 ms at one connection and at 500 req/s; >= 2,500 req/s per core
 with logging and detectors on.
@@ -91,6 +95,17 @@ def stored(db: Path) -> int:
         return 0
 
 
+# wrk: each request's body with its own number where the marker is (bench/_rate.py does the same).
+DISTINCT_LUA = r"""
+local before, after = string.match(wrk.body, "^(.*)@SEQ@(.*)$")
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, before .. string.format("%08d", n) .. after)
+end
+"""
+
+
 def measure(go: Any, name: str, cmd: str, env: dict[str, str], model: str, key: str, args: argparse.Namespace,
             pin: tuple[set[int], set[int]] | None, db: Path | None) -> dict[str, Any]:
     """One gateway: start it in front of a fresh mock, closed loop at each concurrency, open loop at the rate."""
@@ -101,9 +116,14 @@ def measure(go: Any, name: str, cmd: str, env: dict[str, str], model: str, key: 
         request = json.loads(body)
         request["messages"][-1]["content"] = Path(args.user_text).read_text()
         body = json.dumps(request).encode()
+    if args.distinct:
+        request = json.loads(body)
+        request["messages"][-1]["content"] += " (request @SEQ@)"
+        body = json.dumps(request).encode()
     (work / "body.json").write_bytes(body)
     lua = work / "post.lua"
-    lua.write_text(go.LUA % {"body": work / "body.json", "auth": f'wrk.headers["Authorization"] = "Bearer {key}"'})
+    lua.write_text(go.LUA % {"body": work / "body.json", "auth": f'wrk.headers["Authorization"] = "Bearer {key}"'}
+                   + (DISTINCT_LUA if args.distinct else ""))
     load_cpus, target_cpus = pin if pin else (None, None)
     mock = subprocess.Popen([sys.executable, str(PEERS / "mock_upstream.py"), "--port", str(args.mock_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -193,6 +213,7 @@ def main() -> int:
     ap.add_argument("--policies", action="store_true",
                     help="declare 10 blocking policies for every app (every answer buffered and checked)")
     ap.add_argument("--user-text", default="", help="a file whose text is sent as the user message")
+    ap.add_argument("--distinct", action="store_true", help="number every request's user message: no two texts alike")
     args = ap.parse_args()
     args.concs = [int(c) for c in args.conc.split(",") if c]
     if not shutil.which("wrk"):

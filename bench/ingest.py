@@ -1,5 +1,9 @@
 """Sustained ingest over HTTP: batches of 100 calls of ~2 KB with realistic PII density.
 
+Each call's prompt and answer are its own (`--texts corpus`, the default: TruthfulQA and
+presidio-research's synthetic sentences, bench/_texts.py); `--texts filler` repeats one paragraph,
+as the figures before 2026-12-07 did.
+
 Prints calls/s and p99 batch latency on SQLite and (if reachable) PostgreSQL.
 Target: >= 10,000 calls/s on SQLite on this 2-core machine, PII pass and encryption included.
 Anchor: Arize Phoenix stores about 40 spans/s on SQLite on this machine (shared/peers/README.md).
@@ -30,7 +34,7 @@ PII = ["my email is jane.doe{n}@example.com", "call me at +1 415 555 {n:04d}",
        "card 4111 1111 1111 1111", "IBAN DE89 3704 0044 0532 0130 00", "from 10.0.{m}.{m}"]
 
 
-TEXTS = "filler"  # --texts: "corpus" gives every call texts of its own (bench/_texts.py)
+TEXTS = "corpus"  # --texts: every call's texts its own (bench/_texts.py), or "filler" (one paragraph repeated)
 
 
 def make_call(i: int, rng: random.Random) -> dict[str, object]:
@@ -162,9 +166,10 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.0,
                     help="one call per request at this many requests/s (open loop) instead of batches")
     ap.add_argument("--seconds", type=float, default=20.0, help="how long the --rate run sends")
-    ap.add_argument("--texts", choices=("filler", "corpus"), default="filler",
-                    help="filler: one paragraph repeated in every call (the figures since 2026-12-05); "
-                         "corpus: each call's texts composed from public corpora, no two alike")
+    ap.add_argument("--texts", choices=("corpus", "filler"), default="corpus",
+                    help="corpus: each call's texts composed from public corpora, no two alike; filler: one "
+                         "paragraph repeated in every call (the figures before 2026-12-07; the privacy pass's "
+                         "memo of recent texts serves nearly all of them)")
     args = ap.parse_args()
     global TEXTS
     TEXTS = args.texts
@@ -194,6 +199,7 @@ def main() -> None:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except psycopg.OperationalError as exc:
             print(f"postgresql: skipped ({exc})")
+    print(f"texts: {TEXTS}")
     for engine, r in results.items():
         print(f"{engine:10s} {r['calls_per_s']:9.0f} calls/s  p50 batch {r['p50_batch_ms']:6.1f} ms  "
               f"p99 batch {r['p99_batch_ms']:6.1f} ms  {r['bytes_per_call']:.0f} B/call  "
