@@ -331,3 +331,39 @@ def test_topic_bucket_is_the_plain_bucket(text: str) -> None:
     from fireline.detect.distribution import topic_bucket
 
     assert topic_bucket(text) == reference_topic(text)
+
+
+PLAIN_ENTITY = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:of|de|la|the|and|&)?\s*[A-Z][a-z]+)+|[A-Z]{3,}\b)")
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=claim_texts | texts)
+def test_entity_pattern_finds_what_the_plain_pattern_finds(text: str) -> None:
+    spans = [(m.start(), m.end(), m.group(1)) for m in support._ENTITY.finditer(text)]
+    assert spans == [(m.start(), m.end(), m.group(1)) for m in PLAIN_ENTITY.finditer(text)]
+
+
+VALUES = ["0", "1", "2", "5", "14", "20", "30", "45", "90", "100", "2024", "1.5", "350", "1000", "13"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(question=texts | claim_texts, values=st.lists(st.sampled_from(VALUES), max_size=6))
+def test_given_values_answer_as_the_plain_set(question: str, values: list[str]) -> None:
+    plain = support._doc_numbers(question)[0]
+    given_words = support._Given(question)
+    assert [given_words.has_value(v) for v in values] == [v in plain for v in values]
+
+
+HITS = ["Anna Kowalczyk", "John Smith", "+1 415 555 0100", "4111 1111 1111 1111", "jane@example.com", "New York",
+        "Nobel Prize", "90 days", "refund", "Bank of America", "123 Main Street", "10.0.0.1", "sk-abc123", " ", "(34)"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(hits=st.lists(st.lists(st.sampled_from(HITS), min_size=1, max_size=3).map(" ".join) | st.text(max_size=30),
+                     min_size=1, max_size=4))
+def test_remembered_hit_redaction_is_the_plain_redaction(hits: list[str]) -> None:
+    from fireline.detect.detectors import base
+    from fireline.pii import redact
+
+    for hit in hits + hits:  # the second time from the memo
+        assert base._redacted_hit(hit) == redact(hit)[0]
