@@ -343,11 +343,19 @@ def test_entity_pattern_finds_what_the_plain_pattern_finds(text: str) -> None:
     assert spans == [(m.start(), m.end(), m.group(1)) for m in PLAIN_ENTITY.finditer(text)]
 
 
-VALUES = ["0", "1", "2", "5", "14", "20", "30", "45", "90", "100", "2024", "1.5", "350", "1000", "13"]
+VALUES = ["0", "1", "2", "5", "6", "7", "9", "11", "14", "20", "30", "40", "45", "60", "90", "100", "2024", "1.5",
+          "350", "1000", "13"]
 
 
-@settings(max_examples=400, deadline=None)
-@given(question=texts | claim_texts, values=st.lists(st.sampled_from(VALUES), max_size=6))
+SPELLED_WORDS = ["one", "One", "ONE", "nine", "Nine", "forty-five", "Forty-Five", "five", "fortyfive", "ninety",
+                 "thirty", "twenty", "hundred", "sixty", "Six", "SEVEN", "eleven", "fourteen", "days", "%",
+                 "percent", "1", "9", "2024", " ", "  ", "-", "_", "é", "\n", ".", "a"]
+spelled_texts = st.lists(st.sampled_from(SPELLED_WORDS), max_size=30).map("".join) | st.lists(
+    st.sampled_from(SPELLED_WORDS), max_size=30).map(" ".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(question=texts | claim_texts | spelled_texts, values=st.lists(st.sampled_from(VALUES), max_size=6))
 def test_given_values_answer_as_the_plain_set(question: str, values: list[str]) -> None:
     plain = support._doc_numbers(question)[0]
     given_words = support._Given(question)

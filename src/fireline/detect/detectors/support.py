@@ -164,6 +164,10 @@ def _sources(docs: list[str]) -> _Source:
 # Every value a spelled-out number can give: a claimed value outside it ("2024", "1.5") can only be
 # found among the digits, so the spelled-number pattern (~30 us over a 1 KB question) is not run for it.
 _SPELLED_VALUES = frozenset(str(v) for v in _NUMBER_WORDS.values())
+# ... and the words that give each: in ASCII text (where the pattern's case folding is ASCII's), a
+# value none of whose words is in the lower-cased text cannot be among the matches (a memchr-speed
+# search instead of the pattern's ~50 us over a 1 KB question).
+_WORDS_OF = {v: tuple(w for w, n in _NUMBER_WORDS.items() if str(n) == v) for v in _SPELLED_VALUES}
 
 
 class _Given:
@@ -194,6 +198,8 @@ class _Given:
         if value not in _SPELLED_VALUES:
             return False
         if self._spelled is None:
+            if self._text.isascii() and not any(w in self.low for w in _WORDS_OF[value]):
+                return False
             self._spelled = {str(_NUMBER_WORDS[m.group(1).lower()]) for m in _SPELLED.finditer(self._text)}
         return value in self._spelled
 
