@@ -162,7 +162,7 @@ def _sources(docs: list[str]) -> _Source:
 
 
 # Every value a spelled-out number can give: a claimed value outside it ("2024", "1.5") can only be
-# found among the digits, so the spelled-number pattern (~30 us over a 1 KB question) is not run for it.
+# found among the digits, so the spelled-number pattern is not run for it.
 _SPELLED_VALUES = frozenset(str(v) for v in _NUMBER_WORDS.values())
 # ... and the words that give each: in ASCII text (where the pattern's case folding is ASCII's), a
 # value none of whose words is in the lower-cased text cannot be among the matches (a memchr-speed
