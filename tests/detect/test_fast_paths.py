@@ -375,3 +375,18 @@ def test_remembered_hit_redaction_is_the_plain_redaction(hits: list[str]) -> Non
 
     for hit in hits + hits:  # the second time from the memo
         assert base._redacted_hit(hit) == redact(hit)[0]
+
+
+TYPOGRAPHIC = st.lists(st.sampled_from(["the", "strngth", "xkcd", "bcdfg", "rhythm", "word", "sky", "dry", "qwrtp",
+                                        "’", "“", "”", "—", "–", "…", "\xa0", "\u2028", "½", "²", "№", "€", "\ufffd",
+                                        "Ã©", "é", "wörd", "ǅ", "٣", "_", "1", "`x’y`", "http://x.io/z’zz", "\x07", " ",
+                                        "\n", "a’b", "cd—ef"]), max_size=150).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=TYPOGRAPHIC | TYPOGRAPHIC.map(lambda t: t.replace("", " ")), confidence=st.none() | st.floats(0, 1))
+def test_corruption_score_of_text_with_typographic_punctuation_is_the_plain_score(
+        text: str, confidence: float | None) -> None:
+    from fireline.detect.detectors.output_quality import corruption_score
+
+    assert corruption_score(text, confidence) == reference_corruption(text, confidence)

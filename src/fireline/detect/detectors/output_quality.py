@@ -51,10 +51,18 @@ _CONSONANT_RUN = re.compile(rb" c{4,}(?= )")
 _NOT_CONTROL = bytes(i for i in range(256) if not _CONTROL.match(chr(i)))
 
 
+# A word character outside ASCII. Without one, the text's letters are ASCII's (its other characters are
+# curly quotes, dashes, ellipses, symbols, spaces), so `_LATIN_WORD` and `_NO_VOWEL` find what they find
+# with each of those characters read as "?", and no word mixes scripts.
+_NON_ASCII_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")
+
+
 def _ascii_counts(prose: str) -> tuple[int, int]:
     """(words of 4+ letters, those without a vowel) in ASCII text: len(_ASCII_WORD.findall(prose)) and,
-    when the first is at least 10, len(_ASCII_NO_VOWEL.findall(prose)) (else 0)."""
-    padded = b" " + prose.encode("ascii") + b" "
+    when the first is at least 10, len(_ASCII_NO_VOWEL.findall(prose)) (else 0). Text whose letters are
+    all ASCII is read with every other character as "?" (no letter): `_LATIN_WORD` and `_NO_VOWEL`'s
+    counts."""
+    padded = b" " + prose.encode("ascii", "replace") + b" "
     latin = padded.translate(_LETTERS).count(b" cccc")
     return latin, len(_CONSONANT_RUN.findall(padded.translate(_CLASSES))) if latin >= 10 else 0
 
@@ -87,8 +95,12 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
         return 0.0
     score = 0.0
     ascii_only = sample.isascii()
-    if ascii_only:
-        bad = len(sample.encode("ascii").translate(None, _NOT_CONTROL))  # len(_CONTROL.findall(sample))
+    # Typographic punctuation (’ “ — …) makes most answers non-ASCII, not their letters.
+    ascii_letters = ascii_only or _NON_ASCII_WORD_CHAR.search(sample) is None
+    if ascii_letters:
+        # len(_CONTROL.findall(sample)): the control characters are ASCII; of the mojibake, only U+FFFD
+        # is no letter (Â, Ã and â are), so it is all `_MOJIBAKE` can find here.
+        bad = len(sample.encode("ascii", "replace").translate(None, _NOT_CONTROL)) + sample.count("\ufffd") * 2
     else:
         bad = len(_CONTROL.findall(sample)) + len(_MOJIBAKE.findall(sample)) * 2
     if bad:
@@ -101,7 +113,7 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
         if distinct < 0.25:
             score = max(score, min(1.0, (0.25 - distinct) * 6 + 0.5))
     prose = _CODE.sub(" ", sample) if ("`" in sample or "://" in sample) else sample
-    if ascii_only:
+    if ascii_letters:
         latin, no_vowel = _ascii_counts(prose)
     else:
         latin = len(_LATIN_WORD.findall(prose))
@@ -110,7 +122,7 @@ def corruption_score(text: str, lang_confidence: float | None = None) -> float:
         frac = no_vowel / latin
         if frac > 0.15:
             score = max(score, min(1.0, frac * 2.0))
-    if not ascii_only:
+    if not ascii_letters:
         letters = _WORD.findall(sample)
         mixed = sum(1 for w in letters if len(w) >= 3 and not w.isascii() and _mixed_script(w))
         if mixed:
