@@ -32,3 +32,14 @@ class Conflict(FirelineError):
 
 class Forbidden(FirelineError):
     status = 403
+
+
+def failure_summary(exc: BaseException) -> str:
+    """What a failure is and where it happened (its type and the innermost frame's file and line),
+    never its message: for code that reads a call's content, whose messages may quote it (a
+    KeyError names its key), so the log line carries no content."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else ""
+    return f"{type(exc).__name__}{where}"

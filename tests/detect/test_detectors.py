@@ -239,3 +239,34 @@ def test_output_quality_flags_garbled_and_wrong_language_answers_only() -> None:
                     "or the html page of the order in your account.") == []
     assert language.script_of("您的订单已发出") == "Han" and language.script_of("Hello") == "Latin"
     assert language.identify("Ihre Bestellung wurde gestern versandt.")[0] == "de"  # type: ignore[index]
+
+
+def test_numbers_spelled_with_letters_that_fold_to_ascii_are_read_not_a_failure(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`re` ignores case by folding, so the spelled-number pattern also matches "ſix" (a long s) and
+    "\u212aelvin"-style letters; such a word is read by its fold instead of failing the detector."""
+    from fireline.detect.detectors import failures
+
+    before = dict(failures)
+    view = call(input=[{"role": "user", "content": "How many days do I have, \u017fix or seven?"}],
+                output="You have \u017fix days [kb-1].",
+                retrieval=[{"id": "kb-1", "text": "Claims are accepted for \u017fix days."}])
+    with caplog.at_level("ERROR", logger="fireline.detect"):
+        found = run_all([GroundingDetector({})], view)
+    assert failures == before and not caplog.records
+    assert "contradicted_claim" not in kinds(found)
+
+
+def test_a_failing_detector_is_logged_without_the_calls_text(caplog: pytest.LogCaptureFixture) -> None:
+    class Reads:
+        name = "reads"
+
+        def detect(self, view: CallView) -> list[Finding]:
+            return [Finding("reads", "x", "P3", 1.0, "output", 0, 1)] if dict[str, bool]()[view.output_text] else []
+
+    with caplog.at_level("ERROR", logger="fireline.detect"):
+        assert run_all([Reads(), RefusalDetector({})], call(output="I'm sorry, I can't help, jane@corp.example")) \
+            and len(caplog.records) == 1  # the refusal is still found
+    line = caplog.records[0].getMessage()
+    assert "reads failed on a call: KeyError at test_detectors.py:" in line
+    assert "jane" not in line and caplog.records[0].exc_info is None

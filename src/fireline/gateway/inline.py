@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fireline import pii
+from fireline.errors import failure_summary
 
 log = logging.getLogger("fireline.gateway")
 SEVERITY_RANK = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
@@ -49,8 +50,8 @@ class InlineDetectors:
         for det in self.detectors:
             try:
                 out.extend(det.detect(view))
-            except Exception:
-                log.exception("inline detector %s failed", getattr(det, "name", det))
+            except Exception as exc:
+                log.error("inline detector %s failed: %s", getattr(det, "name", det), failure_summary(exc))
         return out
 
     def output_hits(self, record: dict[str, Any]) -> list[Hit]:
@@ -68,8 +69,8 @@ class InlineDetectors:
         for det in self.detectors:
             try:
                 found = det.detect(view)
-            except Exception:
-                log.exception("inline detector %s failed", getattr(det, "name", det))
+            except Exception as exc:
+                log.error("inline detector %s failed: %s", getattr(det, "name", det), failure_summary(exc))
                 continue
             for f in found:
                 if f.location in ("output", "tool"):

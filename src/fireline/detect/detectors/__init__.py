@@ -18,6 +18,7 @@ from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
 from fireline.detect.detectors.refusal import RefusalDetector
 from fireline.detect.detectors.secrets import SecretsDetector
 from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector
+from fireline.errors import failure_summary
 from fireline.signals import SEVERITIES
 
 DETECTOR_NAMES = (
@@ -114,9 +115,9 @@ def run_all(detectors: Iterable[Detector], call: CallView) -> list[Finding]:
     for detector in detectors:
         try:
             findings.extend(detector.detect(call))
-        except Exception:
+        except Exception as exc:
             failures[detector.name] = failures.get(detector.name, 0) + 1
-            log.exception("detector %s failed on a call", detector.name)
+            log.error("detector %s failed on a call: %s", detector.name, failure_summary(exc))
     return findings
 
 

@@ -108,6 +108,13 @@ def _numbers(text: str) -> list[tuple[str, str | None, int, int]]:
     return out
 
 
+def spelled_value(word: str) -> int | None:
+    """The number a spelled-out word the pattern matched gives. The pattern ignores case the way `re`
+    does, so it also matches words whose letters only fold to ASCII ("ſix" with a long s, "K" the
+    Kelvin sign): those are looked up by their case fold; a word that folds to no number gives None."""
+    return _NUMBER_WORDS.get(word.lower()) or _NUMBER_WORDS.get(word.casefold())
+
+
 def _doc_numbers(text: str) -> tuple[set[str], dict[str, set[str]]]:
     """Every number value in a text, and the values given per unit."""
     values: set[str] = set()
@@ -117,7 +124,10 @@ def _doc_numbers(text: str) -> tuple[set[str], dict[str, set[str]]]:
         if unit:
             by_unit.setdefault(unit, set()).add(value)
     for m in _SPELLED.finditer(text):
-        value = str(_NUMBER_WORDS[m.group(1).lower()])
+        number = spelled_value(m.group(1))
+        if number is None:
+            continue
+        value = str(number)
         values.add(value)
         unit = _UNITS.get((m.group(2) or "").lower())
         if unit:
@@ -200,7 +210,8 @@ class _Given:
         if self._spelled is None:
             if self._text.isascii() and not any(w in self.low for w in _WORDS_OF[value]):
                 return False
-            self._spelled = {str(_NUMBER_WORDS[m.group(1).lower()]) for m in _SPELLED.finditer(self._text)}
+            self._spelled = {str(n) for m in _SPELLED.finditer(self._text)
+                             if (n := spelled_value(m.group(1))) is not None}
         return value in self._spelled
 
 
