@@ -109,6 +109,7 @@ def _clear_word_caches() -> None:
 
     entities._PLAIN.clear()
     entities._FEATURES.clear()
+    entities._WORDS.clear()
 
 
 def peer(corpus: list[dict[str, Any]], benign: bool) -> dict[str, str]:

@@ -200,6 +200,19 @@ def _plain_word(tok: str) -> bool:
 # or a word English lacks), so no name a user typed outlives the scan in them.
 _PLAIN: dict[str, bool] = {}
 _FEATURES: dict[str, tuple[bool, bool, bool, bool, bool]] = {}
+# A capitalised word's (base, code-like, upper case), for words of English vocabulary only.
+_WORDS: dict[str, tuple[str, bool, bool]] = {}
+
+
+def _word_facts(tok: str) -> tuple[str, bool, bool]:
+    """(`_base`, `_is_code`, all upper case past one letter) of a word, cached when English knows it."""
+    b = _base(tok)
+    facts = (b, _is_code(tok), len(tok) > 1 and tok.rstrip(".").isupper())
+    if b in gazetteer.get().words:
+        if len(_WORDS) > 50_000:
+            _WORDS.clear()
+        _WORDS[tok] = facts
+    return facts
 
 
 class _Reader:
@@ -250,8 +263,12 @@ class _Reader:
     def run(self, run: list[tuple[str, int, int]]) -> None:
         g = self.g
         text = self.text
-        toks = [(tok, s, e, _base(tok)) for tok, s, e in run]
-        n = len(toks)
+        n = len(run)
+        if n == 1:
+            self._word(*run[0])
+            return
+        facts = _WORDS
+        toks = [(tok, s, e, (facts.get(tok) or _word_facts(tok))[0]) for tok, s, e in run]
         i = 0
         # An organisation: the run ends with a legal form ("Civic Impulse LLC"), or with a sector
         # word after a word English does not know ("Infocommerce Group", not "Text Services").
@@ -273,10 +290,11 @@ class _Reader:
                     self.out.append((LOCATION, s, _end(text, toks[i + k - 1])))
                     i += k
                     continue
-            if b in STOP_CAPS or _is_code(tok) or len(b) < 2 and not (tok.endswith(".") or i + 1 < n):
+            _, code, upper = facts.get(tok) or _word_facts(tok)
+            if b in STOP_CAPS or code or len(b) < 2 and not (tok.endswith(".") or i + 1 < n):
                 i += 1
                 continue
-            if len(tok) > 1 and tok.rstrip(".").isupper():
+            if upper:
                 # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
                 if (len(b) > 4 and b in g.place and not self.common(b)) or (
                     len(b) >= 5 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
@@ -288,7 +306,9 @@ class _Reader:
             if b in TITLES and i + 1 < n and (tok.endswith(".") or b not in ("m", "fr", "sr")):
                 self.out.append((TITLE, s, e if tok.endswith(".") else e))
                 j = i + 1
-                while j < n and not _is_code(toks[j][0]) and toks[j][3] not in STOP_CAPS:
+                while j < n and toks[j][3] not in STOP_CAPS and not (
+                    facts.get(toks[j][0]) or _word_facts(toks[j][0])
+                )[1]:
                     j += 1
                 if j > i + 1:
                     self.out.append((PERSON, toks[i + 1][1], _end(text, toks[j - 1])))
@@ -301,6 +321,71 @@ class _Reader:
                 i = j
                 continue
             i += 1
+
+    def _word(self, tok: str, s: int, e: int) -> None:
+        """`run` for a run of one word (most runs): the same rules without the lists a run of
+        several words needs, reading the words around it only when a rule asks them."""
+        g = self.g
+        text = self.text
+        facts = _WORDS.get(tok) or _word_facts(tok)
+        b = facts[0]
+        # A place of one word needs no look-ahead: `_place_len` finds none in a run of one.
+        if b in STOP_CAPS or facts[1] or len(b) < 2 and not tok.endswith("."):
+            return
+        if facts[2]:
+            # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
+            if (len(b) > 4 and b in g.place and not self.common(b)) or (
+                len(b) >= 5 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
+            ):
+                self.out.append((LOCATION, s, _end(text, (tok, s, e))))
+            return
+        kind = self._single_kind(tok, s, e, b)
+        if kind:
+            self.out.append((kind, s, _end(text, (tok, s, e))))
+
+    def _single_kind(self, tok: str, s: int, e: int, b: str) -> str | None:
+        """`_name_extent`'s answer for a word alone in its run (a title alone is read here too)."""
+        text = self.text
+        common, given, sur, place, nrp = _FEATURES.get(b) or self._features(b)
+        if nrp:
+            # "into Spanish", "studying English": a language, not a nationality.
+            return None if _prev_word(text, s) in _LANGUAGE_CUES else NRP_TYPE
+        if b in MONTHS or b in WEEKDAYS:
+            return None
+        if place and not common and not given:
+            return LOCATION
+        initial = _sentence_initial(text, s)
+        prev = _prev_word(text, s)
+        nxt = _next_word(text, _end(text, (tok, s, e)))
+        if place and not initial and b not in TITLES and (
+            prev in _LOC_PREPS or (prev_char(text, s) == "," and not common)
+        ):
+            return LOCATION  # "in Lyon", "Lyon, France": a place, though also a name
+        if b in _STREET_ABBREVIATIONS:
+            return None
+        if nxt == ":" and _line_start(text, s) and not self.known(b) and len(b) >= 3:
+            return PERSON  # a speaker in a transcript whose name no list knows ("Ubul: ...")
+        # A speaker in a transcript ("Ella: What a wife."), a name called out ("Don't go, Mark!").
+        if given and b not in STOP_CAPS and (
+            (nxt == ":" and _line_start(text, s) and not common)
+            or (prev_char(text, s) == "," and nxt in ("!", "?"))
+        ):
+            return PERSON
+        if (given or sur) and not common:
+            if not initial or nxt in _PERSON_VERBS_AFTER or prev in _PERSON_CUES_BEFORE:
+                return PERSON
+            return None if self.g.words.get(b, 0) >= 9 else PERSON
+        if not self.known(b) and len(b) >= 3 and (not initial or self._proper_at_start(b, nxt)):
+            # A capitalised word English does not know, mid-sentence: a proper noun.
+            if prev in _LOC_PREPS:
+                return LOCATION
+            if prev in _PERSON_CUES_BEFORE or nxt in _PERSON_VERBS_AFTER:
+                return PERSON
+            # In technical text an unknown capitalised word is mostly a product (Nginx, Kubernetes).
+            return None if self.technical() else ORGANIZATION
+        if place and not common:
+            return LOCATION
+        return None
 
     def _proper_at_start(self, b: str, nxt: str) -> bool:
         """An unknown capitalised word opening a sentence is a proper noun when a verb or a
@@ -333,16 +418,15 @@ class _Reader:
         j = i + 1
         while j < n:
             t2, _, _, b2 = toks[j]
-            if b2 in STOP_CAPS or _is_code(t2) or b2 in ORG_SUFFIXES or (len(t2) > 2 and t2.rstrip(".").isupper()):
+            if b2 in STOP_CAPS or b2 in ORG_SUFFIXES:
+                break
+            _, code, upper = _WORDS.get(t2) or _word_facts(t2)
+            if code or (upper and len(t2) > 2):
                 break
             j += 1
         span_words = [t[3] for t in toks[i:j]]
         feats = [_FEATURES.get(w) or self._features(w) for w in span_words]
-        common = [f[0] for f in feats]
-        given = [f[1] for f in feats]
-        sur = [f[2] for f in feats]
-        place = [f[3] for f in feats]
-        nrp = [f[4] for f in feats]
+        common, given, sur, place, nrp = zip(*feats, strict=True)
         if j - i == 1:
             if nrp[0]:
                 # "into Spanish", "studying English": a language, not a nationality.
