@@ -105,11 +105,11 @@ def only_passes(names: set[str], lists: str = "all") -> Iterator[None]:
 
 def _clear_word_caches() -> None:
     """The entity pass caches per-word look-ups; they must not outlive a change of word lists."""
-    from fireline.pii import entities
+    from fireline.pii import capwords
 
-    entities._PLAIN.clear()
-    entities._FEATURES.clear()
-    entities._WORDS.clear()
+    capwords._PLAIN.clear()
+    capwords._FEATURES.clear()
+    capwords._WORDS.clear()
 
 
 def peer(corpus: list[dict[str, Any]], benign: bool) -> dict[str, str]:

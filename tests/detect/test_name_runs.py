@@ -11,25 +11,19 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fireline.pii import entities
-from fireline.pii.entities import (
+from fireline.pii import capwords, entities
+from fireline.pii.capwords import (
     _FEATURES,
     _LANGUAGE_CUES,
     _LOC_PREPS,
     _PERSON_CUES_BEFORE,
     _PERSON_VERBS_AFTER,
     _STREET_ABBREVIATIONS,
-    LEGAL_FORMS,
     LOCATION,
-    MONTHS,
     NRP_TYPE,
-    ORG_SUFFIXES,
     ORGANIZATION,
     PERSON,
-    STOP_CAPS,
     TITLE,
-    TITLES,
-    WEEKDAYS,
     Span,
     _base,
     _end,
@@ -37,11 +31,12 @@ from fireline.pii.entities import (
     _line_start,
     _next_word,
     _prev_word,
-    _Reader,
     _runs,
     _sentence_initial,
     prev_char,
 )
+from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS
+from fireline.pii.runs import _Reader
 from fireline.pii.text import Text
 
 
@@ -224,17 +219,17 @@ def test_run_reader_matches_on_arbitrary_characters(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(WORDS) | st.text(alphabet=st.sampled_from(list("AaBbZzÉé'’-._09")), min_size=1, max_size=12))
 def test_cached_word_facts_are_the_computed_ones(tok: str) -> None:
-    fresh = entities._word_facts(tok)
-    cached = entities._WORDS.get(tok) or fresh
+    fresh = capwords._word_facts(tok)
+    cached = capwords._WORDS.get(tok) or fresh
     expected = (_base(tok), _is_code(tok), len(tok) > 1 and tok.rstrip(".").isupper())
     assert fresh == cached == expected
 
 
 def test_only_english_words_are_cached() -> None:
-    entities._word_facts("Zqxvbrtl")
-    entities._word_facts("Paris")
-    assert "Zqxvbrtl" not in entities._WORDS
-    assert "Paris" in entities._WORDS
+    capwords._word_facts("Zqxvbrtl")
+    capwords._word_facts("Paris")
+    assert "Zqxvbrtl" not in capwords._WORDS
+    assert "Paris" in capwords._WORDS
 
 
 def test_corpus_like_text_reads_the_same() -> None:

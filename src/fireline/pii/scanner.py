@@ -16,8 +16,9 @@ from typing import Any
 
 from fireline.pii import entities, ids
 from fireline.pii.address import STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
+from fireline.pii.capwords import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE
 from fireline.pii.dates import AGE, DATE_TIME, find_dates
-from fireline.pii.entities import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE, find_block_lines, find_entities
+from fireline.pii.entities import find_block_lines, find_entities
 from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
