@@ -38,12 +38,24 @@ class ServerThread:
     """Serves `app` on 127.0.0.1 until stopped; lifespan (migrations, loops) included."""
 
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.port = port or free_port()
+        # Without a port, the listening socket is bound here and handed to uvicorn, so no other
+        # process can take the port between choosing it and serving on it (`free_port` then a
+        # bind would race: seen as "address already in use" with two test workers).
+        self._socket: socket.socket | None = None
+        if port is None:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # as uvicorn's own bind: a server started again on this port is not refused for the
+            # closed connections of this one still in TIME_WAIT
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, 0))
+            port = int(self._socket.getsockname()[1])
+        self.port = port
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on",
                                 access_log=False)
         self.server = _Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"fireline-{self.port}")
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"fireline-{self.port}",
+                                       kwargs={"sockets": [self._socket]} if self._socket is not None else {})
 
     def start(self, timeout: float = 30.0) -> ServerThread:
         self.thread.start()
@@ -60,6 +72,8 @@ class ServerThread:
     def stop(self, timeout: float = 30.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=timeout)
+        if self._socket is not None and not self.thread.is_alive():
+            self._socket.close()  # uvicorn closed its server; a start that failed left the socket to us
         if self.thread.is_alive():
             logging.getLogger("fireline").warning(
                 "the server on port %d did not stop within %.0f s; its thread goes on", self.port, timeout)
