@@ -107,3 +107,16 @@ def test_the_memo_keeps_no_text_and_stays_bounded() -> None:
     assert all(isinstance(k, bytes) and len(k) == 16 for k in memo._seen)
     assert not any(b"Anna" in k or b"example" in k for k in memo._seen)
     assert memo.key("a") != memo.key("b") and memo.key("\ud800") == memo.key("\ud800")
+
+
+def test_repeating_texts_are_remembered_redacted_and_by_digest() -> None:
+    """A system prompt's redaction is remembered for the next call, but the raw prompt is not kept."""
+    prompt = "You assist Anna Kowalczyk (jane.doe@example.com) with her orders."
+    privacy._REPEATS.clear()
+    first = privacy.redact_repeating(prompt)
+    assert first == pii.redact(prompt) and "jane.doe@example.com" not in first[0]
+    assert privacy.redact_repeating(prompt) == first
+    kept = list(privacy._REPEATS._seen.items())
+    assert len(kept) == 1
+    key, (redacted, _spans) = kept[0]
+    assert isinstance(key, bytes) and b"jane.doe" not in key and "jane.doe" not in redacted

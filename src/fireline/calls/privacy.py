@@ -149,19 +149,18 @@ def scrub_value(value: Any) -> Any:
 
 
 # System prompts, retrieved documents and metadata values (span attributes: service, provider,
-# model, operation, finish reasons) repeat across calls: remember their redaction.
-_REPEATS: dict[str, tuple[str, list[Span]]] = {}
-_REPEATS_MAX = 4096
+# model, operation, finish reasons) repeat across calls: remember their redaction, by the text's keyed
+# digest (fireline.memo) so that no raw text is held; what is kept is already redacted.
+_REPEATS: TextMemo[tuple[str, list[Span]]] = TextMemo()
 _REPEATING = frozenset({"system", "retrieval", "metadata"})
 
 
 def redact_repeating(value: str) -> tuple[str, list[Span]]:
-    hit = _REPEATS.get(value)
+    key = _REPEATS.key(value)
+    hit = _REPEATS.get(key)
     if hit is None:
         hit = pii.redact(value)
-        if len(_REPEATS) >= _REPEATS_MAX:
-            _REPEATS.clear()
-        _REPEATS[value] = hit
+        _REPEATS.put(key, hit)
     return hit
 
 
