@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import openai
 import pytest
-from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
 from tests.compat.conftest import APP, assert_complete, stored
 from tests.support.fireline import Fireline
@@ -39,6 +38,8 @@ def test_openai_responses(fl: Fireline, stream: bool) -> None:
 
 @pytest.mark.parametrize("responses_api", [False, True], ids=["chat", "responses"])
 def test_langchain_openai_chat(fl: Fireline, responses_api: bool) -> None:
+    from langchain_openai import ChatOpenAI  # imported here, not at collection (~1 s in every worker)
+
     llm = ChatOpenAI(model="gpt-4o-mini", base_url=fl.url + "/v1", api_key=fl.keys["ingest"],  # type: ignore[arg-type]
                      default_headers=HEADERS, max_retries=0, use_responses_api=responses_api,
                      model_kwargs={"user": "cy@example.com"})
@@ -51,6 +52,8 @@ def test_langchain_openai_chat(fl: Fireline, responses_api: bool) -> None:
 
 
 def test_langchain_openai_embeddings(fl: Fireline) -> None:
+    from langchain_openai import OpenAIEmbeddings
+
     emb = OpenAIEmbeddings(model="text-embedding-3-small", base_url=fl.url + "/v1",  # type: ignore[call-arg]
                            api_key=fl.keys["ingest"], default_headers=HEADERS, max_retries=0,  # type: ignore[arg-type]
                            check_embedding_ctx_length=False, model_kwargs={"user": "dee@example.com"})

@@ -4,14 +4,20 @@ gateway: chat completions, the Responses API, embeddings and legacy completions.
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 import pytest
 
 from tests.compat.conftest import APP, assert_complete, stored
 from tests.support.fireline import Fireline
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm's own price map: from the wheel, no fetch
-litellm = pytest.importorskip("litellm")
+
+@pytest.fixture(scope="module")
+def litellm() -> ModuleType:
+    """Imported when a test here runs, not when the suite is collected (~3 s, in every worker)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm's own price map: from the wheel, no fetch
+    return pytest.importorskip("litellm")
+
 
 HEADERS = {"X-Fireline-App": APP, "X-Fireline-Session": "sess-litellm"}
 
@@ -21,14 +27,14 @@ def _args(fl: Fireline) -> dict[str, object]:
             "timeout": 20}
 
 
-def test_litellm_completion(fl: Fireline) -> None:
+def test_litellm_completion(fl: Fireline, litellm: ModuleType) -> None:
     out = litellm.completion(model="openai/gpt-4o-mini", user="lia@example.com",
                              messages=[{"role": "user", "content": "Where is my order?"}], **_args(fl))
     assert out.choices[0].message.content
     assert_complete(stored(fl, user="lia@example.com"), user="lia@example.com", session="sess-litellm")
 
 
-def test_litellm_streamed_completion(fl: Fireline) -> None:
+def test_litellm_streamed_completion(fl: Fireline, litellm: ModuleType) -> None:
     chunks = litellm.completion(model="openai/gpt-4o-mini", user="lis@example.com", stream=True,
                                 messages=[{"role": "user", "content": "Where is my order?"}], **_args(fl))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -36,7 +42,7 @@ def test_litellm_streamed_completion(fl: Fireline) -> None:
     assert_complete(stored(fl, user="lis@example.com"), user="lis@example.com", session="sess-litellm")
 
 
-def test_litellm_responses(fl: Fireline) -> None:
+def test_litellm_responses(fl: Fireline, litellm: ModuleType) -> None:
     out = litellm.responses(model="openai/gpt-4o-mini", input="Where is my order?", user="lir@example.com",
                             **_args(fl))
     assert out.output
@@ -45,7 +51,7 @@ def test_litellm_responses(fl: Fireline) -> None:
     assert call["metadata"]["api"] == "responses"
 
 
-def test_litellm_embedding(fl: Fireline) -> None:
+def test_litellm_embedding(fl: Fireline, litellm: ModuleType) -> None:
     out = litellm.embedding(model="openai/text-embedding-3-small", input=["refund policy", "shipping times"],
                             user="lie@example.com", **_args(fl))
     assert len(out.data) == 2
