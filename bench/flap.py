@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.detect.flapping import run  # noqa: E402
+
 from fireline import config as fl_config  # noqa: E402
 from fireline.calls import privacy  # noqa: E402
 from fireline.db import Database, upgrade  # noqa: E402
-from tests.detect.flapping import run  # noqa: E402
 
 
 def main() -> None:
