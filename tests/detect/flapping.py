@@ -133,11 +133,13 @@ def run(db: Database, flap_minutes: int = 90, follow: bool = False,
             entries = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["entries"]
             out.timeline.update(e["kind"] for e in entries)
             out.repeats += any(e["kind"] == "repeat" and "of" in (e.get("data") or {}) for e in entries)
-        deadline = time.monotonic() + 10
-        expected = out.incidents * (2 if not follow else 4)  # opened (+ acknowledged, resolved) per incident
-        while time.monotonic() < deadline and len(hook.on("/hook")) < expected:
+        def pages() -> int:
+            return sum(1 for r in hook.on("/pd") if r.json().get("event_action") == "trigger")
+
+        deadline = time.monotonic() + 10  # every incident's "opened" reaches both channels (more would too)
+        while time.monotonic() < deadline and (len(hook.on("/hook")) < out.incidents or pages() < out.incidents):
             time.sleep(0.05)
-        time.sleep(0.3)
-        out.pages = sum(1 for r in hook.on("/pd") if r.json().get("event_action") == "trigger")
+        time.sleep(0.5)  # and anything beyond that, had there been more
+        out.pages = pages()
         out.notifications = len(hook.requests)
     return out
