@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from fireline.config import Config
@@ -119,3 +121,26 @@ def test_merging_incidents_through_the_service_keeps_counts(db: Database) -> Non
     got = scope_of(db, first)
     assert got["counts"]["sessions"] == 400 and len(got["sessions"]) == SAMPLE
     assert got["counts"]["apps"] == 2 and set(got["apps"]) == {"support-bot", "billing-bot"}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.integers(0, 400), max_size=150), min_size=1, max_size=12), st.integers(0, 10**9))
+def test_the_sample_is_the_first_values_and_the_count_is_exact(sqlite_db: Database, alerts: list[list[int]],
+                                                               n: int) -> None:
+    """Whatever the alerts bring (repeats within and across them, past the sample or not), the list is
+    the first SAMPLE distinct values in order, the count is the number of distinct values, and the
+    stored set (once spilled) is exactly that set."""
+    seen: list[str] = []
+    with sqlite_db.writing() as s:
+        inc = Incident(id=f"INC-P{n}", scope={})
+        for values in alerts:
+            names = [f"s{v}" for v in values]
+            added = merge_scope(s, inc, {"sessions": names})
+            fresh = [v for v in dict.fromkeys(names) if v not in seen]
+            assert added.get("sessions", []) == fresh
+            seen += fresh
+            assert inc.scope.get("sessions", []) == seen[:SAMPLE]
+            assert inc.scope.get("counts", {}).get("sessions", 0) == len(seen)
+        stored = set(s.scalars(select(IncidentScopeValue.value).where(IncidentScopeValue.incident_id == inc.id)))
+        assert stored == (set(seen) if len(seen) > SAMPLE else set())
+        s.rollback()
