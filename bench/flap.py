@@ -27,6 +27,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=int, default=90, help="fake minutes of flapping before the calm")
     ap.add_argument("--follow", action="store_true", help="resolve the incident whenever the alert resolves")
+    ap.add_argument("--recovery", type=float, help="the monitor's recovery threshold (a ratio; the condition is 3)")
+    ap.add_argument("--recover-after", help="the monitor's recover_after (default 15m; 0: at once)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fl_config.reset()
@@ -34,10 +36,13 @@ def main() -> None:
         db = Database(f"sqlite:///{tmp}/fireline.db")
         upgrade(db.engine)
         try:
-            out = run(db, args.minutes, follow=args.follow)
+            extra = {k: v for k, v in (("recovery", args.recovery), ("recover_after", args.recover_after))
+                     if v is not None}
+            out = run(db, args.minutes, follow=args.follow, extra_monitor=extra)
         finally:
             db.dispose()
-    print(json.dumps({"minutes": args.minutes, "follow": args.follow, **out.as_dict()}))
+    print(json.dumps({"minutes": args.minutes, "follow": args.follow, "recovery": args.recovery,
+                      "recover_after": args.recover_after, **out.as_dict()}))
 
 
 if __name__ == "__main__":

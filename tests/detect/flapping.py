@@ -48,13 +48,14 @@ class Outcome:
     pages: int = 0  # PagerDuty "trigger" events
     notifications: int = 0  # every message sent (webhook, Slack, PagerDuty)
     repeats: int = 0  # incidents linked as repeats of an earlier one
+    after_flap: dict[str, int] = field(default_factory=dict)  # incidents, pages, resolves when the flap ends
 
     def as_dict(self) -> dict[str, Any]:
         keep = ("alert", "alert_resolved", "calls_linked", "opened", "repeat")
         return {"fired": self.fired, "refired": self.refired, "resolved": self.resolved,
                 "history_rows": self.history_rows, "incidents": self.incidents, "repeats": self.repeats,
                 "pages": self.pages, "notifications": self.notifications,
-                "timeline": {k: self.timeline[k] for k in keep}}
+                "timeline": {k: self.timeline[k] for k in keep}, "after_flap": self.after_flap}
 
 
 class FakeClock:
@@ -111,7 +112,22 @@ def run(db: Database, flap_minutes: int = 90, follow: bool = False,
             emit(fired)
 
         engine.emit = recording
+
+        def pages() -> int:
+            return sum(1 for r in hook.on("/pd") if r.json().get("event_action") == "trigger")
+
+        def settle(n_incidents: int) -> None:
+            deadline = time.monotonic() + 10  # every incident's "opened" reaches both channels
+            while time.monotonic() < deadline and (len(hook.on("/hook")) < n_incidents or pages() < n_incidents):
+                time.sleep(0.05)
+            time.sleep(0.5)  # and anything beyond that, had there been more
+
         for minute, errors in enumerate(plan(flap_minutes)):
+            if minute == flap_minutes:
+                opened = len(incidents(c))
+                settle(opened)
+                out.after_flap = {"incidents": opened, "pages": pages(),
+                                  "resolved": sum(1 for f in seen if f.resolved)}
             clock.t += 60
             before = len(seen)
             send_minute(fl, clock, minute, errors)
@@ -133,13 +149,7 @@ def run(db: Database, flap_minutes: int = 90, follow: bool = False,
             entries = c.get(f"/api/v1/incidents/{inc['id']}/timeline").json()["entries"]
             out.timeline.update(e["kind"] for e in entries)
             out.repeats += any(e["kind"] == "repeat" and "of" in (e.get("data") or {}) for e in entries)
-        def pages() -> int:
-            return sum(1 for r in hook.on("/pd") if r.json().get("event_action") == "trigger")
-
-        deadline = time.monotonic() + 10  # every incident's "opened" reaches both channels (more would too)
-        while time.monotonic() < deadline and (len(hook.on("/hook")) < out.incidents or pages() < out.incidents):
-            time.sleep(0.05)
-        time.sleep(0.5)  # and anything beyond that, had there been more
+        settle(out.incidents)
         out.pages = pages()
         out.notifications = len(hook.requests)
     return out

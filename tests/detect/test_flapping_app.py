@@ -11,6 +11,7 @@ from tests.detect.flapping import run
 
 def test_a_flapping_monitor_opens_one_incident_and_pages_once(db: Database) -> None:
     out = run(db, flap_minutes=90, follow=True)
+    assert out.after_flap == {"incidents": 1, "pages": 1, "resolved": 0}, out.as_dict()  # 90 minutes at the threshold
     # before hysteresis: 10 firings and 10 resolves, 10 incidents, 10 pages (bench/flap.py --follow)
     assert (out.fired, out.resolved) == (2, 2), out.as_dict()  # the flap, then the genuine spike
     assert (out.incidents, out.repeats, out.pages) == (2, 1, 2), out.as_dict()
