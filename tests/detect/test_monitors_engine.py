@@ -94,6 +94,9 @@ def test_refires_once_per_window_while_firing_then_resolves() -> None:
     clock.t += 25 * MIN  # the refusals slide out of the window
     stream(engine, clock.t - 60, clock.t, 40)
     engine.tick()
+    assert not out[-1].resolved, "clear since this tick: still firing for recover_after (15m)"
+    clock.t += 15 * MIN
+    engine.tick()
     assert [f.resolved for f in out][-1] is True
     assert out[-1].alert.dedup_key == "monitor:refusals:app=bot"
 

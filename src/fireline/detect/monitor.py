@@ -224,6 +224,12 @@ class Monitor:
             self._add_num(fact, groups, acc, 1.0, 0.0)
 
     # ---- evaluating ----
+    def threshold(self, s: Series) -> float:
+        """The condition's threshold, or for a firing group the recovery threshold when there is one:
+        it stays firing until the measure crosses back past that (hysteresis)."""
+        d = self.d
+        return d.recovery if d.recovery is not None and s.state == "firing" else d.condition.threshold
+
     def ranges(self, now_minute: int) -> tuple[int, int, int]:
         hi = now_minute + 1 - self.shift
         lo = hi - self.d.window
@@ -258,10 +264,11 @@ class Monitor:
         baseline = max(trailing if trusted else d.baseline.default, d.baseline.floor)
         ratio = value / baseline if baseline > 0 else (math.inf if value > 0 else 0.0)
         cond = d.condition
+        threshold = self.threshold(s)
         if cond.op == "any":
             firing = count >= max(d.min_count, 1)
         elif cond.op == "ratio_le":
-            firing = trusted and baseline > 0 and ratio <= cond.threshold
+            firing = trusted and baseline > 0 and ratio <= threshold
             if d.signal == "distribution":  # a shrinking mean needs calls to measure; silence is traffic_drop's
                 firing = firing and w.den >= d.min_volume
         else:
@@ -269,11 +276,11 @@ class Monitor:
             if d.signal == "distribution":
                 enough = enough and trusted  # a shift means something only against a real baseline
             if cond.op == "ratio_ge":
-                firing = enough and ratio >= cond.threshold
+                firing = enough and ratio >= threshold
             elif cond.op == "value_ge":
-                firing = enough and value >= cond.threshold
+                firing = enough and value >= threshold
             else:
-                firing = w.den >= d.min_volume and value <= cond.threshold
+                firing = w.den >= d.min_volume and value <= threshold
         if agg in ("psi", "js"):
             baseline, ratio = 0.0, 0.0
         if d.signal == "distribution" and trusted:
@@ -326,7 +333,7 @@ class Monitor:
         measured = ratio if d.compare.measure == "ratio" else diff
         firing = (cohort not in ("", "-") and n1 >= d.compare.min_sample and n2 >= d.compare.min_sample
                   and x1 >= d.min_count and p1 >= d.min_value and p_value < d.compare.alpha
-                  and measured >= d.condition.threshold)
+                  and measured >= self.threshold(s))
         s.values = {"value": p1, "baseline": p2, "ratio": ratio, "volume": int(n1), "count": x1, "trusted": True,
                     "firing": firing, "window_lo": lo, "p_value": p_value, "difference": diff,
                     "rest_volume": int(n2), "cohort": cohort}

@@ -16,6 +16,14 @@ with a baseline:
       group_by: [app]             # app, model, prompt_version, tool, tenant
       type: capability_loss
       severity: P2
+      recovery: 2                 # optional: a firing group resolves only past this (ratio < 2)
+      recover_after: 15m          # optional: ... and once clear this long (0: at once)
+
+Hysteresis (a monitor at its threshold must not fire, resolve, fire...): a group fires as soon as
+the condition holds, and resolves only once it has been clear for `recover_after` (default 15
+minutes; Prometheus' `keep_firing_for`), where "clear" is judged against
+`recovery` when set (Datadog's recovery threshold: below it for `>=` conditions, above it for a
+drop's `<=`) and against the condition itself otherwise.
 
 An entry of the YAML section whose name is a default's replaces the fields it sets (so
 `- {name: refusal_rate, enabled: false}` turns one off); other names add monitors.
@@ -26,7 +34,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from fireline.config_keys import ConfigError, describe, unknown_key
 from fireline.detect.monitor_defaults import DEFAULTS
@@ -49,6 +57,8 @@ TYPES = (
 # questions, and a kill switch would otherwise look like a drift of its own.
 MODEL_TYPES = ("quality_degradation", "distribution_shift", "hallucination", "capability_loss", "bias")
 CONTAINED_STATUSES = ("contained", "blocked")
+RECOVER_AFTER_DEFAULT = 15  # minutes a firing group's condition stays clear before it resolves
+RECOVER_AFTER_MAX = 7 * 24 * 60
 Aggregate = Literal["rate", "count", "sum", "p99", "mean", "psi", "js", "disparity"]
 
 _CONDITION = re.compile(r"^\s*(?:(any)|(ratio|value)\s*(>=|<=)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?))\s*$")
@@ -146,6 +156,8 @@ class MonitorDef(BaseModel):
     type: str
     severity: Literal["P0", "P1", "P2", "P3"]
     repeat: int | None = None  # minutes between re-fires while firing; default: the window
+    recovery: float | None = Field(None, ge=0)  # the threshold a firing group must cross back to clear
+    recover_after: int | None = None  # minutes clear before a firing group resolves; default below
     title: str | None = None
     enabled: bool = True
 
@@ -153,6 +165,32 @@ class MonitorDef(BaseModel):
     @classmethod
     def _minutes(cls, v: Any) -> Any:
         return None if v is None else parse_minutes(v)
+
+    @field_validator("recover_after", mode="before")
+    @classmethod
+    def _recover_after(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool) and v == 0) or \
+                (isinstance(v, str) and v.strip() in ("0", "0s", "0m", "0h")):
+            return None if v is None else 0  # 0: resolve as soon as the condition is clear
+        return parse_minutes(v, longest_minutes=RECOVER_AFTER_MAX)
+
+    @field_validator("recovery")
+    @classmethod
+    def _recovery(cls, v: float | None, info: ValidationInfo) -> float | None:
+        cond = info.data.get("condition")
+        if v is None or not isinstance(cond, Condition):
+            return v
+        if cond.op == "any":
+            raise ValueError("a recovery threshold needs a threshold condition (not `any`): "
+                             "use recover_after to hold an `any` monitor firing")
+        what = cond.op.split("_")[0]
+        if cond.op.endswith("_ge") and v > cond.threshold:
+            raise ValueError(f"{v:g} must be at most the condition's threshold ({cond}): a firing group "
+                             f"clears once the {what} falls below it")
+        if cond.op.endswith("_le") and v < cond.threshold:
+            raise ValueError(f"{v:g} must be at least the condition's threshold ({cond}): a firing group "
+                             f"clears once the {what} rises above it")
+        return v
 
     @field_validator("condition", mode="before")
     @classmethod
@@ -215,11 +253,17 @@ class MonitorDef(BaseModel):
     def repeat_minutes(self) -> int:
         return self.repeat or self.window
 
+    @property
+    def recover_minutes(self) -> int:
+        """How long the condition stays clear before a firing group resolves."""
+        return RECOVER_AFTER_DEFAULT if self.recover_after is None else self.recover_after
+
     def public(self) -> dict[str, Any]:
         out = self.model_dump(mode="json", exclude_none=True)
         out["condition"] = str(self.condition)
         out["window"] = f"{self.window}m"
         out["repeat"] = f"{self.repeat_minutes}m"
+        out["recover_after"] = f"{self.recover_minutes}m"
         return out
 
 

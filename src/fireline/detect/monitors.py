@@ -177,6 +177,7 @@ class Engine:
                 continue
             v = mon.evaluate(group, s, now_minute)
             if v["firing"]:
+                s.clear_since = None
                 due = s.last_fired is None or (now - s.last_fired).total_seconds() >= mon.d.repeat_minutes * 60
                 if s.state != "firing" or due:
                     new = s.state != "firing"
@@ -191,8 +192,12 @@ class Engine:
                     # so they attach to the open incident (or, once it is over, open a repeat).
                     out.append(Fired(mon.d, group, alert(mon, group, s, now, only=fresh(s)), update=True))
             elif s.state == "firing":
-                s.state = "ok"
-                out.append(Fired(mon.d, group, alert(mon, group, s, now, resolved=True), resolved=True))
+                # Hysteresis: resolved only once clear for `recover_after` (a flap keeps it firing).
+                if s.clear_since is None:
+                    s.clear_since = now
+                if (now - s.clear_since).total_seconds() >= mon.d.recover_minutes * 60:
+                    s.state, s.clear_since = "ok", None
+                    out.append(Fired(mon.d, group, alert(mon, group, s, now, resolved=True), resolved=True))
         return out
 
     def tick(self) -> None:
@@ -265,7 +270,7 @@ class Engine:
                     groups.append({"group": group, "value": rounded(v["value"]), "baseline": rounded(v["baseline"]),
                                    "ratio": rounded(v["ratio"]), "volume": v["volume"],
                                    "state": self.unconfirmed.get((mon, group), s.state),
-                                   "last_fired": s.last_fired})
+                                   "last_fired": s.last_fired, "clear_since": s.clear_since})
                 groups.sort(key=lambda g: (g["state"] != "firing", g["group"]))
                 out.append({"name": mon.d.name, "definition": mon.d.public(), "alerts_fired": mon.alerts_fired,
                             "groups": groups[:limit_groups], "group_count": len(groups)})

@@ -56,6 +56,7 @@ class MonitorGroup(BaseModel):
     volume: int
     state: Literal["ok", "firing"]
     last_fired: datetime | None
+    clear_since: datetime | None = None  # firing, but its condition is clear since (it resolves after recover_after)
 
 
 class MonitorOut(BaseModel):

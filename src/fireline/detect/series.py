@@ -122,6 +122,7 @@ class Series:
     hits_emitted: int = 0
     state: str = "ok"
     last_fired: datetime | None = None
+    clear_since: datetime | None = None  # a firing group's condition is clear since (recover_after)
     values: dict[str, Any] = field(default_factory=dict)  # the last evaluation, for the API
     usual: frozenset[int] = frozenset()  # distribution bins common in the history (their calls are not linked)
 

@@ -28,7 +28,6 @@ from fireline.calls.models import Call
 from fireline.config import DRILL_APP
 from fireline.incidents.lifecycle import ACTIVE
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
-from fireline.incidents.schemas import SCOPE_KEYS
 from fireline.signals import Alert
 
 FAMILIES = {"policy_bypass": "prompt_injection"}  # types that are one family of events
@@ -36,38 +35,6 @@ GROUP_SCOPE = {"app": "apps", "tenant": "tenants", "model": "models", "prompt_ve
                "tool": "tools"}
 DRILL_PREFIX = "drill:"
 DRILL_COHORT = "drill-"
-MAX_KEYS = 100
-
-
-def merge_scope(inc: Incident, extra: dict[str, Any]) -> dict[str, list[str]]:
-    """Union the scope lists (apps, tenants, models, prompt versions, tools: what the incident
-    touched) into the incident; returns what was new. `extra["limits"]` (what the incident is
-    about) narrows nothing: a dimension limited on one side only becomes unlimited, and
-    `extra["dedup_keys"]` adds the dedup keys the incident answered for (to recognise a repeat)."""
-    old = inc.scope or {}
-    scope: dict[str, Any] = {k: list(old.get(k, [])) for k in SCOPE_KEYS}
-    added: dict[str, list[str]] = {}
-    for key in SCOPE_KEYS:
-        values = extra.get(key, ())
-        if not values:
-            continue
-        have = set(scope[key])  # O(alert) membership tests, whatever the incident touched so far
-        for value in values:
-            if value and value not in have:
-                have.add(value)
-                scope[key].append(value)
-                added.setdefault(key, []).append(value)
-    mine, theirs = old.get("limits"), extra.get("limits")
-    if not old and isinstance(theirs, dict):  # a new incident: what its first alert is about
-        scope["limits"] = dict(theirs)
-    elif isinstance(mine, dict) and isinstance(theirs, dict):
-        scope["limits"] = {k: sorted(set(mine[k]) | set(theirs[k])) for k in mine if k in theirs}
-    elif isinstance(mine, dict) and "limits" not in extra:
-        scope["limits"] = mine
-    scope["dedup_keys"] = list(dict.fromkeys([*old.get("dedup_keys", []), *extra.get("dedup_keys", [])]))[-MAX_KEYS:]
-    inc.scope = scope
-    inc.apps = " ".join(scope["apps"])[:1000]
-    return added
 
 
 def family(type_name: str) -> str:

@@ -21,6 +21,7 @@ from fireline.incidents import bus, correlate
 from fireline.incidents.harm import harm_findings, raises, worst_harm
 from fireline.incidents.lifecycle import ACTIVE
 from fireline.incidents.models import Incident, IncidentDedup, TimelineEntry
+from fireline.incidents.scope import merge_scope
 from fireline.incidents.service import escalate_harm, link_pairs, open_or_attach
 from fireline.incidents.timeline import next_entry
 from fireline.signals import Alert, alert_of
@@ -102,7 +103,7 @@ class Updates:
                     linked += 1
             if not linked:
                 continue
-            correlate.merge_scope(inc, {**correlate.alert_scope(alert), "dedup_keys": [own]})
+            merge_scope(session, inc, {**correlate.alert_scope(alert), "dedup_keys": [own]})
             inc.changed_seq = inc.timeline_seq + 1  # the entry appended next
             rows.append(next_entry(inc, "calls_linked", f"alert:{alert.source}", {
                 "calls": linked, "call_ids": list(alert.call_ids[:50]), "dedup_key": alert.dedup_key,

@@ -22,6 +22,7 @@ from fireline.incidents import bus, correlate
 from fireline.incidents.evidence import snapshot_locked
 from fireline.incidents.lifecycle import ACTIVE, transition_locked
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup, IncidentLink
+from fireline.incidents.scope import merge_scope
 from fireline.incidents.sla import current_config, policy
 from fireline.incidents.timeline import append_locked, lock_incident, stamp
 
@@ -121,7 +122,7 @@ def merge(target: Database | Session, incident_id: str, into_id: str, actor: str
             stmt = insert(IncidentCall).on_conflict_do_nothing().returning(IncidentCall.call_id)
             moved = len(session.scalars(stmt, [{"incident_id": into.id, "call_id": c, "linked_at": now}
                                                for c in calls]).all())
-        correlate.merge_scope(into, src.scope or {})
+        merge_scope(session, into, src.scope or {}, source=src)
         if into.state in ACTIVE:  # the survivor answers for the merged incident's keys from now on
             session.execute(update(IncidentDedup).where(IncidentDedup.incident_id == src.id)
                             .values(incident_id=into.id).execution_options(synchronize_session=False))

@@ -139,3 +139,14 @@ class SnapshotCall(Base):
     digest: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_snapshot_calls_user", "user_pseudonym"),)
+
+
+class IncidentScopeValue(Base):
+    """Every distinct value of one scope dimension of an incident, kept once that dimension outgrew
+    the sample the incident row holds (incidents.scope): what tells a new value from a known one."""
+
+    __tablename__ = "incident_scope_values"
+
+    incident_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)

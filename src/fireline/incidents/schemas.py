@@ -15,6 +15,25 @@ from fireline.validation import NonBlank
 # The incident's scope and signature; users are pseudonyms, keys are API key ids (never the secret).
 # scope_by: the dimension the incident is about when a rule says so (session, key, tenant, user).
 SCOPE_KEYS = ("apps", "tenants", "models", "prompt_versions", "tools", "sessions", "keys", "users", "scope_by")
+
+
+def counts_of(scope: dict[str, Any]) -> dict[str, int]:
+    """The exact distinct count per scope dimension (incidents.scope: the lists are samples of at most
+    100 values); incidents from before the counts: their list's length."""
+    counts = scope.get("counts")
+    counts = counts if isinstance(counts, dict) else {}
+    return {k: int(counts.get(k, len(scope.get(k) or []))) for k in SCOPE_KEYS}
+
+
+def public_scope(scope: dict[str, Any] | None) -> dict[str, Any]:
+    """The scope as the API and the post-mortem show it: the lists (samples: the first values seen),
+    `counts` (exact distinct counts) and `truncated` (the dimensions whose list is a sample)."""
+    scope = scope or {}
+    out: dict[str, Any] = {k: list(scope.get(k, [])) for k in SCOPE_KEYS}
+    counts = counts_of(scope)
+    out["counts"] = counts
+    out["truncated"] = [k for k in SCOPE_KEYS if counts[k] > len(out[k])]
+    return out
 ROLE_NAMES = ("commander", "comms_lead", "scribe", "responder")
 
 
@@ -96,7 +115,7 @@ def incident_json(inc: Incident, linked_calls: list[str], related: list[dict[str
                   ) -> dict[str, Any]:
     t = TYPES.get(inc.type)
     roles = inc.roles or {}
-    scope = {k: list((inc.scope or {}).get(k, [])) for k in SCOPE_KEYS}
+    scope = public_scope(inc.scope)
     return {
         "id": inc.id, "title": inc.title, "summary": inc.summary, "type": inc.type,
         "severity": inc.severity, "state": inc.state, "commander": inc.commander,

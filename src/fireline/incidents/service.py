@@ -32,6 +32,7 @@ from fireline.incidents.lifecycle import STATES, allowed, transition, transition
 from fireline.incidents.metrics import DRILLS_OPENED, OPENED
 from fireline.incidents.models import Incident, IncidentCall, IncidentDedup
 from fireline.incidents.schemas import SCOPE_KEYS, DeclareIn
+from fireline.incidents.scope import merge_scope
 from fireline.incidents.sla import current_config, policy
 from fireline.incidents.taxonomy import TYPES, Triage, check_severity, incident_type, triage
 from fireline.incidents.timeline import IncidentNotFound, append_locked, append_timeline, stamp
@@ -149,7 +150,7 @@ def _attach(session: Session, inc: Incident, alert: Alert, own: str, corr: list[
     if update and not linked:
         return
     # Scope and change mark first, so the entry's flush writes the incident row once.
-    added = correlate.merge_scope(inc, {**correlate.alert_scope(alert), "dedup_keys": [own],
+    added = merge_scope(session, inc, {**correlate.alert_scope(alert), "dedup_keys": [own],
                                         **({"limits": correlate.limits(alert)} if how != "key" else {})})
     if linked or added:
         inc.changed_seq = inc.timeline_seq + 1  # the entry appended next
@@ -197,7 +198,7 @@ def _create(session: Session, *, title: str, type_name: str, severity: str, play
                    roles={"comms_lead": None, "scribe": None, "responders": []}, scope={}, apps="",
                    detected_at=detected_at, timeline_seq=0, timeline_head="", changed_seq=0, snapshot_seq=0,
                    drill=drill)
-    correlate.merge_scope(inc, scope)
+    merge_scope(session, inc, scope)
     policy().set_due(inc)
     session.add(inc)
     session.flush()

@@ -19,7 +19,7 @@ from fireline.comms.context import TYPE_LABELS
 from fireline.comms.facts import gather
 from fireline.config import Config
 from fireline.evals import service as evals
-from fireline.incidents.schemas import SCOPE_KEYS
+from fireline.incidents.schemas import public_scope
 from fireline.incidents.service import linked_call_ids
 from fireline.incidents.taxonomy import TYPES
 from fireline.incidents.timeline import entries, stamp
@@ -188,7 +188,7 @@ def generate(session: Session, incident_id: str, config: Config, cfg: CommsConfi
                "duration": _duration(duration), "owasp": list(t.owasp) if t else [],
                "atlas": list(t.atlas) if t else [], "nist": list(t.nist) if t else []}
     obs = obligations.list_for(session, cfg, incident_id, now)
-    scope = {k: list((inc.scope or {}).get(k, [])) for k in SCOPE_KEYS}
+    scope = public_scope(inc.scope)
     pm = {
         "incident_id": inc.id, "generated_at": stamp(now), "summary": summary, "timeline": _timeline(session, f),
         "impact": impact, "root_cause": rc, "reproduction": repro, "guardrails": guard,
