@@ -44,6 +44,7 @@ from fireline.evals.jobs import Jobs
 from fireline.events import EventBus
 from fireline.gateway.prepare import Helper
 from fireline.incidents import evidence, fired
+from fireline.incidents import scope as incident_scope
 from fireline.incidents import service as incidents
 from fireline.incidents.api import VIEWS_TOPIC
 from fireline.incidents.lifecycle import GUARD_TOPIC
@@ -57,6 +58,7 @@ def data_handlers(bus: EventBus) -> None:
     bus.subscribe("subject.erased", reports.on_subject_erased)
     bus.subscribe("subject.erased", evidence.on_subject_erased)
     bus.subscribe("subject.erased", controls_identity.on_subject_erased)
+    bus.subscribe("subject.erased", incident_scope.on_subject_erased)
     bus.subscribe("calls.purged", reports.on_calls_purged)
 
 

@@ -98,3 +98,44 @@ def merge_scope(session: Session, inc: Incident, extra: dict[str, Any],
         inc.scope = scope
         inc.apps = " ".join(scope["apps"])[:1000]
     return added
+
+
+def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
+    """An erased subject's pseudonym leaves the scope of every incident that holds none of their calls
+    any more (an incident holding calls keeps them, and so its scope names whose they are, until the
+    hold ends and the queued erasure runs). The count drops with it; a spilled dimension refills its
+    sample from the stored set."""
+    from sqlalchemy import String, cast, delete
+
+    from fireline.calls.models import Call
+    from fireline.incidents.models import IncidentCall
+
+    held = set(session.scalars(select(IncidentCall.incident_id).join(Call, Call.id == IncidentCall.call_id)
+                               .where(Call.user_pseudonym == user_pseudonym)))
+    spilled = set(session.scalars(select(IncidentScopeValue.incident_id).where(
+        IncidentScopeValue.dim == "users", IncidentScopeValue.value == user_pseudonym)))
+    listed = set(session.scalars(select(Incident.id).where(
+        cast(Incident.scope, String).contains(user_pseudonym, autoescape=True))))
+    for incident_id in sorted((spilled | listed) - held):
+        inc = session.get(Incident, incident_id)
+        if inc is None:
+            continue
+        scope = dict(inc.scope or {})
+        sample = [u for u in scope.get("users") or [] if u != user_pseudonym]
+        counts = counts_of(scope)
+        was = counts["users"] > len(scope.get("users") or [])  # the set lives in the table
+        gone = len(sample) < len(scope.get("users") or [])
+        if incident_id in spilled:
+            session.execute(delete(IncidentScopeValue).where(
+                IncidentScopeValue.incident_id == incident_id, IncidentScopeValue.dim == "users",
+                IncidentScopeValue.value == user_pseudonym))
+            gone = True
+        if not gone:
+            continue
+        counts["users"] = max(counts["users"] - 1, len(sample))
+        if was and len(sample) < SAMPLE:
+            have = set(sample)
+            sample += [v for v in stored_values(session, incident_id, "users") if v not in have][:SAMPLE - len(sample)]
+        scope["users"] = sample
+        scope["counts"] = counts
+        inc.scope = scope
