@@ -40,7 +40,7 @@ def test_erasure_takes_the_pseudonym_out_of_incident_scopes(db: Database) -> Non
         others = tuple(f"u_other{i}" for i in range(SAMPLE + 40))
         # bob in the sample, ann only in the spilled set past the first SAMPLE values
         big = service.on_alert_fired(db, alert(key="k:big", apps=("app-big",), users=(bob, *others[:SAMPLE - 1])))
-        service.on_alert_fired(db, alert(key="k:big", apps=("app-big",), users=(*others[SAMPLE - 1:], ann)))  # a re-fire
+        service.on_alert_fired(db, alert(key="k:big", apps=("app-big",), users=(*others[SAMPLE - 1:], ann)))  # re-fire
         held = service.on_alert_fired(db, alert(key="k:held", users=(cy,), call_ids=(cy_call,)))
         assert len({small, big, held}) == 3  # three apps' incidents (the held one is support-bot's)
         assert scope_of(db, big)["counts"]["users"] == SAMPLE + 42 and ann in spilled(db, big)
