@@ -175,20 +175,24 @@ class JailbreakDetector:
         of a lower-cased request. A request counts as a jailbreak attempt when it pre-empts a
         refusal, when it names a harm and wraps it in a role, story or hypothesis, or when it
         plainly asks for something to act on with a phrase that names a harm on its own."""
-        if self._gate.search(text) is None:
+        data = text.encode("utf-8")
+        if self._gate.search(data) is None:
             return {}, None
         spans, strong = self._harm_spans(text)
-        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans, strong)
+        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, data, spans, strong)
 
-    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
-        if self._preemption.search(text) is not None:
+    def _framing_of(self, text: str, data: bytes, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
+        """How the lower-cased request `text` is framed; `data` is its UTF-8 encoding. Whether a pattern
+        is found at all is asked of the bytes: RE2's wrapper encodes a str to exactly these bytes and
+        runs the same program on them, then maps offsets back in Python, which a yes or no never reads."""
+        if self._preemption.search(data) is not None:
             return "preemption"
-        if not spans or self._prop.search(text) is not None:
+        if not spans or self._prop.search(data) is not None:
             return None
-        if self._framing.search(text) is not None:
+        if self._framing.search(data) is not None:
             return "framing"
         first = min(s[0][0] for s in spans.values())
-        if strong and self._asks_to_act(text, first) and self._benign_context.search(text) is None:
+        if strong and self._asks_to_act(text, data, first) and self._benign_context.search(data) is None:
             return "direct"
         return None
 
@@ -198,20 +202,21 @@ class JailbreakDetector:
         ends = [i for i in (text.find(c, at) for c in ".!?\n") if i >= 0]
         return text[start : min(ends, default=len(text))]
 
-    def _asks_to_act(self, text: str, first_harm: int) -> bool:
+    def _asks_to_act(self, text: str, data: bytes, first_harm: int) -> bool:
         """An ask for instructions, or for an artefact whose subject the harm is not ("write an essay
         about ransomware" has the harm as its topic; "write a racist joke about them" does not)."""
-        if self._how_to.search(text) is not None:
+        if self._how_to.search(data) is not None:
             return True
-        return self._make.search(text) is not None and self._topic.search(text[:first_harm]) is None
+        return self._make.search(data) is not None and self._topic.search(text[:first_harm]) is None
 
     def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
         """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
         an answer that goes along with it; None otherwise."""
         req = request[-self.scan_chars :].lower()
-        gated = self._gate.search(req) is not None  # ordinary traffic: one pass over the question
+        data = req.encode("utf-8")  # what RE2 reads of it (see _framing_of)
+        gated = self._gate.search(data) is not None  # ordinary traffic: one pass over the question
         spans, strong = self._harm_spans(req) if gated else ({}, False)
-        framing = self._framing_of(req, spans, strong) if gated else None
+        framing = self._framing_of(req, data, spans, strong) if gated else None
         suffix: list[str] = []
         if framing is None:  # an adversarial suffix is an attempt without a harm named (jailbreak_suffix.py)
             # str methods first: an ordinary answer costs a fraction of a microsecond here.
