@@ -135,3 +135,20 @@ def _jailbreak() -> Any:
     if not _JAILBREAK:
         _JAILBREAK.append(JailbreakDetector({}))
     return _JAILBREAK[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("abcdehikmorstuwy '-.\n0123")), max_size=120)
+       | st.lists(st.sampled_from(JAILBREAK_PARTS), max_size=12).map(" ".join))
+def test_matches_on_ascii_text_are_the_str_matches(text: str) -> None:
+    """patterns.matches reads an ASCII text as bytes and slices the str: the matches RE2 finds in the str."""
+    import re2
+
+    from fireline.detect.detectors.senses import terms_of
+    from fireline.patterns import matches
+
+    low = text.lower()
+    lexicon = terms_of({"kill": None, "make a bomb": None, "hack*": None})._pattern
+    for pattern in (re2.compile(r"\b\w+\b"), re2.compile(r"a|b*"), re2.compile(r"(?:is|it)\s+\w"),
+                    _jailbreak()._harm, lexicon):
+        assert list(matches(pattern, low)) == [(m.group(), m.start(), m.end()) for m in pattern.finditer(low)]
