@@ -58,7 +58,7 @@ from fireline.detect.detectors.jailbreak_devices import (
 from fireline.detect.detectors.jailbreak_suffix import restates, suffix_tokens
 from fireline.detect.detectors.jailbreak_terms import REQUEST_HARM, REQUEST_HINTS
 from fireline.detect.detectors.refusal import RefusalDetector
-from fireline.patterns import Pattern, compile_linear, matches
+from fireline.patterns import LinearPattern, Pattern, compile_linear, matches
 
 import re2  # isort: skip
 
@@ -106,20 +106,20 @@ class JailbreakDetector:
         self._harm: Pattern = re2.compile(rf"\b(?:{every})\b", options=_LARGE)
         strong = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
         self._strong: Pattern = re2.compile(rf"\b(?:{strong})\b", options=_LARGE)
-        self._gate: Pattern = re2.compile(rf"\b(?:{every})\b|{_alternation(PREEMPTION)}", options=_LARGE)
+        self._gate: LinearPattern = re2.compile(rf"\b(?:{every})\b|{_alternation(PREEMPTION)}", options=_LARGE)
         # (category, names a harm on its own): a REQUEST_HARM phrase first, else a hint.
         self._categories = [
             ((cat, strong), compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
             for strong, table in ((True, REQUEST_HARM), (False, REQUEST_HINTS)) for cat, terms in table.items()
         ]
         self._phrase_category: dict[str, tuple[str, bool] | None] = {}
-        self._framing: Pattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
-        self._preemption: Pattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
-        self._how_to: Pattern = compile_linear(HOW_TO, "detectors.jailbreak.how_to")
-        self._make: Pattern = compile_linear(MAKE, "detectors.jailbreak.make")
+        self._framing: LinearPattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
+        self._preemption: LinearPattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
+        self._how_to: LinearPattern = compile_linear(HOW_TO, "detectors.jailbreak.how_to")
+        self._make: LinearPattern = compile_linear(MAKE, "detectors.jailbreak.make")
         self._topic: Pattern = compile_linear(TOPIC, "detectors.jailbreak.topic")
-        self._benign_context: Pattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
-        self._prop: Pattern = compile_linear(PROP, "detectors.jailbreak.prop")
+        self._benign_context: LinearPattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
+        self._prop: LinearPattern = compile_linear(PROP, "detectors.jailbreak.prop")
         self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
         self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
         self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
