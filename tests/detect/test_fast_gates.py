@@ -152,3 +152,29 @@ def test_matches_on_ascii_text_are_the_str_matches(text: str) -> None:
     for pattern in (re2.compile(r"\b\w+\b"), re2.compile(r"a|b*"), re2.compile(r"(?:is|it)\s+\w"),
                     _jailbreak()._harm, lexicon):
         assert list(matches(pattern, low)) == [(m.group(), m.start(), m.end()) for m in pattern.finditer(low)]
+
+
+FRAMING_PARTS = [
+    *JAILBREAK_PARTS, "imagine you are", "as a novelist", "roleplay", "pretend", "in a fictional world",
+    "this will never be used in real life", "developer mode", "ignore your guidelines", "how do i", "how can i",
+    "give me instructions", "write a", "create a", "draft an", "essay about", "article on", "history of",
+    "prevent", "protect myself from", "detect", "report", "what is", "urgent", "my grandmother used to",
+    "as an expert", "for research", "in a movie", "respond only with", "sure, here is", "lewisite", "racist joke",
+]  # fmt: skip
+framing_texts = st.lists(st.sampled_from(FRAMING_PARTS), max_size=40).map(" ".join) | st.text(max_size=80)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=framing_texts, repeat=st.sampled_from([1, 1, 1, 8, 40]))
+def test_framing_checks_in_one_set_are_the_searches(text: str, repeat: int) -> None:
+    """The RE2 set of the framing checks reports each check exactly where its own search finds it,
+    on texts up to the 4,000 characters a request is read to."""
+    d = _jailbreak()
+    data = (" ".join([text] * repeat)).lower()[-4000:].encode("utf-8")
+    plain = frozenset(i for i, p in enumerate(d._checks) if p.search(data) is not None)
+    assert d.checks_found(data) == plain
+    saved, d._check_set = d._check_set, None
+    try:
+        assert d.checks_found(data) == plain
+    finally:
+        d._check_set = saved

@@ -95,6 +95,28 @@ def _alternation(patterns: tuple[str, ...] | list[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
+# The framing checks' places in JailbreakDetector._checks.
+_PREEMPTION, _PROP, _FRAMING, _HOW_TO, _MAKE, _BENIGN = range(6)
+
+
+def _pattern_set(patterns: tuple[LinearPattern, ...]) -> Any:
+    """An RE2 set of the patterns (their sources, RE2's default options as compile_linear's: only the
+    memory budget differs), or None when RE2 will not build one (each pattern then searches alone). A
+    set run reports every pattern that matches somewhere in the text; for a set RE2's DFA resets its
+    cache when full instead of giving up, so a budget this size never fails a match."""
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    options.log_errors = False
+    try:
+        found = re2.Set.SearchSet(options)
+        for pattern in patterns:
+            found.Add(pattern.pattern)
+        found.Compile()
+    except re2.error:
+        return None
+    return found
+
+
 class JailbreakDetector:
     name = "jailbreak"
 
@@ -120,6 +142,10 @@ class JailbreakDetector:
         self._topic: Pattern = compile_linear(TOPIC, "detectors.jailbreak.topic")
         self._benign_context: LinearPattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
         self._prop: LinearPattern = compile_linear(PROP, "detectors.jailbreak.prop")
+        # The framing checks of a request that names a harm, in one pass: an RE2 set of the six
+        # patterns says which of them the request holds (each exactly where its `search` finds it).
+        self._checks = (self._preemption, self._prop, self._framing, self._how_to, self._make, self._benign_context)
+        self._check_set = _pattern_set(self._checks)
         self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
         self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
         self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
@@ -185,16 +211,23 @@ class JailbreakDetector:
         """How the lower-cased request `text` is framed; `data` is its UTF-8 encoding. Whether a pattern
         is found at all is asked of the bytes: RE2's wrapper encodes a str to exactly these bytes and
         runs the same program on them, then maps offsets back in Python, which a yes or no never reads."""
-        if self._preemption.search(data) is not None:
+        found = self.checks_found(data)
+        if _PREEMPTION in found:
             return "preemption"
-        if not spans or self._prop.search(data) is not None:
+        if not spans or _PROP in found:
             return None
-        if self._framing.search(data) is not None:
+        if _FRAMING in found:
             return "framing"
         first = min(s[0][0] for s in spans.values())
-        if strong and self._asks_to_act(text, data, first) and self._benign_context.search(data) is None:
+        if strong and self._asks_to_act(text, found, first) and _BENIGN not in found:
             return "direct"
         return None
+
+    def checks_found(self, data: bytes) -> frozenset[int]:
+        """Which of the framing checks (indexes into `_checks`) a request's UTF-8 bytes hold."""
+        if self._check_set is not None:
+            return frozenset(self._check_set.Match(data) or ())
+        return frozenset(i for i, pattern in enumerate(self._checks) if pattern.search(data) is not None)
 
     @staticmethod
     def _sentence(text: str, at: int) -> str:
@@ -202,12 +235,12 @@ class JailbreakDetector:
         ends = [i for i in (text.find(c, at) for c in ".!?\n") if i >= 0]
         return text[start : min(ends, default=len(text))]
 
-    def _asks_to_act(self, text: str, data: bytes, first_harm: int) -> bool:
+    def _asks_to_act(self, text: str, found: frozenset[int], first_harm: int) -> bool:
         """An ask for instructions, or for an artefact whose subject the harm is not ("write an essay
         about ransomware" has the harm as its topic; "write a racist joke about them" does not)."""
-        if self._how_to.search(data) is not None:
+        if _HOW_TO in found:
             return True
-        return self._make.search(data) is not None and self._topic.search(text[:first_harm]) is None
+        return _MAKE in found and self._topic.search(text[:first_harm]) is None
 
     def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
         """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
