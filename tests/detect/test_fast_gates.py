@@ -178,3 +178,17 @@ def test_framing_checks_in_one_set_are_the_searches(text: str, repeat: int) -> N
         assert d.checks_found(data) == plain
     finally:
         d._check_set = saved
+
+
+def test_findings_are_counted_by_detector_and_kind() -> None:
+    """The findings counter kept per (detector, kind) counts on the registry's own series."""
+    from fireline.detect import service
+    from fireline.metrics import REGISTRY
+
+    def value() -> float:
+        return REGISTRY.get_sample_value("fireline_findings_total", {"detector": "gates-test", "kind": "k"}) or 0.0
+
+    before = value()
+    service._count_finding("gates-test", "k")
+    service._count_finding("gates-test", "k")
+    assert value() == before + 2
