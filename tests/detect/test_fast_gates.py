@@ -192,3 +192,20 @@ def test_findings_are_counted_by_detector_and_kind() -> None:
     service._count_finding("gates-test", "k")
     service._count_finding("gates-test", "k")
     assert value() == before + 2
+
+
+ARTEFACT_PARTS = [
+    "write an email", "a letter to", "memo", "jokes", "a tweet", "thread", "a scene", "screenplay", "code",
+    "python script", "essay", "Subject: hello", "Dear John,", "\nSincerely,\n", "INT. HOUSE - NIGHT", "```python",
+    "def f():", "1.", "Joke 1:", "Tweet 1:", "Title:", "é", "\n", " ", "here is",
+]  # fmt: skip
+artefact_texts = st.lists(st.sampled_from(ARTEFACT_PARTS), max_size=12).map(" ".join) | st.text(max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(request=artefact_texts, answer=artefact_texts)
+def test_artefact_asks_in_one_set_are_the_searches(request: str, answer: str) -> None:
+    d = _jailbreak()
+    req, ans = request.lower(), answer.lower()
+    plain = any(asked.search(req) and shaped.search(ans) for asked, shaped in d._artefacts)
+    assert d._is_artefact(req.encode("utf-8"), ans) == plain

@@ -117,6 +117,13 @@ def _pattern_set(patterns: tuple[LinearPattern, ...]) -> Any:
     return found
 
 
+def _present(pattern_set: Any, patterns: tuple[LinearPattern, ...], data: bytes) -> frozenset[int]:
+    """The indexes of the patterns found in `data`: one pass of their set, or each searching alone."""
+    if pattern_set is not None:
+        return frozenset(pattern_set.Match(data) or ())
+    return frozenset(i for i, pattern in enumerate(patterns) if pattern.search(data) is not None)
+
+
 class JailbreakDetector:
     name = "jailbreak"
 
@@ -154,6 +161,8 @@ class JailbreakDetector:
         self._artefacts = [(compile_linear(asked, "detectors.jailbreak.artefact"),
                             compile_linear(shape, "detectors.jailbreak.artefact_shape"))
                            for asked, shape in ARTEFACTS]
+        self._asked = tuple(asked for asked, _ in self._artefacts)
+        self._asked_set = _pattern_set(self._asked)
         self._affirmative: Pattern = compile_linear(
             r"^\s*(?:(?:sure|certainly|absolutely|of course|okay|ok)\b[,!.]?\s*)?here(?:'s| is| are)\b",
             "detectors.jailbreak.affirmative")
@@ -225,9 +234,17 @@ class JailbreakDetector:
 
     def checks_found(self, data: bytes) -> frozenset[int]:
         """Which of the framing checks (indexes into `_checks`) a request's UTF-8 bytes hold."""
-        if self._check_set is not None:
-            return frozenset(self._check_set.Match(data) or ())
-        return frozenset(i for i, pattern in enumerate(self._checks) if pattern.search(data) is not None)
+        return _present(self._check_set, self._checks, data)
+
+    def _is_artefact(self, data: bytes, ans: str) -> bool:
+        """Whether the request (its UTF-8 bytes) asks for an artefact the answer has the shape of:
+        `any(asked.search(req) and shaped.search(ans) for asked, shaped in self._artefacts)`, the asks
+        found in one set pass."""
+        asked = _present(self._asked_set, self._asked, data)
+        if not asked:
+            return False
+        answer = ans.encode("utf-8")
+        return any(self._artefacts[i][1].search(answer) is not None for i in sorted(asked))
 
     @staticmethod
     def _sentence(text: str, at: int) -> str:
@@ -305,8 +322,7 @@ class JailbreakDetector:
         shared = [c for c in cats if c in ans_cats]
         # The answer is the artefact asked for (the e-mail, the jokes, the thread, the scene, the code).
         # With a few of the request's words: code or a heading alone is no answer to this request.
-        artefact = shared_words >= 3 and any(asked.search(req) and shaped.search(ans)
-                                             for asked, shaped in self._artefacts)
+        artefact = shared_words >= 3 and self._is_artefact(data, ans)
         # Engaged: the answer takes up the request's words, or its harmful object, or a harm
         # phrase of the request's category with some of its words (a bare "illegal" in an
         # unrelated answer is not engagement), or it is the artefact asked for; after a suffix,
