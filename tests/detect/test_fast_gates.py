@@ -209,3 +209,48 @@ def test_artefact_asks_in_one_set_are_the_searches(request: str, answer: str) ->
     req, ans = request.lower(), answer.lower()
     plain = any(asked.search(req) and shaped.search(ans) for asked, shaped in d._artefacts)
     assert d._is_artefact(req.encode("utf-8"), ans) == plain
+
+
+def reference_evidence(text: str, start: int, end: int, label: str | None, found: list[Any]) -> str:
+    """base.evidence as it was (main ac093a2), the hit's redaction included."""
+    from fireline.detect.detectors.base import _redacted_hit
+
+    around = [(e, s, x) for e, s, x in found if s < end and x > start and (s, x) != (start, end)]
+    if around:
+        start, end = min(start, *(s for _, s, _ in around)), max(end, *(x for _, _, x in around))
+        label = label or max(around, key=lambda sp: sp[2] - sp[1])[0]
+    lo, hi = max(0, start - 40), min(len(text), end + 40)
+    hidden = [(e, s, x) for e, s, x in found if s < hi and x > lo and (x <= start or s >= end)]
+    lo, hi = min([lo, *(s for _, s, _ in hidden)]), max([hi, *(x for _, _, x in hidden)])
+    hidden.append((label or "", start, end))
+    hidden.sort(key=lambda sp: sp[1])
+    parts: list[str] = ["…" if lo else ""]
+    pos = lo
+    for entity, s, x in hidden:
+        if s < pos:
+            continue
+        parts.append(text[pos:s])
+        if entity:
+            parts.append(f"<{entity}>")
+        elif s == start and x == end:
+            parts.append(_redacted_hit(text[s:x]))
+        pos = x
+    parts.append(text[pos:hi] if pos < hi else "")
+    parts.append("…" if hi < len(text) else "")
+    return "".join(parts).replace("\n", " ")
+
+
+span_lists = st.lists(st.tuples(st.sampled_from(["PERSON", "EMAIL_ADDRESS", "LOCATION", "x"]),
+                                st.integers(0, 200), st.integers(1, 40)).map(lambda t: (t[0], t[1], t[1] + t[2])),
+                      max_size=8)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab c\n.5@")), min_size=0, max_size=220), spans=span_lists,
+       hit=st.tuples(st.integers(0, 220), st.integers(0, 30)), label=st.sampled_from([None, "", "SECRET"]))
+def test_evidence_is_the_plain_snippet(text: str, spans: list[Any], hit: tuple[int, int], label: str | None) -> None:
+    from fireline.detect.detectors.base import evidence
+
+    start = min(hit[0], len(text))
+    end = min(start + hit[1], len(text))
+    assert evidence(text, start, end, label, spans) == reference_evidence(text, start, end, label, spans)
