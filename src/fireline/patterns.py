@@ -33,16 +33,22 @@ class Pattern(Protocol):
     def match(self, text: str, pos: int = ..., endpos: int = ..., /) -> Any: ...
 
 
+class LinearPattern(Pattern, Protocol):
+    """An RE2 pattern: it also reads bytes (a str is read as its UTF-8 encoding; offsets are then bytes')."""
+
+    def search(self, text: str | bytes, pos: int = ..., endpos: int = ..., /) -> Any: ...
+
+
 class InvalidPattern(Invalid, ValueError):
     """A pattern RE2 refuses (422 naming the field; a ValueError for config checks)."""
 
 
-def compile_linear(pattern: Any, field: str) -> Pattern:
+def compile_linear(pattern: Any, field: str) -> LinearPattern:
     """`pattern` compiled with RE2, or InvalidPattern naming `field` and why."""
     if not isinstance(pattern, str) or not pattern:
         raise InvalidPattern(f"{field}: must be a non-empty regular expression", field=field)
     try:
-        compiled: Pattern = re2.compile(pattern, options=_OPTIONS)
+        compiled: LinearPattern = re2.compile(pattern, options=_OPTIONS)
     except re2.error as exc:
         why = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise InvalidPattern(
@@ -56,8 +62,11 @@ def matches(pattern: Any, text: str) -> Iterator[tuple[str, int, int]]:
     text as bytes (the same offsets, one byte a character): over a str, RE2's wrapper maps every
     match back to character offsets in Python, about 3 us a match where text is matched often."""
     if isinstance(pattern, re2._Regexp) and text.isascii():
+        # One span per match (the wrapper's group(), start() and end() each ask the C++ side for the
+        # group count); the matched text is the str's own slice, which is what the bytes decode to.
         for m in pattern.finditer(text.encode("ascii")):
-            yield m.group().decode("ascii"), m.start(), m.end()
+            start, end = m.span()
+            yield text[start:end], start, end
     else:
         for m in pattern.finditer(text):
             yield m.group(), m.start(), m.end()

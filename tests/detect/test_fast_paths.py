@@ -208,7 +208,8 @@ def test_claim_prefilters_pass_every_text_the_patterns_match(text: str) -> None:
     if support._POLICY_RX.search(text):
         assert support._POLICY_HINT.search(text.lower())
     if support._ENTITY.search(text):
-        assert support._ENTITY_HINT.search(text)
+        assert support._ENTITY_ASCII.search(text)
+    assert list(support._entities(text, text.encode("ascii"))) == list(support._entities(text))
 
 
 REFUSAL_PARTS = ["Sorry, I can't help with that", "I'm sorry, but I cannot assist", "I’m sorry, we won't",
@@ -270,7 +271,7 @@ def test_every_corpus_text_gets_the_plain_answers() -> None:
         assert oq.corruption_score(text) == reference_corruption(text)
         if text.isascii():
             assert bool(support._POLICY_RX.search(text)) <= bool(support._POLICY_HINT.search(text.lower()))
-            assert bool(support._ENTITY.search(text)) <= bool(support._ENTITY_HINT.search(text))
+            assert list(support._entities(text, text.encode("ascii"))) == list(support._entities(text))
 
 
 @settings(max_examples=200, deadline=None)

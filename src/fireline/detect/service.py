@@ -93,6 +93,20 @@ def clean(found: Iterable[Finding]) -> bool:
     return not any(f.severity != "P3" or f.detector.startswith("policy:") or f.detector == "session" for f in found)
 
 
+# FINDINGS' counters by (detector, kind): `labels()` checks the values and takes the metric's lock on
+# every call; the counter it hands back is the same object each time (never removed), so it is kept.
+_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
+def _count_finding(detector: str, kind: str) -> None:
+    counter = _COUNTERS.get((detector, kind))
+    if counter is None:
+        if len(_COUNTERS) >= 4096:
+            _COUNTERS.clear()
+        counter = _COUNTERS[(detector, kind)] = FINDINGS.labels(detector, kind)
+    counter.inc()
+
+
 def finding_row(f: Finding) -> dict[str, Any]:
     return {"detector": f.detector, "kind": f.kind, "entity": f.entity, "severity": f.severity,
             "confidence": f.confidence, "location": f.location, "item": f.item, "start": f.start,
@@ -170,7 +184,7 @@ class Detection:
             rows += guardrail_findings(p.raw.get("guardrails") or ())
             rows += budget_findings(p.raw.get("metadata") or {})
             for r in rows:
-                FINDINGS.labels(r["detector"], r["kind"]).inc()
+                _count_finding(r["detector"], r["kind"])
             p.findings.extend(rows)
 
 

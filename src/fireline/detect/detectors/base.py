@@ -7,6 +7,7 @@ database, no HTTP, so the gateway can run them inline and ingest can run them in
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -207,18 +208,22 @@ def evidence(text: str, start: int, end: int, label: str | None = None, spans: l
     found = scan(text) if spans is None else spans
     # A hit inside (or across) a PII/secret span (a digit of a password, a word of an address) is
     # shown as that span's label: showing the hit would show the rest of the span around it.
-    around = [(e, s, x) for e, s, x in found if s < end and x > start and (s, x) != (start, end)]
+    around = [sp for sp in found if sp[1] < end and sp[2] > start and (sp[1] != start or sp[2] != end)]
     if around:
-        start, end = min(start, *(s for _, s, _ in around)), max(end, *(x for _, _, x in around))
-        label = label or max(around, key=lambda sp: sp[2] - sp[1])[0]
+        start, end = min(start, *(sp[1] for sp in around)), max(end, *(sp[2] for sp in around))
+        label = label or max(around, key=_width)[0]
     lo = max(0, start - _EVIDENCE_CONTEXT)
     hi = min(len(text), end + _EVIDENCE_CONTEXT)
-    hidden = [(e, s, x) for e, s, x in found if s < hi and x > lo and (x <= start or s >= end)]
+    hidden = [sp for sp in found if sp[1] < hi and sp[2] > lo and (sp[2] <= start or sp[1] >= end)]
+    if not hidden:  # the hit alone: no span to hide around it
+        shown = f"<{label}>" if label else _redacted_hit(text[start:end])
+        return "".join(("…" if lo else "", text[lo:start], shown, text[end:hi] if end < hi else "",
+                        "…" if hi < len(text) else "")).replace("\n", " ")
     # Never cut a hidden span at the snippet's edge: its visible half would leak.
-    lo = min([lo, *(s for _, s, _ in hidden)])
-    hi = max([hi, *(x for _, _, x in hidden)])
+    lo = min(lo, *(sp[1] for sp in hidden))
+    hi = max(hi, *(sp[2] for sp in hidden))
     hidden.append((label or "", start, end))
-    hidden.sort(key=lambda sp: sp[1])
+    hidden.sort(key=_start)
     parts: list[str] = ["…" if lo else ""]
     pos = lo
     for entity, s, x in hidden:
@@ -233,6 +238,13 @@ def evidence(text: str, start: int, end: int, label: str | None = None, spans: l
     parts.append(text[pos:hi] if pos < hi else "")
     parts.append("…" if hi < len(text) else "")
     return "".join(parts).replace("\n", " ")
+
+
+def _width(sp: Span) -> int:
+    return sp[2] - sp[1]
+
+
+_start = operator.itemgetter(1)
 
 
 def _redacted_hit(hit: str) -> str:

@@ -58,7 +58,7 @@ from fireline.detect.detectors.jailbreak_devices import (
 from fireline.detect.detectors.jailbreak_suffix import restates, suffix_tokens
 from fireline.detect.detectors.jailbreak_terms import REQUEST_HARM, REQUEST_HINTS
 from fireline.detect.detectors.refusal import RefusalDetector
-from fireline.patterns import Pattern, compile_linear, matches
+from fireline.patterns import LinearPattern, Pattern, compile_linear, matches
 
 import re2  # isort: skip
 
@@ -95,6 +95,35 @@ def _alternation(patterns: tuple[str, ...] | list[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
+# The framing checks' places in JailbreakDetector._checks.
+_PREEMPTION, _PROP, _FRAMING, _HOW_TO, _MAKE, _BENIGN = range(6)
+
+
+def _pattern_set(patterns: tuple[LinearPattern, ...]) -> Any:
+    """An RE2 set of the patterns (their sources, RE2's default options as compile_linear's: only the
+    memory budget differs), or None when RE2 will not build one (each pattern then searches alone). A
+    set run reports every pattern that matches somewhere in the text; for a set RE2's DFA resets its
+    cache when full instead of giving up, so a budget this size never fails a match."""
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    options.log_errors = False
+    try:
+        found = re2.Set.SearchSet(options)
+        for pattern in patterns:
+            found.Add(pattern.pattern)
+        found.Compile()
+    except re2.error:
+        return None
+    return found
+
+
+def _present(pattern_set: Any, patterns: tuple[LinearPattern, ...], data: bytes) -> frozenset[int]:
+    """The indexes of the patterns found in `data`: one pass of their set, or each searching alone."""
+    if pattern_set is not None:
+        return frozenset(pattern_set.Match(data) or ())
+    return frozenset(i for i, pattern in enumerate(patterns) if pattern.search(data) is not None)
+
+
 class JailbreakDetector:
     name = "jailbreak"
 
@@ -106,20 +135,24 @@ class JailbreakDetector:
         self._harm: Pattern = re2.compile(rf"\b(?:{every})\b", options=_LARGE)
         strong = "|".join(_alternation(terms) for terms in REQUEST_HARM.values())
         self._strong: Pattern = re2.compile(rf"\b(?:{strong})\b", options=_LARGE)
-        self._gate: Pattern = re2.compile(rf"\b(?:{every})\b|{_alternation(PREEMPTION)}", options=_LARGE)
+        self._gate: LinearPattern = re2.compile(rf"\b(?:{every})\b|{_alternation(PREEMPTION)}", options=_LARGE)
         # (category, names a harm on its own): a REQUEST_HARM phrase first, else a hint.
         self._categories = [
             ((cat, strong), compile_linear(f"(?:{_alternation(terms)})\\z", f"detectors.jailbreak.{cat}"))
             for strong, table in ((True, REQUEST_HARM), (False, REQUEST_HINTS)) for cat, terms in table.items()
         ]
         self._phrase_category: dict[str, tuple[str, bool] | None] = {}
-        self._framing: Pattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
-        self._preemption: Pattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
-        self._how_to: Pattern = compile_linear(HOW_TO, "detectors.jailbreak.how_to")
-        self._make: Pattern = compile_linear(MAKE, "detectors.jailbreak.make")
+        self._framing: LinearPattern = compile_linear(_alternation(FRAMING), "detectors.jailbreak.framing")
+        self._preemption: LinearPattern = compile_linear(_alternation(PREEMPTION), "detectors.jailbreak.preemption")
+        self._how_to: LinearPattern = compile_linear(HOW_TO, "detectors.jailbreak.how_to")
+        self._make: LinearPattern = compile_linear(MAKE, "detectors.jailbreak.make")
         self._topic: Pattern = compile_linear(TOPIC, "detectors.jailbreak.topic")
-        self._benign_context: Pattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
-        self._prop: Pattern = compile_linear(PROP, "detectors.jailbreak.prop")
+        self._benign_context: LinearPattern = compile_linear(BENIGN_CONTEXT, "detectors.jailbreak.benign_context")
+        self._prop: LinearPattern = compile_linear(PROP, "detectors.jailbreak.prop")
+        # The framing checks of a request that names a harm, in one pass: an RE2 set of the six
+        # patterns says which of them the request holds (each exactly where its `search` finds it).
+        self._checks = (self._preemption, self._prop, self._framing, self._how_to, self._make, self._benign_context)
+        self._check_set = _pattern_set(self._checks)
         self._opening: Pattern = compile_linear(COMPLIANCE_OPENING, "detectors.jailbreak.opening")
         self._steps: Pattern = compile_linear(STEP_LINE, "detectors.jailbreak.steps")
         self._sequence: Pattern = compile_linear(SEQUENCE, "detectors.jailbreak.sequence")
@@ -128,6 +161,8 @@ class JailbreakDetector:
         self._artefacts = [(compile_linear(asked, "detectors.jailbreak.artefact"),
                             compile_linear(shape, "detectors.jailbreak.artefact_shape"))
                            for asked, shape in ARTEFACTS]
+        self._asked = tuple(asked for asked, _ in self._artefacts)
+        self._asked_set = _pattern_set(self._asked)
         self._affirmative: Pattern = compile_linear(
             r"^\s*(?:(?:sure|certainly|absolutely|of course|okay|ok)\b[,!.]?\s*)?here(?:'s| is| are)\b",
             "detectors.jailbreak.affirmative")
@@ -175,22 +210,41 @@ class JailbreakDetector:
         of a lower-cased request. A request counts as a jailbreak attempt when it pre-empts a
         refusal, when it names a harm and wraps it in a role, story or hypothesis, or when it
         plainly asks for something to act on with a phrase that names a harm on its own."""
-        if self._gate.search(text) is None:
+        data = text.encode("utf-8")
+        if self._gate.search(data) is None:
             return {}, None
         spans, strong = self._harm_spans(text)
-        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, spans, strong)
+        return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, data, spans, strong)
 
-    def _framing_of(self, text: str, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
-        if self._preemption.search(text) is not None:
+    def _framing_of(self, text: str, data: bytes, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
+        """How the lower-cased request `text` is framed; `data` is its UTF-8 encoding. Whether a pattern
+        is found at all is asked of the bytes: RE2's wrapper encodes a str to exactly these bytes and
+        runs the same program on them, then maps offsets back in Python, which a yes or no never reads."""
+        found = self.checks_found(data)
+        if _PREEMPTION in found:
             return "preemption"
-        if not spans or self._prop.search(text) is not None:
+        if not spans or _PROP in found:
             return None
-        if self._framing.search(text) is not None:
+        if _FRAMING in found:
             return "framing"
         first = min(s[0][0] for s in spans.values())
-        if strong and self._asks_to_act(text, first) and self._benign_context.search(text) is None:
+        if strong and self._asks_to_act(text, found, first) and _BENIGN not in found:
             return "direct"
         return None
+
+    def checks_found(self, data: bytes) -> frozenset[int]:
+        """Which of the framing checks (indexes into `_checks`) a request's UTF-8 bytes hold."""
+        return _present(self._check_set, self._checks, data)
+
+    def _is_artefact(self, data: bytes, ans: str) -> bool:
+        """Whether the request (its UTF-8 bytes) asks for an artefact the answer has the shape of:
+        `any(asked.search(req) and shaped.search(ans) for asked, shaped in self._artefacts)`, the asks
+        found in one set pass."""
+        asked = _present(self._asked_set, self._asked, data)
+        if not asked:
+            return False
+        answer = ans.encode("utf-8")
+        return any(self._artefacts[i][1].search(answer) is not None for i in sorted(asked))
 
     @staticmethod
     def _sentence(text: str, at: int) -> str:
@@ -198,20 +252,21 @@ class JailbreakDetector:
         ends = [i for i in (text.find(c, at) for c in ".!?\n") if i >= 0]
         return text[start : min(ends, default=len(text))]
 
-    def _asks_to_act(self, text: str, first_harm: int) -> bool:
+    def _asks_to_act(self, text: str, found: frozenset[int], first_harm: int) -> bool:
         """An ask for instructions, or for an artefact whose subject the harm is not ("write an essay
         about ransomware" has the harm as its topic; "write a racist joke about them" does not)."""
-        if self._how_to.search(text) is not None:
+        if _HOW_TO in found:
             return True
-        return self._make.search(text) is not None and self._topic.search(text[:first_harm]) is None
+        return _MAKE in found and self._topic.search(text[:first_harm]) is None
 
     def assess(self, request: str, answer: str) -> tuple[float, str, str] | None:
         """(confidence, "<framing>:<category>", why) when a harmful request (framed or plain) got
         an answer that goes along with it; None otherwise."""
         req = request[-self.scan_chars :].lower()
-        gated = self._gate.search(req) is not None  # ordinary traffic: one pass over the question
+        data = req.encode("utf-8")  # what RE2 reads of it (see _framing_of)
+        gated = self._gate.search(data) is not None  # ordinary traffic: one pass over the question
         spans, strong = self._harm_spans(req) if gated else ({}, False)
-        framing = self._framing_of(req, spans, strong) if gated else None
+        framing = self._framing_of(req, data, spans, strong) if gated else None
         suffix: list[str] = []
         if framing is None:  # an adversarial suffix is an attempt without a harm named (jailbreak_suffix.py)
             # str methods first: an ordinary answer costs a fraction of a microsecond here.
@@ -267,8 +322,7 @@ class JailbreakDetector:
         shared = [c for c in cats if c in ans_cats]
         # The answer is the artefact asked for (the e-mail, the jokes, the thread, the scene, the code).
         # With a few of the request's words: code or a heading alone is no answer to this request.
-        artefact = shared_words >= 3 and any(asked.search(req) and shaped.search(ans)
-                                             for asked, shaped in self._artefacts)
+        artefact = shared_words >= 3 and self._is_artefact(data, ans)
         # Engaged: the answer takes up the request's words, or its harmful object, or a harm
         # phrase of the request's category with some of its words (a bare "illegal" in an
         # unrelated answer is not engagement), or it is the artefact asked for; after a suffix,

@@ -27,19 +27,28 @@ _TARGET = (
     r"programming|directives|commands|messages?|conversation|text)"
 )
 # (gate, pattern): the pattern runs only when one gate word is in the lowercased text, so a
-# clean document costs a few substring tests instead of a regex with many wildcards.
+# clean document costs one pass for the gate words (an RE2 set, `_Rules`) instead of a regex with
+# many wildcards. Every match of a pattern contains one of its gate words: where a pattern opens
+# with a few fixed phrases ("you are now", "act as "), those are its gate rather than a common word
+# ("you are", " as ") that would let the pattern run on most texts for nothing.
 Rule = tuple[tuple[str, ...], str]
 DIRECT_MARKERS: tuple[Rule, ...] = (
     (("ignore", "disregard", "forget", "override", "bypass", "skip", "drop"),
      rf"\b(?:ignore|disregard|forget|override|bypass|skip|drop)\b[^.\n]{{0,30}}\b(?:previous|prior|above|"
      rf"earlier|preceding|foregoing|original|initial|all|any|your|system|developer)\b[^.\n]{{0,20}}\b{_TARGET}"),
-    (("you are",), r"\byou are (?:now|no longer|free|going to (?:act|pretend))\b"),
-    ((" as ",), r"\b(?:act|behave|respond|answer) as (?:if you (?:were|are|have)|an? (?:unfiltered|uncensored|"
+    (("you are now", "you are no longer", "you are free", "you are going to act", "you are going to pretend"),
+     r"\byou are (?:now|no longer|free|going to (?:act|pretend))\b"),
+    (("act as ", "behave as ", "respond as ", "answer as "),
+     r"\b(?:act|behave|respond|answer) as (?:if you (?:were|are|have)|an? (?:unfiltered|uncensored|"
      r"unrestricted|amoral|evil|jailbroken|ai without))"),
     (("pretend",), r"\bpretend (?:to be|you are|that you)\b"),
-    ((" mode",), r"\b(?:developer|god|dan|jailbreak|unrestricted|unfiltered|sudo|opposite) mode\b"),
-    (("dan", "anything now"), r"\bdo anything now\b|\bdan\b[^\n]{0,40}\b(?:stands for|can do anything)"),
-    (("character",), r"\bstay in character\b|\bbreak(?:ing)? character\b"),
+    (("developer mode", "god mode", "dan mode", "jailbreak mode", "unrestricted mode", "unfiltered mode",
+      "sudo mode", "opposite mode"),
+     r"\b(?:developer|god|dan|jailbreak|unrestricted|unfiltered|sudo|opposite) mode\b"),
+    (("do anything now", "stands for", "can do anything"),
+     r"\bdo anything now\b|\bdan\b[^\n]{0,40}\b(?:stands for|can do anything)"),
+    (("stay in character", "break character", "breaking character"),
+     r"\bstay in character\b|\bbreak(?:ing)? character\b"),
     (("restriction", "filter", "limitation", "censor", "guideline", "rules", "boundaries"),
      r"\b(?:no|without any|free of|free from|not bound by|don't have|do not have) (?:ethical |moral |content )?"
      r"(?:restrictions|filters|limitations|censorship|guidelines|rules|boundaries)\b"),
@@ -49,7 +58,7 @@ DIRECT_MARKERS: tuple[Rule, ...] = (
     (("<|", "inst]", "<<sys>>", "##", "system prompt"),
      r"<\|im_start\|>|<\|system\|>|\[/?inst\]|<<sys>>|^#{2,} ?(?:system|instruction)\b|\bbegin system prompt\b"),
     (("instruction",), r"\bnew (?:system )?instructions?:"),
-    (("hypothetical", "antigpt", "aim ", "machiavellian"),
+    (("hypothetical response", "antigpt", "aim stands for", "always intelligent and machiavellian"),
      r"\bhypothetical response\b|\bantigpt\b|\baim stands for\b|\balways intelligent and machiavellian\b"),
 )  # fmt: skip
 _OUTPUT = r"(?:response|reply|answer|output|message|elucidation|summary)"
@@ -88,11 +97,23 @@ class _Rules:
             (gate, re.compile(pattern.lower(), re.MULTILINE) if field is None
              else compile_linear("(?m)" + pattern.lower(), field))
             for gate, pattern, field in rules]
-        # One linear RE2 pass over all gate words first: most texts hold none, and then no rule can
-        # match. When any gate is present, every rule is checked exactly as before.
-        gates = sorted({g for gate, _, _ in rules for g in gate})
-        self._any_gate = (re2.compile("|".join(re.escape(g) for g in gates))
-                          if re2 is not None and gates and all(gate for gate, _, _ in rules) else None)
+        # Which gate words a text holds, in one linear RE2 pass (a set of literals: each one reported
+        # wherever it occurs, overlapping or not, as `word in text` would); a rule is tried only when
+        # one of its words is present, and most texts hold none. Gate words are ASCII, so they occur
+        # in the UTF-8 bytes exactly where they occur in the text. Without RE2, or with an ungated
+        # (configured) rule, every gate is a substring test as before.
+        words = sorted({g for gate, _, _ in rules for g in gate})
+        self._gates: Any = None
+        self._gate_ids: list[frozenset[int]] = []
+        if re2 is not None and words and all(gate for gate, _, _ in rules) and all(w.isascii() for w in words):
+            options = re2.Options()
+            options.literal = True
+            self._gates = re2.Set.SearchSet(options)
+            for word in words:
+                self._gates.Add(word)
+            self._gates.Compile()
+            index = {w: i for i, w in enumerate(words)}
+            self._gate_ids = [frozenset(index[g] for g in gate) for gate, _, _ in rules]
         # Retrieved documents and tool results repeat across calls: remember their verdicts.
         self._seen: dict[str, tuple[int, int] | None] = {}
 
@@ -107,12 +128,17 @@ class _Rules:
 
     def search(self, text: str) -> tuple[int, int] | None:
         low = text.lower()
-        if self._any_gate is not None and not self._any_gate.search(low):
-            return None
+        if self._gates is not None:
+            present = self._gates.Match(low)
+            if present is None:
+                return None
+            ids = frozenset(present)
+            candidates = [rule for rule, gate in zip(self._rules, self._gate_ids, strict=True)
+                          if not gate.isdisjoint(ids)]
+        else:
+            candidates = [rule for rule in self._rules if not rule[0] or any(g in low for g in rule[0])]
         best: tuple[int, int] | None = None
-        for gate, pattern in self._rules:
-            if gate and not any(g in low for g in gate):
-                continue
+        for gate, pattern in candidates:
             for m in pattern.finditer(low):
                 if gate and pattern.pattern.startswith("your ") and not _YOUR_CONTEXT.search(
                     low, max(0, m.start() - 30), m.end() + 45

@@ -110,7 +110,9 @@ class RefusalDetector:
     def _first(self, pattern: Pattern, head: str) -> tuple[int, int] | None:
         candidates: Iterable[Any]
         if self._anchored:
-            first = _FIRST_ANCHOR.search(head)
+            # An ASCII head is searched as bytes: the same offsets, without RE2's wrapper encoding the
+            # text and mapping the match back to character offsets in Python.
+            first = _FIRST_ANCHOR.search(head.encode("ascii") if head.isascii() else head)
             if first is None:
                 return None
             candidates = (pattern.match(head, a.start()) for a in _ANCHOR.finditer(head, first.start()))

@@ -52,15 +52,18 @@ _POLICY_RX = re.compile(r"\b(?=[" + "".join(sorted({p[0] for p in _POLICY})) + r
 # capital: Python's re then skips to the next capital in C (the boundary before it is the lookbehind:
 # the character before the capital is no word character), about half the time of the plain pattern.
 _ENTITY = re.compile(r"([A-Z](?<!\w[A-Z])(?:[a-z]+(?:\s+(?:of|de|la|the|and|&)?\s*[A-Z][a-z]+)+|[A-Z]{2,}\b))")
-# Prefilters for ASCII answers (most of them): one RE2 pass (a DFA, ~3 us over 600 characters where
-# the patterns above cost 10-15 us) says whether a pattern can match at all; only then does it run.
-# Each is a superset of its pattern on ASCII text: the policy stems case-insensitively (in ASCII only
-# A-Z fold, so lower-casing first is the same), and two capitalised words with the same whitespace
-# (Python's \s on ASCII: \t-\r and \x1c-\x1f besides the space) and particle between them, or three
-# capitals. Non-ASCII answers skip them: Python's case folding and \s know more than RE2's.
+# A prefilter for ASCII answers (most of them): one RE2 pass (a DFA, ~3 us over 600 characters where
+# the pattern above costs 10-15 us) says whether the policy pattern can match at all; only then does it
+# run. It is a superset of the pattern on ASCII text: the policy stems case-insensitively (in ASCII only
+# A-Z fold, so lower-casing first is the same). Non-ASCII answers skip it and `_ENTITY_ASCII`: Python's
+# case folding and \s know more than RE2's.
 _POLICY_HINT = re2.compile("|".join(re.escape(p) for p in _POLICY))
 _WS = r"[\t-\r\x1c-\x1f ]"
-_ENTITY_HINT = re2.compile(rf"[A-Z][a-z]+{_WS}+(?:(?:of|de|la|the|and|&){_WS}*)?[A-Z][a-z]|[A-Z]{{3}}")
+# `_ENTITY` itself for ASCII answers, on RE2 (one DFA pass, where `re` tries the pattern at every capital):
+# on ASCII text the lookbehind (no word character before the capital) is RE2's ASCII \b, Python's \s is
+# `_WS`, and RE2's leftmost-first alternation with greedy repeats picks the matches `re` picks. The
+# whole match is `_ENTITY`'s group 1.
+_ENTITY_ASCII = re2.compile(rf"\b[A-Z](?:[a-z]+(?:{_WS}+(?:of|de|la|the|and|&)?{_WS}*[A-Z][a-z]+)+|[A-Z]{{2,}}\b)")
 _CITE_PAREN = re.compile(r"\s*(?:source|doc|ref|see)\b", re.IGNORECASE)
 _NOT_ENTITIES = frozenset({"I", "OK", "FAQ", "URL", "PDF", "USD", "EUR", "ASAP", "NOTE", "TODO"})
 
@@ -254,15 +257,26 @@ class SupportChecker:
                 add("unsupported_claim", m.start(), m.end(), "policy term not in the retrieved text", 0.6)
                 if len(found) >= MAX_FINDINGS:
                     return found
-        for m in _ENTITY.finditer(answer) if not plain or _ENTITY_HINT.search(data) else ():
-            name = m.group(1)
-            if name in _NOT_ENTITIES or _sentence_start(answer, m.start()) and " " not in name:
+        for name, start, end in _entities(answer, data) if plain else _entities(answer):
+            if name in _NOT_ENTITIES or _sentence_start(answer, start) and " " not in name:
                 continue
             if name.lower() not in source.low and name.lower() not in given.low:
-                add("unsupported_claim", m.start(), m.end(), "name not in the retrieved text", 0.5)
+                add("unsupported_claim", start, end, "name not in the retrieved text", 0.5)
                 if len(found) >= MAX_FINDINGS:
                     return found
         return found
+
+
+def _entities(answer: str, data: bytes | None = None) -> Iterator[tuple[str, int, int]]:
+    """(name, start, end) of each `_ENTITY` match in the answer; `data`, an ASCII answer's bytes, is read
+    with `_ENTITY_ASCII` (the same matches)."""
+    if data is None:
+        for m in _ENTITY.finditer(answer):
+            yield m.group(1), m.start(), m.end()
+        return
+    for m in _ENTITY_ASCII.finditer(data):
+        start, end = m.span()
+        yield answer[start:end], start, end
 
 
 def _inside_citation(text: str, pos: int) -> bool:
