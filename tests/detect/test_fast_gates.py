@@ -35,8 +35,7 @@ marker_texts = st.lists(st.tuples(st.sampled_from(["", " ", "\n", ". ", "x", "İ
 
 
 # The gates as they were before this change (main ac093a2), by the pattern they gated: the reference
-# below is that search, a substring test per gate word. (" ai" there misses "AI, ignore ..." at the
-# very start of a text: the gated search keeps that, it changes no finding.)
+# below is that search, a substring test per gate word (the "ai" rule's gate, fixed since, is its own).
 OLD_GATES = {
     r"\byou are (?:now": ("you are",), r"\b(?:act|behave": (" as ",), r"\b(?:developer|god": (" mode",),
     r"\bdo anything now": ("dan", "anything now"), r"\bstay in character": ("character",),

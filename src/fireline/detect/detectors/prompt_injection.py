@@ -73,7 +73,8 @@ INDIRECT_MARKERS: tuple[Rule, ...] = (
      r"feature|weave|utili[sz]e|employ|leverage|use)\b[^.\n]{0,40}\b(?:the )?(?:following|below) "
      r"(?:sentence|line|text|statement|link)"),
     (("code",), rf"{_SNIPPET}[^\n]{{0,80}}\byour\b|\byour\b[^\n]{{0,80}}{_SNIPPET}"),
-    ((" ai", "assistant", "chatbot", "language model", "llm"),
+    # "ai" then ",", ":" or " " is in every match (a leading " ai" missed "AI, ignore ..." opening a text)
+    (("ai ", "ai,", "ai:", "assistant", "chatbot", "language model", "llm"),
      r"\b(?:ai|assistant|chatbot|language model|llm)\b[,:]? (?:please |you must |you should |now )?"
      r"(?:ignore|disregard|forget|respond|reply|answer|say|tell|send|include)\b"),
     (("reply", "respond", "answer"), r"\b(?:reply|respond|answer) (?:only |solely )?(?:in|with|using) "
