@@ -157,3 +157,18 @@ def test_patterns_match_ascii_text_read_as_bytes_where_they_match_the_text(text:
     terms = terms_of({"kill yourself": None, "work for": None, "dr*": None, "call me": None})._pattern
     for pattern in (entities._CUES, terms):  # the cue phrases, and harm terms with \s+ between words
         assert list(matches(pattern, low)) == [(m.group(), m.start(), m.end()) for m in pattern.finditer(low)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(CUE_WORDS, st.text(alphabet="ax .\n", max_size=60)))
+def test_matches_steps_past_empty_matches_as_the_wrapper_does(text: str) -> None:
+    import re2
+
+    from fireline.patterns import matches
+
+    for pattern in (re2.compile(r"x*"), re2.compile(r"\b"), re2.compile(r"a+|\s?")):
+        if text.isascii():
+            reference = [(m.group().decode(), m.start(), m.end()) for m in pattern.finditer(text.encode())]
+        else:
+            reference = [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
+        assert list(matches(pattern, text)) == reference

@@ -180,7 +180,9 @@ def _plain_word(tok: str) -> bool:
         and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
         and not tok.rstrip(".").isupper()
     )
-    if hit:  # only plain English words are remembered: no name a user typed stays in the cache
+    # Only words English knows are remembered (plain or not, as `_WORDS`): no word a user typed that
+    # English lacks stays in the cache.
+    if hit or b in g.words:
         if len(_PLAIN) > 50_000:
             _PLAIN.clear()
         _PLAIN[tok] = hit
