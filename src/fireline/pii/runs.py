@@ -31,6 +31,12 @@ from fireline.pii.capwords import (
 )
 from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS
 
+# A lone capitalised word's answer that needs its neighbours: `_single_kind`, or for an upper-case
+# word unknown to English, whether a place preposition comes before it.
+_AROUND = "(around)"
+_AROUND_UPPER = "(around, upper case)"
+_LONE: dict[str, tuple[str | None, str]] = {}
+
 
 class _Reader:
     __slots__ = ("_technical", "g", "low", "out", "text")
@@ -143,23 +149,46 @@ class _Reader:
     def _word(self, tok: str, s: int, e: int) -> None:
         """`run` for a run of one word (most runs): the same rules without the lists a run of
         several words needs, reading the words around it only when a rule asks them."""
-        g = self.g
+        hit = _LONE.get(tok) or self._lone(tok)
+        kind = hit[0]
+        if kind is None:
+            return
         text = self.text
-        facts = _WORDS.get(tok) or _word_facts(tok)
-        b = facts[0]
-        # A place of one word needs no look-ahead: `_place_len` finds none in a run of one.
-        if b in STOP_CAPS or facts[1] or len(b) < 2 and not tok.endswith("."):
-            return
-        if facts[2]:
-            # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
-            if (len(b) > 4 and b in g.place and not self.common(b)) or (
-                len(b) >= 5 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
-            ):
-                self.out.append((LOCATION, s, _end(text, (tok, s, e))))
-            return
-        kind = self._single_kind(tok, s, e, b)
+        if kind == _AROUND:
+            kind = self._single_kind(tok, s, e, hit[1])
+        elif kind == _AROUND_UPPER:
+            kind = LOCATION if _prev_word(text, s) in _LOC_PREPS else None
         if kind:
             self.out.append((kind, s, _end(text, (tok, s, e))))
+
+    def _lone(self, tok: str) -> tuple[str | None, str]:
+        """What a word alone in its run is whatever the words around it (an entity kind, or None for
+        none), or _AROUND / _AROUND_UPPER when they decide, and its base. Cached for English words."""
+        g = self.g
+        b, code, upper = _WORDS.get(tok) or _word_facts(tok)
+        kind: str | None = _AROUND
+        # A place of one word needs no look-ahead: `_place_len` finds none in a run of one.
+        if b in STOP_CAPS or code or len(b) < 2 and not tok.endswith("."):
+            kind = None
+        elif upper:
+            # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
+            if len(b) > 4 and b in g.place and not self.common(b):
+                kind = LOCATION
+            else:
+                kind = _AROUND_UPPER if len(b) >= 5 and not self.known(b) else None
+        else:
+            # `_single_kind`'s first rules, which read no neighbour.
+            common, given, _, place, nrp = _FEATURES.get(b) or self._features(b)
+            if not nrp and (b in MONTHS or b in WEEKDAYS):
+                kind = None
+            elif not nrp and place and not common and not given:
+                kind = LOCATION
+        hit = (kind, b)
+        if b in g.words:  # English vocabulary only, as `_WORDS`
+            if len(_LONE) > 50_000:
+                _LONE.clear()
+            _LONE[tok] = hit
+        return hit
 
     def _single_kind(self, tok: str, s: int, e: int, b: str) -> str | None:
         """`_name_extent`'s answer for a word alone in its run (a title alone is read here too). The
