@@ -239,3 +239,26 @@ def test_corpus_like_text_reads_the_same() -> None:
     found: list[Span] = []
     entities.find_entities(Text(text), found)
     assert found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(WORDS) | st.text(alphabet=st.sampled_from(list("AaBbZzÉé'’-._09")), min_size=1, max_size=12))
+def test_cached_plain_and_lone_answers_are_the_computed_ones(tok: str) -> None:
+    from fireline.pii import runs
+
+    fresh = capwords._plain_word(tok)
+    assert capwords._PLAIN.get(tok, fresh) == fresh == capwords._plain_word(tok)
+    reader = _Reader(tok, [])
+    lone = reader._lone(tok)
+    assert runs._LONE.get(tok, lone) == lone == reader._lone(tok)
+
+
+def test_only_english_words_are_cached_as_plain_or_lone() -> None:
+    from fireline.pii import runs
+
+    for tok in ("Zqxvbrtl", "Paris", "The", "Anna"):
+        capwords._plain_word(tok)
+        _Reader(tok, [])._lone(tok)
+    assert "Zqxvbrtl" not in capwords._PLAIN and "Zqxvbrtl" not in runs._LONE
+    assert "Paris" in capwords._PLAIN and "Paris" in runs._LONE
+    assert capwords._PLAIN["The"] is True and capwords._PLAIN["Paris"] is False
