@@ -262,3 +262,37 @@ def test_only_english_words_are_cached_as_plain_or_lone() -> None:
     assert "Zqxvbrtl" not in capwords._PLAIN and "Zqxvbrtl" not in runs._LONE
     assert "Paris" in capwords._PLAIN and "Paris" in runs._LONE
     assert capwords._PLAIN["The"] is True and capwords._PLAIN["Paris"] is False
+
+
+def plain_runs(text: str) -> list[list[tuple[str, int, int]]]:
+    """capwords._runs as first written (before its single-word shortcut), every word's plain test computed."""
+    runs: list[list[tuple[str, int, int]]] = []
+    pos = 0
+    for g in capwords._RUN.findall(text):
+        s = text.find(g, pos)
+        pos = s + len(g)
+        if " " not in g and capwords._plain_word(g):
+            continue
+        inside = s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")  # identifier, path, address
+        if " " not in g:
+            if not inside:
+                runs.append([(g, s, pos)])
+            continue
+        toks: list[tuple[str, int, int]] = []
+        at = s
+        for part in g.split(" "):
+            if part[:1].isupper() or part[:1].istitle():
+                toks.append((part, at, at + len(part)))
+            at += len(part) + 1
+        if inside:
+            toks = toks[1:]
+        if toks:
+            runs.append(toks)
+    return runs
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts | st.text(alphabet=st.sampled_from(list("AaBbÉéZz'’-._0 .,:!\n@/\\")), max_size=40))
+def test_runs_are_the_plain_runs(text: str) -> None:
+    assert _runs(text) == plain_runs(text)
+    assert _runs(text) == plain_runs(text)  # the second time from the caches
