@@ -221,7 +221,7 @@ def _validated(t: Text, found: list[Span]) -> None:
                 _classify_numeric(text, s, end, found)
     if "::" in text or text.count(":") >= 3:
         _ipv6(text, found)
-    found.extend(find_secrets(text))
+    found.extend(find_secrets(text, t.low))
 
 
 # The passes of one scan, by name (bench/pii.py measures what each adds).
