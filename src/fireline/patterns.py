@@ -18,6 +18,7 @@ from fireline.errors import Invalid
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print the refused pattern to stderr
 _OPTIONS.max_mem = 8 << 20  # a bound on the compiled program: a huge pattern is refused, not built
+_UNANCHORED = re2._Anchor.UNANCHORED
 
 
 class Pattern(Protocol):
@@ -62,11 +63,17 @@ def matches(pattern: Any, text: str) -> Iterator[tuple[str, int, int]]:
     text as bytes (the same offsets, one byte a character): over a str, RE2's wrapper maps every
     match back to character offsets in Python, about 3 us a match where text is matched often."""
     if isinstance(pattern, re2._Regexp) and text.isascii():
-        # One span per match (the wrapper's group(), start() and end() each ask the C++ side for the
-        # group count); the matched text is the str's own slice, which is what the bytes decode to.
-        for m in pattern.finditer(text.encode("ascii")):
-            start, end = m.span()
+        # The wrapper's `finditer` loop over bytes, without a match object per match (~1 us each):
+        # the same calls to the compiled RE2 and the same steps past an empty match.
+        find, data, pos, endpos = pattern._regexp.Match, text.encode("ascii"), 0, len(text)
+        while True:
+            start, end = find(_UNANCHORED, data, pos, endpos)[0]
+            if start == -1:
+                return
             yield text[start:end], start, end
+            if pos == endpos:
+                return
+            pos = pos + 1 if pos == end else end
     else:
         for m in pattern.finditer(text):
             yield m.group(), m.start(), m.end()

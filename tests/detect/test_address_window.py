@@ -105,6 +105,26 @@ def test_a_street_word_far_before_the_number_is_still_seen_and_one_out_of_the_wi
     text = "Rua Vinte e Cinco de Setembro 1257, then 48 " + "z" * 60 + " 3"
     t = Text(text)
     types = _TypeWords.of(t)
-    assert types is not None and types.starts == [0]
+    assert types is not None and types._index() == [0]
     assert address._street_before(text, text.index("1257"), types) == 0
     assert address._street_before(text, len(text) - 1, types) == -1
+    types.asked = 8  # the same answers from the index
+    assert address._street_before(text, text.index("1257"), types) == 0
+    assert address._street_before(text, len(text) - 1, types) == -1
+    assert types.starts == [0]
+
+
+@given(texts, st.data())
+@settings(max_examples=600, deadline=None)
+def test_a_window_listing_its_runs_answers_as_the_index(text: str, data: st.DataObject) -> None:
+    types = _TypeWords.of(Text(text))
+    if types is None:
+        return
+    indexed = _TypeWords(types.marks)
+    indexed.asked = 8  # always the index
+    for s in range(1, len(text) + 1):
+        if text[s - 1] == " ":
+            ws = data.draw(st.integers(0, s - 1))
+            fresh = _TypeWords(types.marks)  # always the window's own runs
+            assert fresh.may_hold(ws, s) == indexed.may_hold(ws, s), (text, ws, s)
+            assert fresh.starts is None

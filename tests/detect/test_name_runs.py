@@ -239,3 +239,60 @@ def test_corpus_like_text_reads_the_same() -> None:
     found: list[Span] = []
     entities.find_entities(Text(text), found)
     assert found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(WORDS) | st.text(alphabet=st.sampled_from(list("AaBbZzÉé'’-._09")), min_size=1, max_size=12))
+def test_cached_plain_and_lone_answers_are_the_computed_ones(tok: str) -> None:
+    from fireline.pii import runs
+
+    fresh = capwords._plain_word(tok)
+    assert capwords._PLAIN.get(tok, fresh) == fresh == capwords._plain_word(tok)
+    reader = _Reader(tok, [])
+    lone = reader._lone(tok)
+    assert runs._LONE.get(tok, lone) == lone == reader._lone(tok)
+
+
+def test_only_english_words_are_cached_as_plain_or_lone() -> None:
+    from fireline.pii import runs
+
+    for tok in ("Zqxvbrtl", "Paris", "The", "Anna"):
+        capwords._plain_word(tok)
+        _Reader(tok, [])._lone(tok)
+    assert "Zqxvbrtl" not in capwords._PLAIN and "Zqxvbrtl" not in runs._LONE
+    assert "Paris" in capwords._PLAIN and "Paris" in runs._LONE
+    assert capwords._PLAIN["The"] is True and capwords._PLAIN["Paris"] is False
+
+
+def plain_runs(text: str) -> list[list[tuple[str, int, int]]]:
+    """capwords._runs as first written (before its single-word shortcut), every word's plain test computed."""
+    runs: list[list[tuple[str, int, int]]] = []
+    pos = 0
+    for g in capwords._RUN.findall(text):
+        s = text.find(g, pos)
+        pos = s + len(g)
+        if " " not in g and capwords._plain_word(g):
+            continue
+        inside = s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")  # identifier, path, address
+        if " " not in g:
+            if not inside:
+                runs.append([(g, s, pos)])
+            continue
+        toks: list[tuple[str, int, int]] = []
+        at = s
+        for part in g.split(" "):
+            if part[:1].isupper() or part[:1].istitle():
+                toks.append((part, at, at + len(part)))
+            at += len(part) + 1
+        if inside:
+            toks = toks[1:]
+        if toks:
+            runs.append(toks)
+    return runs
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts | st.text(alphabet=st.sampled_from(list("AaBbÉéZz'’-._0 .,:!\n@/\\")), max_size=40))
+def test_runs_are_the_plain_runs(text: str) -> None:
+    assert _runs(text) == plain_runs(text)
+    assert _runs(text) == plain_runs(text)  # the second time from the caches

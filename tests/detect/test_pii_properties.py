@@ -116,7 +116,8 @@ def test_digit_runs_and_numeric_candidates_are_the_regex_ones(text: str) -> None
     assert found == reference
 
 
-CUE_TEXTS = st.lists(st.sampled_from(["my name is", "Joined", "works at", "passport", "ID", "id", "idx", "DL",
+CUE_TEXTS = st.lists(st.sampled_from(["zip", "Postal", "post code", "PLZ", "postcod",
+                                      "my name is", "Joined", "works at", "passport", "ID", "id", "idx", "DL",
                                       "dl.", "national", "Germans", "swiss", "Mr.", "Dr", "CEO of", "licence",
                                       "NHS", "steuer", "Anna", "Kowalczyk", "1990", "é", "ß", "-", " ", "\n",
                                       ".", "x"]), max_size=25).map(" ".join) | st.text(max_size=120)
@@ -125,13 +126,15 @@ CUE_TEXTS = st.lists(st.sampled_from(["my name is", "Joined", "works at", "passp
 @settings(max_examples=500, deadline=None)
 @given(CUE_TEXTS)
 def test_one_gate_set_pass_answers_as_each_gate_and_the_scan_is_unchanged(text: str) -> None:
-    from fireline.pii import entities, ids, scanner
-    from fireline.pii.text import ID_CUES, NAME_CUES, Text
+    from fireline.pii import address, entities, ids, scanner
+    from fireline.pii.text import ID_CUES, NAME_CUES, ZIP_CUES, Text
 
     low = Text(text).low
     gates = scanner._GATES.Match(low) or ()
     assert (NAME_CUES in gates) == (entities._CUES.search(low) is not None)
     assert (ID_CUES in gates) == (ids._CUE_GATE.search(low) is not None)
+    assert (ZIP_CUES in gates) == any(w in low for w in ("zip", "postal", "postcode", "post code", "plz"))
+    assert (ZIP_CUES in gates) == (address._ZIP_GATE.search(low) is not None)
     with_set = scan(text)
     scanner._GATES, kept = None, scanner._GATES  # each pass searches its own gate, as before
     try:
@@ -157,3 +160,18 @@ def test_patterns_match_ascii_text_read_as_bytes_where_they_match_the_text(text:
     terms = terms_of({"kill yourself": None, "work for": None, "dr*": None, "call me": None})._pattern
     for pattern in (entities._CUES, terms):  # the cue phrases, and harm terms with \s+ between words
         assert list(matches(pattern, low)) == [(m.group(), m.start(), m.end()) for m in pattern.finditer(low)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(CUE_WORDS, st.text(alphabet="ax .\n", max_size=60)))
+def test_matches_steps_past_empty_matches_as_the_wrapper_does(text: str) -> None:
+    import re2
+
+    from fireline.patterns import matches
+
+    for pattern in (re2.compile(r"x*"), re2.compile(r"\b"), re2.compile(r"a+|\s?")):
+        if text.isascii():
+            reference = [(m.group().decode(), m.start(), m.end()) for m in pattern.finditer(text.encode())]
+        else:
+            reference = [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
+        assert list(matches(pattern, text)) == reference

@@ -143,20 +143,19 @@ def _runs(text: str) -> list[list[tuple[str, int, int]]]:
     runs: list[list[tuple[str, int, int]]] = []
     pos = 0
     plain = _PLAIN
+    find = text.find
     for g in _RUN.findall(text):
-        s = text.find(g, pos)
+        s = find(g, pos)
         pos = s + len(g)
+        # An identifier, a path or an address has its first word glued to what comes before.
         if " " not in g:
             hit = plain.get(g)
-            if hit is None:
-                hit = _plain_word(g)
-            if hit:
+            if hit or (hit is None and _plain_word(g)):
                 continue
-        inside = s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")  # identifier, path, address
-        if " " not in g:
-            if not inside:
+            if not (s and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")):
                 runs.append([(g, s, pos)])
             continue
+        inside = s > 0 and (text[s - 1].isalnum() or text[s - 1] in "_@/.\\")
         toks: list[tuple[str, int, int]] = []
         at = s
         for part in g.split(" "):
@@ -180,7 +179,9 @@ def _plain_word(tok: str) -> bool:
         and b not in g.place and b not in g.place_heads and not _nrp(b) and b not in TITLES
         and not tok.rstrip(".").isupper()
     )
-    if hit:  # only plain English words are remembered: no name a user typed stays in the cache
+    # Only words English knows are remembered (plain or not, as `_WORDS`): no word a user typed that
+    # English lacks stays in the cache.
+    if hit or b in g.words:
         if len(_PLAIN) > 50_000:
             _PLAIN.clear()
         _PLAIN[tok] = hit

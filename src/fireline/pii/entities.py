@@ -288,7 +288,7 @@ def find_block_lines(text: str, found: list[Span]) -> None:
 def find_entities(t: Text, out: list[Span]) -> None:
     """Append PERSON, LOCATION, ORGANIZATION, NRP and TITLE spans of text to out (may overlap)."""
     text, low = t.text, t.low
-    reader = _Reader(text, out)
+    reader = _Reader(text, out, low)
     # Text without case (all lower, or all upper: shouting, old systems) carries no capitals to
     # read: names and places come from the lists alone, and not at all in technical text.
     caseless = len(text) > 3 and (low == text or (text.upper() == text and len(low) == len(text)))

@@ -31,13 +31,20 @@ from fireline.pii.capwords import (
 )
 from fireline.pii.lexicon import LEGAL_FORMS, MONTHS, ORG_SUFFIXES, STOP_CAPS, TITLES, WEEKDAYS
 
+# A lone capitalised word's answer that needs its neighbours: `_single_kind`, or for an upper-case
+# word unknown to English, whether a place preposition comes before it.
+_AROUND = "(around)"
+_AROUND_UPPER = "(around, upper case)"
+_LONE: dict[str, tuple[str | None, str]] = {}
+
 
 class _Reader:
-    __slots__ = ("_technical", "g", "out", "text")
+    __slots__ = ("_technical", "g", "low", "out", "text")
 
-    def __init__(self, text: str, out: list[Span]) -> None:
+    def __init__(self, text: str, out: list[Span], low: str | None = None) -> None:
         self.g = gazetteer.get()
         self.text = text
+        self.low = low  # text.lower(), when the caller has it
         self.out = out
         self._technical: bool | None = None
 
@@ -57,7 +64,7 @@ class _Reader:
     def technical(self) -> bool:
         """Whether the text reads as technical (two or more software words): cached per scan."""
         if self._technical is None:
-            low = self.text.lower()
+            low = self.text.lower() if self.low is None else self.low
             self._technical = sum(1 for w in _TECH_WORDS if w in low) >= 2
         return self._technical
 
@@ -142,26 +149,50 @@ class _Reader:
     def _word(self, tok: str, s: int, e: int) -> None:
         """`run` for a run of one word (most runs): the same rules without the lists a run of
         several words needs, reading the words around it only when a rule asks them."""
-        g = self.g
+        hit = _LONE.get(tok) or self._lone(tok)
+        kind = hit[0]
+        if kind is None:
+            return
         text = self.text
-        facts = _WORDS.get(tok) or _word_facts(tok)
-        b = facts[0]
-        # A place of one word needs no look-ahead: `_place_len` finds none in a run of one.
-        if b in STOP_CAPS or facts[1] or len(b) < 2 and not tok.endswith("."):
-            return
-        if facts[2]:
-            # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
-            if (len(b) > 4 and b in g.place and not self.common(b)) or (
-                len(b) >= 5 and not self.known(b) and _prev_word(text, s) in _LOC_PREPS
-            ):
-                self.out.append((LOCATION, s, _end(text, (tok, s, e))))
-            return
-        kind = self._single_kind(tok, s, e, b)
+        if kind == _AROUND:
+            kind = self._single_kind(tok, s, e, hit[1])
+        elif kind == _AROUND_UPPER:
+            kind = LOCATION if _prev_word(text, s) in _LOC_PREPS else None
         if kind:
             self.out.append((kind, s, _end(text, (tok, s, e))))
 
+    def _lone(self, tok: str) -> tuple[str | None, str]:
+        """What a word alone in its run is whatever the words around it (an entity kind, or None for
+        none), or _AROUND / _AROUND_UPPER when they decide, and its base. Cached for English words."""
+        g = self.g
+        b, code, upper = _WORDS.get(tok) or _word_facts(tok)
+        kind: str | None = _AROUND
+        # A place of one word needs no look-ahead: `_place_len` finds none in a run of one.
+        if b in STOP_CAPS or code or len(b) < 2 and not tok.endswith("."):
+            kind = None
+        elif upper:
+            # Acronyms (API, ATM, CEO) are not names; an upper-case word may still be a place.
+            if len(b) > 4 and b in g.place and not self.common(b):
+                kind = LOCATION
+            else:
+                kind = _AROUND_UPPER if len(b) >= 5 and not self.known(b) else None
+        else:
+            # `_single_kind`'s first rules, which read no neighbour.
+            common, given, _, place, nrp = _FEATURES.get(b) or self._features(b)
+            if not nrp and (b in MONTHS or b in WEEKDAYS):
+                kind = None
+            elif not nrp and place and not common and not given:
+                kind = LOCATION
+        hit = (kind, b)
+        if b in g.words:  # English vocabulary only, as `_WORDS`
+            if len(_LONE) > 50_000:
+                _LONE.clear()
+            _LONE[tok] = hit
+        return hit
+
     def _single_kind(self, tok: str, s: int, e: int, b: str) -> str | None:
-        """`_name_extent`'s answer for a word alone in its run (a title alone is read here too)."""
+        """`_name_extent`'s answer for a word alone in its run (a title alone is read here too). The
+        words around it are read only when a rule asks them: most words ask neither."""
         text = self.text
         common, given, sur, place, nrp = _FEATURES.get(b) or self._features(b)
         if nrp:
@@ -172,34 +203,55 @@ class _Reader:
         if place and not common and not given:
             return LOCATION
         initial = _sentence_initial(text, s)
-        prev = _prev_word(text, s)
-        nxt = _next_word(text, _end(text, (tok, s, e)))
-        if place and not initial and b not in TITLES and (
-            prev in _LOC_PREPS or (prev_char(text, s) == "," and not common)
-        ):
-            return LOCATION  # "in Lyon", "Lyon, France": a place, though also a name
+        prev: str | None = None
+        nxt: str | None = None
+        if place and not initial and b not in TITLES:
+            prev = _prev_word(text, s)
+            if prev in _LOC_PREPS or (prev_char(text, s) == "," and not common):
+                return LOCATION  # "in Lyon", "Lyon, France": a place, though also a name
         if b in _STREET_ABBREVIATIONS:
             return None
-        if nxt == ":" and _line_start(text, s) and not self.known(b) and len(b) >= 3:
-            return PERSON  # a speaker in a transcript whose name no list knows ("Ubul: ...")
-        # A speaker in a transcript ("Ella: What a wife."), a name called out ("Don't go, Mark!").
-        if given and b not in STOP_CAPS and (
-            (nxt == ":" and _line_start(text, s) and not common)
-            or (prev_char(text, s) == "," and nxt in ("!", "?"))
-        ):
-            return PERSON
+        # A speaker in a transcript ("Ella: What a wife."), even one whose name no list knows ("Ubul: ..."),
+        # and a name called out ("Don't go, Mark!").
+        if _line_start(text, s):
+            nxt = _next_word(text, _end(text, (tok, s, e)))
+            if nxt == ":" and ((not self.known(b) and len(b) >= 3) or (given and b not in STOP_CAPS and not common)):
+                return PERSON
+        if given and b not in STOP_CAPS and prev_char(text, s) == ",":
+            if nxt is None:
+                nxt = _next_word(text, _end(text, (tok, s, e)))
+            if nxt in ("!", "?"):
+                return PERSON
         if (given or sur) and not common:
-            if not initial or nxt in _PERSON_VERBS_AFTER or prev in _PERSON_CUES_BEFORE:
+            if not initial:
+                return PERSON
+            if nxt is None:
+                nxt = _next_word(text, _end(text, (tok, s, e)))
+            if prev is None:
+                prev = _prev_word(text, s)
+            if nxt in _PERSON_VERBS_AFTER or prev in _PERSON_CUES_BEFORE:
                 return PERSON
             return None if self.g.words.get(b, 0) >= 9 else PERSON
-        if not self.known(b) and len(b) >= 3 and (not initial or self._proper_at_start(b, nxt)):
-            # A capitalised word English does not know, mid-sentence: a proper noun.
-            if prev in _LOC_PREPS:
-                return LOCATION
-            if prev in _PERSON_CUES_BEFORE or nxt in _PERSON_VERBS_AFTER:
-                return PERSON
-            # In technical text an unknown capitalised word is mostly a product (Nginx, Kubernetes).
-            return None if self.technical() else ORGANIZATION
+        if not self.known(b) and len(b) >= 3:
+            proper = not initial
+            if initial:
+                if nxt is None:
+                    nxt = _next_word(text, _end(text, (tok, s, e)))
+                proper = self._proper_at_start(b, nxt)
+            if proper:
+                # A capitalised word English does not know, mid-sentence: a proper noun.
+                if prev is None:
+                    prev = _prev_word(text, s)
+                if prev in _LOC_PREPS:
+                    return LOCATION
+                if prev in _PERSON_CUES_BEFORE:
+                    return PERSON
+                if nxt is None:
+                    nxt = _next_word(text, _end(text, (tok, s, e)))
+                if nxt in _PERSON_VERBS_AFTER:
+                    return PERSON
+                # In technical text an unknown capitalised word is mostly a product (Nginx, Kubernetes).
+                return None if self.technical() else ORGANIZATION
         if place and not common:
             return LOCATION
         return None
@@ -229,7 +281,6 @@ class _Reader:
     def _name_extent(self, toks: list[tuple[str, int, int, str]], i: int) -> tuple[int, str | None]:
         text = self.text
         tok, s, e, b = toks[i]
-        initial = _sentence_initial(text, s)
         n = len(toks)
         # Extend over name-like words: not stop words, not code, not places alone.
         j = i + 1
@@ -241,48 +292,12 @@ class _Reader:
             if code or (upper and len(t2) > 2):
                 break
             j += 1
+        if j - i == 1:
+            return j, self._single_kind(tok, s, e, b)
+        initial = _sentence_initial(text, s)
         span_words = [t[3] for t in toks[i:j]]
         feats = [_FEATURES.get(w) or self._features(w) for w in span_words]
         common, given, sur, place, nrp = zip(*feats, strict=True)
-        if j - i == 1:
-            if nrp[0]:
-                # "into Spanish", "studying English": a language, not a nationality.
-                return j, None if _prev_word(text, s) in _LANGUAGE_CUES else NRP_TYPE
-            if b in MONTHS or b in WEEKDAYS:
-                return j, None
-            prev = _prev_word(text, s)
-            nxt = _next_word(text, _end(text, toks[i]))
-            if place[0] and not common[0] and not given[0]:
-                return j, LOCATION
-            if place[0] and not initial and b not in TITLES and (
-                prev in _LOC_PREPS or (prev_char(text, s) == "," and not common[0])
-            ):
-                return j, LOCATION  # "in Lyon", "Lyon, France": a place, though also a name
-            if b in _STREET_ABBREVIATIONS:
-                return j, None
-            if nxt == ":" and _line_start(text, s) and not self.known(b) and len(b) >= 3:
-                return j, PERSON  # a speaker in a transcript whose name no list knows ("Ubul: ...")
-            # A speaker in a transcript ("Ella: What a wife."), a name called out ("Don't go, Mark!").
-            if given[0] and b not in STOP_CAPS and (
-                (nxt == ":" and _line_start(text, s) and not common[0])
-                or (prev_char(text, s) == "," and nxt in ("!", "?"))
-            ):
-                return j, PERSON
-            if (given[0] or sur[0]) and not common[0]:
-                if not initial or nxt in _PERSON_VERBS_AFTER or prev in _PERSON_CUES_BEFORE:
-                    return j, PERSON
-                return j, None if self.g.words.get(b, 0) >= 9 else PERSON
-            if not self.known(b) and len(b) >= 3 and (not initial or self._proper_at_start(b, nxt)):
-                # A capitalised word English does not know, mid-sentence: a proper noun.
-                if prev in _LOC_PREPS:
-                    return j, LOCATION
-                if prev in _PERSON_CUES_BEFORE or nxt in _PERSON_VERBS_AFTER:
-                    return j, PERSON
-                # In technical text an unknown capitalised word is mostly a product (Nginx, Kubernetes).
-                return j, None if self.technical() else ORGANIZATION
-            if place[0] and not common[0]:
-                return j, LOCATION
-            return j, None
         # Two or more capitalised words in a row.
         if nrp[0]:
             return i + 1, NRP_TYPE  # "The Czech Border Force": the nationality, then the rest

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fireline.pii import entities, ids
-from fireline.pii.address import STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
+from fireline.pii.address import _ZIP_GATE, STREET_ADDRESS, ZIP_CODE, find_addresses, find_postcodes
 from fireline.pii.capwords import LOCATION, NRP_TYPE, ORGANIZATION, PERSON, TITLE
 from fireline.pii.dates import AGE, DATE_TIME, find_dates
 from fireline.pii.entities import find_block_lines, find_entities
 from fireline.pii.ids import DOMAIN_NAME, ID_TYPES, find_domains, find_ids
 from fireline.pii.phone import is_phone
 from fireline.pii.secrets import SECRET_TYPES, find_secrets
-from fireline.pii.text import ID_CUES, NAME_CUES, Text
+from fireline.pii.text import ID_CUES, NAME_CUES, ZIP_CUES, Text
 from fireline.pii.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ssn_ok
 
 EMAIL_ADDRESS = "EMAIL_ADDRESS"
@@ -221,7 +221,7 @@ def _validated(t: Text, found: list[Span]) -> None:
                 _classify_numeric(text, s, end, found)
     if "::" in text or text.count(":") >= 3:
         _ipv6(text, found)
-    found.extend(find_secrets(text))
+    found.extend(find_secrets(text, t.low))
 
 
 # The passes of one scan, by name (bench/pii.py measures what each adds).
@@ -243,7 +243,7 @@ def _gate_set() -> Any:
     except ImportError:  # pragma: no cover - google-re2 is a dependency
         return None
     gates = re2.Set.SearchSet()
-    for index, pattern in sorted({NAME_CUES: entities._CUES, ID_CUES: ids._CUE_GATE}.items()):
+    for index, pattern in sorted({NAME_CUES: entities._CUES, ID_CUES: ids._CUE_GATE, ZIP_CUES: _ZIP_GATE}.items()):
         if gates.Add(pattern.pattern) != index:
             raise RuntimeError("the RE2 gate set is out of order")
     gates.Compile()

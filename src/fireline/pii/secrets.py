@@ -202,10 +202,11 @@ def _assignments(text: str) -> Iterator[tuple[str, int, int]]:
                 yield hit
 
 
-def _prose_passwords(text: str) -> Iterator[tuple[str, int, int]]:
+def _prose_passwords(text: str, low: str | None = None) -> Iterator[tuple[str, int, int]]:
     """ "my password is hunter2", "set the PIN to 4921": only with a value that has a digit or a
-    symbol (or is quoted), so "the password is stored" is not one."""
-    low = text.lower()  # then a regex with a literal first character: the fast search path
+    symbol (or is quoted), so "the password is stored" is not one. `low`: text.lower(), when known."""
+    if low is None:
+        low = text.lower()  # then a regex with a literal first character: the fast search path
     for m in _PROSE_START.finditer(low):
         if m.start() and low[m.start() - 1].isalpha():
             continue
@@ -221,8 +222,9 @@ def _prose_passwords(text: str) -> Iterator[tuple[str, int, int]]:
             yield PASSWORD, vs, ve
 
 
-def find_secrets(text: str) -> list[tuple[str, int, int]]:
-    """Every credential in text as (entity, start, end); overlaps are resolved by the caller."""
+def find_secrets(text: str, low: str | None = None) -> list[tuple[str, int, int]]:
+    """Every credential in text as (entity, start, end); overlaps are resolved by the caller.
+    `low`: text.lower(), when the caller has it."""
     out: list[tuple[str, int, int]] = []
     gates: dict[str, bool] = {}
     for gate, marker, entity, pattern in _RULES:
@@ -248,5 +250,5 @@ def find_secrets(text: str) -> list[tuple[str, int, int]]:
             pos = text.find("://", pos + 3)
     if colon or "=" in text:
         out.extend(_assignments(text))
-    out.extend(_prose_passwords(text))
+    out.extend(_prose_passwords(text, low))
     return out

@@ -44,7 +44,7 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
 # The RE2 gates over the lower-case text that several passes ask (entities' cue phrases, the id cue
 # words): the scanner answers them all with one RE2 Set pass (`Text.gates`), about 2.5 us per KB
 # where each gate's own search costs about 3.5 us.
-NAME_CUES, ID_CUES = 0, 1
+NAME_CUES, ID_CUES, ZIP_CUES = 0, 1, 2
 
 
 class Text:
