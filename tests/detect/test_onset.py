@@ -39,6 +39,7 @@ def test_stationary_noise_has_no_change_point(seed: int, rate: float, per_minute
 @given(seed=st.integers(0, 10_000), rate=st.floats(0.005, 0.03), factor=st.floats(3, 10),
        start=st.integers(2 * 1440, 6 * 1440))
 @example(seed=383, rate=0.0078125, factor=3.0, start=3841)
+@example(seed=779, rate=0.0078125, factor=8.0, start=6950)  # a noise cut after the rise: still the step
 def test_a_step_is_found_where_it_happened_never_days_early(seed: int, rate: float, factor: float,
                                                              start: int) -> None:
     series = noisy(seed, 7 * 1440, 4, rate, [(start, rate * (factor - 1))])

@@ -180,12 +180,18 @@ def change_point(series: Sequence[tuple[int, float, float]], *, direction: Direc
     # The last rise needs only its cut's significance; every step further back must also stand on
     # its own against its neighbour, with `STAIR_FACTOR` times the evidence: a small wobble in
     # days of background noise is not the start of the staircase.
-    k = len(segs) - 1
+    # The last rise; what came after it may ease off (a partial recovery, or a cut in the noise of
+    # the raised rate) and still be the same change, as long as it stays worse than where it rose
+    # from. Back at that level (or with no rise at all), nothing is getting worse now.
+    last = len(segs) - 1
+    while last > 0 and not worse(segs[last - 1], segs[last]):
+        last -= 1
+    if last == 0 or any(not worse(segs[last - 1], s) for s in segs[last + 1:]):
+        return None
+    k = last
     while k > 0 and worse(segs[k - 1], segs[k]) and (
-            k == len(segs) - 1 or _step_score(segs[k - 1], segs[k]) >= STAIR_FACTOR * min_score):
+            k == last or _step_score(segs[k - 1], segs[k]) >= STAIR_FACTOR * min_score):
         k -= 1
-    if k == len(segs) - 1:
-        return None  # the last segment is no rise over the one before: nothing is getting worse now
     k += 1  # segs[k] is the first rise of the staircase, segs[k - 1] what it rose from
     first, before = segs[k], segs[k - 1]
     after_rate = sum(s.matches for s in segs[k:]) / max(sum(s.calls for s in segs[k:]), 1e-9)
