@@ -6,13 +6,18 @@ start, as far back as its baseline horizon), so the chart shows what the monitor
 end the monitor is evaluated exactly as it would have been then (window, trailing baseline, trust,
 floor, condition). When a step is longer than the monitor's window, a rate, mean, count or sum is
 aggregated over the whole step instead (a count scaled to one window), so no spike between two
-samples is lost. Firing periods are the steps where the condition held, plus the recorded alerts.
+samples is lost. `firing` lists the stretches where the raw condition held; `alerting` the stretches
+where the alert was firing, replayed step by step with the engine's hysteresis (it fires when the
+condition holds, judges "clear" against `recovery` while firing, and resolves only once clear for
+`recover_after`), so a flap or the recovery period after the condition cleared shows as firing, as
+the alert and the incident did. At steps longer than a minute the replay's times are to the step.
+`recovery` is the live group's recovery period, if it is in one (clear since, resolves at).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -90,15 +95,26 @@ def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float
         groups = sorted(mon.series, key=lambda g: (mon.series[g].state != "firing", g))
         chosen = group if group is not None else (groups[0] if groups else None)
         points: list[dict[str, Any]] = []
-        firing: list[dict[str, Any]] = []
         series = mon.series.get(chosen) if chosen is not None else None
         if chosen is not None and group is not None and series is None:
             raise NotFound(f"monitor {name} has no data for group {group}")
         if series is not None:
             # A copy sharing the buckets: evaluating it never moves the live series' running sums.
             probe = Series(buckets=series.buckets, first=series.first)
-            for end in range(start + step - 1, now_minute + 1, step):
+            replay = Hysteresis(mon.d.recover_minutes)
+            # Replayed from recover_after before the range: by its start the replay agrees with the engine.
+            pre = -(-mon.d.recover_minutes // step) * step
+            for end in range(start + step - 1 - pre, now_minute + 1, step):
+                probe.state = "ok"
                 v = mon.evaluate(chosen or "", probe, end)
+                held = bool(v["firing"])
+                holding = held
+                if replay.firing and mon.d.recovery is not None:  # while firing, clear means past `recovery`
+                    probe.state = "firing"
+                    holding = bool(mon.evaluate(chosen or "", probe, end)["firing"])
+                alerting = replay.step(end, holding)
+                if end < start + step - 1:
+                    continue
                 value = v["value"]
                 if step > mon.d.window:
                     lo = end + 1 - step - mon.shift
@@ -108,15 +124,76 @@ def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float
                 low, high = _band(mon, baseline)
                 points.append({"t": _iso(end + 1), "value": _num(value), "baseline": _num(baseline),
                                "band_low": _num(low), "band_high": _num(high), "calls": v["volume"],
-                               "firing": bool(v["firing"])})
-            for p_prev, p in zip([None, *points], points, strict=False):
-                if p["firing"] and (p_prev is None or not p_prev["firing"]):
-                    firing.append({"from": _iso(_minute(p["t"]) - step), "to": p["t"], "source": "condition"})
-                elif p["firing"] and firing:
-                    firing[-1]["to"] = p["t"]
+                               "firing": held, "alert": alerting, "clear": alerting and not holding})
+        recovery = None
+        if series is not None and series.state == "firing" and series.clear_since is not None:
+            resolves = series.clear_since + timedelta(minutes=mon.d.recover_minutes)
+            recovery = {"clear_since": _stamp(series.clear_since), "resolves_at": _stamp(resolves)}
     return {"monitor": name, "group": chosen, "groups": groups[:200], "definition": mon.d.public(),
             "step_minutes": step, "since": _iso(start), "until": _iso(now_minute + 1),
-            "state": series.state if series is not None else "no data", "points": points, "firing": firing}
+            "state": series.state if series is not None else "no data", "points": points,
+            "firing": stretches(points, step, "firing"), "alerting": alert_stretches(points, step),
+            "recovery": recovery}
+
+
+class Hysteresis:
+    """The engine's firing state (`Engine._evaluate`) replayed over step ends: fires when the condition
+    holds, resolves once it has been clear for `recover` minutes."""
+
+    def __init__(self, recover: int) -> None:
+        self.recover = recover
+        self.firing = False
+        self.clear_since: int | None = None
+
+    def step(self, minute: int, holds: bool) -> bool:
+        """The state after the evaluation at `minute`: True while firing (in a recovery period too)."""
+        if holds:
+            self.firing, self.clear_since = True, None
+        elif self.firing:
+            if self.clear_since is None:
+                self.clear_since = minute
+            if minute - self.clear_since >= self.recover:
+                self.firing, self.clear_since = False, None
+        return self.firing
+
+
+def stretches(points: list[dict[str, Any]], step: int, key: str) -> list[dict[str, Any]]:
+    """The runs of points with `key` true: from the start of the first step to the end of the last."""
+    out: list[dict[str, Any]] = []
+    for p_prev, p in zip([None, *points], points, strict=False):
+        if p[key] and (p_prev is None or not p_prev[key]):
+            out.append({"from": _iso(_minute(p["t"]) - step), "to": p["t"], "source": "condition"})
+        elif p[key] and out:
+            out[-1]["to"] = p["t"]
+    return out
+
+
+def alert_stretches(points: list[dict[str, Any]], step: int) -> list[dict[str, Any]]:
+    """When the alert was firing. A stretch ends where it resolved (`resolved`), or at the last point while
+    it still fires; `clear_from` starts its last recovery period (condition clear, alert still firing)."""
+    out: list[dict[str, Any]] = []
+    i, n = 0, len(points)
+    while i < n:
+        if not points[i]["alert"]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and points[j + 1]["alert"]:
+            j += 1
+        k = j
+        while k > i and points[k]["clear"]:
+            k -= 1
+        start = _iso(_minute(points[i]["t"]) - step)
+        clear_from = None if not points[j]["clear"] else start if points[k]["clear"] else points[k]["t"]
+        resolved = j + 1 < n
+        out.append({"from": start, "to": points[j + 1 if resolved else j]["t"], "source": "alert",
+                    "resolved": resolved, "clear_from": clear_from})
+        i = j + 1
+    return out
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _minute(iso: str) -> int:
