@@ -89,3 +89,22 @@ def test_the_replay_agrees_with_the_engine_minute_for_minute(plan: list[int], re
     if recovery is None:  # a range starting mid-way: replayed from recover_after before it, it agrees too
         n = max(len(plan) // 2, 1)
         assert [p["alert"] for p in series(d, n)["points"]] == states[-n:]
+
+
+def test_a_recorded_firing_the_minutes_cannot_show_marks_the_alert_from_its_step() -> None:
+    """The condition held only within a minute (errors, then enough good calls in the same minute): the
+    buckets never show it, the alert row does; the alert is firing from that step, clear from it, and
+    resolves recover_after later."""
+    plan = [2] * 30
+    d, _ = run(plan, recover=15)
+    at = chart.datetime.fromtimestamp(T0 + 5 * MIN + 40, chart.UTC)  # in the 5th minute driven (index 4)
+    got = chart.monitor_series(d.engine, "calls", "app=bot", hours=0.5, step=1, now=d.clock.t,
+                               fired=("app=bot", [at]))
+    pts = got["points"]
+    assert not any(p["firing"] for p in pts)
+    assert [i for i, p in enumerate(pts) if p["alert"]] == list(range(4, 4 + 15))
+    (a,) = got["alerting"]
+    assert a["resolved"] and a["from"] == pts[3]["t"] and a["clear_from"] == a["from"] and a["to"] == pts[19]["t"]
+    other = chart.monitor_series(d.engine, "calls", "app=bot", hours=0.5, step=1, now=d.clock.t,
+                                 fired=("app=other", [at]))
+    assert other["alerting"] == []  # another group's firings are not this one's

@@ -102,11 +102,11 @@ async def list_monitors(request: Request, _: Principal = Depends(require("viewer
 def monitor_series(name: str, request: Request, group: str | None = Query(None, max_length=500),
                    hours: float = Query(24.0, gt=0, le=744), step: int | None = Query(None, ge=1, le=1440),
                    _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """One monitor's value, baseline, threshold band and firing periods over `hours` (the console's
-    chart): `group` defaults to the firing one (else the first); `step` in minutes, else about 240 points."""
-    got = chart.monitor_series(runtime(request).engine, name, group, hours=hours, step=step)
+    """One monitor's value, baseline, threshold band, where its condition held and where its alert fired
+    over `hours` (the console's chart): `group` defaults to the firing one (else the first); `step` in
+    minutes, else about 240 points."""
     with get_db(request).session() as session:
-        return chart.with_alerts(session, got)
+        return chart.series_with_alerts(runtime(request).engine, session, name, group, hours=hours, step=step)
 
 
 @router.get("/monitors/alerts")

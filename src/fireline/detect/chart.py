@@ -77,20 +77,32 @@ def _aggregate(mon: Monitor, s: Series, lo: int, hi: int) -> float | None:
     return None
 
 
-def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float, step: int | None = None,
-                   now: float | None = None) -> dict[str, Any]:
-    if not 0 < hours <= 24 * 31:
-        raise Invalid("hours: between 0 and 744", field="hours")
+def _monitor(engine: Engine, name: str) -> Monitor:
     mon = next((m for m in engine.monitors if m.d.name == name), None)
     if mon is None:
         raise NotFound(f"no monitor named {name}")
-    now_minute = int((now if now is not None else engine.clock()) // 60)
+    return mon
+
+
+def _range(mon: Monitor, hours: float, step: int | None, now_minute: int) -> tuple[int, int, int]:
+    """(step, first minute of the range, minutes replayed before it: recover_after in whole steps)."""
+    if not 0 < hours <= 24 * 31:
+        raise Invalid("hours: between 0 and 744", field="hours")
     minutes = int(hours * 60)
     step = step or pick_step(minutes)
     if step < 1 or minutes // step > MAX_POINTS * 4:
         raise Invalid(f"step: at least {max(1, minutes // (MAX_POINTS * 4))} minutes for {hours:g} hours",
                       field="step")
-    start = now_minute + 1 - minutes
+    return step, now_minute + 1 - minutes, -(-mon.d.recover_minutes // step) * step
+
+
+def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float, step: int | None = None,
+                   now: float | None = None, fired: tuple[str, list[datetime]] | None = None) -> dict[str, Any]:
+    """`fired`: a group and the times it fired (its alert rows): a firing the minute buckets cannot show
+    (the condition held only within a minute) still marks the alert firing from its step on."""
+    mon = _monitor(engine, name)
+    now_minute = int((now if now is not None else engine.clock()) // 60)
+    step, start, pre = _range(mon, hours, step, now_minute)
     with engine.lock:
         groups = sorted(mon.series, key=lambda g: (mon.series[g].state != "firing", g))
         chosen = group if group is not None else (groups[0] if groups else None)
@@ -101,10 +113,13 @@ def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float
         if series is not None:
             # A copy sharing the buckets: evaluating it never moves the live series' running sums.
             probe = Series(buckets=series.buckets, first=series.first)
+            first = start + step - 1 - pre
+            # the step ends whose steps hold a recorded firing (the first end at or after its minute)
+            fired_ends = {first + -(-(int(t.timestamp() // 60) - first) // step) * step
+                          for t in (fired[1] if fired is not None and fired[0] == chosen else ())}
             replay = Hysteresis(mon.d.recover_minutes)
             # Replayed from recover_after before the range: by its start the replay agrees with the engine.
-            pre = -(-mon.d.recover_minutes // step) * step
-            for end in range(start + step - 1 - pre, now_minute + 1, step):
+            for end in range(first, now_minute + 1, step):
                 probe.state = "ok"
                 v = mon.evaluate(chosen or "", probe, end)
                 held = bool(v["firing"])
@@ -112,7 +127,7 @@ def monitor_series(engine: Engine, name: str, group: str | None, *, hours: float
                 if replay.firing and mon.d.recovery is not None:  # while firing, clear means past `recovery`
                     probe.state = "firing"
                     holding = bool(mon.evaluate(chosen or "", probe, end)["firing"])
-                alerting = replay.step(end, holding)
+                alerting = replay.step(end, holding, fired=end in fired_ends)
                 if end < start + step - 1:
                     continue
                 value = v["value"]
@@ -145,10 +160,13 @@ class Hysteresis:
         self.firing = False
         self.clear_since: int | None = None
 
-    def step(self, minute: int, holds: bool) -> bool:
-        """The state after the evaluation at `minute`: True while firing (in a recovery period too)."""
+    def step(self, minute: int, holds: bool, fired: bool = False) -> bool:
+        """The state after the evaluation at `minute`: True while firing (in a recovery period too).
+        `fired`: the group fired (or re-fired) within this step, whatever the condition at its end."""
         if holds:
             self.firing, self.clear_since = True, None
+        elif fired:  # held within the step, clear by its end: clear from here
+            self.firing, self.clear_since = True, minute
         elif self.firing:
             if self.clear_since is None:
                 self.clear_since = minute
@@ -212,3 +230,24 @@ def with_alerts(session: Session, chart: dict[str, Any]) -> dict[str, Any]:
     chart["alerts"] = [{"id": a.id, "at": a.fired_at.isoformat().replace("+00:00", "Z"), "value": _num(a.value),
                         "baseline": _num(a.baseline), "calls": len(a.call_ids or [])} for a in rows]
     return chart
+
+
+def series_with_alerts(engine: Engine, session: Session, name: str, group: str | None, *, hours: float,
+                       step: int | None = None) -> dict[str, Any]:
+    """`monitor_series` with the group's recorded firings replayed too, and its alerts in the range. The
+    rows are read outside the engine's lock (taken only briefly to pick the default group)."""
+    mon = _monitor(engine, name)
+    now = engine.clock()
+    step, start, pre = _range(mon, hours, step, int(now // 60))
+    chosen = group
+    if chosen is None:
+        with engine.lock:
+            chosen = min(mon.series, key=lambda g: (mon.series[g].state != "firing", g), default=None)
+    fired = None
+    if chosen is not None:
+        times = session.scalars(select(MonitorAlert.fired_at).where(
+            MonitorAlert.monitor == name, MonitorAlert.group == chosen,
+            MonitorAlert.fired_at >= datetime.fromtimestamp((start - pre) * 60, UTC))
+            .order_by(MonitorAlert.fired_at.desc()).limit(5000))
+        fired = (chosen, list(times))
+    return with_alerts(session, monitor_series(engine, name, group, hours=hours, step=step, now=now, fired=fired))

@@ -3,6 +3,7 @@
 "use strict";
 
 const PALETTE = ["#ff8c1a", "#5fb3f9", "#3ecf8e", "#c678dd", "#f5c518", "#ff6b81", "#56d4dd", "#a3be8c", "#9aa3b2"];
+const ALERT_RED = "#ff4d4f", RECOVERY_AMBER = "#f5c518";
 const AXIS = { stroke: "#9aa3b2", grid: { stroke: "#252b36", width: 1 }, ticks: { stroke: "#2a2f3a" } };
 
 function secs(t) { return new Date(t).getTime() / 1000; }
@@ -22,7 +23,9 @@ function spansPlugin(spans, markers) {
         for (const s of spans) {
           const x0 = u.valToPos(s.from, "x", true), x1 = u.valToPos(s.to, "x", true);
           ctx.fillStyle = s.color || "rgba(255, 77, 79, 0.16)";
-          ctx.fillRect(Math.min(x0, x1), top, Math.max(Math.abs(x1 - x0), 2), height);
+          // a strip: a bar of `strip` px along the top (the alert's state), else the full height
+          const h = s.strip ? s.strip * devicePixelRatio : height;
+          ctx.fillRect(Math.min(x0, x1), top, Math.max(Math.abs(x1 - x0), 2), h);
         }
         ctx.restore();
       }],
@@ -58,7 +61,22 @@ function monitorChart(box, data, { height = 220 } = {}) {
   // the band runs from the threshold to the top of the chart (or from zero to a drop threshold)
   const threshold = pts.map((p) => (hasLow ? p.band_low : hasHigh ? p.band_high : null));
   const edge = pts.map((p) => (hasLow ? (p.band_low === null ? null : top * 4) : hasHigh ? 0 : null));
-  const spans = data.firing.map((f) => ({ from: secs(f.from), to: secs(f.to), color: "rgba(255, 77, 79, 0.28)" }));
+  // where the alert fired (a light shade and a bar on top, amber where its condition was clear: a flap,
+  // the recovery period), and darker, where the raw condition held
+  const spans = [];
+  for (const a of data.alerting || []) {
+    spans.push({ from: secs(a.from), to: secs(a.to), color: "rgba(255, 77, 79, 0.08)" },
+      { from: secs(a.from), to: secs(a.to), color: ALERT_RED, strip: 6 });
+  }
+  for (let i = 0; i < pts.length; i++) {
+    if (!pts[i].clear) continue;
+    let j = i;
+    while (j + 1 < pts.length && pts[j + 1].clear) j++;
+    const end = j + 1 < pts.length && !pts[j + 1].alert ? pts[j + 1].t : pts[j].t;  // through the step it resolved in
+    spans.push({ from: secs(pts[i].t) - step, to: secs(end), color: RECOVERY_AMBER, strip: 6 });
+    i = j;
+  }
+  for (const f of data.firing) spans.push({ from: secs(f.from), to: secs(f.to), color: "rgba(255, 77, 79, 0.28)" });
   const markers = (data.alerts || []).slice(-5).map((a) => ({ at: secs(a.at), label: "alert", color: "#ff4d4f" }));
   const series = [{}, { label: "value", stroke: "#ff8c1a", width: 2, spanGaps: false, points: { show: false } },
     { label: "baseline", stroke: "#5fb3f9", width: 1.5, dash: [6, 4], points: { show: false } },
@@ -72,6 +90,13 @@ function monitorChart(box, data, { height = 220 } = {}) {
     plugins: [spansPlugin(spans, markers)],
   };
   return new uPlot(opts, [xs, value, base, threshold, edge], box);
+}
+
+// The key to a monitor chart's shades (drawn on the canvas, named here as text).
+function monitorKey() {
+  const item = (cls, text) => el("span", { class: "key-item" }, el("span", { class: "swatch " + cls }), text);
+  return el("div", { class: "chart-key muted small" }, item("swatch-alert", "alert firing"),
+    item("swatch-recovery", "clear, still firing (until recover_after)"), item("swatch-condition", "condition held"));
 }
 
 function fmtValue(v, def) {

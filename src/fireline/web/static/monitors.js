@@ -1,5 +1,6 @@
-// Monitors: each monitor's value against its baseline over hours or days, with the threshold band
-// and the firing periods; firing monitors first.
+// Monitors: each monitor's value against its baseline over hours or days, with the threshold band,
+// where the alert fired (its recovery period included) and where the raw condition held; firing
+// monitors first. A firing group whose condition is clear says when it resolves if it stays clear.
 "use strict";
 
 const RANGES = [["1", "1 hour"], ["6", "6 hours"], ["24", "24 hours"], ["72", "3 days"], ["168", "7 days"]];
@@ -27,10 +28,11 @@ PAGES.monitors = async (page, name, params) => {
     const group = params.get("group") && name ? params.get("group") : null;
     const box = chartBox("chart monitor-chart");
     const def = m.definition;
-    const top = m.groups[0];
+    const top = (group && m.groups.find((g) => g.group === group)) || m.groups[0];  // the charted group's state
     const c = el("section", { class: "card monitor", "data-monitor": m.name },
       el("div", { class: "card-head" }, el("h3", {}, el("a", { href: `#/monitors/${encodeURIComponent(m.name)}?` + qs({ hours }) }, m.name)),
-        top ? stateBadge(top.state === "firing" ? "firing" : "ok") : badge("no data")),
+        el("span", {}, top ? stateBadge(top.state === "firing" ? "firing" : "ok") : badge("no data"),
+          top && top.state === "firing" && top.clear_since ? badge("recovering", "state-recovering") : null)),
       el("div", { class: "muted small" }, `${def.signal}${def.feature ? " " + def.feature : ""} · ${def.condition} · window ${def.window}`
         + ` · ${words(def.type)} ${def.severity}`));
     grid.append(c);
@@ -39,23 +41,38 @@ PAGES.monitors = async (page, name, params) => {
       const last = s.points.length ? s.points[s.points.length - 1] : null;
       c.append(el("div", { class: "muted small" }, `group ${s.group || "-"}${s.groups.length > 1 ? ` (of ${s.groups.length})` : ""}`
         + (last ? ` · now ${fmtValue(last.value, def)} vs baseline ${fmtValue(last.baseline, def)}` : "")
-        + ` · ${s.firing.length} firing period(s), ${(s.alerts || []).length} alert(s)`));
+        + ` · ${(s.alerting || []).length} firing period(s) (condition held ${s.firing.length}×), ${(s.alerts || []).length} alert(s)`));
+      if (s.recovery) c.append(recoveryNote(s.recovery));
       if (name && s.groups.length > 1) {
         c.append(field("Group", select("group", s.groups, s.group, { onchange: (ev) => go(`#/monitors/${encodeURIComponent(m.name)}?` + qs({ hours, group: ev.target.value })) })));
       }
       c.append(box);
-      if (s.points.length) later(() => monitorChart(box, s, { height: name ? 320 : 180 }));
+      if (s.points.length) { c.append(monitorKey()); later(() => monitorChart(box, s, { height: name ? 320 : 180 })); }
       else box.append(empty("No data in this range."));
     } catch (e) { c.append(el("p", { class: "error" }, e.message)); }
   }));
   if (name) {
     const m = mons.find((x) => x.name === name);
-    if (m) page.append(card("Groups now", table(["group", "value", "baseline", "ratio", "calls", "state", "last fired"], m.groups.map((g) =>
+    if (m) page.append(card("Groups now", table(["group", "value", "baseline", "ratio", "calls", "state", "last fired", "recovery"], m.groups.map((g) =>
       el("tr", {}, el("td", { class: "mono" }, g.group), el("td", {}, fmtValue(g.value, m.definition)), el("td", {}, fmtValue(g.baseline, m.definition)),
-        el("td", {}, num(g.ratio)), el("td", {}, g.volume), el("td", {}, stateBadge(g.state)), el("td", {}, g.last_fired ? when(g.last_fired) : "-")))),
+        el("td", {}, num(g.ratio)), el("td", {}, g.volume), el("td", {}, stateBadge(g.state)), el("td", {}, g.last_fired ? when(g.last_fired) : "-"),
+        el("td", { class: "small" }, g.state === "firing" && g.clear_since ? recoveryText(g.clear_since, resolvesAt(g.clear_since, m.definition)) : "-")))),
     el("pre", { class: "small" }, JSON.stringify(m.definition, null, 2))));
   }
 };
+
+// "clear since 10:42, resolves at 10:57 if it stays clear": a firing group in its recovery period.
+function hm(t) { return new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+function recoveryText(clearSince, resolves) {
+  return `clear since ${hm(clearSince)}, resolves at ${hm(resolves)} if it stays clear`;
+}
+function recoveryNote(r) {
+  return el("p", { class: "recovery-note small", "data-role": "recovery", "data-resolves-at": r.resolves_at },
+    "Still firing: ", recoveryText(r.clear_since, r.resolves_at));
+}
+function resolvesAt(clearSince, def) {
+  return new Date(new Date(clearSince).getTime() + (parseInt(def.recover_after, 10) || 0) * 60000).toISOString();
+}
 
 function rank(m) {
   if (m.groups.some((g) => g.state === "firing")) return 0;
