@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ForkCli:
                 self.proc.wait()
 
 
-def _child(request: dict[str, object], out: str, err: str) -> None:
+def _child(request: dict[str, Any], out: str, err: str) -> None:
     """In the forked child: become `fireline ARGS` and never return."""
     code = 1
     try:
@@ -77,10 +78,10 @@ def _child(request: dict[str, object], out: str, err: str) -> None:
 
         os.chdir(str(request["cwd"]))
         os.environ.clear()
-        os.environ.update(request["env"])  # type: ignore[arg-type]
+        os.environ.update(request["env"])
         config.reset()  # nothing read before the fork is kept
         db.set_db(None)
-        sys.argv = ["fireline", *request["args"]]  # type: ignore[misc]
+        sys.argv = ["fireline", *request["args"]]
         try:
             app()
             code = 0
