@@ -17,6 +17,7 @@ import os
 import selectors
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,14 @@ class ForkCli:
                                      env=env, cwd="/")
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin, self.proc.stdout
+        self._lock = threading.Lock()  # one command at a time (callers on several threads wait their turn)
 
     def run(self, args: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Completed:
         """Like subprocess.run([fireline, *args], env=env, cwd=cwd, capture_output=True, text=True)."""
+        with self._lock:
+            return self._run(args, env, cwd, timeout)
+
+    def _run(self, args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> Completed:
         self._in.write(json.dumps({"args": args, "env": env, "cwd": str(cwd)}).encode() + b"\n")
         self._in.flush()
         with selectors.DefaultSelector() as sel:
