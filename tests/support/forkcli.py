@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import threading
@@ -48,16 +49,25 @@ class ForkCli:
     def _run(self, args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> Completed:
         self._in.write(json.dumps({"args": args, "env": env, "cwd": str(cwd)}).encode() + b"\n")
         self._in.flush()
+        pid = int(json.loads(self._readline(30.0))["pid"])
+        try:
+            line = self._readline(timeout)
+        except subprocess.TimeoutExpired:  # as subprocess.run: the command is killed, then the error raised
+            os.kill(pid, signal.SIGKILL)
+            self._readline(30.0)
+            raise subprocess.TimeoutExpired(["fireline", *args], timeout) from None
+        answer = json.loads(line)
+        return Completed(["fireline", *args], answer["code"], answer["stdout"], answer["stderr"])
+
+    def _readline(self, timeout: float) -> bytes:
         with selectors.DefaultSelector() as sel:
             sel.register(self._out, selectors.EVENT_READ)
             if not sel.select(timeout):
-                self.close()
-                raise subprocess.TimeoutExpired(["fireline", *args], timeout)
+                raise subprocess.TimeoutExpired("fork helper", timeout)
         line = self._out.readline()
         if not line:
             raise RuntimeError(f"the fork helper ended ({self.proc.wait()})")
-        answer = json.loads(line)
-        return Completed(["fireline", *args], answer["code"], answer["stdout"], answer["stderr"])
+        return line
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -131,6 +141,8 @@ def _driver() -> None:
         pid = os.fork()
         if pid == 0:
             _child(request, str(out), str(err))
+        sys.stdout.write(json.dumps({"pid": pid}) + "\n")
+        sys.stdout.flush()
         _, status = os.waitpid(pid, 0)
         answer = {"code": os.waitstatus_to_exitcode(status),
                   "stdout": out.read_text(errors="replace"), "stderr": err.read_text(errors="replace")}
