@@ -36,6 +36,7 @@ from fireline import config as fl_config  # noqa: E402
 from fireline import leader  # noqa: E402
 from fireline.calls import privacy  # noqa: E402
 from fireline.db import Database, upgrade  # noqa: E402
+from tests.support.forkcli import ForkCli  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("FIRELINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ADMIN_TOKEN = "fl-test-admin-token"
@@ -191,3 +192,13 @@ def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{path}")
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def fork_cli() -> Iterator[ForkCli]:
+    """`fireline ARGS` run as its own process, forked from one that imported the CLI once."""
+    helper = ForkCli()
+    try:
+        yield helper
+    finally:
+        helper.close()

@@ -1,6 +1,8 @@
 """Erasure that finishes: a request blocked by legal hold is queued and carried out when the hold
 is released (both recorded); SQLite keeps no erased content in -wal or free pages; the key file
-lives next to the database, and `serve` refuses a key that cannot open the stored content."""
+lives next to the database, and `serve` refuses a key that cannot open the stored content (the
+first refusal through the installed `fireline` script, the next two forked from a helper that
+imported the CLI once: tests/support/forkcli.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from fireline.incidents.models import TimelineEntry
 from tests.incidents.helpers import store_calls
 from tests.support.cli import invoke as cli
 from tests.support.fireline import Fireline, running
+from tests.support.forkcli import Completed, ForkCli
 
 MARK = "quokkazanzibar"  # plain words in the searchable copy, so the files can be searched
 
@@ -96,15 +99,20 @@ def test_the_key_file_lives_next_to_the_sqlite_database(tmp_path: Path, monkeypa
     assert "pw" not in str(home) and not str(home).startswith(".")
 
 
-def serve(url: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def serve(url: str, cwd: Path, fork_cli: ForkCli | None = None,
+          **env: str) -> subprocess.CompletedProcess[str] | Completed:
+    """`fireline serve` through the installed script, or forked from the helper that imported the CLI."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
     base.update(FIRELINE_DATABASE_URL=url, COLUMNS="80", **env)
+    if fork_cli is not None:
+        return fork_cli.run(["serve", "--port", "1"], env=base, cwd=cwd, timeout=90)
     fireline = str(Path(sys.executable).with_name("fireline"))
     return subprocess.run([fireline, "serve", "--port", "1"], cwd=cwd, env=base, capture_output=True,
                           text=True, timeout=90)
 
 
-def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, tmp_path: Path) -> None:
+def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, tmp_path: Path,
+                                                                  fork_cli: ForkCli) -> None:
     store_calls(db, [{"user": "finn@example.com"}])  # written with the tests' FIRELINE_SECRET
     assert privacy.key_problem(db) is None
     elsewhere = tmp_path / "elsewhere"
@@ -121,10 +129,10 @@ def test_serve_refuses_a_key_that_cannot_open_the_stored_content(db: Database, t
     assert not expected.exists() and not (elsewhere / ".fireline-secret").exists()
     expected.parent.mkdir(parents=True, exist_ok=True)
     expected.write_text("another-key")  # a key file that is there, but the wrong one
-    proc = serve(url, elsewhere, FIRELINE_DATA_DIR=str(tmp_path / "data"))
+    proc = serve(url, elsewhere, fork_cli, FIRELINE_DATA_DIR=str(tmp_path / "data"))
     assert proc.returncode == 1 and f"the key from {expected} cannot open" in proc.stderr, proc.stderr
     assert expected.read_text() == "another-key"
-    proc = serve(url, elsewhere, FIRELINE_SECRET="not-the-key")
+    proc = serve(url, elsewhere, fork_cli, FIRELINE_SECRET="not-the-key")
     assert proc.returncode == 1 and "the key from FIRELINE_SECRET cannot open" in proc.stderr, proc.stderr
 
 

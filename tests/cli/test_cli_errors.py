@@ -19,6 +19,7 @@ from fireline.cli.main import app
 from tests.support.cli import invoke as cli
 from tests.support.cli import runner
 from tests.support.fireline import Fireline
+from tests.support.forkcli import ForkCli
 
 
 def run(args: list[str], **env: str) -> tuple[int, str]:
@@ -158,22 +159,27 @@ def test_search_filters_are_checked_and_times_take_a_duration_ago(fl: Fireline) 
     assert code == 0, out
 
 
-def serve_refused(tmp_path: Path, *args: str, **extra_env: str) -> tuple[int, str]:
-    """`fireline serve ARGS` as a subprocess: one that started serving would run into the timeout."""
+def serve_refused(tmp_path: Path, *args: str, fork_cli: ForkCli | None = None, **extra_env: str) -> tuple[int, str]:
+    """`fireline serve ARGS` as its own process (the installed script, or forked from the CLI helper:
+    tests/support/forkcli.py): one that started serving would run into the timeout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
     env.update(FIRELINE_DATABASE_URL=f"sqlite:///{tmp_path}/fl.db", FIRELINE_SECRET="x", COLUMNS="80", **extra_env)
+    if fork_cli is not None:
+        done = fork_cli.run(["serve", *args], env=env, cwd=tmp_path, timeout=60)
+        return done.returncode, done.stdout + done.stderr
     proc = subprocess.run([str(Path(sys.executable).with_name("fireline")), "serve", *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def test_serve_refuses_a_port_out_of_range(tmp_path: Path) -> None:
+def test_serve_refuses_a_port_out_of_range(tmp_path: Path, fork_cli: ForkCli) -> None:
     one_line(*serve_refused(tmp_path, "--port", "70000"), "--port", exit_code=2)
-    one_line(*serve_refused(tmp_path, "--port", "1", "--log-level", "loud"), "--log-level must be one of", exit_code=2)
+    one_line(*serve_refused(tmp_path, "--port", "1", "--log-level", "loud", fork_cli=fork_cli),
+             "--log-level must be one of", exit_code=2)
 
 
-def test_a_malformed_environment_variable_is_one_line_naming_it(tmp_path: Path) -> None:
-    one_line(*serve_refused(tmp_path, "--port", "1", FIRELINE_REDIS_URL="localhost:6379"),
+def test_a_malformed_environment_variable_is_one_line_naming_it(tmp_path: Path, fork_cli: ForkCli) -> None:
+    one_line(*serve_refused(tmp_path, "--port", "1", fork_cli=fork_cli, FIRELINE_REDIS_URL="localhost:6379"),
              "FIRELINE_REDIS_URL: a Redis URL starts with redis://")
     one_line(*run(["incident", "list"], FIRELINE_DB_CONNECT_TIMEOUT_S="soon"), "FIRELINE_DB_CONNECT_TIMEOUT_S:")
 

@@ -1,5 +1,7 @@
 """The CLI at 80 columns, run for real against the running demo: every list fits, ids are whole,
-`--wide` and `--json` give the rest, and the pagination hint is an option that works."""
+`--wide` and `--json` give the rest, and the pagination hint is an option that works. The first
+command of each test runs through the installed `fireline` script, the others are forked from a
+helper that imported the CLI once (tests/support/forkcli.py: their own process, real streams)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.demo import FIRELINE, Demo, env, running_demo
+from tests.support.forkcli import ForkCli
 
 # the first test also starts the shared demo (seconds alone, minutes on a loaded machine)
 pytestmark = pytest.mark.timeout(400)
@@ -23,8 +26,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield d
 
 
-def cli(demo: Demo, *args: str, columns: int = 80, role: str = "admin") -> str:
+def cli(demo: Demo, *args: str, columns: int = 80, role: str = "admin", fork: ForkCli | None = None) -> str:
+    """`fireline ARGS`: forked from the CLI helper when `fork` is given, else the installed script."""
     e = {**env(), "COLUMNS": str(columns), "FIRELINE_URL": demo.url, "FIRELINE_TOKEN": demo.keys[role]}
+    if fork is not None:
+        done = fork.run(list(args), env=e, cwd=Path.cwd(), timeout=180)
+        assert done.returncode == 0, f"fireline {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        return done.stdout
     proc = subprocess.run([FIRELINE, *args], env=e, capture_output=True, text=True, timeout=180, cwd=Path.cwd())
     assert proc.returncode == 0, f"fireline {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
     return proc.stdout
@@ -41,7 +49,7 @@ def whole(out: str, ids: list[str]) -> None:
     assert not missing, f"ids cut or missing: {missing}\n{out}"
 
 
-def test_every_list_fits_80_columns_with_whole_ids(demo: Demo) -> None:
+def test_every_list_fits_80_columns_with_whole_ids(demo: Demo, fork_cli: ForkCli) -> None:
     inc = demo.incident
     with demo.client() as http:
         incidents = [i["id"] for i in http.get("/api/v1/incidents").json()["incidents"]]
@@ -66,7 +74,7 @@ def test_every_list_fits_80_columns_with_whole_ids(demo: Demo) -> None:
         (("incident", "timeline", inc), []),
     ]
     with ThreadPoolExecutor(4) as pool:
-        outs = list(pool.map(lambda c: cli(demo, *c[0]), commands))
+        outs = list(pool.map(lambda c: cli(demo, *c[0], fork=None if c is commands[0] else fork_cli), commands))
     for (_, ids), out in zip(commands, outs, strict=True):
         fits(out)
         if ids:
@@ -75,22 +83,23 @@ def test_every_list_fits_80_columns_with_whole_ids(demo: Demo) -> None:
             assert "opened the incident" in out and '{"' not in out, out
 
 
-def test_wide_and_json_give_every_field(demo: Demo) -> None:
+def test_wide_and_json_give_every_field(demo: Demo, fork_cli: ForkCli) -> None:
     narrow = cli(demo, "controls", "list", "--all")
-    wide = cli(demo, "controls", "list", "--all", "--wide")
+    wide = cli(demo, "controls", "list", "--all", "--wide", fork=fork_cli)
     assert "params" not in narrow.split("\n", 3)[1] and "incident" in wide and "expires" in wide
-    rows = json.loads(cli(demo, "controls", "list", "--all", "--json"))["controls"]
+    rows = json.loads(cli(demo, "controls", "list", "--all", "--json", fork=fork_cli))["controls"]
     assert rows and all(r["id"] in wide for r in rows)
-    timeline = cli(demo, "incident", "timeline", demo.incident, "--wide", columns=200)
+    timeline = cli(demo, "incident", "timeline", demo.incident, "--wide", columns=200, fork=fork_cli)
     assert "control.applied" in timeline
 
 
-def test_pagination_hint_is_an_option_that_works(demo: Demo) -> None:
+def test_pagination_hint_is_an_option_that_works(demo: Demo, fork_cli: ForkCli) -> None:
     first = cli(demo, "calls", "search", "--limit", "3")
     hint = [line for line in first.splitlines() if line.startswith("more:")]
     assert hint, first
     cursor = hint[0].split("--cursor", 1)[1].strip()
-    second = json.loads(cli(demo, "calls", "search", "--limit", "3", "--cursor", cursor, "--json"))["calls"]
-    page1 = json.loads(cli(demo, "calls", "search", "--limit", "3", "--json"))["calls"]
+    second = json.loads(cli(demo, "calls", "search", "--limit", "3", "--cursor", cursor, "--json",
+                            fork=fork_cli))["calls"]
+    page1 = json.loads(cli(demo, "calls", "search", "--limit", "3", "--json", fork=fork_cli))["calls"]
     assert len(second) == 3 and not {c["id"] for c in second} & {c["id"] for c in page1}
     assert second[0]["started_at"] <= page1[-1]["started_at"]

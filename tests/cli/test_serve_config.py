@@ -1,4 +1,8 @@
-"""A mistake in FIRELINE_CONFIG stops `fireline serve` with one line naming the field."""
+"""A mistake in FIRELINE_CONFIG stops `fireline serve` with one line naming the field.
+
+Every case runs as its own `fireline serve` process forked from one that imported the CLI once
+(tests/support/forkcli.py); three of them also through the installed `fireline` script, one
+interpreter each: a configuration error, a YAML error and a control's parameter error."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.forkcli import ForkCli
 
 CASES = {
     "monitors": ("monitors:\n  - name: x\n    signal: nope\n", "monitors[0].signal"),
@@ -35,18 +41,32 @@ CASES = {
     "section_typo": ("polices: []\n", "FIRELINE_CONFIG: polices: unknown key; did you mean policies?"),
     "gateway_typo": ("gateway:\n  timeout: 30\n", "FIRELINE_CONFIG: gateway.timeout: unknown key; did you mean"),
 }
+SCRIPT_CASES = {"apps", "yaml", "control_param"}  # also run through the installed `fireline` script
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_config_is_one_line_and_exit_1(case: str, tmp_path: Path) -> None:
+def check(case: str, tmp_path: Path, run: str, fork_cli: ForkCli) -> None:
     text, expected = CASES[case]
     (tmp_path / "fireline.yaml").write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRELINE_")}
     env.update(FIRELINE_CONFIG=str(tmp_path / "fireline.yaml"), FIRELINE_SECRET="x", COLUMNS="80")
-    fireline = str(Path(sys.executable).with_name("fireline"))
-    proc = subprocess.run([fireline, "serve", "--port", "1"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 1, out
+    args = ["serve", "--port", "1"]
+    if run == "script":
+        fireline = str(Path(sys.executable).with_name("fireline"))
+        proc = subprocess.run([fireline, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        code, out = proc.returncode, proc.stdout + proc.stderr
+    else:
+        done = fork_cli.run(args, env=env, cwd=tmp_path, timeout=60)
+        code, out = done.returncode, done.stdout + done.stderr
+    assert code == 1, out
     assert expected in out and "Traceback" not in out
     assert len(out.strip().splitlines()) == 1, f"not one line at 80 columns:\n{out}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_config_is_one_line_and_exit_1(case: str, tmp_path: Path, fork_cli: ForkCli) -> None:
+    check(case, tmp_path, "fork", fork_cli)
+
+
+@pytest.mark.parametrize("case", sorted(SCRIPT_CASES))
+def test_bad_config_through_the_fireline_script(case: str, tmp_path: Path, fork_cli: ForkCli) -> None:
+    check(case, tmp_path, "script", fork_cli)
