@@ -21,7 +21,7 @@ from fireline.config_keys import ConfigError, check_keys
 @lru_cache(maxsize=1)
 def default_prices() -> dict[str, tuple[float, float]]:
     text = resources.files("fireline.calls").joinpath("prices.yaml").read_text(encoding="utf-8")
-    return _table(yaml.safe_load(text) or {})
+    return _table(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {})  # libyaml: ~8x faster
 
 
 def _table(section: dict[str, Any]) -> dict[str, tuple[float, float]]:

@@ -310,4 +310,4 @@ DEFAULTS_YAML = """
   severity: P2
   title: "Traffic on {group} dropped to {ratio:.0%} of baseline"
 """
-DEFAULTS: list[dict[str, Any]] = yaml.safe_load(DEFAULTS_YAML)
+DEFAULTS: list[dict[str, Any]] = yaml.load(DEFAULTS_YAML, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
