@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, delete, select
 from sqlalchemy.orm import Session
 
+from fireline.calls.models import Call
 from fireline.db import insert_for
-from fireline.incidents.models import Incident, IncidentScopeValue
+from fireline.incidents.models import Incident, IncidentCall, IncidentScopeValue
 from fireline.incidents.schemas import SCOPE_KEYS, counts_of
 
 SAMPLE = 100  # values of one dimension kept on the incident row
@@ -105,11 +106,6 @@ def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
     any more (an incident holding calls keeps them, and so its scope names whose they are, until the
     hold ends and the queued erasure runs). The count drops with it; a spilled dimension refills its
     sample from the stored set."""
-    from sqlalchemy import String, cast, delete
-
-    from fireline.calls.models import Call
-    from fireline.incidents.models import IncidentCall
-
     held = set(session.scalars(select(IncidentCall.incident_id).join(Call, Call.id == IncidentCall.call_id)
                                .where(Call.user_pseudonym == user_pseudonym)))
     spilled = set(session.scalars(select(IncidentScopeValue.incident_id).where(
@@ -121,10 +117,11 @@ def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
         if inc is None:
             continue
         scope = dict(inc.scope or {})
-        sample = [u for u in scope.get("users") or [] if u != user_pseudonym]
+        listed_users = scope.get("users") or []
+        sample = [u for u in listed_users if u != user_pseudonym]
         counts = counts_of(scope)
-        was = counts["users"] > len(scope.get("users") or [])  # the set lives in the table
-        gone = len(sample) < len(scope.get("users") or [])
+        in_table = counts["users"] > len(listed_users)  # the whole set lives in incident_scope_values
+        gone = len(sample) < len(listed_users)
         if incident_id in spilled:
             session.execute(delete(IncidentScopeValue).where(
                 IncidentScopeValue.incident_id == incident_id, IncidentScopeValue.dim == "users",
@@ -133,7 +130,7 @@ def on_subject_erased(session: Session, user_pseudonym: str, **_: Any) -> None:
         if not gone:
             continue
         counts["users"] = max(counts["users"] - 1, len(sample))
-        if was and len(sample) < SAMPLE:
+        if in_table and len(sample) < SAMPLE:
             have = set(sample)
             sample += [v for v in stored_values(session, incident_id, "users") if v not in have][:SAMPLE - len(sample)]
         scope["users"] = sample
