@@ -54,12 +54,16 @@ class OutboxEntry(Base):
 
 
 
+# One statement for every entry (values bound, not inlined: its compiled form is cached once).
+_ADD = insert(OutboxEntry).returning(OutboxEntry.id)
+
+
 def add(session: Any, topic: str, payload: dict[str, Any], now: datetime | None = None) -> int:
     """Write an entry in the caller's transaction (a Session or a Connection); returns its id."""
     now = now or utcnow()
-    stmt = insert(OutboxEntry).values(topic=topic, payload=payload, handlers=None, created_at=now,
-                                      next_attempt_at=now + GRACE, attempts=0).returning(OutboxEntry.id)
-    return int(session.execute(stmt).scalar_one())
+    row = {"topic": topic, "payload": payload, "handlers": None, "created_at": now, "next_attempt_at": now + GRACE,
+           "attempts": 0}
+    return int(session.execute(_ADD, row).scalar_one())
 
 
 def add_many(session: Any, topic: str, payloads: list[dict[str, Any]], now: datetime | None = None) -> list[int]:

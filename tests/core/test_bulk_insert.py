@@ -1,6 +1,6 @@
-"""The batched write of calls (fireline.db.BulkInsert: column arrays on PostgreSQL) stores exactly
-what a plain INSERT stores, skips ids already stored, and its values pass the same guard; timestamps
-are written on SQLite as SQLAlchemy writes them."""
+"""The batched write of calls (fireline.db.BulkInsert: column arrays on PostgreSQL, driver SQL on
+SQLite) stores exactly what a plain INSERT stores, skips ids already stored, and its values pass the
+same guard; timestamps are written on SQLite as SQLAlchemy writes them."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_bulk_insert_stores_what_a_plain_insert_stores(db: Database) -> None:
         conn.execute(insert(CALLS), plain)
         conn.execute(insert(CallRaw.__table__), [{"call_id": f"plain-{i}", "blob": b} for i, b in enumerate(blobs)])
         conn.execute(insert(CallFinding.__table__), [{**f, "call_id": f"plain-{i}"} for i, f in enumerate(findings)])
-        new = bulk.execute(conn, batched).scalars().all()
+        new = bulk.execute(conn, batched)
         BulkInsert(CallRaw.__table__).execute(  # type: ignore[arg-type]
             conn, [{"call_id": f"bulk-{i}", "blob": b} for i, b in enumerate(blobs)])
         BulkInsert(CallFinding.__table__).execute(  # type: ignore[arg-type]
@@ -71,9 +71,9 @@ def test_bulk_insert_stores_what_a_plain_insert_stores(db: Database) -> None:
 def test_ids_already_stored_are_skipped_and_not_returned(db: Database) -> None:
     bulk = BulkInsert(CALLS, skip_existing="id", returning=("id",))  # type: ignore[arg-type]
     with db.writing() as session:
-        first = bulk.execute(session.connection(), [call_row(i, f"c-{i}") for i in range(3)]).scalars().all()
+        first = bulk.execute(session.connection(), [call_row(i, f"c-{i}") for i in range(3)])
     with db.writing() as session:
-        again = bulk.execute(session.connection(), [call_row(i, f"c-{i}") for i in range(5)]).scalars().all()
+        again = bulk.execute(session.connection(), [call_row(i, f"c-{i}") for i in range(5)])
     assert sorted(first) == ["c-0", "c-1", "c-2"] and sorted(again) == ["c-3", "c-4"]
 
 
@@ -108,3 +108,45 @@ def test_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them(value: dateti
     ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     naive = None if value is None else UTCDateTime().process_bind_param(value, dialect)
     assert ours(value) == DateTime().dialect_impl(dialect).bind_processor(dialect)(naive)
+
+
+def test_rows_lacking_columns_get_their_defaults_and_times_repeat_as_they_were(db: Database) -> None:
+    """Columns the rows lack take their scalar defaults; a time shared by rows (or equal in another
+    zone) is written as each row's own would be."""
+    same = datetime(2026, 11, 22, 10, 0, 0, 5, tzinfo=UTC)
+    zones = [same, same.astimezone(timezone(timedelta(hours=5, minutes=30))), same.replace(tzinfo=None), same]
+    lacking = ("status", "finding_count", "has_raw", "legal_hold")
+    plain = [{k: v for k, v in call_row(i, f"dp-{i}").items() if k not in lacking} | {"started_at": zones[i % 4]}
+             for i in range(12)]
+    batched = [{**r, "id": f"db-{i}"} for i, r in enumerate(plain)]
+    findings = [{"detector": "pii", "kind": "k", "severity": "P3", "location": "input", "started_at": zones[i % 4],
+                 "app": "a", "tenant": None, "entity": None, "item": None, "start": 1, "end": 2} for i in range(12)]
+    with db.writing() as session:
+        conn = session.connection()
+        conn.execute(insert(CALLS), plain)
+        conn.execute(insert(CallFinding.__table__), [{**f, "call_id": f"dp-{i}"} for i, f in enumerate(findings)])
+        assert sorted(BulkInsert(CALLS, skip_existing="id", returning=("id",)).execute(  # type: ignore[arg-type]
+            conn, batched)) == sorted(r["id"] for r in batched)
+        BulkInsert(CallFinding.__table__).execute(  # type: ignore[arg-type]
+            conn, [{**f, "call_id": f"db-{i}"} for i, f in enumerate(findings)])
+    for table, key in ((CALLS, "id"), (CallFinding.__table__, "call_id")):
+        mine = rows_of(db, table, key, [f"db-{i}" for i in range(12)])
+        assert mine == rows_of(db, table, key, [f"dp-{i}" for i in range(12)]) and len(mine) == 12
+
+
+def test_a_row_without_a_column_of_the_first_is_refused_as_sqlalchemy_refuses_it(db: Database) -> None:
+    rows = [call_row(i, f"k-{i}") for i in range(3)]
+    del rows[2]["tenant"]
+    with pytest.raises(Exception) as caught, db.writing() as session:
+        BulkInsert(CALLS).execute(session.connection(), rows)  # type: ignore[arg-type]
+    assert "tenant" in str(caught.value)
+
+
+def test_more_rows_than_one_statement_holds_are_all_returned(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    bulk = BulkInsert(CALLS, skip_existing="id", returning=("id",))  # type: ignore[arg-type]
+    monkeypatch.setattr(db.engine.dialect, "insertmanyvalues_page_size", 7)
+    with db.writing() as session:
+        bulk.execute(session.connection(), [call_row(i, f"p-{i}") for i in range(0, 30, 3)])
+    with db.writing() as session:
+        new = bulk.execute(session.connection(), [call_row(i, f"p-{i}") for i in range(30)])
+    assert sorted(new) == sorted(f"p-{i}" for i in range(30) if i % 3)

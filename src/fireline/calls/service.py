@@ -261,7 +261,7 @@ def store(db: Database, batch: list[PreparedCall]) -> list[PreparedCall]:
     # Core statements on the tables: the ORM's bulk-insert machinery cost a third of this function.
     with db.writing() as session:
         conn = session.connection()
-        new_ids = set(_NEW_CALLS.execute(conn, [p.row for p in batch]).scalars().all())
+        new_ids = set(_NEW_CALLS.execute(conn, [p.row for p in batch]))
         fresh = [p for p in batch if p.id in new_ids]
         if fresh:
             _RAW.execute(conn, [{"call_id": p.id, "blob": p.raw_blob} for p in fresh])
