@@ -300,7 +300,7 @@ def guard_statements(engine: Engine) -> None:
         rows = _rows(parameters)
         if not _suspect(_values(rows)):
             return
-        # A statement sent as driver SQL (fireline.db.BulkInsert on SQLite) names its positional
+        # A statement sent as driver SQL (fireline.bulk.BulkInsert on SQLite) names its positional
         # parameters and their integer bounds itself, as a compiled statement would.
         layout = context.execution_options.get(GUARD_LAYOUT) if context is not None else None
         if layout is not None:

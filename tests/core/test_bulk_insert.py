@@ -1,4 +1,4 @@
-"""The batched write of calls (fireline.db.BulkInsert: column arrays on PostgreSQL, driver SQL on
+"""The batched write of calls (fireline.bulk.BulkInsert: column arrays on PostgreSQL, driver SQL on
 SQLite) stores exactly what a plain INSERT stores, skips ids already stored, and its values pass the
 same guard; timestamps are written on SQLite as SQLAlchemy writes them."""
 
@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import DateTime, insert, select
 from sqlalchemy.dialects import sqlite
 
+from fireline.bulk import BulkInsert
 from fireline.calls.models import Call, CallFinding, CallRaw
-from fireline.db import BulkInsert, Database, UTCDateTime
+from fireline.db import Database, UTCDateTime
 from fireline.validation import Unstorable
 
 CALLS = Call.__table__

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from ulid import ULID
 
 from fireline import outbox
+from fireline.bulk import BulkInsert
 from fireline.calls import dead_letters, privacy
 from fireline.calls.models import Call, CallFinding, CallRaw, RawAccess
 from fireline.calls.schemas import CallIn, CallOut, FindingOut
-from fireline.db import BulkInsert, Database, DatabaseUnavailable, is_unavailable, utcnow
+from fireline.db import Database, DatabaseUnavailable, is_unavailable, utcnow
 from fireline.errors import Invalid, NotFound
 from fireline.metrics import CALL_DUPLICATES, CALLS_INGESTED, INGEST_SECONDS
 
@@ -247,7 +248,7 @@ def published(db: Database, inserted: list[PreparedCall], source: str) -> None:
     db.bus.publish_durable("calls.ingested", entries or None, calls=inserted, source=source)
 
 
-# One statement per table per batch, whatever its size (fireline.db.BulkInsert).
+# One statement per table per batch, whatever its size (fireline.bulk.BulkInsert).
 _NEW_CALLS = BulkInsert(Call.__table__, skip_existing="id", returning=("id",))  # type: ignore[arg-type]
 _RAW = BulkInsert(CallRaw.__table__)  # type: ignore[arg-type]
 _FINDINGS = BulkInsert(CallFinding.__table__)  # type: ignore[arg-type]
