@@ -139,12 +139,16 @@ class BulkInsert:
         return returned
 
     def _arrays(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
-        arrays = {name: [r[name] for r in rows] for name in rows[0]}
+        names = list(rows[0])
+        get = itemgetter(*names) if len(names) > 1 else _one(names[0])
+        arrays = dict(zip(names, map(list, zip(*map(get, rows), strict=True)), strict=True))
         for c in self.table.c:
             if c.name not in arrays and c.default is not None and c.default.is_scalar:
                 arrays[c.name] = [c.default.arg] * len(rows)  # type: ignore[attr-defined]
         for values in arrays.values():
-            if len({type(v) for v in values if v is not None}) > 1:
+            kinds = set(map(type, values))
+            kinds.discard(type(None))
+            if len(kinds) > 1:
                 return None
         return arrays
 
