@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
     """`after` ("calls.ingested" to the monitors) runs once the group is committed: requests that
     share a group (or have others waiting behind them) are answered before it, so their answer does
     not wait for the monitors of every call in the group; a lone request is answered after it, so
-    its client sees the effects (incidents, monitor state) on its next request. Both are committed.
+    its client sees the effects (incidents, monitor state) on its next request; after concurrent
+    traffic a request is lone once `after_every` passed with no company. Both are committed.
     A group with requests waiting behind it has its `after` run with the next group's, once for both."""
     stored = threading.Event()
     release = threading.Event()
@@ -183,6 +185,7 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
         futures[i] = group.submit(parse_calls(call(i)))
     release.set()
     assert [f.result(10).ids for f in futures.values()] == [["first"], ["w-0"], ["w-1"], ["w-2"]]
+    time.sleep(group.after_every * 2)  # a quiet spell: the traffic is no longer concurrent
     futures["lone"] = group.submit(parse_calls(call("lone")))
     registered.set()
     assert futures["lone"].result(10).ids == ["lone"]
@@ -211,6 +214,7 @@ def test_every_committed_call_reaches_the_monitors_once_whatever_the_grouping(db
         t.start()
     for t in threads:
         t.join(60)
+    time.sleep(group.after_every * 2)
     group.ingest(parse_calls(call("last")))  # a lone request: answered after every owed `after` ran
     assert sorted(seen) == sorted([f"m-{i}" for i in range(n)] + ["last"])
 
