@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
     """`after` ("calls.ingested" to the monitors) runs once the group is committed: requests that
     share a group (or have others waiting behind them) are answered before it, so their answer does
     not wait for the monitors of every call in the group; a lone request is answered after it, so
-    its client sees the effects (incidents, monitor state) on its next request. Both are committed.
+    its client sees the effects (incidents, monitor state) on its next request; after concurrent
+    traffic a request is lone once `after_every` passed with no company. Both are committed.
     A group with requests waiting behind it has its `after` run with the next group's, once for both."""
     stored = threading.Event()
     release = threading.Event()
@@ -183,6 +185,7 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
         futures[i] = group.submit(parse_calls(call(i)))
     release.set()
     assert [f.result(10).ids for f in futures.values()] == [["first"], ["w-0"], ["w-1"], ["w-2"]]
+    time.sleep(group.after_every * 2)  # a quiet spell: the traffic is no longer concurrent
     futures["lone"] = group.submit(parse_calls(call("lone")))
     registered.set()
     assert futures["lone"].result(10).ids == ["lone"]
@@ -211,6 +214,7 @@ def test_every_committed_call_reaches_the_monitors_once_whatever_the_grouping(db
         t.start()
     for t in threads:
         t.join(60)
+    time.sleep(group.after_every * 2)
     group.ingest(parse_calls(call("last")))  # a lone request: answered after every owed `after` ran
     assert sorted(seen) == sorted([f"m-{i}" for i in range(n)] + ["last"])
 
@@ -223,3 +227,76 @@ def test_a_failure_after_the_commit_does_not_fail_committed_requests(db: Databas
     assert len(group.ingest(parse_calls(call("kept"))).inserted) == 1
     with db.session() as s:
         assert service.get(s, "kept").id == "kept"
+
+
+def test_under_concurrent_traffic_a_lone_request_is_answered_first_and_its_monitors_follow(db: Database) -> None:
+    """Right after requests shared a group, a lone one is answered at its commit; what follows it
+    runs within `after_every` though no request comes (the thread never ends owing it)."""
+    seen: list[tuple[list[str], float]] = []
+    group = GroupCommit(lambda batch: service.ingest_prepared(db, batch, publish=False), after_every=0.2,
+                        after=lambda outcome: seen.append((sorted(p.id for p in outcome.inserted), time.monotonic())))
+    first = group.submit(parse_calls(call("c-0")))
+    rest = [group.submit(parse_calls(call(f"c-{i}"))) for i in range(1, 4)]
+    assert [f.result(10).ids for f in [first, *rest]] == [[f"c-{i}"] for i in range(4)]
+    lone = group.submit(parse_calls(call("c-lone")))
+    assert lone.result(10).ids == ["c-lone"]
+    answered = time.monotonic()
+    deadline = answered + 5
+    while sum(len(ids) for ids, _ in seen) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(i for ids, _ in seen for i in ids) == sorted([f"c-{i}" for i in range(4)] + ["c-lone"])
+
+
+def test_event_loop_requests_get_their_own_answers_in_one_hand_over(db: Database) -> None:
+    """`answer` on an event loop: many requests at once, each its own share (a bad body its own
+    error), a request that went away skipped; the loop is woken once per group, not per request."""
+    import asyncio
+
+    from fireline.calls.api import parse_body
+
+    group = GroupCommit(lambda batch: service.ingest_prepared(db, batch), parse_body)
+    handed: list[int] = []
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counted(fn: Any, *args: Any, **kw: Any) -> Any:
+            if fn.__name__ == "_answer_all":
+                handed.append(len(args[0]))
+            return original(fn, *args, **kw)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        bodies = [orjson.dumps(call(f"e-{i}")) for i in range(30)]
+        bodies[4] = b'{"app": '
+        tasks = [asyncio.ensure_future(group.answer(b)) for b in bodies]
+        await asyncio.sleep(0)  # each one queued and waiting
+        tasks[9].cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    answers = asyncio.run(main())
+    assert "not valid JSON" in str(answers[4]) and isinstance(answers[9], asyncio.CancelledError)
+    assert all(answers[i].ids == [f"e-{i}"] for i in range(30) if i not in (4, 9))
+    assert sum(handed) == 30 and len(handed) < 30  # answers handed over per group
+    with db.session() as s:
+        assert service.count(s, service.CallFilter()) == 29  # the one that went away is stored too
+
+
+def test_one_thread_serves_steady_traffic_and_ends_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fireline.calls import group as group_module
+
+    monkeypatch.setattr(group_module, "IDLE_EXIT", 0.3)
+    threads: list[threading.Thread] = []
+
+    def store(batch: service.PreparedBatch) -> Any:
+        threads.append(threading.current_thread())
+        return service.IngestOutcome(ids=batch.ids, inserted=[], duplicates=len(batch.ids))
+
+    group = GroupCommit(store)
+    for i in range(3):
+        assert group.ingest(parse_calls(call(f"t-{i}"))).ids == [f"t-{i}"]
+    assert len(set(threads)) == 1  # no thread started per request
+    threads[0].join(5)
+    assert not threads[0].is_alive()  # ended once idle
+    assert group.ingest(parse_calls(call("t-3"))).ids == ["t-3"]  # and the next request starts one again
+    assert threads[-1] is not threads[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -76,7 +75,7 @@ async def ingest_calls(request: Request, _: Principal = Depends(require("ingest"
     # Parsing, validation and the privacy pass (in the helper process with `ingest.prepare_process`),
     # then detectors and the write, in the group's thread, one group of requests at a time
     # (calls.group); the request waits without holding a thread and is answered once it is committed.
-    outcome = await asyncio.wrap_future(group_commit(request.app).submit(body))
+    outcome = await group_commit(request.app).answer(body)
     result: dict[str, Any] = {"accepted": len(outcome.inserted), "duplicates": outcome.duplicates,
                               "ids": outcome.ids}
     if outcome.dead:  # refused by the database on their own; the rest of the batch is stored

@@ -5,19 +5,24 @@ light load a request is stored alone at once (no timer, no added wait); under ma
 requests (one call per request, as most SDKs send) the commits per second stay few and each one
 carries many calls. Nothing commits per request.
 
-A group runs in the group's own thread, started when a request finds it idle and ending when no
-request waits; a waiting request holds no thread (`submit` gives a future the event loop awaits).
+A group runs in the group's own thread, started when a request finds none and ending after
+`IDLE_EXIT` seconds with nothing to do (under steady traffic one thread serves every group: no
+thread start per group); a waiting request holds no thread (`submit` gives a future; `answer`, for
+the event loop, an asyncio future: a group's answers reach each loop in one wake-up, not one per
+request).
 The group's work: each request's body parsed and validated, the privacy pass and encryption of
 the group's calls (`prepare_group`: pure CPU, no state), then the detectors, the write and the
-events (`after`: "calls.ingested" to the monitors). Requests are answered at the commit when others
-share the group or wait behind it, so an answer does not wait for the monitors and alerts of every
-call in its group; a lone request is answered after them, so its client sees their effects next.
-When requests wait behind a group, its `after` waits for the next group's commit and runs once for
-both (for all the groups committed back to back, for `after_every` seconds at most): under one
-call per request the monitors, alerts and incident updates of a group cost a few transactions
-whatever its size, and ran once per group they were most of the CPU of a call. Nothing is lost
-meanwhile (the calls are committed with their outbox entry), and the thread never goes idle with
-an `after` owed.
+events (`after`: "calls.ingested" to the monitors). Requests are answered at the commit when the
+traffic is concurrent (others share the group or wait behind it, or did so in the last
+`after_every` seconds), so an answer does not wait for the monitors and alerts of every call in its
+group; a request alone after a quiet spell (a client sending one request at a time) is answered
+after them, so its client sees their effects next. Under concurrent traffic `after` runs once for
+all the groups committed within `after_every` seconds (at most `max_calls` calls): under one call
+per request the monitors, alerts and incident updates cost a few transactions whatever the number
+of calls (~3 ms of CPU on SQLite with a monitor firing), and ran once per group of a few calls they
+were most of the CPU of a call. Nothing is lost meanwhile (the calls are committed with their
+outbox entry), and the thread never ends with an `after` owed: waiting for requests, it runs what
+is owed once `after_every` has passed since the first commit owed.
 With `offload` (`ingest.prepare_process: true`: gateway.prepare's Helper, made in
 fireline.wiring) the first part runs in a helper process, off the serving process's GIL, started
 by the first group of several requests (its first answers come while it starts, prepared here),
@@ -32,6 +37,8 @@ tried again as usual.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -62,6 +69,7 @@ log = logging.getLogger("fireline.ingest.group")
 GROUP_CALLS = Histogram("fireline_ingest_group_calls", "Calls per group commit", ["source"], registry=REGISTRY,
                         buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 AFTER_EVERY = 0.05  # s: under load, what follows the commits of back-to-back groups runs at least this often
+IDLE_EXIT = 1.0  # s: the group's thread ends after this long with no request (the next one starts another)
 GROUP_WAIT = Histogram("fireline_ingest_group_wait_seconds", "From a request's arrival to its group's commit",
                        ["source"], registry=REGISTRY,
                        buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
@@ -79,7 +87,8 @@ class _Waiter:
     parse: Parse
     arrived: float = field(default_factory=time.monotonic)
     ids: list[str] = field(default_factory=list)
-    future: Future[IngestOutcome] = field(default_factory=Future)
+    future: Future[IngestOutcome] | asyncio.Future[IngestOutcome] = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None  # set: `future` is that loop's, settled on it
 
 
 def prepare_group(items: list[tuple[Parse, Any]], now: datetime) -> Prepared:
@@ -114,12 +123,15 @@ class GroupCommit:
                  after_every: float = AFTER_EVERY) -> None:
         self.store, self.parse, self.offload, self.source, self.after = store, parse, offload, source, after
         self.max_calls, self.max_bytes, self.after_every = max_calls, max_bytes, after_every
-        self._owed: list[IngestOutcome] = []  # committed groups whose `after` waits for the next commit
+        self._owed: list[IngestOutcome] = []  # committed groups whose `after` waits
         self._owed_since = 0.0
+        self._company = -1e9  # monotonic time of the last commit whose group had company (several, or waiting)
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # a request arrived (the thread waits on it)
         self._queue: deque[_Waiter] = deque()
         self._running = False
         self._loaded = False  # a group of several requests was seen: prepare in the helper from now on
+        self._answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[IngestOutcome], Any, bool]]] = {}
         self.groups = 0  # groups stored (for the tests and the bench)
         self.takes = 0  # groups taken: a parse can tell the exports of one group from the next's
         self.offloaded = 0  # of which prepared in the helper process
@@ -131,10 +143,28 @@ class GroupCommit:
         process); a closure runs in the group's thread, before its group is prepared (OTLP decodes
         and maps its export there)."""
         me = _Waiter(body, parse or self.parse)
+        self._enqueue(me)
+        return me.future  # type: ignore[return-value]
+
+    async def answer(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
+        """`submit` for a coroutine on an event loop: awaited without a thread, the group's answers
+        for this loop handed over in one wake-up of the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestOutcome] = loop.create_future()
+        self._enqueue(_Waiter(body, parse or self.parse, future=future, loop=loop))
+        return await future
+
+    def ingest(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
+        """`submit`, waiting in this thread for the outcome."""
+        return self.submit(body, parse).result()
+
+    def _enqueue(self, me: _Waiter) -> None:
         with self._lock:
             self._queue.append(me)
             start = not self._running
             self._running = True
+            if not start:
+                self._wake.notify()
         if start:
             try:
                 threading.Thread(target=self._drain, name="fireline-ingest-group", daemon=True).start()
@@ -143,22 +173,17 @@ class GroupCommit:
                     self._queue.remove(me)
                     self._running = False
                 raise
-        return me.future
-
-    def ingest(self, body: Any, parse: Parse | None = None) -> IngestOutcome:
-        """`submit`, waiting in this thread for the outcome."""
-        return self.submit(body, parse).result()
 
     def _drain(self) -> None:
         ahead: tuple[list[_Waiter], Future[Prepared]] | None = None
         try:
             while True:
                 if ahead is None:
-                    if self._owed and not self._queue:  # nothing waits: what follows the commits runs now
-                        self._after_owed()
+                    if not self._await_requests():
+                        return
                     ahead = self._prepare_next()
                     if ahead is None:
-                        return
+                        continue
                 group, prepared = ahead
                 ahead = None
                 try:
@@ -172,10 +197,39 @@ class GroupCommit:
             self._after_owed()
             if ahead is not None:
                 for w in ahead[0]:
-                    _settle(w.future, error=RuntimeError("the ingest group stopped; retry"))
+                    self._settle(w, error=RuntimeError("the ingest group stopped; retry"))
+            self._hand_over()
             with self._lock:
                 self._running = False
             raise
+
+    def _await_requests(self) -> bool:
+        """Wait for a request (True), running what is owed to the commits so far once it is due
+        (`after_every` after the first of them, at once when the traffic is not concurrent); False
+        (the thread marked idle) after `IDLE_EXIT` seconds with nothing owed and no request."""
+        idle_since: float | None = None
+        while True:
+            with self._lock:
+                if self._queue:
+                    return True
+                now = time.monotonic()
+                if self._owed:
+                    idle_since = None
+                    due = self._owed_since + self.after_every if self._concurrent(now) else now
+                    if due > now:
+                        self._wake.wait(due - now)
+                        continue
+                else:
+                    idle_since = now if idle_since is None else idle_since
+                    if now - idle_since >= IDLE_EXIT:
+                        self._running = False
+                        return False
+                    self._wake.wait(IDLE_EXIT - (now - idle_since))
+                    continue
+            self._after_owed()  # due, nothing waits
+
+    def _concurrent(self, now: float) -> bool:
+        return now - self._company < self.after_every
 
     def _take(self) -> list[_Waiter]:
         """Requests in arrival order, until the group holds about `max_calls` calls or `max_bytes`."""
@@ -191,20 +245,18 @@ class GroupCommit:
                 try:
                     w.body, w.parse = w.parse(w.body), list
                 except BaseException as exc:  # this request's own 4xx
-                    _settle(w.future, error=exc)
+                    self._settle(w, error=exc)
                     continue
             group.append(w)
             size += len(w.body) if w.parse is list else 1
             nbytes += len(w.body) if isinstance(w.body, bytes | bytearray) else 0
+        self._hand_over()
         return group
 
     def _prepare_next(self, wait: bool = True) -> tuple[list[_Waiter], Future[Prepared]] | None:
-        """The next group taken and its preparation started; None (and the thread marked idle when
-        `wait`) when no request waits."""
+        """The next group taken and its preparation started; None when no request waits."""
         with self._lock:
             if not self._queue:
-                if wait:
-                    self._running = False
                 return None
         group = self._take()
         prepared: Future[Prepared] = Future()
@@ -239,13 +291,14 @@ class GroupCommit:
     def _store(self, group: list[_Waiter], prepared: Prepared | BaseException) -> None:
         if isinstance(prepared, BaseException):
             for w in group:
-                _settle(w.future, error=prepared)
+                self._settle(w, error=prepared)
+            self._hand_over()
             return
         shares, batch = prepared
         parsed: list[_Waiter] = []
         for w, share in zip(group, shares, strict=True):
             if isinstance(share, Exception):
-                _settle(w.future, error=share)
+                self._settle(w, error=share)
             else:
                 w.ids = share
                 parsed.append(w)
@@ -255,25 +308,31 @@ class GroupCommit:
             answers = split(outcome, [w.ids for w in parsed])
         except BaseException as exc:  # nothing of the group is committed (one transaction): all fail
             for w in parsed:
-                _settle(w.future, error=exc)
+                self._settle(w, error=exc)
+            self._hand_over()
             self._after_owed()
         else:
-            # Committed: under load (other requests in the group or waiting) they are answered now and
-            # the monitors run after; a lone request is answered once they ran (read-your-alerts).
+            # Committed: under concurrent traffic (others in the group or waiting, now or lately) they
+            # are answered now and the monitors run after; a lone request after a quiet spell is
+            # answered once they ran (read-your-alerts).
             done = time.monotonic()
-            waiting = bool(self._queue)
-            early = len(parsed) > 1 or waiting
+            if len(parsed) > 1 or self._queue:
+                self._company = done
+            early = self._concurrent(done)
+            if not self._owed:
+                self._owed_since = done
             self._owed.append(outcome)
             if not early:
                 self._after_owed()
             for w, answer in zip(parsed, answers, strict=True):
                 GROUP_WAIT.labels(self.source).observe(done - w.arrived)
-                _settle(w.future, answer)
-            if len(self._owed) == 1:
-                self._owed_since = done
-            # Requests wait behind this group: its `after` runs with the next group's (the thread goes on).
-            if early and not (waiting and done - self._owed_since < self.after_every
-                              and sum(len(o.inserted) for o in self._owed) < self.max_calls):
+                self._settle(w, answer)
+            self._hand_over()
+            # What follows the commits runs once `after_every` passed since the first owed, or once
+            # they hold `max_calls` calls; before that, with a later group's (the thread goes on, or
+            # waits for requests until it is due).
+            if early and (done - self._owed_since >= self.after_every
+                          or sum(len(o.inserted) for o in self._owed) >= self.max_calls):
                 self._after_owed()
         GROUP_CALLS.labels(self.source).observe(len(batch.ids) + len(batch.dead))
         self.groups += 1
@@ -292,6 +351,33 @@ class GroupCommit:
             self.after(outcome)
         except Exception:
             log.exception("ingest: the group's calls are committed, but what follows failed; the outbox delivers it")
+
+    def _settle(self, w: _Waiter, outcome: IngestOutcome | None = None, error: BaseException | None = None) -> None:
+        """Answer a waiting request: at once for a thread's future; a loop's is kept for `_hand_over`."""
+        if w.loop is None:
+            _settle(w.future, outcome, error)  # type: ignore[arg-type]
+        else:
+            self._answers.setdefault(w.loop, []).append((w.future, error if error is not None else outcome,
+                                                         error is not None))  # type: ignore[arg-type]
+
+    def _hand_over(self) -> None:
+        """The answers kept for each event loop, handed to it in one call (one wake-up of the loop)."""
+        if not self._answers:
+            return
+        answers, self._answers = self._answers, {}
+        for loop, items in answers.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these answers any more
+                loop.call_soon_threadsafe(_answer_all, items)
+
+
+def _answer_all(items: list[tuple[asyncio.Future[IngestOutcome], Any, bool]]) -> None:
+    """On the loop: each request's outcome or error; one that went away (cancelled) is skipped."""
+    for future, value, failed in items:
+        if not future.done():
+            if failed:
+                future.set_exception(value)
+            else:
+                future.set_result(value)
 
 
 def _settle(future: Future[IngestOutcome], outcome: IngestOutcome | None = None,

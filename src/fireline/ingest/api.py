@@ -6,7 +6,6 @@ every endpoint; PagerDuty also takes an ingest key as `routing_key` (docs/ingest
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -212,7 +211,7 @@ async def otlp_traces(request: Request) -> Response:
         return done[0][0].calls
 
     try:  # the export waits for its group's commit holding no thread (as native ingest does)
-        await asyncio.wrap_future(group.submit(zipped, parse))
+        await group.answer(zipped, parse)
     except Exception as exc:
         if done and done[0][1]:  # the span is retried by its exporter: its events wait again
             await anyio.to_thread.run_sync(logs.put_back, db, done[0][1], limiter=threads)
