@@ -61,6 +61,12 @@ class Monitor:
                 and (not self._loc or f["location"] in self._loc)
                 and SEVERITY_RANK.get(f["severity"], 3) <= self._sev]
 
+    def matches(self, finding: dict[str, Any]) -> bool:
+        """Whether one finding feeds this findings monitor (the test of `_matching_findings`)."""
+        return ((not self._det or finding["detector"] in self._det) and (not self._kind or finding["kind"] in self._kind)
+                and (not self._loc or finding["location"] in self._loc)
+                and SEVERITY_RANK.get(finding["severity"], 3) <= self._sev)
+
     def measure(self, fact: Fact) -> tuple[float, float, tuple[str, ...] | None]:
         """(numerator, score for picking linked calls, tools the hit concerns or None for all)."""
         sig = self.d.signal
@@ -144,6 +150,23 @@ class Monitor:
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                       fact.prompt_version, fact.tools, fact.session, fact.api_key))
                     s.hit_total += 1
+
+    def feed_found(self, fact: Fact, groups: tuple[str, ...], acc: dict[tuple[Monitor, str, int], list[Any]],
+                   found: int, tools: tuple[str, ...] | None) -> None:
+        """`collect` for a findings monitor that `found` (> 0) of the call's findings feed, `tools` the
+        tools they name (None: none): the engine matched the findings once for all its monitors."""
+        hit_groups = set(self.groups(fact, tools)) if tools is not None and self._by_tool else None
+        score = float(found)
+        minute = fact.minute
+        for group in groups:
+            if hit_groups is not None and group not in hit_groups:
+                continue
+            key = (self, group, minute)
+            slot = acc.get(key)
+            if slot is None:
+                slot = acc[key] = [0.0, 0, None]
+            slot[0] += 1.0
+            self._hit(group, fact, score)
 
     # Lean feeders of the signals every call feeds (no findings, no reports): what `collect` does for
     # them, without its generic branching. Hits and slots are made in the same order as `collect`.
