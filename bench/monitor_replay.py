@@ -51,13 +51,12 @@ def prepared_calls(n: int, cache: str) -> list[PreparedCall]:
     if cache and os.path.exists(cache):
         with open(cache, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
-    from ingest import make_call
-
     from fireline.calls.schemas import CallIn
     from fireline.calls.service import prepare
     from fireline.config import Config
     from fireline.detect.canaries import CanaryCache
     from fireline.detect.service import Detection
+    from ingest import make_call
 
     rng = random.Random(7)
     raw = []
@@ -98,9 +97,7 @@ def workload(base: list[PreparedCall], minutes: int, per_minute: int, batch: int
                     p.findings = [f for f in p.findings if rng.random() < 0.05]
                 x = rng.random()
                 p.row["output_tokens"] = int(rng.gauss(180, 40)) * (4 if 85 <= minute < 100 else 1)
-                if 70 <= minute < 80 and x < 0.4:
-                    p.row["status"] = "error"
-                elif x < 0.03:
+                if (70 <= minute < 80 and x < 0.4) or x < 0.03:
                     p.row["status"] = "error"
                 elif x < 0.05:
                     p.row["status"] = "blocked"
@@ -170,7 +167,8 @@ def dump(engine: Engine, emitted: list[list[Fired]], snapshots: list[Any]) -> by
                 "monitor": mon.d.name, "group": group, "state": s.state, "last_fired": str(s.last_fired),
                 "clear_since": str(s.clear_since), "first": s.first, "hit_total": s.hit_total,
                 "hits_emitted": s.hits_emitted, "usual": sorted(s.usual), "alerts_fired": mon.alerts_fired,
-                "buckets": [[m, repr(b.num), b.den, sorted((b.bins or {}).items())] for m, b in sorted(s.buckets.items())],
+                "buckets": [[m, repr(b.num), b.den, sorted((b.bins or {}).items())]
+                            for m, b in sorted(s.buckets.items())],
                 "window": [s.window.lo, s.window.hi, repr(s.window.num), s.window.den, sorted(s.window.bins.items())],
                 "history": [s.history.lo, s.history.hi, repr(s.history.num), s.history.den,
                             sorted(s.history.bins.items())],

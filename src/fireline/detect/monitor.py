@@ -63,7 +63,8 @@ class Monitor:
 
     def matches(self, finding: dict[str, Any]) -> bool:
         """Whether one finding feeds this findings monitor (the test of `_matching_findings`)."""
-        return ((not self._det or finding["detector"] in self._det) and (not self._kind or finding["kind"] in self._kind)
+        return ((not self._det or finding["detector"] in self._det)
+                and (not self._kind or finding["kind"] in self._kind)
                 and (not self._loc or finding["location"] in self._loc)
                 and SEVERITY_RANK.get(finding["severity"], 3) <= self._sev)
 
