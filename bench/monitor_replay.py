@@ -153,6 +153,9 @@ def run(batches: list[tuple[float, list[Any]]], emitted: list[list[Fired]] | Non
 
 
 def dump(engine: Engine, emitted: list[list[Fired]], snapshots: list[Any]) -> bytes:
+    """Every firing, the snapshots (fresh values of every group) and each series' buckets, running sums,
+    linked calls and state. Not `Series.values`, the last evaluation kept for building an alert: a group
+    that cannot fire may be left unevaluated until a snapshot evaluates it."""
     lines = []
     for n, fired in enumerate(emitted):
         for f in fired:
@@ -174,7 +177,6 @@ def dump(engine: Engine, emitted: list[list[Fired]], snapshots: list[Any]) -> by
                             sorted(s.history.bins.items())],
                 "hits": [[h.minute, repr(h.score), h.call_id, h.app, h.tenant, h.model, h.prompt_version, list(h.tools),
                           h.session, h.key] for h in s.hits],
-                "values": {k: repr(v) for k, v in sorted(s.values.items())},
             }, option=orjson.OPT_SORT_KEYS))
     return b"\n".join(lines) + b"\n"
 

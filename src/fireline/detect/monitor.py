@@ -44,6 +44,14 @@ class Monitor:
         self.family = (d.group_by, self.where, self.answers_only)  # monitors sharing denominators
         self.filtered = bool(self.where) or self.answers_only
         self.feature = d.feature
+        # A group in state "ok" whose numerator was never anything but 0 cannot fire (its value and count are
+        # 0): `Engine._evaluate` leaves it unevaluated. True only where `evaluate` proves it: a rate or a count
+        # (whose count is the numerator; not a sum, disparity, distribution or p99) judged by `any` or by a `>=`
+        # condition that 0 misses.
+        cond = d.condition
+        self.quiet_at_zero = d.agg in ("rate", "count") and (
+            cond.op == "any" or (cond.op in ("ratio_ge", "value_ge")
+                                 and (d.min_count >= 1 or d.min_value > 0 or cond.threshold > 0)))
         # The hot path: one lean feeder per signal, same result as `collect` (tests/detect/test_monitor_feeders.py).
         self.feed: Callable[[Fact, tuple[str, ...], dict[tuple[Monitor, str, int], list[Any]]], None] = {
             "distribution": self._feed_distribution, "latency": self._feed_latency, "cost": self._feed_cost,

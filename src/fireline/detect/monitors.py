@@ -218,8 +218,8 @@ class Engine:
         now = datetime.fromtimestamp(self.clock(), UTC)
         for mon, group in pairs:
             s = mon.series.get(group)
-            if s is None:
-                continue
+            if s is None or (not s.counted and s.state == "ok" and mon.quiet_at_zero):
+                continue  # (the second: nothing to fire, see Monitor.quiet_at_zero; `snapshot` still evaluates it)
             v = mon.evaluate(group, s, now_minute)
             if v["firing"]:
                 s.clear_since = None
