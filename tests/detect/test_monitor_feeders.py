@@ -250,7 +250,11 @@ def test_groups_left_unevaluated_could_not_have_fired(batches: list[Any], seed: 
              {"name": "count_zero_min", "signal": "errors", "match": {"status": ["timeout"]}, "aggregate": "count",
               "window": "5m", "condition": "ratio >= 2", "min_count": 0,
               "baseline": {"days": 1, "default": 0, "floor": 0, "min_volume": 3}, "type": "availability",
-              "severity": "P3"}]
+              "severity": "P3"},
+             {"name": "disparity_fast", "signal": "findings", "match": {"detector": ["refusal"]},
+              "compare": {"across": "cohort", "measure": "difference", "min_sample": 3, "alpha": 0.4},
+              "window": "5m", "condition": "ratio >= 0.01", "min_count": 1, "group_by": ["app", "cohort"],
+              "type": "bias", "severity": "P2"}]
     defs = load_monitors([{"name": "traffic_drop", "enabled": True}], defaults=[*DEFAULTS, *extra])
     fast_out: list[Fired] = []
     ref_out: list[Fired] = []

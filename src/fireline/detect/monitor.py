@@ -44,14 +44,16 @@ class Monitor:
         self.family = (d.group_by, self.where, self.answers_only)  # monitors sharing denominators
         self.filtered = bool(self.where) or self.answers_only
         self.feature = d.feature
-        # A group in state "ok" whose numerator was never anything but 0 cannot fire (its value and count are
-        # 0): `Engine._evaluate` leaves it unevaluated. True only where `evaluate` proves it: a rate or a count
-        # (whose count is the numerator; not a sum, disparity, distribution or p99) judged by `any` or by a `>=`
-        # condition that 0 misses.
+        # A group in state "ok" whose numerator was never anything but 0 cannot fire (its value, count and
+        # share are 0): `Engine._evaluate` leaves it unevaluated. True only where `evaluate` proves it: a rate
+        # or a count (whose count is the numerator; not a sum, distribution or p99) judged by `any` or by a
+        # `>=` condition that 0 misses, or a disparity that 0 misses (it needs x1 >= min_count, p1 >= min_value
+        # and a ratio or difference >= the threshold, and with x1 = 0 both are 0 or less).
         cond = d.condition
-        self.quiet_at_zero = d.agg in ("rate", "count") and (
-            cond.op == "any" or (cond.op in ("ratio_ge", "value_ge")
-                                 and (d.min_count >= 1 or d.min_value > 0 or cond.threshold > 0)))
+        zero_misses = d.min_count >= 1 or d.min_value > 0 or cond.threshold > 0
+        self.quiet_at_zero = ((d.agg in ("rate", "count")
+                               and (cond.op == "any" or (cond.op in ("ratio_ge", "value_ge") and zero_misses)))
+                              or (d.agg == "disparity" and zero_misses))
         # The hot path: one lean feeder per signal, same result as `collect` (tests/detect/test_monitor_feeders.py).
         self.feed: Callable[[Fact, tuple[str, ...], dict[tuple[Monitor, str, int], list[Any]]], None] = {
             "distribution": self._feed_distribution, "latency": self._feed_latency, "cost": self._feed_cost,
