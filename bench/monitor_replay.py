@@ -190,8 +190,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cache", default="", help="keep the prepared calls in this pickle")
     ap.add_argument("--dump", default="", help="write every firing, snapshot and series here")
+    ap.add_argument("--setup-only", action="store_true",
+                    help="load and build the workload, then stop (callgrind: what the other runs share)")
     args = ap.parse_args()
     base = prepared_calls(args.calls, args.cache)
+    if args.setup_only:
+        for _ in range(args.repeats):
+            workload(base, args.minutes, args.per_minute, args.batch)
+        return
     if args.dump:
         emitted: list[list[Fired]] = []
         snapshots: list[Any] = []
