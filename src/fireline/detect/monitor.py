@@ -44,6 +44,16 @@ class Monitor:
         self.family = (d.group_by, self.where, self.answers_only)  # monitors sharing denominators
         self.filtered = bool(self.where) or self.answers_only
         self.feature = d.feature
+        # A group in state "ok" whose numerator was never anything but 0 cannot fire (its value, count and
+        # share are 0): `Engine._evaluate` leaves it unevaluated. True only where `evaluate` proves it: a rate
+        # or a count (whose count is the numerator; not a sum, distribution or p99) judged by `any` or by a
+        # `>=` condition that 0 misses, or a disparity that 0 misses (it needs x1 >= min_count, p1 >= min_value
+        # and a ratio or difference >= the threshold, and with x1 = 0 both are 0 or less).
+        cond = d.condition
+        zero_misses = d.min_count >= 1 or d.min_value > 0 or cond.threshold > 0
+        self.quiet_at_zero = ((d.agg in ("rate", "count")
+                               and (cond.op == "any" or (cond.op in ("ratio_ge", "value_ge") and zero_misses)))
+                              or (d.agg == "disparity" and zero_misses))
         # The hot path: one lean feeder per signal, same result as `collect` (tests/detect/test_monitor_feeders.py).
         self.feed: Callable[[Fact, tuple[str, ...], dict[tuple[Monitor, str, int], list[Any]]], None] = {
             "distribution": self._feed_distribution, "latency": self._feed_latency, "cost": self._feed_cost,
@@ -60,6 +70,13 @@ class Monitor:
                 if (not self._det or f["detector"] in self._det) and (not self._kind or f["kind"] in self._kind)
                 and (not self._loc or f["location"] in self._loc)
                 and SEVERITY_RANK.get(f["severity"], 3) <= self._sev]
+
+    def matches(self, finding: dict[str, Any]) -> bool:
+        """Whether one finding feeds this findings monitor (the test of `_matching_findings`)."""
+        return ((not self._det or finding["detector"] in self._det)
+                and (not self._kind or finding["kind"] in self._kind)
+                and (not self._loc or finding["location"] in self._loc)
+                and SEVERITY_RANK.get(finding["severity"], 3) <= self._sev)
 
     def measure(self, fact: Fact) -> tuple[float, float, tuple[str, ...] | None]:
         """(numerator, score for picking linked calls, tools the hit concerns or None for all)."""
@@ -144,6 +161,23 @@ class Monitor:
                     s.hits.append(Hit(fact.minute, score, fact.id, fact.app, fact.tenant, fact.model,
                                       fact.prompt_version, fact.tools, fact.session, fact.api_key))
                     s.hit_total += 1
+
+    def feed_found(self, fact: Fact, groups: tuple[str, ...], acc: dict[tuple[Monitor, str, int], list[Any]],
+                   found: int, tools: tuple[str, ...] | None) -> None:
+        """`collect` for a findings monitor that `found` (> 0) of the call's findings feed, `tools` the
+        tools they name (None: none): the engine matched the findings once for all its monitors."""
+        hit_groups = set(self.groups(fact, tools)) if tools is not None and self._by_tool else None
+        score = float(found)
+        minute = fact.minute
+        for group in groups:
+            if hit_groups is not None and group not in hit_groups:
+                continue
+            key = (self, group, minute)
+            slot = acc.get(key)
+            if slot is None:
+                slot = acc[key] = [0.0, 0, None]
+            slot[0] += 1.0
+            self._hit(group, fact, score)
 
     # Lean feeders of the signals every call feeds (no findings, no reports): what `collect` does for
     # them, without its generic branching. Hits and slots are made in the same order as `collect`.

@@ -78,6 +78,12 @@ class Engine:
         self._feeding = {name: [(m.feed, self.family_of[m]) for m in mons] for name, mons in
                          (("reports", self.report_monitors), ("calls", self.call_monitors),
                           ("plain", self.plain_monitors))}
+        # A call with findings: (feeder, family index, findings monitor or None) in monitor order. Which
+        # findings monitors a finding feeds is worked out once per distinct finding (`_fed_by`).
+        self._feeding_found = [(m.feed, self.family_of[m], m if m.d.signal == "findings" else None)
+                               for m in self.call_monitors]
+        self._findings_monitors = [m for m in self.call_monitors if m.d.signal == "findings"]
+        self._fed_by: dict[tuple[Any, ...], tuple[Monitor, ...]] = {}
         self.emit = emit
         self.clock = clock
         self.lock = threading.RLock()
@@ -101,6 +107,7 @@ class Engine:
         acc: dict[tuple[Monitor, str, int], list[Any]] = {}
         oldest = now_minute - self.reach
         feed_reports, feed_calls, feed_plain = (self._feeding[k] for k in ("reports", "calls", "plain"))
+        feed_found = self._feeding_found
         groupings, signature = self._groupings, self._signature
         with self.lock:
             for fact in facts:
@@ -124,6 +131,18 @@ class Engine:
                     k = (grouping, fact.minute)
                     calls[k] = calls.get(k, 0) + 1
                 # Only the monitors this fact can feed: most calls carry no findings, no reports.
+                found = self._found(fact.findings) if is_call and fact.findings else None
+                if found is not None:
+                    for feed, i, mon in feed_found:
+                        groups = by_family[i]
+                        if groups:
+                            if mon is None:
+                                feed(fact, groups, acc)
+                            else:
+                                hit = found.get(mon)
+                                if hit is not None:  # else none of its findings: `collect` adds nothing
+                                    mon.feed_found(fact, groups, acc, hit[0], tuple(hit[1]) or None)
+                    continue
                 for feed, i in (feed_reports if not is_call else feed_calls if fact.findings else feed_plain):
                     groups = by_family[i]
                     if groups:
@@ -157,6 +176,32 @@ class Engine:
         if fired:
             self._emit(fired)
 
+    def _found(self, findings: tuple[dict[str, Any], ...]) -> dict[Monitor, list[Any]] | None:
+        """Per findings monitor fed by some of these findings: how many, and the tools they name (what
+        `Monitor.measure` counts), each distinct finding matched once. None for a finding the index
+        cannot key (a missing field, an unhashable value): that call takes the generic path."""
+        out: dict[Monitor, list[Any]] = {}
+        fed_by = self._fed_by
+        try:
+            for f in findings:
+                key = (f["detector"], f["kind"], f["location"], f["severity"])
+                mons = fed_by.get(key)
+                if mons is None:
+                    if len(fed_by) >= GROUPINGS:
+                        fed_by.clear()
+                    mons = fed_by[key] = tuple(m for m in self._findings_monitors if m.matches(f))
+                tool = f.get("tool")
+                for m in mons:
+                    hit = out.get(m)
+                    if hit is None:
+                        hit = out[m] = [0, set()]
+                    hit[0] += 1
+                    if tool:
+                        hit[1].add(tool)
+        except (KeyError, TypeError):
+            return None
+        return out
+
     def _emit(self, fired: list[Fired]) -> None:
         """Hand the firings over (recorded, or undone by `unfire`), then show them as they are."""
         try:
@@ -173,8 +218,8 @@ class Engine:
         now = datetime.fromtimestamp(self.clock(), UTC)
         for mon, group in pairs:
             s = mon.series.get(group)
-            if s is None:
-                continue
+            if s is None or (not s.counted and s.state == "ok" and mon.quiet_at_zero):
+                continue  # (the second: nothing to fire, see Monitor.quiet_at_zero; `snapshot` still evaluates it)
             v = mon.evaluate(group, s, now_minute)
             if v["firing"]:
                 s.clear_since = None

@@ -125,6 +125,7 @@ class Series:
     clear_since: datetime | None = None  # a firing group's condition is clear since (recover_after)
     values: dict[str, Any] = field(default_factory=dict)  # the last evaluation, for the API
     usual: frozenset[int] = frozenset()  # distribution bins common in the history (their calls are not linked)
+    counted: bool = False  # some bucket ever got a non-zero numerator (else every range's `num` is 0)
 
     def add(self, minute: int, num: float, den: int, bins: dict[int, int] | None = None) -> None:
         b = self.buckets.get(minute)
@@ -132,6 +133,8 @@ class Series:
             b = self.buckets[minute] = Bucket()
         b.num += num
         b.den += den
+        if num:
+            self.counted = True
         if bins:
             if b.bins is None:
                 b.bins = {}

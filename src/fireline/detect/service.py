@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -233,10 +233,15 @@ def policy_meta(engine: PolicyEngine, detector: str) -> RuleMeta | None:
                     details={"policy": rule.name, "target": rule.target, "action": rule.action})
 
 
+_EPOCH = datetime(1970, 1, 1)  # naive, UTC
+
+
 def minute_of_time(at: datetime) -> int:
-    """The minute number of a call's time (a naive time is UTC, as the database stores it)."""
+    """The minute number of a call's time (a naive time is UTC, as the database stores it). For a naive
+    time, the same seconds `at.replace(tzinfo=UTC).timestamp()` gives (its difference from the epoch),
+    without the copy."""
     if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+        return int((at - _EPOCH).total_seconds() // 60)
     return int(at.timestamp() // 60)
 
 
@@ -324,7 +329,13 @@ def fact_of(p: PreparedCall, cohorts: tuple[str, ...] = ("cohort",)) -> Fact:
             tool = tool_calls[f["item"]].get("name")
         findings.append({"detector": f["detector"], "kind": f["kind"], "location": f["location"],
                          "severity": f["severity"], "tool": tool})
-    tools = tuple(dict.fromkeys(str(t.get("name")) for t in tool_calls if t.get("name")))
+    if not tool_calls:
+        tools: tuple[str, ...] = ()
+    elif len(tool_calls) == 1:  # the common case: no dedup to do
+        name = tool_calls[0].get("name")
+        tools = (str(name),) if name else ()
+    else:
+        tools = tuple(dict.fromkeys([str(t.get("name")) for t in tool_calls if t.get("name")]))
     meta = p.raw.get("metadata") or {}
     attrs = {k: str(meta[k])[:200] for k in cohorts if meta.get(k) is not None} if meta else {}
     route = meta.get("route")
