@@ -69,9 +69,6 @@ def check_config(config: Config, modules: list[Any] | None = None) -> None:
             check(config)
 
 
-START_PROBE_S = 5.0  # how long a start waits for the database before it serves without it
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.tasks = []
@@ -96,7 +93,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A young-generation pass costs about its size: 50,000 objects were 20-40 ms of CPU under
         # one-call ingest (bench/ingest_trace.py), 10,000 are 4-7 ms; the older generations are
         # collected as often as with 50,000 x 20 (every 1,000,000 objects, every 100 of those).
-        gc.collect()
+        # Only the young generations are collected before the freeze: a full collection here went
+        # over ~226,000 objects (80-160 ms of CPU per start) to find about 10 unreachable ones (the
+        # collections during the imports already took the rest); frozen or not, later collections
+        # skip them alike.
+        gc.collect(1)
         gc.freeze()
         gc.set_threshold(10_000, 100, 100)
         yield
@@ -105,9 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # process that keeps the leader's lock after it stopped serving would leave the
         # deployment without monitor alerts, SLA clocks and retention.
         for task in [t for t in app.state.tasks if t.get_name() == "start-up"]:  # no part starts past here
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _cancelled(task)
         for part in reversed([p for p in app.state.parts if p in started]):  # the parts' order, whatever ran first
             hook = getattr(part, "shutdown", None)
             if hook is not None:
@@ -116,9 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 except Exception as exc:
                     log.error("shutdown of %s failed: %s at %s", part.__name__, type(exc).__name__, where(exc))
         for task in app.state.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _cancelled(task)
         helper = getattr(app.state, "ingest_helper", None)
         if helper is not None:
             with contextlib.suppress(Exception):
@@ -127,6 +124,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(app.state.outbox.close)
         finally:
             await asyncio.to_thread(app.state.leader.stop)
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait for its end, cancelling again while it goes on: on Python 3.11,
+    `asyncio.wait_for` whose inner await completes as the cancellation arrives returns the result
+    and drops the cancellation (CPython gh-86296), and a loop around it (the key revocation poll)
+    then never ended, so the shutdown waited forever (seen in about one start-stop in five)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
 
 
 async def _run(hook: Callable[[FastAPI], Awaitable[None] | None], app: FastAPI) -> None:
@@ -185,9 +194,9 @@ def _probe(db: Database) -> None:
 
 
 async def _database_answers(db: Database) -> bool:
-    """Whether the database answers within START_PROBE_S (tried every second); raises what is not
-    the database being away."""
-    deadline = time.monotonic() + START_PROBE_S
+    """Whether the database answers within FIRELINE_DB_START_PROBE_S (5 s by default; tried every
+    second); raises what is not the database being away."""
+    deadline = time.monotonic() + get_settings().db_start_probe_s
     while True:
         try:
             await asyncio.to_thread(_probe, db)
@@ -197,7 +206,7 @@ async def _database_answers(db: Database) -> bool:
                 raise
             if time.monotonic() >= deadline:
                 return False
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 async def _start_when_back(app: FastAPI, started: list[Any]) -> None:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     data_dir: str | None = None
     db_connect_timeout_s: float = 3.0
     db_statement_timeout_s: float = 60.0
+    # How long a server start tries the database before it serves without it (tried every second;
+    # PostgreSQL only: docs/reliability.md, "A server that starts while the database is away").
+    db_start_probe_s: float = Field(5.0, ge=0)
     # Shared counters (rate limits, budgets, session limits) across workers and replicas; without it
     # they go through PostgreSQL when the database is PostgreSQL, else stay in this process.
     redis_url: str | None = None

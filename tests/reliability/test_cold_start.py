@@ -22,6 +22,8 @@ from tests.support.process import ServeProcess
 
 pytestmark = pytest.mark.timeout(300)
 APP = {"X-Fireline-App": "support-bot"}
+# A start during the outage tries the database for 1 s instead of the default 5 s, then serves without it.
+QUICK_PROBE = {"FIRELINE_DB_START_PROBE_S": "1"}
 
 
 def ask(server: ServeProcess, key: str, text: str, headers: dict[str, str] | None = None) -> tuple[str, str, str]:
@@ -57,7 +59,7 @@ def test_a_server_started_during_an_outage_serves_the_gateway_and_completes_its_
         ask(before, key, "hello before the outage")
     pg_cluster.stop("fast")
     try:
-        server = serve(url, data, upstream).start()
+        server = serve(url, data, upstream, env=QUICK_PROBE).start()
         try:
             health = httpx.get(server.url + "/healthz", timeout=10).json()
             assert (health["database"], health["start"]) == ("unavailable", "waiting_for_database"), health
@@ -119,7 +121,7 @@ def test_a_kill_switch_applied_before_the_outage_holds_in_a_server_restarted_dur
     finally:
         first.kill()  # kill -9 during the outage: no shutdown hook runs
     try:
-        second = serve(url, data, upstream).start()
+        second = serve(url, data, upstream, env=QUICK_PROBE).start()
         try:
             assert httpx.get(second.url + "/healthz", timeout=10).json()["start"] == "waiting_for_database"
             call_id, answer, contained = ask(second, key, "during the outage, after the restart")
