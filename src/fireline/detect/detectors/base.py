@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+import re2
 
 from fireline.memo import TextMemo
 from fireline.pii import redact, replace_spans, scan
@@ -245,6 +246,14 @@ def _width(sp: Span) -> int:
 
 
 _start = operator.itemgetter(1)
+
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+
+def found_in(pattern: Any, data: bytes) -> bool:
+    """`pattern.search(data) is not None` for an RE2 pattern over bytes: the same call to the compiled
+    RE2, without the wrapper's generator and match object (~2 us a search)."""
+    return bool(pattern._regexp.Match(_UNANCHORED, data, 0, len(data))[0][0] != -1)
 
 
 def _redacted_hit(hit: str) -> str:

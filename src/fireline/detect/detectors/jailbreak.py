@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fireline.detect.detectors.base import CallView, Finding, evidence, option
+from fireline.detect.detectors.base import CallView, Finding, evidence, found_in, option
 from fireline.detect.detectors.jailbreak_devices import (
     ARTEFACTS,
     BENIGN_CONTEXT,
@@ -97,6 +97,8 @@ def _alternation(patterns: tuple[str, ...] | list[str]) -> str:
 
 # The framing checks' places in JailbreakDetector._checks.
 _PREEMPTION, _PROP, _FRAMING, _HOW_TO, _MAKE, _BENIGN = range(6)
+# The checks without one of which a request is framed by nothing (`_framing_of` answers None).
+_ATTEMPTS = frozenset({_PREEMPTION, _FRAMING, _HOW_TO, _MAKE})
 
 
 def _pattern_set(patterns: tuple[LinearPattern, ...]) -> Any:
@@ -211,16 +213,19 @@ class JailbreakDetector:
         refusal, when it names a harm and wraps it in a role, story or hypothesis, or when it
         plainly asks for something to act on with a phrase that names a harm on its own."""
         data = text.encode("utf-8")
-        if self._gate.search(data) is None:
+        if not found_in(self._gate, data):
             return {}, None
         spans, strong = self._harm_spans(text)
         return {cat: s[0] for cat, s in spans.items()}, self._framing_of(text, data, spans, strong)
 
-    def _framing_of(self, text: str, data: bytes, spans: dict[str, list[tuple[int, int]]], strong: bool) -> str | None:
-        """How the lower-cased request `text` is framed; `data` is its UTF-8 encoding. Whether a pattern
-        is found at all is asked of the bytes: RE2's wrapper encodes a str to exactly these bytes and
-        runs the same program on them, then maps offsets back in Python, which a yes or no never reads."""
-        found = self.checks_found(data)
+    def _framing_of(self, text: str, data: bytes, spans: dict[str, list[tuple[int, int]]], strong: bool,
+                    found: frozenset[int] | None = None) -> str | None:
+        """How the lower-cased request `text` is framed; `data` is its UTF-8 encoding (`found`, its
+        `checks_found`, when known). Whether a pattern is found at all is asked of the bytes: RE2's
+        wrapper encodes a str to exactly these bytes and runs the same program on them, then maps
+        offsets back in Python, which a yes or no never reads."""
+        if found is None:
+            found = self.checks_found(data)
         if _PREEMPTION in found:
             return "preemption"
         if not spans or _PROP in found:
@@ -244,7 +249,7 @@ class JailbreakDetector:
         if not asked:
             return False
         answer = ans.encode("utf-8")
-        return any(self._artefacts[i][1].search(answer) is not None for i in sorted(asked))
+        return any(found_in(self._artefacts[i][1], answer) for i in sorted(asked))
 
     @staticmethod
     def _sentence(text: str, at: int) -> str:
@@ -264,14 +269,18 @@ class JailbreakDetector:
         an answer that goes along with it; None otherwise."""
         req = request[-self.scan_chars :].lower()
         data = req.encode("utf-8")  # what RE2 reads of it (see _framing_of)
-        gated = self._gate.search(data) is not None  # ordinary traffic: one pass over the question
+        gated = found_in(self._gate, data)  # ordinary traffic: one pass over the question
+        found = self.checks_found(data) if gated else frozenset()
+        # Without a pre-emption, a frame or an ask to act, the request is framed by nothing (see
+        # _framing_of): only an adversarial suffix is left, which needs an affirmative answer, so the
+        # harm phrases are not looked up for an answer that is not one.
+        if not found & _ATTEMPTS and not self._affirms(answer):
+            return None
         spans, strong = self._harm_spans(req) if gated else ({}, False)
-        framing = self._framing_of(req, data, spans, strong) if gated else None
+        framing = self._framing_of(req, data, spans, strong, found) if gated else None
         suffix: list[str] = []
         if framing is None:  # an adversarial suffix is an attempt without a harm named (jailbreak_suffix.py)
-            # str methods first: an ordinary answer costs a fraction of a microsecond here.
-            if not answer.lstrip()[:12].lower().startswith(_AFFIRMATIVE_START) or (
-                    self._affirmative.search(answer[:80].lower()) is None):
+            if not self._affirms(answer):
                 return None
             suffix = suffix_tokens(request[-self.scan_chars :])
             if not suffix:
@@ -353,6 +362,12 @@ class JailbreakDetector:
         why = ",".join([*shape, *(["pivot"] if pivoted else []), f"echo={echoed:.2f}/{shared_words}",
                         f"object={object_echo:.2f}", *(f"answer:{c}" for c in ans_cats)])
         return round(confidence, 2), f"{framing}:{category}", why
+
+    def _affirms(self, answer: str) -> bool:
+        """Whether the answer opens as an adversarial suffix's target does ("Sure, here is ...")."""
+        # str methods first: an ordinary answer costs a fraction of a microsecond here.
+        return answer.lstrip()[:12].lower().startswith(_AFFIRMATIVE_START) and (
+            self._affirmative.search(answer[:80].lower()) is not None)
 
     @staticmethod
     def _echoes(phrase: str, req_stems: set[str]) -> bool:

@@ -24,7 +24,8 @@ from typing import Any
 
 import re2
 
-from fireline.detect.detectors.base import CallView, Finding, evidence
+from fireline.detect.detectors.base import CallView, Finding, evidence, found_in
+from fireline.patterns import matches
 
 MAX_FINDINGS = 5
 _NUMBER_WORDS = {
@@ -205,9 +206,16 @@ class _Given:
         """`value in _doc_numbers(text)[0]`: the numbers written with digits are read first, the
         spelled-out ones only for a value one of them can give."""
         if self._digits is None:
+            # A value read from digits is a piece of the text (its leading zeros dropped) unless a comma
+            # was taken out of it: without a comma, a value the text does not hold is not among them.
+            if value not in self._text and "," not in self._text:
+                return self._spelled_value(value)
             self._digits = {v for v, _, _, _ in _numbers(self._text)}
         if value in self._digits:
             return True
+        return self._spelled_value(value)
+
+    def _spelled_value(self, value: str) -> bool:
         if value not in _SPELLED_VALUES:
             return False
         if self._spelled is None:
@@ -250,7 +258,7 @@ class SupportChecker:
         plain = answer.isascii()
         # The hints read an ASCII answer as bytes: RE2's wrapper maps a str match back in Python.
         data = answer.encode("ascii") if plain else b""
-        policy = _POLICY_RX.finditer(answer) if not plain or _POLICY_HINT.search(data.lower()) else ()
+        policy = _POLICY_RX.finditer(answer) if not plain or found_in(_POLICY_HINT, data.lower()) else ()
         for m in policy:
             stem = m.group(1).lower()
             if stem not in source.low and stem not in given.low:
@@ -268,15 +276,13 @@ class SupportChecker:
 
 
 def _entities(answer: str, data: bytes | None = None) -> Iterator[tuple[str, int, int]]:
-    """(name, start, end) of each `_ENTITY` match in the answer; `data`, an ASCII answer's bytes, is read
-    with `_ENTITY_ASCII` (the same matches)."""
+    """(name, start, end) of each `_ENTITY` match in the answer; with `data` (an ASCII answer's bytes),
+    `_ENTITY_ASCII`'s matches (the same ones), read without a match object each."""
     if data is None:
         for m in _ENTITY.finditer(answer):
             yield m.group(1), m.start(), m.end()
         return
-    for m in _ENTITY_ASCII.finditer(data):
-        start, end = m.span()
-        yield answer[start:end], start, end
+    yield from matches(_ENTITY_ASCII, answer)
 
 
 def _inside_citation(text: str, pos: int) -> bool:
