@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from itertools import count as counter
 from typing import Any
 
@@ -197,6 +198,29 @@ batches_st = st.lists(st.tuples(st.integers(0, 900), st.booleans(), st.lists(fac
                       min_size=1, max_size=5)
 
 
+def lockstep(fast: Engine, ref: Engine, clocks: tuple[Clock, Clock], outs: tuple[list[Fired], list[Fired]],
+             batches: list[Any], seed: int, ref_observe: Callable[[list[Fact], bool], object],
+             each: Callable[[], bool] = lambda: True) -> None:
+    """Feeds both engines the same facts batch by batch (after two batches of history), ticking both,
+    and asserts the same firings after each observe and tick (and `each()` after every batch)."""
+    ids = counter()
+    rng = random.Random(seed)
+    warm = [(0, True, history(rng, 120), 0) for _ in range(2)]
+    for advance, counted, params, shift in warm + batches:
+        params = params + history(rng, 25 if shift else 0, shift, recent=True)
+        rng.shuffle(params)
+        clocks[0].t = clocks[1].t = clocks[0].t + advance
+        now_minute = fast.now_minute()
+        facts = [Fact(id=f"c{next(ids)}", **{**p, "minute": now_minute + p["minute"]}) for p in params]
+        fast.observe([copy.copy(f) for f in facts], count=counted or len(facts) % 3 != 0)
+        ref_observe([copy.copy(f) for f in facts], counted or len(facts) % 3 != 0)
+        assert firings(outs[0]) == firings(outs[1])
+        fast.tick()
+        ref.tick()
+        assert firings(outs[0]) == firings(outs[1])
+        assert each()
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(batches=batches_st, seed=st.integers(0, 2**32))
 def test_fast_path_counts_links_and_fires_like_the_reference(batches: list[Any], seed: int) -> None:
@@ -206,22 +230,8 @@ def test_fast_path_counts_links_and_fires_like_the_reference(batches: list[Any],
     fast_clock, ref_clock = Clock(), Clock()
     fast = Engine(defs, fast_out.extend, clock=fast_clock)
     ref = Engine(defs, ref_out.extend, clock=ref_clock)
-    ids = counter()
-    rng = random.Random(seed)
-    warm = [(0, True, history(rng, 120), 0) for _ in range(2)]
-    for advance, counted, params, shift in warm + batches:
-        params = params + history(rng, 25 if shift else 0, shift, recent=True)
-        rng.shuffle(params)
-        fast_clock.t = ref_clock.t = fast_clock.t + advance
-        now_minute = fast.now_minute()
-        facts = [Fact(id=f"c{next(ids)}", **{**p, "minute": now_minute + p["minute"]}) for p in params]
-        fast.observe([copy.copy(f) for f in facts], count=counted or len(facts) % 3 != 0)
-        reference_observe(ref, [copy.copy(f) for f in facts], count=counted or len(facts) % 3 != 0)
-        assert firings(fast_out) == firings(ref_out)
-        fast.tick()
-        ref.tick()
-        assert firings(fast_out) == firings(ref_out)
-        assert state(fast) == state(ref)
+    lockstep(fast, ref, (fast_clock, ref_clock), (fast_out, ref_out), batches, seed,
+             lambda facts, count: reference_observe(ref, facts, count=count), each=lambda: state(fast) == state(ref))
 
 
 def test_unhashable_key_values_are_grouped_like_hashable_ones() -> None:
@@ -264,21 +274,8 @@ def test_groups_left_unevaluated_could_not_have_fired(batches: list[Any], seed: 
     assert any(m.quiet_at_zero for m in fast.monitors)
     for m in ref.monitors:
         m.quiet_at_zero = False
-    ids = counter()
-    rng = random.Random(seed)
-    warm = [(0, True, history(rng, 120), 0) for _ in range(2)]
-    for advance, counted, params, shift in warm + batches:
-        params = params + history(rng, 25 if shift else 0, shift, recent=True)
-        rng.shuffle(params)
-        fast_clock.t = ref_clock.t = fast_clock.t + advance
-        now_minute = fast.now_minute()
-        facts = [Fact(id=f"c{next(ids)}", **{**p, "minute": now_minute + p["minute"]}) for p in params]
-        fast.observe([copy.copy(f) for f in facts], count=counted or len(facts) % 3 != 0)
-        ref.observe([copy.copy(f) for f in facts], count=counted or len(facts) % 3 != 0)
-        assert firings(fast_out) == firings(ref_out)
-        fast.tick()
-        ref.tick()
-        assert firings(fast_out) == firings(ref_out)
+    lockstep(fast, ref, (fast_clock, ref_clock), (fast_out, ref_out), batches, seed,
+             lambda facts, count: ref.observe(facts, count=count))
     # The unevaluated groups' ranges were not moved; once evaluated, they agree too.
     assert fast.snapshot() == ref.snapshot()
     assert state(fast) == state(ref)
