@@ -34,6 +34,8 @@ def fireline_server(database_url: str | None = None, env: dict[str, str] | None 
     full_env = {**os.environ, "FIRELINE_DATABASE_URL": database_url or f"sqlite:///{tmp}/fireline.db",
                 "FIRELINE_ADMIN_TOKEN": ADMIN, "FIRELINE_SECRET": "bench-secret", **(env or {})}
     full_env.pop("FIRELINE_CONFIG", None) if "FIRELINE_CONFIG" not in (env or {}) else None
+    if os.environ.get("FIRELINE_BENCH_CONFIG") and "FIRELINE_CONFIG" not in full_env:  # a bench's --config
+        full_env["FIRELINE_CONFIG"] = os.environ["FIRELINE_BENCH_CONFIG"]
     fireline = str(Path(sys.executable).with_name("fireline"))
     proc = subprocess.Popen([*(command or [fireline]), "serve", "--port", str(port), "--log-level", "warning",
                              "--workers", str(workers)], env=full_env,

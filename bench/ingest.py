@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -170,7 +171,10 @@ def main() -> None:
                     help="corpus: each call's texts composed from public corpora, no two alike; filler: one "
                          "paragraph repeated in every call (the figures before 2026-12-07; the privacy pass's "
                          "memo of recent texts serves nearly all of them)")
+    ap.add_argument("--config", default="", help="FIRELINE_CONFIG for the server (e.g. ingest.prepare_process)")
     args = ap.parse_args()
+    if args.config:
+        os.environ["FIRELINE_BENCH_CONFIG"] = str(Path(args.config).resolve())
     global TEXTS
     TEXTS = args.texts
     if args.rate:

@@ -91,7 +91,7 @@ def wire(app: Any) -> None:
     # (privacy pass, encryption) in a helper process, off the serving process's GIL (calls.group;
     # the gateway's mechanism). Off by default: it pays only with a core to spare (docs/scaling.md).
     ingest = config.section("ingest") or {}
-    app.state.ingest_helper = Helper(config, nice=0) if ingest.get("prepare_process", False) else None
+    app.state.ingest_helper = Helper(config, priority="normal") if ingest.get("prepare_process", False) else None
     # calls -> detect
     bus.subscribe("calls.prepared", detect.process)
     bus.subscribe("calls.ingested", detect.on_ingested)

@@ -230,6 +230,23 @@ def test_a_killed_preparing_process_is_replaced_and_no_call_is_lost(fl_helper: F
     assert writer.helper is not None and writer.helper.pool is not pool  # a new one, not the writer thread
 
 
+def test_the_preparing_process_runs_on_the_cpu_time_the_server_leaves(fl_helper: Fireline) -> None:
+    """The helper is SCHED_IDLE (gateway.prepare_priority: idle, the default): a request waking the
+    server takes the core from it at once. The serving process keeps its normal priority."""
+    fl = fl_helper
+    writer: CallWriter = fl.app.state.gateway.writer
+    before = rows(fl.db)
+    ask(client(fl), "one")
+    assert wait_rows(fl.db, before + 1) == before + 1
+    assert writer.helper is not None and writer.helper.pool is not None
+    assert writer.helper._warm is not None
+    assert writer.helper._warm.result(timeout=60)  # started: its initializer has run
+    helpers = list(writer.helper.pool._processes)  # type: ignore[attr-defined]
+    assert helpers and all(os.sched_getscheduler(pid) == os.SCHED_IDLE for pid in helpers)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    assert sys.getswitchinterval() == pytest.approx(0.0005)
+
+
 def test_a_preparing_process_that_cannot_run_leaves_the_work_to_the_writer_thread(
         fl_helper: Fireline, monkeypatch: pytest.MonkeyPatch) -> None:
     fl = fl_helper

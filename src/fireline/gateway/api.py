@@ -13,8 +13,9 @@ from starlette.types import Receive, Scope, Send
 
 from fireline import background
 from fireline.config import Config
-from fireline.config_keys import check_section
+from fireline.config_keys import ConfigError, check_section
 from fireline.gateway import routes
+from fireline.gateway.prepare import check_priority
 from fireline.gateway.proxy import GATEWAY_KEYS, Gateway
 from fireline.gateway.responses import error, respond
 from fireline.gateway.spool import Spool
@@ -40,7 +41,13 @@ router.routes.append(Route("/v1/models", _Endpoint("models"), methods=["GET"], i
 
 def check(config: Config) -> None:
     """Fail at start, naming the key, on a `gateway` key that nothing reads (a typo)."""
-    check_section(config.section("gateway"), GATEWAY_KEYS, "gateway")
+    section = config.section("gateway") or {}
+    check_section(section, GATEWAY_KEYS, "gateway")
+    if "prepare_priority" in section:
+        try:
+            check_priority(str(section["prepare_priority"]), "gateway.prepare_priority")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 class FastPath:

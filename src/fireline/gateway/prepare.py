@@ -76,7 +76,32 @@ def prepare(records: list[bytes], config: Config, prices: dict[str, tuple[float,
 _state: dict[str, Any] = {}
 
 
-def _start(config: Config, secret: str, nice: int, parent: int, screen: bool = False) -> None:
+PRIORITIES = ("idle", "low", "normal")
+
+
+def check_priority(value: str, where: str) -> str:
+    """`idle`, `low` or `normal`; ValueError naming the key otherwise."""
+    if value not in PRIORITIES:
+        raise ValueError(f"{where} must be one of {', '.join(PRIORITIES)}, not {value!r}")
+    return value
+
+
+def lower_priority(priority: str) -> None:
+    """This process's CPU priority against the serving process's. `idle` (Linux SCHED_IDLE): it runs
+    on the CPU time the serving processes leave, and a request waking the server takes its core
+    at once (with a nice value the scheduler may finish the helper's slice first: milliseconds of
+    added latency whenever both want the same core). `low`: nice 5. Where SCHED_IDLE is not
+    available, `idle` is nice 19."""
+    if priority == "low":
+        os.nice(5)
+    elif priority == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError):
+            os.nice(19)
+
+
+def _start(config: Config, secret: str, priority: str, parent: int, screen: bool = False) -> None:
     """The helper's initializer: the parent's config and key (tests and `serve` may have set them
     in memory, not in the environment), lower priority than the serving process, word lists and
     (with `screen`) the stateless detectors loaded, and a watch that ends the helper when the
@@ -90,8 +115,7 @@ def _start(config: Config, secret: str, nice: int, parent: int, screen: bool = F
     os.environ["FIRELINE_SECRET"] = secret
     config_module.reset()
     privacy.reset_keys()
-    if nice:
-        os.nice(nice)
+    lower_priority(priority)
     _state.update(config=config, prices=price_table(config))
     threading.Thread(target=_watch, args=(parent,), name="fireline-prepare-watch", daemon=True).start()
     gazetteer.get()
@@ -142,8 +166,8 @@ class Helper:
     """The helper process seen from the writer thread: `run` prepares a batch there, restarting a
     helper that died (the batch is prepared again; nothing was marked stored)."""
 
-    def __init__(self, config: Config, nice: int = 5, screen: bool = False) -> None:
-        self.config, self.nice, self.screen = config, nice, screen
+    def __init__(self, config: Config, priority: str = "idle", screen: bool = False) -> None:
+        self.config, self.priority, self.screen = config, check_priority(priority, "gateway.prepare_priority"), screen
         self.pool: ProcessPoolExecutor | None = None
         self._warm: Future[bool] | None = None  # the started helper's first answer
         self._failed_starts = 0
@@ -151,7 +175,7 @@ class Helper:
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                                            initargs=(self.config, get_secret().decode(), self.nice,
+                                            initargs=(self.config, get_secret().decode(), self.priority,
                                                       os.getpid(), self.screen))
         return self.pool
 
