@@ -62,20 +62,29 @@ def fireline_server(database_url: str | None = None, env: dict[str, str] | None 
 
 
 def family(pid: int) -> list[int]:
-    """The server and its live child processes (workers)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return [pid, *(int(c) for c in children)]
+    """The server and every live process under it: workers, and helper processes a thread started
+    (a child belongs to the thread that made it: /proc/<pid>/task/<tid>/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*") if Path(f"/proc/{p}/task").exists() else ():
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its workers, from /proc."""
+    """User + system CPU time of a process and the processes under it (family), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for p in family(pid):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended since it was listed
+            continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
@@ -84,7 +93,11 @@ def rss_mb(pid: int) -> float:
     """Peak resident memory of the server and its workers, summed."""
     total = 0.0
     for p in family(pid):
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 total += int(line.split()[1]) / 1024
     return total
