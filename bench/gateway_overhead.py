@@ -267,8 +267,11 @@ def main() -> int:
             if v is not None:
                 parts.append(f"{r['name']}_{cell}_{key}={v:.3f}")
         print(f"{label:30s}" + "".join(f"{v:24.2f}" if v is not None else f"{'-':>24s}" for v in values))
+    def last_run(r: dict[str, Any]) -> dict[str, Any]:
+        return r.get("targetR") or (r.get(f"target{args.concs[-1]}") if args.concs else None) or {}
+
     print("load (1/5/15 min, last run): " + ", ".join(
-        f"{r['name']} {r.get('targetR', r.get(f'target{args.concs[-1]}', {})).get('load', '?')}" for r in results))
+        f"{r['name']} {last_run(r).get('load', '?')}" for r in results))
     print("RESULT " + " ".join(parts), flush=True)
     return 0
 

@@ -149,6 +149,7 @@ def test_a_misspelt_key_is_refused_naming_its_path(tmp_path: Path,
     # values the parts read later (some per request, where float("fast") was a 500) are checked too
     ({"gateway": {"spool": "no"}}, "gateway.spool: must be true or false, not 'no'"),
     ({"gateway": {"timeout_s": "fast"}}, "gateway.timeout_s: must be a number above 0"),
+    ({"gateway": {"prepare_late_s": 0}}, "gateway.prepare_late_s: must be a number above 0"),
     ({"gateway": {"prepare_priority": "lowest"}},
      "gateway.prepare_priority must be one of idle, low, normal, not 'lowest'"),
     ({"ingest": {"prepare_process": "yes"}}, "ingest.prepare_process: must be true or false, not 'yes'"),

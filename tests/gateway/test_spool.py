@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fireline.config import Config
+from fireline.gateway.prepare import Helper
 from fireline.gateway.spool import Spool
 from fireline.gateway.writer import CallWriter
 from fireline.simulator.upstream import UpstreamServer
@@ -245,6 +247,27 @@ def test_the_preparing_process_runs_on_the_cpu_time_the_server_leaves(fl_helper:
     assert helpers and all(os.sched_getscheduler(pid) == os.SCHED_IDLE for pid in helpers)
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
     assert sys.getswitchinterval() == pytest.approx(0.0005)
+
+
+def test_a_helper_late_with_a_job_leaves_the_work_to_its_caller_until_it_is_done() -> None:
+    """An idle-priority helper gets no CPU while the cores are busy: after `late_s` the caller does
+    the job itself, and the next ones too while the late job still runs there."""
+    helper = Helper(Config(), priority="normal", late_s=0.3)
+    try:
+        deadline = time.monotonic() + 60
+        while helper.call(subprocess.call, ["true"]) is None:  # None while the helper starts
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        started = time.monotonic()
+        assert helper.call(subprocess.call, ["sleep", "3"]) is None  # late: the caller does it
+        assert time.monotonic() - started < 2
+        assert helper.call(subprocess.call, ["true"]) is None  # it is still on the late one
+        while (answer := helper.call(subprocess.call, ["true"])) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert answer == 0  # back to the helper once the late job is done
+    finally:
+        helper.close()
 
 
 def test_a_preparing_process_that_cannot_run_leaves_the_work_to_the_writer_thread(

@@ -28,16 +28,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from fireline.calls import dead_letters, service
 from fireline.calls.pricing import price_table
 from fireline.config import Config, get_secret
 from fireline.detect.screen import StatelessPass
+from fireline.metrics import REGISTRY
 from fireline.validation import clean_json
 
 log = logging.getLogger("fireline.gateway.prepare")
 T = TypeVar("T")
+LATE = Counter("fireline_gateway_prepare_late_total",
+               "Batches the helper process had not prepared in time (gateway.prepare_late_s), prepared by the "
+               "writer thread instead", registry=REGISTRY)
 
 
 @dataclass(slots=True)
@@ -166,10 +171,15 @@ class Helper:
     """The helper process seen from the writer thread: `run` prepares a batch there, restarting a
     helper that died (the batch is prepared again; nothing was marked stored)."""
 
-    def __init__(self, config: Config, priority: str = "idle", screen: bool = False) -> None:
+    def __init__(self, config: Config, priority: str = "idle", screen: bool = False,
+                 late_s: float | None = None) -> None:
         self.config, self.priority, self.screen = config, check_priority(priority, "gateway.prepare_priority"), screen
+        # A helper at idle priority gets no CPU while the machine's cores are busy: after `late_s` its
+        # caller does the work itself, so detection waits at most about that long for a core.
+        self.late_s = late_s
         self.pool: ProcessPoolExecutor | None = None
         self._warm: Future[bool] | None = None  # the started helper's first answer
+        self._late: Future[Any] | None = None  # a job it was late with, still running there
         self._failed_starts = 0
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -189,7 +199,9 @@ class Helper:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T | None:
         """`fn(*args)` in the helper (a module-level function, picklable arguments and result), restarting
-        a helper that died (it runs again there); None while the helper is still starting."""
+        a helper that died (it runs again there); None while the helper is still starting, and None
+        when it has not answered within `late_s` or is still on a job it was late with (the caller
+        does the work itself; the late job's result is dropped)."""
         if self._warm is None:
             self._warm = self._pool().submit(_ready)
         if not self._warm.done():
@@ -202,15 +214,25 @@ class Helper:
             self._warm = self._pool().submit(_ready)
             return None
         self._failed_starts = 0
+        if self._late is not None:
+            if not self._late.done():
+                return None  # still on the job it was late with: the caller does this one too
+            self._late = None
         try:
-            return self._pool().submit(fn, *args).result()
+            job = self._pool().submit(fn, *args)
+            try:
+                return job.result(timeout=self.late_s)
+            except TimeoutError:
+                self._late = job
+                LATE.inc()
+                return None
         except BrokenProcessPool:
             log.error("the preparing process died; starting another and preparing the batch again")
             self.close()
             return self._pool().submit(fn, *args).result()
 
     def close(self) -> None:
-        self._warm = None
+        self._warm = self._late = None
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

@@ -42,7 +42,7 @@ GATEWAY_KEYS: dict[str, Kind] = {
     "key_check_timeout_s": "positive", "max_queue": "positive", "prepare_process": "bool", "spool": "bool",
     "spool_fsync": "text", "spool_fsync_interval_s": "positive", "spool_max_mb": "positive",
     "spool_segment_mb": "positive", "switch_interval_s": "positive", "timeout_s": "positive",
-    "prepare_priority": "text",
+    "prepare_priority": "text", "prepare_late_s": "positive",
 }
 # The serving process hands the GIL over at most this often while its writer thread holds it
 # (CPython's default is 5 ms: a request arriving while the writer prepares waited up to that).
@@ -73,7 +73,8 @@ class Gateway:
                                  fsync_interval=float(section.get("spool_fsync_interval_s", 1.0)),
                                  max_spool_bytes=int(float(section.get("spool_max_mb", 10240)) * 1024 * 1024),
                                  helper=Helper(self.config, screen=detect is not None,
-                                               priority=str(section.get("prepare_priority", "idle")))
+                                               priority=str(section.get("prepare_priority", "idle")),
+                                               late_s=float(section.get("prepare_late_s", 5.0)))
                                  if section.get("prepare_process", True) else None,
                                  canaries=detect.canaries.tokens if detect is not None else None)
         self.detectors = InlineDetectors(self.config.detectors, detect.canaries.tokens if detect else None)
