@@ -91,19 +91,21 @@ def check_priority(value: str, where: str) -> str:
     return value
 
 
-def lower_priority(priority: str) -> None:
+def lower_priority(priority: str, *, started: bool) -> None:
     """This process's CPU priority against the serving process's. `idle` (Linux SCHED_IDLE): it runs
     on the CPU time the serving processes leave, and a request waking the server takes its core
     at once (with a nice value the scheduler may finish the helper's slice first: milliseconds of
-    added latency whenever both want the same core). `low`: nice 5. Where SCHED_IDLE is not
+    added latency whenever both want the same core). `low`: nice 5. Loading (`started` False) runs
+    at nice 5 for both, so a busy machine cannot hold the start back; where SCHED_IDLE is not
     available, `idle` is nice 19."""
-    if priority == "low":
-        os.nice(5)
+    if not started:
+        if priority in ("low", "idle"):
+            os.nice(5)
     elif priority == "idle":
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except (AttributeError, OSError):
-            os.nice(19)
+            os.nice(14)
 
 
 def _start(config: Config, secret: str, priority: str, parent: int, screen: bool = False) -> None:
@@ -120,12 +122,13 @@ def _start(config: Config, secret: str, priority: str, parent: int, screen: bool
     os.environ["FIRELINE_SECRET"] = secret
     config_module.reset()
     privacy.reset_keys()
-    lower_priority(priority)
+    lower_priority(priority, started=False)
     _state.update(config=config, prices=price_table(config))
     threading.Thread(target=_watch, args=(parent,), name="fireline-prepare-watch", daemon=True).start()
     gazetteer.get()
     if screen:
         _state["screen"] = StatelessPass.build(config, lambda: _state.get("canaries") or {})
+    lower_priority(priority, started=True)
 
 
 def _watch(parent: int) -> None:
