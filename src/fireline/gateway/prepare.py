@@ -222,17 +222,19 @@ class Helper:
                 return None  # still on the job it was late with: the caller does this one too
             self._late = None
         try:
-            job = self._pool().submit(fn, *args)
-            try:
-                return job.result(timeout=self.late_s)
-            except TimeoutError:
-                self._late = job
-                LATE.inc()
-                return None
+            return self._answer(self._pool().submit(fn, *args))
         except BrokenProcessPool:
             log.error("the preparing process died; starting another and preparing the batch again")
             self.close()
-            return self._pool().submit(fn, *args).result()
+            return self._answer(self._pool().submit(fn, *args))
+
+    def _answer(self, job: Future[T]) -> T | None:
+        try:
+            return job.result(timeout=self.late_s)
+        except TimeoutError:
+            self._late = job
+            LATE.inc()
+            return None
 
     def close(self) -> None:
         self._warm = self._late = None
