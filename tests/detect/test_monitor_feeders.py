@@ -198,6 +198,14 @@ batches_st = st.lists(st.tuples(st.integers(0, 900), st.booleans(), st.lists(fac
                       min_size=1, max_size=5)
 
 
+def twins(defs: Any) -> tuple[Engine, Engine, tuple[Clock, Clock], tuple[list[Fired], list[Fired]]]:
+    """Two engines over the same monitors, each with its own clock and list of firings (for `lockstep`)."""
+    clocks = (Clock(), Clock())
+    outs: tuple[list[Fired], list[Fired]] = ([], [])
+    fast, ref = (Engine(defs, out.extend, clock=clock) for out, clock in zip(outs, clocks, strict=True))
+    return fast, ref, clocks, outs
+
+
 def lockstep(fast: Engine, ref: Engine, clocks: tuple[Clock, Clock], outs: tuple[list[Fired], list[Fired]],
              batches: list[Any], seed: int, ref_observe: Callable[[list[Fact], bool], object],
              each: Callable[[], bool] = lambda: True) -> None:
@@ -225,12 +233,8 @@ def lockstep(fast: Engine, ref: Engine, clocks: tuple[Clock, Clock], outs: tuple
 @given(batches=batches_st, seed=st.integers(0, 2**32))
 def test_fast_path_counts_links_and_fires_like_the_reference(batches: list[Any], seed: int) -> None:
     defs = load_monitors([{"name": "traffic_drop", "enabled": True}], defaults=[*DEFAULTS, *EXTRA])
-    fast_out: list[Fired] = []
-    ref_out: list[Fired] = []
-    fast_clock, ref_clock = Clock(), Clock()
-    fast = Engine(defs, fast_out.extend, clock=fast_clock)
-    ref = Engine(defs, ref_out.extend, clock=ref_clock)
-    lockstep(fast, ref, (fast_clock, ref_clock), (fast_out, ref_out), batches, seed,
+    fast, ref, clocks, outs = twins(defs)
+    lockstep(fast, ref, clocks, outs, batches, seed,
              lambda facts, count: reference_observe(ref, facts, count=count), each=lambda: state(fast) == state(ref))
 
 
@@ -266,15 +270,11 @@ def test_groups_left_unevaluated_could_not_have_fired(batches: list[Any], seed: 
               "window": "5m", "condition": "ratio >= 0.01", "min_count": 1, "group_by": ["app", "cohort"],
               "type": "bias", "severity": "P2"}]
     defs = load_monitors([{"name": "traffic_drop", "enabled": True}], defaults=[*DEFAULTS, *extra])
-    fast_out: list[Fired] = []
-    ref_out: list[Fired] = []
-    fast_clock, ref_clock = Clock(), Clock()
-    fast = Engine(defs, fast_out.extend, clock=fast_clock)
-    ref = Engine(defs, ref_out.extend, clock=ref_clock)
+    fast, ref, clocks, outs = twins(defs)
     assert any(m.quiet_at_zero for m in fast.monitors)
     for m in ref.monitors:
         m.quiet_at_zero = False
-    lockstep(fast, ref, (fast_clock, ref_clock), (fast_out, ref_out), batches, seed,
+    lockstep(fast, ref, clocks, outs, batches, seed,
              lambda facts, count: ref.observe(facts, count=count))
     # The unevaluated groups' ranges were not moved; once evaluated, they agree too.
     assert fast.snapshot() == ref.snapshot()
