@@ -49,7 +49,8 @@ def fact(i: int) -> Fact:
                                                              "location": "output", "severity": "P1", "tool": None},))
 
 
-def exchange(a: Feed, b: Feed) -> None:
+def exchange(a: Feed, b: Feed) -> int:
+    """Returns how many gatherings the receiver counted the 150 facts in."""
     got_a: list[Fact] = []
     got_b: list[Fact] = []
     done = threading.Event()
@@ -68,6 +69,7 @@ def exchange(a: Feed, b: Feed) -> None:
         time.sleep(0.3)
         assert [f.id for f in got_b] == [f"c-{i}" for i in range(150)] and got_b[0] == fact(0)
         assert got_a == []  # the sender counted its own facts already
+        return b.gatherings
     finally:
         a.stop()
         b.stop()
@@ -80,9 +82,49 @@ def test_redis_feed_between_processes(redis_url: str, redis_prefix: str) -> None
 def test_postgres_feed_between_processes(pg_url: str) -> None:
     db = Database(pg_url)
     try:
-        exchange(PostgresFeed(db.engine), PostgresFeed(db.engine))
+        a = PostgresFeed(db.engine)
+        chunks = len(a.chunks([fact(i) for i in range(150)]))
+        assert chunks >= 3
+        # The chunks of one publish are counted together, not one evaluation of the monitors each.
+        assert exchange(a, PostgresFeed(db.engine)) < chunks
     finally:
         db.dispose()
+
+
+class Loopback(Feed):
+    """A feed whose listener is the test: messages go straight to `_deliver`."""
+
+    store = "loopback"
+
+    def _listen(self) -> None:
+        self.listening.set()
+        self._stop.wait()
+
+
+def test_messages_are_counted_in_gatherings_in_order_and_a_bad_one_alone(
+        caplog: pytest.LogCaptureFixture) -> None:
+    got: list[list[Fact]] = []
+    feed = Loopback(gather_s=0.2).start(got.append)
+    try:
+        assert feed.listening.wait(5)
+        for i in range(5):
+            feed._deliver(b"other\n" + encode([fact(2 * i), fact(2 * i + 1)]))
+        feed._deliver(b"other\n" + b"not json")
+        feed._deliver(feed.origin + b"\n" + encode([fact(99)]))  # its own: counted when sent
+        feed._deliver(b"other\n" + encode([fact(10)]))
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert [[f.id for f in fs] for fs in got] == [[f"c-{i}" for i in range(11)]]
+        assert "a message was not counted" in caplog.text
+        feed._deliver(b"other\n" + encode([fact(11)]))  # a later message: the next gathering
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [f.id for f in got[1]] == ["c-11"] and feed.gatherings == 2
+    finally:
+        feed.stop()
 
 
 def test_a_failing_publish_is_counted_not_raised(caplog: pytest.LogCaptureFixture) -> None:

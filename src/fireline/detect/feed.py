@@ -7,6 +7,13 @@ its 8000-byte payload limit); on SQLite there is one process and no feed. Only t
 
 Delivery is at most once: facts sent while a process is reconnecting are not counted there (a
 window is short-lived; a restart rebuilds the windows from the stored calls).
+
+What arrives is counted in gatherings, not message by message: the listener only queues, and a
+second thread counts everything queued `GATHER_S` after the first message of a gathering, in one
+`receive`. A batch of 100 calls crosses PostgreSQL as a dozen NOTIFY chunks, and each `receive`
+evaluates every monitor group its facts touch (and the leader hands on what fires, a transaction
+with the incidents): counted chunk by chunk, that work was paid a dozen times per batch, and a
+second worker cost more CPU per call than it added (docs/scaling.md, "Two workers").
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ log = logging.getLogger("fireline.detect.feed")
 FIELDS = ("id", "minute", "app", "tenant", "model", "prompt_version", "tools", "status", "cost", "latency",
           "findings", "report_kind", "session", "api_key", "alias", "route", "attrs", "features")
 PG_LIMIT = 7900  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
+GATHER_S = 0.05  # s: what arrives this long after a gathering's first message is counted with it
 Receive = Callable[[list[Fact]], None]
 
 
@@ -53,24 +61,32 @@ class Feed(ABC):
 
     store = "feed"
 
-    def __init__(self) -> None:
+    def __init__(self, gather_s: float = GATHER_S) -> None:
         self.origin = uuid.uuid4().hex[:16].encode()
         self.receive: Receive | None = None
+        self.gather_s = gather_s
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.listening = threading.Event()  # set while subscribed
         self._logged = -60.0
+        self._inbox: list[bytes] = []  # the others' messages (bodies), not counted yet
+        self._arrived = threading.Condition()
+        self.gatherings = 0  # `receive` calls (for the tests and the bench)
 
     def start(self, receive: Receive) -> Feed:
         self.receive = receive
-        self._thread = threading.Thread(target=self._loop, name=f"fireline-{self.store}-feed", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=target, name=f"fireline-{self.store}-{name}", daemon=True)
+                         for target, name in ((self._loop, "feed"), (self._count, "feed-count"))]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3)
+        with self._arrived:
+            self._arrived.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=3)
 
     def publish(self, facts: list[Fact]) -> None:
         if not facts:
@@ -88,14 +104,43 @@ class Feed(ABC):
                         self.store, type(exc).__name__, n)
 
     def _deliver(self, message: bytes) -> None:
+        """From the listener: another process's message, queued for the next gathering."""
         origin, _, body = message.partition(b"\n")
         if origin == self.origin or self.receive is None:
             return
-        try:
-            self.receive(decode(body))
-        except Exception as exc:
-            SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
-            log.error("monitor feed (%s): a message was not counted: %s", self.store, type(exc).__name__)
+        with self._arrived:
+            self._inbox.append(body)
+            if len(self._inbox) == 1:
+                self._arrived.notify()
+
+    def _count(self) -> None:
+        """Each gathering's messages decoded (one that does not decode is counted in the metric and
+        skipped alone) and handed to `receive` together, in arrival order."""
+        while not self._stop.is_set():
+            with self._arrived:
+                while not self._inbox and not self._stop.is_set():
+                    self._arrived.wait(0.5)
+            if self._stop.wait(self.gather_s):
+                return
+            with self._arrived:
+                bodies, self._inbox = self._inbox, []
+            facts: list[Fact] = []
+            for body in bodies:
+                try:
+                    facts += decode(body)
+                except Exception as exc:
+                    self._not_counted(exc)
+            if not facts or self.receive is None:
+                continue
+            self.gatherings += 1
+            try:
+                self.receive(facts)
+            except Exception as exc:
+                self._not_counted(exc)
+
+    def _not_counted(self, exc: BaseException) -> None:
+        SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
+        log.error("monitor feed (%s): a message was not counted: %s", self.store, type(exc).__name__)
 
     def _loop(self) -> None:
         logged = 0.0
