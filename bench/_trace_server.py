@@ -70,20 +70,20 @@ async def answer(handler: Any, scope: Any, receive: Any, send: Any) -> None:
 
 http.FastRoutes._answer = staticmethod(answer)  # type: ignore[method-assign]
 
-_submit = groupmod.GroupCommit.submit
+_enqueue = groupmod.GroupCommit._enqueue
 
 
-def submit(self: Any, body: Any, parse: Any = None) -> Any:
+def enqueue(self: Any, me: Any) -> None:
+    """A request queued, by `submit` (a thread's future) or `answer` (the event loop's)."""
     rec = _current.get()
-    fut = _submit(self, body, parse)
     if rec is not None:
         rec["submit"] = now()
-        _by_future[id(fut)] = rec
-        fut.add_done_callback(lambda f: _by_future.pop(id(f), None))
-    return fut
+        _by_future[id(me.future)] = rec
+        me.future.add_done_callback(lambda f: _by_future.pop(id(f), None))
+    _enqueue(self, me)
 
 
-groupmod.GroupCommit.submit = submit  # type: ignore[method-assign]
+groupmod.GroupCommit._enqueue = enqueue  # type: ignore[method-assign]
 
 _take = groupmod.GroupCommit._take
 
@@ -151,6 +151,18 @@ def settle(future: Any, outcome: Any = None, error: Any = None) -> None:
 
 
 groupmod._settle = settle
+
+_settle_waiter = groupmod.GroupCommit._settle
+
+
+def settle_waiter(self: Any, w: Any, outcome: Any = None, error: Any = None) -> None:
+    rec = _by_future.get(id(w.future))
+    if rec is not None:
+        rec["settled"] = now()
+    _settle_waiter(self, w, outcome, error)
+
+
+groupmod.GroupCommit._settle = settle_waiter  # type: ignore[method-assign]
 
 _store_or_split = service._store_or_split
 

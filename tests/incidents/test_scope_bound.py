@@ -88,6 +88,22 @@ def test_a_long_firing_monitor_keeps_a_bounded_scope_with_exact_counts(db: Datab
         assert len(str(inc["scope"])) < 10_000
 
 
+def test_an_incident_whose_first_alert_spills_is_stored_with_its_values(db: Database) -> None:
+    """The first alert already names more sessions than the sample holds: they spill while the
+    incident itself is still being created, in the same transaction."""
+    ids = store_calls(db, [spec(i) for i in range(3 * PER_ALERT)])
+    with running(db, Config()):
+        iid = service.on_alert_fired(db, firing(0, ids, update=False))
+        assert iid
+        stored = scope_of(db, iid)
+        assert stored["counts"]["sessions"] == stored["counts"]["users"] == 3 * PER_ALERT
+        assert stored["sessions"] == [f"s{j}" for j in range(SAMPLE)]
+        with db.session() as s:
+            rows = s.scalar(select(func.count()).select_from(IncidentScopeValue)
+                            .where(IncidentScopeValue.incident_id == iid))
+        assert rows == 2 * 3 * PER_ALERT  # sessions and users; keys and tenants fit the sample
+
+
 def test_a_merge_adds_the_spilled_values_exactly(db: Database) -> None:
     with db.writing() as s:
         a = Incident(id="INC-A", scope={})
