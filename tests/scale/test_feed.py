@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fireline.db import Database
+from fireline.detect import feed as feed_module
 from fireline.detect.facts import Fact
 from fireline.detect.feed import PG_LIMIT, Feed, PostgresFeed, RedisFeed, decode, encode
 
@@ -131,3 +132,15 @@ def test_a_failing_publish_is_counted_not_raised(caplog: pytest.LogCaptureFixtur
     feed = RedisFeed("redis://127.0.0.1:1/0", "x")  # nothing listens on port 1
     feed.publish([fact(1)])
     assert "facts not shared" in caplog.text
+
+
+def test_counting_far_behind_drops_new_messages_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """The listener never holds more than INBOX messages in memory while counting lags behind."""
+    monkeypatch.setattr(feed_module, "INBOX", 3)
+    got: list[list[Fact]] = []
+    feed = Loopback(gather_s=0.3)
+    feed.receive = got.append  # not started: nothing counts, as if counting were stuck
+    for i in range(5):
+        feed._deliver(b"other\n" + encode([fact(i)]))
+    assert len(feed._inbox) == 3 and "newer ones are dropped" in caplog.text

@@ -37,6 +37,7 @@ FIELDS = ("id", "minute", "app", "tenant", "model", "prompt_version", "tools", "
           "findings", "report_kind", "session", "api_key", "alias", "route", "attrs", "features")
 PG_LIMIT = 7900  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
 GATHER_S = 0.05  # s: what arrives this long after a gathering's first message is counted with it
+INBOX = 10_000  # messages (~5 KB each) waiting to be counted at most: past it, new ones are dropped
 Receive = Callable[[list[Fact]], None]
 
 
@@ -71,7 +72,7 @@ class Feed(ABC):
         self._logged = -60.0
         self._inbox: list[bytes] = []  # the others' messages (bodies), not counted yet
         self._arrived = threading.Condition()
-        self.gatherings = 0  # `receive` calls (for the tests and the bench)
+        self.gatherings = 0  # `receive` calls (for the tests)
 
     def start(self, receive: Receive) -> Feed:
         self.receive = receive
@@ -109,6 +110,13 @@ class Feed(ABC):
         if origin == self.origin or self.receive is None:
             return
         with self._arrived:
+            if len(self._inbox) >= INBOX:  # counting has fallen this far behind: at most once, as a reconnect
+                SHARED_STATE_FAILURES.labels(f"{self.store}-feed").inc()
+                if time.monotonic() - self._logged >= 60:
+                    self._logged = time.monotonic()
+                    log.warning("monitor feed (%s): %d messages wait to be counted; newer ones are dropped "
+                                "(counted in the metric from now on)", self.store, len(self._inbox))
+                return
             self._inbox.append(body)
             if len(self._inbox) == 1:
                 self._arrived.notify()

@@ -29,12 +29,12 @@ MAX_KEYS = 100  # dedup keys kept (the most recent), to recognise a repeat
 VALUE_CHARS = 500  # the stored row's length; longer values are told apart by their first 500 characters
 
 
-def _spill(session: Session, inc: Incident, dim: str, values: Iterable[str]) -> list[str]:
+def _spill(session: Session, incident_id: str, dim: str, values: Iterable[str]) -> list[str]:
     """Store these values of the dimension; answers those that were not stored yet. A statement on
     the session's connection, not through the ORM, which would first flush the session: each alert's
     incident row again and again within one batch of updates (its rows name the incident by id
     only, so a new incident need not be written first)."""
-    rows = [{"incident_id": inc.id, "dim": dim, "value": v[:VALUE_CHARS]}
+    rows = [{"incident_id": incident_id, "dim": dim, "value": v[:VALUE_CHARS]}
             for v in dict.fromkeys(v[:VALUE_CHARS] for v in values)]
     if not rows:
         return []
@@ -59,8 +59,8 @@ def _add(session: Session, inc: Incident, key: str, sample: list[str], count: in
     if not spilled and len(sample) + len(fresh) <= SAMPLE:  # the sample is the whole set: it decides
         return sample + fresh, count + len(fresh), fresh
     if not spilled:  # the whole set so far moves to the table (an old incident's may be longer than SAMPLE)
-        _spill(session, inc, key, sample)
-    stored = set(_spill(session, inc, key, fresh))
+        _spill(session, inc.id, key, sample)
+    stored = set(_spill(session, inc.id, key, fresh))
     new = [v for v in fresh if v[:VALUE_CHARS] in stored]
     room = max(SAMPLE - len(sample), 0)
     return (sample + new[:room])[:SAMPLE], count + len(new), new
