@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fireline.calls import service
+from fireline.calls import search, service
 from fireline.calls.api import parse_calls
-from fireline.calls.group import GroupCommit, split
+from fireline.calls.group import GroupCommit
+from fireline.calls.shares import split
 from fireline.db import Database
 
 
@@ -56,7 +57,7 @@ def test_concurrent_one_call_requests_share_transactions(db: Database) -> None:
     assert all(answers[i].ids == [f"g-{i}"] and len(answers[i].inserted) == 1 for i in range(n))
     assert group.groups < n  # some requests shared a commit
     with db.session() as s:
-        assert service.count(s, service.CallFilter()) == n
+        assert search.count(s, search.CallFilter()) == n
 
 
 def test_a_failing_store_fails_every_request_of_its_group() -> None:
@@ -193,7 +194,7 @@ def test_under_load_requests_are_answered_at_the_commit_and_a_lone_one_after_the
     # and the monitors got both groups at once after the second commit
     assert seen == [(["first", "w-0", "w-1", "w-2"], True), (["lone"], False)]
     with db.session() as s:
-        assert service.count(s, service.CallFilter()) == 5
+        assert search.count(s, search.CallFilter()) == 5
 
 
 def test_every_committed_call_reaches_the_monitors_once_whatever_the_grouping(db: Database) -> None:
@@ -279,7 +280,7 @@ def test_event_loop_requests_get_their_own_answers_in_one_hand_over(db: Database
     assert all(answers[i].ids == [f"e-{i}"] for i in range(30) if i not in (4, 9))
     assert sum(handed) == 30 and len(handed) < 30  # answers handed over per group
     with db.session() as s:
-        assert service.count(s, service.CallFilter()) == 29  # the one that went away is stored too
+        assert search.count(s, search.CallFilter()) == 29  # the one that went away is stored too
 
 
 def test_one_thread_serves_steady_traffic_and_ends_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:

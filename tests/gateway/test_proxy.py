@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from fireline.calls.service import CallFilter, count
+from fireline.calls.search import CallFilter, count
 from fireline.config import Config
 from fireline.db import Database
 from fireline.simulator.upstream import UpstreamServer

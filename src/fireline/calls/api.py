@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
-from fireline.calls import dead_letters, pricing, retention, service
+from fireline.calls import dead_letters, pricing, retention, search, service
 from fireline.calls.group import GroupCommit
 from fireline.calls.models import RawAccess
 from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport, Status
@@ -101,8 +101,8 @@ def call_filter(
     q: str | None = None, text: str | None = None, detector: str | None = None,
     finding: str | None = None, environment: str | None = None, trace_id: str | None = None,
     api_key_id: str | None = Query(None, max_length=64),
-) -> service.CallFilter:
-    return service.CallFilter(since=since, until=until, app=app, model=model, prompt_version=prompt_version,
+) -> search.CallFilter:
+    return search.CallFilter(since=since, until=until, app=app, model=model, prompt_version=prompt_version,
                               tenant=tenant, session_id=session or session_id, user=user,
                               user_pseudonym=user_pseudonym, status=status, text=q or text,
                               detector=detector, finding_kind=finding, environment=environment,
@@ -110,20 +110,20 @@ def call_filter(
 
 
 @router.get("/calls", response_model=CallPage)
-def search_calls(request: Request, flt: service.CallFilter = Depends(call_filter),
+def search_calls(request: Request, flt: search.CallFilter = Depends(call_filter),
                  limit: int = Query(50, ge=1, le=500), cursor: str | None = None,
                  _: Principal = Depends(require("viewer"))) -> CallPage:
     with get_db(request).session() as session:
-        rows, next_cursor = service.search(session, flt, limit=limit, cursor=cursor)
+        rows, next_cursor = search.search(session, flt, limit=limit, cursor=cursor)
         found = service.findings_for(session, (r.id for r in rows))
         return CallPage(calls=[service.to_out(r, found[r.id]) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/calls/count")
-def count_calls(request: Request, flt: service.CallFilter = Depends(call_filter),
+def count_calls(request: Request, flt: search.CallFilter = Depends(call_filter),
                 _: Principal = Depends(require("viewer"))) -> dict[str, int]:
     with get_db(request).session() as session:
-        return {"count": service.count(session, flt)}
+        return {"count": search.count(session, flt)}
 
 
 @router.get("/calls/{call_id:path}", response_model=CallOut)  # client-chosen ids may hold "/"
