@@ -161,7 +161,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=50_000)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--senders", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=1, help="server processes on PostgreSQL (serve --workers)")
+    ap.add_argument("--workers", default="1",
+                    help="server processes on PostgreSQL (serve --workers); a list (1,2) runs each in turn, "
+                         "on a fresh database each, so their figures come from the same run")
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
                     help="admin URL to create a scratch database ('' to skip)")
     ap.add_argument("--rate", type=float, default=0.0,
@@ -187,20 +189,21 @@ def main() -> None:
         try:
             import psycopg
 
-            name = f"fireline_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            try:
-                db_url = args.pg.rsplit("/", 1)[0] + "/" + name
-                with fireline_server(db_url, workers=args.workers) as (url, pid):
-                    empty = db_bytes(db_url)
-                    engine = "postgresql" if args.workers == 1 else f"pg_w{args.workers}"
-                    results[engine] = r = asyncio.run(run(url, pid, args.calls, args.batch, args.senders))
-                    # on disk: heap, TOAST and indexes of everything a call writes (docs/scaling.md)
-                    r["disk_bytes_per_call"] = (db_bytes(db_url) - empty) / max(r["stored"], 1)
-            finally:
-                with psycopg.connect(args.pg, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for workers in worker_counts(args.workers):
+                name = f"fireline_bench_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(args.pg, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                try:
+                    db_url = args.pg.rsplit("/", 1)[0] + "/" + name
+                    with fireline_server(db_url, workers=workers) as (url, pid):
+                        empty = db_bytes(db_url)
+                        results[pg_engine(workers)] = r = asyncio.run(run(url, pid, args.calls, args.batch,
+                                                                          args.senders))
+                        # on disk: heap, TOAST and indexes of everything a call writes (docs/scaling.md)
+                        r["disk_bytes_per_call"] = (db_bytes(db_url) - empty) / max(r["stored"], 1)
+                finally:
+                    with psycopg.connect(args.pg, autocommit=True) as conn:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except psycopg.OperationalError as exc:
             print(f"postgresql: skipped ({exc})")
     print(f"texts: {TEXTS}")
@@ -216,21 +219,31 @@ def main() -> None:
     print("RESULT " + " ".join(f"{e}_{k}={v:.1f}" for e, r in results.items() for k, v in r.items()))
 
 
-def on_both_engines(pg: str, workers: int, run: Callable[[str, int], dict[str, float]]) -> dict[str, dict[str, float]]:
+def worker_counts(spec: str | int) -> list[int]:
+    """--workers: one count, or a comma-separated list of them."""
+    return [int(w) for w in str(spec).split(",") if w.strip()]
+
+
+def pg_engine(workers: int) -> str:
+    return "postgresql" if workers == 1 else f"pg_w{workers}"
+
+
+def on_both_engines(pg: str, workers: str | int,
+                    run: Callable[[str, int], dict[str, float]]) -> dict[str, dict[str, float]]:
     """`run(url, pid)` against a server on a fresh SQLite file, then (unless `pg` is '') on a scratch
-    PostgreSQL database."""
+    PostgreSQL database for each worker count."""
     import psycopg
 
     out: dict[str, dict[str, float]] = {}
     with fireline_server() as (url, pid):
         out["sqlite"] = run(url, pid)
-    if pg:
+    for count in worker_counts(workers) if pg else []:
         name = f"fireline_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            with fireline_server(pg.rsplit("/", 1)[0] + "/" + name, workers=workers) as (url, pid):
-                out["postgresql" if workers == 1 else f"pg_w{workers}"] = run(url, pid)
+            with fireline_server(pg.rsplit("/", 1)[0] + "/" + name, workers=count) as (url, pid):
+                out[pg_engine(count)] = run(url, pid)
         finally:
             with psycopg.connect(pg, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
