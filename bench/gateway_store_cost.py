@@ -8,7 +8,7 @@ the helper process (pickle both ways). Beside it, the same privacy pass and dete
 ingest bench's call (bench/ingest.py make_call), so the two benches' texts can be told apart from
 the gateway's own plumbing.
 
-  .venv/bin/python bench/gateway_store_cost.py [--calls 400] [--rounds 3]
+  .venv/bin/python bench/gateway_store_cost.py [--calls 400] [--rounds 3] [--distinct]
 
 Prints the median CPU ms per call of each stage with the load average.
 """
@@ -62,8 +62,13 @@ def gateway_body() -> dict[str, Any]:
     return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ingest.FILLER * 7}], "max_tokens": 64}
 
 
-def pending(i: int, body: dict[str, Any]) -> dict[str, Any]:
-    """What gateway.call hands the writer for a plain non-streamed call."""
+def pending(i: int, body: dict[str, Any], distinct: bool = False) -> dict[str, Any]:
+    """What gateway.call hands the writer for a plain non-streamed call; distinct numbers the user
+    message as `bench/gateway_overhead.py --distinct` does, so the privacy pass's memo never hits."""
+    if distinct:
+        messages = [dict(m) for m in body["messages"]]
+        messages[-1]["content"] += f" (request {i:08d})"
+        body = {**body, "messages": messages}
     return {"id": f"gw{i:010d}", "started": time.time(), "app": "default", "user": None, "tenant": None,
             "session": None, "prompt_version": None, "cohort": None, "route": None, "environment": None,
             "model_requested": body.get("model"), "body": body, "stream": False, "retrieval": None,
@@ -78,9 +83,11 @@ def timed(out: dict[str, list[float]], label: str, n: int, fn: Callable[[], Any]
 
 
 def one_round(out: dict[str, list[float]], n: int, body: dict[str, Any], screen: StatelessPass, config: Any,
-              prices: dict[str, tuple[float, float]], seed: int) -> None:
+              prices: dict[str, tuple[float, float]], seed: int, distinct: bool) -> None:
     now = utcnow()
-    lines = timed(out, "gateway: encode (spool line)", n, lambda: [encode(pending(i, body)) for i in range(n)])
+    first = seed * n
+    lines = timed(out, "gateway: encode (spool line)", n,
+                  lambda: [encode(pending(first + i, body, distinct)) for i in range(n)])
     records = timed(out, "gateway: decode", n, lambda: [decode(line) for line in lines])
     calls = timed(out, "gateway: build_call", n, lambda: [build_call(p, config, prices) for p in records])
     batch = timed(out, "gateway: privacy pass + seal", n, lambda: service.prepare_batch(calls, now))
@@ -100,6 +107,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--distinct", action="store_true",
+                    help="number every call's user message (no two texts alike), as the gateway bench's --distinct")
     args = ap.parse_args()
     config, n = get_config(), args.calls
     prices = price_table(config)
@@ -108,7 +117,7 @@ def main() -> int:
     body = gateway_body()
     out: dict[str, list[float]] = {}
     for r in range(args.rounds):
-        one_round(out, n, body, screen, config, prices, r)
+        one_round(out, n, body, screen, config, prices, r, args.distinct)
     load = "/".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"CPU ms per call, median of {args.rounds} rounds of {n} calls; load {load}")
     for label, values in out.items():

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from fireline.auth.api import get_db, require
 from fireline.auth.service import Principal
 from fireline.calls import dead_letters, pricing, retention, search, service
+from fireline.calls.admission import max_wait
 from fireline.calls.group import GroupCommit
 from fireline.calls.models import RawAccess
 from fireline.calls.schemas import INT32_MAX, MAX_BATCH, Batch, CallIn, CallOut, CallPage, ErasureReport, Status
@@ -65,7 +66,8 @@ def group_commit(app: Any) -> GroupCommit:
         group = app.state.ingest_group = GroupCommit(lambda batch: service.ingest_prepared(db, batch, publish=False),
                                                      parse_body, max_calls=MAX_BATCH,
                                                      offload=getattr(app.state, "ingest_helper", None),
-                                                     after=lambda outcome: service.publish_ingested(db, outcome))
+                                                     after=lambda outcome: service.publish_ingested(db, outcome),
+                                                     max_wait=max_wait(app.state.config))
     return group  # type: ignore[no-any-return]
 
 

@@ -30,6 +30,10 @@ and the next group is prepared there while one is written here (two groups in fl
 Measured on the shared 2-core machine, that costs more CPU in all (pickling, a second process)
 than it frees, so it is off by default (docs/scaling.md).
 
+Admission (calls.admission): with `max_wait`, a request that finds the oldest queued one waiting
+longer than that is refused at once (`Overloaded`, 503 with Retry-After), so a backlog cannot grow
+past what the clients' timeouts allow.
+
 A body that does not parse fails its own request only (its 4xx); a group whose write fails fails
 every request in it (nothing of it is committed: one transaction), and the requests after it are
 tried again as usual.
@@ -53,6 +57,7 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client import Histogram
 from ulid import ULID
 
+from fireline.calls.admission import Admission
 from fireline.calls.schemas import CallIn
 from fireline.calls.service import IngestOutcome, PreparedBatch, prepare_batch
 from fireline.calls.shares import split
@@ -120,7 +125,8 @@ def _local(parse: Parse) -> bool:
 class GroupCommit:
     def __init__(self, store: Store, parse: Parse = list, max_calls: int = 1000, *, offload: Offload | None = None,
                  source: str = "api", max_bytes: int = 2 * 1024 * 1024, after: After | None = None,
-                 after_every: float = AFTER_EVERY) -> None:
+                 after_every: float = AFTER_EVERY, max_wait: float | None = None) -> None:
+        self.admission = Admission(max_wait, source)
         self.store, self.parse, self.offload, self.source, self.after = store, parse, offload, source, after
         self.max_calls, self.max_bytes, self.after_every = max_calls, max_bytes, after_every
         self._owed: list[IngestOutcome] = []  # committed groups whose `after` waits
@@ -160,6 +166,7 @@ class GroupCommit:
 
     def _enqueue(self, me: _Waiter) -> None:
         with self._lock:
+            self.admission.check(self._queue[0].arrived if self._queue else None)  # Overloaded: nothing queued
             self._queue.append(me)
             start = not self._running
             self._running = True

@@ -23,6 +23,7 @@ from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import api as calls_api
 from fireline.calls import service as calls_service
+from fireline.calls.admission import Overloaded, max_wait
 from fireline.calls.group import GroupCommit
 from fireline.calls.schemas import CallIn
 from fireline.config import Config
@@ -166,7 +167,8 @@ def otlp_group(app: Any) -> tuple[GroupCommit, anyio.CapacityLimiter]:
         group = app.state.otlp_group = (
             GroupCommit(lambda batch: calls_service.ingest_prepared(db, batch, source="otlp", publish=False),
                         max_calls=MAX_GROUP_CALLS, offload=getattr(app.state, "ingest_helper", None), source="otlp",
-                        after=lambda outcome: calls_service.publish_ingested(db, outcome, "otlp")),
+                        after=lambda outcome: calls_service.publish_ingested(db, outcome, "otlp"),
+                        max_wait=max_wait(app.state.config)),
             anyio.CapacityLimiter(64))
         app.state.otlp_events_waiting = _EventsWaiting(group[0])
     return group  # type: ignore[no-any-return]
@@ -177,6 +179,8 @@ def _otlp_failed(exc: Exception, encoding: str) -> Response:
     unavailable (exporters retry 503); anything else is raised again for the app's handlers."""
     if isinstance(exc, otlp.Malformed):
         return _otlp_error(400, str(exc), encoding)
+    if isinstance(exc, Overloaded):  # refused before anything of it was read: the exporter retries
+        return _otlp_error(503, exc.message, encoding, {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, OperationalError | DatabaseUnavailable):
         log.warning("OTLP ingest could not write: the database is unavailable")
         return _otlp_error(503, "the database is unavailable; retry", encoding,
@@ -363,7 +367,7 @@ def check(config: Config) -> None:
     """Fail at start, naming the key, on an `ingest`, `alertmanager` or `pagerduty` key that nothing
     reads (a typo)."""
     check_section(config.section("ingest"), {"otlp_event_ttl_s": "positive", "otlp_max_body_mb": "positive",
-                                             "prepare_process": "bool"}, "ingest")
+                                             "prepare_process": "bool", "max_wait_s": "positive"}, "ingest")
     check_section(config.section("alertmanager"), alertmanager.KEYS, "alertmanager")
     check_section(config.section("pagerduty"), pagerduty.KEYS, "pagerduty")
 

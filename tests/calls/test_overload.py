@@ -1,0 +1,181 @@
+"""Ingest under overload: once queued requests have waited past `ingest.max_wait_s`, a new request is
+refused at once with 503 and Retry-After, nothing of it stored, while every request admitted before
+is stored and answered as usual; the real OpenTelemetry exporter retries after Retry-After and its
+spans are all stored, once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from fireline.calls import search, service
+from fireline.calls.admission import Admission, Overloaded
+from fireline.calls.api import parse_calls
+from fireline.calls.group import GroupCommit
+from fireline.calls.models import Call
+from fireline.config import Config
+from fireline.db import Database
+from fireline.metrics import REGISTRY
+from tests.support.fireline import running
+
+
+def call(cid: str) -> dict[str, Any]:
+    return {"id": cid, "app": "bot", "input": [{"role": "user", "content": f"where is order {cid}?"}],
+            "output": "it ships tomorrow"}
+
+
+class Gate:
+    """A store that waits while closed: the group's thread is held inside a commit."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.open, self.entered = store, threading.Event(), threading.Event()
+        self.open.set()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.open.is_set():
+            self.entered.set()
+            assert self.open.wait(30), "the test never opened the gate"
+        return self.store(*args, **kwargs)
+
+
+def shed_count(source: str) -> float:
+    return REGISTRY.get_sample_value("fireline_ingest_shed_total", {"source": source}) or 0.0
+
+
+def test_admission_refuses_only_past_the_bound() -> None:
+    now = [100.0]
+    gate = Admission(2.0, "api", clock=lambda: now[0])
+    gate.check(None)  # nothing queued
+    gate.check(98.0)  # the oldest waited exactly the bound
+    with pytest.raises(Overloaded) as refused:
+        gate.check(97.9)
+    assert refused.value.status == 503 and refused.value.retry_after == 1
+    assert "ingest.max_wait_s is 2)" in refused.value.message and "2.1 s" in refused.value.message
+    with pytest.raises(Overloaded) as far:
+        gate.check(80.0)  # 20 s waited, 18 past the bound: come back when the backlog may be gone
+    assert far.value.retry_after == 18
+    assert gate.shed == 2
+    Admission(None, "api").check(0.0)  # no bound: everything admitted
+    with pytest.raises(ValueError):
+        Admission(0, "api")
+
+
+def test_a_backlog_past_the_bound_refuses_new_requests_and_stores_every_admitted_one(db: Database) -> None:
+    gate = Gate(lambda batch: service.ingest_prepared(db, batch))
+    group = GroupCommit(gate, max_wait=0.3)
+    gate.open.clear()
+    first = group.submit(parse_calls(call("first")))
+    assert gate.entered.wait(30)  # its group is being committed, held there
+    queued = [group.submit(parse_calls(call(f"queued-{i}"))) for i in range(3)]
+    time.sleep(0.45)
+    before = shed_count("api")
+    with pytest.raises(Overloaded) as refused:
+        group.submit(parse_calls(call("refused")))
+    assert refused.value.retry_after >= 1 and shed_count("api") == before + 1
+    gate.open.set()
+    answers = [f.result(30) for f in [first, *queued]]
+    assert [a.ids for a in answers] == [["first"], ["queued-0"], ["queued-1"], ["queued-2"]]
+    assert all(len(a.inserted) == 1 for a in answers)
+    with db.session() as s:
+        assert search.count(s, search.CallFilter()) == 4
+        assert s.get(Call, "refused") is None
+    # The backlog is gone: the refused call, sent again, is stored.
+    assert group.ingest(parse_calls(call("refused"))).ids == ["refused"]
+
+
+@pytest.fixture
+def held(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Gate, Any]]:
+    """A running server whose ingest commits can be held (`Gate`), with ingest.max_wait_s 0.3."""
+    gate = Gate(service.ingest_prepared)
+    monkeypatch.setattr(service, "ingest_prepared", gate)
+    with running(db, Config.model_validate({"ingest": {"max_wait_s": 0.3}})) as fl:
+        yield gate, fl
+
+
+def test_the_api_answers_503_with_retry_after_past_the_bound_and_stores_the_rest(held: tuple[Gate, Any]) -> None:
+    gate, fl = held
+    headers = {"Authorization": f"Bearer {fl.keys['ingest']}"}
+    with httpx.Client(base_url=fl.url, headers=headers, timeout=60) as http:
+        assert http.post("/api/v1/calls", json=call("warm")).status_code == 201
+        gate.open.clear()
+        pending: list[Future[httpx.Response]] = []
+
+        def send(cid: str) -> None:
+            f: Future[httpx.Response] = Future()
+            pending.append(f)
+            threading.Thread(target=lambda: f.set_result(httpx.post(fl.url + "/api/v1/calls", json=call(cid),
+                                                                      headers=headers, timeout=60))).start()
+
+        send("held")
+        assert gate.entered.wait(30)
+        for i in range(3):
+            send(f"waiting-{i}")
+        time.sleep(0.6)
+        t0 = time.monotonic()
+        refused = http.post("/api/v1/calls", json=call("refused"))
+        assert time.monotonic() - t0 < 5  # answered at once, not after the backlog
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "ingest.max_wait_s" in refused.json()["detail"] and refused.json()["retry_after"] >= 1
+        gate.open.set()
+        assert sorted(f.result(60).status_code for f in pending) == [201] * 4
+        counted = http.get("/api/v1/calls/count", headers={"Authorization": f"Bearer {fl.keys['viewer']}"}).json()
+        assert counted["count"] == 5  # warm, held and the three waiting; not the refused one
+        assert http.post("/api/v1/calls", json=call("refused")).status_code == 201  # sent again: stored
+        metrics = http.get("/metrics").text
+        assert 'fireline_ingest_shed_total{source="api"}' in metrics
+
+
+def test_the_opentelemetry_exporter_retries_a_refused_export_and_every_span_is_stored_once(
+        held: tuple[Gate, Any]) -> None:
+    gate, fl = held
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "otel-bot"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("fireline-tests")
+    for i in range(6):
+        with tracer.start_as_current_span(f"chat gpt-4o {i}") as span:
+            span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                                 "gen_ai.usage.input_tokens": 10 + i, "gen_ai.usage.output_tokens": 5})
+    spans = memory.get_finished_spans()
+    exporter = OTLPSpanExporter(endpoint=f"{fl.url}/v1/traces", timeout=30,
+                                headers={"Authorization": f"Bearer {fl.keys['ingest']}"})
+    before = shed_count("otlp")
+    gate.open.clear()
+    results: list[SpanExportResult] = []
+    first = threading.Thread(target=lambda: results.append(exporter.export(spans[:2])))
+    first.start()
+    assert gate.entered.wait(30)
+    queued = threading.Thread(target=lambda: results.append(exporter.export(spans[2:4])))
+    queued.start()
+    time.sleep(0.6)
+    later = threading.Thread(target=lambda: results.append(exporter.export(spans[4:])))
+    later.start()
+    deadline = time.monotonic() + 20
+    while shed_count("otlp") == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shed_count("otlp") > before  # the third export was refused while the others waited
+    gate.open.set()
+    for t in (first, queued, later):
+        t.join(60)
+    assert results == [SpanExportResult.SUCCESS] * 3  # the refused one too, retried after Retry-After
+    with httpx.Client(base_url=fl.url, headers={"Authorization": f"Bearer {fl.keys['viewer']}"}) as http:
+        assert http.get("/api/v1/calls/count", params={"app": "otel-bot"}).json()["count"] == 6
+
+
+def test_a_bound_that_is_not_positive_is_refused_at_start(db: Database) -> None:
+    from fireline.api import create_app
+
+    with pytest.raises(Exception, match="max_wait_s"):
+        create_app(db, Config.model_validate({"ingest": {"max_wait_s": 0}}))
