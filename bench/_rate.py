@@ -19,10 +19,11 @@ import time
 from urllib.parse import urlparse
 
 SEQ = b"@SEQ@"
+KEEPALIVE_EXPIRY = 4.0  # s
 
 
 async def _load(url: str, rate: float, duration: float, body: bytes, api_key: str,
-                conns: int) -> tuple[list[float], int, int, float]:
+                conns: int, by_status: dict[int, list[float]]) -> tuple[list[float], int, int, float]:
     u = urlparse(url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
     before, seq, after = body.partition(SEQ)
@@ -31,9 +32,11 @@ async def _load(url: str, rate: float, duration: float, body: bytes, api_key: st
             f"Content-Length: {size}\r\n" + (f"Authorization: Bearer {api_key}\r\n" if api_key else "")
             + "\r\n").encode() + before
     numbered = 0
-    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    # (reader, writer, when last used): a connection idle past KEEPALIVE_EXPIRY is replaced before use,
+    # as httpx's pool does, since the server closes idle ones (uvicorn after 5 s).
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = asyncio.Queue()
     for _ in range(conns):
-        idle.put_nowait(await asyncio.open_connection(host, port))
+        idle.put_nowait((*await asyncio.open_connection(host, port), time.perf_counter()))
     latencies: list[float] = []
     errors = [0, 0]  # failed, not sent (every connection busy for longer than the run)
 
@@ -41,7 +44,10 @@ async def _load(url: str, rate: float, duration: float, body: bytes, api_key: st
         nonlocal numbered
         numbered += 1
         request = head + (b"%08d" % numbered if seq else b"") + after
-        reader, writer = await idle.get()
+        reader, writer, used = await idle.get()
+        if time.perf_counter() - used > KEEPALIVE_EXPIRY:
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, port)
         try:
             writer.write(request)
             header = await reader.readuntil(b"\r\n\r\n")
@@ -50,13 +56,14 @@ async def _load(url: str, rate: float, duration: float, body: bytes, api_key: st
             i = low.find(b"content-length:")
             await reader.readexactly(int(low[i + 15:low.find(b"\r\n", i)]) if i >= 0 else 0)
             latencies.append(time.perf_counter() - due)
+            by_status.setdefault(status, []).append(latencies[-1])
             if status >= 400:
                 errors[0] += 1
-            idle.put_nowait((reader, writer))
+            idle.put_nowait((reader, writer, time.perf_counter()))
         except (OSError, asyncio.IncompleteReadError, ValueError):
             errors[0] += 1
             writer.close()
-            idle.put_nowait(await asyncio.open_connection(host, port))
+            idle.put_nowait((*await asyncio.open_connection(host, port), time.perf_counter()))
 
     tasks = set()
     start = time.perf_counter()
@@ -84,14 +91,18 @@ def run(url: str, rate: float, duration: float, body: bytes, api_key: str = "", 
         uvloop.install()
     except ImportError:
         pass
-    lat, failed, unsent, elapsed = asyncio.run(_load(url, rate, duration, body, api_key, conns))
+    statuses: dict[int, list[float]] = {}
+    lat, failed, unsent, elapsed = asyncio.run(_load(url, rate, duration, body, api_key, conns, statuses))
     lat.sort()
 
-    def q(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+    def q(values: list[float], p: float) -> float:
+        return values[min(len(values) - 1, int(p * len(values)))] * 1000 if values else float("nan")
 
     return {"rate": rate, "answered": len(lat), "answered_per_s": len(lat) / elapsed, "failed": failed,
-            "unanswered": unsent, "p50_ms": q(0.50), "p90_ms": q(0.90), "p99_ms": q(0.99), "max_ms": q(1.0)}
+            "unanswered": unsent, "p50_ms": q(lat, 0.50), "p90_ms": q(lat, 0.90), "p99_ms": q(lat, 0.99),
+            "max_ms": q(lat, 1.0),
+            "by_status": {code: {"n": len(v), "p50_ms": q(v, 0.5), "p99_ms": q(v, 0.99), "max_ms": q(v, 1.0)}
+                          for code, v in sorted(statuses.items()) for v in [sorted(v)]}}
 
 
 def main() -> None:

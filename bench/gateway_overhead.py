@@ -184,6 +184,7 @@ def measure(go: Any, name: str, cmd: str, env: dict[str, str], model: str, key: 
                     if pin:
                         go.pin_tree(target.pid, target_cpus)
                     r = _rate.run(url + "/v1/chat/completions", args.rate, args.duration, body, key)
+                    r.pop("by_status")  # the medians below are over numbers
                     r["load"] = load()
                     runs.append(r)
                     print(f"  {name:8s} {side:6s} {args.rate:.0f}/s answered={r['answered_per_s']:.0f}/s "

@@ -8,7 +8,9 @@ the work it asked for is still queued, and its retry adds the same work again. S
 finds the oldest queued request already waiting longer than `ingest.max_wait_s` (default 5 s) is
 answered 503 with Retry-After and nothing of it is parsed or stored; exporters and SDKs retry 503
 after Retry-After (OTLP/HTTP's rule), and re-sending is idempotent by call id. The requests
-admitted are answered within about that bound plus one group's work.
+already admitted wait as before (a held commit holds them until it ends, or until the database's
+statement timeout fails it with 503): the bound caps how many pile up behind a stall and answers
+the rest at once.
 """
 
 from __future__ import annotations
