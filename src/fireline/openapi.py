@@ -3,7 +3,7 @@
 FastAPI documents each route's success answer and its own 422 shape. Fireline answers errors in
 one shape everywhere (`{"detail": ..., "field": ...}`, api.py), can answer 401/403 on every
 route, 404 on ids, 409 on moves the state machine refuses, 413 on bodies over their bound and
-503 while the database is away; and it refuses text holding a NUL character (the database
+503 while the database is away (and on ingest past its backlog bound); and it refuses text holding a NUL character (the database
 cannot store it). This module adds all of that to the generated document, so clients and
 contract tests (schemathesis, tests/reliability) can rely on it.
 """
@@ -34,7 +34,7 @@ ERRORS = {
     "415": "The body's content type is not one this route reads.",
     "422": "A field is invalid; `field` names it.",
     "429": "Rate limited; see Retry-After.",
-    "503": "The database is unavailable; retry after Retry-After.",
+    "503": "The database is unavailable, or ingest is behind (ingest.max_wait_s); retry after Retry-After.",
 }
 NO_NUL = "^[^\\u0000]*$"  # the database cannot store a NUL character in text
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -69,6 +71,21 @@ def test_admission_refuses_only_past_the_bound() -> None:
     Admission(None, "api").check(0.0)  # no bound: everything admitted
     with pytest.raises(ValueError):
         Admission(0, "api")
+
+
+@given(bound=st.floats(0.001, 1e6), waited=st.floats(0, 2e6))
+def test_admission_refuses_exactly_past_the_bound_and_says_when_to_come_back(bound: float, waited: float) -> None:
+    now, oldest = 1e7, 1e7 - waited
+    seen = now - oldest  # the wait as the clock sees it (floats round)
+    gate = Admission(bound, "api", clock=lambda: now)
+    if seen <= bound:
+        gate.check(oldest)
+        assert gate.shed == 0
+        return
+    with pytest.raises(Overloaded) as refused:
+        gate.check(oldest)
+    assert refused.value.retry_after >= 1 and refused.value.retry_after - 1 < max(seen - bound, 1)
+    assert refused.value.details == {"retry_after": refused.value.retry_after} and gate.shed == 1
 
 
 def test_a_backlog_past_the_bound_refuses_new_requests_and_stores_every_admitted_one(db: Database) -> None:

@@ -30,6 +30,8 @@ MAX_WAIT_S = 5.0  # default ingest.max_wait_s: half of OpenTelemetry exporters' 
 SHED = Counter("fireline_ingest_shed_total",
                "Ingest requests refused with 503 because earlier ones had waited past ingest.max_wait_s",
                ["source"], registry=REGISTRY)
+for _source in ("api", "otlp"):  # the series exist at 0 from the start, so rate() alerts see the first one
+    SHED.labels(_source)
 
 
 def max_wait(config: Config) -> float:

@@ -31,8 +31,8 @@ Measured on the shared 2-core machine, that costs more CPU in all (pickling, a s
 than it frees, so it is off by default (docs/scaling.md).
 
 Admission (calls.admission): with `max_wait`, a request that finds the oldest queued one waiting
-longer than that is refused at once (`Overloaded`, 503 with Retry-After), so a backlog cannot grow
-past what the clients' timeouts allow.
+longer than that is refused at once (`Overloaded`, 503 with Retry-After): requests do not pile up
+behind a held-up commit past what clients' timeouts allow.
 
 A body that does not parse fails its own request only (its 4xx); a group whose write fails fails
 every request in it (nothing of it is committed: one transaction), and the requests after it are
