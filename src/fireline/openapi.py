@@ -4,8 +4,8 @@ FastAPI documents each route's success answer and its own 422 shape. Fireline an
 one shape everywhere (`{"detail": ..., "field": ...}`, api.py), can answer 401/403 on every
 route, 404 on ids, 409 on moves the state machine refuses, 413 on bodies over their bound and
 503 while the database is away (and on ingest past its backlog bound); and it refuses text
-holding a NUL character (the database cannot store it). This module adds all of that to the generated document, so clients and
-contract tests (schemathesis, tests/reliability) can rely on it.
+holding a NUL character (the database cannot store it). This module adds all of that to the
+generated document, so clients and contract tests (schemathesis, tests/reliability) can rely on it.
 """
 
 from __future__ import annotations
