@@ -51,6 +51,14 @@ class Gate:
         return self.store(*args, **kwargs)
 
 
+def wait_queued(group: GroupCommit, n: int) -> None:
+    """Until n requests wait in the group's queue (behind the held commit)."""
+    deadline = time.monotonic() + 30
+    while len(group._queue) < n:
+        assert time.monotonic() < deadline, f"{len(group._queue)} of {n} requests queued"
+        time.sleep(0.01)
+
+
 def shed_count(source: str) -> float:
     return REGISTRY.get_sample_value("fireline_ingest_shed_total", {"source": source}) or 0.0
 
@@ -138,7 +146,8 @@ def test_the_api_answers_503_with_retry_after_past_the_bound_and_stores_the_rest
         assert gate.entered.wait(30)
         for i in range(3):
             send(f"waiting-{i}")
-        time.sleep(0.6)
+        wait_queued(fl.app.state.ingest_group, 3)
+        time.sleep(0.4)
         t0 = time.monotonic()
         refused = http.post("/api/v1/calls", json=call("refused"))
         assert time.monotonic() - t0 < 5  # answered at once, not after the backlog
@@ -176,7 +185,8 @@ def test_the_opentelemetry_exporter_retries_a_refused_export_and_every_span_is_s
     assert gate.entered.wait(30)
     queued = threading.Thread(target=lambda: results.append(exporter.export(spans[2:4])))
     queued.start()
-    time.sleep(0.6)
+    wait_queued(fl.app.state.otlp_group[0], 1)
+    time.sleep(0.4)
     later = threading.Thread(target=lambda: results.append(exporter.export(spans[4:])))
     later.start()
     deadline = time.monotonic() + 20
