@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import threading
@@ -55,10 +56,10 @@ def arm(pg: str, config: str | None, args: argparse.Namespace) -> dict[str, Any]
         conn.execute(f'CREATE DATABASE "{name}"')
     db_url = pg.rsplit("/", 1)[0] + "/" + name
     env = {}
+    work = Path(tempfile.mkdtemp(prefix="fl-backlog-"))
     if config is not None:
-        path = Path(tempfile.mkdtemp(prefix="fl-backlog-")) / "fireline.yaml"
-        path.write_text(config)
-        env["FIRELINE_CONFIG"] = str(path)
+        (work / "fireline.yaml").write_text(config)
+        env["FIRELINE_CONFIG"] = str(work / "fireline.yaml")
     try:
         with fireline_server(db_url, env=env) as (url, _pid):
             _rate.run(url + "/api/v1/calls", 20, 1, body().replace(b"@SEQ@", b"warm-@SEQ@"), ADMIN)
@@ -80,6 +81,7 @@ def arm(pg: str, config: str | None, args: argparse.Namespace) -> dict[str, Any]
             r["stored"], r["created"], r["held"] = stored, created, held.is_set()
             return r
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         with psycopg.connect(pg, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
