@@ -1,7 +1,7 @@
 """Ingest under overload: once queued requests have waited past `ingest.max_wait_s`, a new request is
 refused at once with 503 and Retry-After, nothing of it stored, while every request admitted before
 is stored and answered as usual; the real OpenTelemetry exporter retries after Retry-After and its
-spans are all stored, once."""
+spans are all stored, once; OTLP logs exports waiting for their worker thread are bounded the same way."""
 
 from __future__ import annotations
 
@@ -11,23 +11,29 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry._logs import LogRecord
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from fireline.calls import search, service
-from fireline.calls.admission import Admission, Overloaded
+from fireline.calls.admission import Admission, BoundedThreads, Overloaded
 from fireline.calls.api import parse_calls
 from fireline.calls.group import GroupCommit
 from fireline.calls.models import Call
 from fireline.config import Config
 from fireline.db import Database
+from fireline.ingest import logs
 from fireline.metrics import REGISTRY
 from tests.support.fireline import running
 
@@ -199,6 +205,111 @@ def test_the_opentelemetry_exporter_retries_a_refused_export_and_every_span_is_s
     assert results == [SpanExportResult.SUCCESS] * 3  # the refused one too, retried after Retry-After
     with httpx.Client(base_url=fl.url, headers={"Authorization": f"Bearer {fl.keys['viewer']}"}) as http:
         assert http.get("/api/v1/calls/count", params={"app": "otel-bot"}).json()["count"] == 6
+
+
+def test_work_waiting_for_its_thread_past_the_bound_refuses_new_work_and_runs_the_rest() -> None:
+    now = [0.0]
+    threads = BoundedThreads(anyio.CapacityLimiter(1), Admission(2.0, "otlp", clock=lambda: now[0]))
+    release = threading.Event()
+    ran: list[str] = []
+
+    def job(name: str) -> Any:
+        def work() -> str:
+            if name == "held":
+                assert release.wait(30)
+            ran.append(name)
+            return name
+        return work
+
+    async def scenario() -> list[str]:
+        answers: list[str] = []
+
+        async def run(name: str) -> None:
+            answers.append(await threads.run(job(name)))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, "held")
+            while threads.waiting() or not threads.limiter.borrowed_tokens:
+                await anyio.sleep(0.005)  # "held" started, holding the one thread
+            tg.start_soon(run, "queued")
+            while threads.waiting() < 1:
+                await anyio.sleep(0.005)
+            now[0] = 2.0  # the queued one waited exactly the bound: still admitted
+            tg.start_soon(run, "admitted")
+            while threads.waiting() < 2:
+                await anyio.sleep(0.005)
+            with anyio.CancelScope() as gone:  # a client that goes away while waiting leaves the queue
+                gone.cancel()
+                await threads.run(job("cancelled"))
+            assert threads.waiting() == 2
+            now[0] = 2.5
+            with pytest.raises(Overloaded) as refused:
+                await threads.run(job("refused"))
+            assert refused.value.retry_after == 1
+            release.set()
+        return answers
+
+    answers = anyio.run(scenario)
+    assert sorted(answers) == ["admitted", "held", "queued"] and "refused" not in ran and "cancelled" not in ran
+    assert threads.waiting() == 0 and threads.admission.shed == 1
+    now[0] = 100.0
+    assert anyio.run(threads.run, job("later")) == "later"  # nothing waits: admitted whatever the clock
+
+
+def test_the_opentelemetry_log_exporter_retries_a_refused_export_and_every_event_is_joined(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = Gate(logs.ingest_logs)
+    monkeypatch.setattr(logs, "ingest_logs", gate)
+    with running(db, Config.model_validate({"ingest": {"max_wait_s": 0.3}})) as fl:
+        key = {"Authorization": f"Bearer {fl.keys['ingest']}"}
+        memory = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource.create({"service.name": "otel-logs-bot"}))
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("fireline-tests")
+        records = InMemoryLogRecordExporter()
+        logger_provider = LoggerProvider(resource=Resource.create({"service.name": "otel-logs-bot"}))
+        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(records))
+        logger = logger_provider.get_logger("openai-v2")
+        ids = []
+        for i in range(3):
+            with tracer.start_as_current_span("chat gpt-4o") as span:
+                span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"})
+                logger.emit(LogRecord(event_name="gen_ai.choice", body={
+                    "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": f"answer {i}"}}))
+            ctx = span.get_span_context()
+            ids.append(f"otlp-{ctx.trace_id:032x}-{ctx.span_id:016x}")
+        spans = OTLPSpanExporter(endpoint=f"{fl.url}/v1/traces", headers=key, timeout=30)
+        assert spans.export(memory.get_finished_spans()) == SpanExportResult.SUCCESS
+        batches = [[r] for r in records.get_finished_logs()]
+        assert len(batches) == 3
+        exporter = OTLPLogExporter(endpoint=f"{fl.url}/v1/logs", headers=key, timeout=30)
+        before = shed_count("otlp")
+        gate.open.clear()
+        results: list[LogRecordExportResult] = []
+        first = threading.Thread(target=lambda: results.append(exporter.export(batches[0])))
+        first.start()
+        assert gate.entered.wait(30)  # the first export is being stored, held there
+        queued = threading.Thread(target=lambda: results.append(exporter.export(batches[1])))
+        queued.start()
+        deadline = time.monotonic() + 30
+        while getattr(fl.app.state, "otlp_threads", None) is None or fl.app.state.otlp_threads.waiting() < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.4)
+        later = threading.Thread(target=lambda: results.append(exporter.export(batches[2])))
+        later.start()
+        deadline = time.monotonic() + 20
+        while shed_count("otlp") == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shed_count("otlp") > before  # the third export was refused while the second waited
+        gate.open.set()
+        for t in (first, queued, later):
+            t.join(60)
+        assert results == [LogRecordExportResult.SUCCESS] * 3  # the refused one too, retried after Retry-After
+        with fl.client("responder") as http:
+            outputs = [http.get(f"/api/v1/calls/{cid}", params={"raw": "true", "reason": "test"}).json()["output"]
+                       for cid in ids]
+        assert outputs == ["answer 0", "answer 1", "answer 2"]
 
 
 def test_a_bound_that_is_not_positive_is_refused_at_start(db: Database) -> None:

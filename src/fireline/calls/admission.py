@@ -10,21 +10,26 @@ answered 503 with Retry-After and nothing of it is parsed or stored; exporters a
 after Retry-After (OTLP/HTTP's rule), and re-sending is idempotent by call id. The requests
 already admitted wait as before (a held commit holds them until it ends, or until the database's
 statement timeout fails it with 503): the bound caps how many pile up behind a stall and answers
-the rest at once.
+the rest at once. OTLP logs and metrics are stored one export at a time in a worker thread, not
+in a group: `BoundedThreads` applies the same bound to the exports waiting for their turn.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
+import anyio
 from prometheus_client import Counter
 
 from fireline.config import Config
 from fireline.errors import FirelineError
 from fireline.metrics import REGISTRY
 
+T = TypeVar("T")
 MAX_WAIT_S = 5.0  # default ingest.max_wait_s: half of OpenTelemetry exporters' 10 s request timeout
 
 SHED = Counter("fireline_ingest_shed_total",
@@ -73,4 +78,41 @@ class Admission:
         raise Overloaded(waited, self.max_wait, max(1, math.ceil(waited - self.max_wait)))
 
 
-__all__ = ["MAX_WAIT_S", "Admission", "Overloaded", "max_wait"]
+class BoundedThreads:
+    """Work that waits its turn for a worker thread (an anyio CapacityLimiter: OTLP logs and metrics,
+    one export at a time), under the same bound as a group commit's queue: an export that finds the
+    oldest one still waiting for its turn past the bound is refused (Overloaded) before it waits."""
+
+    def __init__(self, limiter: anyio.CapacityLimiter, admission: Admission) -> None:
+        self.limiter, self.admission = limiter, admission
+        self._lock = threading.Lock()
+        self._waiting: dict[int, float] = {}  # arrival of each export not yet started, oldest first
+        self._next = 0
+
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def oldest(self) -> float | None:
+        with self._lock:
+            return next(iter(self._waiting.values()), None)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """fn() in a worker thread once the limiter lets it; Overloaded (nothing run) past the bound."""
+        self.admission.check(self.oldest())
+        with self._lock:
+            token, self._next = self._next, self._next + 1
+            self._waiting[token] = self.admission.clock()
+
+        def started() -> T:
+            with self._lock:
+                self._waiting.pop(token, None)
+            return fn()
+
+        try:
+            return await anyio.to_thread.run_sync(started, limiter=self.limiter)
+        finally:  # cancelled while waiting (the client went away): no longer waiting either
+            with self._lock:
+                self._waiting.pop(token, None)
+
+
+__all__ = ["MAX_WAIT_S", "Admission", "BoundedThreads", "Overloaded", "max_wait"]

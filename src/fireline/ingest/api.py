@@ -23,7 +23,7 @@ from fireline.auth.api import bearer, require
 from fireline.auth.service import Principal
 from fireline.calls import api as calls_api
 from fireline.calls import service as calls_service
-from fireline.calls.admission import Overloaded, max_wait
+from fireline.calls.admission import Admission, BoundedThreads, Overloaded, max_wait
 from fireline.calls.group import GroupCommit
 from fireline.calls.schemas import CallIn
 from fireline.config import Config
@@ -188,10 +188,19 @@ def _otlp_failed(exc: Exception, encoding: str) -> Response:
     raise exc
 
 
-async def _otlp_run(request: Request, encoding: str, work: Any,
-                    threads: anyio.CapacityLimiter | None = None) -> Any:
+def otlp_threads(app: Any) -> BoundedThreads:
+    """OTLP logs and metrics exports, each stored in a worker thread one at a time (http.ingest_limiter),
+    under ingest's bound on how long queued work may wait (`ingest.max_wait_s`, calls.admission)."""
+    threads: BoundedThreads | None = getattr(app.state, "otlp_threads", None)
+    if threads is None:
+        threads = app.state.otlp_threads = BoundedThreads(ingest_limiter(app),
+                                                          Admission(max_wait(app.state.config), "otlp"))
+    return threads
+
+
+async def _otlp_run(request: Request, encoding: str, work: Any) -> Any:
     try:
-        return await anyio.to_thread.run_sync(work, limiter=threads or ingest_limiter(request.app))
+        return await otlp_threads(request.app).run(work)
     except Exception as exc:
         return _otlp_failed(exc, encoding)
 
