@@ -32,7 +32,7 @@ from fireline.controls import playbooks
 from fireline.controls import service as controls_service
 from fireline.controls import snapshot as controls_snapshot
 from fireline.controls.state import ControlBook
-from fireline.counters import LocalCounter, make_counter
+from fireline.counters import make_counter
 from fireline.db import Database
 from fireline.detect import reports
 from fireline.detect.api import MonitorCollector
@@ -75,10 +75,9 @@ def wire(app: Any) -> None:
     # PostgreSQL when several processes share the state, this process's memory on SQLite.
     redis_url = get_settings().redis_url
     counter = app.state.counter = make_counter(db.url, db.engine, redis_url)
-    # Session limits count every call (a batch at a time): through Redis when there is one, else in
-    # this process (a locked row per session in PostgreSQL would cost ingest too much).
-    sessions = counter if redis_url else LocalCounter()
-    detect = app.state.detect = DetectRuntime(db, config, sessions, make_feed(db.engine, db.url, redis_url))
+    # Session limits count every call, a batch at a time (one Redis script or one PostgreSQL
+    # transaction of two statements per batch): one limit across workers and replicas.
+    detect = app.state.detect = DetectRuntime(db, config, counter, make_feed(db.engine, db.url, redis_url))
     detect.following = app.state.leader.is_follower  # one process records what the monitors fire
     book = app.state.controls = ControlBook(db, config, counter)
     # what the gateway enforces, kept on disk for a start while the database is away

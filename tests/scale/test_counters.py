@@ -122,3 +122,35 @@ def test_make_counter_picks_the_store(pg_url: str, redis_url: str, tmp_path: Any
     assert isinstance(a, RedisCounter) and isinstance(b, RedisCounter) and a.prefix != b.prefix
     pg.dispose()
     sqlite.dispose()
+
+
+def test_batches_over_overlapping_keys_at_once_never_deadlock_and_count_every_amount(pg_url: str) -> None:
+    """Session limits count a whole ingest batch in one transaction: batches from several workers
+    touch the same sessions in any order, and none may wait on another (a deadlock falls back to
+    this process's counts, a limit no longer global)."""
+    import random
+    import threading
+
+    db = Database(pg_url)
+    counter = PostgresCounter(db.engine, timeout_s=5.0)
+    counter.forget("")
+    keys = [f"session|app|s{i}|steps" for i in range(12)]
+    now = 1.75e9 + 5.0
+    sent: list[float] = []
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(40):
+            batch = [(rng.choice(keys), 1.0) for _ in range(rng.randint(1, 10))]
+            rng.shuffle(batch)
+            counter.add_many(batch, 600.0, now)
+            sent.extend(a for _, a in batch)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert counter.local.total(keys[0], 600.0, now) == 0  # nothing fell back to this process's counts
+    assert sum(counter.total(k, 600.0, now) for k in keys) == sum(sent)
+    db.dispose()

@@ -5,6 +5,7 @@ on SQLite one process, whatever is asked."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,31 +25,65 @@ def workers_of(proc: ServeProcess) -> list[int]:
     return [int(c) for c in children if "python" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
 
 
+def ingested(metrics: str) -> float:
+    """This worker's count of calls stored through the native API (its own process's counter)."""
+    for line in metrics.splitlines():
+        if line.startswith('fireline_calls_ingested_total{source="api"} '):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def fresh(url: str) -> httpx.Client:
     """A client without keep-alive: every request is a new connection, which any worker may accept."""
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Connection": "close"},
                         timeout=30)
 
 
-def test_workers_share_one_port_and_the_control_plane(tmp_path: Path, pg_url: str) -> None:
+# A session of app "agent" may take 6 steps: counted across the workers (PostgreSQL, no Redis here).
+WORKERS_CONFIG = {**CONFIG, "sessions": {"apps": {"agent": {"max_steps": 6}}}}
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[ServeProcess]:
     with database() as url, UpstreamServer(record=False) as upstream, \
-            ServeProcess(url, tmp_path, admin_token=ADMIN_TOKEN, config=CONFIG, workers=2,
-                         upstream_url=upstream.base_url) as proc:
+            ServeProcess(url, tmp_path_factory.mktemp("workers"), admin_token=ADMIN_TOKEN, config=WORKERS_CONFIG,
+                         workers=2, upstream_url=upstream.base_url) as proc:
         deadline = time.monotonic() + 30
         while len(workers_of(proc)) < 2:
             assert time.monotonic() < deadline, "two workers did not start"
             time.sleep(0.2)
-        with fresh(proc.url) as c:
-            r = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "bot"}, "reason": "t"})
+        yield proc
+
+
+def test_workers_share_one_port_and_the_control_plane(two_workers: ServeProcess) -> None:
+    with fresh(two_workers.url) as c:
+        r = c.post("/api/v1/controls", json={"kind": "kill_switch", "scope": {"app": "bot"}, "reason": "t"})
+        assert r.status_code == 201, r.text
+        time.sleep(1.0)  # NOTIFY reaches the other worker well within this
+        answers = [c.post("/v1/chat/completions", headers={"X-Fireline-App": "bot"},
+                          json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                   for _ in range(20)]
+        assert all(a.status_code == 200 and a.headers.get("x-fireline-contained") == r.json()["id"]
+                   for a in answers), [a.status_code for a in answers]
+        revisions = {c.get("/api/v1/controls").json()["revision"] for _ in range(10)}
+        assert revisions == {r.json()["revision"]}
+
+
+def test_a_session_limit_is_one_limit_across_the_workers(two_workers: ServeProcess) -> None:
+    """20 steps of one session, each on a new connection (either worker may take it), against a
+    limit of 6: exactly the 14 past it are flagged, as one process counting them all would."""
+    with fresh(two_workers.url) as c:
+        for i in range(20):
+            r = c.post("/api/v1/calls", json={"id": f"step-{i:02d}", "app": "agent", "session_id": "run-1",
+                                              "input": [{"role": "user", "content": f"step {i}"}], "output": "ok"})
             assert r.status_code == 201, r.text
-            time.sleep(1.0)  # NOTIFY reaches the other worker well within this
-            answers = [c.post("/v1/chat/completions", headers={"X-Fireline-App": "bot"},
-                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
-                       for _ in range(20)]
-            assert all(a.status_code == 200 and a.headers.get("x-fireline-contained") == r.json()["id"]
-                       for a in answers), [a.status_code for a in answers]
-            revisions = {c.get("/api/v1/controls").json()["revision"] for _ in range(10)}
-            assert revisions == {r.json()["revision"]}
+        stored = {ingested(c.get("/metrics").text) for _ in range(40)}  # each worker's own count
+        flagged = [i for i in range(20) if any(
+            f["detector"] == "session" and f["kind"] == "steps"
+            for f in c.get(f"/api/v1/calls/step-{i:02d}").json()["findings"])]
+    # A worker that stored some but not all of them: the other stored the rest.
+    assert all(0 < n < 20 for n in stored), f"one worker stored all 20 ({stored}): nothing was shared"
+    assert flagged == list(range(6, 20)), flagged
 
 
 def test_sqlite_serves_with_one_process(tmp_path: Path) -> None:
