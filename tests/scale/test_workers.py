@@ -1,6 +1,7 @@
 """`fireline serve --workers N`: N processes on one port sharing their state through PostgreSQL
-(a control applied through one connection is enforced by whichever worker answers the next);
-on SQLite one process, whatever is asked."""
+alone, no Redis (a control applied through one connection is enforced by whichever worker answers
+the next; a rate limit and a session limit are each one limit across the workers); on SQLite one
+process, whatever is asked."""
 
 from __future__ import annotations
 
@@ -92,3 +93,18 @@ def test_sqlite_serves_with_one_process(tmp_path: Path) -> None:
         assert workers_of(proc) == []  # uvicorn serves in the main process
         assert httpx.get(proc.url + "/healthz", timeout=10).status_code == 200
     assert "SQLite allows one writing process" in proc.log_path.read_text()
+
+
+def test_a_rate_limit_is_one_limit_across_the_workers_without_redis(two_workers: ServeProcess) -> None:
+    """A rate limit of 5 per minute for one user, 30 gateway calls each on a new connection (both
+    workers take them: the session test above shows it): 5 go through in all, counted in
+    PostgreSQL, not 5 per worker."""
+    with fresh(two_workers.url) as c:
+        r = c.post("/api/v1/controls", json={"kind": "rate_limit", "scope": {"app": "rl-bot"},
+                                             "params": {"per_minute": 5}, "reason": "workers test"})
+        assert r.status_code == 201, r.text
+        time.sleep(1.0)  # NOTIFY reaches the other worker well within this
+        codes = [c.post("/v1/chat/completions", headers={"X-Fireline-App": "rl-bot", "X-Fireline-User": "u-5"},
+                        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}).status_code
+                 for _ in range(30)]
+    assert codes.count(200) == 5 and codes.count(429) == 25, codes
