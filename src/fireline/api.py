@@ -120,6 +120,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if helper is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(helper.close)
+        counter = getattr(app.state, "counter", None)
+        if counter is not None:  # the shared counters' own connections (counters.PostgresCounter's pool)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(counter.close)
         try:
             await asyncio.to_thread(app.state.outbox.close)
         finally:

@@ -46,6 +46,10 @@ class WindowCounter(Protocol):
         """Drop every key that starts with `prefix` (a reverted control's counters)."""
         ...
 
+    def close(self) -> None:
+        """Let go of the store's connections (the app's shutdown)."""
+        ...
+
 
 def _roll(slot: list[float], window_s: float, now: float) -> list[float]:
     """Move a [window start, previous, current] slot to the fixed window holding `now`. A `now`
@@ -126,6 +130,8 @@ class LocalCounter:
             for k in [k for k in self._slots if k[0].startswith(prefix)]:
                 del self._slots[k]
 
+    def close(self) -> None:
+        """Nothing to let go of: the counts live in this process."""
 
 
 # Shared stores: every operation is (mode, [(key, amount)], limit, window, now) -> one answer per key,
@@ -200,6 +206,10 @@ class SharedCounter(ABC):
         except Exception as exc:  # the keys expire by themselves after two windows
             self._failed(exc)
 
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the store's connections (the app's shutdown)."""
+
 
 # The slot logic of `_roll`, `_estimate` and `_take`, run inside Redis (atomic per call).
 _LUA = """
@@ -269,6 +279,9 @@ class RedisCounter(SharedCounter):
 
     def _key(self, key: str, window_s: float) -> str:
         return f"{self.prefix}{key}|w={window_s:g}"
+
+    def close(self) -> None:
+        self.client.close()
 
     def _apply(self, mode: str, items: Items, limit: float, window_s: float, now: float) -> list[float]:
         keys = [self._key(k, window_s) for k, _ in items]
@@ -345,6 +358,9 @@ class PostgresCounter(SharedCounter):
                     self._pruned_at = time.monotonic()
                     conn.execute(text("DELETE FROM window_counters WHERE start < :now - 2 * window_s"), {"now": now})
         return out
+
+    def close(self) -> None:
+        self.engine.dispose()
 
     def _forget(self, prefix: str) -> None:
         from sqlalchemy import text

@@ -60,7 +60,9 @@ def same(a: Any, b: Any) -> bool:
 @pytest.fixture
 def pg_counter(pg_url: str) -> Any:
     db = Database(pg_url)
-    yield PostgresCounter(db.engine)
+    counter = PostgresCounter(db.engine)
+    yield counter
+    counter.close()
     db.dispose()
 
 
@@ -83,6 +85,7 @@ def test_postgres_counts_as_the_local_counter(pg_counter: PostgresCounter, ops: 
 def _hammer(kind: str, url: str, prefix: str, n: int, now: float, out: Any) -> None:
     counter = RedisCounter(url, prefix=prefix) if kind == "redis" else PostgresCounter(Database(url).engine)
     out.put(sum(counter.take("rate|c|user:x", 1.0, 30.0, 60.0, now) is None for _ in range(n)))
+    counter.close()
 
 
 @pytest.mark.parametrize("kind", ["redis", "postgresql"])
@@ -153,4 +156,5 @@ def test_batches_over_overlapping_keys_at_once_never_deadlock_and_count_every_am
         t.join(120)
     assert counter.local.total(keys[0], 600.0, now) == 0  # nothing fell back to this process's counts
     assert sum(counter.total(k, 600.0, now) for k in keys) == sum(sent)
+    counter.close()
     db.dispose()
