@@ -1,7 +1,7 @@
 """`fireline serve --workers N`: N processes on one port sharing their state through PostgreSQL
 alone, no Redis (a control applied through one connection is enforced by whichever worker answers
-the next; a rate limit and a session limit are each one limit across the workers); on SQLite one
-process, whatever is asked."""
+the next; a rate limit, a token budget and a session limit are each one limit across the
+workers); on SQLite one process, whatever is asked."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def fresh(url: str) -> httpx.Client:
 
 
 # A session of app "agent" may take 6 steps: counted across the workers (PostgreSQL, no Redis here).
-WORKERS_CONFIG = {**CONFIG, "sessions": {"apps": {"agent": {"max_steps": 6}}}}
+WORKERS_CONFIG = {**CONFIG, "apps": {**CONFIG["apps"], "bud-bot": {}},
+                  "sessions": {"apps": {"agent": {"max_steps": 6}}}}
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +109,25 @@ def test_a_rate_limit_is_one_limit_across_the_workers_without_redis(two_workers:
                         json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}).status_code
                  for _ in range(30)]
     assert codes.count(200) == 5 and codes.count(429) == 25, codes
+
+
+def test_a_token_budget_is_one_budget_across_the_workers_without_redis(two_workers: ServeProcess) -> None:
+    """A user's budget of 3.5 calls' worth of tokens per hour: the first 4 calls go through (each
+    checked against what both workers spent so far), every later one is refused as spent."""
+    def ask(c: httpx.Client) -> httpx.Response:
+        return c.post("/v1/chat/completions", headers={"X-Fireline-App": "bud-bot", "X-Fireline-User": "u-b"},
+                      json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+
+    with fresh(two_workers.url) as c:
+        usage = c.post("/v1/chat/completions", headers={"X-Fireline-App": "bud-bot", "X-Fireline-User": "probe"},
+                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}).json()["usage"]
+        per_call = usage["prompt_tokens"] + usage["completion_tokens"]
+        r = c.post("/api/v1/controls", json={"kind": "budget", "scope": {"app": "bud-bot"},
+                                             "params": {"tokens": per_call * 3.5, "per": "hour", "key": "user"},
+                                             "reason": "workers test"})
+        assert r.status_code == 201, r.text
+        time.sleep(1.0)  # NOTIFY reaches the other worker well within this
+        answers = [ask(c) for _ in range(12)]
+    codes = [a.status_code for a in answers]
+    assert codes == [200] * 4 + [429] * 8, codes
+    assert all(a.json()["error"]["code"] == "budget_exceeded" for a in answers[4:])
