@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -67,6 +67,40 @@ def wait_queued(group: GroupCommit, n: int) -> None:
 
 def shed_count(source: str) -> float:
     return REGISTRY.get_sample_value("fireline_ingest_shed_total", {"source": source}) or 0.0
+
+
+def three_exports(gate: Gate, export: Callable[[Any], Any], batches: list[Any],
+                  queued: Callable[[], bool]) -> list[Any]:
+    """Three OTLP exports through a real exporter against a server with `ingest.max_wait_s` 0.3: the
+    first held in its store (`gate`), the second waiting behind it (`queued` tells when), the third
+    sent once the second has waited past the bound. The third must be refused (counted as shed);
+    then the gate opens and the exporters' results come back in the order they finished."""
+    before = shed_count("otlp")
+    gate.open.clear()
+    results: list[Any] = []
+    sent: list[threading.Thread] = []
+
+    def send(batch: Any) -> None:
+        sent.append(threading.Thread(target=lambda: results.append(export(batch))))
+        sent[-1].start()
+
+    send(batches[0])
+    assert gate.entered.wait(30)  # the first export is being stored, held there
+    send(batches[1])
+    deadline = time.monotonic() + 30
+    while not queued():
+        assert time.monotonic() < deadline, "the second export never queued"
+        time.sleep(0.01)
+    time.sleep(0.4)
+    send(batches[2])
+    deadline = time.monotonic() + 20
+    while shed_count("otlp") == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shed_count("otlp") > before  # the third export was refused while the second waited
+    gate.open.set()
+    for t in sent:
+        t.join(60)
+    return results
 
 
 def test_admission_refuses_only_past_the_bound() -> None:
@@ -183,25 +217,8 @@ def test_the_opentelemetry_exporter_retries_a_refused_export_and_every_span_is_s
     spans = memory.get_finished_spans()
     exporter = OTLPSpanExporter(endpoint=f"{fl.url}/v1/traces", timeout=30,
                                 headers={"Authorization": f"Bearer {fl.keys['ingest']}"})
-    before = shed_count("otlp")
-    gate.open.clear()
-    results: list[SpanExportResult] = []
-    first = threading.Thread(target=lambda: results.append(exporter.export(spans[:2])))
-    first.start()
-    assert gate.entered.wait(30)
-    queued = threading.Thread(target=lambda: results.append(exporter.export(spans[2:4])))
-    queued.start()
-    wait_queued(fl.app.state.otlp_group[0], 1)
-    time.sleep(0.4)
-    later = threading.Thread(target=lambda: results.append(exporter.export(spans[4:])))
-    later.start()
-    deadline = time.monotonic() + 20
-    while shed_count("otlp") == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert shed_count("otlp") > before  # the third export was refused while the others waited
-    gate.open.set()
-    for t in (first, queued, later):
-        t.join(60)
+    results = three_exports(gate, exporter.export, [spans[:2], spans[2:4], spans[4:]],
+                            lambda: len(fl.app.state.otlp_group[0]._queue) >= 1)
     assert results == [SpanExportResult.SUCCESS] * 3  # the refused one too, retried after Retry-After
     with httpx.Client(base_url=fl.url, headers={"Authorization": f"Bearer {fl.keys['viewer']}"}) as http:
         assert http.get("/api/v1/calls/count", params={"app": "otel-bot"}).json()["count"] == 6
@@ -283,28 +300,9 @@ def test_the_opentelemetry_log_exporter_retries_a_refused_export_and_every_event
         batches = [[r] for r in records.get_finished_logs()]
         assert len(batches) == 3
         exporter = OTLPLogExporter(endpoint=f"{fl.url}/v1/logs", headers=key, timeout=30)
-        before = shed_count("otlp")
-        gate.open.clear()
-        results: list[LogRecordExportResult] = []
-        first = threading.Thread(target=lambda: results.append(exporter.export(batches[0])))
-        first.start()
-        assert gate.entered.wait(30)  # the first export is being stored, held there
-        queued = threading.Thread(target=lambda: results.append(exporter.export(batches[1])))
-        queued.start()
-        deadline = time.monotonic() + 30
-        while getattr(fl.app.state, "otlp_threads", None) is None or fl.app.state.otlp_threads.waiting() < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        time.sleep(0.4)
-        later = threading.Thread(target=lambda: results.append(exporter.export(batches[2])))
-        later.start()
-        deadline = time.monotonic() + 20
-        while shed_count("otlp") == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert shed_count("otlp") > before  # the third export was refused while the second waited
-        gate.open.set()
-        for t in (first, queued, later):
-            t.join(60)
+        results = three_exports(gate, exporter.export, batches,
+                                lambda: getattr(fl.app.state, "otlp_threads", None) is not None
+                                and fl.app.state.otlp_threads.waiting() >= 1)
         assert results == [LogRecordExportResult.SUCCESS] * 3  # the refused one too, retried after Retry-After
         with fl.client("responder") as http:
             outputs = [http.get(f"/api/v1/calls/{cid}", params={"raw": "true", "reason": "test"}).json()["output"]
