@@ -1,8 +1,8 @@
-"""Three real `fireline serve` processes on one PostgreSQL database and Redis, as replicas behind a
-load balancer: a kill switch applied on one is enforced by the others (pushed by PostgreSQL
-NOTIFY: their poll loop is slowed to 30 s), a rate limit is one limit across the three, and one
-monitor spike whose calls are spread over the three opens one incident (each replica alone saw
-too few calls to fire). The propagation figure against its 100 ms p99 target is bench/replicas.py's;
+"""Three real `fireline serve` processes on one PostgreSQL database, with Redis and without, as
+replicas behind a load balancer: a kill switch applied on one is enforced by the others (pushed
+by PostgreSQL NOTIFY: their poll loop is slowed to 30 s), a rate limit is one limit across the
+three, and one monitor spike whose calls are spread over the three opens one incident (each
+replica alone saw too few calls to fire). The propagation figure against its 100 ms p99 target is bench/replicas.py's;
 here it is printed, and bounded far below the poll interval."""
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from tests.support.process import ServeProcess
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def three(tmp_path_factory: pytest.TempPathFactory, redis_url: str, pg_url: str) -> Iterator[list[ServeProcess]]:
+@pytest.fixture(scope="module", params=["redis", "postgresql-only"])
+def three(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          pg_url: str) -> Iterator[list[ServeProcess]]:
+    """The three replicas with Redis (counters and monitor facts through it), and without (through
+    PostgreSQL alone: the counters' table and NOTIFY)."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     with replicas(Path(tmp_path_factory.mktemp("replicas")), redis_url) as procs:
         yield procs
 
