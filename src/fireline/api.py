@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 
-from fireline import __version__, background, metrics, openapi, wiring
+from fireline import __version__, background, metrics, native, openapi, wiring
 from fireline.auth import service as keys
 from fireline.calls.privacy import key_problem
 from fireline.config import Config, get_config, get_settings
@@ -290,6 +290,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     app.state.bus = app.state.db.bus = EventBus(on_failure=metrics.handler_failed)
     app.state.metrics = CollectorRegistry(auto_describe=True)  # this app's collectors (/metrics adds them)
     wiring.wire(app)
+    metrics.PII_SCANNER_COMPILED.set(native.state == "compiled")  # fireline.pii chose on its import
     for part in app.state.parts:
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)

@@ -138,6 +138,10 @@ def _serve(host: str, port: int, workers: int | None, log_level: str) -> None:
             secret_path().unlink(missing_ok=True)
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1)
+    from fireline import native
+
+    logging.getLogger("fireline").info("PII scanner: %s", "compiled" if native.state == "compiled" else
+                                       f"from its sources ({native.state}; `make native` compiles it)")
     if application.state.db.is_sqlite:
         if workers is not None and workers > 1:
             logging.getLogger("fireline").warning(

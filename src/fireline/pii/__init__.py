@@ -1,7 +1,14 @@
-"""PII and secret scanner shared by the ingest privacy pass and the pii/secrets detectors."""
+"""PII and secret scanner shared by the ingest privacy pass and the pii/secrets detectors.
 
-from fireline.pii.ids import ID_TYPES
-from fireline.pii.scanner import (
+Its modules run compiled (mypyc, `make native`) when the build matches their sources, else as
+Python: `fireline.native` decides here, before the first of them is imported."""
+
+from fireline import native
+
+native.choose(__path__[0])
+
+from fireline.pii.ids import ID_TYPES  # noqa: E402
+from fireline.pii.scanner import (  # noqa: E402
     CONTEXT_TYPES,
     PII_TYPES,
     SECRET_TYPES,

@@ -3,6 +3,8 @@ title, or nothing, from the gazetteer, the closed lists and the words around the
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from fireline.pii import gazetteer
 from fireline.pii.capwords import (
     _FEATURES,
@@ -38,6 +40,8 @@ _AROUND_UPPER = "(around, upper case)"
 _LONE: dict[str, tuple[str | None, str]] = {}
 
 
+# Compiled (fireline.native), and still open to subclasses in Python: the tests' plain reader.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Reader:
     __slots__ = ("_technical", "g", "low", "out", "text")
 
