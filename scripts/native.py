@@ -1,9 +1,10 @@
-"""Compile the PII scanner (fireline.pii) to a C extension with mypyc, in place (`make native`).
+"""Compile the per-call hot path (fireline.native.MODULES: the PII scanner and the detectors) to one C
+extension with mypyc, in place (`make native`).
 
-Writes the extensions beside the modules (src/fireline/pii/*.so, ignored by git) and, last, the
+Writes the extensions beside the modules (*.so under src/fireline, ignored by git) and, last, the
 manifest of the sources' SHA-256 that `fireline.native` checks at import: a build that fails half
 way leaves no manifest, and the sources run. Needs mypy (the `test` extra) and a C compiler; about
-40 s on two cores.
+80 s on two cores.
 
     .venv/bin/python scripts/native.py [--clean]
 """
@@ -23,14 +24,18 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fireline import native  # noqa: E402
 
-PII = ROOT / "src" / "fireline" / "pii"
+PACKAGE = ROOT / "src" / "fireline"
+
+
+def sources() -> dict[str, str]:
+    return {m: native.digest(native.source(PACKAGE, m)) for m in native.MODULES}
 
 
 def clean() -> int:
     """Remove the build (the manifest first, so nothing half removed is taken for a build)."""
-    (PII / native.MANIFEST).unlink(missing_ok=True)
+    (PACKAGE / native.MANIFEST).unlink(missing_ok=True)
     removed = 0
-    for path in PII.glob("*.so"):
+    for path in PACKAGE.rglob("*.so"):
         path.unlink()
         removed += 1
     return removed
@@ -40,24 +45,24 @@ def build() -> None:
     from mypyc.build import mypycify
     from setuptools import setup
 
-    sources = {name: native.digest(PII / f"{name}.py") for name in native.MODULES}
+    compiled = sources()
     clean()
     started = time.monotonic()
     os.chdir(ROOT)  # mypy reads pyproject.toml's [tool.mypy] (mypy_path = "src") from here
     with tempfile.TemporaryDirectory(prefix="fireline-native-") as work:
-        extensions = mypycify([f"src/fireline/pii/{name}.py" for name in native.MODULES],
+        extensions = mypycify([str(native.source(PACKAGE, m).relative_to(ROOT)) for m in native.MODULES],
                               group_name=native.GROUP, target_dir=work, opt_level="3")
         setup(name="fireline-native", ext_modules=extensions, packages=[], py_modules=[],
               script_args=["-q", "build_ext", "--inplace", "--build-temp", work, "--build-lib", work])
-    if {name: native.digest(PII / f"{name}.py") for name in native.MODULES} != sources:
+    if sources() != compiled:
         raise SystemExit("the sources changed during the build: run it again")
-    (PII / native.MANIFEST).write_text(json.dumps({
-        "sources": sources, "python": sys.version.split()[0],
+    (PACKAGE / native.MANIFEST).write_text(json.dumps({
+        "sources": compiled, "python": sys.version.split()[0],
     }, indent=1) + "\n")
-    state = native.inspect(PII)
+    state = native.inspect(PACKAGE)
     if state != "compiled":
         raise SystemExit(f"the build is not usable: {state}")
-    print(f"compiled {len(native.MODULES)} modules of fireline.pii in {time.monotonic() - started:.0f} s")
+    print(f"compiled {len(native.MODULES)} modules in {time.monotonic() - started:.0f} s")
 
 
 def main() -> None:

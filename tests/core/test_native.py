@@ -1,5 +1,5 @@
-"""The compiled PII scanner (fireline.native): used only when its build matches the sources, and it
-answers exactly what the sources answer."""
+"""The compiled hot path (fireline.native: the PII scanner and the detectors): used only when its build
+matches the sources, and it answers exactly what the sources answer."""
 
 from __future__ import annotations
 
@@ -17,18 +17,22 @@ import pytest
 import fireline.pii
 from fireline import native
 
-PII = Path(fireline.pii.__file__).parent
+PACKAGE = native.ROOT  # src/fireline
 DATA = Path(__file__).resolve().parents[1] / "data"
 COMPILED = native.state == "compiled"
 
-# Prints each text's scan and redaction as one JSON line, and which way the scanner ran.
+# Prints each text's scan, redaction and findings as one JSON line, and which way the modules ran.
 PROBE = """
 import json, sys
 import fireline.pii as pii
 from fireline import native
+from fireline.detect.detectors import grounding
+sys.path.insert(0, sys.argv[1])
+from test_native import findings
 texts = json.loads(sys.stdin.read())
-print(json.dumps({"state": native.state, "file": pii.scanner.__file__,
-                  "scans": [pii.scan(t) for t in texts], "redactions": [pii.redact(t) for t in texts]}))
+print(json.dumps({"state": native.state, "files": [pii.scanner.__file__, grounding.__file__],
+                  "scans": [pii.scan(t) for t in texts], "redactions": [pii.redact(t) for t in texts],
+                  "findings": findings(texts)}))
 """
 
 
@@ -46,12 +50,29 @@ def texts() -> list[str]:
     return out
 
 
+def findings(sample: list[str]) -> list[list[tuple[str, str, str, str | None]]]:
+    """Every default detector's findings on calls made of the texts (question, answer, a retrieved
+    document), as (detector, kind, severity, evidence)."""
+    from fireline.detect.detectors import CallView, build_detectors, run_all
+
+    detectors = build_detectors({})
+    out = []
+    for i, text in enumerate(sample):
+        other = sample[(i + 1) % len(sample)]
+        view = CallView.from_record({
+            "app": "a", "input": [{"role": "user", "content": text}], "output": other,
+            "retrieval": [{"id": "d", "source": "kb", "text": sample[(i + 2) % len(sample)]}],
+            "tool_calls": [{"name": "delete_user", "arguments": {"q": other[:40]}, "kind": "write"}]})
+        out.append([(f.detector, f.kind, f.severity, f.evidence) for f in run_all(detectors, view)])
+    return out
+
+
 def probe(env: dict[str, str], path: str | None = None) -> dict[str, object]:
     env = {**os.environ, **env}
     if path is not None:
         env["PYTHONPATH"] = path
-    done = subprocess.run([sys.executable, "-c", PROBE], input=json.dumps(texts()), capture_output=True,
-                          text=True, env=env, timeout=120, check=True)
+    done = subprocess.run([sys.executable, "-c", PROBE, str(Path(__file__).parent)], input=json.dumps(texts()),
+                          capture_output=True, text=True, env=env, timeout=180, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -66,38 +87,40 @@ def test_ci_runs_the_compiled_scanner() -> None:
     assert native.state == "compiled", native.state
 
 
-@pytest.mark.skipif(not COMPILED, reason="the scanner is not compiled here (`make native`)")
-def test_the_compiled_scanner_answers_what_the_sources_answer() -> None:
+@pytest.mark.skipif(not COMPILED, reason="not compiled here (`make native`)")
+def test_the_compiled_modules_answer_what_the_sources_answer() -> None:
     sample = texts()
     compiled = {"scans": [fireline.pii.scan(t) for t in sample],
-                "redactions": [fireline.pii.redact(t) for t in sample]}
+                "redactions": [fireline.pii.redact(t) for t in sample], "findings": findings(sample)}
     source = probe({"FIRELINE_NATIVE": "0"})
-    assert source["state"] == "off" and str(source["file"]).endswith("scanner.py")
+    assert source["state"] == "off" and all(str(f).endswith(".py") for f in source["files"])  # type: ignore[attr-defined]
     assert sum(1 for s in compiled["scans"] if s) > len(sample) * 0.9  # the sample has PII to find
+    assert sum(1 for f in compiled["findings"] if f) > len(sample) * 0.5  # and things to flag
     assert source["scans"] == as_json(compiled["scans"])
     assert source["redactions"] == as_json(compiled["redactions"])
+    assert source["findings"] == as_json(compiled["findings"])
 
 
-@pytest.mark.skipif(not COMPILED, reason="the scanner is not compiled here (`make native`)")
+@pytest.mark.skipif(not COMPILED, reason="not compiled here (`make native`)")
 def test_an_edited_source_runs_as_source_not_as_the_stale_build(tmp_path: Path) -> None:
-    """A build older than an edit would run the old code: the group runs from its sources instead."""
+    """A build older than an edit would run the old code: the whole build runs from its sources instead."""
     tree = tmp_path / "src"
-    shutil.copytree(PII.parents[1], tree, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PACKAGE.parent, tree, ignore=shutil.ignore_patterns("__pycache__"))
     text = tree / "fireline" / "pii" / "text.py"
     text.write_text(text.read_text() + "\n# edited after the build\n")
     edited = probe({}, str(tree))
     assert edited["state"] == "stale"
-    assert str(edited["file"]).endswith("scanner.py")  # not scanner.<abi>.so
+    assert all(str(f).endswith(".py") for f in edited["files"])  # type: ignore[attr-defined]  # not .so
     assert edited["scans"] == as_json([fireline.pii.scan(t) for t in texts()])
 
-    (tree / "fireline" / "pii" / f"_native__mypyc{_suffix()}").unlink()  # a part of the build gone
+    (tree / "fireline" / f"_native__mypyc{_suffix()}").unlink()  # a part of the build gone
     text.write_text(text.read_text().replace("\n# edited after the build\n", ""))
     assert probe({}, str(tree))["state"] == "not built"
 
 
 def _suffix() -> str:
     """The extension suffix the build here used (.cpython-311-x86_64-linux-gnu.so, say)."""
-    return next((s for s in importlib.machinery.EXTENSION_SUFFIXES if (PII / f"_native__mypyc{s}").exists()),
+    return next((s for s in importlib.machinery.EXTENSION_SUFFIXES if (PACKAGE / f"_native__mypyc{s}").exists()),
                 importlib.machinery.EXTENSION_SUFFIXES[0])
 
 
@@ -105,25 +128,32 @@ def test_the_build_is_checked_against_each_source(tmp_path: Path, monkeypatch: p
     """inspect: compiled only with a manifest naming every module, every extension there, and every
     source hashing to what was compiled."""
     suffix = _suffix()
-    for name in native.MODULES:
-        (tmp_path / f"{name}.py").write_text(f"# {name}\n")
+    for module in native.MODULES:
+        path = native.source(tmp_path, module)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# {module}\n")
     assert native.inspect(tmp_path) == "not built"
-    for name in (*native.MODULES, "_native__mypyc"):
-        (tmp_path / f"{name}{suffix}").write_bytes(b"")
-    manifest = {"sources": {name: native.digest(tmp_path / f"{name}.py") for name in native.MODULES}}
+    for module in (*native.MODULES, native.GROUP + "__mypyc"):
+        stem = native.source(tmp_path, module).with_suffix("")
+        stem.with_name(stem.name + suffix).write_bytes(b"")
+    manifest = {"sources": {m: native.digest(native.source(tmp_path, m)) for m in native.MODULES}}
     (tmp_path / native.MANIFEST).write_text(json.dumps(manifest))
     assert native.inspect(tmp_path) == "compiled"
     monkeypatch.setenv("FIRELINE_NATIVE", "0")
     assert native.inspect(tmp_path) == "off"
     monkeypatch.delenv("FIRELINE_NATIVE")
-    (tmp_path / "runs.py").write_text("# runs, edited\n")
+    runs = native.source(tmp_path, "fireline.pii.runs")
+    runs.write_text("# runs, edited\n")
     assert native.inspect(tmp_path) == "stale"
-    (tmp_path / "runs.py").write_text("# runs\n")
+    runs.write_text("# fireline.pii.runs\n")
     assert native.inspect(tmp_path) == "compiled"
-    (tmp_path / f"ids{suffix}").unlink()
+    grounding = tmp_path / "detect" / "detectors" / f"grounding{suffix}"
+    grounding.unlink()
     assert native.inspect(tmp_path) == "not built"
-    (tmp_path / f"ids{suffix}").write_bytes(b"")
-    (tmp_path / native.MANIFEST).write_text(json.dumps({"sources": {"runs": manifest["sources"]["runs"]}}))
+    grounding.write_bytes(b"")
+    assert native.inspect(tmp_path) == "compiled"
+    (tmp_path / native.MANIFEST).write_text(json.dumps({"sources": {"fireline.pii.runs": manifest["sources"][
+        "fireline.pii.runs"]}}))
     assert native.inspect(tmp_path) == "not built"
     (tmp_path / native.MANIFEST).write_text("{not json")
     assert native.inspect(tmp_path) == "not built"

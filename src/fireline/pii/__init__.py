@@ -5,7 +5,7 @@ Python: `fireline.native` decides here, before the first of them is imported."""
 
 from fireline import native
 
-native.choose(__path__[0])
+native.choose()
 
 from fireline.pii.ids import ID_TYPES  # noqa: E402
 from fireline.pii.scanner import (  # noqa: E402

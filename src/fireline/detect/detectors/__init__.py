@@ -1,4 +1,7 @@
-"""Per-call detectors: build them from the `detectors:` config section and run them on a call."""
+"""Per-call detectors: build them from the `detectors:` config section and run them on a call.
+
+The detectors but `base` and `semantic` run compiled (mypyc, `make native`) when the build matches
+their sources, else as Python: `fireline.native` decides before the first of them is imported."""
 
 from __future__ import annotations
 
@@ -6,20 +9,24 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fireline.config_keys import unknown_key
-from fireline.detect.detectors.base import CallView, Detector, Finding
-from fireline.detect.detectors.canary import CanaryDetector, CanaryProvider
-from fireline.detect.detectors.grounding import GroundingDetector
-from fireline.detect.detectors.harmful_output import Classifier, HarmfulOutputDetector
-from fireline.detect.detectors.jailbreak import JailbreakDetector
-from fireline.detect.detectors.output_quality import OutputQualityDetector
-from fireline.detect.detectors.pii import PiiDetector
-from fireline.detect.detectors.prompt_injection import PromptInjectionDetector
-from fireline.detect.detectors.refusal import RefusalDetector
-from fireline.detect.detectors.secrets import SecretsDetector
-from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector
-from fireline.errors import failure_summary
-from fireline.signals import SEVERITIES
+from fireline import native
+
+native.choose()
+
+from fireline.config_keys import unknown_key  # noqa: E402
+from fireline.detect.detectors.base import CallView, Detector, Finding  # noqa: E402
+from fireline.detect.detectors.canary import CanaryDetector, CanaryProvider  # noqa: E402
+from fireline.detect.detectors.grounding import GroundingDetector  # noqa: E402
+from fireline.detect.detectors.harmful_output import Classifier, HarmfulOutputDetector  # noqa: E402
+from fireline.detect.detectors.jailbreak import JailbreakDetector  # noqa: E402
+from fireline.detect.detectors.output_quality import OutputQualityDetector  # noqa: E402
+from fireline.detect.detectors.pii import PiiDetector  # noqa: E402
+from fireline.detect.detectors.prompt_injection import PromptInjectionDetector  # noqa: E402
+from fireline.detect.detectors.refusal import RefusalDetector  # noqa: E402
+from fireline.detect.detectors.secrets import SecretsDetector  # noqa: E402
+from fireline.detect.detectors.tool_policy import ArgumentBaseline, ToolPolicyDetector  # noqa: E402
+from fireline.errors import failure_summary  # noqa: E402
+from fireline.signals import SEVERITIES  # noqa: E402
 
 DETECTOR_NAMES = (
     "pii", "secrets", "canary", "refusal", "prompt_injection", "harmful_output", "jailbreak", "tool_policy",
