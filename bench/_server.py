@@ -17,6 +17,16 @@ import httpx
 ADMIN = "bench-admin-token"
 
 
+def hot_path() -> str:
+    """How the server's PII scanner and detectors will run: compiled (`make native`) or from their
+    sources, and why (figures differ by about a third: say which one a figure is)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from fireline import native
+
+    state = native.inspect()
+    return "compiled (mypyc)" if state == "compiled" else f"from source ({state})"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

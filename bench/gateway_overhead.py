@@ -52,6 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _rate  # noqa: E402
+from _server import hot_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT.parent / "shared" / "peers"
@@ -224,7 +225,7 @@ def main() -> int:
     ncpu = os.cpu_count() or 1
     pin = ({ncpu - 1}, set(range(ncpu - 1))) if args.pin == "on" and ncpu >= 2 else None
     where = f"load generator + mock on CPU {ncpu - 1}, the gateway on the others" if pin else "off"
-    print(f"pin: {where}; load {load()}", flush=True)
+    print(f"pin: {where}; load {load()}; Fireline's hot path: {hot_path()}", flush=True)
     data = Path(tempfile.mkdtemp(prefix="fl-gwbench-db-"))
     db = data / "fireline.db"
     fireline = Path(sys.executable).with_name("fireline")

@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import ADMIN, cpu_seconds, fireline_server, rss_mb  # noqa: E402
+from _server import ADMIN, cpu_seconds, fireline_server, hot_path, rss_mb  # noqa: E402
 from _texts import corpus_texts  # noqa: E402
 
 FILLER = ("Thanks for reaching out about your order. Our records show the parcel left the warehouse "
@@ -206,7 +206,7 @@ def main() -> None:
                         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except psycopg.OperationalError as exc:
             print(f"postgresql: skipped ({exc})")
-    print(f"texts: {TEXTS}")
+    print(f"texts: {TEXTS}; hot path: {hot_path()}")
     for engine, r in results.items():
         print(f"{engine:10s} {r['calls_per_s']:9.0f} calls/s  p50 batch {r['p50_batch_ms']:6.1f} ms  "
               f"p99 batch {r['p99_batch_ms']:6.1f} ms  {r['bytes_per_call']:.0f} B/call  "

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import ADMIN, cpu_seconds, fireline_server  # noqa: E402
+from _server import ADMIN, cpu_seconds, fireline_server, hot_path  # noqa: E402
 
 from ingest import on_both_engines, open_loop, print_open_loop  # noqa: E402
 
@@ -74,6 +74,7 @@ def main() -> None:
     got = dict(re.findall(r"(\w+)=(\S+)", line))
     ours = {"accept_spans_per_s": float(got["accept_spans_per_s"]), "e2e_spans_per_s": float(got["e2e_spans_per_s"]),
             "target_peak_rss_mb": float(got["target_peak_rss_mb"]), "cpu_ms_per_span": cpu * 1000 / args.n}
+    print(f"\nFireline's hot path: {hot_path()}")
     print(f"\n{'':28}{'Fireline':>12}{'Phoenix':>12}{'ratio':>10}")
     for name, better in (("accept_spans_per_s", "higher"), ("e2e_spans_per_s", "higher"),
                          ("target_peak_rss_mb", "lower"), ("cpu_ms_per_span", "lower")):

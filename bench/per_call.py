@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("FIRELINE_SECRET", "bench-secret")
 
+from _server import hot_path  # noqa: E402
 from stages import Stages  # noqa: E402
 
 from ingest import make_call  # noqa: E402
@@ -161,7 +162,7 @@ def main() -> None:
     load = os.getloadavg()
     names = list(dict.fromkeys(k for r in rows.values() for k in r))
     print(f"CPU us per call (thread clock, min of {args.repeats} rounds of {args.calls} calls per set); "
-          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; hot path: {hot_path()}")
     print(f"{'stage':40s}" + "".join(f"{s:>9s}" for s in rows))
     for n in names:
         print(f"{n:40s}" + "".join(f"{rows[s].get(n, 0.0):9.1f}" for s in rows))

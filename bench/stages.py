@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _server import hot_path  # noqa: E402
+
 from ingest import make_call  # noqa: E402
 
 Clock = Callable[[], float]
@@ -163,7 +165,7 @@ def main() -> None:
     names = [k for k in rounds[0] if k != "total"]
     load = os.getloadavg()
     print(f"CPU per call (us), {args.batches} x {args.batch} calls per round, {args.repeats} rounds; "
-          f"engine {db.dialect}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+          f"engine {db.dialect}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; hot path: {hot_path()}")
     print(f"{'stage':46s} {'min':>7s} {'median':>7s}")
     detectors = 0.0
     for name in names:
