@@ -290,7 +290,7 @@ def create_app(db: Database | None = None, config: Config | None = None, *,
     app.state.bus = app.state.db.bus = EventBus(on_failure=metrics.handler_failed)
     app.state.metrics = CollectorRegistry(auto_describe=True)  # this app's collectors (/metrics adds them)
     wiring.wire(app)
-    metrics.PII_SCANNER_COMPILED.set(native.state == "compiled")  # fireline.pii chose on its import
+    metrics.HOT_PATH_COMPILED.set(native.state == "compiled")  # decided when fireline.pii was imported
     for part in app.state.parts:
         if getattr(part, "router", None) is not None:
             app.include_router(part.router)

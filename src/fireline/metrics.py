@@ -13,8 +13,8 @@ RETENTION_PURGED = Counter("fireline_retention_purged_total", "Rows purged by re
                            registry=REGISTRY)
 INGEST_SECONDS = Histogram("fireline_ingest_batch_seconds", "Time to make a batch durable", ["source"],
                            registry=REGISTRY, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-PII_SCANNER_COMPILED = Gauge("fireline_pii_scanner_compiled", "1 when the PII scanner runs compiled (mypyc, "
-                             "`make native`), 0 when it runs from its sources", registry=REGISTRY)
+HOT_PATH_COMPILED = Gauge("fireline_hot_path_compiled", "1 when the PII scanner and the detectors run compiled "
+                          "(mypyc, `make native`), 0 when they run from their sources", registry=REGISTRY)
 HANDLER_FAILURES = Counter("fireline_event_handler_failures_total", "Event handlers that raised, by topic",
                            ["topic", "handler"], registry=REGISTRY)
 

@@ -140,7 +140,7 @@ def _serve(host: str, port: int, workers: int | None, log_level: str) -> None:
         raise typer.Exit(1)
     from fireline import native
 
-    logging.getLogger("fireline").info("PII scanner: %s", "compiled" if native.state == "compiled" else
+    logging.getLogger("fireline").info("PII scanner and detectors: %s", "compiled" if native.state == "compiled" else
                                        f"from its sources ({native.state}; `make native` compiles it)")
     if application.state.db.is_sqlite:
         if workers is not None and workers > 1:
