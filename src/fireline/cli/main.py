@@ -141,7 +141,7 @@ def _serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     from fireline import native
 
     logging.getLogger("fireline").info("PII scanner and detectors: %s", "compiled" if native.state == "compiled" else
-                                       f"from its sources ({native.state}; `make native` compiles it)")
+                                       f"from their sources ({native.state}; `make native` compiles them)")
     if application.state.db.is_sqlite:
         if workers is not None and workers > 1:
             logging.getLogger("fireline").warning(
