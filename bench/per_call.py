@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("FIRELINE_SECRET", "bench-secret")
 
 from _server import hot_path  # noqa: E402
-from stages import Stages  # noqa: E402
+from stages import Stages, time_detectors  # noqa: E402
 
 from ingest import make_call  # noqa: E402
 
@@ -88,21 +88,6 @@ def call_sets(n: int) -> dict[str, list[Call]]:
     return sets
 
 
-def instrument(detection: Any, stages: Stages) -> None:
-    """Book each detector's CPU under its name: ingest runs them one at a time through `run_all`
-    (the detectors may be compiled classes, whose methods cannot be replaced)."""
-    from fireline.detect import screen
-    from fireline.detect import service as detect_service
-    from fireline.detect.detectors import run_all  # the original, whatever an earlier round wrapped
-
-    def timed_run_all(detectors: Any, call: Any) -> Any:
-        detectors = tuple(detectors)
-        with stages.timed("detect." + "+".join(d.name for d in detectors)):
-            return run_all(detectors, call)
-
-    screen.run_all = detect_service.run_all = timed_run_all
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=1000, help="calls per set")
@@ -138,7 +123,7 @@ def main() -> None:
                 if memo is not None:
                     memo.clear()
             stages = Stages()
-            instrument(detection, stages)
+            time_detectors(stages)
             t0 = time.thread_time()
             prepared = []
             for c in parsed:

@@ -56,6 +56,22 @@ class Stages:
             self.spent[name] += time.thread_time() - t0
 
 
+def time_detectors(stages: Stages) -> None:
+    """Book each detector's CPU under its name: ingest runs them one at a time through `run_all`
+    (the detectors may be compiled classes, whose methods cannot be replaced). Wraps the original
+    `run_all` whatever an earlier call wrapped."""
+    from fireline.detect import screen
+    from fireline.detect import service as detect_service
+    from fireline.detect.detectors import run_all
+
+    def timed_run_all(detectors: Any, call: Any) -> Any:
+        detectors = tuple(detectors)
+        with stages.timed("detect." + "+".join(d.name for d in detectors)):
+            return run_all(detectors, call)
+
+    screen.run_all = detect_service.run_all = timed_run_all  # type: ignore[attr-defined]
+
+
 def instrument(app: Any, stages: Stages) -> None:
     """Wrap the pipeline's pieces so each one's CPU time is booked under its name."""
     from fireline.calls import service
@@ -63,15 +79,7 @@ def instrument(app: Any, stages: Stages) -> None:
     from fireline.detect import service as detect_service
 
     detection = app.state.detect.detection
-    # Each detector runs alone through `run_all` (its class may be compiled: no method to replace).
-    run_all = screen.run_all
-
-    def timed_run_all(detectors: Any, call: Any, _orig: Any = run_all) -> Any:
-        detectors = tuple(detectors)
-        with stages.timed("detect." + "+".join(d.name for d in detectors)):
-            return _orig(detectors, call)
-
-    screen.run_all = detect_service.run_all = timed_run_all  # type: ignore[attr-defined]
+    time_detectors(stages)
     if detection.policies:
         check = detection.policies.check
 
