@@ -20,7 +20,9 @@ ADMIN = "bench-admin-token"
 def hot_path() -> str:
     """How the server's PII scanner and detectors will run: compiled (`make native`) or from their
     sources, and why (figures differ by about a third: say which one a figure is)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
     from fireline import native
 
     state = native.inspect()

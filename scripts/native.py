@@ -56,9 +56,7 @@ def build() -> None:
               script_args=["-q", "build_ext", "--inplace", "--build-temp", work, "--build-lib", work])
     if sources() != compiled:
         raise SystemExit("the sources changed during the build: run it again")
-    (PACKAGE / native.MANIFEST).write_text(json.dumps({
-        "sources": compiled, "python": sys.version.split()[0],
-    }, indent=1) + "\n")
+    (PACKAGE / native.MANIFEST).write_text(json.dumps({"sources": compiled}, indent=1) + "\n")
     state = native.inspect(PACKAGE)
     if state != "compiled":
         raise SystemExit(f"the build is not usable: {state}")
