@@ -6,7 +6,8 @@ as the figures before 2026-12-07 did.
 
 Prints calls/s and p99 batch latency on SQLite and (if reachable) PostgreSQL.
 Target: >= 10,000 calls/s on SQLite on this 2-core machine, PII pass and encryption included.
-Anchor: Arize Phoenix stores about 40 spans/s on SQLite on this machine (shared/peers/README.md).
+Anchor: Arize Phoenix stores about 40 spans/s on SQLite on this machine (shared/peers/README.md);
+`--phoenix N` measures it in the same run, after Fireline, on N OTLP spans (bench/_phoenix.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _phoenix  # noqa: E402
 from _server import ADMIN, cpu_seconds, fireline_server, hot_path, rss_mb  # noqa: E402
 from _texts import corpus_texts  # noqa: E402
 
@@ -174,6 +176,8 @@ def main() -> None:
                          "paragraph repeated in every call (the figures before 2026-12-07; the privacy pass's "
                          "memo of recent texts serves nearly all of them)")
     ap.add_argument("--config", default="", help="FIRELINE_CONFIG for the server (e.g. ingest.prepare_process)")
+    ap.add_argument("--phoenix", type=int, default=0, metavar="N",
+                    help="measure Phoenix (OTLP, SQLite) in the same run on N spans (0: its recorded figure)")
     args = ap.parse_args()
     if args.config:
         os.environ["FIRELINE_BENCH_CONFIG"] = str(Path(args.config).resolve())
@@ -214,7 +218,13 @@ def main() -> None:
               f"stored {r['stored']:.0f}"
               + (f"  {r['disk_bytes_per_call']:.0f} B/call on disk" if "disk_bytes_per_call" in r else ""))
     sq = results["sqlite"]["calls_per_s"]
-    print(f"vs Phoenix on SQLite (~40 spans/s stored): {sq / 40:.0f}x; target 10,000 calls/s: "
+    if args.phoenix:
+        phoenix = _phoenix.measure(args.phoenix)["e2e_spans_per_s"]
+        results["phoenix"] = {"spans_per_s": phoenix}
+        anchor = f"{phoenix:.0f} spans/s stored, this run, {args.phoenix:,} OTLP spans"
+    else:
+        phoenix, anchor = _phoenix.RECORDED["e2e_spans_per_s"], "~40 spans/s stored, recorded"
+    print(f"vs Phoenix on SQLite ({anchor}): {sq / phoenix:.0f}x; target 10,000 calls/s: "
           f"{'met' if sq >= 10_000 else 'not met'}")
     print("RESULT " + " ".join(f"{e}_{k}={v:.1f}" for e, r in results.items() for k, v in r.items()))
 

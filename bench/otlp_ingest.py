@@ -5,8 +5,11 @@ against it (the same script that measured Phoenix): N synthetic LLM spans (OpenI
 GenAI attributes, ~1 KB prompt, 4 spans/trace, ~1 % errors) as protobuf
 ExportTraceServiceRequests of 500 spans, one keep-alive sender, then polls
 GET /api/v1/calls/count?app=<project> until every span is a stored, queryable call.
-Prints Fireline beside Phoenix's recorded figures (shared/peers/README.md) and a RESULT line.
-Target: >= 10,000 spans/s end to end on SQLite, < 300 MB peak RSS.
+Prints Fireline beside Phoenix and a RESULT line. With `--phoenix N`, Phoenix is measured in the
+same run, after Fireline, by the same script on N spans (bench/_phoenix.py: `phoenix serve` on a
+fresh SQLite directory, installed into /tmp/venv-phoenix when missing; it stores ~40 spans/s here,
+so N = 2,000 takes about a minute); without it, Phoenix's recorded figures (shared/peers/README.md),
+labelled as recorded. Target: >= 10,000 spans/s end to end on SQLite, < 300 MB peak RSS.
 
 `--rate R --seconds S`: one span per export instead (how the SDKs' exporters send under light
 traffic), open loop at R exports/s on SQLite and PostgreSQL, latency percentiles of the answers
@@ -27,14 +30,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _phoenix  # noqa: E402
 from _server import ADMIN, cpu_seconds, fireline_server, hot_path  # noqa: E402
 
 from ingest import on_both_engines, open_loop, print_open_loop  # noqa: E402
 
-PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "otlp_ingest.py"
-# Phoenix 20.26.1 on SQLite, this machine, 20k spans (shared/peers/README.md, section 3)
-PHOENIX = {"accept_spans_per_s": 1932.0, "e2e_spans_per_s": 42.0, "target_peak_rss_mb": 861.0,
-           "cpu_ms_per_span": 23.5}
+PEER = _phoenix.PEER
 
 
 def main() -> None:
@@ -46,6 +47,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="how long the --rate run sends")
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
                     help="--rate: admin URL to create a scratch database ('' to skip)")
+    ap.add_argument("--phoenix", type=int, default=0, metavar="N",
+                    help="measure Phoenix in the same run on N spans (0: print its recorded figures)")
     args = ap.parse_args()
     if not PEER.exists():
         raise SystemExit(f"missing {PEER} (the shared peers directory beside the project)")
@@ -74,19 +77,23 @@ def main() -> None:
     got = dict(re.findall(r"(\w+)=(\S+)", line))
     ours = {"accept_spans_per_s": float(got["accept_spans_per_s"]), "e2e_spans_per_s": float(got["e2e_spans_per_s"]),
             "target_peak_rss_mb": float(got["target_peak_rss_mb"]), "cpu_ms_per_span": cpu * 1000 / args.n}
-    print(f"\nFireline's hot path: {hot_path()}")
+    phoenix, source = _phoenix.RECORDED, "recorded (shared/peers/README.md, 20,000 spans)"
+    if args.phoenix:
+        phoenix = _phoenix.measure(args.phoenix, args.batch)
+        source = f"this run, {args.phoenix:,} spans" + ("" if phoenix["complete"] else ", INCOMPLETE")
+    print(f"\nFireline's hot path: {hot_path()}; Phoenix: {source}")
     print(f"\n{'':28}{'Fireline':>12}{'Phoenix':>12}{'ratio':>10}")
     for name, better in (("accept_spans_per_s", "higher"), ("e2e_spans_per_s", "higher"),
                          ("target_peak_rss_mb", "lower"), ("cpu_ms_per_span", "lower")):
-        ratio = ours[name] / PHOENIX[name] if better == "higher" else PHOENIX[name] / max(ours[name], 1e-9)
-        print(f"{name:28}{ours[name]:>12,.1f}{PHOENIX[name]:>12,.1f}{ratio:>9.1f}x")
+        ratio = ours[name] / phoenix[name] if better == "higher" else phoenix[name] / max(ours[name], 1e-9)
+        print(f"{name:28}{ours[name]:>12,.1f}{phoenix[name]:>12,.1f}{ratio:>9.1f}x")
     ok = got.get("complete") == "1" and ours["e2e_spans_per_s"] >= 10_000 and ours["target_peak_rss_mb"] < 300
     print(f"RESULT n={args.n} complete={got.get('complete')} e2e_spans_per_s={ours['e2e_spans_per_s']:.0f} "
           f"accept_spans_per_s={ours['accept_spans_per_s']:.0f} peak_rss_mb={ours['target_peak_rss_mb']:.0f} "
           f"cpu_ms_per_span={ours['cpu_ms_per_span']:.3f} "
-          f"vs_phoenix_e2e={ours['e2e_spans_per_s'] / PHOENIX['e2e_spans_per_s']:.0f}x "
-          f"vs_phoenix_rss={PHOENIX['target_peak_rss_mb'] / max(ours['target_peak_rss_mb'], 1):.1f}x "
-          f"target_met={int(ok)}")
+          f"vs_phoenix_e2e={ours['e2e_spans_per_s'] / phoenix['e2e_spans_per_s']:.0f}x "
+          f"vs_phoenix_rss={phoenix['target_peak_rss_mb'] / max(ours['target_peak_rss_mb'], 1):.1f}x "
+          f"phoenix_same_run={int(bool(args.phoenix))} target_met={int(ok)}")
 
 
 def one_span_bodies(rate: float, seconds: float) -> list[bytes]:
