@@ -77,10 +77,7 @@ def main() -> None:
     got = dict(re.findall(r"(\w+)=(\S+)", line))
     ours = {"accept_spans_per_s": float(got["accept_spans_per_s"]), "e2e_spans_per_s": float(got["e2e_spans_per_s"]),
             "target_peak_rss_mb": float(got["target_peak_rss_mb"]), "cpu_ms_per_span": cpu * 1000 / args.n}
-    phoenix, source = _phoenix.RECORDED, "recorded (shared/peers/README.md, 20,000 spans)"
-    if args.phoenix:
-        phoenix = _phoenix.measure(args.phoenix, args.batch)
-        source = f"this run, {args.phoenix:,} spans" + ("" if phoenix["complete"] else ", INCOMPLETE")
+    phoenix, source, same_run = _phoenix.figures(args.phoenix, args.batch)
     print(f"\nFireline's hot path: {hot_path()}; Phoenix: {source}")
     print(f"\n{'':28}{'Fireline':>12}{'Phoenix':>12}{'ratio':>10}")
     for name, better in (("accept_spans_per_s", "higher"), ("e2e_spans_per_s", "higher"),
@@ -93,7 +90,7 @@ def main() -> None:
           f"cpu_ms_per_span={ours['cpu_ms_per_span']:.3f} "
           f"vs_phoenix_e2e={ours['e2e_spans_per_s'] / phoenix['e2e_spans_per_s']:.0f}x "
           f"vs_phoenix_rss={phoenix['target_peak_rss_mb'] / max(ours['target_peak_rss_mb'], 1):.1f}x "
-          f"phoenix_same_run={int(bool(args.phoenix))} target_met={int(ok)}")
+          f"phoenix_same_run={int(same_run)} target_met={int(ok)}")
 
 
 def one_span_bodies(rate: float, seconds: float) -> list[bytes]:
