@@ -29,8 +29,10 @@ numbers, costs about five times what bench/ingest.py's call text does; bench/gat
 alike, so no two calls carry the same text: the privacy pass remembers texts it saw lately
 (fireline.memo), which the peers' one repeated prompt would otherwise hit on every call.
 
-Targets (issue 19): p99 added <= 2 ms at one connection and at 500 req/s; >= 2,500 req/s per core
-with logging and detectors on.
+Targets (issue 19), printed with a verdict after the table: p99 added <= 2 ms at one connection
+and at 500 req/s; >= 2,500 stored req/s per core with logging and detectors on (stored calls per
+second of CPU of the gateway's whole tree at c=16, helper included); >= 20x LiteLLM's req/s at 16
+connections in the same run.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ policies:
   - {{name: tool-{i}, app: "*", target: tool_arguments, deny_patterns: ['(?i)\\bdrop\\s+table{i}\\b'],
      type: agentic_harm, severity: P0, action: block}}
 """ for i in range(5))
+MAX_ADDED_P99_MS = 2.0
+MIN_STORED_PER_CORE = 2500.0
+MIN_VS_LITELLM = 20.0
 LITELLM_KEY = "sk-78ec6335e11f648fa7bad4df6e94d1c11fb0b1c5d71494a0abf8a1b65fb173cc"  # peers/targets/litellm_start.sh
 
 
@@ -269,6 +274,12 @@ def main() -> int:
             if v is not None:
                 parts.append(f"{r['name']}_{cell}_{key}={v:.3f}")
         print(f"{label:30s}" + "".join(f"{v:24.2f}" if v is not None else f"{'-':>24s}" for v in values))
+    verdicts = targets(results, args)
+    print("\ntargets (issue 19), Fireline in this run:")
+    for _, label, shown, met in verdicts:
+        print(f"  {label:40s}{shown:>14s}  {'-' if met is None else 'met' if met else 'not met'}")
+    parts += [f"target_{key}={int(met)}" for key, _, _, met in verdicts if met is not None]
+
     def last_run(r: dict[str, Any]) -> dict[str, Any]:
         return r.get("targetR") or (r.get(f"target{args.concs[-1]}") if args.concs else None) or {}
 
@@ -276,6 +287,33 @@ def main() -> int:
         f"{r['name']} {last_run(r).get('load', '?')}" for r in results))
     print("RESULT " + " ".join(parts), flush=True)
     return 0
+
+
+def targets(results: list[dict[str, Any]], args: argparse.Namespace) -> list[tuple[str, str, str, bool | None]]:
+    """(key, target, Fireline's figure, met) for each target of issue 19; met is None when this run
+    did not measure it (a concurrency or the open loop left out, LiteLLM not run)."""
+    ours = results[0]
+
+    def added_p99(cell: str) -> float | None:
+        t, d = ours.get("target" + cell), ours.get("direct" + cell)
+        return t["p99_ms"] - d["p99_ms"] if t and d else None
+
+    out: list[tuple[str, str, str, bool | None]] = []
+    for key, label, cell in (("c1_p99", "c=1 added p99 <= 2 ms", "1"),
+                             ("rate_p99", f"{args.rate or 500:.0f} req/s added p99 <= 2 ms", "R")):
+        v = added_p99(cell)
+        out.append((key, label, "not run" if v is None else f"{v:.2f} ms",
+                    None if v is None else v <= MAX_ADDED_P99_MS))
+    c16 = ours.get("target16", {})
+    per_core = 1000 / c16["cpu_ms_logged"] if c16.get("cpu_ms_logged") else None
+    out.append(("stored_per_core", "stored req/s per core >= 2,500",
+                "not run" if per_core is None else f"{per_core:,.0f}",
+                None if per_core is None else per_core >= MIN_STORED_PER_CORE))
+    peer = next((r for r in results[1:] if r["name"] == "litellm"), {}).get("target16", {})
+    ratio = c16["rps"] / peer["rps"] if c16.get("rps") and peer.get("rps") else None
+    out.append(("vs_litellm", "c=16 req/s >= 20x LiteLLM's", "not run" if ratio is None else f"{ratio:.1f}x",
+                None if ratio is None else ratio >= MIN_VS_LITELLM))
+    return out
 
 
 if __name__ == "__main__":
