@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
+from _server import PEERS
+
 PEER = PEERS / "otlp_ingest.py"
 START = PEERS / "targets" / "phoenix_start.sh"
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 
 ADMIN = "bench-admin-token"
+# ../shared/peers: the harnesses and start scripts that measured the peers (LiteLLM, Phoenix, Presidio)
+PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
 
 
 def hot_path() -> str:

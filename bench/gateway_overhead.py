@@ -54,10 +54,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _rate  # noqa: E402
-from _server import hot_path  # noqa: E402
+from _server import PEERS, hot_path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-PEERS = ROOT.parent / "shared" / "peers"
 TOKEN = "fl-bench-admin-token-0123456789"
 POLICIES_YAML = """
 policies:
